@@ -1,0 +1,1 @@
+"""toko: a marketplace e-commerce platform as event-driven Python gRPC microservices."""

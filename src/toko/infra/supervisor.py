@@ -1,0 +1,305 @@
+"""Run every service as its own process next to the servers: health, restarts with backoff, clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO
+
+from toko.infra.devtoken import ensure_dev_admin_token
+from toko.infra.probes import Probe, probe_grpc, probe_http
+from toko.infra.procs import die_with_parent, kill_group
+from toko.infra.seeding import SeedResult, run_seed_hooks
+from toko.infra.servers import InfraEndpoints, Infrastructure
+from toko.infra.services import SERVICES, ServiceSpec, service_env
+from toko.infra.state import ProcessEntry, RunState, remove_state, write_state
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential restart delays: initial, initial*factor, … capped at maximum."""
+
+    initial: float = 0.5
+    factor: float = 2.0
+    maximum: float = 30.0
+    reset_after: float = 30.0  # a run this long counts as healthy: the next crash starts from `initial`
+
+    def delay(self, attempt: int) -> float:
+        """Delay before restart number `attempt` (0-based) of a crash streak."""
+        return float(min(self.maximum, self.initial * self.factor**attempt))
+
+
+@dataclass(eq=False)
+class _Child:
+    """Runtime state of one supervised service."""
+
+    spec: ServiceSpec
+    env: dict[str, str]
+    proc: asyncio.subprocess.Process | None = None
+    started_at: float = 0.0
+    streak: int = 0
+    restart_delays: list[float] = field(default_factory=list)
+    pump: asyncio.Task[None] | None = None
+
+
+def print_line(line: str) -> None:
+    """Default output: stdout, flushed (the supervisor often runs under a pipe)."""
+    print(line, flush=True)
+
+
+async def probe_service(spec: ServiceSpec, seconds: float = 1.0) -> Probe:
+    """gRPC health (service "") for gRPC services, GET /healthz for HTTP ones."""
+    if spec.kind == "http":
+        return await probe_http(f"{spec.url}/healthz", seconds)
+    return await probe_grpc(spec.address, seconds)
+
+
+class Supervisor:
+    """Starts the infrastructure and the services, keeps them running, stops everything cleanly."""
+
+    def __init__(
+        self,
+        infra: Infrastructure,
+        services: Sequence[ServiceSpec] = SERVICES,
+        *,
+        backoff: Backoff | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        stop_timeout: float = 10.0,
+        health_timeout: float = 60.0,
+        echo: Callable[[str], None] = print_line,
+    ) -> None:
+        self.infra = infra
+        self.services = tuple(services)
+        self.backoff = backoff or Backoff()
+        self._extra_env = dict(extra_env or {})
+        self._stop_timeout = stop_timeout
+        self._health_timeout = health_timeout
+        self._echo = echo
+        self._children: dict[str, _Child] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._started = False
+        self._token = ""
+
+    @property
+    def endpoints(self) -> InfraEndpoints:
+        """Server endpoints (after start)."""
+        return self.infra.endpoints
+
+    @property
+    def admin_token(self) -> str:
+        """The development admin token every service receives."""
+        return self._token
+
+    def pid(self, name: str) -> int | None:
+        """Current pid of a service, None while it is down."""
+        proc = self._children[name].proc
+        return proc.pid if proc and proc.returncode is None else None
+
+    def restart_delays(self, name: str) -> list[float]:
+        """Backoff delays applied so far to a service's restarts."""
+        return list(self._children[name].restart_delays)
+
+    def env_for(self, spec: ServiceSpec) -> dict[str, str]:
+        """Environment of a service (or of its seed hooks)."""
+        env = service_env(
+            spec, self.services, self.endpoints, data_dir=self.infra.config.data_dir, admin_token=self._token
+        )
+        return env | self._extra_env
+
+    async def start(self) -> None:
+        """Start the servers, then every service in parallel (returns without waiting for health)."""
+        # Blocking on purpose, on the loop's thread: the servers die with the thread that spawned them.
+        self.infra.start()
+        self._started = True
+        self._token = ensure_dev_admin_token(self.infra.layout.token_file)
+        for spec in self.services:
+            child = _Child(spec, self.env_for(spec))
+            self._children[spec.name] = child
+            self._tasks.append(asyncio.create_task(self._watch(child), name=f"watch-{spec.name}"))
+        await asyncio.sleep(0)  # let the watchers spawn before callers inspect pids
+
+    async def wait_healthy(self, seconds: float | None = None) -> dict[str, Probe]:
+        """Probe every service until all are healthy, `seconds` passes or a stop is requested."""
+        deadline = time.monotonic() + (self._health_timeout if seconds is None else seconds)
+        began = time.monotonic()
+        results: dict[str, Probe] = {name: Probe(False, "not probed") for name in self._children}
+        while not self._stopping.is_set():
+            pending = [self._children[name].spec for name, probe in results.items() if not probe.healthy]
+            for spec, probe in zip(pending, await asyncio.gather(*map(probe_service, pending)), strict=True):
+                results[spec.name] = probe
+                if probe.healthy:
+                    self._echo(f"toko: {spec.name} healthy after {time.monotonic() - began:.1f}s")
+            if all(p.healthy for p in results.values()) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        return results
+
+    async def seed(self, *, force: bool = False) -> list[SeedResult]:
+        """Run the seed hooks (once per data directory unless forced)."""
+        return await run_seed_hooks(
+            self.services, self.env_for, self.infra.layout.seed_file, self._echo, force=force
+        )
+
+    async def stop(self) -> None:
+        """SIGTERM every service, SIGKILL stragglers after the timeout, then stop the servers."""
+        self._stopping.set()
+        await asyncio.gather(*(self._terminate(child) for child in self._children.values()))
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._started:
+            remove_state(self.infra.layout.state_file)
+            self._started = False
+        self.infra.stop()
+
+    async def run(self) -> int:
+        """`toko up`: start, wait for health, seed once, print URLs, supervise until SIGINT/SIGTERM/SIGHUP."""
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        for sig in signals:
+            loop.add_signal_handler(sig, self._stopping.set)
+        try:
+            await self.start()
+            self._echo(f"toko: servers ready, starting {len(self.services)} services")
+            health = await self.wait_healthy()
+            if self._stopping.is_set():
+                return 0
+            unhealthy = [name for name, probe in health.items() if not probe.healthy]
+            for name in unhealthy:
+                self._echo(f"toko: {name} is NOT healthy ({health[name].detail}); see {self._log_path(name)}")
+            if not unhealthy:
+                await self.seed()
+            self._echo(self.banner())
+            await self._stopping.wait()
+            self._echo("toko: stopping")
+            return 0
+        finally:
+            await self.stop()
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+    def banner(self) -> str:
+        """URLs, addresses and the admin token."""
+        ep = self.endpoints
+        lines = [f"toko is up (pid {os.getpid()}), data in {self.infra.config.data_dir}"]
+        for spec in self.services:
+            if spec.kind == "http":
+                lines.append(
+                    f"  {spec.name:<9} {spec.url}  (docs {spec.url}/docs, spec {spec.url}/openapi.json)"
+                )
+            else:
+                lines.append(f"  {spec.name:<9} grpc {spec.address}")
+        lines += [
+            f"  {'postgres':<9} {ep.database_url}",
+            f"  {'nats':<9} {ep.nats_url}",
+            f"  {'valkey':<9} {ep.redis_url}",
+            f"  dev admin token: {self._token}  (from {self.infra.layout.token_file})",
+            "Press Ctrl-C to stop.",
+        ]
+        return "\n".join(lines)
+
+    def _log_path(self, name: str) -> str:
+        return str(self.infra.layout.log_file(name))
+
+    def _write_state(self) -> None:
+        services = [
+            ProcessEntry(c.spec.name, c.spec.kind, c.spec.address, self.pid(c.spec.name), c.spec.url)
+            for c in self._children.values()
+        ]
+        state = RunState(
+            pid=os.getpid(),
+            data_dir=str(self.infra.config.data_dir),
+            endpoints=self.endpoints.to_dict(),
+            servers=self.infra.entries(),
+            services=services,
+        )
+        write_state(self.infra.layout.state_file, state)
+
+    async def _watch(self, child: _Child) -> None:
+        """Keep one service running: spawn, wait for exit, back off, respawn."""
+        name = child.spec.name
+        while not self._stopping.is_set():
+            proc = await self._spawn(child)
+            if self._stopping.is_set():
+                await self._terminate(child)
+                return
+            self._write_state()
+            code = await proc.wait()
+            kill_group(proc.pid)  # whatever the service left behind in its process group
+            if child.pump:
+                await child.pump
+            if self._stopping.is_set():
+                return
+            ran = time.monotonic() - child.started_at
+            if ran >= self.backoff.reset_after:
+                child.streak = 0
+            delay = self.backoff.delay(child.streak)
+            child.streak += 1
+            child.restart_delays.append(delay)
+            self._echo(
+                f"toko: {name} {_describe_exit(code)} after {ran:.1f}s; restarting in {delay:.1f}s "
+                f"(restart #{len(child.restart_delays)}, exponential backoff)"
+            )
+            self._write_state()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def _spawn(self, child: _Child) -> asyncio.subprocess.Process:
+        log_file = self.infra.layout.log_file(child.spec.name)
+        proc = await asyncio.create_subprocess_exec(
+            *child.spec.command(),
+            env=child.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches only us; we stop the services in order
+            preexec_fn=die_with_parent(signal.SIGTERM),
+            limit=1 << 20,
+        )
+        child.proc = proc
+        child.started_at = time.monotonic()
+        child.pump = asyncio.create_task(self._pump(child.spec.name, proc, log_file.open("ab")))
+        return proc
+
+    async def _pump(self, name: str, proc: asyncio.subprocess.Process, log: IO[bytes]) -> None:
+        """Copy a service's output to its log file and, prefixed with its name, to our output."""
+        assert proc.stdout is not None
+        with log:
+            while True:
+                try:
+                    line = await proc.stdout.readline()
+                except (ValueError, asyncio.LimitOverrunError):
+                    continue
+                if not line:
+                    return
+                log.write(line)
+                log.flush()
+                self._echo(f"{name:>9} | {line.decode(errors='replace').rstrip()}")
+
+    async def _terminate(self, child: _Child) -> None:
+        proc = child.proc
+        if proc is None:
+            return
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), self._stop_timeout)
+            except TimeoutError:
+                self._echo(f"toko: {child.spec.name} did not stop in {self._stop_timeout:.0f}s, killing it")
+                kill_group(proc.pid)
+                await proc.wait()
+        kill_group(proc.pid)
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"

@@ -1,0 +1,1 @@
+"""Shared runtime of every toko service: settings, logging, gRPC, database, events, cache, errors."""

@@ -1,0 +1,146 @@
+"""PostgreSQL access: one database per service, SQLAlchemy 2.0 async over asyncpg, and the unit of work.
+
+The unit of work owns the transaction. A use case opens one, does its reads and
+writes through ``uow.session``, records the domain events it raises with
+``uow.publish(...)``, and commits once: the events are written to the outbox in
+that same transaction, so either both the change and its events exist or neither.
+Leaving the block without committing rolls back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import asyncpg
+from google.protobuf.message import Message
+from sqlalchemy import make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from toko.platform.context import trace_var
+from toko.platform.events import PendingEvent
+from toko.platform.outbox import stage_events
+
+log = logging.getLogger(__name__)
+
+
+def service_database_url(server_url: str, database: str) -> URL:
+    """The URL of ``database`` on the server that ``server_url`` points at."""
+    return make_url(server_url).set(drivername="postgresql+asyncpg", database=database)
+
+
+def _asyncpg_dsn(url: URL) -> tuple[str, dict[str, str]]:
+    # asyncpg takes a libpq-style DSN; a Unix socket directory travels as the 'host' query argument.
+    plain = url.set(drivername="postgresql")
+    query = dict(plain.query)
+    host = query.pop("host", None)
+    dsn = plain.set(query={}).render_as_string(hide_password=False)
+    return dsn, ({"host": str(host)} if host else {})
+
+
+async def ensure_database(url: URL) -> bool:
+    """Create the service's database if it does not exist yet; True when it was created."""
+    admin_dsn, extra = _asyncpg_dsn(url.set(database="postgres"))
+    connection = await asyncpg.connect(admin_dsn, **extra)
+    try:
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", url.database)
+        if exists:
+            return False
+        try:
+            await connection.execute(f'CREATE DATABASE "{url.database}"')
+        except asyncpg.DuplicateDatabaseError:
+            # Another replica created it between our check and our CREATE.
+            return False
+        log.info("created database", extra={"database": url.database})
+        return True
+    finally:
+        await connection.close()
+
+
+def run_migrations(url: URL, migrations: Path) -> None:
+    """Apply the service's Alembic migrations up to head (blocking; call at start, before serving)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations))
+    config.set_main_option("sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%"))
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+
+
+@dataclass
+class Database:
+    """A service's database: its engine and session factory."""
+
+    url: URL
+    engine: AsyncEngine = field(init=False)
+    sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    pool_size: int = 10
+
+    def __post_init__(self) -> None:
+        self.engine = create_async_engine(
+            self.url,
+            pool_size=self.pool_size,
+            max_overflow=self.pool_size,
+            pool_pre_ping=False,
+            # Prepared statements are cached per connection by asyncpg; keep the cache warm.
+            connect_args={"statement_cache_size": 512},
+        )
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    def unit_of_work(self, source: str) -> UnitOfWork:
+        """A new unit of work whose events are published as coming from ``source``."""
+        return UnitOfWork(self.sessions, source)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+class UnitOfWork:
+    """One transaction, and the events it raises, committed together."""
+
+    session: AsyncSession
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], source: str) -> None:
+        self._sessions = sessions
+        self.source = source
+        self._events: list[PendingEvent] = []
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        await self.session.begin()
+        self._events = []
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Rolls back whatever was not committed, including after an exception.
+        await self.session.rollback()
+        await self.session.close()
+
+    def publish(self, message: Message, *, subject: str) -> None:
+        """Record a domain event about aggregate ``subject``; it is written on commit."""
+        self._events.append(PendingEvent(source=self.source, subject=subject, message=message, trace=trace_var.get()))
+
+    @property
+    def pending_events(self) -> Sequence[PendingEvent]:
+        """Events recorded and not yet committed."""
+        return tuple(self._events)
+
+    async def commit(self) -> None:
+        """Write the recorded events to the outbox and commit everything in one transaction."""
+        if self._events:
+            await stage_events(self.session, self._events)
+            self._events = []
+        await self.session.commit()

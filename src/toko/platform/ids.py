@@ -1,0 +1,20 @@
+"""Time-ordered identifiers (UUIDv7): they index well and sort by creation time."""
+
+from __future__ import annotations
+
+import uuid
+
+import uuid_utils
+
+
+def new_id() -> str:
+    """Return a new UUIDv7 as its canonical string."""
+    return str(uuid_utils.uuid7())
+
+
+def is_id(value: str) -> bool:
+    """True when ``value`` is a canonical UUID string."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False

@@ -1,0 +1,110 @@
+"""Running a service process: start, serve until SIGTERM/SIGINT, stop gracefully.
+
+A service's ``bootstrap`` builds a ``ServiceApp`` (its servicers, background
+workers such as the outbox relay and event consumers, and what to close on the
+way out); ``run`` does the rest the same way for every service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+from dataclasses import dataclass, field
+
+import uvloop
+
+from toko.platform.auth import DevTokenAuthenticator
+from toko.platform.grpc import Authenticator, GrpcServer, GrpcService, start_server, stop_signal
+from toko.platform.logging import configure_logging
+from toko.platform.settings import ServiceSettings
+from toko.platform.telemetry import configure_tracing
+
+log = logging.getLogger("toko.service")
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+BackgroundWorker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class ServiceApp:
+    """What a service runs: its gRPC services, background workers and clean-up steps."""
+
+    name: str
+    grpc_services: Sequence[GrpcService]
+    workers: Sequence[BackgroundWorker] = field(default_factory=tuple)
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
+
+
+def authenticator_for(settings: ServiceSettings) -> Authenticator:
+    """The authenticator a service checks bearer tokens with."""
+    return DevTokenAuthenticator(settings.dev_admin_token.get_secret_value())
+
+
+@dataclass
+class RunningService:
+    """A started service, as tests and ``run`` hold it."""
+
+    app: ServiceApp
+    server: GrpcServer
+    stop_event: asyncio.Event
+    tasks: list[asyncio.Task[None]]
+
+    @property
+    def port(self) -> int:
+        """The gRPC port the service listens on."""
+        return self.server.port
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop taking calls, finish those in flight, stop the workers, release resources."""
+        self.stop_event.set()
+        await self.server.stop(grace)
+        if self.tasks:
+            _, pending = await asyncio.wait(self.tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            for task in self.tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        for close in self.app.on_stop:
+            await close()
+
+
+def _report_worker_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background worker stopped", exc_info=task.exception())
+
+
+async def start_service(app: ServiceApp, settings: ServiceSettings) -> RunningService:
+    """Start the gRPC server and the background workers of ``app``."""
+    server = await start_server(
+        app.grpc_services,
+        service_name=app.name,
+        authenticator=authenticator_for(settings),
+        host=settings.host,
+        port=settings.port,
+    )
+    stop_event = asyncio.Event()
+    tasks = [asyncio.create_task(worker(stop_event), name=f"{app.name}-worker") for worker in app.workers]
+    for task in tasks:
+        task.add_done_callback(_report_worker_failure)
+    log.info("serving", extra={"port": server.port})
+    return RunningService(app=app, server=server, stop_event=stop_event, tasks=tasks)
+
+
+def run(name: str, settings: SettingsT, bootstrap: Callable[[SettingsT], Awaitable[ServiceApp]]) -> None:
+    """Run a service process until SIGTERM or SIGINT."""
+
+    async def main() -> None:
+        stop = stop_signal()
+        app = await bootstrap(settings)
+        configure_tracing(app.name, settings)
+        running = await start_service(app, settings)
+        await stop.wait()
+        log.info("stopping")
+        await running.stop(settings.shutdown_grace_seconds)
+
+    configure_logging(name, settings.log_level)
+    uvloop.run(main())

@@ -1,0 +1,39 @@
+"""Settings shared by every service, read from the environment (pydantic-settings).
+
+Infrastructure addresses are shared (``TOKO_DATABASE_URL``, ``TOKO_NATS_URL``,
+``TOKO_REDIS_URL``); everything else a service reads under its own prefix
+``TOKO_<NAME>_`` (``TOKO_PRODUCT_PORT``…). Nothing else in the code reads
+``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _shared(name: str) -> AliasChoices:
+    # A shared setting can still be overridden for one service, e.g. TOKO_PRODUCT_DATABASE_URL.
+    return AliasChoices(name)
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every gRPC service has; subclasses set ``env_prefix`` and add their own."""
+
+    model_config = SettingsConfigDict(env_prefix="TOKO_SERVICE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    # Server URL without a database: each service derives its own database name from it.
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+        validation_alias=_shared("TOKO_DATABASE_URL"),
+    )
+    nats_url: str = Field(default="nats://127.0.0.1:14222", validation_alias=_shared("TOKO_NATS_URL"))
+    redis_url: str = Field(default="redis://127.0.0.1:16379/0", validation_alias=_shared("TOKO_REDIS_URL"))
+    dev_admin_token: SecretStr = Field(default=SecretStr(""), validation_alias=_shared("TOKO_DEV_ADMIN_TOKEN"))
+    log_level: str = Field(default="INFO", validation_alias=_shared("TOKO_LOG_LEVEL"))
+    otel_enabled: bool = Field(default=False, validation_alias=_shared("TOKO_OTEL_ENABLED"))
+    otel_endpoint: str = Field(default="http://127.0.0.1:4317", validation_alias=_shared("TOKO_OTEL_ENDPOINT"))
+    db_pool_size: int = 10
+    shutdown_grace_seconds: float = 5.0

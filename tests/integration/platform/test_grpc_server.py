@@ -1,0 +1,56 @@
+"""The gRPC server factory and its interceptor, on a real server (the echo service)."""
+
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from toko.echo.v1 import echo_pb2, echo_pb2_grpc
+from toko.platform.service import RunningService, start_service
+from toko.services.echo.bootstrap import bootstrap
+from toko.services.echo.settings import EchoSettings
+
+
+@pytest.fixture
+async def echo() -> AsyncIterator[RunningService]:
+    settings = EchoSettings(port=0, dev_admin_token="t")
+    running = await start_service(await bootstrap(settings), settings)
+    yield running
+    await running.stop(0.5)
+
+
+async def test_echo_answers_and_reports_healthy(echo: RunningService) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{echo.port}") as channel:
+        reply = await echo_pb2_grpc.EchoServiceStub(channel).Echo(echo_pb2.EchoRequest(message="halo"))
+        health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""))
+    assert reply.message == "halo"
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_domain_errors_travel_as_rich_status(echo: RunningService) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{echo.port}") as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await echo_pb2_grpc.EchoServiceStub(channel).Echo(echo_pb2.EchoRequest(message="x" * 300))
+    error = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    raw = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
+    status = status_pb2.Status.FromString(raw)
+    info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(info)
+    assert status.details[1].Unpack(bad_request)
+    assert info.reason == "MESSAGE_TOO_LONG"
+    assert info.domain == "toko.echo"
+    assert bad_request.field_violations[0].field == "message"
+
+
+async def test_stopping_reports_not_serving_and_refuses_new_calls() -> None:
+    settings = EchoSettings(port=0)
+    running = await start_service(await bootstrap(settings), settings)
+    port = running.port
+    await running.stop(0.1)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await echo_pb2_grpc.EchoServiceStub(channel).Echo(echo_pb2.EchoRequest(message="x"), timeout=1)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE

@@ -1,0 +1,143 @@
+"""Pure pieces of the launcher and supervisor: backoff, registry, env, lock, token, state, paths."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from toko.infra import SERVICES, AlreadyRunningError, DataLayout, InfraConfig, default_data_dir
+from toko.infra.devtoken import ensure_dev_admin_token
+from toko.infra.lock import InstanceLock, holder_pid, is_locked
+from toko.infra.postgres import PostgresSettings, fallback_base_dir, others_can_traverse
+from toko.infra.servers import InfraEndpoints, libpq_url
+from toko.infra.services import find_service, service_env, upstreams
+from toko.infra.state import ProcessEntry, RunState, read_state, write_state
+from toko.infra.supervisor import Backoff
+
+ENDPOINTS = InfraEndpoints(
+    database_url="postgresql+asyncpg://postgres@/postgres?host=/s",
+    libpq_url="postgresql://postgres@/postgres?host=/s",
+    nats_url="nats://127.0.0.1:14222",
+    redis_url="redis://127.0.0.1:16379/0",
+)
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    backoff = Backoff(initial=0.5, factor=2.0, maximum=4.0)
+    assert [backoff.delay(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+
+
+def test_registry_has_the_first_services() -> None:
+    assert [(s.name, s.module, s.port, s.kind) for s in SERVICES] == [
+        ("echo", "toko.services.echo", 50060, "grpc"),
+        ("product", "toko.services.product", 50061, "grpc"),
+        ("gateway", "toko.gateway", 8080, "http"),
+    ]
+    assert upstreams(SERVICES) == {
+        "toko.echo.v1.EchoService": "127.0.0.1:50060",
+        "toko.product.v1.ProductService": "127.0.0.1:50061",
+    }
+    with pytest.raises(KeyError, match="known: echo, product, gateway"):
+        find_service("nope")
+
+
+def test_service_env_carries_the_platform_configuration(tmp_path: Path) -> None:
+    product = find_service("product")
+    env = service_env(
+        product, SERVICES, ENDPOINTS, data_dir=tmp_path, admin_token="t0k", base={"PATH": "/bin"}
+    )
+    assert env == {
+        "PATH": "/bin",
+        "TOKO_DATABASE_URL": ENDPOINTS.database_url,
+        "TOKO_NATS_URL": ENDPOINTS.nats_url,
+        "TOKO_REDIS_URL": ENDPOINTS.redis_url,
+        "TOKO_DATA_DIR": str(tmp_path),
+        "TOKO_DEV_ADMIN_TOKEN": "t0k",
+        "TOKO_PRODUCT_PORT": "50061",
+        "PYTHONUNBUFFERED": "1",
+    }
+    gateway = service_env(
+        find_service("gateway"), SERVICES, ENDPOINTS, data_dir=tmp_path, admin_token="t", base={}
+    )
+    assert gateway["TOKO_GATEWAY_PORT"] == "8080"
+    assert json.loads(gateway["TOKO_GATEWAY_UPSTREAMS"]) == upstreams(SERVICES)
+
+
+def test_config_from_env(tmp_path: Path) -> None:
+    env = {
+        "TOKO_DATA_DIR": str(tmp_path),
+        "TOKO_REDIS_URL": "redis://elsewhere:6379/1",
+        "TOKO_NATS_PORT": "1",
+    }
+    config = InfraConfig.from_env(environ=env)
+    assert config.data_dir == tmp_path.resolve()
+    assert (config.redis_url, config.database_url, config.nats_port, config.valkey_port) == (
+        "redis://elsewhere:6379/1",
+        None,
+        1,
+        16379,
+    )
+    assert default_data_dir({}).name == ".toko"
+
+
+def test_the_lock_names_its_holder(tmp_path: Path) -> None:
+    path = DataLayout(tmp_path).lock_file
+    first, second = InstanceLock(path), InstanceLock(path)
+    first.acquire()
+    assert is_locked(path)
+    assert holder_pid(path) == os.getpid()
+    with pytest.raises(AlreadyRunningError) as error:
+        second.acquire()
+    assert str(error.value) == f"toko is already running (pid {os.getpid()}), see `toko status`"
+    first.release()
+    assert not is_locked(path)
+    second.acquire()
+    second.release()
+
+
+def test_the_admin_token_is_private_and_stable(tmp_path: Path) -> None:
+    path = tmp_path / "dev-admin-token"
+    token = ensure_dev_admin_token(path)
+    assert len(token) >= 40
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert ensure_dev_admin_token(path) == token
+
+
+def test_state_round_trips(tmp_path: Path) -> None:
+    state = RunState(
+        pid=1,
+        data_dir=str(tmp_path),
+        endpoints=ENDPOINTS.to_dict(),
+        servers=[ProcessEntry("nats", "nats", "127.0.0.1:1", 2, "nats://127.0.0.1:1")],
+        services=[ProcessEntry("echo", "grpc", "127.0.0.1:50060", 3)],
+    )
+    write_state(tmp_path / "state.json", state)
+    assert read_state(tmp_path / "state.json") == state
+    assert InfraEndpoints.from_dict(state.endpoints) == ENDPOINTS
+    assert read_state(tmp_path / "missing.json") is None
+
+
+def test_urls_and_settings() -> None:
+    assert libpq_url("postgresql+asyncpg://u:p@h:5/db?ssl=require") == "postgresql://u:p@h:5/db?ssl=require"
+    assert ENDPOINTS.pgbench_command("-S")[-2:] == ["-S", ENDPOINTS.libpq_url]
+    options = PostgresSettings().options()
+    assert "listen_addresses=" in options
+    assert "max_connections=200" in options
+    assert "fsync=on" in options
+
+
+def test_traversability_and_fallback_dir(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    inner = private / "inner"
+    inner.mkdir(parents=True)
+    private.chmod(0o700)
+    assert not others_can_traverse(inner)
+    private.chmod(0o711)
+    assert others_can_traverse(inner) == others_can_traverse(tmp_path)
+    fallback = fallback_base_dir(inner)
+    assert fallback == fallback_base_dir(inner)  # stable across restarts
+    assert fallback.parent == Path("/var/tmp")
+    assert len(fallback.name) == len("toko-") + 12
