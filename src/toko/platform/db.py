@@ -131,7 +131,9 @@ class UnitOfWork:
 
     def publish(self, message: Message, *, subject: str) -> None:
         """Record a domain event about aggregate ``subject``; it is written on commit."""
-        self._events.append(PendingEvent(source=self.source, subject=subject, message=message, trace=trace_var.get()))
+        self._events.append(
+            PendingEvent(source=self.source, subject=subject, message=message, trace=trace_var.get())
+        )
 
     @property
     def pending_events(self) -> Sequence[PendingEvent]:

@@ -151,7 +151,9 @@ class ContextInterceptor(grpc.aio.ServerInterceptor):
                 outcome = error.code.name
                 status = status_of(error, self._service)
                 await context.abort(
-                    error.code, error.message, trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),)
+                    error.code,
+                    error.message,
+                    trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
                 )
             except (asyncio.CancelledError, grpc.aio.AbortError):
                 outcome = "CANCELLED"
@@ -198,7 +200,9 @@ class GrpcServer:
 
     async def set_serving(self, serving: bool) -> None:
         """Report (not) serving for the whole server and each service."""
-        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         await self.health.set("", status)
         for service in self.services:
             await self.health.set(service.descriptor.full_name, status)
@@ -231,7 +235,8 @@ async def start_server(
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
-        [s.descriptor.full_name for s in services] + [reflection.SERVICE_NAME, "grpc.health.v1.Health"], server
+        [s.descriptor.full_name for s in services] + [reflection.SERVICE_NAME, "grpc.health.v1.Health"],
+        server,
     )
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:

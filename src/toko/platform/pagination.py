@@ -53,7 +53,9 @@ def decode_token(token: str, filters: Sequence[Any], key_length: int) -> list[An
     """The sort key a token continues after; None for the first page; raise when malformed."""
     if not token:
         return None
-    invalid = InvalidArgument.field("page_token", "is malformed or belongs to another query", "INVALID_PAGE_TOKEN")
+    invalid = InvalidArgument.field(
+        "page_token", "is malformed or belongs to another query", "INVALID_PAGE_TOKEN"
+    )
     if len(token) > MAX_TOKEN_LENGTH:
         raise invalid
     try:

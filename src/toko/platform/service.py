@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import uvloop
 

@@ -31,9 +31,13 @@ class ServiceSettings(BaseSettings):
     )
     nats_url: str = Field(default="nats://127.0.0.1:14222", validation_alias=_shared("TOKO_NATS_URL"))
     redis_url: str = Field(default="redis://127.0.0.1:16379/0", validation_alias=_shared("TOKO_REDIS_URL"))
-    dev_admin_token: SecretStr = Field(default=SecretStr(""), validation_alias=_shared("TOKO_DEV_ADMIN_TOKEN"))
+    dev_admin_token: SecretStr = Field(
+        default=SecretStr(""), validation_alias=_shared("TOKO_DEV_ADMIN_TOKEN")
+    )
     log_level: str = Field(default="INFO", validation_alias=_shared("TOKO_LOG_LEVEL"))
     otel_enabled: bool = Field(default=False, validation_alias=_shared("TOKO_OTEL_ENABLED"))
-    otel_endpoint: str = Field(default="http://127.0.0.1:4317", validation_alias=_shared("TOKO_OTEL_ENDPOINT"))
+    otel_endpoint: str = Field(
+        default="http://127.0.0.1:4317", validation_alias=_shared("TOKO_OTEL_ENDPOINT")
+    )
     db_pool_size: int = 10
     shutdown_grace_seconds: float = 5.0

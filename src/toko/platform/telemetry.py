@@ -25,7 +25,9 @@ def configure_tracing(service: str, settings: ServiceSettings) -> bool:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     provider = TracerProvider(resource=Resource.create({"service.name": f"toko-{service}"}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otel_endpoint, insecure=True)))
+    provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otel_endpoint, insecure=True))
+    )
     trace.set_tracer_provider(provider)
     log.info("opentelemetry export on", extra={"endpoint": settings.otel_endpoint})
     return True

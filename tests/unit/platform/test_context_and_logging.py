@@ -29,12 +29,16 @@ def test_invalid_traceparent_is_ignored(header: str | None) -> None:
 
 
 def test_log_lines_are_json_with_request_and_trace_ids_and_no_secrets() -> None:
-    request_id_var.set("req-1")
-    trace_var.set(TraceContext.parse(VALID))
+    request_token = request_id_var.set("req-1")
+    trace_token = trace_var.set(TraceContext.parse(VALID))
     record = logging.LogRecord("toko.test", logging.INFO, __file__, 1, "hello %s", ("world",), None)
     record.authorization = "Bearer secret"
     record.product_id = "p1"
-    line = orjson.loads(JsonFormatter("product").format(record))
+    try:
+        line = orjson.loads(JsonFormatter("product").format(record))
+    finally:
+        request_id_var.reset(request_token)
+        trace_var.reset(trace_token)
     assert line["message"] == "hello world"
     assert line["service"] == "product"
     assert line["request_id"] == "req-1"

@@ -22,7 +22,13 @@ def test_page_size_outside_the_limits_is_rejected_with_its_reason(size: int) -> 
     assert caught.value.violations[0].field == "page_size"
 
 
-@given(key=st.lists(st.one_of(st.text(max_size=40), st.integers(min_value=-(2**63), max_value=2**63 - 1)), min_size=1, max_size=3))
+@given(
+    key=st.lists(
+        st.one_of(st.text(max_size=40), st.integers(min_value=-(2**63), max_value=2**63 - 1)),
+        min_size=1,
+        max_size=3,
+    )
+)
 def test_a_token_continues_after_the_key_it_was_made_from(key: list[str | int]) -> None:
     token = encode_token(key, ["shop-1", 2])
     assert decode_token(token, ["shop-1", 2], len(key)) == key

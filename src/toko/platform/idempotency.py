@@ -1,0 +1,92 @@
+"""Idempotency keys for retried writes: the first response is stored and replayed.
+
+A use case that accepts an idempotency key does, inside its unit of work::
+
+    digest = request_hash(request)
+    if (stored := await replay_or_none(uow.session, operation=OP, key=key, request_hash=digest)) is not None:
+        return Reply.FromString(stored)
+    reply = ...  # the actual work
+    stored = reply.SerializeToString()
+    await remember(uow.session, operation=OP, key=key, request_hash=digest, response=stored)
+    await uow.commit()
+
+Both calls run in the use case's transaction, so the stored response exists
+exactly when the write does. Two concurrent requests with one key are
+serialized by a transaction-scoped advisory lock: the second waits for the
+first to commit, then replays its response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from google.protobuf.message import Message
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toko.platform.errors import Conflict, FailedPrecondition
+from toko.platform.schema import idempotency_keys
+
+__all__ = ["purge_idempotency_keys", "remember", "replay_or_none", "request_hash"]
+
+# hashtextextended() gives the 64-bit advisory lock id; a collision between two keys only serializes them.
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:operation || chr(31) || :key, 0))")
+
+
+def request_hash(request: Message | bytes) -> str:
+    """A stable digest of a request, to tell a genuine retry from a reused key."""
+    data = request if isinstance(request, bytes) else request.SerializeToString(deterministic=True)
+    return hashlib.sha256(data).hexdigest()
+
+
+async def replay_or_none(
+    session: AsyncSession, *, operation: str, key: str, request_hash: str
+) -> bytes | None:
+    """The stored response for ``key``, or None when this is the first request with it.
+
+    Raises ``FailedPrecondition`` (reason ``IDEMPOTENCY_KEY_REUSED``) when the key was
+    used for a different request: retrying cannot help, so it is not a ``Conflict``.
+    """
+    await session.execute(_LOCK, {"operation": operation, "key": key})
+    row = (
+        await session.execute(
+            select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
+                idempotency_keys.c.operation == operation, idempotency_keys.c.key == key
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    if row.request_hash != request_hash:
+        raise FailedPrecondition(
+            "IDEMPOTENCY_KEY_REUSED",
+            "this idempotency key was already used for a different request",
+            metadata={"operation": operation},
+        )
+    return bytes(row.response)
+
+
+async def remember(
+    session: AsyncSession, *, operation: str, key: str, request_hash: str, response: bytes
+) -> None:
+    """Store the response for ``key`` in the current transaction, to replay it on a retry."""
+    inserted = await session.execute(
+        insert(idempotency_keys)
+        .values(operation=operation, key=key, request_hash=request_hash, response=response)
+        .on_conflict_do_nothing()
+        .returning(idempotency_keys.c.key)
+    )
+    if inserted.first() is None:
+        # Only reachable without a preceding replay_or_none (which holds the key's lock): fail the
+        # whole transaction rather than let two writes share one key.
+        raise Conflict("IDEMPOTENCY_KEY_IN_USE", "a request with this idempotency key is being processed")
+
+
+async def purge_idempotency_keys(session: AsyncSession, *, older_than: timedelta) -> int:
+    """Delete keys stored more than ``older_than`` ago; returns how many were deleted."""
+    result = await session.execute(
+        delete(idempotency_keys).where(idempotency_keys.c.created_at < datetime.now(UTC) - older_than)
+    )
+    return int(getattr(result, "rowcount", 0))

@@ -1,0 +1,266 @@
+"""The transactional outbox and its relay to NATS JetStream.
+
+A use case's events are inserted into the ``outbox`` table in the use case's own
+transaction (``stage_events``, called by ``UnitOfWork.commit``), so an event
+exists exactly when the change that raised it does. ``OutboxRelay`` then
+publishes unsent rows to JetStream and marks them sent.
+
+Delivery is at least once: a relay that dies after publishing and before
+marking publishes the rows again on restart, and JetStream drops the repeat
+because the ``Nats-Msg-Id`` header is the event id (within the stream's
+duplicate window). Replicas of a relay claim disjoint batches with
+``FOR UPDATE SKIP LOCKED``. Order is best effort (creation order per batch);
+consumers must not rely on a global order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, NamedTuple
+
+from nats.js import api
+from nats.js.errors import NotFoundError
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toko.platform.events import DEAD_LETTER_PREFIX, SUBJECT_PREFIX, PendingEvent, stream_name
+from toko.platform.schema import outbox
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NATS
+    from nats.js.client import JetStreamContext
+
+    from toko.platform.db import Database
+
+__all__ = ["DEAD_LETTER_STREAM", "NOTIFY_CHANNEL", "OutboxRelay", "ensure_streams", "stage_events"]
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "toko_outbox"
+DEAD_LETTER_STREAM = "TOKO_DLQ"
+MSG_ID_HEADER = "Nats-Msg-Id"
+
+_NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
+
+
+async def stage_events(session: AsyncSession, events: Sequence[PendingEvent]) -> None:
+    """Write ``events`` to the outbox in the session's transaction and wake the relay on commit."""
+    if not events:
+        return
+    rows = [
+        {
+            "id": event.id,
+            "subject": event.nats_subject,
+            "aggregate": event.subject,
+            "type": event.type,
+            "envelope": event.envelope().SerializeToString(),
+        }
+        for event in events
+    ]
+    await session.execute(outbox.insert().values(rows))
+    # PostgreSQL delivers a NOTIFY only when the transaction commits, and never after a rollback.
+    await session.execute(_NOTIFY)
+
+
+class _Claimed(NamedTuple):
+    """An outbox row claimed for publishing."""
+
+    id: str
+    subject: str
+    envelope: bytes
+
+
+class OutboxRelay:
+    """Publishes a service's committed outbox rows to JetStream and marks them sent."""
+
+    def __init__(
+        self,
+        database: Database,
+        nats: NATS,
+        *,
+        source: str,
+        batch_size: int = 256,
+        poll_interval: float = 1.0,
+        publish_timeout: float = 5.0,
+        max_backoff: float = 30.0,
+        retention: timedelta = timedelta(hours=24),
+        purge_interval: float = 600.0,
+    ) -> None:
+        self._database = database
+        self._js: JetStreamContext = nats.jetstream()
+        self.source = source
+        self.stream = stream_name(source)
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.publish_timeout = publish_timeout
+        self.max_backoff = max_backoff
+        self.retention = retention
+        self.purge_interval = purge_interval
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until ``stop`` is set: on every NOTIFY, and every ``poll_interval`` as a safety net."""
+        wake = asyncio.Event()
+        backoff = 0.0
+        next_purge = time.monotonic()
+        async with self._listening(wake):
+            while not stop.is_set():
+                # Cleared before claiming, so a NOTIFY arriving while we publish triggers another round.
+                wake.clear()
+                try:
+                    published = await self.relay_once()
+                    if time.monotonic() >= next_purge:
+                        await self.purge()
+                        next_purge = time.monotonic() + self.purge_interval
+                except Exception:
+                    backoff = min(max(backoff * 2, self.poll_interval), self.max_backoff)
+                    log.warning("outbox relay failed; retrying", extra={"retry_in": backoff}, exc_info=True)
+                    await _wait_any(stop, seconds=backoff)
+                    continue
+                backoff = 0.0
+                if published < self.batch_size:
+                    await _wait_any(stop, wake, seconds=self.poll_interval)
+
+    async def relay_once(self) -> int:
+        """Claim one batch of unsent rows, publish it and mark it sent; returns the number of rows."""
+        async with self._database.sessions() as session, session.begin():
+            rows = await self._claim(session)
+            if not rows:
+                return 0
+            await self._publish(rows)
+            await self._mark_sent(session, [row.id for row in rows])
+        return len(rows)
+
+    async def purge(self) -> int:
+        """Delete rows sent longer than ``retention`` ago; returns how many were deleted."""
+        async with self._database.sessions() as session, session.begin():
+            result = await session.execute(
+                delete(outbox).where(outbox.c.sent_at < datetime.now(UTC) - self.retention)
+            )
+        deleted = int(getattr(result, "rowcount", 0))
+        if deleted:
+            log.info("purged sent outbox rows", extra={"rows": deleted})
+        return deleted
+
+    async def _claim(self, session: AsyncSession) -> list[_Claimed]:
+        # The row locks are the claim: held until commit, skipped by other replicas meanwhile.
+        result = await session.execute(
+            select(outbox.c.id, outbox.c.subject, outbox.c.envelope)
+            .where(outbox.c.sent_at.is_(None))
+            .order_by(outbox.c.created_at, outbox.c.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        return [_Claimed(str(row.id), row.subject, bytes(row.envelope)) for row in result]
+
+    async def _publish(self, rows: Sequence[_Claimed]) -> None:
+        acks = [
+            await self._js.publish_async(
+                row.subject, row.envelope, headers={MSG_ID_HEADER: row.id}, stream=self.stream
+            )
+            for row in rows
+        ]
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*acks, return_exceptions=True), timeout=self.publish_timeout
+        )
+        failed = [
+            (row.id, outcome)
+            for row, outcome in zip(rows, outcomes, strict=True)
+            if isinstance(outcome, BaseException)
+        ]
+        if failed:
+            # The whole batch stays unsent: republishing the rows that did land is harmless, JetStream
+            # drops them as duplicates.
+            log.warning(
+                "publishing outbox rows failed",
+                extra={"failed": len(failed), "first_event_id": failed[0][0], "error": repr(failed[0][1])},
+            )
+            raise failed[0][1]
+
+    async def _mark_sent(self, session: AsyncSession, ids: Sequence[str]) -> None:
+        await session.execute(update(outbox).where(outbox.c.id.in_(ids)).values(sent_at=func.now()))
+
+    @contextlib.asynccontextmanager
+    async def _listening(self, wake: asyncio.Event) -> AsyncIterator[None]:
+        """LISTEN on a dedicated connection for as long as the relay runs; polling covers its absence."""
+        try:
+            connection = await self._database.engine.connect()
+            raw = (await connection.get_raw_connection()).driver_connection
+            assert raw is not None  # a fresh pooled asyncpg connection
+        except Exception:
+            log.warning("cannot LISTEN for outbox rows; polling only", exc_info=True)
+            yield
+            return
+
+        def notified(*_: object) -> None:
+            wake.set()
+
+        try:
+            await raw.add_listener(NOTIFY_CHANNEL, notified)
+            yield
+        finally:
+            # Never hand a LISTENing connection back to the pool.
+            await connection.invalidate()
+            await connection.close()
+
+
+async def ensure_streams(
+    js: JetStreamContext,
+    sources: Iterable[str],
+    *,
+    max_age: timedelta = timedelta(days=7),
+    duplicate_window: timedelta = timedelta(minutes=2),
+    dead_letter_max_age: timedelta = timedelta(days=30),
+) -> None:
+    """Create or update the event stream of every source and the dead-letter stream."""
+    for source in sources:
+        if f"{SUBJECT_PREFIX}.{source}" == DEAD_LETTER_PREFIX or not source.isidentifier():
+            raise ValueError(f"invalid event source name: {source!r}")
+        await _ensure_stream(
+            js,
+            api.StreamConfig(
+                name=stream_name(source),
+                description=f"domain events raised by the {source} service",
+                subjects=[f"{SUBJECT_PREFIX}.{source}.>"],
+                storage=api.StorageType.FILE,
+                retention=api.RetentionPolicy.LIMITS,
+                discard=api.DiscardPolicy.OLD,
+                max_age=max_age.total_seconds(),
+                duplicate_window=duplicate_window.total_seconds(),
+            ),
+        )
+    await _ensure_stream(
+        js,
+        api.StreamConfig(
+            name=DEAD_LETTER_STREAM,
+            description="events a consumer gave up on, with the error in the headers",
+            subjects=[f"{DEAD_LETTER_PREFIX}.>"],
+            storage=api.StorageType.FILE,
+            retention=api.RetentionPolicy.LIMITS,
+            discard=api.DiscardPolicy.OLD,
+            max_age=dead_letter_max_age.total_seconds(),
+            duplicate_window=duplicate_window.total_seconds(),
+        ),
+    )
+
+
+async def _ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None:
+    try:
+        await js.update_stream(config)
+    except NotFoundError:
+        # Two replicas may both get here; adding an identical stream twice succeeds.
+        await js.add_stream(config)
+
+
+async def _wait_any(stop: asyncio.Event, *events: asyncio.Event, seconds: float) -> None:
+    """Sleep until ``stop`` or any of ``events`` is set, or ``seconds`` pass."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in (stop, *events)]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
