@@ -26,7 +26,7 @@ from toko.infra.servers import (
     InfraEndpoints,
     Infrastructure,
 )
-from toko.infra.services import SERVICES, ServiceSpec, find_service, service_env
+from toko.infra.services import ServiceSpec, configured_services, find_service, service_env
 from toko.infra.state import ProcessEntry, RunState, read_state, remove_state, write_state
 from toko.infra.supervisor import Supervisor, probe_service
 
@@ -55,7 +55,7 @@ def _fail(message: str) -> typer.Exit:
 @app.command()
 def up(data_dir: DataDirOption = None) -> None:
     """Start the servers and every service in the foreground until Ctrl-C."""
-    supervisor = Supervisor(Infrastructure(_config(data_dir)))
+    supervisor = Supervisor(Infrastructure(_config(data_dir)), configured_services())
     try:
         code = asyncio.run(supervisor.run())
     except AlreadyRunningError as exc:
@@ -102,7 +102,7 @@ def _expected_entries(
         ProcessEntry("nats", "nats", f"127.0.0.1:{config.nats_port}", url=config.nats_url),
         ProcessEntry("valkey", "valkey", f"127.0.0.1:{config.valkey_port}", url=config.redis_url),
     ]
-    services = [ProcessEntry(s.name, s.kind, s.address, url=s.url) for s in SERVICES]
+    services = [ProcessEntry(s.name, s.kind, s.address, url=s.url) for s in configured_services()]
     return servers, services, None
 
 
@@ -175,7 +175,7 @@ def _platform_env(layout: DataLayout) -> tuple[InfraEndpoints, str]:
             f"or set {DATABASE_URL_ENV}, {NATS_URL_ENV} and {REDIS_URL_ENV}"
         )
     database_url, nats_url, redis_url = (str(url) for url in urls)
-    from toko.infra.servers import libpq_url  # noqa: PLC0415
+    from toko.infra.servers import libpq_url
 
     return InfraEndpoints(database_url, libpq_url(database_url), nats_url, redis_url), token
 
@@ -188,9 +188,13 @@ def seed(data_dir: DataDirOption = None) -> None:
     endpoints, token = _platform_env(layout)
 
     def env_for(spec: ServiceSpec) -> dict[str, str]:
-        return service_env(spec, SERVICES, endpoints, data_dir=config.data_dir, admin_token=token)
+        return service_env(
+            spec, configured_services(), endpoints, data_dir=config.data_dir, admin_token=token
+        )
 
-    results = asyncio.run(run_seed_hooks(SERVICES, env_for, layout.seed_file, typer.echo, force=True))
+    results = asyncio.run(
+        run_seed_hooks(configured_services(), env_for, layout.seed_file, typer.echo, force=True)
+    )
     for result in results:
         typer.echo(f"  {result.module}: {result.outcome} {result.detail}".rstrip())
     if any(r.outcome == "failed" for r in results):
@@ -205,7 +209,7 @@ def run(
 ) -> None:
     """Run one service in the foreground with the running platform's configuration."""
     try:
-        spec = find_service(service)
+        spec = find_service(service, configured_services())
     except KeyError as exc:
         raise _fail(str(exc.args[0])) from None
     if port is not None:
@@ -221,7 +225,7 @@ def run(
                     "pass --port to run a second copy"
                 )
     endpoints, token = _platform_env(layout)
-    env = service_env(spec, SERVICES, endpoints, data_dir=config.data_dir, admin_token=token)
+    env = service_env(spec, configured_services(), endpoints, data_dir=config.data_dir, admin_token=token)
     typer.echo(f"toko: running {spec.name} ({spec.module}) on {spec.address}", err=True)
     sys.stdout.flush()
     os.execve(sys.executable, spec.command(), env)  # noqa: S606 - replace this process: signals go straight to it

@@ -40,7 +40,7 @@ async def probe_nats(nats_url: str, monitor_url: str | None = None, seconds: flo
     """JetStream health via the monitoring endpoint, else a client connection asking for account info."""
     if monitor_url:
         return await probe_http(f"{monitor_url}/healthz?js-enabled-only=true", seconds)
-    import nats  # noqa: PLC0415 - only needed for external servers without a known monitor port
+    import nats
 
     try:
         client = await nats.connect(

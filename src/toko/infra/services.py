@@ -68,6 +68,14 @@ SERVICES: tuple[ServiceSpec, ...] = (
 )
 
 
+def configured_services(environ: Mapping[str, str] | None = None) -> tuple[ServiceSpec, ...]:
+    """The registry with each port overridden by ``TOKO_<NAME>_PORT`` when set (tests, benchmarks)."""
+    env = os.environ if environ is None else environ
+    return tuple(
+        spec.with_port(int(env[spec.port_env])) if spec.port_env in env else spec for spec in SERVICES
+    )
+
+
 def find_service(name: str, specs: Sequence[ServiceSpec] = SERVICES) -> ServiceSpec:
     """The spec called `name`, or KeyError listing the known names."""
     for spec in specs:

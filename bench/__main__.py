@@ -1,0 +1,273 @@
+"""``make bench``: the platform under load, measured against a baseline in the same run.
+
+Starts the platform the way ``make up`` does (on a temporary data directory and free ports), then:
+
+- (a) the echo chain: gateway -> echo gRPC service, no database;
+- (b) ``GET /v1/products/{id}``: gateway -> product service (Valkey cache) -> PostgreSQL;
+
+each with k6 at 64 connections, and reports req/s, p50 and p99, the ratio b/a, the cold start, and the
+memory of every process of the idle platform. Results go to ``bench/results/latest.json`` and the
+README's performance table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class LoadResult:
+    """One k6 run."""
+
+    name: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    failed_rate: float
+    requests: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningPlatform:
+    """``toko up`` in a child process on a throwaway data directory."""
+
+    def __init__(self) -> None:
+        self.data_dir = Path(
+            tempfile.mkdtemp(prefix="toko-bench-", dir="/var/tmp" if Path("/var/tmp").is_dir() else None)
+        )
+        self.data_dir.chmod(0o755)
+        self.ports = {
+            n: free_port() for n in ("GATEWAY", "ECHO", "PRODUCT", "NATS", "NATS_MONITOR", "VALKEY")
+        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TOKO_")}
+        env |= {f"TOKO_{name}_PORT": str(port) for name, port in self.ports.items()}
+        env |= {"TOKO_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1", "TOKO_LOG_LEVEL": "WARNING"}
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [str(BIN / "toko"), "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip())
+            if line.startswith("toko is up"):
+                self.ready.set()
+        self.ready.set()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['GATEWAY']}"
+
+    def wait(self, seconds: float = 300.0) -> float:
+        """Wait for 'toko is up'; the seconds until every service was healthy."""
+        if not self.ready.wait(seconds) or self.process.poll() is not None:
+            raise SystemExit("toko up failed:\n" + "\n".join(self.lines[-40:]))
+        healthy = [
+            float(m.group(1)) for line in self.lines if (m := re.search(r"healthy after ([\d.]+)s", line))
+        ]
+        return max(healthy, default=float("nan"))
+
+    def memory(self) -> dict[str, dict[str, float]]:
+        """Resident (RSS) and proportional (PSS) memory of every server and service, in MiB."""
+        state = json.loads((self.data_dir / "run" / "state.json").read_text())
+        usage: dict[str, dict[str, float]] = {}
+        for entry in state["servers"] + state["services"]:
+            if not entry.get("pid"):
+                continue
+            root = psutil.Process(entry["pid"])
+            processes = [root, *root.children(recursive=True)]
+            rss = pss = 0
+            for process in processes:
+                try:
+                    info = process.memory_full_info()
+                except psutil.Error:
+                    continue
+                rss += info.rss
+                pss += getattr(info, "pss", info.rss)
+            usage[entry["name"]] = {
+                "rss_mib": round(rss / 2**20, 1),
+                "pss_mib": round(pss / 2**20, 1),
+                "processes": len(processes),
+            }
+        return usage
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def k6(name: str, urls: list[str], *, vus: int, duration: str, work: Path) -> LoadResult:
+    urls_file = work / f"{name}.urls.json"
+    urls_file.write_text(json.dumps(urls))
+    summary = work / f"{name}.summary.json"
+    env = os.environ | {"URLS_FILE": str(urls_file), "VUS": str(vus), "DURATION": duration}
+    subprocess.run(
+        [
+            str(BIN / "k6"),
+            "run",
+            "--quiet",
+            "--no-usage-report",
+            "--summary-export",
+            str(summary),
+            str(ROOT / "bench" / "k6_get.js"),
+        ],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    metrics = json.loads(summary.read_text())["metrics"]
+    duration_ms = metrics["http_req_duration"]
+    return LoadResult(
+        name=name,
+        requests_per_second=round(metrics["http_reqs"]["rate"], 1),
+        p50_ms=round(duration_ms["p(50)"], 2),
+        p99_ms=round(duration_ms["p(99)"], 2),
+        failed_rate=round(metrics["http_req_failed"]["value"], 4),
+        requests=int(metrics["http_reqs"]["count"]),
+    )
+
+
+def product_urls(base_url: str, count: int = 500) -> list[str]:
+    ids: list[str] = []
+    token = ""
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        while len(ids) < count:
+            page = client.get("/v1/products", params={"page_size": 100, "page_token": token}).json()
+            ids += [p["id"] for p in page["products"]]
+            token = page.get("nextPageToken", "")
+            if not token:
+                break
+    return [f"{base_url}/v1/products/{i}" for i in ids[:count]]
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+        cpu = model
+    except (OSError, StopIteration):
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), {round(psutil.virtual_memory().total / 2**30)} GiB, Python {platform.python_version()}"
+
+
+def render_table(result: dict[str, Any]) -> str:
+    echo, product = result["echo"], result["product"]
+    memory_total = result["memory_total_rss_mib"]
+    rows = [
+        "| measurement | req/s | p50 ms | p99 ms | target |",
+        "|---|---|---|---|---|",
+        f"| (a) echo chain: gateway → echo gRPC, {result['vus']} connections | {echo['requests_per_second']:.0f} | {echo['p50_ms']} | {echo['p99_ms']} | baseline |",
+        f"| (b) `GET /v1/products/{{id}}`: gateway → product → cache/PostgreSQL, {result['vus']} connections | {product['requests_per_second']:.0f} | {product['p50_ms']} | {product['p99_ms']} | p99 ≤ 25 ms |",
+        f"| ratio b/a (req/s) | **{result['ratio_b_over_a']:.2f}** | | | ≥ 0.6 |",
+        f"| cold start to all healthy (installed checkout) | {result['cold_start_seconds']:.1f} s | | | < 30 s |",
+        f"| idle platform memory, RSS of every server and service | {memory_total:.0f} MiB (PSS {result['memory_total_pss_mib']:.0f} MiB) | | | < 1.5 GiB |",
+    ]
+    per_process = ", ".join(f"{name} {m['rss_mib']:.0f}" for name, m in result["memory"].items())
+    return (
+        "\n".join(rows)
+        + f"\n\nIdle RSS per process (MiB): {per_process}.\n\n"
+        + f"Measured {result['date']} on {result['machine']}; k6 shares the cores with the platform. "
+        + "Reproduce with `make bench`."
+    )
+
+
+def update_readme(table: str) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        readme.write_text(f"{before}{start}\n{table}\n{end}{after}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--vus", type=int, default=64)
+    parser.add_argument("--duration", default="15s")
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README's table")
+    args = parser.parse_args()
+
+    running = RunningPlatform()
+    try:
+        cold_start = running.wait()
+        print(f"platform up; all services healthy after {cold_start:.1f} s")
+        time.sleep(5)  # let start-up work settle before measuring idle memory
+        memory = running.memory()
+        urls = product_urls(running.base_url)
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            echo_urls = [f"{running.base_url}/v1/echo/halo"]
+            k6("warmup-echo", echo_urls, vus=8, duration="3s", work=work)
+            k6("warmup-product", urls, vus=8, duration="3s", work=work)
+            echo = k6("echo", echo_urls, vus=args.vus, duration=args.duration, work=work)
+            print(f"(a) echo: {echo}")
+            product = k6("product", urls, vus=args.vus, duration=args.duration, work=work)
+            print(f"(b) product: {product}")
+    finally:
+        running.stop()
+
+    result: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "vus": args.vus,
+        "duration": args.duration,
+        "cold_start_seconds": cold_start,
+        "echo": asdict(echo),
+        "product": asdict(product),
+        "ratio_b_over_a": round(product.requests_per_second / echo.requests_per_second, 3),
+        "memory": memory,
+        "memory_total_rss_mib": round(sum(m["rss_mib"] for m in memory.values()), 1),
+        "memory_total_pss_mib": round(sum(m["pss_mib"] for m in memory.values()), 1),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(result, indent=2))
+    table = render_table(result)
+    print(table)
+    if not args.no_readme:
+        update_readme(table)
+
+
+if __name__ == "__main__":
+    main()

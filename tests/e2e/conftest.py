@@ -1,0 +1,95 @@
+"""The whole platform, started the way `make up` starts it (`toko up`), once per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+STARTUP_SECONDS = 180.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Platform:
+    """A running `toko up`: its gateway URL, data directory and output so far."""
+
+    base_url: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+    admin_token: str
+    output: list[str] = field(default_factory=list)
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=15.0, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+
+def _pump(process: subprocess.Popen[str], lines: list[str], ready: threading.Event) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line.rstrip())
+        if line.startswith("toko is up"):
+            ready.set()
+    ready.set()
+
+
+@pytest.fixture(scope="session")
+def platform() -> Iterator[Platform]:
+    # Under /var/tmp, whose parents everyone may traverse, so PostgreSQL's data stays inside it even as root.
+    data_dir = Path(
+        tempfile.mkdtemp(prefix="toko-e2e-", dir="/var/tmp" if os.path.isdir("/var/tmp") else None)
+    )
+    data_dir.chmod(0o755)
+    ports = {name: free_port() for name in ("GATEWAY", "ECHO", "PRODUCT", "NATS", "NATS_MONITOR", "VALKEY")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKO_")}
+    env |= {f"TOKO_{name}_PORT": str(port) for name, port in ports.items()}
+    env |= {"TOKO_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "toko"), "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+    threading.Thread(target=_pump, args=(process, lines, ready), daemon=True).start()
+    if not ready.wait(STARTUP_SECONDS) or process.poll() is not None:
+        process.kill()
+        pytest.fail("toko up did not come up:\n" + "\n".join(lines[-60:]))
+    platform = Platform(
+        base_url=f"http://127.0.0.1:{ports['GATEWAY']}",
+        data_dir=data_dir,
+        process=process,
+        admin_token=(data_dir / "dev-admin-token").read_text().strip(),
+        output=lines,
+    )
+    try:
+        yield platform
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(data_dir, ignore_errors=True)
