@@ -159,7 +159,8 @@ class EventConsumer:
             while not stop.is_set():
                 try:
                     messages = await subscription.fetch(self.batch_size, timeout=self.fetch_timeout)
-                except nats.errors.TimeoutError:
+                except (nats.errors.TimeoutError, TimeoutError):
+                    # No event in time; nats-py raises either kind depending on where it waited.
                     messages = []
                 except Exception:
                     failures += 1

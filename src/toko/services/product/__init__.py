@@ -1,0 +1,1 @@
+"""Product catalog: the category tree, products with their options and SKUs, and prices."""

@@ -1,0 +1,80 @@
+"""Wires the product service: database and migrations, cache, events, servicer and workers."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import nats
+from redis.asyncio import Redis
+
+from toko.platform.cache import ReadThroughCache, create_valkey
+from toko.platform.consumer import EventConsumer
+from toko.platform.db import Database, ensure_database, run_migrations, service_database_url
+from toko.platform.events import stream_name
+from toko.platform.grpc import GrpcService
+from toko.platform.outbox import OutboxRelay, ensure_streams
+from toko.platform.service import ServiceApp
+from toko.product.v1 import product_pb2, product_pb2_grpc
+from toko.services.product.consumers import (
+    CACHE_INVALIDATION_CONSUMER,
+    CACHE_INVALIDATION_SUBJECTS,
+    CacheInvalidation,
+)
+from toko.services.product.grpc_api import ProductServicer
+from toko.services.product.handlers import SOURCE, Catalog
+from toko.services.product.settings import ProductSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def prepare_database(settings: ProductSettings) -> Database:
+    """Create the service's database if needed, migrate it to head, and open it."""
+    url = service_database_url(settings.database_url, settings.database_name)
+    await ensure_database(url)
+    # Alembic's env.py runs its own event loop, so it cannot run on ours.
+    await asyncio.to_thread(run_migrations, url, MIGRATIONS)
+    return Database(url, pool_size=settings.db_pool_size)
+
+
+def product_cache(settings: ProductSettings, valkey: Redis) -> ReadThroughCache:
+    """The Valkey read-through cache of serialized products."""
+    return ReadThroughCache(
+        valkey,
+        service=SOURCE,
+        ttl=settings.cache_ttl_seconds,
+        local_size=settings.cache_local_size,
+        local_ttl=settings.cache_local_ttl_seconds,
+    )
+
+
+async def bootstrap(settings: ProductSettings) -> ServiceApp:
+    """Build the product service with its outbox relay, cache invalidation consumer and cache follower."""
+    database = await prepare_database(settings)
+    valkey = create_valkey(settings.redis_url)
+    cache = product_cache(settings, valkey)
+    connection = await nats.connect(settings.nats_url, name="toko-product", max_reconnect_attempts=-1)
+    await ensure_streams(connection.jetstream(), [SOURCE])
+    relay = OutboxRelay(database, connection, source=SOURCE)
+    invalidation = EventConsumer(
+        name=CACHE_INVALIDATION_CONSUMER,
+        stream=stream_name(SOURCE),
+        subjects=CACHE_INVALIDATION_SUBJECTS,
+        database=database,
+        nats=connection,
+        handler=CacheInvalidation(cache),
+        service=SOURCE,
+    )
+    catalog = Catalog(database=database, cache=cache)
+    return ServiceApp(
+        name=SOURCE,
+        grpc_services=[
+            GrpcService(
+                descriptor=product_pb2.DESCRIPTOR.services_by_name["ProductService"],
+                servicer=ProductServicer(catalog),
+                register=product_pb2_grpc.add_ProductServiceServicer_to_server,
+            )
+        ],
+        workers=[relay.run, invalidation.run, cache.run],
+        on_stop=[connection.drain, valkey.aclose, database.dispose],
+    )

@@ -1,0 +1,512 @@
+"""The demo marketplace's fixed facts: its shops, its category tree and what each category sells.
+
+Shop ids are ``uuid5(SHOP_NAMESPACE, domain)``: any service (the user service
+creating the shops' accounts, for one) derives the same id from the same shop
+domain without asking the catalog. The seed (``toko.services.product.seed``)
+turns these facts into products with a seeded random generator, so every run
+produces the same catalogue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+# Never change: it keys every demo shop's id across services.
+SHOP_NAMESPACE = uuid.UUID("6f0c2a4e-8d1b-5c3a-9e7f-0a1b2c3d4e5f")
+
+
+@dataclass(frozen=True)
+class DemoShop:
+    """A demo shop: its storefront domain (``toko.dev/<domain>``), display name and city."""
+
+    domain: str
+    name: str
+    city: str
+
+    @property
+    def id(self) -> str:
+        """The shop's id, the same in every service."""
+        return str(uuid.uuid5(SHOP_NAMESPACE, self.domain))
+
+
+SHOPS: tuple[DemoShop, ...] = (
+    DemoShop("sumber-rejeki", "Toko Sumber Rejeki", "Jakarta Barat"),
+    DemoShop("berkah-jaya", "Berkah Jaya Store", "Bandung"),
+    DemoShop("maju-makmur", "CV Maju Makmur", "Surabaya"),
+    DemoShop("gadget-nusantara", "Gadget Nusantara", "Jakarta Pusat"),
+    DemoShop("kaos-kita", "Kaos Kita Official", "Bandung"),
+    DemoShop("dapur-bu-sri", "Dapur Bu Sri", "Yogyakarta"),
+    DemoShop("sambal-mbok-darmi", "Sambal Mbok Darmi", "Surabaya"),
+    DemoShop("rumah-cantik", "Rumah Cantik Beauty", "Medan"),
+    DemoShop("sehat-selalu", "Apotek Sehat Selalu", "Semarang"),
+    DemoShop("sport-center-id", "Sport Center ID", "Tangerang"),
+    DemoShop("bengkel-motor-jaya", "Bengkel Motor Jaya", "Bekasi"),
+    DemoShop("si-kecil-shop", "Si Kecil Baby Shop", "Depok"),
+    DemoShop("kopi-nusantara", "Kopi Nusantara", "Malang"),
+    DemoShop("pustaka-cahaya", "Pustaka Cahaya", "Jakarta Selatan"),
+    DemoShop("mainan-ceria", "Mainan Ceria", "Solo"),
+    DemoShop("komputer-murah", "Komputer Murah Mangga Dua", "Jakarta Utara"),
+    DemoShop("pet-lovers", "Pet Lovers Indonesia", "Denpasar"),
+    DemoShop("pesta-meriah", "Pesta Meriah Party Supply", "Makassar"),
+    DemoShop("perkakas-pro", "Perkakas Pro", "Batam"),
+    DemoShop("musik-asik", "Musik Asik", "Palembang"),
+    DemoShop("gamers-den", "Gamers Den", "Bogor"),
+    DemoShop("kamera-kita", "Kamera Kita", "Balikpapan"),
+    DemoShop("batik-pekalongan", "Batik Pekalongan Asli", "Pekalongan"),
+    DemoShop("hijab-syari", "Hijab Syari Collection", "Padang"),
+)
+
+
+# Options a category's products vary by: name and the values a product picks some of.
+COLORS = ("Hitam", "Putih", "Merah", "Biru Navy", "Abu-abu", "Hijau Army", "Maroon", "Cokelat", "Krem")
+APPAREL_SIZES = ("S", "M", "L", "XL", "XXL")
+OPTION_SETS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "none": (),
+    "apparel": (("Warna", COLORS), ("Ukuran", APPAREL_SIZES)),
+    "color": (("Warna", COLORS),),
+    "size": (("Ukuran", ("Kecil", "Sedang", "Besar", "Jumbo")),),
+    "capacity": (("Kapasitas", ("32GB", "64GB", "128GB", "256GB")), ("Warna", ("Hitam", "Putih", "Biru"))),
+    "flavor": (("Varian", ("Original", "Pedas", "Extra Pedas", "Keju", "Balado", "Bawang")),),
+    "volume": (("Ukuran", ("50ml", "100ml", "250ml", "500ml")),),
+    "pack": (("Isi", ("1 Pcs", "2 Pcs", "3 Pcs", "Paket 5")),),
+    "shoe": (("Warna", ("Hitam", "Putih", "Abu-abu")), ("Ukuran", ("39", "40", "41", "42", "43"))),
+}
+
+
+@dataclass(frozen=True)
+class DemoCategory:
+    """A child category of the tree and what its products look like."""
+
+    root: str
+    name: str
+    names: tuple[str, ...]  # product names, e.g. "Kaos Polos"
+    details: tuple[str, ...]  # what follows the name, e.g. "Cotton Combed 30s"
+    brands: tuple[str, ...]
+    price: tuple[int, int]  # rupiah, lowest and highest base price
+    weight: tuple[int, int]  # grams
+    options: str = "none"
+
+
+CATEGORIES: tuple[DemoCategory, ...] = (
+    DemoCategory(
+        "Elektronik",
+        "Handphone & Tablet",
+        ("Smartphone", "Tablet", "HP"),
+        ("RAM 8GB", "Layar 6.7 Inch", "Kamera 50MP", "Baterai 5000mAh", "5G"),
+        ("Samsung Galaxy A55", "Xiaomi Redmi Note 13", "Oppo Reno 11", "Vivo Y36", "Infinix Note 40"),
+        (1_499_000, 7_999_000),
+        (350, 700),
+        "capacity",
+    ),
+    DemoCategory(
+        "Elektronik",
+        "Aksesoris Handphone",
+        ("Case", "Tempered Glass", "Charger", "Kabel Data", "Powerbank"),
+        ("iPhone 15 Pro Silikon", "Samsung A55 Anti Crack", "Fast Charging 33W", "USB-C 1 Meter", "10000mAh"),
+        ("Baseus", "Anker", "Robot", "Ugreen", "Vivan"),
+        (15_000, 350_000),
+        (30, 400),
+        "color",
+    ),
+    DemoCategory(
+        "Elektronik",
+        "Audio",
+        ("Earphone", "TWS", "Speaker Bluetooth", "Headphone"),
+        ("Bass Boost", "Noise Cancelling", "Waterproof IPX5", "Gaming Low Latency"),
+        ("JBL", "Sony", "Edifier", "Soundcore", "Robot"),
+        (99_000, 1_899_000),
+        (100, 900),
+        "color",
+    ),
+    DemoCategory(
+        "Fashion Pria",
+        "Kaos",
+        ("Kaos Polos", "Kaos Oversize", "Kaos Polo", "Kaos Distro"),
+        ("Cotton Combed 30s", "Cotton Combed 24s", "Lengan Pendek", "Premium Unisex"),
+        ("Kaos Kita", "Erigo", "Thanksinsomnia", "Cottonink"),
+        (35_000, 150_000),
+        (150, 250),
+        "apparel",
+    ),
+    DemoCategory(
+        "Fashion Pria",
+        "Kemeja",
+        ("Kemeja Flanel", "Kemeja Batik", "Kemeja Oxford", "Kemeja Linen"),
+        ("Lengan Panjang", "Lengan Pendek", "Slim Fit", "Regular Fit"),
+        ("Batik Pekalongan", "Executive", "Cardinal", "The Executive"),
+        (89_000, 350_000),
+        (200, 400),
+        "apparel",
+    ),
+    DemoCategory(
+        "Fashion Pria",
+        "Celana",
+        ("Celana Chino", "Celana Jeans", "Celana Cargo", "Celana Jogger"),
+        ("Slim Fit", "Stretch", "Premium", "Panjang"),
+        ("Lea", "Levi's", "Cardinal", "Emba"),
+        (99_000, 450_000),
+        (350, 700),
+        "apparel",
+    ),
+    DemoCategory(
+        "Fashion Wanita",
+        "Hijab",
+        ("Hijab Segi Empat", "Pashmina", "Bergo Instan", "Hijab Voal"),
+        ("Ceruty Babydoll", "Voal Premium", "Jersey Premium", "Motif Bunga"),
+        ("Hijab Syari", "Elzatta", "Rabbani", "Zoya"),
+        (25_000, 150_000),
+        (80, 200),
+        "color",
+    ),
+    DemoCategory(
+        "Fashion Wanita",
+        "Dress",
+        ("Gamis", "Dress Midi", "Tunik", "Outer Kimono"),
+        ("Katun Rayon", "Motif Bunga", "Polos Premium", "Busui Friendly"),
+        ("Zoya", "Rabbani", "Nibras", "Shafira"),
+        (79_000, 450_000),
+        (250, 600),
+        "apparel",
+    ),
+    DemoCategory(
+        "Fashion Wanita",
+        "Sepatu Wanita",
+        ("Sneakers Wanita", "Flat Shoes", "Sandal Wedges", "Slip On"),
+        ("Casual", "Anti Slip", "Ringan", "Kulit Sintetis"),
+        ("Everbest", "Bata", "Vans", "Ventela"),
+        (89_000, 650_000),
+        (400, 900),
+        "shoe",
+    ),
+    DemoCategory(
+        "Kesehatan",
+        "Vitamin & Suplemen",
+        ("Vitamin C", "Madu Hutan", "Minyak Ikan Omega 3", "Multivitamin"),
+        ("1000mg Isi 30", "Murni 500g", "Isi 100 Softgel", "Daya Tahan Tubuh"),
+        ("Blackmores", "Enervon-C", "Madu TJ", "Holisticare"),
+        (25_000, 450_000),
+        (100, 700),
+        "pack",
+    ),
+    DemoCategory(
+        "Kesehatan",
+        "Masker & Alat Kesehatan",
+        ("Masker Medis", "Termometer Digital", "Tensimeter Digital", "Oximeter"),
+        ("3 Ply Isi 50", "Akurat", "Lengan Atas", "Ujung Jari"),
+        ("Sensi", "Omron", "Onemed", "Mediflex"),
+        (20_000, 750_000),
+        (80, 900),
+        "none",
+    ),
+    DemoCategory(
+        "Kecantikan",
+        "Skincare",
+        ("Serum", "Facial Wash", "Sunscreen", "Moisturizer", "Toner"),
+        ("Niacinamide 10%", "Brightening", "SPF 50 PA++++", "Acne Care", "Hyaluronic Acid"),
+        ("Wardah", "Somethinc", "Skintific", "Emina", "Azarine"),
+        (25_000, 250_000),
+        (60, 300),
+        "volume",
+    ),
+    DemoCategory(
+        "Kecantikan",
+        "Makeup",
+        ("Lip Cream", "Cushion", "Bedak Padat", "Maskara", "Eyeliner"),
+        ("Matte Tahan Lama", "Natural Glow", "Waterproof", "Two Way Cake"),
+        ("Make Over", "Wardah", "Implora", "Pixy", "Barenbliss"),
+        (20_000, 250_000),
+        (30, 200),
+        "color",
+    ),
+    DemoCategory(
+        "Rumah Tangga",
+        "Kebersihan",
+        ("Sapu Lantai", "Alat Pel Spin", "Keset Kaki", "Tempat Sampah"),
+        ("Anti Debu", "Microfiber", "Serap Air", "Injak 12 Liter"),
+        ("Bolde", "Lock&Lock", "Claris", "Krisbow"),
+        (19_000, 350_000),
+        (300, 3_000),
+        "color",
+    ),
+    DemoCategory(
+        "Rumah Tangga",
+        "Dekorasi Rumah",
+        ("Lampu Tidur", "Jam Dinding", "Vas Bunga", "Rak Dinding"),
+        ("Minimalis", "Estetik", "Kayu Jati", "Skandinavia"),
+        ("Informa", "Ikea", "Ace", "Dekoruma"),
+        (29_000, 450_000),
+        (300, 2_500),
+        "none",
+    ),
+    DemoCategory(
+        "Dapur",
+        "Peralatan Masak",
+        ("Wajan Anti Lengket", "Panci Set", "Spatula Silikon", "Pisau Dapur"),
+        ("28cm", "Granite", "Stainless Steel", "Tahan Panas"),
+        ("Maxim", "Oxone", "Kirin", "Supra"),
+        (25_000, 650_000),
+        (200, 3_500),
+        "size",
+    ),
+    DemoCategory(
+        "Dapur",
+        "Penyimpanan Makanan",
+        ("Kotak Makan", "Toples Kaca", "Botol Minum", "Container Kulkas"),
+        ("Anti Tumpah", "BPA Free", "1 Liter", "Set 3 Pcs"),
+        ("Lock&Lock", "Tupperware", "Claris", "Lion Star"),
+        (15_000, 250_000),
+        (150, 1_500),
+        "color",
+    ),
+    DemoCategory(
+        "Olahraga",
+        "Sepeda",
+        ("Sepeda Lipat", "Sepeda Gunung", "Helm Sepeda", "Lampu Sepeda"),
+        ("20 Inch", "27.5 Inch", "Ringan", "USB Rechargeable"),
+        ("Polygon", "United", "Pacific", "Element"),
+        (75_000, 4_500_000),
+        (300, 15_000),
+        "color",
+    ),
+    DemoCategory(
+        "Olahraga",
+        "Fitness",
+        ("Matras Yoga", "Dumbbell", "Resistance Band", "Skipping Rope"),
+        ("Anti Slip 8mm", "Vinyl 2kg", "Set 5 Level", "Digital Counter"),
+        ("Kettler", "Decathlon", "Reebok", "Kaiser"),
+        (25_000, 450_000),
+        (200, 5_000),
+        "color",
+    ),
+    DemoCategory(
+        "Otomotif",
+        "Aksesoris Motor",
+        ("Helm Full Face", "Jas Hujan", "Sarung Tangan Motor", "Holder HP Motor"),
+        ("SNI", "Setelan Jaket Celana", "Touchscreen", "Anti Getar"),
+        ("KYT", "INK", "Axio", "Respiro"),
+        (35_000, 1_250_000),
+        (150, 1_800),
+        "size",
+    ),
+    DemoCategory(
+        "Otomotif",
+        "Perawatan Kendaraan",
+        ("Oli Mesin", "Shampoo Mobil", "Lap Microfiber", "Pengkilap Dashboard"),
+        ("10W-40 1 Liter", "Wash & Wax", "40x40cm", "Tahan Lama"),
+        ("Shell", "Castrol", "Kit", "Turtle Wax"),
+        (15_000, 250_000),
+        (100, 1_200),
+        "pack",
+    ),
+    DemoCategory(
+        "Ibu & Bayi",
+        "Popok & Perlengkapan Mandi",
+        ("Popok Celana", "Tisu Basah Bayi", "Sabun Bayi", "Handuk Bayi"),
+        ("Size M Isi 34", "Non Alkohol", "Hypoallergenic", "Katun Lembut"),
+        ("MamyPoko", "Sweety", "Zwitsal", "Cussons Baby"),
+        (15_000, 250_000),
+        (100, 2_000),
+        "pack",
+    ),
+    DemoCategory(
+        "Ibu & Bayi",
+        "Perlengkapan Makan Bayi",
+        ("Botol Susu", "Piring Makan Bayi", "Slow Cooker Bubur", "Bib Silikon"),
+        ("Anti Kolik", "Suction Anti Tumpah", "0.8 Liter", "BPA Free"),
+        ("Pigeon", "Baby Safe", "Dr. Brown's", "Tommee Tippee"),
+        (25_000, 450_000),
+        (80, 1_500),
+        "color",
+    ),
+    DemoCategory(
+        "Makanan & Minuman",
+        "Sambal & Bumbu",
+        ("Sambal Bawang", "Sambal Roa", "Sambal Cumi", "Bumbu Rendang", "Sambal Matah"),
+        ("150g", "Botol 200g", "Khas Manado", "Siap Saji", "Tanpa Pengawet"),
+        ("Bu Rudy", "Mbok Darmi", "Bu Nanik", "Dapur Bu Sri", "Maicih"),
+        (18_000, 75_000),
+        (150, 450),
+        "flavor",
+    ),
+    DemoCategory(
+        "Makanan & Minuman",
+        "Kopi & Teh",
+        ("Kopi Arabika Gayo", "Kopi Toraja", "Kopi Susu Gula Aren", "Teh Tubruk", "Teh Hijau"),
+        ("Biji 250g", "Bubuk 200g", "Literan 1L", "Melati 100g", "Celup Isi 25"),
+        ("Kopi Nusantara", "Kapal Api", "Sosro", "Tong Tji", "Kopi Kenangan"),
+        (20_000, 185_000),
+        (120, 1_100),
+        "pack",
+    ),
+    DemoCategory(
+        "Makanan & Minuman",
+        "Camilan",
+        ("Keripik Singkong", "Basreng", "Kacang Mete", "Makaroni Pedas", "Keripik Tempe"),
+        ("200g", "Pedas Daun Jeruk", "Oven Premium", "Level 5", "Khas Malang"),
+        ("Maicih", "Ma Icih", "Kusuka", "Dua Kelinci", "Sanjai"),
+        (10_000, 120_000),
+        (100, 600),
+        "flavor",
+    ),
+    DemoCategory(
+        "Buku",
+        "Novel",
+        ("Novel Laskar Pelangi", "Novel Bumi Manusia", "Novel Cantik Itu Luka", "Novel Laut Bercerita"),
+        ("Cetakan Terbaru", "Soft Cover", "Edisi Khusus", "Original"),
+        ("Gramedia", "Bentang Pustaka", "Lentera Dipantara", "KPG"),
+        (65_000, 180_000),
+        (250, 700),
+        "none",
+    ),
+    DemoCategory(
+        "Buku",
+        "Buku Anak",
+        ("Buku Cerita Anak", "Buku Mewarnai", "Buku Aktivitas", "Ensiklopedia Anak"),
+        ("Bergambar", "Dwibahasa", "Usia 3-6 Tahun", "Hard Cover"),
+        ("Bhuana Ilmu Populer", "Elex Media", "Erlangga", "Mizan"),
+        (25_000, 250_000),
+        (150, 1_200),
+        "none",
+    ),
+    DemoCategory(
+        "Mainan & Hobi",
+        "Balok & Puzzle",
+        ("Lego Classic", "Puzzle Kayu", "Balok Susun", "Rubik"),
+        ("Box Kreatif", "500 Keping", "Edukasi Anak", "3x3 Speed Cube"),
+        ("Lego", "Moyu", "Gan", "Toys Kingdom"),
+        (25_000, 1_500_000),
+        (100, 2_000),
+        "none",
+    ),
+    DemoCategory(
+        "Mainan & Hobi",
+        "Model Kit & Figure",
+        ("Gundam Model Kit", "Action Figure", "Diecast Mobil", "Figure Anime"),
+        ("HG 1/144", "Artikulasi Penuh", "Skala 1:64", "Original Jepang"),
+        ("Bandai", "Hot Wheels", "Tomica", "Good Smile"),
+        (35_000, 1_250_000),
+        (100, 1_500),
+        "none",
+    ),
+    DemoCategory(
+        "Komputer & Laptop",
+        "Aksesoris Komputer",
+        ("Mouse Wireless", "Keyboard Mechanical", "Mousepad XL", "USB Hub"),
+        ("Silent Click", "Hot Swap RGB", "Anti Slip", "4 Port USB 3.0"),
+        ("Logitech", "Rexus", "Fantech", "Ugreen"),
+        (35_000, 1_250_000),
+        (100, 1_200),
+        "color",
+    ),
+    DemoCategory(
+        "Komputer & Laptop",
+        "Penyimpanan Data",
+        ("Flashdisk", "SSD NVMe", "Harddisk Eksternal", "MicroSD"),
+        ("USB 3.2", "PCIe Gen4", "Portable", "Class 10 A1"),
+        ("Sandisk", "Samsung", "WD", "Kingston"),
+        (45_000, 2_500_000),
+        (20, 400),
+        "capacity",
+    ),
+    DemoCategory(
+        "Perawatan Hewan",
+        "Makanan Hewan",
+        ("Makanan Kucing", "Makanan Anjing", "Snack Kucing", "Pasir Kucing"),
+        ("Dry Food 1kg", "Adult Chicken", "Creamy Treats", "Gumpal Wangi 10L"),
+        ("Whiskas", "Me-O", "Royal Canin", "Pedigree"),
+        (15_000, 450_000),
+        (100, 10_000),
+        "pack",
+    ),
+    DemoCategory(
+        "Perawatan Hewan",
+        "Aksesoris Hewan",
+        ("Kalung Kucing", "Kandang Lipat", "Tempat Makan Hewan", "Mainan Kucing"),
+        ("Lonceng", "Besi Kokoh", "Anti Semut", "Bulu Tongkat"),
+        ("Pet Lovers", "Petkit", "Trixie", "Catit"),
+        (10_000, 650_000),
+        (50, 6_000),
+        "color",
+    ),
+    DemoCategory(
+        "Perlengkapan Pesta",
+        "Balon & Dekorasi",
+        ("Balon Foil Huruf", "Balon Latex", "Banner Ulang Tahun", "Lilin Angka"),
+        ("40 Inch", "Isi 50", "Happy Birthday", "Gold Glitter"),
+        ("Pesta Meriah", "Party Time", "Sempurna", "Balloonie"),
+        (5_000, 85_000),
+        (20, 500),
+        "color",
+    ),
+    DemoCategory(
+        "Pertukangan",
+        "Perkakas Tangan",
+        ("Obeng Set", "Tang Kombinasi", "Kunci Pas Set", "Meteran"),
+        ("32 in 1", "8 Inch", "8-24mm", "5 Meter"),
+        ("Tekiro", "Krisbow", "Stanley", "Kenmaster"),
+        (15_000, 650_000),
+        (100, 3_000),
+        "none",
+    ),
+    DemoCategory(
+        "Pertukangan",
+        "Perkakas Listrik",
+        ("Bor Listrik", "Gerinda Tangan", "Lem Tembak", "Solder Listrik"),
+        ("Cordless 12V", "4 Inch", "Bonus Refill", "60 Watt"),
+        ("Bosch", "Makita", "Modern", "Krisbow"),
+        (35_000, 1_850_000),
+        (200, 4_000),
+        "none",
+    ),
+    DemoCategory(
+        "Film & Musik",
+        "Alat Musik",
+        ("Gitar Akustik", "Ukulele", "Kalimba", "Senar Gitar"),
+        ("Jumbo Natural", "Soprano 21 Inch", "17 Tuts", "Set 6 Pcs"),
+        ("Yamaha", "Cort", "Mahalo", "D'Addario"),
+        (25_000, 2_500_000),
+        (50, 3_500),
+        "none",
+    ),
+    DemoCategory(
+        "Film & Musik",
+        "Vinyl & CD",
+        ("Piringan Hitam", "CD Album", "Kaset Pita"),
+        ("Dewa 19 Bintang Lima", "Sheila On 7", "Koes Plus", "Chrisye Badai Pasti Berlalu"),
+        ("Musica", "Aquarius", "Demajors", "Sony Music"),
+        (75_000, 850_000),
+        (100, 400),
+        "none",
+    ),
+    DemoCategory(
+        "Gaming",
+        "Konsol & Controller",
+        ("Stik PS4", "Controller Nintendo Switch", "Gamepad PC", "Cooling Fan PS5"),
+        ("Wireless", "Pro Controller", "Dual Getar", "Original"),
+        ("Sony", "Nintendo", "8BitDo", "Rexus"),
+        (99_000, 1_250_000),
+        (200, 800),
+        "color",
+    ),
+    DemoCategory(
+        "Gaming",
+        "Kursi & Meja Gaming",
+        ("Kursi Gaming", "Meja Gaming", "Headset Gaming"),
+        ("Reclining 180", "Carbon Fiber 120cm", "7.1 Surround"),
+        ("Fantech", "Rexus", "Secretlab", "Armaggeddon"),
+        (250_000, 3_500_000),
+        (600, 25_000),
+        "color",
+    ),
+    DemoCategory(
+        "Kamera",
+        "Aksesoris Kamera",
+        ("Tripod", "Ring Light", "Tas Kamera", "Lensa Clip HP"),
+        ("170cm", "26cm Bluetooth", "Waterproof", "Wide Macro 3 in 1"),
+        ("Takara", "Weifeng", "Eiger", "Apexel"),
+        (35_000, 850_000),
+        (100, 2_000),
+        "none",
+    ),
+)

@@ -1,0 +1,504 @@
+"""The catalog's use cases: one function per command or query, one transaction each.
+
+Handlers take keyword-only arguments, the caller's principal among them, and
+return the resources as protobuf messages (the form they are cached, published
+and answered in). The events a write raises are staged in its unit of work and
+committed with it; the product cache is invalidated after the commit.
+
+Who may see what: anyone sees active products; drafts only their shop and
+admins (others get NOT_FOUND, as if they did not exist); archived products stay
+readable by id, for order history, but are listed only for their shop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Generic, TypeVar
+
+import orjson
+
+from toko.platform.auth import Principal
+from toko.platform.cache import CacheUnavailable, ReadThroughCache
+from toko.platform.db import Database
+from toko.platform.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+from toko.platform.idempotency import remember, replay_or_none
+from toko.platform.ids import is_id, new_id
+from toko.platform.pagination import PageSpec, decode_token, encode_token
+from toko.product.v1 import events_pb2
+from toko.product.v1 import product_pb2 as pb
+from toko.services.product import domain
+from toko.services.product.domain import (
+    ArchivedProductError,
+    Product,
+    ProductSpec,
+    ProductStatus,
+    ValidationFailed,
+    Violation,
+)
+from toko.services.product.error_codes import ErrorCode
+from toko.services.product.mapping import category_to_proto, product_to_proto, sku_view_to_proto
+from toko.services.product.repository import CatalogRepository, ProductFilter
+
+log = logging.getLogger(__name__)
+
+SOURCE = "product"
+PRODUCT_PAGES = PageSpec(default=20, maximum=100)
+CATEGORY_PAGES = PageSpec(default=50, maximum=200)
+MAX_BATCH_SKUS = 100
+CREATE_PRODUCT_OPERATION = "product.CreateProduct"
+
+T = TypeVar("T")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the use cases work with: the database, the product cache and a clock."""
+
+    database: Database
+    cache: ReadThroughCache
+    clock: Callable[[], datetime] = field(default=_utcnow)
+
+
+def product_cache_key(product_id: str) -> str:
+    """The cache key of a product's serialized ``Product`` message."""
+    return f"product:{product_id}"
+
+
+# --- commands and queries -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateCategory:
+    """Add a category at the root (empty ``parent_id``) or under a parent."""
+
+    parent_id: str
+    name: str
+    slug: str = ""
+
+
+@dataclass(frozen=True)
+class CreateProduct:
+    """Add a product to a shop's catalog."""
+
+    shop_id: str
+    spec: ProductSpec
+
+
+@dataclass(frozen=True)
+class UpdateProduct:
+    """Change the fields of a product named in ``mask`` to their values in ``changes``."""
+
+    product_id: str
+    changes: ProductSpec
+    mask: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ListProducts:
+    """A page of products, newest first; ``status`` None means active."""
+
+    page_size: int = 0
+    page_token: str = ""
+    category_id: str = ""
+    shop_id: str = ""
+    status: ProductStatus | None = None
+    min_price: int = 0
+    max_price: int = 0
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing and the token of the next (empty on the last)."""
+
+    items: list[T]
+    next_page_token: str
+
+
+# --- categories ---------------------------------------------------------------------------------------------
+
+
+async def create_category(*, catalog: Catalog, command: CreateCategory, principal: Principal) -> pb.Category:
+    """Add a category; only admins shape the tree."""
+    if not principal.is_admin:
+        raise PermissionDenied("ROLE_REQUIRED", "only admins create categories")
+    parent_id = _optional_id(command.parent_id, "parent_id")
+    async with catalog.database.unit_of_work(SOURCE) as uow:
+        repository = CatalogRepository(uow.session)
+        parent = None
+        if parent_id is not None:
+            parent = await repository.get_category(parent_id)
+            if parent is None:
+                raise InvalidArgument.field("parent_id", "no such category", ErrorCode.CATEGORY_NOT_FOUND)
+        category = _ruled(
+            partial(
+                domain.new_category, category_id=new_id(), parent=parent, name=command.name, slug=command.slug
+            )
+        )
+        await repository.add_category(category)
+        await uow.commit()
+    return category_to_proto(category)
+
+
+async def get_category(*, catalog: Catalog, category_id: str) -> pb.Category:
+    """One category."""
+    _require_id(category_id, "id")
+    async with catalog.database.sessions() as session:
+        category = await CatalogRepository(session).get_category(category_id)
+    if category is None:
+        raise NotFound(ErrorCode.CATEGORY_NOT_FOUND, f"no category {category_id}")
+    return category_to_proto(category)
+
+
+async def list_categories(
+    *, catalog: Catalog, parent_id: str = "", page_size: int = 0, page_token: str = ""
+) -> Page[pb.Category]:
+    """Categories in creation order, optionally only the direct children of ``parent_id``."""
+    size = CATEGORY_PAGES.size(page_size)
+    parent = _optional_id(parent_id, "parent_id")
+    filters = [parent or ""]
+    after = _page_after(page_token, filters)
+    async with catalog.database.sessions() as session:
+        found = await CatalogRepository(session).list_categories(
+            parent_id=parent, after=after, limit=size + 1
+        )
+    token = encode_token([found[size - 1].id], filters) if len(found) > size else ""
+    return Page([category_to_proto(c) for c in found[:size]], token)
+
+
+# --- products -----------------------------------------------------------------------------------------------
+
+
+async def create_product(
+    *, catalog: Catalog, command: CreateProduct, principal: Principal, idempotency_key: str = ""
+) -> pb.Product:
+    """Add a product with its SKUs; a retry with the same idempotency key gets the first answer."""
+    shop_id = _require_id(command.shop_id, "shop_id")
+    _authorize_shop(principal, shop_id)
+    async with catalog.database.unit_of_work(SOURCE) as uow:
+        key = f"{principal.subject}:{idempotency_key}" if idempotency_key else ""
+        digest = _command_hash(command) if key else ""
+        if key:
+            stored = await replay_or_none(
+                uow.session, operation=CREATE_PRODUCT_OPERATION, key=key, request_hash=digest
+            )
+            if stored is not None:
+                return pb.Product.FromString(stored)
+        repository = CatalogRepository(uow.session)
+        problems = await _category_problems(repository, command.spec.category_id, "category_id")
+        now = catalog.clock()
+        product = _ruled(
+            partial(
+                domain.new_product,
+                product_id=new_id(),
+                shop_id=shop_id,
+                spec=command.spec,
+                now=now,
+                new_id=new_id,
+            ),
+            also=problems,
+        )
+        await repository.add_products(product)
+        message = product_to_proto(product)
+        uow.publish(events_pb2.ProductCreated(product=message), subject=product.id)
+        if key:
+            await remember(
+                uow.session,
+                operation=CREATE_PRODUCT_OPERATION,
+                key=key,
+                request_hash=digest,
+                response=message.SerializeToString(),
+            )
+        await uow.commit()
+    return message
+
+
+async def create_products(
+    *, catalog: Catalog, commands: Sequence[CreateProduct], principal: Principal
+) -> list[pb.Product]:
+    """Add several products in one transaction, all or none (bulk imports, the demo seed)."""
+    async with catalog.database.unit_of_work(SOURCE) as uow:
+        repository = CatalogRepository(uow.session)
+        checked: dict[str, list[Violation]] = {}
+        created: list[Product] = []
+        for index, command in enumerate(commands):
+            shop_id = _require_id(command.shop_id, f"commands[{index}].shop_id")
+            _authorize_shop(principal, shop_id)
+            category_id = command.spec.category_id
+            if category_id not in checked:
+                checked[category_id] = await _category_problems(repository, category_id, "category_id")
+            created.append(
+                _ruled(
+                    partial(
+                        domain.new_product,
+                        product_id=new_id(),
+                        shop_id=shop_id,
+                        spec=command.spec,
+                        now=catalog.clock(),
+                        new_id=new_id,
+                    ),
+                    also=checked[category_id],
+                )
+            )
+        await repository.add_products(*created)
+        messages = [product_to_proto(product) for product in created]
+        for message in messages:
+            uow.publish(events_pb2.ProductCreated(product=message), subject=message.id)
+        await uow.commit()
+    return messages
+
+
+async def get_product(*, catalog: Catalog, product_id: str, principal: Principal) -> pb.Product:
+    """A product by id, from the cache when it is there (the hot path: no database round trip)."""
+    _require_id(product_id, "id")
+    data = await catalog.cache.get_or_load(
+        product_cache_key(product_id), partial(_load_product, catalog.database, product_id)
+    )
+    if data is None:
+        raise _product_not_found(product_id)
+    product = pb.Product.FromString(data)
+    if product.status == pb.PRODUCT_STATUS_DRAFT and not _manages(principal, product.shop_id):
+        raise _product_not_found(product_id)
+    return product
+
+
+async def _load_product(database: Database, product_id: str) -> bytes | None:
+    async with database.sessions() as session:
+        product = await CatalogRepository(session).get_product(product_id)
+    return None if product is None else product_to_proto(product).SerializeToString()
+
+
+async def get_product_by_slug(
+    *, catalog: Catalog, shop_id: str, slug: str, principal: Principal
+) -> pb.Product:
+    """A product by its shop and slug, as in a storefront URL; only active ones for the public."""
+    _require_id(shop_id, "shop_id")
+    product = None
+    if domain.is_valid_slug(slug):
+        async with catalog.database.sessions() as session:
+            product = await CatalogRepository(session).get_product_by_slug(shop_id, slug)
+    if product is None or (product.status is not ProductStatus.ACTIVE and not _manages(principal, shop_id)):
+        raise NotFound(ErrorCode.PRODUCT_NOT_FOUND, f"shop {shop_id} has no product {slug!r}")
+    return product_to_proto(product)
+
+
+async def list_products(*, catalog: Catalog, query: ListProducts, principal: Principal) -> Page[pb.Product]:
+    """A page of products matching the filters, newest first."""
+    size = PRODUCT_PAGES.size(query.page_size)
+    shop_id = _optional_id(query.shop_id, "shop_id")
+    category_id = _optional_id(query.category_id, "category_id")
+    status = query.status or ProductStatus.ACTIVE
+    if status is not ProductStatus.ACTIVE and not (shop_id is not None and _manages(principal, shop_id)):
+        raise PermissionDenied(
+            ErrorCode.NOT_SHOP_OWNER, f"only a shop lists its own {status.value} products (filter by shop_id)"
+        )
+    problems = []
+    if query.min_price < 0:
+        problems.append(FieldViolation("min_price", "must not be negative", ErrorCode.PRICE_OUT_OF_RANGE))
+    if query.max_price < 0 or (query.max_price and query.max_price < query.min_price):
+        problems.append(
+            FieldViolation(
+                "max_price", "must be 0 (no bound) or at least min_price", ErrorCode.PRICE_OUT_OF_RANGE
+            )
+        )
+    if problems:
+        raise InvalidArgument.of(problems, reason=ErrorCode.PRICE_OUT_OF_RANGE)
+    filters = [category_id or "", shop_id or "", status.value, query.min_price, query.max_price]
+    after = _page_after(query.page_token, filters)
+    where = ProductFilter(
+        status=status,
+        category_id=category_id,
+        shop_id=shop_id,
+        min_price=query.min_price,
+        max_price=query.max_price,
+    )
+    async with catalog.database.sessions() as session:
+        found = await CatalogRepository(session).list_products(where, after=after, limit=size + 1)
+    token = encode_token([found[size - 1].id], filters) if len(found) > size else ""
+    return Page([product_to_proto(p) for p in found[:size]], token)
+
+
+async def update_product(*, catalog: Catalog, command: UpdateProduct, principal: Principal) -> pb.Product:
+    """Change the masked fields; SKUs whose code is kept keep their id. No change, no new version."""
+    product_id = _require_id(command.product_id, "product.id")
+    async with catalog.database.unit_of_work(SOURCE) as uow:
+        repository = CatalogRepository(uow.session)
+        current = await _product_to_change(repository, product_id, principal)
+        problems: list[Violation] = []
+        if "category_id" in command.mask and command.changes.category_id != current.category_id:
+            problems = await _category_problems(
+                repository, command.changes.category_id, "product.category_id"
+            )
+        updated, changed = _ruled(
+            partial(
+                domain.update_product,
+                current,
+                changes=command.changes,
+                mask=command.mask,
+                now=catalog.clock(),
+                new_id=new_id,
+            ),
+            also=problems,
+        )
+        if not changed:
+            return product_to_proto(current)
+        await repository.save_product(updated, skus_changed="skus" in changed)
+        message = product_to_proto(updated)
+        uow.publish(events_pb2.ProductUpdated(product=message, changed_fields=changed), subject=product_id)
+        if updated.status is ProductStatus.ARCHIVED:
+            uow.publish(
+                events_pb2.ProductArchived(product_id=product_id, shop_id=updated.shop_id), subject=product_id
+            )
+        await uow.commit()
+    await _forget(catalog, product_id)
+    return message
+
+
+async def archive_product(*, catalog: Catalog, product_id: str, principal: Principal) -> pb.Product:
+    """Take a product off sale for good; archiving an archived product changes nothing."""
+    _require_id(product_id, "id")
+    async with catalog.database.unit_of_work(SOURCE) as uow:
+        repository = CatalogRepository(uow.session)
+        current = await _product_to_change(repository, product_id, principal)
+        archived, changed = domain.archive_product(current, now=catalog.clock())
+        if not changed:
+            return product_to_proto(current)
+        await repository.save_product(archived, skus_changed=False)
+        uow.publish(
+            events_pb2.ProductArchived(product_id=product_id, shop_id=archived.shop_id), subject=product_id
+        )
+        await uow.commit()
+    await _forget(catalog, product_id)
+    return product_to_proto(archived)
+
+
+async def batch_get_skus(
+    *, catalog: Catalog, sku_ids: Sequence[str], principal: Principal
+) -> list[pb.SkuView]:
+    """SKUs by id with their product facts, in the order asked; unknown (and others' draft) ones left out."""
+    if not sku_ids:
+        raise InvalidArgument.field("ids", "name at least one SKU id", ErrorCode.INVALID_ID)
+    if len(sku_ids) > MAX_BATCH_SKUS:
+        raise InvalidArgument.field("ids", f"at most {MAX_BATCH_SKUS} ids", ErrorCode.TOO_MANY_IDS)
+    bad = [
+        FieldViolation(f"ids[{i}]", "must be a UUID", ErrorCode.INVALID_ID)
+        for i, sku_id in enumerate(sku_ids)
+        if not is_id(sku_id)
+    ]
+    if bad:
+        raise InvalidArgument.of(bad, reason=ErrorCode.INVALID_ID)
+    async with catalog.database.sessions() as session:
+        found = await CatalogRepository(session).get_skus(sku_ids)
+    views = (found.get(sku_id) for sku_id in sku_ids)
+    return [
+        sku_view_to_proto(view)
+        for view in views
+        if view is not None
+        and (view.product_status is not ProductStatus.DRAFT or _manages(principal, view.shop_id))
+    ]
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _manages(principal: Principal, shop_id: str) -> bool:
+    """Whether the caller may see and change everything of ``shop_id``."""
+    return principal.is_admin or (
+        "seller" in principal.roles and bool(principal.shop_id) and principal.shop_id == shop_id
+    )
+
+
+def _authorize_shop(principal: Principal, shop_id: str) -> None:
+    if not _manages(principal, shop_id):
+        raise PermissionDenied(ErrorCode.NOT_SHOP_OWNER, f"you do not manage shop {shop_id}")
+
+
+async def _product_to_change(repository: CatalogRepository, product_id: str, principal: Principal) -> Product:
+    # Locked until commit: concurrent updates of one product queue up rather than overwrite each other.
+    product = await repository.get_product(product_id, for_update=True)
+    if product is None or (
+        product.status is ProductStatus.DRAFT and not _manages(principal, product.shop_id)
+    ):
+        raise _product_not_found(product_id)
+    _authorize_shop(principal, product.shop_id)
+    return product
+
+
+def _product_not_found(product_id: str) -> NotFound:
+    return NotFound(ErrorCode.PRODUCT_NOT_FOUND, f"no product {product_id}")
+
+
+async def _category_problems(repository: CatalogRepository, category_id: str, path: str) -> list[Violation]:
+    if not is_id(category_id):
+        return [Violation(path, "must be a UUID", ErrorCode.INVALID_ID)]
+    if await repository.get_category(category_id) is None:
+        return [Violation(path, "no such category", ErrorCode.CATEGORY_NOT_FOUND)]
+    return []
+
+
+def _require_id(value: str, path: str) -> str:
+    if not is_id(value):
+        raise InvalidArgument.field(path, "must be a UUID", ErrorCode.INVALID_ID)
+    return value
+
+
+def _optional_id(value: str, path: str) -> str | None:
+    return _require_id(value, path) if value else None
+
+
+def _page_after(token: str, filters: Sequence[str | int]) -> str | None:
+    key = decode_token(token, filters, 1)
+    if key is None:
+        return None
+    if not isinstance(key[0], str) or not is_id(key[0]):
+        raise InvalidArgument.field(
+            "page_token", "is malformed or belongs to another query", "INVALID_PAGE_TOKEN"
+        )
+    return key[0]
+
+
+def _command_hash(command: CreateProduct) -> str:
+    # Canonical JSON of the command: the same request always hashes alike, whatever its map order.
+    return hashlib.sha256(orjson.dumps(command, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _ruled(build: Callable[[], T], *, also: Sequence[Violation] = ()) -> T:
+    """Apply the domain's rules; report their violations together with ``also`` as one error."""
+    try:
+        result = build()
+    except ValidationFailed as exc:
+        raise _invalid([*also, *exc.violations]) from exc
+    except ArchivedProductError as exc:
+        raise FailedPrecondition(exc.reason, str(exc)) from exc
+    if also:
+        raise _invalid(also)
+    return result
+
+
+def _invalid(violations: Sequence[Violation]) -> InvalidArgument:
+    return InvalidArgument.of(
+        (FieldViolation(v.field, v.description, v.reason) for v in violations),
+        reason=ValidationFailed(violations).reason,
+    )
+
+
+async def _forget(catalog: Catalog, product_id: str) -> None:
+    try:
+        await catalog.cache.invalidate(product_cache_key(product_id))
+    except CacheUnavailable:
+        # Our consumer of the product's own event invalidates it again once Valkey is back.
+        log.warning("cannot invalidate a cached product", extra={"product_id": product_id})

@@ -1,0 +1,180 @@
+"""Conversions between the catalog's protobuf messages and its domain objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from toko.common.v1.money_pb2 import Money as MoneyProto
+from toko.product.v1 import product_pb2 as pb
+from toko.services.product.domain import (
+    Attribute,
+    Category,
+    Condition,
+    Dimensions,
+    Money,
+    Product,
+    ProductOption,
+    ProductSpec,
+    ProductStatus,
+    Sku,
+    SkuSpec,
+    SkuView,
+)
+
+CONDITION_TO_PROTO = {Condition.NEW: pb.CONDITION_NEW, Condition.USED: pb.CONDITION_USED}
+CONDITION_FROM_PROTO: dict[int, Condition] = {
+    int(n): condition for condition, n in CONDITION_TO_PROTO.items()
+}
+STATUS_TO_PROTO = {
+    ProductStatus.DRAFT: pb.PRODUCT_STATUS_DRAFT,
+    ProductStatus.ACTIVE: pb.PRODUCT_STATUS_ACTIVE,
+    ProductStatus.ARCHIVED: pb.PRODUCT_STATUS_ARCHIVED,
+}
+STATUS_FROM_PROTO: dict[int, ProductStatus] = {int(n): status for status, n in STATUS_TO_PROTO.items()}
+
+
+def condition_from_proto(number: int) -> Condition | None:
+    """The condition, or None when unspecified or unknown."""
+    return CONDITION_FROM_PROTO.get(number)
+
+
+def status_from_proto(number: int) -> ProductStatus | None:
+    """The status, or None when unspecified or unknown."""
+    return STATUS_FROM_PROTO.get(number)
+
+
+def money_to_proto(money: Money) -> MoneyProto:
+    """Money on the wire."""
+    return MoneyProto(amount=money.amount, currency=money.currency)
+
+
+def _timestamp(value: object) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)  # type: ignore[arg-type]
+    return stamp
+
+
+def category_to_proto(category: Category) -> pb.Category:
+    """A category on the wire."""
+    return pb.Category(
+        id=category.id,
+        parent_id=category.parent_id or "",
+        name=category.name,
+        slug=category.slug,
+        path=category.path,
+    )
+
+
+def sku_to_proto(sku: Sku) -> pb.Sku:
+    """A SKU on the wire."""
+    return pb.Sku(id=sku.id, code=sku.code, option_values=sku.option_values, price=money_to_proto(sku.price))
+
+
+def product_to_proto(product: Product) -> pb.Product:
+    """A product on the wire, SKUs included."""
+    return pb.Product(
+        id=product.id,
+        shop_id=product.shop_id,
+        category_id=product.category_id,
+        title=product.title,
+        slug=product.slug,
+        description=product.description,
+        condition=CONDITION_TO_PROTO[product.condition],
+        status=STATUS_TO_PROTO[product.status],
+        attributes=[pb.Attribute(name=a.name, value=a.value) for a in product.attributes],
+        image_urls=product.image_urls,
+        weight_grams=product.weight_grams,
+        dimensions=pb.Dimensions(
+            length_mm=product.dimensions.length_mm,
+            width_mm=product.dimensions.width_mm,
+            height_mm=product.dimensions.height_mm,
+        ),
+        options=[pb.ProductOption(name=o.name, values=o.values) for o in product.options],
+        skus=[sku_to_proto(sku) for sku in product.skus],
+        min_price=money_to_proto(product.min_price),
+        max_price=money_to_proto(product.max_price),
+        create_time=_timestamp(product.created_at),
+        update_time=_timestamp(product.updated_at),
+        version=product.version,
+    )
+
+
+def sku_view_to_proto(view: SkuView) -> pb.SkuView:
+    """A SKU with its product facts on the wire."""
+    return pb.SkuView(
+        sku=sku_to_proto(view.sku),
+        product_id=view.product_id,
+        product_title=view.product_title,
+        shop_id=view.shop_id,
+        product_status=STATUS_TO_PROTO[view.product_status],
+        weight_grams=view.weight_grams,
+        image_url=view.image_url,
+    )
+
+
+def _options(options: Iterable[pb.ProductOption]) -> tuple[ProductOption, ...]:
+    return tuple(ProductOption(name=o.name, values=tuple(o.values)) for o in options)
+
+
+def _attributes(attributes: Iterable[pb.Attribute]) -> tuple[Attribute, ...]:
+    return tuple(Attribute(name=a.name, value=a.value) for a in attributes)
+
+
+def _dimensions(dimensions: pb.Dimensions) -> Dimensions:
+    return Dimensions(dimensions.length_mm, dimensions.width_mm, dimensions.height_mm)
+
+
+def _money(money: MoneyProto) -> Money:
+    return Money(amount=money.amount, currency=money.currency)
+
+
+def spec_from_create(request: pb.CreateProductRequest) -> ProductSpec:
+    """The product a create request describes; new and draft unless said otherwise."""
+    return ProductSpec(
+        category_id=request.category_id,
+        title=request.title,
+        slug=request.slug,
+        description=request.description,
+        condition=(
+            Condition.NEW
+            if request.condition == pb.CONDITION_UNSPECIFIED
+            else condition_from_proto(request.condition)
+        ),
+        status=(
+            ProductStatus.DRAFT
+            if request.status == pb.PRODUCT_STATUS_UNSPECIFIED
+            else status_from_proto(request.status)
+        ),
+        attributes=_attributes(request.attributes),
+        image_urls=tuple(request.image_urls),
+        weight_grams=request.weight_grams,
+        dimensions=_dimensions(request.dimensions),
+        options=_options(request.options),
+        skus=tuple(
+            SkuSpec(code=s.code, option_values=dict(s.option_values), price=_money(s.price))
+            for s in request.skus
+        ),
+    )
+
+
+def spec_from_product(product: pb.Product) -> ProductSpec:
+    """The new values an update carries (only the masked ones are used)."""
+    return ProductSpec(
+        category_id=product.category_id,
+        title=product.title,
+        slug=product.slug,
+        description=product.description,
+        condition=condition_from_proto(product.condition),
+        status=status_from_proto(product.status),
+        attributes=_attributes(product.attributes),
+        image_urls=tuple(product.image_urls),
+        weight_grams=product.weight_grams,
+        dimensions=_dimensions(product.dimensions),
+        options=_options(product.options),
+        skus=tuple(
+            SkuSpec(code=s.code, option_values=dict(s.option_values), price=_money(s.price))
+            for s in product.skus
+        ),
+    )

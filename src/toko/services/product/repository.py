@@ -1,0 +1,420 @@
+"""Persistence of categories and products (SQLAlchemy 2.0 Core over asyncpg).
+
+The domain stays plain dataclasses: rows are mapped to and from them here. The
+repository reads and writes in the caller's session and never commits; the unit
+of work does. All row locking of the catalog is here (``for_update``).
+
+A product and its SKUs are read in one round trip: the SKUs come along as a
+JSON array aggregated by a correlated subquery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Row,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    delete,
+    exists,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toko.platform.errors import AlreadyExists, FieldViolation
+from toko.services.product.domain import (
+    Attribute,
+    Category,
+    Condition,
+    Dimensions,
+    Money,
+    Product,
+    ProductOption,
+    ProductStatus,
+    Sku,
+    SkuView,
+)
+from toko.services.product.error_codes import ErrorCode
+
+metadata = MetaData()
+
+PRODUCT_SLUG_CONSTRAINT = "products_shop_id_slug_key"
+CATEGORY_SLUG_CONSTRAINT = "categories_parent_id_slug_key"
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", Uuid(as_uuid=False), primary_key=True),
+    Column("parent_id", Uuid(as_uuid=False), ForeignKey("categories.id"), nullable=True),
+    Column("name", Text, nullable=False),
+    Column("slug", Text, nullable=False),
+    Column("path", ARRAY(Uuid(as_uuid=False)), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("parent_id", "slug", name=CATEGORY_SLUG_CONSTRAINT, postgresql_nulls_not_distinct=True),
+    Index("categories_path_idx", "path", postgresql_using="gin"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Uuid(as_uuid=False), primary_key=True),
+    Column("shop_id", Uuid(as_uuid=False), nullable=False),
+    Column("category_id", Uuid(as_uuid=False), ForeignKey("categories.id"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("slug", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("condition", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attributes", JSONB, nullable=False),
+    Column("image_urls", JSONB, nullable=False),
+    Column("weight_grams", Integer, nullable=False),
+    Column("length_mm", Integer, nullable=False),
+    Column("width_mm", Integer, nullable=False),
+    Column("height_mm", Integer, nullable=False),
+    Column("options", JSONB, nullable=False),
+    Column("min_price", BigInteger, nullable=False),
+    Column("max_price", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    UniqueConstraint("shop_id", "slug", name=PRODUCT_SLUG_CONSTRAINT),
+)
+
+skus = Table(
+    "skus",
+    metadata,
+    Column("id", Uuid(as_uuid=False), primary_key=True),
+    Column("product_id", Uuid(as_uuid=False), ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    Column("code", Text, nullable=False),
+    Column("option_values", JSONB, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    UniqueConstraint("product_id", "code", name="skus_product_id_code_key"),
+)
+
+# Every SKU of the product in the outer query, in the seller's order, as one JSON array.
+_SKUS_OF_PRODUCT = (
+    select(
+        func.coalesce(
+            func.jsonb_agg(
+                aggregate_order_by(
+                    func.jsonb_build_object(
+                        "id",
+                        skus.c.id,
+                        "code",
+                        skus.c.code,
+                        "option_values",
+                        skus.c.option_values,
+                        "price",
+                        skus.c.price,
+                        "currency",
+                        skus.c.currency,
+                    ),
+                    skus.c.position,
+                )
+            ),
+            literal_column("'[]'::jsonb"),
+        )
+    )
+    .where(skus.c.product_id == products.c.id)
+    .scalar_subquery()
+)
+_PRODUCT_WITH_SKUS = select(products, type_coerce(_SKUS_OF_PRODUCT, JSONB).label("skus"))
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    """The filters of a product listing; ``None`` or 0 means no filter."""
+
+    status: ProductStatus
+    category_id: str | None = None
+    shop_id: str | None = None
+    min_price: int = 0
+    max_price: int = 0
+
+
+class CatalogRepository:
+    """Categories, products and SKUs in the service's database, within one session's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    # --- categories -----------------------------------------------------------------------------------------
+
+    async def add_category(self, category: Category) -> None:
+        """Insert a category; raise ``AlreadyExists`` when a sibling has its slug."""
+        try:
+            await self._session.execute(
+                categories.insert().values(
+                    id=category.id,
+                    parent_id=category.parent_id,
+                    name=category.name,
+                    slug=category.slug,
+                    path=list(category.path),
+                )
+            )
+        except IntegrityError as exc:
+            if _violated_constraint(exc) == CATEGORY_SLUG_CONSTRAINT:
+                raise AlreadyExists(
+                    ErrorCode.CATEGORY_SLUG_TAKEN,
+                    f"a sibling category already has the slug {category.slug!r}",
+                    [FieldViolation("slug", "is taken by a sibling", ErrorCode.CATEGORY_SLUG_TAKEN)],
+                ) from exc
+            raise
+
+    async def get_category(self, category_id: str) -> Category | None:
+        """The category with this id, if any."""
+        row = (await self._session.execute(select(categories).where(categories.c.id == category_id))).first()
+        return _category(row) if row else None
+
+    async def list_categories(
+        self, *, parent_id: str | None, after: str | None, limit: int
+    ) -> list[Category]:
+        """Categories in creation order, optionally only the children of ``parent_id``."""
+        query = select(categories).order_by(categories.c.id).limit(limit)
+        if parent_id is not None:
+            query = query.where(categories.c.parent_id == parent_id)
+        if after is not None:
+            query = query.where(categories.c.id > after)
+        return [_category(row) for row in await self._session.execute(query)]
+
+    async def list_all_categories(self) -> list[Category]:
+        """Every category (the tree is small: hundreds of nodes)."""
+        return [_category(row) for row in await self._session.execute(select(categories))]
+
+    # --- products -------------------------------------------------------------------------------------------
+
+    async def add_products(self, *added: Product) -> None:
+        """Insert products and their SKUs; raise ``AlreadyExists`` when a shop has one's slug already."""
+        # A violated constraint aborts the transaction: the caller's unit of work rolls everything back.
+        try:
+            await self._session.execute(products.insert(), [_product_row(product) for product in added])
+            await self._session.execute(
+                skus.insert(), [row for product in added for row in _sku_rows(product)]
+            )
+        except IntegrityError as exc:
+            raise _translated(exc, added) from exc
+
+    async def save_product(self, product: Product, *, skus_changed: bool) -> None:
+        """Write a changed product back, and its SKUs when they changed (kept SKUs keep their ids)."""
+        try:
+            await self._session.execute(
+                update(products).where(products.c.id == product.id).values(_product_row(product))
+            )
+            if skus_changed:
+                kept = [sku.id for sku in product.skus]
+                await self._session.execute(
+                    delete(skus).where(skus.c.product_id == product.id, skus.c.id.not_in(kept))
+                )
+                upsert = insert(skus).values(_sku_rows(product))
+                await self._session.execute(
+                    upsert.on_conflict_do_update(
+                        index_elements=[skus.c.id],
+                        set_={
+                            name: upsert.excluded[name]
+                            for name in ("code", "option_values", "price", "currency", "position")
+                        },
+                    )
+                )
+        except IntegrityError as exc:
+            raise _translated(exc, [product], prefix="product.") from exc
+
+    async def get_product(self, product_id: str, *, for_update: bool = False) -> Product | None:
+        """The product with its SKUs; ``for_update`` locks its row until the transaction ends."""
+        query = _PRODUCT_WITH_SKUS.where(products.c.id == product_id)
+        if for_update:
+            query = query.with_for_update(of=products)
+        row = (await self._session.execute(query)).first()
+        return _product(row) if row else None
+
+    async def get_product_by_slug(self, shop_id: str, slug: str) -> Product | None:
+        """The product of ``shop_id`` with this slug, with its SKUs."""
+        query = _PRODUCT_WITH_SKUS.where(products.c.shop_id == shop_id, products.c.slug == slug)
+        row = (await self._session.execute(query)).first()
+        return _product(row) if row else None
+
+    async def list_products(self, where: ProductFilter, *, after: str | None, limit: int) -> list[Product]:
+        """Products matching ``where``, newest first (ids are time-ordered), after the id ``after``."""
+        query = (
+            _PRODUCT_WITH_SKUS.where(products.c.status == where.status.value)
+            .order_by(products.c.id.desc())
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(products.c.id < after)
+        if where.shop_id is not None:
+            query = query.where(products.c.shop_id == where.shop_id)
+        if where.category_id is not None:
+            subtree = select(categories.c.id).where(categories.c.path.contains([where.category_id]))
+            query = query.where(products.c.category_id.in_(subtree))
+        if where.min_price or where.max_price:
+            priced = skus.c.product_id == products.c.id
+            if where.min_price:
+                priced &= skus.c.price >= where.min_price
+            if where.max_price:
+                priced &= skus.c.price <= where.max_price
+            query = query.where(exists().where(priced))
+        return [_product(row) for row in await self._session.execute(query)]
+
+    async def get_skus(self, sku_ids: Iterable[str]) -> dict[str, SkuView]:
+        """The SKUs with these ids and their product facts, keyed by SKU id; unknown ids are absent."""
+        wanted = list(dict.fromkeys(sku_ids))
+        query = (
+            select(
+                skus,
+                products.c.title,
+                products.c.shop_id,
+                products.c.status,
+                products.c.weight_grams,
+                products.c.image_urls[0].astext.label("cover"),
+            )
+            .join(products, products.c.id == skus.c.product_id)
+            .where(skus.c.id.in_(wanted))
+        )
+        return {
+            row.id: SkuView(
+                sku=_sku(row),
+                product_id=row.product_id,
+                product_title=row.title,
+                shop_id=row.shop_id,
+                product_status=ProductStatus(row.status),
+                weight_grams=row.weight_grams,
+                image_url=row.cover or "",
+            )
+            for row in await self._session.execute(query)
+        }
+
+    async def count_products(self) -> int:
+        """How many products there are."""
+        return int((await self._session.execute(select(func.count()).select_from(products))).scalar_one())
+
+    async def slugs_of_shops(self, shop_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """The (shop id, slug) pairs of every product of these shops."""
+        query = select(products.c.shop_id, products.c.slug).where(products.c.shop_id.in_(list(shop_ids)))
+        return {(row.shop_id, row.slug) for row in await self._session.execute(query)}
+
+
+def _violated_constraint(error: IntegrityError) -> str | None:
+    # SQLAlchemy wraps asyncpg's exception, which names the constraint.
+    cause = error.orig.__cause__ if error.orig is not None else None
+    name = getattr(cause, "constraint_name", None) or getattr(error.orig, "constraint_name", None)
+    return str(name) if name else None
+
+
+def _translated(error: IntegrityError, written: Sequence[Product], prefix: str = "") -> Exception:
+    if _violated_constraint(error) == PRODUCT_SLUG_CONSTRAINT:
+        slugs = ", ".join(repr(product.slug) for product in written)
+        return AlreadyExists(
+            ErrorCode.SLUG_TAKEN,
+            f"the shop already has a product with the slug {slugs}",
+            [
+                FieldViolation(
+                    f"{prefix}slug", "is taken by another product of the shop", ErrorCode.SLUG_TAKEN
+                )
+            ],
+        )
+    return error
+
+
+def _product_row(product: Product) -> dict[str, Any]:
+    return {
+        "id": product.id,
+        "shop_id": product.shop_id,
+        "category_id": product.category_id,
+        "title": product.title,
+        "slug": product.slug,
+        "description": product.description,
+        "condition": product.condition.value,
+        "status": product.status.value,
+        "attributes": [{"name": a.name, "value": a.value} for a in product.attributes],
+        "image_urls": list(product.image_urls),
+        "weight_grams": product.weight_grams,
+        "length_mm": product.dimensions.length_mm,
+        "width_mm": product.dimensions.width_mm,
+        "height_mm": product.dimensions.height_mm,
+        "options": [{"name": o.name, "values": list(o.values)} for o in product.options],
+        "min_price": product.min_price.amount,
+        "max_price": product.max_price.amount,
+        "currency": product.currency,
+        "created_at": product.created_at,
+        "updated_at": product.updated_at,
+        "version": product.version,
+    }
+
+
+def _sku_rows(product: Product) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": sku.id,
+            "product_id": product.id,
+            "code": sku.code,
+            "option_values": dict(sku.option_values),
+            "price": sku.price.amount,
+            "currency": sku.price.currency,
+            "position": position,
+        }
+        for position, sku in enumerate(product.skus)
+    ]
+
+
+def _category(row: Row[Any]) -> Category:
+    return Category(
+        id=row.id,
+        parent_id=row.parent_id,
+        name=row.name,
+        slug=row.slug,
+        path=tuple(str(part) for part in row.path),
+    )
+
+
+def _sku(raw: Mapping[str, Any] | Row[Any]) -> Sku:
+    values = raw if isinstance(raw, Mapping) else raw._mapping
+    return Sku(
+        id=str(values["id"]),
+        code=values["code"],
+        option_values=dict(values["option_values"]),
+        price=Money(int(values["price"]), values["currency"]),
+    )
+
+
+def _product(row: Row[Any]) -> Product:
+    return Product(
+        id=row.id,
+        shop_id=row.shop_id,
+        category_id=row.category_id,
+        title=row.title,
+        slug=row.slug,
+        description=row.description,
+        condition=Condition(row.condition),
+        status=ProductStatus(row.status),
+        attributes=tuple(Attribute(a["name"], a["value"]) for a in row.attributes),
+        image_urls=tuple(row.image_urls),
+        weight_grams=row.weight_grams,
+        dimensions=Dimensions(row.length_mm, row.width_mm, row.height_mm),
+        options=tuple(ProductOption(o["name"], tuple(o["values"])) for o in row.options),
+        skus=tuple(_sku(raw) for raw in row.skus),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        version=row.version,
+        currency=row.currency,
+    )
