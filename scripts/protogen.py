@@ -30,10 +30,12 @@ def generated_files(out: Path) -> list[Path]:
 
 
 def _is_contract_init(path: Path) -> bool:
-    # __init__.py files of the generated contract packages: toko/<service>/__init__.py and toko/<service>/v1/__init__.py
-    return path.name == "__init__.py" and (
-        (len(path.parts) == 4 and path.parts[2] == "v1") or (len(path.parts) == 3 and (PROTO / path.parent).is_dir())
-    )
+    # The packages of generated code: toko/<service>/__init__.py and toko/<service>/v1/__init__.py.
+    if path.name != "__init__.py":
+        return False
+    version_package = len(path.parts) == 4 and path.parts[2] == "v1"
+    service_package = len(path.parts) == 3 and (PROTO / path.parent).is_dir()
+    return version_package or service_package
 
 
 def generate(out: Path) -> None:
@@ -76,7 +78,9 @@ def main() -> int:
         produced = generated_files(out)
         if check:
             drift = [
-                str(f) for f in produced if not (SRC / f).exists() or not filecmp.cmp(out / f, SRC / f, shallow=False)
+                str(f)
+                for f in produced
+                if not (SRC / f).exists() or not filecmp.cmp(out / f, SRC / f, shallow=False)
             ]
             stale = [
                 str(f.relative_to(SRC))

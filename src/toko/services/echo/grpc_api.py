@@ -13,8 +13,10 @@ MAX_MESSAGE_LENGTH = 256
 class EchoServicer(echo_pb2_grpc.EchoServiceServicer):
     """Answers with the message it was sent."""
 
-    async def Echo(self, request: echo_pb2.EchoRequest, context: Any) -> echo_pb2.EchoResponse:  # noqa: N802
+    async def Echo(self, request: echo_pb2.EchoRequest, context: Any) -> echo_pb2.EchoResponse:
         """Return the message."""
         if len(request.message) > MAX_MESSAGE_LENGTH:
-            raise InvalidArgument.field("message", f"at most {MAX_MESSAGE_LENGTH} characters", "MESSAGE_TOO_LONG")
+            raise InvalidArgument.field(
+                "message", f"at most {MAX_MESSAGE_LENGTH} characters", "MESSAGE_TOO_LONG"
+            )
         return echo_pb2.EchoResponse(message=request.message)

@@ -1,0 +1,378 @@
+"""The gateway as a raw ASGI application: HTTP/JSON in, gRPC to the services, JSON or problem+json out.
+
+The hot path does no descriptor work: routes, bindings and gRPC callables are
+prepared at start (callables on first use), and JSON goes through orjson.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import orjson
+
+from toko.gateway.auth import Authenticator, authorize, header_text
+from toko.gateway.descriptors import Contracts, load_contracts
+from toko.gateway.docs import ASSETS_PREFIX, Asset, DocsAssets
+from toko.gateway.openapi import build_openapi
+from toko.gateway.problems import PROBLEM_CONTENT_TYPE, Problem, from_rpc_error
+from toko.gateway.routes import Route, Router, build_routes
+from toko.gateway.settings import GatewaySettings
+from toko.gateway.upstream import Upstreams
+from toko.platform.auth import DevTokenAuthenticator
+from toko.platform.context import TraceContext, request_id_var, trace_var
+from toko.platform.ids import new_id
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("toko.gateway")
+
+JSON = b"application/json"
+_MAX_REQUEST_ID = 128
+_FORWARDED_HEADERS = "authorization, content-type, idempotency-key, traceparent, tracestate, x-request-id"
+_ALLOWED_REQUEST_HEADERS = frozenset(h.strip() for h in _FORWARDED_HEADERS.split(","))
+_BUILTIN_PATHS = frozenset({"/openapi.json", "/docs", "/docs/", "/healthz", "/livez"})
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request was read."""
+
+
+@dataclass(slots=True)
+class Response:
+    """What a handler answers; the app adds the shared headers and sends it."""
+
+    status: int
+    body: bytes
+    content_type: bytes = JSON
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    # Set for assets whose gzip form is computed once and kept.
+    gzipped: bytes | None = None
+
+
+def create_app(
+    settings: GatewaySettings,
+    *,
+    authenticator: Authenticator | None = None,
+    contracts: Contracts | None = None,
+) -> Gateway:
+    """Build the gateway for the services ``settings.upstreams`` names."""
+    contracts = contracts or load_contracts()
+    routes = build_routes(
+        contracts,
+        settings.upstreams,
+        default_timeout=settings.default_timeout,
+        timeouts=settings.route_timeouts,
+    )
+    authenticator = authenticator or DevTokenAuthenticator(settings.dev_admin_token.get_secret_value())
+    openapi = orjson.dumps(build_openapi(contracts, routes))
+    return Gateway(settings, Router(routes), Upstreams(settings.upstreams), authenticator, openapi)
+
+
+class Gateway:
+    """The ASGI callable."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        router: Router,
+        upstreams: Upstreams,
+        authenticator: Authenticator,
+        openapi: bytes,
+    ) -> None:
+        self.settings = settings
+        self.router = router
+        self.upstreams = upstreams
+        self._authenticator = authenticator
+        self._openapi = Asset(openapi, zlib.compress(openapi, 9, wbits=31), JSON)
+        self._docs = DocsAssets()
+        self._max_body = settings.max_body_bytes
+        self._gzip_min = settings.gzip_min_bytes
+        self._any_origin = "*" in settings.cors_origins
+        self._origins = frozenset(o.encode() for o in settings.cors_origins)
+        self._cors_max_age = str(settings.cors_max_age).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection scope."""
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1003})
+
+    async def aclose(self) -> None:
+        """Close the channels to the services, letting calls in flight finish."""
+        await self.upstreams.close(self.settings.shutdown_grace_seconds)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        headers: dict[bytes, bytes] = dict(scope["headers"])
+        request_id = _request_id(headers.get(b"x-request-id"))
+        request_id_var.set(request_id)
+        method: str = scope["method"]
+        raw_path: bytes | None = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        route: Route | None = None
+        try:
+            if path in _BUILTIN_PATHS or path.startswith(ASSETS_PREFIX):
+                response = await self._builtin(method, path)
+            elif method == "OPTIONS":
+                response = self._options(path, headers)
+            else:
+                found = self.router.match(method, path)
+                if isinstance(found, list):
+                    raise _no_route(path, found)
+                route = found.value
+                response = await self._proxy(
+                    route,
+                    params=found.params,
+                    scope=scope,
+                    receive=receive,
+                    headers=headers,
+                    request_id=request_id,
+                )
+        except Problem as error:
+            response = _problem_response(error, request_id)
+        except ClientGone:
+            self._access_log(method, route, path, status=499, started=started, request_id=request_id)
+            return
+        except Exception:
+            log.exception("unhandled error serving %s %s", method, path)
+            problem = Problem(500, "INTERNAL", "the gateway failed; quote the request id when reporting it")
+            response = _problem_response(problem, request_id)
+        await self._send(send, response, headers, request_id)
+        self._access_log(method, route, path, status=response.status, started=started, request_id=request_id)
+
+    async def _proxy(
+        self,
+        route: Route,
+        *,
+        params: dict[tuple[str, ...], str],
+        scope: Scope,
+        receive: Receive,
+        headers: dict[bytes, bytes],
+        request_id: str,
+    ) -> Response:
+        authorization = authorize(self._authenticator, route.rule, headers.get(b"authorization"))
+        binding = route.binding
+        body: bytes | None = None
+        if binding.has_body:
+            body = await self._read_body(receive, headers)
+            if body and not _is_json(headers.get(b"content-type")):
+                raise Problem(415, "UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
+        request = binding.request(params, scope["query_string"], body)
+        trace = TraceContext.parse(_header_text(headers.get(b"traceparent")), None)
+        if trace is None:
+            trace = TraceContext.new()
+        else:
+            trace = TraceContext(trace.trace_id, trace.parent_id, trace.flags, _tracestate(headers))
+        trace_var.set(trace)
+        metadata: list[tuple[str, str]] = [("x-request-id", request_id), ("traceparent", trace.traceparent)]
+        if trace.tracestate:
+            metadata.append(("tracestate", trace.tracestate))
+        if authorization:
+            metadata.append(("authorization", authorization))
+        idempotency = headers.get(b"idempotency-key")
+        if idempotency is not None:
+            key = _header_text(idempotency)
+            if not key or len(key) > 255:
+                raise Problem(
+                    400,
+                    "INVALID_IDEMPOTENCY_KEY",
+                    "Idempotency-Key must be 1 to 255 printable ASCII characters",
+                )
+            metadata.append(("idempotency-key", key))
+        call = self.upstreams.unary(
+            route.service,
+            route.grpc_path,
+            binding.request_class.SerializeToString,
+            binding.response_class.FromString,
+        )
+        try:
+            reply = await call(request, timeout=route.timeout, metadata=tuple(metadata))
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error) from error
+        return Response(200, binding.render(reply))
+
+    async def _read_body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
+        limit = self._max_body
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise Problem(400, "INVALID_CONTENT_LENGTH", "Content-Length must be a non-negative integer")
+            if int(declared) > limit:
+                raise _too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            # Counted as it arrives: a missing or lying Content-Length does not get past the limit.
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _builtin(self, method: str, path: str) -> Response:
+        if method != "GET":
+            raise Problem(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"{path} allows only GET",
+                headers=[(b"allow", b"GET")],
+            )
+        if path == "/livez":
+            return Response(200, b'{"status":"SERVING"}')
+        if path == "/healthz":
+            return await self._healthz()
+        if path == "/openapi.json":
+            return _asset_response(self._openapi)
+        if path in ("/docs", "/docs/"):
+            return _asset_response(self._docs.page())
+        asset = self._docs.asset(path.removeprefix(ASSETS_PREFIX))
+        if asset is None:
+            raise _no_route(path, [])
+        response = _asset_response(asset)
+        response.headers.append((b"cache-control", b"public, max-age=86400"))
+        return response
+
+    async def _healthz(self) -> Response:
+        services = await self.upstreams.health(self.settings.health_timeout)
+        serving = all(status == "SERVING" for status in services.values())
+        body = orjson.dumps({"status": "SERVING" if serving else "NOT_SERVING", "services": services})
+        return Response(200 if serving else 503, body)
+
+    def _options(self, path: str, headers: dict[bytes, bytes]) -> Response:
+        allowed = self.router.match("", path)
+        if not isinstance(allowed, list) or not allowed:
+            raise _no_route(path, [])
+        allow = ", ".join([*allowed, "OPTIONS"]).encode()
+        response = Response(204, b"", headers=[(b"allow", allow)])
+        requested = headers.get(b"access-control-request-method")
+        origin = headers.get(b"origin")
+        if requested is not None and origin is not None and self._origin_allowed(origin):
+            if requested.decode("latin-1") not in allowed:
+                return response
+            wanted = headers.get(b"access-control-request-headers", b"").decode("latin-1").lower()
+            granted = [h.strip() for h in wanted.split(",") if h.strip() in _ALLOWED_REQUEST_HEADERS]
+            response.headers += [
+                (b"access-control-allow-methods", allow),
+                (b"access-control-allow-headers", ", ".join(granted).encode()),
+                (b"access-control-max-age", self._cors_max_age),
+            ]
+        return response
+
+    def _origin_allowed(self, origin: bytes) -> bool:
+        return self._any_origin or origin in self._origins
+
+    async def _send(
+        self, send: Send, response: Response, headers: dict[bytes, bytes], request_id: str
+    ) -> None:
+        body = response.body
+        out = [
+            (b"content-type", response.content_type),
+            (b"x-request-id", request_id.encode()),
+            *response.headers,
+        ]
+        if len(body) >= self._gzip_min and b"gzip" in headers.get(b"accept-encoding", b""):
+            body = response.gzipped or zlib.compress(body, 5, wbits=31)
+            out.append((b"content-encoding", b"gzip"))
+            out.append((b"vary", b"accept-encoding"))
+        out.append((b"content-length", str(len(body)).encode()))
+        origin = headers.get(b"origin")
+        if origin is not None and self._origin_allowed(origin):
+            out.append((b"access-control-allow-origin", b"*" if self._any_origin else origin))
+            out.append((b"access-control-expose-headers", b"x-request-id"))
+            if not self._any_origin:
+                out.append((b"vary", b"origin"))
+        await send({"type": "http.response.start", "status": response.status, "headers": out})
+        await send({"type": "http.response.body", "body": body})
+
+    def _access_log(
+        self, method: str, route: Route | None, path: str, *, status: int, started: float, request_id: str
+    ) -> None:
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "http request",
+                extra={
+                    "http_method": method,
+                    "route": route.template.source if route is not None else path,
+                    "rpc": route.full_method if route is not None else None,
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "request_id": request_id,
+                },
+            )
+
+
+def _request_id(value: bytes | None) -> str:
+    # A client's id is kept when it is a sane token; anything else is replaced, never rejected.
+    if value and len(value) <= _MAX_REQUEST_ID:
+        text = _header_text(value)
+        if text and " " not in text:
+            return text
+    return new_id()
+
+
+_header_text = header_text
+
+
+def _tracestate(headers: dict[bytes, bytes]) -> str:
+    value = _header_text(headers.get(b"tracestate"))
+    return value if value and len(value) <= 512 else ""
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    if content_type is None:
+        return False
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == JSON or (media.startswith(b"application/") and media.endswith(b"+json"))
+
+
+def _no_route(path: str, allowed: list[str]) -> Problem:
+    if allowed:
+        return Problem(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"{path} allows {', '.join(allowed)}",
+            headers=[(b"allow", ", ".join(allowed).encode())],
+        )
+    return Problem(404, "ROUTE_NOT_FOUND", f"no operation is served at {path}")
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem(413, "BODY_TOO_LARGE", f"the request body exceeds {limit} bytes")
+
+
+def _problem_response(problem: Problem, request_id: str) -> Response:
+    return Response(
+        problem.status, orjson.dumps(problem.document(request_id)), PROBLEM_CONTENT_TYPE, problem.headers
+    )
+
+
+def _asset_response(asset: Asset) -> Response:
+    return Response(200, asset.body, asset.content_type, gzipped=asset.gzipped)

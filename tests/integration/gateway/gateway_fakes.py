@@ -1,0 +1,177 @@
+"""In-process gRPC fakes of the echo and product services for the gateway tests, and helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from google.protobuf.any_pb2 import Any as AnyMessage
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_status import rpc_status
+
+from toko.common.v1 import money_pb2
+from toko.echo.v1 import echo_pb2, echo_pb2_grpc
+from toko.gateway import GatewaySettings
+from toko.product.v1 import product_pb2, product_pb2_grpc
+
+ADMIN_TOKEN = "test-admin-token"
+ECHO = "toko.echo.v1.EchoService"
+PRODUCTS = "toko.product.v1.ProductService"
+
+
+@dataclass
+class Calls:
+    """What the fakes received, for assertions."""
+
+    requests: list[Any] = field(default_factory=list)
+    metadata: list[dict[str, str]] = field(default_factory=list)
+
+    def record(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        self.requests.append(request)
+        self.metadata.append({k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)})
+
+
+async def _abort(
+    context: grpc.aio.ServicerContext[Any, Any],
+    code: int,
+    message: str,
+    reason: str,
+    violations: list[tuple[str, str, str]] | None = None,
+) -> None:
+    info = AnyMessage()
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain="toko.fake"))
+    details = [info]
+    if violations:
+        bad = AnyMessage()
+        bad.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=f, description=d, reason=r)
+                    for f, d, r in violations
+                ]
+            )
+        )
+        details.append(bad)
+    await context.abort_with_status(
+        rpc_status.to_status(status_pb2.Status(code=code, message=message, details=details))
+    )
+
+
+def _product(product_id: str) -> product_pb2.Product:
+    return product_pb2.Product(
+        id=product_id,
+        shop_id="shop-1",
+        title="Kopi Gayo 250 g",
+        status=product_pb2.PRODUCT_STATUS_ACTIVE,
+        version=7,
+        skus=[
+            product_pb2.Sku(
+                id=f"sku-{n}", code=f"K{n}", price=money_pb2.Money(amount=15000 * n, currency="IDR")
+            )
+            for n in range(1, 3)
+        ],
+    )
+
+
+class FakeProducts(product_pb2_grpc.ProductServiceServicer):
+    """A product service that answers from constants and records its calls."""
+
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
+
+    async def GetProduct(self, request: Any, context: Any) -> Any:
+        self.calls.record(request, context)
+        if request.id == "missing":
+            await _abort(context, code_pb2.NOT_FOUND, f"no product {request.id}", "PRODUCT_NOT_FOUND")
+        return product_pb2.GetProductResponse(product=_product(request.id))
+
+    async def ListProducts(self, request: Any, context: Any) -> Any:
+        self.calls.record(request, context)
+        size = min(request.page_size or 20, 50)
+        return product_pb2.ListProductsResponse(
+            products=[_product(f"p{n}") for n in range(size)], next_page_token="next"
+        )
+
+    async def CreateProduct(self, request: Any, context: Any) -> Any:
+        self.calls.record(request, context)
+        if len(request.title) < 3:
+            await _abort(
+                context,
+                code_pb2.INVALID_ARGUMENT,
+                "invalid request: title: must be 3 to 200 characters",
+                "VALIDATION_FAILED",
+                [("title", "must be 3 to 200 characters", "TITLE_LENGTH")],
+            )
+        return product_pb2.CreateProductResponse(product=product_pb2.Product(id="new", title=request.title))
+
+    async def UpdateProduct(self, request: Any, context: Any) -> Any:
+        self.calls.record(request, context)
+        return product_pb2.UpdateProductResponse(product=request.product)
+
+    async def ArchiveProduct(self, request: Any, context: Any) -> Any:
+        self.calls.record(request, context)
+        return product_pb2.ArchiveProductResponse(
+            product=product_pb2.Product(id=request.id, status=product_pb2.PRODUCT_STATUS_ARCHIVED)
+        )
+
+    async def BatchGetSkus(self, request: Any, context: Any) -> Any:
+        self.calls.record(request, context)
+        return product_pb2.BatchGetSkusResponse(
+            skus=[product_pb2.SkuView(sku=product_pb2.Sku(id=i)) for i in request.ids]
+        )
+
+
+class FakeEcho(echo_pb2_grpc.EchoServiceServicer):
+    """Echoes; ``slow`` takes a second, ``boom`` fails."""
+
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
+
+    async def Echo(self, request: Any, context: Any) -> Any:
+        self.calls.record(request, context)
+        if request.message == "slow":
+            await asyncio.sleep(1.0)
+        if request.message == "boom":
+            raise RuntimeError("secret internals")
+        return echo_pb2.EchoResponse(message=request.message)
+
+
+@dataclass
+class Upstream:
+    """The running fake server."""
+
+    address: str
+    calls: Calls
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on (at the time of asking)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def start_upstream() -> tuple[grpc.aio.Server, Upstream]:
+    """Fake echo and product services with gRPC health, on a free port."""
+    calls = Calls()
+    server = grpc.aio.server()
+    echo_pb2_grpc.add_EchoServiceServicer_to_server(FakeEcho(calls), server)
+    product_pb2_grpc.add_ProductServiceServicer_to_server(FakeProducts(calls), server)
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    await health.set("", health_pb2.HealthCheckResponse.SERVING)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, Upstream(f"127.0.0.1:{port}", calls)
+
+
+def settings_for(address: str, **overrides: Any) -> GatewaySettings:
+    """Gateway settings sending both services to ``address``."""
+    return GatewaySettings(
+        upstreams={ECHO: address, PRODUCTS: address}, dev_admin_token=ADMIN_TOKEN, **overrides
+    )

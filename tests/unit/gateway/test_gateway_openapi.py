@@ -1,0 +1,103 @@
+"""The OpenAPI document generated from the descriptors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from toko.gateway.descriptors import load_contracts
+from toko.gateway.openapi import build_openapi
+from toko.gateway.routes import build_routes
+from toko.gateway.templates import PathTemplate
+
+UPSTREAMS = {"toko.echo.v1.EchoService": "127.0.0.1:1", "toko.product.v1.ProductService": "127.0.0.1:1"}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    contracts = load_contracts()
+    return build_openapi(contracts, build_routes(contracts, UPSTREAMS, default_timeout=1.0))
+
+
+def test_validates_as_openapi_3_1(document: dict[str, Any]) -> None:
+    validate(document)
+    assert document["openapi"] == "3.1.0"
+
+
+def test_get_product_has_its_comment_parameter_and_response(document: dict[str, Any]) -> None:
+    operation = document["paths"]["/v1/products/{id}"]["get"]
+    assert operation["summary"] == "GetProduct returns a product by id."
+    assert operation["security"] == []
+    assert operation["parameters"] == [
+        {
+            "name": "id",
+            "in": "path",
+            "required": True,
+            "description": "Product id.",
+            "schema": {"type": "string"},
+        }
+    ]
+    ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/toko.product.v1.GetProductResponse"}
+    problem = operation["responses"]["404"]["content"]["application/problem+json"]["schema"]
+    assert problem == {"$ref": "#/components/schemas/Problem"}
+
+
+def test_query_parameters_and_protected_routes(document: dict[str, Any]) -> None:
+    listing = document["paths"]["/v1/products"]["get"]
+    names = {p["name"]: p for p in listing["parameters"]}
+    assert set(names) == {"pageSize", "pageToken", "categoryId", "shopId", "status", "minPrice", "maxPrice"}
+    assert names["status"]["schema"] == {"$ref": "#/components/schemas/toko.product.v1.ProductStatus"}
+    create = document["paths"]["/v1/products"]["post"]
+    assert create["security"] == [{"bearerAuth": []}]
+    assert "401" in create["responses"]
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": document["components"]["securitySchemes"]["bearerAuth"]["description"],
+    }
+    batch = {p["name"]: p for p in document["paths"]["/v1/skus:batchGet"]["get"]["parameters"]}
+    assert batch["ids"]["required"] is True
+    assert batch["ids"]["schema"] == {"type": "array", "items": {"type": "string"}}
+
+
+def test_schemas_follow_proto3_json(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    product = schemas["toko.product.v1.Product"]["properties"]
+    assert product["id"]["readOnly"] is True
+    assert product["createTime"]["format"] == "date-time"
+    assert product["version"]["type"] == ["string", "integer"]
+    assert product["skus"]["items"] == {"$ref": "#/components/schemas/toko.product.v1.Sku"}
+    sku = schemas["toko.product.v1.Sku"]["properties"]
+    assert sku["optionValues"]["additionalProperties"] == {"type": "string"}
+    create = schemas["toko.product.v1.CreateProductRequest"]
+    assert set(create["required"]) == {"shopId", "categoryId", "title", "weightGrams", "skus"}
+    condition = schemas["toko.product.v1.Condition"]["anyOf"]
+    assert condition[0] == {
+        "type": "string",
+        "enum": ["CONDITION_UNSPECIFIED", "CONDITION_NEW", "CONDITION_USED"],
+    }
+    assert condition[1] == {"type": "integer", "enum": [0, 1, 2]}
+    update = document["paths"]["/v1/products/{id}"]["patch"]
+    assert update["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/toko.product.v1.Product"
+    }
+
+
+def test_one_path_per_shape_with_dot_free_parameter_names(document: dict[str, Any]) -> None:
+    # GET /v1/products/{id} and PATCH /v1/products/{product.id} are one OpenAPI path.
+    assert "/v1/products/{product_id}" not in document["paths"]
+    update = document["paths"]["/v1/products/{id}"]["patch"]
+    assert update["parameters"][0]["name"] == "id"
+    assert "product.id" in update["parameters"][0]["description"]
+    templates = [PathTemplate.parse("/v1/{name=shops/*}/x/{a.b}"), PathTemplate.parse("/v1/*/x")]
+    assert templates[0].openapi_path() == "/v1/{name}/x/{a_b}"
+    assert [t.has_unnamed_wildcards for t in templates] == [False, True]
+
+
+def test_path_fields_leave_the_body_schema(document: dict[str, Any]) -> None:
+    archive = document["paths"]["/v1/products/{id}:archive"]["post"]
+    body = archive["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"] == {}

@@ -1,0 +1,88 @@
+"""gRPC statuses (with rich details) become RFC 9457 problem documents."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf.any_pb2 import Any as AnyMessage
+from google.rpc import error_details_pb2, status_pb2
+
+from toko.gateway.problems import HTTP_STATUS_OF, Problem, from_rpc_error
+from toko.platform.errors import FieldViolation
+
+
+def _rpc_error(code: grpc.StatusCode, message: str, *details: object) -> grpc.aio.AioRpcError:
+    packed = []
+    for detail in details:
+        item = AnyMessage()
+        item.Pack(detail)  # type: ignore[arg-type]
+        packed.append(item)
+    status = status_pb2.Status(code=code.value[0], message=message, details=packed)
+    trailers = grpc.aio.Metadata(("grpc-status-details-bin", status.SerializeToString()))
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), trailers, details=message)
+
+
+def test_reason_and_violations_come_from_error_info_and_bad_request() -> None:
+    error = _rpc_error(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "invalid request: title: too short",
+        error_details_pb2.ErrorInfo(reason="VALIDATION_FAILED", domain="toko.product"),
+        error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field="title", description="too short", reason="TITLE_TOO_SHORT"
+                )
+            ]
+        ),
+    )
+    problem = from_rpc_error(error)
+    assert problem.status == 400
+    assert problem.reason == "VALIDATION_FAILED"
+    assert problem.detail == "invalid request: title: too short"
+    assert problem.violations == [FieldViolation("title", "too short", "TITLE_TOO_SHORT")]
+
+
+def test_without_details_the_code_is_the_reason_and_internals_stay_hidden() -> None:
+    assert from_rpc_error(_rpc_error(grpc.StatusCode.NOT_FOUND, "no such product")).reason == "NOT_FOUND"
+    unavailable = from_rpc_error(
+        _rpc_error(grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses")
+    )
+    assert (unavailable.status, unavailable.reason) == (503, "SERVICE_UNAVAILABLE")
+    internal = from_rpc_error(_rpc_error(grpc.StatusCode.UNKNOWN, "Unexpected <class 'KeyError'>: 'x'"))
+    assert (internal.status, internal.reason) == (500, "INTERNAL")
+    assert "KeyError" not in internal.detail
+
+
+def test_code_table_follows_google_rpc() -> None:
+    expected = {
+        "INVALID_ARGUMENT": 400,
+        "FAILED_PRECONDITION": 400,
+        "OUT_OF_RANGE": 400,
+        "UNAUTHENTICATED": 401,
+        "PERMISSION_DENIED": 403,
+        "NOT_FOUND": 404,
+        "ABORTED": 409,
+        "ALREADY_EXISTS": 409,
+        "RESOURCE_EXHAUSTED": 429,
+        "CANCELLED": 499,
+        "DATA_LOSS": 500,
+        "UNKNOWN": 500,
+        "INTERNAL": 500,
+        "UNIMPLEMENTED": 501,
+        "UNAVAILABLE": 503,
+        "DEADLINE_EXCEEDED": 504,
+    }
+    assert {code.name: status for code, status in HTTP_STATUS_OF.items() if code.name != "OK"} == expected
+
+
+def test_document_shape() -> None:
+    problem = Problem(409, "SLUG_TAKEN", "the slug is taken", [FieldViolation("slug", "taken", "SLUG_TAKEN")])
+    assert problem.document("r1") == {
+        "type": "urn:problem:toko:slug-taken",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "the slug is taken",
+        "reason": "SLUG_TAKEN",
+        "violations": [{"field": "slug", "description": "taken", "reason": "SLUG_TAKEN"}],
+        "requestId": "r1",
+    }
+    assert "violations" not in Problem(404, "NOT_FOUND", "gone").document("r2")
