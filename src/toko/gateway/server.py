@@ -8,13 +8,16 @@ from granian.constants import HTTPModes, Interfaces, Loops
 from toko.gateway.app import Gateway, create_app
 from toko.gateway.settings import GatewaySettings
 from toko.platform.logging import configure_logging
+from toko.platform.runtime import settle_heap
 
 
 def app_factory() -> Gateway:
     """Build the app from the environment; granian calls it inside its worker process."""
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    settle_heap()
+    return app
 
 
 def serve(settings: GatewaySettings | None = None) -> None:

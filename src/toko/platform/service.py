@@ -19,6 +19,7 @@ import uvloop
 from toko.platform.auth import DevTokenAuthenticator
 from toko.platform.grpc import Authenticator, GrpcServer, GrpcService, start_server, stop_signal
 from toko.platform.logging import configure_logging
+from toko.platform.runtime import settle_heap
 from toko.platform.settings import ServiceSettings
 from toko.platform.telemetry import configure_tracing
 
@@ -102,6 +103,7 @@ def run(name: str, settings: SettingsT, bootstrap: Callable[[SettingsT], Awaitab
         app = await bootstrap(settings)
         configure_tracing(app.name, settings)
         running = await start_service(app, settings)
+        settle_heap()
         await stop.wait()
         log.info("stopping")
         await running.stop(settings.shutdown_grace_seconds)
