@@ -29,6 +29,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
 
 from toko.platform.auth import AccessRule, Principal
 from toko.platform.context import (
@@ -41,6 +42,7 @@ from toko.platform.context import (
 )
 from toko.platform.errors import ERROR_DOMAIN, DomainError
 from toko.platform.ids import new_id
+from toko.platform.telemetry import server_span
 
 log = logging.getLogger("toko.grpc")
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
@@ -98,10 +100,17 @@ def _metadata_value(metadata: Any, key: str) -> str | None:
 class ContextInterceptor(grpc.aio.ServerInterceptor):
     """Request context, access control, error mapping and access logging for every RPC."""
 
-    def __init__(self, service: str, rules: dict[str, AccessRule], authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        service: str,
+        rules: dict[str, AccessRule],
+        authenticator: Authenticator,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
         self._service = service
         self._rules = rules
         self._authenticator = authenticator
+        self._tracer = tracer
         # Wrapped handlers are built once per method: the hot path allocates no closures.
         self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
@@ -134,10 +143,13 @@ class ContextInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             metadata = context.invocation_metadata()
             request_id_var.set(_metadata_value(metadata, "x-request-id") or new_id())
-            trace = TraceContext.parse(
-                _metadata_value(metadata, "traceparent"), _metadata_value(metadata, "tracestate")
+            caller_trace = (
+                TraceContext.parse(
+                    _metadata_value(metadata, "traceparent"), _metadata_value(metadata, "tracestate")
+                )
+                or TraceContext.new()
             )
-            trace_var.set(trace or TraceContext.new())
+            trace_var.set(caller_trace)
             idempotency_key_var.set(_metadata_value(metadata, "idempotency-key") or "")
             remaining = context.time_remaining()
             deadline_var.set(time.monotonic() + remaining if remaining is not None else None)
@@ -146,7 +158,11 @@ class ContextInterceptor(grpc.aio.ServerInterceptor):
                 principal = self._authenticator.authenticate(_metadata_value(metadata, "authorization"))
                 rule.check(principal)
                 principal_var.set(principal)
-                return await behaviour(request, context)
+                if self._tracer is None:
+                    return await behaviour(request, context)
+                with server_span(self._tracer, method, caller_trace) as span_trace:
+                    trace_var.set(span_trace)
+                    return await behaviour(request, context)
             except DomainError as error:
                 outcome = error.code.name
                 status = status_of(error, self._service)
@@ -220,10 +236,11 @@ async def start_server(
     authenticator: Authenticator,
     host: str = "127.0.0.1",
     port: int = 0,
+    tracer: trace.Tracer | None = None,
 ) -> GrpcServer:
     """Build and start a server; port 0 picks a free port (tests)."""
     server = grpc.aio.server(
-        interceptors=[ContextInterceptor(service_name, access_rules(services), authenticator)],
+        interceptors=[ContextInterceptor(service_name, access_rules(services), authenticator, tracer)],
         options=[
             ("grpc.so_reuseport", 0),
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),

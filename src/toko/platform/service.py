@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import uvloop
+from opentelemetry.trace import Tracer
 
 from toko.platform.auth import DevTokenAuthenticator
 from toko.platform.grpc import Authenticator, GrpcServer, GrpcService, start_server, stop_signal
@@ -78,14 +79,17 @@ def _report_worker_failure(task: asyncio.Task[None]) -> None:
         log.error("background worker stopped", exc_info=task.exception())
 
 
-async def start_service(app: ServiceApp, settings: ServiceSettings) -> RunningService:
-    """Start the gRPC server and the background workers of ``app``."""
+async def start_service(
+    app: ServiceApp, settings: ServiceSettings, tracer: Tracer | None = None
+) -> RunningService:
+    """Start the gRPC server and the background workers of ``app``; ``tracer`` exports spans."""
     server = await start_server(
         app.grpc_services,
         service_name=app.name,
         authenticator=authenticator_for(settings),
         host=settings.host,
         port=settings.port,
+        tracer=tracer,
     )
     stop_event = asyncio.Event()
     tasks = [asyncio.create_task(worker(stop_event), name=f"{app.name}-worker") for worker in app.workers]
@@ -101,8 +105,7 @@ def run(name: str, settings: SettingsT, bootstrap: Callable[[SettingsT], Awaitab
     async def main() -> None:
         stop = stop_signal()
         app = await bootstrap(settings)
-        configure_tracing(app.name, settings)
-        running = await start_service(app, settings)
+        running = await start_service(app, settings, configure_tracing(app.name, settings))
         settle_heap()
         await stop.wait()
         log.info("stopping")
