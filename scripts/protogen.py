@@ -61,7 +61,11 @@ def generate(out: Path) -> None:
         "--include_source_info",
         *protos,
     ]
-    subprocess.run(command, check=True, cwd=PROTO)
+    # protoc-gen-mypy announces every file it writes on stderr; show the output only on failure.
+    result = subprocess.run(command, check=False, cwd=PROTO, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout + result.stderr)
+        raise SystemExit(result.returncode)
     for proto in protos:
         package_dir = out / Path(proto).parent
         for folder in (package_dir, package_dir.parent):

@@ -1,3 +1,3 @@
 """Shared pytest configuration."""
 
-pytest_plugins = ["toko.infra.testing"]
+pytest_plugins = ["toko.infra.testing", "toko.platform.testing_auth"]

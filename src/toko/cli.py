@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 
-from toko.infra.devtoken import ensure_dev_admin_token
 from toko.infra.errors import AlreadyRunningError, InfraError
 from toko.infra.layout import DataLayout
 from toko.infra.lock import is_locked
@@ -162,12 +161,11 @@ def _shorten(text: str, limit: int = 90) -> str:
     return line if len(line) <= limit else f"{line[: limit - 1]}…"
 
 
-def _platform_env(layout: DataLayout) -> tuple[InfraEndpoints, str]:
-    """Endpoints and admin token of the running platform, else from TOKO_*_URL variables."""
+def _platform_env(layout: DataLayout) -> InfraEndpoints:
+    """Endpoints of the running platform, else from TOKO_*_URL variables."""
     state = _running_state(layout)
-    token = ensure_dev_admin_token(layout.token_file)
     if state:
-        return InfraEndpoints.from_dict(state.endpoints), token
+        return InfraEndpoints.from_dict(state.endpoints)
     urls = [os.environ.get(name) for name in (DATABASE_URL_ENV, NATS_URL_ENV, REDIS_URL_ENV)]
     if not all(urls):
         raise _fail(
@@ -177,7 +175,7 @@ def _platform_env(layout: DataLayout) -> tuple[InfraEndpoints, str]:
     database_url, nats_url, redis_url = (str(url) for url in urls)
     from toko.infra.servers import libpq_url
 
-    return InfraEndpoints(database_url, libpq_url(database_url), nats_url, redis_url), token
+    return InfraEndpoints(database_url, libpq_url(database_url), nats_url, redis_url)
 
 
 @app.command()
@@ -185,12 +183,10 @@ def seed(data_dir: DataDirOption = None) -> None:
     """Run every seed hook against the running platform (again, even if it ran before)."""
     config = _config(data_dir)
     layout = DataLayout(config.data_dir)
-    endpoints, token = _platform_env(layout)
+    endpoints = _platform_env(layout)
 
     def env_for(spec: ServiceSpec) -> dict[str, str]:
-        return service_env(
-            spec, configured_services(), endpoints, data_dir=config.data_dir, admin_token=token
-        )
+        return service_env(spec, configured_services(), endpoints, data_dir=config.data_dir)
 
     results = asyncio.run(
         run_seed_hooks(configured_services(), env_for, layout.seed_file, typer.echo, force=True)
@@ -224,8 +220,8 @@ def run(
                     f"{spec.name} already runs under `toko up` (pid {entry.pid}) on {entry.address}; "
                     "pass --port to run a second copy"
                 )
-    endpoints, token = _platform_env(layout)
-    env = service_env(spec, configured_services(), endpoints, data_dir=config.data_dir, admin_token=token)
+    endpoints = _platform_env(layout)
+    env = service_env(spec, configured_services(), endpoints, data_dir=config.data_dir)
     typer.echo(f"toko: running {spec.name} ({spec.module}) on {spec.address}", err=True)
     sys.stdout.flush()
     os.execve(sys.executable, spec.command(), env)  # noqa: S606 - replace this process: signals go straight to it

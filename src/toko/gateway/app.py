@@ -1,7 +1,11 @@
 """The gateway as a raw ASGI application: HTTP/JSON in, gRPC to the services, JSON or problem+json out.
 
 The hot path does no descriptor work: routes, bindings and gRPC callables are
-prepared at start (callables on first use), and JSON goes through orjson.
+prepared at start (callables on first use), and JSON goes through orjson. Each API
+call is authenticated (cached JWT verification), charged to its rate-limit bucket
+and checked against its route's access rule (one Valkey round trip in all), then
+transcoded. Paths under an HTTP mount (``/oauth2/``…) are forwarded unchanged.
+See docs/adr/0005-http-gateway.md and docs/adr/0006-token-verification.md.
 """
 
 from __future__ import annotations
@@ -16,17 +20,21 @@ from typing import Any
 import grpc
 import orjson
 
-from toko.gateway.auth import Authenticator, authorize, header_text
+from toko.gateway.auth import Authenticator, admit, header_text, identify, revoked
 from toko.gateway.descriptors import Contracts, load_contracts
 from toko.gateway.docs import ASSETS_PREFIX, Asset, DocsAssets
+from toko.gateway.limits import EdgeLimits
+from toko.gateway.mounts import HttpMounts, StreamBroken
 from toko.gateway.openapi import build_openapi
 from toko.gateway.problems import PROBLEM_CONTENT_TYPE, Problem, from_rpc_error
 from toko.gateway.routes import Route, Router, build_routes
 from toko.gateway.settings import GatewaySettings
 from toko.gateway.upstream import Upstreams
-from toko.platform.auth import DevTokenAuthenticator
+from toko.platform.auth import ANONYMOUS, AccessRule, jwt_authenticator
+from toko.platform.cache import create_valkey
 from toko.platform.context import TraceContext, request_id_var, trace_var
 from toko.platform.ids import new_id
+from toko.platform.ratelimit import Decision, RateLimiter
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -63,8 +71,13 @@ def create_app(
     *,
     authenticator: Authenticator | None = None,
     contracts: Contracts | None = None,
+    limiter: RateLimiter | None = None,
 ) -> Gateway:
-    """Build the gateway for the services ``settings.upstreams`` names."""
+    """Build the gateway for the services and HTTP mounts ``settings`` names.
+
+    Without an ``authenticator``, access tokens are verified against the auth service's JWKS; without a
+    ``limiter``, one is made on ``settings.redis_url`` (unless rate limiting is switched off).
+    """
     contracts = contracts or load_contracts()
     routes = build_routes(
         contracts,
@@ -72,9 +85,22 @@ def create_app(
         default_timeout=settings.default_timeout,
         timeouts=settings.route_timeouts,
     )
-    authenticator = authenticator or DevTokenAuthenticator(settings.dev_admin_token.get_secret_value())
-    openapi = orjson.dumps(build_openapi(contracts, routes))
-    return Gateway(settings, Router(routes), Upstreams(settings.upstreams), authenticator, openapi)
+    authenticator = authenticator or jwt_authenticator(
+        issuer=settings.public_base_url, jwks_url=settings.auth_jwks_url, jwks=settings.auth_jwks
+    )
+    if limiter is None and settings.rate_limit_enabled:
+        # Short timeouts: a slow Valkey must cost a request little before the limiter fails open.
+        limiter = RateLimiter(create_valkey(settings.redis_url, max_connections=128, timeout=0.25))
+    openapi = orjson.dumps(build_openapi(contracts, routes, public_base_url=settings.public_base_url))
+    return Gateway(
+        settings,
+        Router(routes),
+        Upstreams(settings.upstreams),
+        authenticator,
+        openapi,
+        mounts=HttpMounts(settings.http_upstreams, timeout=settings.http_upstream_timeout),
+        limits=EdgeLimits(settings, limiter) if limiter is not None and settings.rate_limit_enabled else None,
+    )
 
 
 class Gateway:
@@ -87,10 +113,15 @@ class Gateway:
         upstreams: Upstreams,
         authenticator: Authenticator,
         openapi: bytes,
+        *,
+        mounts: HttpMounts | None = None,
+        limits: EdgeLimits | None = None,
     ) -> None:
         self.settings = settings
         self.router = router
         self.upstreams = upstreams
+        self.mounts = mounts or HttpMounts({}, timeout=settings.http_upstream_timeout)
+        self.limits = limits
         self._authenticator = authenticator
         self._openapi = Asset(openapi, zlib.compress(openapi, 9, wbits=31), JSON)
         self._docs = DocsAssets()
@@ -111,8 +142,11 @@ class Gateway:
             await send({"type": "websocket.close", "code": 1003})
 
     async def aclose(self) -> None:
-        """Close the channels to the services, letting calls in flight finish."""
+        """Close the channels to the services (calls in flight finish), the mounts' pool and Valkey."""
         await self.upstreams.close(self.settings.shutdown_grace_seconds)
+        await self.mounts.aclose()
+        if self.limits is not None:
+            await self.limits.limiter.aclose()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -133,9 +167,15 @@ class Gateway:
         raw_path: bytes | None = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         route: Route | None = None
+        # Headers every answer to this request carries whatever it is (the RateLimit ones).
+        extra: list[tuple[bytes, bytes]] = []
         try:
             if path in _BUILTIN_PATHS or path.startswith(ASSETS_PREFIX):
                 response = await self._builtin(method, path)
+            elif (mount := self.mounts.match(path)) is not None:
+                status = await self._forward(mount, path, scope, receive, send, headers, request_id, extra)
+                self._access_log(method, None, path, status=status, started=started, request_id=request_id)
+                return
             elif method == "OPTIONS":
                 response = self._options(path, headers)
             else:
@@ -143,6 +183,7 @@ class Gateway:
                 if isinstance(found, list):
                     raise _no_route(path, found)
                 route = found.value
+                authorization = await self._admit(route.rule, scope, headers, extra)
                 response = await self._proxy(
                     route,
                     params=found.params,
@@ -150,16 +191,23 @@ class Gateway:
                     receive=receive,
                     headers=headers,
                     request_id=request_id,
+                    authorization=authorization,
                 )
         except Problem as error:
             response = _problem_response(error, request_id)
         except ClientGone:
             self._access_log(method, route, path, status=499, started=started, request_id=request_id)
             return
+        except StreamBroken:
+            # The answer had started: nothing can be said any more; the server drops the connection.
+            self._access_log(method, route, path, status=502, started=started, request_id=request_id)
+            raise
         except Exception:
             log.exception("unhandled error serving %s %s", method, path)
             problem = Problem(500, "INTERNAL", "the gateway failed; quote the request id when reporting it")
             response = _problem_response(problem, request_id)
+        if extra:
+            response.headers = [*response.headers, *extra]
         await self._send(send, response, headers, request_id)
         self._access_log(method, route, path, status=response.status, started=started, request_id=request_id)
 
@@ -172,8 +220,8 @@ class Gateway:
         receive: Receive,
         headers: dict[bytes, bytes],
         request_id: str,
+        authorization: str | None,
     ) -> Response:
-        authorization = authorize(self._authenticator, route.rule, headers.get(b"authorization"))
         binding = route.binding
         body: bytes | None = None
         if binding.has_body:
@@ -213,6 +261,57 @@ class Gateway:
         except grpc.aio.AioRpcError as error:
             raise from_rpc_error(error) from error
         return Response(200, binding.render(reply))
+
+    async def _admit(
+        self, rule: AccessRule, scope: Scope, headers: dict[bytes, bytes], extra: list[tuple[bytes, bytes]]
+    ) -> str | None:
+        """Authenticate, rate-limit and authorize the caller; the ``Authorization`` value to forward.
+
+        One Valkey round trip charges the caller's bucket and, for a token on a protected route, asks
+        whether it was revoked. A bad token is charged to the IP before its 401, so failing tokens
+        cost their sender the same budget as any other request.
+        """
+        header = headers.get(b"authorization")
+        failure: Problem | None = None
+        try:
+            principal = await identify(self._authenticator, header)
+        except Problem as problem:
+            principal, failure = ANONYMOUS, problem
+        if self.limits is not None:
+            token_id = "" if rule.public else principal.token_id
+            decision = await self.limits.api(scope, principal, revoked=token_id)
+            if decision is not None:
+                extra += decision.headers()
+                if not decision.allowed:
+                    raise _rate_limited(decision)
+                if decision.key_exists:
+                    raise revoked()
+        if failure is not None:
+            raise failure
+        admit(rule, principal)
+        return None if principal.is_anonymous else header_text(header)
+
+    async def _forward(  # noqa: PLR0917 - one private call site, every argument a different thing
+        self,
+        base: str,
+        path: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[bytes, bytes],
+        request_id: str,
+        extra: list[tuple[bytes, bytes]],
+    ) -> int:
+        if self.limits is not None:
+            decision = await self.limits.page(scope, path)
+            if decision is not None:
+                extra += decision.headers()
+                if not decision.allowed:
+                    raise _rate_limited(decision)
+        body = await self._read_body(receive, headers)
+        return await self.mounts.forward(
+            base, scope=scope, body=body, request_id=request_id, send=send, extra_headers=extra
+        )
 
     async def _read_body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
         limit = self._max_body
@@ -263,7 +362,22 @@ class Gateway:
     async def _healthz(self) -> Response:
         services = await self.upstreams.health(self.settings.health_timeout)
         serving = all(status == "SERVING" for status in services.values())
-        body = orjson.dumps({"status": "SERVING" if serving else "NOT_SERVING", "services": services})
+        if self.limits is None:
+            limiting: dict[str, str | int] = {"state": "DISABLED"}
+        else:
+            limiter = self.limits.limiter
+            limiting = {
+                "state": "FAILING_OPEN" if limiter.failing_open else "ACTIVE",
+                "failedOpenRequests": limiter.failed_open,
+            }
+        body = orjson.dumps(
+            {
+                "status": "SERVING" if serving else "NOT_SERVING",
+                "services": services,
+                "mounts": self.mounts.prefixes,
+                "rateLimiting": limiting,
+            }
+        )
         return Response(200 if serving else 503, body)
 
     def _options(self, path: str, headers: dict[bytes, bytes]) -> Response:
@@ -362,6 +476,15 @@ def _no_route(path: str, allowed: list[str]) -> Problem:
             headers=[(b"allow", ", ".join(allowed).encode())],
         )
     return Problem(404, "ROUTE_NOT_FOUND", f"no operation is served at {path}")
+
+
+def _rate_limited(decision: Decision) -> Problem:
+    return Problem(
+        429,
+        "RATE_LIMITED",
+        f"too many requests ({decision.policy.limit} per {decision.policy.window:g} s); "
+        f"retry after {decision.retry_after_seconds} s",
+    )
 
 
 def _too_large(limit: int) -> Problem:

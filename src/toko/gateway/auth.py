@@ -1,27 +1,20 @@
 """Access control at the edge: who the caller is, and whether the route's rule lets them in.
 
-The authenticator is a small protocol so the identity service's JWT verification
-can replace the development token check without touching the gateway.
+Failures become problems with the RFC 6750 challenge: 401 ``WWW-Authenticate: Bearer
+realm="toko"`` without a token, with ``error="invalid_token"`` and a description for a
+bad one; 403 with ``error="insufficient_scope"`` and the scopes the route needs.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from toko.gateway.problems import from_domain_error
-from toko.platform.auth import AccessRule, Principal
+from toko.gateway.problems import Problem, from_domain_error
+from toko.platform.auth import AccessRule, Authenticator, Principal, authenticate
 from toko.platform.errors import DomainError, Unauthenticated
 
-_CHALLENGE = b'Bearer realm="toko"'
-_INVALID_TOKEN_CHALLENGE = b'Bearer realm="toko", error="invalid_token"'
+__all__ = ["Authenticator", "admit", "header_text", "identify", "revoked"]
 
-
-class Authenticator(Protocol):
-    """Turns an ``Authorization`` header into a principal."""
-
-    def authenticate(self, authorization: str | None) -> Principal:
-        """Return the caller (anonymous without a header); raise ``Unauthenticated`` on a bad one."""
-        ...
+_REALM = 'Bearer realm="toko"'
+_ERROR_OF_REASON = {"INVALID_TOKEN": "invalid_token", "INVALID_AUTHORIZATION": "invalid_request"}
 
 
 def header_text(value: bytes | None) -> str | None:
@@ -32,21 +25,46 @@ def header_text(value: bytes | None) -> str | None:
     return text if text.isascii() and text.isprintable() else None
 
 
-def authorize(authenticator: Authenticator, rule: AccessRule, header: bytes | None) -> str | None:
-    """The ``Authorization`` value to forward once ``rule`` admits the caller; else a 401 or 403 ``Problem``.
-
-    The header is checked even on public routes, so a bad token is always told apart from none.
-    """
+async def identify(authenticator: Authenticator, header: bytes | None) -> Principal:
+    """The caller the ``Authorization`` header names (anonymous without one); a 401 ``Problem`` if bad."""
+    if header is None:
+        return authenticator.authenticate(None)
     authorization = header_text(header)
     try:
-        if header is not None and authorization is None:
+        if authorization is None:
             raise Unauthenticated("INVALID_AUTHORIZATION", "the Authorization header is not printable ASCII")
-        rule.check(authenticator.authenticate(authorization))
+        return await authenticate(authenticator, authorization)
     except Unauthenticated as error:
-        problem = from_domain_error(error)
-        challenge = _INVALID_TOKEN_CHALLENGE if header else _CHALLENGE
-        problem.headers.append((b"www-authenticate", challenge))
-        raise problem from error
+        raise _unauthorized(error) from None
+
+
+def admit(rule: AccessRule, principal: Principal) -> None:
+    """Raise the 401 or 403 ``Problem`` of a caller the rule does not let in."""
+    try:
+        rule.check(principal)
+    except Unauthenticated as error:
+        raise _unauthorized(error) from None
     except DomainError as error:
-        raise from_domain_error(error) from error
-    return authorization
+        problem = from_domain_error(error)
+        if error.reason == "SCOPE_REQUIRED":
+            scope = " ".join(sorted(rule.scopes))
+            challenge = f'{_REALM}, error="insufficient_scope", scope="{scope}"'
+            problem.headers.append((b"www-authenticate", challenge.encode()))
+        raise problem from None
+
+
+def revoked() -> Problem:
+    """The 401 of a token its owner or an admin revoked."""
+    return _unauthorized(Unauthenticated("INVALID_TOKEN", "the token has been revoked"))
+
+
+def _unauthorized(error: Unauthenticated) -> Problem:
+    problem = from_domain_error(error)
+    code = _ERROR_OF_REASON.get(error.reason)
+    challenge = _REALM
+    if code is not None:
+        # A quoted-string may not hold quotes or backslashes (RFC 9110 §5.6.4).
+        description = error.message.replace("\\", "").replace('"', "'")
+        challenge += f', error="{code}", error_description="{description}"'
+    problem.headers.append((b"www-authenticate", challenge.encode("latin-1", "replace")))
+    return problem

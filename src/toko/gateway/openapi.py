@@ -117,10 +117,30 @@ _FIELD_VIOLATION: Schema = {
 }
 
 
+# The scopes access tokens carry (docs/adr/0006-token-verification.md); the access options name them.
+SCOPES: dict[str, str] = {
+    "openid": "Sign in with OpenID Connect.",
+    "profile": "Your name, birth date and avatar.",
+    "email": "Your email address.",
+    "phone": "Your phone number.",
+    "address": "Your address book.",
+    "offline_access": "Stay signed in (a refresh token).",
+    "account": "Your own profile, addresses, wishlists, password and second factor.",
+    "shop.manage": "Open, change, close or transfer your shop and manage its staff.",
+    "catalog.write": "Create, change and archive your shop's products.",
+    "admin": "Administer the platform (also needs the admin role).",
+}
+
+
 def build_openapi(
-    contracts: Contracts, routes: list[Route], *, title: str = "toko API", version: str = "v1"
+    contracts: Contracts,
+    routes: list[Route],
+    *,
+    public_base_url: str = "http://127.0.0.1:8080",
+    title: str = "toko API",
+    version: str = "v1",
 ) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``routes``."""
+    """The OpenAPI 3.1 document of ``routes``; the OAuth 2 endpoints are under ``public_base_url``."""
     schemas = _Schemas(contracts)
     paths: dict[str, dict[str, Any]] = {}
     used_ids: set[str] = set()
@@ -165,13 +185,7 @@ def build_openapi(
                     "schema": {"type": "string"},
                 }
             },
-            "securitySchemes": {
-                "bearerAuth": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "An OAuth2 access token; in development the admin token `make up` prints.",
-                }
-            },
+            "securitySchemes": _security_schemes(public_base_url.rstrip("/"), routes),
         },
     }
 
@@ -251,8 +265,38 @@ def _operation(
         output = schemas.field(field)
         output_doc = contracts.comment(field.full_name)
     operation["responses"] = _responses(route, output, output_doc or "OK")
-    operation["security"] = [] if route.rule.public else [{"bearerAuth": []}]
+    scopes = sorted(route.rule.scopes)
+    operation["security"] = [] if route.rule.public else [{"bearerAuth": []}, {"oauth2": scopes}]
     return operation
+
+
+def _security_schemes(base: str, routes: list[Route]) -> dict[str, Any]:
+    used = {scope for route in routes for scope in route.rule.scopes}
+    scopes = {**SCOPES, **{scope: scope for scope in sorted(used - SCOPES.keys())}}
+    return {
+        "bearerAuth": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": (
+                "An OAuth 2 access token (a JWT, RFC 9068) from the authorization server below, "
+                "sent as `Authorization: Bearer <token>`. Tokens live 15 minutes."
+            ),
+        },
+        "oauth2": {
+            "type": "oauth2",
+            "description": "toko's OAuth 2.1 / OpenID Connect provider (PKCE with S256 is required).",
+            "flows": {
+                "authorizationCode": {
+                    "authorizationUrl": f"{base}/oauth2/authorize",
+                    "tokenUrl": f"{base}/oauth2/token",
+                    "refreshUrl": f"{base}/oauth2/token",
+                    "scopes": scopes,
+                },
+                "clientCredentials": {"tokenUrl": f"{base}/oauth2/token", "scopes": scopes},
+            },
+        },
+    }
 
 
 def _access_note(route: Route, comment: str) -> str:

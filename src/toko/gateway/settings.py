@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RateLimitSettings(BaseModel):
+    """``limit`` requests per ``window`` seconds, e.g. ``{"limit": 600, "window": 60}``."""
+
+    limit: int = Field(gt=0)
+    window: float = Field(default=60.0, gt=0)
 
 
 class GatewaySettings(BaseSettings):
@@ -30,7 +37,32 @@ class GatewaySettings(BaseSettings):
     cors_max_age: int = 600
     gzip_min_bytes: int = 1024
     shutdown_grace_seconds: float = 5.0
-    dev_admin_token: SecretStr = Field(
-        default=SecretStr(""), validation_alias=AliasChoices("TOKO_DEV_ADMIN_TOKEN")
+    # Path prefix -> base URL of a plain HTTP upstream the gateway forwards unchanged, e.g.
+    # {"/oauth2/": "http://127.0.0.1:50064"}: the auth service's pages share the API's origin.
+    http_upstreams: dict[str, str] = Field(default_factory=dict)
+    # Deadline of a forwarded HTTP request (connect, then each read), in seconds.
+    http_upstream_timeout: float = Field(default=30.0, gt=0)
+    # The issuer of access tokens (the platform's public origin) and where its signing keys are published.
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8080",
+        validation_alias=AliasChoices("public_base_url", "TOKO_PUBLIC_BASE_URL"),
+    )
+    auth_jwks_url: str = Field(
+        default="http://127.0.0.1:50064/oauth2/jwks",
+        validation_alias=AliasChoices("auth_jwks_url", "TOKO_AUTH_JWKS_URL"),
+    )
+    # A fixed JWKS document trusted instead of fetching auth_jwks_url (tests, air-gapped setups).
+    auth_jwks: str = Field(default="", validation_alias=AliasChoices("auth_jwks", "TOKO_AUTH_JWKS"))
+    # Rate limiting, in Valkey; anonymous API calls are limited per IP, authenticated ones per client
+    # (client id + subject), and POSTs to the sign-in and token endpoints per IP, much more strictly.
+    redis_url: str = Field(
+        default="redis://127.0.0.1:16379/0", validation_alias=AliasChoices("redis_url", "TOKO_REDIS_URL")
+    )
+    rate_limit_enabled: bool = True
+    rate_limit_api_ip: RateLimitSettings = RateLimitSettings(limit=600, window=60)
+    rate_limit_api_client: RateLimitSettings = RateLimitSettings(limit=1200, window=60)
+    rate_limit_sign_in_ip: RateLimitSettings = RateLimitSettings(limit=10, window=60)
+    rate_limit_sign_in_paths: list[str] = Field(
+        default_factory=lambda: ["/oauth2/token", "/oauth2/login", "/oauth2/authorize"]
     )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("TOKO_LOG_LEVEL"))

@@ -49,9 +49,9 @@ class DataLayout:
         return self.run_dir / "state.json"
 
     @property
-    def token_file(self) -> Path:
-        """The development admin token (mode 0600)."""
-        return self.root / "dev-admin-token"
+    def credentials_file(self) -> Path:
+        """The demo accounts and OAuth clients the seeds made, with their passwords (mode 0600)."""
+        return self.root / "demo-credentials.json"
 
     @property
     def seed_file(self) -> Path:

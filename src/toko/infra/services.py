@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -13,8 +14,8 @@ from typing import Literal
 from toko.infra.servers import InfraEndpoints
 
 HOST = "127.0.0.1"
-DEV_ADMIN_TOKEN_ENV = "TOKO_DEV_ADMIN_TOKEN"  # noqa: S105 - a variable name
 UPSTREAMS_ENV = "TOKO_GATEWAY_UPSTREAMS"
+HTTP_UPSTREAMS_ENV = "TOKO_GATEWAY_HTTP_UPSTREAMS"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,10 @@ class ServiceSpec:
     proto_service: str | None = None  # full proto name the gateway routes to this service
     seed: tuple[str, ...] = ()  # modules run once (`python -m`) after the first healthy start
     upstreams: bool = False  # receives TOKO_GATEWAY_UPSTREAMS (the gateway)
+    # A second, plain HTTP listener (the OAuth2/OIDC endpoints of auth) and the path prefixes
+    # the gateway forwards to it unchanged, so those pages share the gateway's origin.
+    http_port: int | None = None
+    http_mounts: tuple[str, ...] = ()
 
     @property
     def port_env(self) -> str:
@@ -48,11 +53,14 @@ class ServiceSpec:
         """The command line that runs the service."""
         return [sys.executable, "-m", self.module]
 
-    def with_port(self, port: int) -> ServiceSpec:
-        """Same service on another port."""
-        return ServiceSpec(
-            self.name, self.module, port, self.kind, self.proto_service, self.seed, self.upstreams
-        )
+    @property
+    def http_port_env(self) -> str:
+        """Name of the variable carrying the HTTP port, e.g. TOKO_AUTH_HTTP_PORT."""
+        return f"TOKO_{self.name.upper().replace('-', '_')}_HTTP_PORT"
+
+    def with_port(self, port: int, http_port: int | None = None) -> ServiceSpec:
+        """Same service on other ports."""
+        return dataclasses.replace(self, port=port, http_port=http_port or self.http_port)
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -63,6 +71,25 @@ SERVICES: tuple[ServiceSpec, ...] = (
         50061,
         proto_service="toko.product.v1.ProductService",
         seed=("toko.services.product.seed",),
+    ),
+    ServiceSpec(
+        "user",
+        "toko.services.user",
+        50062,
+        proto_service="toko.user.v1.UserService",
+        seed=("toko.services.user.seed",),
+    ),
+    ServiceSpec(
+        "auth",
+        "toko.services.auth",
+        50063,
+        proto_service="toko.auth.v1.AuthService",
+        seed=("toko.services.auth.seed",),
+        http_port=50064,
+        http_mounts=("/oauth2/", "/.well-known/"),
+    ),
+    ServiceSpec(
+        "inventory", "toko.services.inventory", 50065, proto_service="toko.inventory.v1.InventoryService"
     ),
     ServiceSpec("gateway", "toko.gateway", 8080, kind="http", upstreams=True),
 )
@@ -84,6 +111,19 @@ def find_service(name: str, specs: Sequence[ServiceSpec] = SERVICES) -> ServiceS
     raise KeyError(f"unknown service {name!r}; known: {', '.join(s.name for s in specs)}")
 
 
+def http_upstreams(specs: Sequence[ServiceSpec]) -> dict[str, str]:
+    """Path prefix -> base URL of every HTTP mount the gateway forwards unchanged."""
+    return {mount: f"http://{HOST}:{s.http_port}" for s in specs if s.http_port for mount in s.http_mounts}
+
+
+def auth_urls(specs: Sequence[ServiceSpec]) -> dict[str, str]:
+    """Where tokens are verified: the auth service's JWKS, for every process."""
+    auth = next((s for s in specs if s.name == "auth" and s.http_port), None)
+    if auth is None:
+        return {}
+    return {"TOKO_AUTH_JWKS_URL": f"http://{HOST}:{auth.http_port}/oauth2/jwks"}
+
+
 def upstreams(specs: Sequence[ServiceSpec]) -> dict[str, str]:
     """Proto service full name -> host:port of every gRPC service."""
     return {s.proto_service: s.address for s in specs if s.kind == "grpc" and s.proto_service}
@@ -95,7 +135,6 @@ def service_env(
     endpoints: InfraEndpoints,
     *,
     data_dir: Path,
-    admin_token: str,
     base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Environment of one service process: ours plus the platform's TOKO_* configuration."""
@@ -103,10 +142,17 @@ def service_env(
     env |= endpoints.as_env()
     env |= {
         "TOKO_DATA_DIR": str(data_dir),
-        DEV_ADMIN_TOKEN_ENV: admin_token,
         spec.port_env: str(spec.port),
         "PYTHONUNBUFFERED": "1",  # lines reach the supervisor's log as they are written
     }
+    if spec.http_port:
+        env[spec.http_port_env] = str(spec.http_port)
+    env |= auth_urls(specs)
+    gateway = next((s for s in specs if s.upstreams), None)
+    if gateway is not None:
+        # The issuer of tokens and the origin of every public URL is the gateway's.
+        env.setdefault("TOKO_PUBLIC_BASE_URL", gateway.url)
     if spec.upstreams:
         env[UPSTREAMS_ENV] = json.dumps(upstreams(specs))
+        env[HTTP_UPSTREAMS_ENV] = json.dumps(http_upstreams(specs))
     return env

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO
+from pathlib import Path
+from typing import IO, Any
 
-from toko.infra.devtoken import ensure_dev_admin_token
 from toko.infra.probes import Probe, probe_grpc, probe_http
 from toko.infra.procs import die_with_parent, kill_group
 from toko.infra.seeding import SeedResult, run_seed_hooks
@@ -84,17 +85,11 @@ class Supervisor:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._started = False
-        self._token = ""
 
     @property
     def endpoints(self) -> InfraEndpoints:
         """Server endpoints (after start)."""
         return self.infra.endpoints
-
-    @property
-    def admin_token(self) -> str:
-        """The development admin token every service receives."""
-        return self._token
 
     def pid(self, name: str) -> int | None:
         """Current pid of a service, None while it is down."""
@@ -107,9 +102,7 @@ class Supervisor:
 
     def env_for(self, spec: ServiceSpec) -> dict[str, str]:
         """Environment of a service (or of its seed hooks)."""
-        env = service_env(
-            spec, self.services, self.endpoints, data_dir=self.infra.config.data_dir, admin_token=self._token
-        )
+        env = service_env(spec, self.services, self.endpoints, data_dir=self.infra.config.data_dir)
         return env | self._extra_env
 
     async def start(self) -> None:
@@ -117,7 +110,6 @@ class Supervisor:
         # Blocking on purpose, on the loop's thread: the servers die with the thread that spawned them.
         self.infra.start()
         self._started = True
-        self._token = ensure_dev_admin_token(self.infra.layout.token_file)
         for spec in self.services:
             child = _Child(spec, self.env_for(spec))
             self._children[spec.name] = child
@@ -185,7 +177,7 @@ class Supervisor:
                 loop.remove_signal_handler(sig)
 
     def banner(self) -> str:
-        """URLs, addresses and the admin token."""
+        """URLs, addresses, and where the demo credentials are (never the secrets themselves)."""
         ep = self.endpoints
         lines = [f"toko is up (pid {os.getpid()}), data in {self.infra.config.data_dir}"]
         for spec in self.services:
@@ -199,7 +191,7 @@ class Supervisor:
             f"  {'postgres':<9} {ep.database_url}",
             f"  {'nats':<9} {ep.nats_url}",
             f"  {'valkey':<9} {ep.redis_url}",
-            f"  dev admin token: {self._token}  (from {self.infra.layout.token_file})",
+            *credentials_lines(self.infra.layout.credentials_file),
             "Press Ctrl-C to stop.",
         ]
         return "\n".join(lines)
@@ -296,6 +288,47 @@ class Supervisor:
                 kill_group(proc.pid)
                 await proc.wait()
         kill_group(proc.pid)
+
+
+def credentials_lines(path: Path) -> list[str]:
+    """Banner lines about the demo credentials file: its path, the admin's email, the scripts' client id."""
+    lines = [f"  demo credentials (passwords, client secret): {path}"]
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return [*lines, "    (not written yet: the user and auth seeds write it)"]
+    admin = _find(document.get("accounts") if isinstance(document, dict) else None, _is_admin)
+    if admin is not None:
+        lines.append(f"    admin: {admin.get('email')}")
+    scripts = _find(document.get("clients") if isinstance(document, dict) else None, _is_scripts_client)
+    if scripts is not None:
+        lines.append(
+            f"    client for scripts: {scripts.get('client_id', 'toko-scripts')} (client credentials)"
+        )
+    return lines
+
+
+def _find(entries: object, wanted: Callable[[str, dict[str, Any]], bool]) -> dict[str, Any] | None:
+    # The seeds own the file's layout; accept a list of entries or a mapping of name -> entry.
+    items: list[tuple[str, Any]] = []
+    if isinstance(entries, dict):
+        items = [(str(name), entry) for name, entry in entries.items()]
+    elif isinstance(entries, list):
+        items = [("", entry) for entry in entries]
+    for name, entry in items:
+        if isinstance(entry, dict) and wanted(name, entry):
+            return entry
+    return None
+
+
+def _is_admin(name: str, entry: dict[str, Any]) -> bool:
+    roles = entry.get("roles")
+    email = str(entry.get("email", ""))
+    return (isinstance(roles, list) and "admin" in roles) or name == "admin" or email.startswith("admin@")
+
+
+def _is_scripts_client(name: str, entry: dict[str, Any]) -> bool:
+    return "toko-scripts" in (name, entry.get("client_id"))
 
 
 def _describe_exit(code: int) -> str:

@@ -20,7 +20,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import grpc
 from google.protobuf.any_pb2 import Any as AnyMessage
@@ -31,7 +31,7 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
-from toko.platform.auth import AccessRule, Principal
+from toko.platform.auth import AccessRule, Authenticator, authenticate
 from toko.platform.context import (
     TraceContext,
     deadline_var,
@@ -46,14 +46,6 @@ from toko.platform.telemetry import server_span
 
 log = logging.getLogger("toko.grpc")
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
-
-
-class Authenticator(Protocol):
-    """Turns the ``authorization`` metadata value into a principal."""
-
-    def authenticate(self, authorization: str | None) -> Principal:
-        """Return the caller; raise ``Unauthenticated`` on a bad credential."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -155,7 +147,9 @@ class ContextInterceptor(grpc.aio.ServerInterceptor):
             deadline_var.set(time.monotonic() + remaining if remaining is not None else None)
             outcome = "OK"
             try:
-                principal = self._authenticator.authenticate(_metadata_value(metadata, "authorization"))
+                principal = await authenticate(
+                    self._authenticator, _metadata_value(metadata, "authorization")
+                )
                 rule.check(principal)
                 principal_var.set(principal)
                 if self._tracer is None:

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import uvloop
 from opentelemetry.trace import Tracer
 
-from toko.platform.auth import DevTokenAuthenticator
-from toko.platform.grpc import Authenticator, GrpcServer, GrpcService, start_server, stop_signal
+from toko.platform.auth import Authenticator, jwt_authenticator
+from toko.platform.grpc import GrpcServer, GrpcService, start_server, stop_signal
 from toko.platform.logging import configure_logging
 from toko.platform.runtime import settle_heap
 from toko.platform.settings import ServiceSettings
@@ -41,8 +41,10 @@ class ServiceApp:
 
 
 def authenticator_for(settings: ServiceSettings) -> Authenticator:
-    """The authenticator a service checks bearer tokens with."""
-    return DevTokenAuthenticator(settings.dev_admin_token.get_secret_value())
+    """The authenticator a service checks bearer tokens with: access tokens signed by the auth service."""
+    return jwt_authenticator(
+        issuer=settings.public_base_url, jwks_url=settings.auth_jwks_url, jwks=settings.auth_jwks
+    )
 
 
 @dataclass

@@ -1,14 +1,15 @@
 """Settings shared by every service, read from the environment (pydantic-settings).
 
 Infrastructure addresses are shared (``TOKO_DATABASE_URL``, ``TOKO_NATS_URL``,
-``TOKO_REDIS_URL``); everything else a service reads under its own prefix
+``TOKO_REDIS_URL``, and the token issuer and its keys ``TOKO_PUBLIC_BASE_URL``,
+``TOKO_AUTH_JWKS_URL``); everything else a service reads under its own prefix
 ``TOKO_<NAME>_`` (``TOKO_PRODUCT_PORT``…). Nothing else in the code reads
 ``os.environ``.
 """
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,9 +32,16 @@ class ServiceSettings(BaseSettings):
     )
     nats_url: str = Field(default="nats://127.0.0.1:14222", validation_alias=_shared("TOKO_NATS_URL"))
     redis_url: str = Field(default="redis://127.0.0.1:16379/0", validation_alias=_shared("TOKO_REDIS_URL"))
-    dev_admin_token: SecretStr = Field(
-        default=SecretStr(""), validation_alias=_shared("TOKO_DEV_ADMIN_TOKEN")
+    # The issuer of access tokens: the platform's public origin (the gateway's).
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8080", validation_alias=_shared("TOKO_PUBLIC_BASE_URL")
     )
+    # Where the auth service publishes the keys that sign access tokens.
+    auth_jwks_url: str = Field(
+        default="http://127.0.0.1:50064/oauth2/jwks", validation_alias=_shared("TOKO_AUTH_JWKS_URL")
+    )
+    # A fixed JWKS document (JSON) trusted instead of fetching auth_jwks_url: tests, air-gapped setups.
+    auth_jwks: str = Field(default="", validation_alias=_shared("TOKO_AUTH_JWKS"))
     log_level: str = Field(default="INFO", validation_alias=_shared("TOKO_LOG_LEVEL"))
     otel_enabled: bool = Field(default=False, validation_alias=_shared("TOKO_OTEL_ENABLED"))
     otel_endpoint: str = Field(

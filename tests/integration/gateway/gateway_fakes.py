@@ -17,9 +17,11 @@ from grpc_status import rpc_status
 from toko.common.v1 import money_pb2
 from toko.echo.v1 import echo_pb2, echo_pb2_grpc
 from toko.gateway import GatewaySettings
+from toko.platform.testing_auth import TEST_ISSUER, mint_token, shared_issuer
 from toko.product.v1 import product_pb2, product_pb2_grpc
 
-ADMIN_TOKEN = "test-admin-token"
+# An admin with the catalog scope, signed by the shared test key the gateway is told to trust.
+ADMIN_TOKEN = mint_token(sub="admin-1", roles=["admin"], scopes=["catalog.write", "admin"])
 ECHO = "toko.echo.v1.EchoService"
 PRODUCTS = "toko.product.v1.ProductService"
 
@@ -171,7 +173,12 @@ async def start_upstream() -> tuple[grpc.aio.Server, Upstream]:
 
 
 def settings_for(address: str, **overrides: Any) -> GatewaySettings:
-    """Gateway settings sending both services to ``address``."""
-    return GatewaySettings(
-        upstreams={ECHO: address, PRODUCTS: address}, dev_admin_token=ADMIN_TOKEN, **overrides
-    )
+    """Gateway settings sending both services to ``address``, trusting the test key, without rate limits."""
+    values: dict[str, Any] = {
+        "upstreams": {ECHO: address, PRODUCTS: address},
+        "auth_jwks": shared_issuer().jwks_json,
+        "public_base_url": TEST_ISSUER,
+        "rate_limit_enabled": False,
+        **overrides,
+    }
+    return GatewaySettings(**values)

@@ -203,12 +203,15 @@ async def test_bad_token(client: httpx.AsyncClient) -> None:
         "/v1/products", json={"title": "Kopi"}, headers={"Authorization": "Bearer nope"}
     )
     _problem(response, 401, "INVALID_TOKEN")
-    assert response.headers["www-authenticate"] == 'Bearer realm="toko", error="invalid_token"'
+    assert response.headers["www-authenticate"] == (
+        'Bearer realm="toko", error="invalid_token", '
+        'error_description="the token is not a JWT (expected three dot-separated segments)"'
+    )
     response = await client.get("/v1/products/p1", headers={"Authorization": "Basic abc"})
     _problem(response, 401, "INVALID_AUTHORIZATION")
 
 
-async def test_dev_admin_token_passes_and_is_forwarded(client: httpx.AsyncClient, upstream: Upstream) -> None:
+async def test_a_valid_token_passes_and_is_forwarded(client: httpx.AsyncClient, upstream: Upstream) -> None:
     response = await client.post(
         "/v1/products", json={"title": "Kopi"}, headers={**ADMIN, "Idempotency-Key": "k-1"}
     )
@@ -306,6 +309,8 @@ async def test_health_and_liveness(client: httpx.AsyncClient) -> None:
     assert health.json() == {
         "status": "SERVING",
         "services": {"toko.echo.v1.EchoService": "SERVING", "toko.product.v1.ProductService": "SERVING"},
+        "mounts": [],
+        "rateLimiting": {"state": "DISABLED"},
     }
     assert (await client.get("/livez")).status_code == 200
 

@@ -12,6 +12,8 @@ import httpx
 import orjson
 from gateway_fakes import ADMIN_TOKEN, ECHO, PRODUCTS, Upstream, free_port
 
+from toko.platform.testing_auth import trusting_env
+
 
 async def _wait_until_up(http: httpx.AsyncClient, process: asyncio.subprocess.Process) -> None:
     for _ in range(100):
@@ -32,7 +34,8 @@ async def test_serves_over_http_and_stops_gracefully_on_sigterm(upstream: Upstre
         **os.environ,
         "TOKO_GATEWAY_PORT": str(port),
         "TOKO_GATEWAY_UPSTREAMS": orjson.dumps({ECHO: upstream.address, PRODUCTS: upstream.address}).decode(),
-        "TOKO_DEV_ADMIN_TOKEN": ADMIN_TOKEN,
+        **trusting_env(),
+        "TOKO_GATEWAY_RATE_LIMIT_ENABLED": "false",
         "TOKO_LOG_LEVEL": "WARNING",
     }
     process = await asyncio.create_subprocess_exec(

@@ -15,7 +15,7 @@ from toko.services.echo.settings import EchoSettings
 
 @pytest.fixture
 async def echo() -> AsyncIterator[RunningService]:
-    settings = EchoSettings(port=0, dev_admin_token="t")
+    settings = EchoSettings(port=0)
     running = await start_service(await bootstrap(settings), settings)
     yield running
     await running.stop(0.5)

@@ -18,7 +18,8 @@ UPSTREAMS = {"toko.echo.v1.EchoService": "127.0.0.1:1", "toko.product.v1.Product
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     contracts = load_contracts()
-    return build_openapi(contracts, build_routes(contracts, UPSTREAMS, default_timeout=1.0))
+    routes = build_routes(contracts, UPSTREAMS, default_timeout=1.0)
+    return build_openapi(contracts, routes, public_base_url="https://toko.example/")
 
 
 def test_validates_as_openapi_3_1(document: dict[str, Any]) -> None:
@@ -51,13 +52,21 @@ def test_query_parameters_and_protected_routes(document: dict[str, Any]) -> None
     assert set(names) == {"pageSize", "pageToken", "categoryId", "shopId", "status", "minPrice", "maxPrice"}
     assert names["status"]["schema"] == {"$ref": "#/components/schemas/toko.product.v1.ProductStatus"}
     create = document["paths"]["/v1/products"]["post"]
-    assert create["security"] == [{"bearerAuth": []}]
+    assert create["security"] == [{"bearerAuth": []}, {"oauth2": ["catalog.write"]}]
     assert "401" in create["responses"]
-    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+    assert listing["security"] == []
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {
         "type": "http",
         "scheme": "bearer",
-        "description": document["components"]["securitySchemes"]["bearerAuth"]["description"],
+        "bearerFormat": "JWT",
+        "description": schemes["bearerAuth"]["description"],
     }
+    code_flow = schemes["oauth2"]["flows"]["authorizationCode"]
+    assert code_flow["authorizationUrl"] == "https://toko.example/oauth2/authorize"
+    assert code_flow["tokenUrl"] == "https://toko.example/oauth2/token"
+    assert {"openid", "account", "shop.manage", "catalog.write", "admin"} <= code_flow["scopes"].keys()
+    assert schemes["oauth2"]["flows"]["clientCredentials"]["tokenUrl"] == "https://toko.example/oauth2/token"
     batch = {p["name"]: p for p in document["paths"]["/v1/skus:batchGet"]["get"]["parameters"]}
     assert batch["ids"]["required"] is True
     assert batch["ids"]["schema"] == {"type": "array", "items": {"type": "string"}}

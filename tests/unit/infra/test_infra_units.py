@@ -1,4 +1,4 @@
-"""Pure pieces of the launcher and supervisor: backoff, registry, env, lock, token, state, paths."""
+"""Pure pieces of the launcher and supervisor: backoff, registry, env, lock, banner, state, paths."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 from toko.infra import SERVICES, AlreadyRunningError, DataLayout, InfraConfig, default_data_dir
-from toko.infra.devtoken import ensure_dev_admin_token
 from toko.infra.lock import InstanceLock, holder_pid, is_locked
 from toko.infra.postgres import PostgresSettings, fallback_base_dir, others_can_traverse
 from toko.infra.servers import InfraEndpoints, libpq_url
 from toko.infra.services import find_service, service_env, upstreams
 from toko.infra.state import ProcessEntry, RunState, read_state, write_state
-from toko.infra.supervisor import Backoff
+from toko.infra.supervisor import Backoff, credentials_lines
 
 ENDPOINTS = InfraEndpoints(
     database_url="postgresql+asyncpg://postgres@/postgres?host=/s",
@@ -30,40 +29,51 @@ def test_backoff_doubles_up_to_the_cap() -> None:
     assert [backoff.delay(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
 
 
-def test_registry_has_the_first_services() -> None:
-    assert [(s.name, s.module, s.port, s.kind) for s in SERVICES] == [
-        ("echo", "toko.services.echo", 50060, "grpc"),
-        ("product", "toko.services.product", 50061, "grpc"),
-        ("gateway", "toko.gateway", 8080, "http"),
-    ]
-    assert upstreams(SERVICES) == {
-        "toko.echo.v1.EchoService": "127.0.0.1:50060",
-        "toko.product.v1.ProductService": "127.0.0.1:50061",
+def test_registry_has_the_services_the_platform_starts_with() -> None:
+    entries = {s.name: (s.module, s.port, s.kind) for s in SERVICES}
+    assert {name: entries[name] for name in ("echo", "product", "user", "auth", "gateway")} == {
+        "echo": ("toko.services.echo", 50060, "grpc"),
+        "product": ("toko.services.product", 50061, "grpc"),
+        "user": ("toko.services.user", 50062, "grpc"),
+        "auth": ("toko.services.auth", 50063, "grpc"),
+        "gateway": ("toko.gateway", 8080, "http"),
     }
-    with pytest.raises(KeyError, match="known: echo, product, gateway"):
+    assert SERVICES[-1].name == "gateway"  # started last, after what it fronts
+    assert (
+        upstreams(SERVICES).items()
+        >= {
+            "toko.echo.v1.EchoService": "127.0.0.1:50060",
+            "toko.product.v1.ProductService": "127.0.0.1:50061",
+            "toko.user.v1.UserService": "127.0.0.1:50062",
+            "toko.auth.v1.AuthService": "127.0.0.1:50063",
+        }.items()
+    )
+    with pytest.raises(KeyError, match="known: echo, product, user, auth"):
         find_service("nope")
 
 
 def test_service_env_carries_the_platform_configuration(tmp_path: Path) -> None:
     product = find_service("product")
-    env = service_env(
-        product, SERVICES, ENDPOINTS, data_dir=tmp_path, admin_token="t0k", base={"PATH": "/bin"}
-    )
+    env = service_env(product, SERVICES, ENDPOINTS, data_dir=tmp_path, base={"PATH": "/bin"})
     assert env == {
         "PATH": "/bin",
         "TOKO_DATABASE_URL": ENDPOINTS.database_url,
         "TOKO_NATS_URL": ENDPOINTS.nats_url,
         "TOKO_REDIS_URL": ENDPOINTS.redis_url,
         "TOKO_DATA_DIR": str(tmp_path),
-        "TOKO_DEV_ADMIN_TOKEN": "t0k",
         "TOKO_PRODUCT_PORT": "50061",
         "PYTHONUNBUFFERED": "1",
+        "TOKO_AUTH_JWKS_URL": "http://127.0.0.1:50064/oauth2/jwks",
+        "TOKO_PUBLIC_BASE_URL": "http://127.0.0.1:8080",
     }
-    gateway = service_env(
-        find_service("gateway"), SERVICES, ENDPOINTS, data_dir=tmp_path, admin_token="t", base={}
-    )
+    assert not any("ADMIN_TOKEN" in name for name in env)
+    gateway = service_env(find_service("gateway"), SERVICES, ENDPOINTS, data_dir=tmp_path, base={})
     assert gateway["TOKO_GATEWAY_PORT"] == "8080"
     assert json.loads(gateway["TOKO_GATEWAY_UPSTREAMS"]) == upstreams(SERVICES)
+    assert json.loads(gateway["TOKO_GATEWAY_HTTP_UPSTREAMS"]) == {
+        "/oauth2/": "http://127.0.0.1:50064",
+        "/.well-known/": "http://127.0.0.1:50064",
+    }
 
 
 def test_config_from_env(tmp_path: Path) -> None:
@@ -98,12 +108,29 @@ def test_the_lock_names_its_holder(tmp_path: Path) -> None:
     second.release()
 
 
-def test_the_admin_token_is_private_and_stable(tmp_path: Path) -> None:
-    path = tmp_path / "dev-admin-token"
-    token = ensure_dev_admin_token(path)
-    assert len(token) >= 40
-    assert path.stat().st_mode & 0o777 == 0o600
-    assert ensure_dev_admin_token(path) == token
+def test_the_banner_points_at_the_demo_credentials_without_their_secrets(tmp_path: Path) -> None:
+    path = DataLayout(tmp_path).credentials_file
+    assert credentials_lines(path) == [
+        f"  demo credentials (passwords, client secret): {path}",
+        "    (not written yet: the user and auth seeds write it)",
+    ]
+    path.write_text(
+        json.dumps(
+            {
+                "accounts": [
+                    {"email": "pembeli1@toko.test", "password": "buyer-secret", "roles": ["buyer"]},
+                    {"email": "admin@toko.test", "password": "admin-secret", "roles": ["buyer", "admin"]},
+                ],
+                "clients": {"toko-scripts": {"client_id": "toko-scripts", "client_secret": "client-secret"}},
+            }
+        )
+    )
+    lines = credentials_lines(path)
+    assert lines[1:] == [
+        "    admin: admin@toko.test",
+        "    client for scripts: toko-scripts (client credentials)",
+    ]
+    assert not any("secret" in line.split(":", 1)[1] for line in lines[1:])
 
 
 def test_state_round_trips(tmp_path: Path) -> None:
