@@ -1,61 +1,18 @@
 """The demo marketplace's fixed facts: its shops, its category tree and what each category sells.
 
-Shop ids are ``uuid5(SHOP_NAMESPACE, domain)``: any service (the user service
-creating the shops' accounts, for one) derives the same id from the same shop
-domain without asking the catalog. The seed (``toko.services.product.seed``)
-turns these facts into products with a seeded random generator, so every run
-produces the same catalogue.
+The shops come from ``toko.platform.demo`` (ids ``uuid5(SHOP_NAMESPACE, domain)``,
+shared with the user service, which creates the shops and their sellers). The
+seed (``toko.services.product.seed``) turns these facts into products with a
+seeded random generator, so every run produces the same catalogue.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
-# Never change: it keys every demo shop's id across services.
-SHOP_NAMESPACE = uuid.UUID("6f0c2a4e-8d1b-5c3a-9e7f-0a1b2c3d4e5f")
+from toko.platform.demo import SHOP_NAMESPACE, SHOPS, DemoShop
 
-
-@dataclass(frozen=True)
-class DemoShop:
-    """A demo shop: its storefront domain (``toko.dev/<domain>``), display name and city."""
-
-    domain: str
-    name: str
-    city: str
-
-    @property
-    def id(self) -> str:
-        """The shop's id, the same in every service."""
-        return str(uuid.uuid5(SHOP_NAMESPACE, self.domain))
-
-
-SHOPS: tuple[DemoShop, ...] = (
-    DemoShop("sumber-rejeki", "Toko Sumber Rejeki", "Jakarta Barat"),
-    DemoShop("berkah-jaya", "Berkah Jaya Store", "Bandung"),
-    DemoShop("maju-makmur", "CV Maju Makmur", "Surabaya"),
-    DemoShop("gadget-nusantara", "Gadget Nusantara", "Jakarta Pusat"),
-    DemoShop("kaos-kita", "Kaos Kita Official", "Bandung"),
-    DemoShop("dapur-bu-sri", "Dapur Bu Sri", "Yogyakarta"),
-    DemoShop("sambal-mbok-darmi", "Sambal Mbok Darmi", "Surabaya"),
-    DemoShop("rumah-cantik", "Rumah Cantik Beauty", "Medan"),
-    DemoShop("sehat-selalu", "Apotek Sehat Selalu", "Semarang"),
-    DemoShop("sport-center-id", "Sport Center ID", "Tangerang"),
-    DemoShop("bengkel-motor-jaya", "Bengkel Motor Jaya", "Bekasi"),
-    DemoShop("si-kecil-shop", "Si Kecil Baby Shop", "Depok"),
-    DemoShop("kopi-nusantara", "Kopi Nusantara", "Malang"),
-    DemoShop("pustaka-cahaya", "Pustaka Cahaya", "Jakarta Selatan"),
-    DemoShop("mainan-ceria", "Mainan Ceria", "Solo"),
-    DemoShop("komputer-murah", "Komputer Murah Mangga Dua", "Jakarta Utara"),
-    DemoShop("pet-lovers", "Pet Lovers Indonesia", "Denpasar"),
-    DemoShop("pesta-meriah", "Pesta Meriah Party Supply", "Makassar"),
-    DemoShop("perkakas-pro", "Perkakas Pro", "Batam"),
-    DemoShop("musik-asik", "Musik Asik", "Palembang"),
-    DemoShop("gamers-den", "Gamers Den", "Bogor"),
-    DemoShop("kamera-kita", "Kamera Kita", "Balikpapan"),
-    DemoShop("batik-pekalongan", "Batik Pekalongan Asli", "Pekalongan"),
-    DemoShop("hijab-syari", "Hijab Syari Collection", "Padang"),
-)
+__all__ = ["CATEGORIES", "OPTION_SETS", "SHOPS", "SHOP_NAMESPACE", "DemoCategory", "DemoShop"]
 
 
 # Options a category's products vary by: name and the values a product picks some of.

@@ -1,0 +1,1 @@
+"""The user service: accounts, profiles, address books, wishlists, roles and shops."""

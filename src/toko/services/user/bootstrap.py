@@ -1,0 +1,62 @@
+"""Wires the user service: database and migrations, password hashing, events, servicer and relay."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import nats
+
+from toko.platform.db import Database, ensure_database, run_migrations, service_database_url
+from toko.platform.grpc import GrpcService
+from toko.platform.outbox import OutboxRelay, ensure_streams
+from toko.platform.service import ServiceApp
+from toko.services.user.grpc_api import UserServicer
+from toko.services.user.handlers import SOURCE, Users
+from toko.services.user.passwords import PasswordHashing
+from toko.services.user.settings import UserSettings
+from toko.user.v1 import user_pb2, user_pb2_grpc
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def prepare_database(settings: UserSettings) -> Database:
+    """Create the service's database if needed, migrate it to head, and open it."""
+    url = service_database_url(settings.database_url, settings.database_name)
+    await ensure_database(url)
+    # Alembic's env.py runs its own event loop, so it cannot run on ours.
+    await asyncio.to_thread(run_migrations, url, MIGRATIONS)
+    return Database(url, pool_size=settings.db_pool_size)
+
+
+def build_users(settings: UserSettings, database: Database) -> Users:
+    """The use cases' dependencies."""
+    return Users(
+        database=database,
+        hashing=PasswordHashing(),
+        links_base_url=settings.public_base_url,
+        verification_ttl=timedelta(seconds=settings.email_verification_ttl_seconds),
+        reset_ttl=timedelta(seconds=settings.password_reset_ttl_seconds),
+    )
+
+
+async def bootstrap(settings: UserSettings) -> ServiceApp:
+    """Build the user service with its outbox relay."""
+    database = await prepare_database(settings)
+    connection = await nats.connect(settings.nats_url, name="toko-user", max_reconnect_attempts=-1)
+    await ensure_streams(connection.jetstream(), [SOURCE])
+    relay = OutboxRelay(database, connection, source=SOURCE)
+    users = build_users(settings, database)
+    return ServiceApp(
+        name=SOURCE,
+        grpc_services=[
+            GrpcService(
+                descriptor=user_pb2.DESCRIPTOR.services_by_name["UserService"],
+                servicer=UserServicer(users),
+                register=user_pb2_grpc.add_UserServiceServicer_to_server,
+            )
+        ],
+        workers=[relay.run],
+        on_stop=[connection.drain, database.dispose],
+    )

@@ -1,0 +1,157 @@
+"""What every use case of the user service shares: its dependencies, who is asking, and error translation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+from toko.platform.auth import Principal
+from toko.platform.db import Database
+from toko.platform.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from toko.platform.ids import is_id
+from toko.platform.pagination import decode_token
+from toko.services.user.domain import User, ValidationFailed, Violation
+from toko.services.user.error_codes import ErrorCode
+from toko.services.user.passwords import PasswordHashing, PasswordPolicy
+from toko.services.user.repository import UserRepository
+
+SOURCE = "user"
+ME = "me"
+T = TypeVar("T")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Users:
+    """What the use cases work with: the database, password hashing and policy, links and a clock."""
+
+    database: Database
+    hashing: PasswordHashing
+    policy: PasswordPolicy = field(default_factory=PasswordPolicy)
+    # Base of the links in verification and reset emails (the gateway's public origin).
+    links_base_url: str = "http://127.0.0.1:8080"
+    verification_ttl: timedelta = timedelta(hours=24)
+    reset_ttl: timedelta = timedelta(hours=1)
+    clock: Callable[[], datetime] = field(default=_utcnow)
+
+    async def hash_password(self, password: str) -> str:
+        """Hash off the event loop: argon2id is deliberately slow."""
+        return await asyncio.to_thread(self.hashing.hash, password)
+
+    async def verify_password(self, stored_hash: str | None, password: str) -> bool:
+        """Verify off the event loop; a missing hash costs the same work as a real one and fails."""
+        matched = await asyncio.to_thread(
+            self.hashing.verify, stored_hash or self.hashing.dummy_hash, password
+        )
+        return matched and stored_hash is not None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing and the token of the next (empty on the last)."""
+
+    items: list[T]
+    next_page_token: str
+
+
+def account_id(
+    principal: Principal, user_id: str, *, path: str = "user_id", sub_resource: bool = False
+) -> str:
+    """The account a request is about (``me`` is the caller), if the caller may reach it.
+
+    Another account itself is refused (PERMISSION_DENIED); another account's addresses,
+    wishlist and the like are reported as not found, so their ids cannot be probed.
+    """
+    target = principal.subject if user_id == ME else user_id
+    if not is_id(target):
+        if user_id == ME:
+            raise PermissionDenied(
+                ErrorCode.NOT_YOUR_ACCOUNT, "'me' names a user account; this caller is none"
+            )
+        raise InvalidArgument.field(path, "must be a UUID or 'me'", ErrorCode.INVALID_ID)
+    if target != principal.subject and not principal.is_admin:
+        if sub_resource:
+            raise NotFound(ErrorCode.USER_NOT_FOUND, f"no user {target}")
+        raise PermissionDenied(ErrorCode.NOT_YOUR_ACCOUNT, "you may only reach your own account")
+    return target
+
+
+async def live_user(repository: UserRepository, user_id: str, *, for_update: bool = False) -> User:
+    """A live account, or NOT_FOUND (deleted accounts are gone for everyone)."""
+    user = await repository.get_user(user_id, for_update=for_update)
+    if user is None:
+        raise NotFound(ErrorCode.USER_NOT_FOUND, f"no user {user_id}")
+    return user
+
+
+def require_id(value: str, path: str) -> str:
+    """``value`` when it is a UUID; INVALID_ARGUMENT naming ``path`` otherwise."""
+    if not is_id(value):
+        raise InvalidArgument.field(path, "must be a UUID", ErrorCode.INVALID_ID)
+    return value
+
+
+def optional_id(value: str, path: str) -> str | None:
+    """None for an empty value, else ``require_id``."""
+    return require_id(value, path) if value else None
+
+
+def ruled(build: Callable[[], T], *, also: Sequence[Violation] = ()) -> T:
+    """Apply the domain's rules; report their violations together with ``also`` as one error."""
+    try:
+        result = build()
+    except ValidationFailed as exc:
+        raise invalid([*also, *exc.violations]) from exc
+    if also:
+        raise invalid(also)
+    return result
+
+
+def invalid(violations: Sequence[Violation]) -> InvalidArgument:
+    """The platform error for broken rules."""
+    return InvalidArgument.of(
+        (FieldViolation(v.field, v.description, v.reason) for v in violations),
+        reason=ValidationFailed(violations).reason,
+    )
+
+
+def collect(*checks: Callable[[], object]) -> list[Violation]:
+    """Run checks that raise ``ValidationFailed``; every violation they report."""
+    found: list[Violation] = []
+    for check in checks:
+        try:
+            check()
+        except ValidationFailed as exc:
+            found += exc.violations
+    return found
+
+
+def page_key(token: str, filters: Sequence[str | int], length: int) -> list[str | int] | None:
+    """The sort key a page token continues after (validated by the caller), or None."""
+    key = decode_token(token, filters, length)
+    return None if key is None else list(key)
+
+
+def bad_page_token() -> InvalidArgument:
+    """The error for a page token whose content is not what this listing writes."""
+    return InvalidArgument.field(
+        "page_token", "is malformed or belongs to another query", "INVALID_PAGE_TOKEN"
+    )
+
+
+def check_mask(mask: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
+    """The update mask, when it names only fields that may change."""
+    unknown = [name for name in mask if name not in allowed]
+    if unknown or not mask:
+        raise InvalidArgument.field(
+            "update_mask",
+            f"name some of: {', '.join(allowed)}" + (f" (unknown: {', '.join(unknown)})" if unknown else ""),
+            ErrorCode.INVALID_UPDATE_MASK,
+        )
+    return tuple(dict.fromkeys(mask))
