@@ -1,0 +1,161 @@
+"""Wires the auth service: database, signing keys, Valkey, the user service, the HTTP listener, consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import nats
+
+from toko.auth.v1 import auth_pb2, auth_pb2_grpc
+from toko.platform.cache import create_valkey
+from toko.platform.consumer import EventConsumer
+from toko.platform.db import Database, ensure_database, run_migrations, service_database_url
+from toko.platform.events import stream_name
+from toko.platform.grpc import GrpcService
+from toko.platform.outbox import ensure_streams
+from toko.platform.service import ServiceApp
+from toko.services.auth import handlers
+from toko.services.auth.accounts import Accounts, UserServiceAccounts
+from toko.services.auth.consumers import (
+    USER_EVENTS_CONSUMER,
+    USER_EVENTS_SOURCE,
+    USER_EVENTS_SUBJECTS,
+    UserEvents,
+)
+from toko.services.auth.domain import KeyPolicy
+from toko.services.auth.grpc_api import AuthServicer
+from toko.services.auth.handlers import SOURCE, Lifetimes, Provider
+from toko.services.auth.http.app import OAuthApp, templates
+from toko.services.auth.http.asgi import HttpListener, bind_socket
+from toko.services.auth.http.security import LoginThrottle, Sessions, Signer
+from toko.services.auth.keys import KeyCipher, KeyRing, derive_key, load_master_secret
+from toko.services.auth.settings import AuthSettings
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+MAINTENANCE_SECONDS = 3600.0
+
+
+async def prepare_database(settings: AuthSettings) -> Database:
+    """Create the service's database if needed, migrate it to head, and open it."""
+    url = service_database_url(settings.database_url, settings.database_name)
+    await ensure_database(url)
+    # Alembic's env.py runs its own event loop, so it cannot run on ours.
+    await asyncio.to_thread(run_migrations, url, MIGRATIONS)
+    return Database(url, pool_size=settings.db_pool_size)
+
+
+def lifetimes(settings: AuthSettings) -> Lifetimes:
+    """How long codes and tokens live, from the settings."""
+    return Lifetimes(
+        access_token=timedelta(seconds=settings.access_token_seconds),
+        id_token=timedelta(seconds=settings.id_token_seconds),
+        refresh_token=timedelta(days=settings.refresh_token_days),
+        authorization_code=timedelta(seconds=settings.authorization_code_seconds),
+    )
+
+
+def key_ring(settings: AuthSettings, database: Database) -> KeyRing:
+    """The signing keys, encrypted under the master secret in the data dir."""
+    master = load_master_secret(settings.data_dir)
+    times = lifetimes(settings)
+    return KeyRing(
+        database=database,
+        cipher=KeyCipher(derive_key(master, "signing-key encryption")),
+        policy=KeyPolicy(
+            rotate_after=timedelta(days=settings.signing_key_rotation_days),
+            longest_token=max(times.access_token, times.id_token),
+            leeway=timedelta(seconds=settings.clock_leeway_seconds),
+            publish_ahead=timedelta(seconds=settings.signing_key_publish_ahead_seconds),
+        ),
+    )
+
+
+@dataclass
+class AuthService:
+    """The assembled service: what ``run`` starts, plus the parts tests look at."""
+
+    app: ServiceApp
+    provider: Provider
+    http: HttpListener
+
+
+async def build(settings: AuthSettings, *, accounts: Accounts | None = None) -> AuthService:
+    """Assemble the provider; ``accounts`` replaces the user service (tests)."""
+    database = await prepare_database(settings)
+    keys = key_ring(settings, database)
+    await keys.ensure_current()
+    issuer = settings.public_base_url.rstrip("/")
+    user_service = UserServiceAccounts(settings.user_service_address, keys, issuer)
+    valkey = create_valkey(settings.redis_url)
+    provider = Provider(
+        database=database,
+        keys=keys,
+        accounts=accounts or user_service,
+        valkey=valkey,
+        issuer=issuer,
+        lifetimes=lifetimes(settings),
+    )
+    sessions = Sessions(valkey, lifetime_seconds=settings.login_session_hours * 3600)
+    web = OAuthApp(
+        provider=provider,
+        sessions=sessions,
+        throttle=LoginThrottle(
+            valkey,
+            per_account=settings.login_failures_per_account,
+            per_ip=settings.login_failures_per_ip,
+            window_seconds=settings.login_failure_window_seconds,
+        ),
+        signer=Signer(derive_key(load_master_secret(settings.data_dir), "cookies")),
+        pages=templates(),
+    )
+    http = HttpListener(
+        web, bind_socket(settings.host, settings.http_port), forwarded_allow_ips=settings.forwarded_allow_ips
+    )
+    connection = await nats.connect(settings.nats_url, name="toko-auth", max_reconnect_attempts=-1)
+    await ensure_streams(connection.jetstream(), [SOURCE, USER_EVENTS_SOURCE])
+    user_events = EventConsumer(
+        name=USER_EVENTS_CONSUMER,
+        stream=stream_name(USER_EVENTS_SOURCE),
+        subjects=USER_EVENTS_SUBJECTS,
+        database=database,
+        nats=connection,
+        handler=UserEvents(provider, sessions),
+        service=SOURCE,
+    )
+
+    async def maintenance(stop: asyncio.Event) -> None:
+        """Rotate the signing key when due and purge expired codes and tokens, hourly."""
+        while not stop.is_set():
+            try:
+                await keys.ensure_current()
+                await handlers.purge_expired(provider=provider)
+            except Exception:
+                log.warning("auth maintenance failed; will retry", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=MAINTENANCE_SECONDS)
+
+    app = ServiceApp(
+        name=SOURCE,
+        grpc_services=[
+            GrpcService(
+                descriptor=auth_pb2.DESCRIPTOR.services_by_name["AuthService"],
+                servicer=AuthServicer(provider),
+                register=auth_pb2_grpc.add_AuthServiceServicer_to_server,
+            )
+        ],
+        workers=[http.run, user_events.run, maintenance],
+        on_stop=[connection.drain, user_service.close, valkey.aclose, database.dispose],
+    )
+    return AuthService(app=app, provider=provider, http=http)
+
+
+async def bootstrap(settings: AuthSettings) -> ServiceApp:
+    """Build the auth service with its HTTP listener, user-event consumer and maintenance worker."""
+    return (await build(settings)).app

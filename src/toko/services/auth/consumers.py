@@ -1,0 +1,42 @@
+"""Event handlers of the auth service (run by ``toko.platform.consumer.EventConsumer``).
+
+When a user's password changes or the account is deleted, every grant the user
+holds ends: refresh tokens are revoked, access tokens still valid are
+deny-listed, and the user's login sessions end.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+
+from toko.common.v1.event_pb2 import EventEnvelope
+from toko.platform.db import UnitOfWork
+from toko.platform.events import event_subject
+from toko.services.auth.handlers import Provider, revoke_user_tokens
+from toko.services.auth.http.security import Sessions
+from toko.services.auth.repository import AuthRepository
+from toko.user.v1 import events_pb2
+
+USER_EVENTS_CONSUMER = "auth-user-events"
+USER_EVENTS_SOURCE = "user"
+USER_EVENTS_SUBJECTS = (
+    event_subject(USER_EVENTS_SOURCE, events_pb2.PasswordChanged.DESCRIPTOR.name),
+    event_subject(USER_EVENTS_SOURCE, events_pb2.UserDeleted.DESCRIPTOR.name),
+)
+
+
+class UserEvents:
+    """Ends a user's grants and sessions when the password changes or the account is deleted."""
+
+    def __init__(self, provider: Provider, sessions: Sessions) -> None:
+        self._provider = provider
+        self._sessions = sessions
+
+    async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
+        """Revoke in the consumer's transaction; raising (Valkey down) makes JetStream redeliver."""
+        if not isinstance(payload, events_pb2.PasswordChanged | events_pb2.UserDeleted):
+            return
+        await revoke_user_tokens(
+            provider=self._provider, repository=AuthRepository(uow.session), user_id=payload.user_id
+        )
+        await self._sessions.end_all(payload.user_id)

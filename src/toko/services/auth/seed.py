@@ -1,0 +1,178 @@
+"""The first-party OAuth clients: ``python -m toko.services.auth.seed`` (runs after the user seed).
+
+Registers ``storefront`` (public, PKCE, authorization code and refresh token)
+and ``toko-scripts`` (confidential, client credentials, admin role) and merges
+them under ``"clients"`` into ``<TOKO_DATA_DIR>/demo-credentials.json`` (mode
+0600), the file the user seed writes its demo accounts to. Running it again
+changes nothing; a ``toko-scripts`` secret missing from the file (or not
+matching) is replaced by a new one, since only its hash is stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+from toko.platform.auth import Principal
+from toko.platform.cache import create_valkey
+from toko.services.auth import handlers
+from toko.services.auth.accounts import VerifiedAccount
+from toko.services.auth.bootstrap import key_ring, lifetimes, prepare_database
+from toko.services.auth.domain import OIDC_SCOPES, ClientSpec, ClientType, UserClaims, hash_secret, new_secret
+from toko.services.auth.handlers import Provider
+from toko.services.auth.repository import AuthRepository
+from toko.services.auth.settings import AuthSettings
+
+CREDENTIALS_FILE = "demo-credentials.json"
+SEED_PRINCIPAL = Principal(subject="seed", roles=frozenset({"admin"}))
+STOREFRONT = "storefront"
+SCRIPTS = "toko-scripts"
+STOREFRONT_SCOPES = (*OIDC_SCOPES, "account", "shop.manage", "catalog.write")
+
+
+def demo_clients(public_base_url: str) -> dict[str, ClientSpec]:
+    """The first-party clients, by client id."""
+    base = public_base_url.rstrip("/")
+    return {
+        STOREFRONT: ClientSpec(
+            name="toko storefront",
+            client_type=ClientType.PUBLIC,
+            redirect_uris=(f"{base}/oauth2/callback-demo", "http://localhost:8765/callback"),
+            post_logout_redirect_uris=(f"{base}/", "http://localhost:8765/"),
+            allowed_scopes=STOREFRONT_SCOPES,
+            grant_types=("authorization_code", "refresh_token"),
+            first_party=True,
+        ),
+        SCRIPTS: ClientSpec(
+            name="toko scripts",
+            client_type=ClientType.CONFIDENTIAL,
+            allowed_scopes=("catalog.write", "admin"),
+            grant_types=("client_credentials",),
+            first_party=True,
+            roles=("admin",),
+        ),
+    }
+
+
+def read_credentials(path: Path) -> dict[str, Any]:
+    """The credentials file's content, empty when it does not exist yet."""
+    try:
+        content = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    return content if isinstance(content, dict) else {}
+
+
+def write_credentials(path: Path, content: dict[str, Any]) -> None:
+    """Replace the file atomically, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".demo-credentials.")
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(content, file, indent=2, ensure_ascii=False)
+            file.write("\n")
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+class _NoAccounts:
+    """The seed signs nobody in."""
+
+    async def verify_credentials(self, *, email: str, password: str) -> VerifiedAccount:
+        """Never called by the seed."""
+        raise RuntimeError("the seed does not call the user service")
+
+    async def verify_second_factor(self, *, user_id: str, code: str) -> None:
+        """Never called by the seed."""
+        raise RuntimeError("the seed does not call the user service")
+
+    async def claims(self, *, user_id: str) -> UserClaims:
+        """Never called by the seed."""
+        raise RuntimeError("the seed does not call the user service")
+
+
+async def seed(settings: AuthSettings) -> dict[str, dict[str, Any]]:
+    """Register whichever first-party client is missing; return what the credentials file says of them."""
+    database = await prepare_database(settings)
+    keys = key_ring(settings, database)
+    # Registering clients touches no Valkey key; the client connects lazily, so this opens nothing.
+    valkey = create_valkey(settings.redis_url)
+    provider = Provider(
+        database=database,
+        keys=keys,
+        accounts=_NoAccounts(),
+        valkey=valkey,
+        issuer=settings.public_base_url.rstrip("/"),
+        lifetimes=lifetimes(settings),
+    )
+    path = settings.data_dir / CREDENTIALS_FILE
+    written = read_credentials(path).get("clients", {})
+    clients: dict[str, dict[str, Any]] = {}
+    try:
+        for client_id, spec in demo_clients(settings.public_base_url).items():
+            async with database.sessions() as session:
+                existing = await AuthRepository(session).get_client(client_id)
+            secret = ""
+            if existing is None:
+                client, secret = await handlers.register_client(
+                    provider=provider, spec=spec, principal=SEED_PRINCIPAL, client_id=client_id
+                )
+            else:
+                client = existing
+                if not client.is_public:
+                    secret = str(written.get(client_id, {}).get("client_secret", ""))
+                    if not secret or not client.check_secret(secret):
+                        secret = new_secret()
+                        async with database.unit_of_work(handlers.SOURCE) as uow:
+                            await AuthRepository(uow.session).set_client_secret(
+                                client_id, hash_secret(secret)
+                            )
+                            await uow.commit()
+            entry: dict[str, Any] = {
+                "client_id": client.client_id,
+                "client_type": client.client_type.value,
+                "grant_types": list(client.grant_types),
+                "scopes": " ".join(client.allowed_scopes),
+            }
+            if client.redirect_uris:
+                entry["redirect_uris"] = list(client.redirect_uris)
+            if secret:
+                entry["client_secret"] = secret
+            clients[client_id] = entry
+    finally:
+        await valkey.aclose()
+        await database.dispose()
+    content = read_credentials(path)
+    content["clients"] = clients
+    content.setdefault("oauth", {})
+    content["oauth"] = {
+        "issuer": provider.issuer,
+        "discovery": f"{provider.issuer}/.well-known/openid-configuration",
+        "token_endpoint": f"{provider.issuer}/oauth2/token",
+    }
+    write_credentials(path, content)
+    return clients
+
+
+def main() -> None:
+    """Seed the first-party clients and say where their credentials are."""
+    settings = AuthSettings()
+    clients = uvloop.run(seed(settings))
+    print(
+        f"auth seed: clients {', '.join(sorted(clients))} ready; credentials in "
+        f"{settings.data_dir / CREDENTIALS_FILE}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""The whole sign-in against the real user service: Authlib's client, the login form, a protected RPC.
+
+The user service verifies the access tokens the provider issues against the
+provider's JWKS, and the provider signs its own service token to call the
+user service's internal RPCs; a password change ends the user's grants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+from auth_testkit import AsyncOAuth2Client, auth_settings, free_port, sign_in
+
+from toko.infra.servers import InfraEndpoints
+from toko.platform.service import RunningService, start_service
+from toko.services.auth.settings import AuthSettings
+from toko.services.user.bootstrap import bootstrap as user_bootstrap
+from toko.services.user.settings import UserSettings
+from toko.user.v1 import user_pb2, user_pb2_grpc
+
+PASSWORD = "Rendang-Padang-2024"
+
+
+@pytest.fixture(scope="module")
+def user_port() -> int:
+    """Where the user service will listen."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def settings(
+    infrastructure: InfraEndpoints, user_port: int, tmp_path_factory: pytest.TempPathFactory
+) -> AuthSettings:
+    """The provider, pointing at the real user service."""
+    return auth_settings(
+        infrastructure,
+        database_name=f"auth_real_{uuid.uuid4().hex[:8]}",
+        data_dir=Path(tmp_path_factory.mktemp("auth-real")),
+        user_service=f"127.0.0.1:{user_port}",
+    )
+
+
+@pytest.fixture(scope="module")
+async def user_service(
+    infrastructure: InfraEndpoints, settings: AuthSettings, user_port: int, base_url: str
+) -> AsyncIterator[RunningService]:
+    """The real user service, trusting the provider's keys."""
+    user_settings = UserSettings.model_validate(
+        {
+            "TOKO_DATABASE_URL": infrastructure.database_url,
+            "TOKO_NATS_URL": infrastructure.nats_url,
+            "TOKO_REDIS_URL": infrastructure.redis_url,
+            "TOKO_PUBLIC_BASE_URL": base_url,
+            "TOKO_AUTH_JWKS_URL": f"{base_url}/oauth2/jwks",
+            "TOKO_DATA_DIR": str(settings.data_dir),
+            "port": user_port,
+            "database_name": f"user_real_{uuid.uuid4().hex[:8]}",
+            "db_pool_size": 4,
+        }
+    )
+    running = await start_service(await user_bootstrap(user_settings), user_settings)
+    yield running
+    await running.stop(1.0)
+
+
+@pytest.fixture(scope="module")
+async def users(user_service: RunningService) -> AsyncIterator[user_pb2_grpc.UserServiceAsyncStub]:
+    """A client of the user service."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{user_service.port}") as channel:
+        yield user_pb2_grpc.UserServiceStub(channel)
+
+
+async def test_sign_in_call_a_protected_api_refresh_revoke_and_change_password(
+    base_url: str, storefront: str, browser: httpx.AsyncClient, users: user_pb2_grpc.UserServiceAsyncStub
+) -> None:
+    email = f"siti-{uuid.uuid4().hex[:6]}@tokodemo.id"
+    await users.SignUp(user_pb2.SignUpRequest(email=email, password=PASSWORD, name="Siti Rahayu"))
+
+    oauth = AsyncOAuth2Client(
+        client_id="storefront",
+        redirect_uri=storefront,
+        scope="openid email profile offline_access account",
+        code_challenge_method="S256",
+        token_endpoint_auth_method="none",
+        base_url=base_url,
+    )
+    verifier = uuid.uuid4().hex + uuid.uuid4().hex
+    url, _ = oauth.create_authorization_url(f"{base_url}/oauth2/authorize", code_verifier=verifier)
+    wrong = await sign_in(browser, url, email=email, password="bukan-kata-sandinya")
+    assert wrong.status_code == 401
+    signed_in = await sign_in(browser, url, email=email, password=PASSWORD)
+    assert signed_in.status_code == 303
+    callback = (await browser.get(signed_in.headers["location"])).headers["location"]
+    token = await oauth.fetch_token(
+        f"{base_url}/oauth2/token", authorization_response=callback, code_verifier=verifier
+    )
+
+    me = await users.GetUser(
+        user_pb2.GetUserRequest(user_id="me"),
+        metadata=(("authorization", f"Bearer {token['access_token']}"),),
+    )
+    assert me.user.email == email
+    assert (await oauth.get("/oauth2/userinfo")).json()["name"] == "Siti Rahayu"
+
+    refreshed = await oauth.refresh_token(f"{base_url}/oauth2/token", refresh_token=token["refresh_token"])
+    await users.ChangePassword(
+        user_pb2.ChangePasswordRequest(user_id="me", current_password=PASSWORD, new_password=PASSWORD + "!"),
+        metadata=(("authorization", f"Bearer {refreshed['access_token']}"),),
+    )
+
+    async def refresh_refused() -> bool:
+        response = await browser.post(
+            "/oauth2/token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": "storefront",
+                "refresh_token": refreshed["refresh_token"],
+            },
+        )
+        return response.status_code == 400
+
+    # PasswordChanged travels through the user service's outbox and JetStream to the provider.
+    for _ in range(200):
+        if await refresh_refused():
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the password change did not revoke the refresh token")
+    refused = await oauth.get("/oauth2/userinfo")
+    assert refused.status_code == 401
+    await oauth.aclose()
