@@ -11,11 +11,32 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from toko.infra.servers import InfraEndpoints
+from toko.platform.testing_auth import bearer, mint_token, trusting_env
 from toko.product.v1 import product_pb2 as pb
 from toko.services.product.settings import ProductSettings
 
-ADMIN_TOKEN = "product-tests-admin-token"
-ADMIN = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
+Metadata = tuple[tuple[str, str], ...]
+
+# An admin of the first-party scripts client, as the auth service would issue (valid 15 minutes).
+ADMIN: Metadata = (
+    ("authorization", bearer(mint_token(sub="admin-1", roles=["admin"], scopes=["catalog.write", "admin"]))),
+)
+
+
+def as_seller(shop_id: str, *, scopes: tuple[str, ...] = ("catalog.write",)) -> Metadata:
+    """Metadata of a seller owning ``shop_id``."""
+    token = mint_token(
+        sub=f"seller-{uuid.uuid4().hex[:8]}", roles=["buyer", "seller"], scopes=scopes, shop_id=shop_id
+    )
+    return (("authorization", bearer(token)),)
+
+
+def as_buyer() -> Metadata:
+    """Metadata of a buyer (no shop), even one whose token holds the catalog scope."""
+    token = mint_token(
+        sub=f"buyer-{uuid.uuid4().hex[:8]}", roles=["buyer"], scopes=["catalog.write", "account"]
+    )
+    return (("authorization", bearer(token)),)
 
 
 def new_shop() -> str:
@@ -30,7 +51,7 @@ def product_settings(infrastructure: InfraEndpoints, database_name: str, **overr
             "TOKO_DATABASE_URL": infrastructure.database_url,
             "TOKO_NATS_URL": infrastructure.nats_url,
             "TOKO_REDIS_URL": infrastructure.redis_url,
-            "TOKO_DEV_ADMIN_TOKEN": ADMIN_TOKEN,
+            **trusting_env(),
             "port": 0,
             "database_name": database_name,
             "db_pool_size": 4,

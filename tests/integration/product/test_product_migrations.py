@@ -15,6 +15,16 @@ from toko.platform.db import Database, ensure_database, run_migrations, service_
 from toko.services.product.bootstrap import MIGRATIONS
 
 CATALOG_TABLES = {"categories", "products", "skus", "outbox", "inbox", "idempotency_keys"}
+PRICING_TABLES = {
+    "sku_pricing",
+    "price_history",
+    "price_schedules",
+    "campaigns",
+    "campaign_skus",
+    "price_boundaries",
+    "sku_stock_signals",
+    "sku_daily_sales",
+}
 
 
 def alembic_config(url: URL) -> Config:
@@ -48,6 +58,6 @@ async def test_migrations_go_up_from_empty_down_to_base_and_up_again(infrastruct
     await asyncio.to_thread(run_migrations, url, MIGRATIONS)
     await asyncio.to_thread(run_migrations, url, MIGRATIONS)  # at head already: nothing to do
 
-    assert after_up == CATALOG_TABLES
+    assert after_up == CATALOG_TABLES | PRICING_TABLES
     assert after_down == set()
-    assert await tables(url) == CATALOG_TABLES
+    assert await tables(url) == CATALOG_TABLES | PRICING_TABLES

@@ -22,20 +22,27 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from toko.common.v1 import money_pb2 as toko_dot_common_dot_v1_dot_money__pb2
+from toko.product.v1 import pricing_pb2 as toko_dot_product_dot_v1_dot_pricing__pb2
 from toko.product.v1 import product_pb2 as toko_dot_product_dot_v1_dot_product__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctoko/product/v1/events.proto\x12\x0ftoko.product.v1\x1a\x1dtoko/product/v1/product.proto\";\n\x0eProductCreated\x12)\n\x07product\x18\x01 \x01(\x0b\x32\x18.toko.product.v1.Product\"S\n\x0eProductUpdated\x12)\n\x07product\x18\x01 \x01(\x0b\x32\x18.toko.product.v1.Product\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"6\n\x0fProductArchived\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0f\n\x07shop_id\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctoko/product/v1/events.proto\x12\x0ftoko.product.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1atoko/common/v1/money.proto\x1a\x1dtoko/product/v1/pricing.proto\x1a\x1dtoko/product/v1/product.proto\";\n\x0eProductCreated\x12)\n\x07product\x18\x01 \x01(\x0b\x32\x18.toko.product.v1.Product\"S\n\x0eProductUpdated\x12)\n\x07product\x18\x01 \x01(\x0b\x32\x18.toko.product.v1.Product\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"6\n\x0fProductArchived\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0f\n\x07shop_id\x18\x02 \x01(\t\"\x99\x02\n\x0cPriceChanged\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12\x0f\n\x07shop_id\x18\x03 \x01(\t\x12(\n\told_price\x18\x04 \x01(\x0b\x32\x15.toko.common.v1.Money\x12(\n\tnew_price\x18\x05 \x01(\x0b\x32\x15.toko.common.v1.Money\x12\x32\n\x06source\x18\x06 \x01(\x0e\x32\".toko.product.v1.PriceChangeSource\x12\x0f\n\x07rule_id\x18\x07 \x01(\t\x12(\n\x04time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tchange_id\x18\t \x01(\t\"\xc9\x01\n\x1a\x46lashSaleCampaignScheduled\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x04skus\x18\x05 \x03(\x0b\x32\x1c.toko.product.v1.CampaignSkub\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'toko.product.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PRODUCTCREATED']._serialized_start=80
-  _globals['_PRODUCTCREATED']._serialized_end=139
-  _globals['_PRODUCTUPDATED']._serialized_start=141
-  _globals['_PRODUCTUPDATED']._serialized_end=224
-  _globals['_PRODUCTARCHIVED']._serialized_start=226
-  _globals['_PRODUCTARCHIVED']._serialized_end=280
+  _globals['_PRODUCTCREATED']._serialized_start=172
+  _globals['_PRODUCTCREATED']._serialized_end=231
+  _globals['_PRODUCTUPDATED']._serialized_start=233
+  _globals['_PRODUCTUPDATED']._serialized_end=316
+  _globals['_PRODUCTARCHIVED']._serialized_start=318
+  _globals['_PRODUCTARCHIVED']._serialized_end=372
+  _globals['_PRICECHANGED']._serialized_start=375
+  _globals['_PRICECHANGED']._serialized_end=656
+  _globals['_FLASHSALECAMPAIGNSCHEDULED']._serialized_start=659
+  _globals['_FLASHSALECAMPAIGNSCHEDULED']._serialized_end=860
 # @@protoc_insertion_point(module_scope)

@@ -6,7 +6,10 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from toko.common.v1 import money_pb2 as _money_pb2
+from toko.product.v1 import pricing_pb2 as _pricing_pb2
 from toko.product.v1 import product_pb2 as _product_pb2
 import builtins as _builtins
 import sys
@@ -98,3 +101,109 @@ class ProductArchived(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ProductArchived: _TypeAlias = ProductArchived  # noqa: Y015
+
+@_typing.final
+class PriceChanged(_message.Message):
+    """PriceChanged is raised whenever the price of one unit of a SKU changes, whatever caused it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    OLD_PRICE_FIELD_NUMBER: _builtins.int
+    NEW_PRICE_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    CHANGE_ID_FIELD_NUMBER: _builtins.int
+    sku_id: _builtins.str
+    """The SKU."""
+    product_id: _builtins.str
+    """Its product."""
+    shop_id: _builtins.str
+    """Its shop."""
+    source: _pricing_pb2.PriceChangeSource.ValueType
+    """What caused the change."""
+    rule_id: _builtins.str
+    """The schedule, campaign or dynamic rule that caused it; empty for a manual change."""
+    change_id: _builtins.str
+    """Id of the price history row."""
+    @_builtins.property
+    def old_price(self) -> _money_pb2.Money:
+        """Price before; unset when the SKU was created."""
+
+    @_builtins.property
+    def new_price(self) -> _money_pb2.Money:
+        """Price after."""
+
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When the change took effect."""
+
+    def __init__(
+        self,
+        *,
+        sku_id: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+        shop_id: _builtins.str = ...,
+        old_price: _money_pb2.Money | None = ...,
+        new_price: _money_pb2.Money | None = ...,
+        source: _pricing_pb2.PriceChangeSource.ValueType = ...,
+        rule_id: _builtins.str = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        change_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["new_price", b"new_price", "old_price", b"old_price", "time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_id", b"change_id", "new_price", b"new_price", "old_price", b"old_price", "product_id", b"product_id", "rule_id", b"rule_id", "shop_id", b"shop_id", "sku_id", b"sku_id", "source", b"source", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PriceChanged: _TypeAlias = PriceChanged  # noqa: Y015
+
+@_typing.final
+class FlashSaleCampaignScheduled(_message.Message):
+    """FlashSaleCampaignScheduled is raised when SKUs join a flash-sale campaign, so that the inventory
+    service sets their quota apart (and refuses a quota above the stock it has).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    SKUS_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    """The campaign."""
+    name: _builtins.str
+    """Its name."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Start of the window."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """End of the window."""
+
+    @_builtins.property
+    def skus(self) -> _containers.RepeatedCompositeFieldContainer[_pricing_pb2.CampaignSku]:
+        """The SKUs this change added (each SKU joins a campaign once)."""
+
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        skus: _abc.Iterable[_pricing_pb2.CampaignSku] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "end_time", b"end_time", "name", b"name", "skus", b"skus", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FlashSaleCampaignScheduled: _TypeAlias = FlashSaleCampaignScheduled  # noqa: Y015

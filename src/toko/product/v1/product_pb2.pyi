@@ -11,6 +11,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from toko.common.v1 import money_pb2 as _money_pb2
+from toko.product.v1 import pricing_pb2 as _pricing_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -381,6 +382,9 @@ class SkuView(_message.Message):
     PRODUCT_STATUS_FIELD_NUMBER: _builtins.int
     WEIGHT_GRAMS_FIELD_NUMBER: _builtins.int
     IMAGE_URL_FIELD_NUMBER: _builtins.int
+    CURRENT_PRICE_FIELD_NUMBER: _builtins.int
+    CURRENT_PRICE_SOURCE_FIELD_NUMBER: _builtins.int
+    LOWEST_PRICE_30D_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     """Its product's id."""
     product_title: _builtins.str
@@ -393,9 +397,21 @@ class SkuView(_message.Message):
     """Its product's packed weight in grams."""
     image_url: _builtins.str
     """Its product's cover image."""
+    current_price_source: _pricing_pb2.PriceSource.ValueType
+    """What set current_price."""
     @_builtins.property
     def sku(self) -> Global___Sku:
         """The SKU."""
+
+    @_builtins.property
+    def current_price(self) -> _money_pb2.Money:
+        """Price of one unit now: the base price, or a campaign, schedule or dynamic price."""
+
+    @_builtins.property
+    def lowest_price_30d(self) -> _money_pb2.Money:
+        """The lowest price of one unit in effect during the 30 days before the current price took
+        effect, for an honest strike-through: show one only when this is above current_price.
+        """
 
     def __init__(
         self,
@@ -407,10 +423,13 @@ class SkuView(_message.Message):
         product_status: Global___ProductStatus.ValueType = ...,
         weight_grams: _builtins.int = ...,
         image_url: _builtins.str = ...,
+        current_price: _money_pb2.Money | None = ...,
+        current_price_source: _pricing_pb2.PriceSource.ValueType = ...,
+        lowest_price_30d: _money_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["sku", b"sku"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["current_price", b"current_price", "lowest_price_30d", b"lowest_price_30d", "sku", b"sku"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["image_url", b"image_url", "product_id", b"product_id", "product_status", b"product_status", "product_title", b"product_title", "shop_id", b"shop_id", "sku", b"sku", "weight_grams", b"weight_grams"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current_price", b"current_price", "current_price_source", b"current_price_source", "image_url", b"image_url", "lowest_price_30d", b"lowest_price_30d", "product_id", b"product_id", "product_status", b"product_status", "product_title", b"product_title", "shop_id", b"shop_id", "sku", b"sku", "weight_grams", b"weight_grams"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from toko.product.v1 import pricing_pb2 as toko_dot_product_dot_v1_dot_pricing__pb2
 from toko.product.v1 import product_pb2 as toko_dot_product_dot_v1_dot_product__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -85,6 +86,71 @@ class ProductServiceStub:
                 request_serializer=toko_dot_product_dot_v1_dot_product__pb2.BatchGetSkusRequest.SerializeToString,
                 response_deserializer=toko_dot_product_dot_v1_dot_product__pb2.BatchGetSkusResponse.FromString,
                 _registered_method=True)
+        self.QuotePrices = channel.unary_unary(
+                '/toko.product.v1.ProductService/QuotePrices',
+                request_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.QuotePricesRequest.SerializeToString,
+                response_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.QuotePricesResponse.FromString,
+                _registered_method=True)
+        self.GetPriceHistory = channel.unary_unary(
+                '/toko.product.v1.ProductService/GetPriceHistory',
+                request_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.GetPriceHistoryRequest.SerializeToString,
+                response_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.GetPriceHistoryResponse.FromString,
+                _registered_method=True)
+        self.GetSkuPricing = channel.unary_unary(
+                '/toko.product.v1.ProductService/GetSkuPricing',
+                request_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.GetSkuPricingRequest.SerializeToString,
+                response_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.GetSkuPricingResponse.FromString,
+                _registered_method=True)
+        self.SetPriceBounds = channel.unary_unary(
+                '/toko.product.v1.ProductService/SetPriceBounds',
+                request_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.SetPriceBoundsRequest.SerializeToString,
+                response_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.SetPriceBoundsResponse.FromString,
+                _registered_method=True)
+        self.SetQuantityTiers = channel.unary_unary(
+                '/toko.product.v1.ProductService/SetQuantityTiers',
+                request_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.SetQuantityTiersRequest.SerializeToString,
+                response_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.SetQuantityTiersResponse.FromString,
+                _registered_method=True)
+        self.SetDynamicRules = channel.unary_unary(
+                '/toko.product.v1.ProductService/SetDynamicRules',
+                request_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.SetDynamicRulesRequest.SerializeToString,
+                response_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.SetDynamicRulesResponse.FromString,
+                _registered_method=True)
+        self.CreatePriceSchedule = channel.unary_unary(
+                '/toko.product.v1.ProductService/CreatePriceSchedule',
+                request_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.CreatePriceScheduleRequest.SerializeToString,
+                response_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.CreatePriceScheduleResponse.FromString,
+                _registered_method=True)
+        self.ListPriceSchedules = channel.unary_unary(
+                '/toko.product.v1.ProductService/ListPriceSchedules',
+                request_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.ListPriceSchedulesRequest.SerializeToString,
+                response_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.ListPriceSchedulesResponse.FromString,
+                _registered_method=True)
+        self.CancelPriceSchedule = channel.unary_unary(
+                '/toko.product.v1.ProductService/CancelPriceSchedule',
+                request_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.CancelPriceScheduleRequest.SerializeToString,
+                response_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.CancelPriceScheduleResponse.FromString,
+                _registered_method=True)
+        self.CreateCampaign = channel.unary_unary(
+                '/toko.product.v1.ProductService/CreateCampaign',
+                request_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.CreateCampaignRequest.SerializeToString,
+                response_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.CreateCampaignResponse.FromString,
+                _registered_method=True)
+        self.GetCampaign = channel.unary_unary(
+                '/toko.product.v1.ProductService/GetCampaign',
+                request_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.GetCampaignRequest.SerializeToString,
+                response_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.GetCampaignResponse.FromString,
+                _registered_method=True)
+        self.ListCampaigns = channel.unary_unary(
+                '/toko.product.v1.ProductService/ListCampaigns',
+                request_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.ListCampaignsRequest.SerializeToString,
+                response_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.ListCampaignsResponse.FromString,
+                _registered_method=True)
+        self.AddCampaignSkus = channel.unary_unary(
+                '/toko.product.v1.ProductService/AddCampaignSkus',
+                request_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.AddCampaignSkusRequest.SerializeToString,
+                response_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.AddCampaignSkusResponse.FromString,
+                _registered_method=True)
 
 
 class ProductServiceServicer:
@@ -161,6 +227,98 @@ class ProductServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def QuotePrices(self, request, context):
+        """QuotePrices prices a cart: per line the unit price, what set it, and until when the quote holds.
+        Cart and order trust only this. Precedence is documented on PriceSource.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPriceHistory(self, request, context):
+        """GetPriceHistory lists the price changes of a SKU, newest first, and its lowest 30-day price.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSkuPricing(self, request, context):
+        """GetSkuPricing returns everything that prices a SKU, for its seller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPriceBounds(self, request, context):
+        """SetPriceBounds sets the floor and ceiling of a SKU's price.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetQuantityTiers(self, request, context):
+        """SetQuantityTiers replaces a SKU's wholesale tiers ("harga grosir").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetDynamicRules(self, request, context):
+        """SetDynamicRules replaces a SKU's dynamic pricing rules.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePriceSchedule(self, request, context):
+        """CreatePriceSchedule schedules a price for a time window; windows of one SKU never overlap.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPriceSchedules(self, request, context):
+        """ListPriceSchedules lists a SKU's scheduled prices by start time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelPriceSchedule(self, request, context):
+        """CancelPriceSchedule cancels a scheduled price; a running one ends at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCampaign(self, request, context):
+        """CreateCampaign creates a flash-sale campaign: a name and a time window.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCampaign(self, request, context):
+        """GetCampaign returns a campaign with its SKUs and countdown.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCampaigns(self, request, context):
+        """ListCampaigns lists running and upcoming campaigns by start time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddCampaignSkus(self, request, context):
+        """AddCampaignSkus adds SKUs to a campaign; a SKU is in at most one campaign at any instant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProductServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -213,6 +371,71 @@ def add_ProductServiceServicer_to_server(servicer, server):
                     servicer.BatchGetSkus,
                     request_deserializer=toko_dot_product_dot_v1_dot_product__pb2.BatchGetSkusRequest.FromString,
                     response_serializer=toko_dot_product_dot_v1_dot_product__pb2.BatchGetSkusResponse.SerializeToString,
+            ),
+            'QuotePrices': grpc.unary_unary_rpc_method_handler(
+                    servicer.QuotePrices,
+                    request_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.QuotePricesRequest.FromString,
+                    response_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.QuotePricesResponse.SerializeToString,
+            ),
+            'GetPriceHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPriceHistory,
+                    request_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.GetPriceHistoryRequest.FromString,
+                    response_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.GetPriceHistoryResponse.SerializeToString,
+            ),
+            'GetSkuPricing': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSkuPricing,
+                    request_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.GetSkuPricingRequest.FromString,
+                    response_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.GetSkuPricingResponse.SerializeToString,
+            ),
+            'SetPriceBounds': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPriceBounds,
+                    request_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.SetPriceBoundsRequest.FromString,
+                    response_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.SetPriceBoundsResponse.SerializeToString,
+            ),
+            'SetQuantityTiers': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetQuantityTiers,
+                    request_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.SetQuantityTiersRequest.FromString,
+                    response_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.SetQuantityTiersResponse.SerializeToString,
+            ),
+            'SetDynamicRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDynamicRules,
+                    request_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.SetDynamicRulesRequest.FromString,
+                    response_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.SetDynamicRulesResponse.SerializeToString,
+            ),
+            'CreatePriceSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePriceSchedule,
+                    request_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.CreatePriceScheduleRequest.FromString,
+                    response_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.CreatePriceScheduleResponse.SerializeToString,
+            ),
+            'ListPriceSchedules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPriceSchedules,
+                    request_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.ListPriceSchedulesRequest.FromString,
+                    response_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.ListPriceSchedulesResponse.SerializeToString,
+            ),
+            'CancelPriceSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelPriceSchedule,
+                    request_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.CancelPriceScheduleRequest.FromString,
+                    response_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.CancelPriceScheduleResponse.SerializeToString,
+            ),
+            'CreateCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCampaign,
+                    request_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.CreateCampaignRequest.FromString,
+                    response_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.CreateCampaignResponse.SerializeToString,
+            ),
+            'GetCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaign,
+                    request_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.GetCampaignRequest.FromString,
+                    response_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.GetCampaignResponse.SerializeToString,
+            ),
+            'ListCampaigns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCampaigns,
+                    request_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.ListCampaignsRequest.FromString,
+                    response_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.ListCampaignsResponse.SerializeToString,
+            ),
+            'AddCampaignSkus': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddCampaignSkus,
+                    request_deserializer=toko_dot_product_dot_v1_dot_pricing__pb2.AddCampaignSkusRequest.FromString,
+                    response_serializer=toko_dot_product_dot_v1_dot_pricing__pb2.AddCampaignSkusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -486,6 +709,357 @@ class ProductService:
             '/toko.product.v1.ProductService/BatchGetSkus',
             toko_dot_product_dot_v1_dot_product__pb2.BatchGetSkusRequest.SerializeToString,
             toko_dot_product_dot_v1_dot_product__pb2.BatchGetSkusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QuotePrices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.product.v1.ProductService/QuotePrices',
+            toko_dot_product_dot_v1_dot_pricing__pb2.QuotePricesRequest.SerializeToString,
+            toko_dot_product_dot_v1_dot_pricing__pb2.QuotePricesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPriceHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.product.v1.ProductService/GetPriceHistory',
+            toko_dot_product_dot_v1_dot_pricing__pb2.GetPriceHistoryRequest.SerializeToString,
+            toko_dot_product_dot_v1_dot_pricing__pb2.GetPriceHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSkuPricing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.product.v1.ProductService/GetSkuPricing',
+            toko_dot_product_dot_v1_dot_pricing__pb2.GetSkuPricingRequest.SerializeToString,
+            toko_dot_product_dot_v1_dot_pricing__pb2.GetSkuPricingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPriceBounds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.product.v1.ProductService/SetPriceBounds',
+            toko_dot_product_dot_v1_dot_pricing__pb2.SetPriceBoundsRequest.SerializeToString,
+            toko_dot_product_dot_v1_dot_pricing__pb2.SetPriceBoundsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetQuantityTiers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.product.v1.ProductService/SetQuantityTiers',
+            toko_dot_product_dot_v1_dot_pricing__pb2.SetQuantityTiersRequest.SerializeToString,
+            toko_dot_product_dot_v1_dot_pricing__pb2.SetQuantityTiersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDynamicRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.product.v1.ProductService/SetDynamicRules',
+            toko_dot_product_dot_v1_dot_pricing__pb2.SetDynamicRulesRequest.SerializeToString,
+            toko_dot_product_dot_v1_dot_pricing__pb2.SetDynamicRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePriceSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.product.v1.ProductService/CreatePriceSchedule',
+            toko_dot_product_dot_v1_dot_pricing__pb2.CreatePriceScheduleRequest.SerializeToString,
+            toko_dot_product_dot_v1_dot_pricing__pb2.CreatePriceScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPriceSchedules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.product.v1.ProductService/ListPriceSchedules',
+            toko_dot_product_dot_v1_dot_pricing__pb2.ListPriceSchedulesRequest.SerializeToString,
+            toko_dot_product_dot_v1_dot_pricing__pb2.ListPriceSchedulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelPriceSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.product.v1.ProductService/CancelPriceSchedule',
+            toko_dot_product_dot_v1_dot_pricing__pb2.CancelPriceScheduleRequest.SerializeToString,
+            toko_dot_product_dot_v1_dot_pricing__pb2.CancelPriceScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.product.v1.ProductService/CreateCampaign',
+            toko_dot_product_dot_v1_dot_pricing__pb2.CreateCampaignRequest.SerializeToString,
+            toko_dot_product_dot_v1_dot_pricing__pb2.CreateCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.product.v1.ProductService/GetCampaign',
+            toko_dot_product_dot_v1_dot_pricing__pb2.GetCampaignRequest.SerializeToString,
+            toko_dot_product_dot_v1_dot_pricing__pb2.GetCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCampaigns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.product.v1.ProductService/ListCampaigns',
+            toko_dot_product_dot_v1_dot_pricing__pb2.ListCampaignsRequest.SerializeToString,
+            toko_dot_product_dot_v1_dot_pricing__pb2.ListCampaignsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddCampaignSkus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.product.v1.ProductService/AddCampaignSkus',
+            toko_dot_product_dot_v1_dot_pricing__pb2.AddCampaignSkusRequest.SerializeToString,
+            toko_dot_product_dot_v1_dot_pricing__pb2.AddCampaignSkusResponse.FromString,
             options,
             channel_credentials,
             insecure,

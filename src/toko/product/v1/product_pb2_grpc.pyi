@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from grpc import aio as _aio
+from toko.product.v1 import pricing_pb2 as _pricing_pb2
 from toko.product.v1 import product_pb2 as _product_pb2
 import abc as _abc_1
 import grpc as _grpc
@@ -53,6 +54,34 @@ class ProductServiceStub:
     """ArchiveProduct takes a product off sale for good; it stays readable for order history."""
     BatchGetSkus: _grpc.UnaryUnaryMultiCallable[_product_pb2.BatchGetSkusRequest, _product_pb2.BatchGetSkusResponse]
     """BatchGetSkus returns SKUs by id with what a cart or order needs of their product."""
+    QuotePrices: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.QuotePricesRequest, _pricing_pb2.QuotePricesResponse]
+    """QuotePrices prices a cart: per line the unit price, what set it, and until when the quote holds.
+    Cart and order trust only this. Precedence is documented on PriceSource.
+    """
+    GetPriceHistory: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.GetPriceHistoryRequest, _pricing_pb2.GetPriceHistoryResponse]
+    """GetPriceHistory lists the price changes of a SKU, newest first, and its lowest 30-day price."""
+    GetSkuPricing: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.GetSkuPricingRequest, _pricing_pb2.GetSkuPricingResponse]
+    """GetSkuPricing returns everything that prices a SKU, for its seller."""
+    SetPriceBounds: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.SetPriceBoundsRequest, _pricing_pb2.SetPriceBoundsResponse]
+    """SetPriceBounds sets the floor and ceiling of a SKU's price."""
+    SetQuantityTiers: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.SetQuantityTiersRequest, _pricing_pb2.SetQuantityTiersResponse]
+    """SetQuantityTiers replaces a SKU's wholesale tiers ("harga grosir")."""
+    SetDynamicRules: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.SetDynamicRulesRequest, _pricing_pb2.SetDynamicRulesResponse]
+    """SetDynamicRules replaces a SKU's dynamic pricing rules."""
+    CreatePriceSchedule: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.CreatePriceScheduleRequest, _pricing_pb2.CreatePriceScheduleResponse]
+    """CreatePriceSchedule schedules a price for a time window; windows of one SKU never overlap."""
+    ListPriceSchedules: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.ListPriceSchedulesRequest, _pricing_pb2.ListPriceSchedulesResponse]
+    """ListPriceSchedules lists a SKU's scheduled prices by start time."""
+    CancelPriceSchedule: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.CancelPriceScheduleRequest, _pricing_pb2.CancelPriceScheduleResponse]
+    """CancelPriceSchedule cancels a scheduled price; a running one ends at once."""
+    CreateCampaign: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.CreateCampaignRequest, _pricing_pb2.CreateCampaignResponse]
+    """CreateCampaign creates a flash-sale campaign: a name and a time window."""
+    GetCampaign: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.GetCampaignRequest, _pricing_pb2.GetCampaignResponse]
+    """GetCampaign returns a campaign with its SKUs and countdown."""
+    ListCampaigns: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.ListCampaignsRequest, _pricing_pb2.ListCampaignsResponse]
+    """ListCampaigns lists running and upcoming campaigns by start time."""
+    AddCampaignSkus: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.AddCampaignSkusRequest, _pricing_pb2.AddCampaignSkusResponse]
+    """AddCampaignSkus adds SKUs to a campaign; a SKU is in at most one campaign at any instant."""
 
 @_typing.type_check_only
 class ProductServiceAsyncStub(ProductServiceStub):
@@ -79,6 +108,34 @@ class ProductServiceAsyncStub(ProductServiceStub):
     """ArchiveProduct takes a product off sale for good; it stays readable for order history."""
     BatchGetSkus: _aio.UnaryUnaryMultiCallable[_product_pb2.BatchGetSkusRequest, _product_pb2.BatchGetSkusResponse]  # type: ignore[assignment]
     """BatchGetSkus returns SKUs by id with what a cart or order needs of their product."""
+    QuotePrices: _aio.UnaryUnaryMultiCallable[_pricing_pb2.QuotePricesRequest, _pricing_pb2.QuotePricesResponse]  # type: ignore[assignment]
+    """QuotePrices prices a cart: per line the unit price, what set it, and until when the quote holds.
+    Cart and order trust only this. Precedence is documented on PriceSource.
+    """
+    GetPriceHistory: _aio.UnaryUnaryMultiCallable[_pricing_pb2.GetPriceHistoryRequest, _pricing_pb2.GetPriceHistoryResponse]  # type: ignore[assignment]
+    """GetPriceHistory lists the price changes of a SKU, newest first, and its lowest 30-day price."""
+    GetSkuPricing: _aio.UnaryUnaryMultiCallable[_pricing_pb2.GetSkuPricingRequest, _pricing_pb2.GetSkuPricingResponse]  # type: ignore[assignment]
+    """GetSkuPricing returns everything that prices a SKU, for its seller."""
+    SetPriceBounds: _aio.UnaryUnaryMultiCallable[_pricing_pb2.SetPriceBoundsRequest, _pricing_pb2.SetPriceBoundsResponse]  # type: ignore[assignment]
+    """SetPriceBounds sets the floor and ceiling of a SKU's price."""
+    SetQuantityTiers: _aio.UnaryUnaryMultiCallable[_pricing_pb2.SetQuantityTiersRequest, _pricing_pb2.SetQuantityTiersResponse]  # type: ignore[assignment]
+    """SetQuantityTiers replaces a SKU's wholesale tiers ("harga grosir")."""
+    SetDynamicRules: _aio.UnaryUnaryMultiCallable[_pricing_pb2.SetDynamicRulesRequest, _pricing_pb2.SetDynamicRulesResponse]  # type: ignore[assignment]
+    """SetDynamicRules replaces a SKU's dynamic pricing rules."""
+    CreatePriceSchedule: _aio.UnaryUnaryMultiCallable[_pricing_pb2.CreatePriceScheduleRequest, _pricing_pb2.CreatePriceScheduleResponse]  # type: ignore[assignment]
+    """CreatePriceSchedule schedules a price for a time window; windows of one SKU never overlap."""
+    ListPriceSchedules: _aio.UnaryUnaryMultiCallable[_pricing_pb2.ListPriceSchedulesRequest, _pricing_pb2.ListPriceSchedulesResponse]  # type: ignore[assignment]
+    """ListPriceSchedules lists a SKU's scheduled prices by start time."""
+    CancelPriceSchedule: _aio.UnaryUnaryMultiCallable[_pricing_pb2.CancelPriceScheduleRequest, _pricing_pb2.CancelPriceScheduleResponse]  # type: ignore[assignment]
+    """CancelPriceSchedule cancels a scheduled price; a running one ends at once."""
+    CreateCampaign: _aio.UnaryUnaryMultiCallable[_pricing_pb2.CreateCampaignRequest, _pricing_pb2.CreateCampaignResponse]  # type: ignore[assignment]
+    """CreateCampaign creates a flash-sale campaign: a name and a time window."""
+    GetCampaign: _aio.UnaryUnaryMultiCallable[_pricing_pb2.GetCampaignRequest, _pricing_pb2.GetCampaignResponse]  # type: ignore[assignment]
+    """GetCampaign returns a campaign with its SKUs and countdown."""
+    ListCampaigns: _aio.UnaryUnaryMultiCallable[_pricing_pb2.ListCampaignsRequest, _pricing_pb2.ListCampaignsResponse]  # type: ignore[assignment]
+    """ListCampaigns lists running and upcoming campaigns by start time."""
+    AddCampaignSkus: _aio.UnaryUnaryMultiCallable[_pricing_pb2.AddCampaignSkusRequest, _pricing_pb2.AddCampaignSkusResponse]  # type: ignore[assignment]
+    """AddCampaignSkus adds SKUs to a campaign; a SKU is in at most one campaign at any instant."""
 
 class ProductServiceServicer(metaclass=_abc_1.ABCMeta):
     """ProductService owns the catalog: the category tree, products and their SKUs."""
@@ -162,5 +219,111 @@ class ProductServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_product_pb2.BatchGetSkusResponse, _abc.Awaitable[_product_pb2.BatchGetSkusResponse]]:
         """BatchGetSkus returns SKUs by id with what a cart or order needs of their product."""
+
+    @_abc_1.abstractmethod
+    def QuotePrices(
+        self,
+        request: _pricing_pb2.QuotePricesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.QuotePricesResponse, _abc.Awaitable[_pricing_pb2.QuotePricesResponse]]:
+        """QuotePrices prices a cart: per line the unit price, what set it, and until when the quote holds.
+        Cart and order trust only this. Precedence is documented on PriceSource.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPriceHistory(
+        self,
+        request: _pricing_pb2.GetPriceHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.GetPriceHistoryResponse, _abc.Awaitable[_pricing_pb2.GetPriceHistoryResponse]]:
+        """GetPriceHistory lists the price changes of a SKU, newest first, and its lowest 30-day price."""
+
+    @_abc_1.abstractmethod
+    def GetSkuPricing(
+        self,
+        request: _pricing_pb2.GetSkuPricingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.GetSkuPricingResponse, _abc.Awaitable[_pricing_pb2.GetSkuPricingResponse]]:
+        """GetSkuPricing returns everything that prices a SKU, for its seller."""
+
+    @_abc_1.abstractmethod
+    def SetPriceBounds(
+        self,
+        request: _pricing_pb2.SetPriceBoundsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.SetPriceBoundsResponse, _abc.Awaitable[_pricing_pb2.SetPriceBoundsResponse]]:
+        """SetPriceBounds sets the floor and ceiling of a SKU's price."""
+
+    @_abc_1.abstractmethod
+    def SetQuantityTiers(
+        self,
+        request: _pricing_pb2.SetQuantityTiersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.SetQuantityTiersResponse, _abc.Awaitable[_pricing_pb2.SetQuantityTiersResponse]]:
+        """SetQuantityTiers replaces a SKU's wholesale tiers ("harga grosir")."""
+
+    @_abc_1.abstractmethod
+    def SetDynamicRules(
+        self,
+        request: _pricing_pb2.SetDynamicRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.SetDynamicRulesResponse, _abc.Awaitable[_pricing_pb2.SetDynamicRulesResponse]]:
+        """SetDynamicRules replaces a SKU's dynamic pricing rules."""
+
+    @_abc_1.abstractmethod
+    def CreatePriceSchedule(
+        self,
+        request: _pricing_pb2.CreatePriceScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.CreatePriceScheduleResponse, _abc.Awaitable[_pricing_pb2.CreatePriceScheduleResponse]]:
+        """CreatePriceSchedule schedules a price for a time window; windows of one SKU never overlap."""
+
+    @_abc_1.abstractmethod
+    def ListPriceSchedules(
+        self,
+        request: _pricing_pb2.ListPriceSchedulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.ListPriceSchedulesResponse, _abc.Awaitable[_pricing_pb2.ListPriceSchedulesResponse]]:
+        """ListPriceSchedules lists a SKU's scheduled prices by start time."""
+
+    @_abc_1.abstractmethod
+    def CancelPriceSchedule(
+        self,
+        request: _pricing_pb2.CancelPriceScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.CancelPriceScheduleResponse, _abc.Awaitable[_pricing_pb2.CancelPriceScheduleResponse]]:
+        """CancelPriceSchedule cancels a scheduled price; a running one ends at once."""
+
+    @_abc_1.abstractmethod
+    def CreateCampaign(
+        self,
+        request: _pricing_pb2.CreateCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.CreateCampaignResponse, _abc.Awaitable[_pricing_pb2.CreateCampaignResponse]]:
+        """CreateCampaign creates a flash-sale campaign: a name and a time window."""
+
+    @_abc_1.abstractmethod
+    def GetCampaign(
+        self,
+        request: _pricing_pb2.GetCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.GetCampaignResponse, _abc.Awaitable[_pricing_pb2.GetCampaignResponse]]:
+        """GetCampaign returns a campaign with its SKUs and countdown."""
+
+    @_abc_1.abstractmethod
+    def ListCampaigns(
+        self,
+        request: _pricing_pb2.ListCampaignsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.ListCampaignsResponse, _abc.Awaitable[_pricing_pb2.ListCampaignsResponse]]:
+        """ListCampaigns lists running and upcoming campaigns by start time."""
+
+    @_abc_1.abstractmethod
+    def AddCampaignSkus(
+        self,
+        request: _pricing_pb2.AddCampaignSkusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.AddCampaignSkusResponse, _abc.Awaitable[_pricing_pb2.AddCampaignSkusResponse]]:
+        """AddCampaignSkus adds SKUs to a campaign; a SKU is in at most one campaign at any instant."""
 
 def add_ProductServiceServicer_to_server(servicer: ProductServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

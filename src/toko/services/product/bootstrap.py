@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import nats
@@ -19,10 +20,15 @@ from toko.product.v1 import product_pb2, product_pb2_grpc
 from toko.services.product.consumers import (
     CACHE_INVALIDATION_CONSUMER,
     CACHE_INVALIDATION_SUBJECTS,
+    INVENTORY_SOURCE,
+    STOCK_SIGNALS_CONSUMER,
+    STOCK_SIGNALS_SUBJECTS,
     CacheInvalidation,
+    StockSignals,
 )
 from toko.services.product.grpc_api import ProductServicer
 from toko.services.product.handlers import SOURCE, Catalog
+from toko.services.product.pricing_scheduler import PriceScheduler
 from toko.services.product.settings import ProductSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -49,12 +55,14 @@ def product_cache(settings: ProductSettings, valkey: Redis) -> ReadThroughCache:
 
 
 async def bootstrap(settings: ProductSettings) -> ServiceApp:
-    """Build the product service with its outbox relay, cache invalidation consumer and cache follower."""
+    """Build the product service with its relay, consumers, price scheduler and cache follower."""
     database = await prepare_database(settings)
     valkey = create_valkey(settings.redis_url)
     cache = product_cache(settings, valkey)
     connection = await nats.connect(settings.nats_url, name="toko-product", max_reconnect_attempts=-1)
-    await ensure_streams(connection.jetstream(), [SOURCE])
+    # Inventory's stream too (the same definition inventory ensures), so that our consumer of its
+    # events can bind whichever service starts first.
+    await ensure_streams(connection.jetstream(), [SOURCE, INVENTORY_SOURCE])
     relay = OutboxRelay(database, connection, source=SOURCE)
     invalidation = EventConsumer(
         name=CACHE_INVALIDATION_CONSUMER,
@@ -65,7 +73,17 @@ async def bootstrap(settings: ProductSettings) -> ServiceApp:
         handler=CacheInvalidation(cache),
         service=SOURCE,
     )
-    catalog = Catalog(database=database, cache=cache)
+    stock_signals = EventConsumer(
+        name=STOCK_SIGNALS_CONSUMER,
+        stream=stream_name(INVENTORY_SOURCE),
+        subjects=STOCK_SIGNALS_SUBJECTS,
+        database=database,
+        nats=connection,
+        handler=StockSignals(),
+        service=SOURCE,
+    )
+    catalog = Catalog(database=database, cache=cache, quote_ttl=timedelta(seconds=settings.quote_ttl_seconds))
+    scheduler = PriceScheduler(catalog, interval=settings.price_scheduler_interval_seconds)
     return ServiceApp(
         name=SOURCE,
         grpc_services=[
@@ -75,6 +93,6 @@ async def bootstrap(settings: ProductSettings) -> ServiceApp:
                 register=product_pb2_grpc.add_ProductServiceServicer_to_server,
             )
         ],
-        workers=[relay.run, invalidation.run, cache.run],
+        workers=[relay.run, invalidation.run, stock_signals.run, scheduler.run, cache.run],
         on_stop=[connection.drain, valkey.aclose, database.dispose],
     )

@@ -1,5 +1,8 @@
 """Event handlers of the product service (run by ``toko.platform.consumer.EventConsumer``).
 
+Stock signals: the inventory service's availability and sales events feed the
+dynamic pricing rules (``StockSignals``); each re-evaluates the SKU's rules.
+
 The service consumes its own ProductUpdated and ProductArchived events to drop
 the changed product from the cache. The write handlers already invalidate right
 after commit; this consumer makes a missed invalidation (Valkey briefly down, a
@@ -10,14 +13,18 @@ redelivers the event.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from google.protobuf.message import Message
 
 from toko.common.v1.event_pb2 import EventEnvelope
+from toko.inventory.v1 import events_pb2 as inventory_events
 from toko.platform.cache import ReadThroughCache
 from toko.platform.db import UnitOfWork
 from toko.platform.events import event_subject
 from toko.product.v1 import events_pb2
 from toko.services.product.handlers import SOURCE, product_cache_key
+from toko.services.product.pricing_handlers import record_availability, record_sales
 
 CACHE_INVALIDATION_CONSUMER = "product-cache-invalidation"
 CACHE_INVALIDATION_SUBJECTS = (
@@ -41,3 +48,41 @@ class CacheInvalidation:
         else:
             return
         await self._cache.invalidate(product_cache_key(product_id))
+
+
+INVENTORY_SOURCE = "inventory"
+STOCK_SIGNALS_CONSUMER = "product-stock-signals"
+STOCK_SIGNALS_SUBJECTS = (
+    event_subject(INVENTORY_SOURCE, inventory_events.StockAvailabilityChanged.DESCRIPTOR.name),
+    event_subject(INVENTORY_SOURCE, inventory_events.ReservationCommitted.DESCRIPTOR.name),
+)
+# The lower bound of each availability bucket: the least stock the SKU surely has.
+_BUCKET_FLOOR = {"0": 0, "1-5": 1, "6-20": 6, "21+": 21}
+
+
+def available_from_bucket(bucket: str, in_stock: bool) -> int:
+    """Units surely available, from an availability bucket ("0", "1-5", "6-20", "21+")."""
+    if not in_stock:
+        return 0
+    return max(_BUCKET_FLOOR.get(bucket, 1), 1)
+
+
+class StockSignals:
+    """Feeds inventory's availability and sales to the dynamic pricing rules."""
+
+    async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
+        """Record the signal and re-evaluate the SKU's rules, in the consumer's unit of work."""
+        at = envelope.time.ToDatetime(tzinfo=UTC)
+        if isinstance(payload, inventory_events.StockAvailabilityChanged):
+            await record_availability(
+                uow=uow,
+                sku_id=payload.sku_id,
+                available=available_from_bucket(payload.quantity_bucket, payload.in_stock),
+                version=payload.version,
+                now=datetime.now(UTC),
+            )
+        elif isinstance(payload, inventory_events.ReservationCommitted):
+            sold: dict[str, int] = {}
+            for line in payload.reservation.lines:
+                sold[line.sku_id] = sold.get(line.sku_id, 0) + line.quantity
+            await record_sales(uow=uow, sold=sold, day=at.date(), now=datetime.now(UTC))

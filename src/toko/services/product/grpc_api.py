@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from toko.common.v1.money_pb2 import Money
 from toko.platform.context import current_principal, idempotency_key_var
+from toko.product.v1 import pricing_pb2 as ppb
 from toko.product.v1 import product_pb2 as pb
 from toko.product.v1 import product_pb2_grpc
-from toko.services.product import handlers
+from toko.services.product import handlers, pricing_handlers
 from toko.services.product.handlers import Catalog
 from toko.services.product.mapping import spec_from_create, spec_from_product, status_from_proto
+from toko.services.product.pricing import Window
+from toko.services.product.pricing_mapping import rules_from_proto, tiers_from_proto
 
 
 class ProductServicer(product_pb2_grpc.ProductServiceServicer):
@@ -114,3 +121,168 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
             catalog=self._catalog, sku_ids=list(request.ids), principal=current_principal()
         )
         return pb.BatchGetSkusResponse(skus=views)
+
+    # --- pricing ------------------------------------------------------------------------------------------
+
+    async def QuotePrices(self, request: ppb.QuotePricesRequest, context: Any) -> ppb.QuotePricesResponse:
+        """Price a cart."""
+        lines = [pricing_handlers.QuoteLine(line.sku_id, line.quantity) for line in request.lines]
+        at = _instant(request.at) if request.HasField("at") else None
+        return await pricing_handlers.quote_prices(catalog=self._catalog, lines=lines, at=at)
+
+    async def GetPriceHistory(
+        self, request: ppb.GetPriceHistoryRequest, context: Any
+    ) -> ppb.GetPriceHistoryResponse:
+        """List a SKU's price changes."""
+        page, lowest = await pricing_handlers.get_price_history(
+            catalog=self._catalog,
+            sku_id=request.sku_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return ppb.GetPriceHistoryResponse(
+            changes=page.items,
+            next_page_token=page.next_page_token,
+            lowest_price_30d=Money(amount=lowest, currency="IDR"),
+        )
+
+    async def GetSkuPricing(
+        self, request: ppb.GetSkuPricingRequest, context: Any
+    ) -> ppb.GetSkuPricingResponse:
+        """Return a SKU's pricing."""
+        found = await pricing_handlers.get_sku_pricing(
+            catalog=self._catalog, sku_id=request.sku_id, principal=current_principal()
+        )
+        return ppb.GetSkuPricingResponse(pricing=found)
+
+    async def SetPriceBounds(
+        self, request: ppb.SetPriceBoundsRequest, context: Any
+    ) -> ppb.SetPriceBoundsResponse:
+        """Set a SKU's floor and ceiling."""
+        changed = await pricing_handlers.set_price_bounds(
+            catalog=self._catalog,
+            sku_id=request.sku_id,
+            floor=request.floor_price.amount or None,
+            ceiling=request.ceiling_price.amount or None,
+            principal=current_principal(),
+        )
+        return ppb.SetPriceBoundsResponse(pricing=changed)
+
+    async def SetQuantityTiers(
+        self, request: ppb.SetQuantityTiersRequest, context: Any
+    ) -> ppb.SetQuantityTiersResponse:
+        """Replace a SKU's wholesale tiers."""
+        changed = await pricing_handlers.set_quantity_tiers(
+            catalog=self._catalog,
+            sku_id=request.sku_id,
+            tiers=tiers_from_proto(request.tiers),
+            principal=current_principal(),
+        )
+        return ppb.SetQuantityTiersResponse(pricing=changed)
+
+    async def SetDynamicRules(
+        self, request: ppb.SetDynamicRulesRequest, context: Any
+    ) -> ppb.SetDynamicRulesResponse:
+        """Replace a SKU's dynamic rules."""
+        changed = await pricing_handlers.set_dynamic_rules(
+            catalog=self._catalog,
+            sku_id=request.sku_id,
+            rules=rules_from_proto(request.rules),
+            principal=current_principal(),
+        )
+        return ppb.SetDynamicRulesResponse(pricing=changed)
+
+    async def CreatePriceSchedule(
+        self, request: ppb.CreatePriceScheduleRequest, context: Any
+    ) -> ppb.CreatePriceScheduleResponse:
+        """Schedule a price."""
+        schedule = await pricing_handlers.create_price_schedule(
+            catalog=self._catalog,
+            sku_id=request.sku_id,
+            price=request.price.amount,
+            currency=request.price.currency,
+            window=Window(_instant(request.start_time), _instant(request.end_time)),
+            principal=current_principal(),
+            idempotency_key=idempotency_key_var.get(),
+        )
+        return ppb.CreatePriceScheduleResponse(schedule=schedule)
+
+    async def ListPriceSchedules(
+        self, request: ppb.ListPriceSchedulesRequest, context: Any
+    ) -> ppb.ListPriceSchedulesResponse:
+        """List a SKU's schedules."""
+        page = await pricing_handlers.list_price_schedules(
+            catalog=self._catalog,
+            sku_id=request.sku_id,
+            principal=current_principal(),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return ppb.ListPriceSchedulesResponse(schedules=page.items, next_page_token=page.next_page_token)
+
+    async def CancelPriceSchedule(
+        self, request: ppb.CancelPriceScheduleRequest, context: Any
+    ) -> ppb.CancelPriceScheduleResponse:
+        """Cancel a schedule."""
+        schedule = await pricing_handlers.cancel_price_schedule(
+            catalog=self._catalog, schedule_id=request.id, principal=current_principal()
+        )
+        return ppb.CancelPriceScheduleResponse(schedule=schedule)
+
+    async def CreateCampaign(
+        self, request: ppb.CreateCampaignRequest, context: Any
+    ) -> ppb.CreateCampaignResponse:
+        """Create a flash-sale campaign."""
+        campaign = await pricing_handlers.create_campaign(
+            catalog=self._catalog,
+            name=request.name,
+            window=Window(_instant(request.start_time), _instant(request.end_time)),
+            principal=current_principal(),
+            idempotency_key=idempotency_key_var.get(),
+        )
+        return ppb.CreateCampaignResponse(campaign=campaign)
+
+    async def GetCampaign(self, request: ppb.GetCampaignRequest, context: Any) -> ppb.GetCampaignResponse:
+        """Return a campaign."""
+        return ppb.GetCampaignResponse(
+            campaign=await pricing_handlers.get_campaign(catalog=self._catalog, campaign_id=request.id)
+        )
+
+    async def ListCampaigns(
+        self, request: ppb.ListCampaignsRequest, context: Any
+    ) -> ppb.ListCampaignsResponse:
+        """List campaigns."""
+        page = await pricing_handlers.list_campaigns(
+            catalog=self._catalog,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            include_ended=request.include_ended,
+        )
+        return ppb.ListCampaignsResponse(campaigns=page.items, next_page_token=page.next_page_token)
+
+    async def AddCampaignSkus(
+        self, request: ppb.AddCampaignSkusRequest, context: Any
+    ) -> ppb.AddCampaignSkusResponse:
+        """Add SKUs to a campaign."""
+        campaign = await pricing_handlers.add_campaign_skus(
+            catalog=self._catalog,
+            campaign_id=request.campaign_id,
+            skus=[
+                pricing_handlers.NewCampaignSku(
+                    sku_id=s.sku_id,
+                    campaign_price=s.campaign_price.amount,
+                    currency=s.campaign_price.currency,
+                    quota=s.quota,
+                    per_buyer_limit=s.per_buyer_limit,
+                )
+                for s in request.skus
+            ],
+            principal=current_principal(),
+            idempotency_key=idempotency_key_var.get(),
+        )
+        return ppb.AddCampaignSkusResponse(campaign=campaign)
+
+
+def _instant(stamp: Timestamp) -> datetime:
+    """A timestamp as an aware UTC datetime (an unset one is the epoch, which the rules refuse)."""
+    return stamp.ToDatetime(tzinfo=UTC)

@@ -16,7 +16,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Generic, TypeVar
 
@@ -48,7 +48,11 @@ from toko.services.product.domain import (
 )
 from toko.services.product.error_codes import ErrorCode
 from toko.services.product.mapping import category_to_proto, product_to_proto, sku_view_to_proto
+from toko.services.product.pricing import PriceSource
+from toko.services.product.pricing_mapping import PRICE_SOURCE_TO_PROTO, money
+from toko.services.product.pricing_repository import PricingRepository
 from toko.services.product.repository import CatalogRepository, ProductFilter
+from toko.services.product.repricing import price_product
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +71,12 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class Catalog:
-    """What the use cases work with: the database, the product cache and a clock."""
+    """What the use cases work with: the database, the product cache, a clock and how long a quote holds."""
 
     database: Database
     cache: ReadThroughCache
     clock: Callable[[], datetime] = field(default=_utcnow)
+    quote_ttl: timedelta = timedelta(minutes=5)
 
 
 def product_cache_key(product_id: str) -> str:
@@ -213,6 +218,7 @@ async def create_product(
             also=problems,
         )
         await repository.add_products(product)
+        await price_product(uow, sku_ids=[sku.id for sku in product.skus], actor=principal.subject, now=now)
         message = product_to_proto(product)
         uow.publish(events_pb2.ProductCreated(product=message), subject=product.id)
         if key:
@@ -255,6 +261,12 @@ async def create_products(
                 )
             )
         await repository.add_products(*created)
+        await price_product(
+            uow,
+            sku_ids=[sku.id for product in created for sku in product.skus],
+            actor=principal.subject,
+            now=catalog.clock(),
+        )
         messages = [product_to_proto(product) for product in created]
         for message in messages:
             uow.publish(events_pb2.ProductCreated(product=message), subject=message.id)
@@ -357,6 +369,14 @@ async def update_product(*, catalog: Catalog, command: UpdateProduct, principal:
         if not changed:
             return product_to_proto(current)
         await repository.save_product(updated, skus_changed="skus" in changed)
+        if "skus" in changed:
+            await price_product(
+                uow,
+                sku_ids=[sku.id for sku in updated.skus],
+                actor=principal.subject,
+                now=updated.updated_at,
+                prefix="product.",
+            )
         message = product_to_proto(updated)
         uow.publish(events_pb2.ProductUpdated(product=message, changed_fields=changed), subject=product_id)
         if updated.status is ProductStatus.ARCHIVED:
@@ -403,13 +423,21 @@ async def batch_get_skus(
         raise InvalidArgument.of(bad, reason=ErrorCode.INVALID_ID)
     async with catalog.database.sessions() as session:
         found = await CatalogRepository(session).get_skus(sku_ids)
+        prices = await PricingRepository(session).current_prices(list(found), catalog.clock())
     views = (found.get(sku_id) for sku_id in sku_ids)
-    return [
+    messages = [
         sku_view_to_proto(view)
         for view in views
         if view is not None
         and (view.product_status is not ProductStatus.DRAFT or _manages(principal, view.shop_id))
     ]
+    for message in messages:
+        current, source, lowest = prices.get(message.sku.id, (message.sku.price.amount, PriceSource.BASE, 0))
+        currency = message.sku.price.currency
+        message.current_price.CopyFrom(money(current, currency))
+        message.current_price_source = PRICE_SOURCE_TO_PROTO[source]
+        message.lowest_price_30d.CopyFrom(money(lowest or current, currency))
+    return messages
 
 
 # --- helpers ------------------------------------------------------------------------------------------------

@@ -22,3 +22,7 @@ class ProductSettings(ServiceSettings):
     cache_local_ttl_seconds: float = 2.0
     # Where the demo catalogue's product pictures are served (the gateway's static files).
     demo_image_base_url: str = "http://127.0.0.1:8080/static/demo"
+    # How long a price quote holds at most (a campaign or schedule boundary ends it sooner).
+    quote_ttl_seconds: float = 300.0
+    # How often the price scheduler looks for schedules and campaigns starting or ending.
+    price_scheduler_interval_seconds: float = 1.0
