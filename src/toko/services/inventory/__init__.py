@@ -1,0 +1,1 @@
+"""The inventory service: warehouses, stock and its ledger, reservations, flash-sale quotas, purchasing."""

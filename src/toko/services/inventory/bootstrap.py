@@ -1,0 +1,128 @@
+"""Wires the inventory service: database and migrations, Valkey, events, servicer and workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+import nats
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+from redis.exceptions import RedisError
+
+from toko.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from toko.platform.cache import create_valkey
+from toko.platform.consumer import EventConsumer
+from toko.platform.db import Database, ensure_database, run_migrations, service_database_url
+from toko.platform.events import stream_name
+from toko.platform.grpc import GrpcService
+from toko.platform.outbox import OutboxRelay, ensure_streams
+from toko.platform.service import BackgroundWorker, ServiceApp
+from toko.services.inventory.consumers import (
+    CATALOG_CONSUMER,
+    CATALOG_SUBJECTS,
+    PRODUCT_SOURCE,
+    CatalogFollower,
+)
+from toko.services.inventory.flash_sale import FlashSales
+from toko.services.inventory.grpc_api import InventoryServicer
+from toko.services.inventory.handlers import SOURCE, Inventory, expire_due_reservations
+from toko.services.inventory.settings import InventorySettings
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def prepare_database(settings: InventorySettings) -> Database:
+    """Create the service's database if needed, migrate it to head, and open it."""
+    url = service_database_url(settings.database_url, settings.database_name)
+    await ensure_database(url)
+    # Alembic's env.py runs its own event loop, so it cannot run on ours.
+    await asyncio.to_thread(run_migrations, url, MIGRATIONS)
+    return Database(url, pool_size=settings.db_pool_size)
+
+
+def expiry_worker(inventory: Inventory, settings: InventorySettings) -> BackgroundWorker:
+    """A worker releasing reservations past their time, a batch at a time (safe on many replicas)."""
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                while await expire_due_reservations(
+                    inventory=inventory, limit=settings.expiry_batch_size
+                ) == (settings.expiry_batch_size):
+                    pass
+            except Exception:
+                log.warning("expiring reservations failed; retrying", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.expiry_interval_seconds)
+
+    return run
+
+
+def after_stream_exists(js: JetStreamContext, stream: str, worker: BackgroundWorker) -> BackgroundWorker:
+    """Run ``worker`` once another service's stream exists (it creates its own streams when it starts)."""
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await js.stream_info(stream)
+                break
+            except NotFoundError:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+        if not stop.is_set():
+            await worker(stop)
+
+    return run
+
+
+async def bootstrap(settings: InventorySettings) -> ServiceApp:
+    """Build the inventory service: relay, catalog consumer, expiry worker, flash-sale reconciler."""
+    database = await prepare_database(settings)
+    valkey = create_valkey(settings.redis_url)
+    connection = await nats.connect(settings.nats_url, name="toko-inventory", max_reconnect_attempts=-1)
+    js = connection.jetstream()
+    await ensure_streams(js, [SOURCE])
+    relay = OutboxRelay(database, connection, source=SOURCE)
+    catalog = EventConsumer(
+        name=CATALOG_CONSUMER,
+        stream=stream_name(PRODUCT_SOURCE),
+        subjects=CATALOG_SUBJECTS,
+        database=database,
+        nats=connection,
+        handler=CatalogFollower(demo_stock=settings.demo_stock),
+        service=SOURCE,
+    )
+    inventory = Inventory(database=database)
+    flash_sales = FlashSales(database=database, valkey=valkey)
+    try:
+        # Before serving: counters leaked by a process that died mid-claim, or lost with Valkey, are rebuilt.
+        await flash_sales.reconcile(force=True)
+    except (RedisError, OSError):
+        log.warning(
+            "cannot reconcile flash-sale counters at start; claims load them on demand", exc_info=True
+        )
+
+    async def reconcile(stop: asyncio.Event) -> None:
+        await flash_sales.run(stop, settings.flash_sale_reconcile_seconds)
+
+    return ServiceApp(
+        name=SOURCE,
+        grpc_services=[
+            GrpcService(
+                descriptor=inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"],
+                servicer=InventoryServicer(inventory, flash_sales),
+                register=inventory_pb2_grpc.add_InventoryServiceServicer_to_server,
+            )
+        ],
+        workers=[
+            relay.run,
+            after_stream_exists(js, stream_name(PRODUCT_SOURCE), catalog.run),
+            expiry_worker(inventory, settings),
+            reconcile,
+        ],
+        on_stop=[connection.drain, valkey.aclose, database.dispose],
+    )

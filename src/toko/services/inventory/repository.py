@@ -1,0 +1,888 @@
+"""Persistence of the inventory (SQLAlchemy 2.0 Core over asyncpg); never commits, the unit of work does.
+
+All row locking of the inventory lives here, in one order that every use case
+follows so that concurrent transactions never deadlock:
+
+1. the reservation row (``FOR UPDATE``; the expiry worker with ``SKIP LOCKED``),
+2. stock rows, in ascending id order (``lock_stock_of_skus`` and ``move`` sort them),
+3. ``skus`` rows, in ascending id order (``move`` updates them last),
+4. the flash-sale allocation row (its ``claimed`` counter).
+
+Stock levels change only through ``move``: one conditional UPDATE per stock line
+(``... WHERE on_hand - reserved >= <units taken from available>``), an append-only
+ledger row per movement, and the SKU's total moved by the same deltas, all in the
+caller's transaction. The CHECK constraints of the ``stock`` table back it up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Computed,
+    DateTime,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    and_,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toko.platform.ids import new_id
+from toko.services.inventory.domain import (
+    Candidate,
+    MovementKind,
+    ReservationStatus,
+    WarehouseKind,
+    quantity_bucket,
+)
+
+metadata = MetaData()
+_UUID = Uuid(as_uuid=False)
+_TIME = DateTime(timezone=True)
+
+warehouses = Table(
+    "warehouses",
+    metadata,
+    Column("id", _UUID, primary_key=True),
+    Column("shop_id", _UUID, nullable=True),
+    Column("name", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("city", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("created_at", _TIME, nullable=False, server_default=func.now()),
+)
+skus = Table(
+    "skus",
+    metadata,
+    Column("id", _UUID, primary_key=True),
+    Column("shop_id", _UUID, nullable=False),
+    Column("product_id", _UUID, nullable=True),
+    Column("archived", Boolean, nullable=False),
+    Column("available", Integer, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", _TIME, nullable=False, server_default=func.now()),
+)
+stock = Table(
+    "stock",
+    metadata,
+    Column("id", _UUID, primary_key=True),
+    Column("sku_id", _UUID, nullable=False),
+    Column("warehouse_id", _UUID, nullable=False),
+    Column("shop_id", _UUID, nullable=False),
+    Column("on_hand", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False),
+    Column("available", Integer, Computed("on_hand - reserved", persisted=True)),
+    Column("safety_stock", Integer, nullable=False),
+    Column("reorder_point", Integer, nullable=False),
+    Column("created_at", _TIME, nullable=False, server_default=func.now()),
+    Column("updated_at", _TIME, nullable=False, server_default=func.now()),
+)
+stock_ledger = Table(
+    "stock_ledger",
+    metadata,
+    Column("id", _UUID, primary_key=True),
+    Column("stock_id", _UUID, nullable=False),
+    Column("sku_id", _UUID, nullable=False),
+    Column("warehouse_id", _UUID, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("on_hand_delta", Integer, nullable=False),
+    Column("reserved_delta", Integer, nullable=False),
+    Column("reference", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("created_at", _TIME, nullable=False, server_default=func.now()),
+)
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", _UUID, primary_key=True),
+    Column("reference", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("lines", JSONB, nullable=False),
+    Column("lines_digest", Text, nullable=False),
+    Column("buyer_city", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("expires_at", _TIME, nullable=False),
+    Column("created_at", _TIME, nullable=False, server_default=func.now()),
+    Column("updated_at", _TIME, nullable=False, server_default=func.now()),
+)
+reservation_allocations = Table(
+    "reservation_allocations",
+    metadata,
+    Column("reservation_id", _UUID, nullable=False),
+    Column("stock_id", _UUID, nullable=False),
+    Column("sku_id", _UUID, nullable=False),
+    Column("warehouse_id", _UUID, nullable=False),
+    Column("quantity", Integer, nullable=False),
+)
+flash_sale_allocations = Table(
+    "flash_sale_allocations",
+    metadata,
+    Column("id", _UUID, primary_key=True),
+    Column("campaign_id", _UUID, nullable=False),
+    Column("sku_id", _UUID, nullable=False),
+    Column("warehouse_id", _UUID, nullable=False),
+    Column("stock_id", _UUID, nullable=False),
+    Column("shop_id", _UUID, nullable=False),
+    Column("quota", Integer, nullable=False),
+    Column("claimed", Integer, nullable=False),
+    Column("per_buyer_limit", Integer, nullable=False),
+    Column("starts_at", _TIME, nullable=False),
+    Column("ends_at", _TIME, nullable=False),
+    Column("created_at", _TIME, nullable=False, server_default=func.now()),
+)
+flash_sale_claims = Table(
+    "flash_sale_claims",
+    metadata,
+    Column("id", _UUID, primary_key=True),
+    Column("allocation_id", _UUID, nullable=False),
+    Column("buyer_id", Text, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("claim_key", Text, nullable=False),
+    Column("created_at", _TIME, nullable=False, server_default=func.now()),
+)
+flash_sale_buyers = Table(
+    "flash_sale_buyers",
+    metadata,
+    Column("allocation_id", _UUID, primary_key=True),
+    Column("buyer_id", Text, primary_key=True),
+    Column("quantity", Integer, nullable=False),
+)
+suppliers = Table(
+    "suppliers",
+    metadata,
+    Column("id", _UUID, primary_key=True),
+    Column("shop_id", _UUID, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("contact_name", Text, nullable=False),
+    Column("contact_email", Text, nullable=False),
+    Column("contact_phone", Text, nullable=False),
+    Column("payment_terms_days", Integer, nullable=False),
+    Column("lead_time_days", Integer, nullable=False),
+    Column("created_at", _TIME, nullable=False, server_default=func.now()),
+)
+supplier_items = Table(
+    "supplier_items",
+    metadata,
+    Column("supplier_id", _UUID, primary_key=True),
+    Column("sku_id", _UUID, primary_key=True),
+    Column("supplier_sku", Text, nullable=False),
+    Column("cost_amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("min_order_quantity", Integer, nullable=False),
+)
+purchase_orders = Table(
+    "purchase_orders",
+    metadata,
+    Column("id", _UUID, primary_key=True),
+    Column("shop_id", _UUID, nullable=False),
+    Column("supplier_id", _UUID, nullable=False),
+    Column("warehouse_id", _UUID, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created_at", _TIME, nullable=False, server_default=func.now()),
+    Column("submitted_at", _TIME, nullable=True),
+    Column("expected_at", _TIME, nullable=True),
+    Column("received_at", _TIME, nullable=True),
+)
+purchase_order_lines = Table(
+    "purchase_order_lines",
+    metadata,
+    Column("purchase_order_id", _UUID, primary_key=True),
+    Column("sku_id", _UUID, primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_cost", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("accepted", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+)
+goods_receipts = Table(
+    "goods_receipts",
+    metadata,
+    Column("id", _UUID, primary_key=True),
+    Column("purchase_order_id", _UUID, nullable=False),
+    Column("lines", JSONB, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("received_at", _TIME, nullable=False, server_default=func.now()),
+)
+
+
+# --- movements ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One change of one stock line, and why."""
+
+    stock_id: str
+    kind: MovementKind
+    on_hand_delta: int
+    reserved_delta: int
+    reference: str = ""
+    reason: str = ""
+
+    @property
+    def available_delta(self) -> int:
+        """How the line's available quantity changes."""
+        return self.on_hand_delta - self.reserved_delta
+
+
+@dataclass(frozen=True)
+class StockRow:
+    """A stock line as stored."""
+
+    id: str
+    sku_id: str
+    warehouse_id: str
+    shop_id: str
+    on_hand: int
+    reserved: int
+    available: int
+    safety_stock: int
+    reorder_point: int
+
+
+@dataclass(frozen=True)
+class LineMoved:
+    """A stock line after a movement, with its available quantity before."""
+
+    row: StockRow
+    available_before: int
+
+
+@dataclass(frozen=True)
+class SkuMoved:
+    """A SKU's total availability before and after the movements of one transaction."""
+
+    sku_id: str
+    shop_id: str
+    available_before: int
+    available_after: int
+    version: int
+
+    @property
+    def bucket_changed(self) -> bool:
+        """Whether buyers would see a different availability."""
+        return quantity_bucket(self.available_before) != quantity_bucket(self.available_after)
+
+
+class NotEnoughAvailable(Exception):
+    """A conditional stock update found fewer units available than the movement takes."""
+
+    def __init__(self, movement: Movement) -> None:
+        super().__init__(f"stock line {movement.stock_id} lacks units for {movement.kind.value}")
+        self.movement = movement
+
+
+# The conditional update and its ledger row in one round trip: no row updated, no ledger row written.
+_MOVE = text(
+    """
+    WITH moved AS (
+      UPDATE stock
+         SET on_hand = on_hand + :on_hand_delta, reserved = reserved + :reserved_delta, updated_at = now()
+       WHERE id = :stock_id AND on_hand - reserved >= :takes
+      RETURNING id, sku_id, warehouse_id, shop_id, on_hand, reserved, available, safety_stock, reorder_point
+    ), ledger AS (
+      INSERT INTO stock_ledger (id, stock_id, sku_id, warehouse_id, kind, on_hand_delta, reserved_delta,
+                                reference, reason, actor)
+      SELECT :ledger_id, id, sku_id, warehouse_id, :kind, :on_hand_delta, :reserved_delta,
+             :reference, :reason, :actor
+        FROM moved
+    )
+    SELECT * FROM moved
+    """
+)
+_MOVE_SKU = text(
+    """
+    UPDATE skus SET available = available + :delta, version = version + 1
+     WHERE id = :sku_id
+    RETURNING shop_id, available, version
+    """
+)
+_STOCK_COLUMNS = (
+    stock.c.id,
+    stock.c.sku_id,
+    stock.c.warehouse_id,
+    stock.c.shop_id,
+    stock.c.on_hand,
+    stock.c.reserved,
+    stock.c.available,
+    stock.c.safety_stock,
+    stock.c.reorder_point,
+)
+
+
+def _stock_row(row: Any) -> StockRow:
+    return StockRow(
+        id=str(row.id),
+        sku_id=str(row.sku_id),
+        warehouse_id=str(row.warehouse_id),
+        shop_id=str(row.shop_id),
+        on_hand=row.on_hand,
+        reserved=row.reserved,
+        available=row.available,
+        safety_stock=row.safety_stock,
+        reorder_point=row.reorder_point,
+    )
+
+
+class InventoryRepository:
+    """The inventory's tables, within one session's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    # --- stock movements ------------------------------------------------------------------------------------
+
+    async def move(
+        self, movements: Sequence[Movement], *, actor: str
+    ) -> tuple[list[LineMoved], list[SkuMoved]]:
+        """Apply ``movements`` (in stock id order), write their ledger rows and move the SKUs' totals.
+
+        Raises ``NotEnoughAvailable`` for the first movement taking more than its line has
+        available; the caller's transaction must then be rolled back (nothing is half-written
+        once it is).
+        """
+        ordered = sorted(movements, key=lambda m: m.stock_id)
+        lines: list[LineMoved] = []
+        for movement in ordered:
+            result = await self._session.execute(
+                _MOVE,
+                {
+                    "stock_id": movement.stock_id,
+                    "on_hand_delta": movement.on_hand_delta,
+                    "reserved_delta": movement.reserved_delta,
+                    "takes": max(0, -movement.available_delta),
+                    "ledger_id": new_id(),
+                    "kind": movement.kind.value,
+                    "reference": movement.reference,
+                    "reason": movement.reason,
+                    "actor": actor,
+                },
+            )
+            row = result.first()
+            if row is None:
+                raise NotEnoughAvailable(movement)
+            moved = _stock_row(row)
+            lines.append(LineMoved(moved, moved.available - movement.available_delta))
+        per_sku: dict[str, int] = {}
+        for line, movement in zip(lines, ordered, strict=True):
+            per_sku[line.row.sku_id] = per_sku.get(line.row.sku_id, 0) + movement.available_delta
+        skus_moved: list[SkuMoved] = []
+        for sku_id in sorted(per_sku):
+            delta = per_sku[sku_id]
+            if delta == 0:
+                continue
+            sku = (await self._session.execute(_MOVE_SKU, {"sku_id": sku_id, "delta": delta})).one()
+            skus_moved.append(
+                SkuMoved(sku_id, str(sku.shop_id), sku.available - delta, sku.available, sku.version)
+            )
+        return lines, skus_moved
+
+    async def lock_stock_of_skus(self, sku_ids: Sequence[str]) -> list[Candidate]:
+        """Every stock line of these SKUs with its warehouse's city, locked in id order."""
+        result = await self._session.execute(
+            select(stock.c.id, stock.c.sku_id, stock.c.warehouse_id, warehouses.c.city, stock.c.available)
+            .join(warehouses, warehouses.c.id == stock.c.warehouse_id)
+            .where(stock.c.sku_id.in_(sku_ids))
+            .order_by(stock.c.id)
+            .with_for_update(of=stock)
+        )
+        return [Candidate(str(r.id), str(r.sku_id), str(r.warehouse_id), r.city, r.available) for r in result]
+
+    async def ensure_stock_line(self, *, sku_id: str, warehouse_id: str, shop_id: str) -> StockRow:
+        """The stock line of a SKU in a warehouse, created empty when missing (the SKU row too)."""
+        await self._session.execute(
+            insert(skus)
+            .values(id=sku_id, shop_id=shop_id, archived=False, available=0, version=0)
+            .on_conflict_do_nothing()
+        )
+        await self._session.execute(
+            insert(stock)
+            .values(
+                id=new_id(),
+                sku_id=sku_id,
+                warehouse_id=warehouse_id,
+                shop_id=shop_id,
+                on_hand=0,
+                reserved=0,
+                safety_stock=0,
+                reorder_point=0,
+            )
+            .on_conflict_do_nothing(index_elements=["sku_id", "warehouse_id"])
+        )
+        found = await self.stock_line(sku_id=sku_id, warehouse_id=warehouse_id)
+        assert found is not None  # just inserted, or there before
+        return found
+
+    async def stock_line(self, *, sku_id: str, warehouse_id: str) -> StockRow | None:
+        """The stock line of a SKU in a warehouse, if any."""
+        row = (
+            await self._session.execute(
+                select(*_STOCK_COLUMNS).where(stock.c.sku_id == sku_id, stock.c.warehouse_id == warehouse_id)
+            )
+        ).first()
+        return _stock_row(row) if row else None
+
+    async def lock_line(self, stock_id: str) -> StockRow:
+        """A stock line, locked until the transaction ends."""
+        row = (
+            await self._session.execute(
+                select(*_STOCK_COLUMNS).where(stock.c.id == stock_id).with_for_update()
+            )
+        ).one()
+        return _stock_row(row)
+
+    async def stock_of_sku(self, sku_id: str) -> list[StockRow]:
+        """Every stock line of a SKU, by warehouse."""
+        result = await self._session.execute(
+            select(*_STOCK_COLUMNS).where(stock.c.sku_id == sku_id).order_by(stock.c.warehouse_id)
+        )
+        return [_stock_row(row) for row in result]
+
+    async def set_policy(self, stock_id: str, *, safety_stock: int, reorder_point: int) -> StockRow:
+        """Change a line's safety stock and reorder point (not a movement: no ledger row)."""
+        row = (
+            await self._session.execute(
+                update(stock)
+                .where(stock.c.id == stock_id)
+                .values(safety_stock=safety_stock, reorder_point=reorder_point, updated_at=func.now())
+                .returning(*_STOCK_COLUMNS)
+            )
+        ).one()
+        return _stock_row(row)
+
+    async def movements(self, stock_id: str, *, before: str | None, limit: int) -> list[Any]:
+        """Ledger rows of a line, newest first."""
+        query = (
+            select(stock_ledger)
+            .where(stock_ledger.c.stock_id == stock_id)
+            .order_by(stock_ledger.c.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(stock_ledger.c.id < before)
+        return list(await self._session.execute(query))
+
+    # --- skus -----------------------------------------------------------------------------------------------
+
+    async def sku_facts(self, sku_ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
+        """Shop and archived flag of each known SKU."""
+        result = await self._session.execute(
+            select(skus.c.id, skus.c.shop_id, skus.c.archived).where(skus.c.id.in_(sku_ids))
+        )
+        return {str(r.id): (str(r.shop_id), bool(r.archived)) for r in result}
+
+    async def record_sku(self, *, sku_id: str, shop_id: str, product_id: str) -> None:
+        """Learn a SKU from the catalog (its shop and product)."""
+        await self._session.execute(
+            insert(skus)
+            .values(id=sku_id, shop_id=shop_id, product_id=product_id, archived=False, available=0, version=0)
+            .on_conflict_do_update(index_elements=["id"], set_={"product_id": product_id})
+        )
+
+    async def archive_product_skus(self, product_id: str) -> None:
+        """Mark every SKU of an archived product: it can no longer be reserved."""
+        await self._session.execute(update(skus).where(skus.c.product_id == product_id).values(archived=True))
+
+    # --- warehouses -----------------------------------------------------------------------------------------
+
+    async def add_warehouse(
+        self,
+        *,
+        warehouse_id: str,
+        shop_id: str | None,
+        name: str,
+        address: str,
+        city: str,
+        kind: WarehouseKind,
+    ) -> Any:
+        """Insert a warehouse; returns its row."""
+        return (
+            await self._session.execute(
+                warehouses.insert()
+                .values(
+                    id=warehouse_id, shop_id=shop_id, name=name, address=address, city=city, kind=kind.value
+                )
+                .returning(warehouses)
+            )
+        ).one()
+
+    async def warehouse(self, warehouse_id: str) -> Any | None:
+        """The warehouse row with this id, if any."""
+        return (
+            await self._session.execute(select(warehouses).where(warehouses.c.id == warehouse_id))
+        ).first()
+
+    async def warehouses_of(self, shop_id: str | None, *, after: str | None, limit: int) -> list[Any]:
+        """A shop's warehouses (or the fulfilment centres for None), oldest first."""
+        condition = warehouses.c.shop_id == shop_id if shop_id else warehouses.c.shop_id.is_(None)
+        query = select(warehouses).where(condition).order_by(warehouses.c.id).limit(limit)
+        if after is not None:
+            query = query.where(warehouses.c.id > after)
+        return list(await self._session.execute(query))
+
+    async def update_warehouse(self, warehouse_id: str, values: dict[str, str]) -> Any:
+        """Change a warehouse's fields; returns its row."""
+        return (
+            await self._session.execute(
+                update(warehouses)
+                .where(warehouses.c.id == warehouse_id)
+                .values(**values)
+                .returning(warehouses)
+            )
+        ).one()
+
+    # --- reservations ---------------------------------------------------------------------------------------
+
+    async def lock_reference(self, reference: str) -> Any | None:
+        """Serialize requests for one reservation reference until the transaction ends; its reservation.
+
+        One round trip: the advisory lock is taken before the reservation row is read.
+        """
+        locked = select(
+            func.pg_advisory_xact_lock(func.hashtextextended("reservation:" + reference, 0)).label("l")
+        ).cte("locked")
+        return (
+            await self._session.execute(
+                select(reservations).join(locked, text("true")).where(reservations.c.reference == reference)
+            )
+        ).first()
+
+    async def reservation(self, reference: str, *, for_update: bool = False) -> Any | None:
+        """The reservation row with this reference, if any."""
+        query = select(reservations).where(reservations.c.reference == reference)
+        if for_update:
+            query = query.with_for_update()
+        return (await self._session.execute(query)).first()
+
+    async def allocations_of(self, reservation_ids: Sequence[str]) -> list[Any]:
+        """The allocation rows of these reservations."""
+        if not reservation_ids:
+            return []
+        result = await self._session.execute(
+            select(reservation_allocations)
+            .where(reservation_allocations.c.reservation_id.in_(reservation_ids))
+            .order_by(reservation_allocations.c.sku_id, reservation_allocations.c.warehouse_id)
+        )
+        return list(result)
+
+    async def add_reservation(self, values: dict[str, Any], allocations: Sequence[dict[str, Any]]) -> Any:
+        """Insert a reservation and its allocations; returns its row."""
+        row = (
+            await self._session.execute(reservations.insert().values(**values).returning(reservations))
+        ).one()
+        await self._session.execute(reservation_allocations.insert(), list(allocations))
+        return row
+
+    async def set_reservation_status(
+        self, reservation_ids: Sequence[str], status: ReservationStatus
+    ) -> list[Any]:
+        """Move reservations to ``status``; returns their rows."""
+        result = await self._session.execute(
+            update(reservations)
+            .where(reservations.c.id.in_(reservation_ids))
+            .values(status=status.value, updated_at=func.now())
+            .returning(reservations)
+        )
+        return list(result)
+
+    async def claim_expired(self, *, now: datetime, limit: int) -> list[Any]:
+        """Active reservations past their time, locked; other replicas skip them meanwhile."""
+        result = await self._session.execute(
+            select(reservations)
+            .where(reservations.c.status == ReservationStatus.ACTIVE.value, reservations.c.expires_at <= now)
+            .order_by(reservations.c.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(result)
+
+    # --- flash sales ----------------------------------------------------------------------------------------
+
+    async def overlapping_allocation(self, *, sku_id: str, starts: datetime, ends: datetime) -> Any | None:
+        """A flash-sale allocation of the SKU whose window overlaps [starts, ends), if any."""
+        return (
+            await self._session.execute(
+                select(flash_sale_allocations.c.id, flash_sale_allocations.c.campaign_id)
+                .where(
+                    flash_sale_allocations.c.sku_id == sku_id,
+                    and_(
+                        flash_sale_allocations.c.starts_at < ends, flash_sale_allocations.c.ends_at > starts
+                    ),
+                )
+                .limit(1)
+            )
+        ).first()
+
+    async def add_allocation(self, values: dict[str, Any]) -> Any:
+        """Insert a flash-sale allocation; returns its row."""
+        return (
+            await self._session.execute(
+                flash_sale_allocations.insert().values(**values).returning(flash_sale_allocations)
+            )
+        ).one()
+
+    async def allocation(self, campaign_id: str, sku_id: str) -> Any | None:
+        """The allocation of a SKU in a campaign, if any."""
+        return (
+            await self._session.execute(
+                select(flash_sale_allocations).where(
+                    flash_sale_allocations.c.campaign_id == campaign_id,
+                    flash_sale_allocations.c.sku_id == sku_id,
+                )
+            )
+        ).first()
+
+    async def live_allocations(self, now: datetime) -> list[Any]:
+        """Allocations whose window has not ended, for reconciling the counters in Valkey."""
+        result = await self._session.execute(
+            select(flash_sale_allocations).where(flash_sale_allocations.c.ends_at > now)
+        )
+        return list(result)
+
+    async def buyer_totals(self, allocation_id: str) -> dict[str, int]:
+        """Units durably claimed by each buyer of an allocation."""
+        result = await self._session.execute(
+            select(flash_sale_buyers.c.buyer_id, flash_sale_buyers.c.quantity).where(
+                flash_sale_buyers.c.allocation_id == allocation_id
+            )
+        )
+        return {row.buyer_id: row.quantity for row in result}
+
+    async def insert_claim(
+        self, *, claim_id: str, allocation_id: str, buyer_id: str, quantity: int, claim_key: str
+    ) -> bool:
+        """Record a claim; False when one with this key exists (a retry)."""
+        inserted = await self._session.execute(
+            insert(flash_sale_claims)
+            .values(
+                id=claim_id,
+                allocation_id=allocation_id,
+                buyer_id=buyer_id,
+                quantity=quantity,
+                claim_key=claim_key,
+            )
+            .on_conflict_do_nothing(index_elements=["allocation_id", "claim_key"])
+            .returning(flash_sale_claims.c.id)
+        )
+        return inserted.first() is not None
+
+    async def claim_by_key(self, allocation_id: str, claim_key: str) -> Any | None:
+        """The claim recorded under a key, if any."""
+        return (
+            await self._session.execute(
+                select(flash_sale_claims).where(
+                    flash_sale_claims.c.allocation_id == allocation_id,
+                    flash_sale_claims.c.claim_key == claim_key,
+                )
+            )
+        ).first()
+
+    async def add_to_buyer_total(
+        self, *, allocation_id: str, buyer_id: str, quantity: int, limit: int
+    ) -> int | None:
+        """The buyer's new total, or None when it would pass ``limit`` (nothing changes then)."""
+        statement = insert(flash_sale_buyers).values(
+            allocation_id=allocation_id, buyer_id=buyer_id, quantity=quantity
+        )
+        result = await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["allocation_id", "buyer_id"],
+                set_={"quantity": flash_sale_buyers.c.quantity + statement.excluded.quantity},
+                where=flash_sale_buyers.c.quantity + statement.excluded.quantity <= limit,
+            ).returning(flash_sale_buyers.c.quantity)
+        )
+        row = result.first()
+        return None if row is None else int(row.quantity)
+
+    async def add_claimed(self, allocation_id: str, quantity: int, now: datetime) -> int | None:
+        """Units left after counting a claim, or None when the quota (or window) does not allow it."""
+        result = await self._session.execute(
+            update(flash_sale_allocations)
+            .where(
+                flash_sale_allocations.c.id == allocation_id,
+                flash_sale_allocations.c.claimed + quantity <= flash_sale_allocations.c.quota,
+                flash_sale_allocations.c.starts_at <= now,
+                flash_sale_allocations.c.ends_at > now,
+            )
+            .values(claimed=flash_sale_allocations.c.claimed + quantity)
+            .returning(flash_sale_allocations.c.quota - flash_sale_allocations.c.claimed)
+        )
+        row = result.first()
+        return None if row is None else int(row[0])
+
+
+class PurchasingRepository:
+    """Suppliers, their catalogues and purchase orders, within one session's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_supplier(self, values: dict[str, Any]) -> Any:
+        """Insert a supplier; returns its row."""
+        return (await self._session.execute(suppliers.insert().values(**values).returning(suppliers))).one()
+
+    async def supplier(self, supplier_id: str) -> Any | None:
+        """The supplier with this id, if any."""
+        return (await self._session.execute(select(suppliers).where(suppliers.c.id == supplier_id))).first()
+
+    async def suppliers_of(self, shop_id: str, *, after: str | None, limit: int) -> list[Any]:
+        """A shop's suppliers, oldest first."""
+        query = select(suppliers).where(suppliers.c.shop_id == shop_id).order_by(suppliers.c.id).limit(limit)
+        if after is not None:
+            query = query.where(suppliers.c.id > after)
+        return list(await self._session.execute(query))
+
+    async def set_item(self, values: dict[str, Any]) -> Any:
+        """Insert or replace a supplier catalogue line; returns its row."""
+        statement = insert(supplier_items).values(**values)
+        return (
+            await self._session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["supplier_id", "sku_id"],
+                    set_={
+                        name: statement.excluded[name]
+                        for name in values
+                        if name not in ("supplier_id", "sku_id")
+                    },
+                ).returning(supplier_items)
+            )
+        ).one()
+
+    async def items(self, supplier_id: str, sku_ids: Sequence[str]) -> dict[str, Any]:
+        """A supplier's catalogue lines for these SKUs."""
+        result = await self._session.execute(
+            select(supplier_items).where(
+                supplier_items.c.supplier_id == supplier_id, supplier_items.c.sku_id.in_(sku_ids)
+            )
+        )
+        return {str(row.sku_id): row for row in result}
+
+    async def cheapest_offers(self, shop_id: str, sku_ids: Sequence[str]) -> dict[str, Any]:
+        """Per SKU, the shop's cheapest supplier line (then the shortest lead time), with that lead time."""
+        if not sku_ids:
+            return {}
+        result = await self._session.execute(
+            select(supplier_items, suppliers.c.lead_time_days)
+            .join(suppliers, suppliers.c.id == supplier_items.c.supplier_id)
+            .where(suppliers.c.shop_id == shop_id, supplier_items.c.sku_id.in_(sku_ids))
+            .order_by(supplier_items.c.sku_id, supplier_items.c.cost_amount, suppliers.c.lead_time_days)
+            .ext(distinct_on(supplier_items.c.sku_id))
+        )
+        return {str(row.sku_id): row for row in result}
+
+    async def add_purchase_order(self, values: dict[str, Any], lines: Sequence[dict[str, Any]]) -> None:
+        """Insert a purchase order and its lines."""
+        await self._session.execute(purchase_orders.insert().values(**values))
+        await self._session.execute(purchase_order_lines.insert(), list(lines))
+
+    async def purchase_order(self, purchase_order_id: str, *, for_update: bool = False) -> Any | None:
+        """The purchase order with this id, if any (locked until commit with ``for_update``)."""
+        query = select(purchase_orders).where(purchase_orders.c.id == purchase_order_id)
+        if for_update:
+            query = query.with_for_update()
+        return (await self._session.execute(query)).first()
+
+    async def lines_of(self, purchase_order_id: str) -> list[Any]:
+        """A purchase order's lines in the order they were written."""
+        result = await self._session.execute(
+            select(purchase_order_lines)
+            .where(purchase_order_lines.c.purchase_order_id == purchase_order_id)
+            .order_by(purchase_order_lines.c.position)
+        )
+        return list(result)
+
+    async def update_purchase_order(self, purchase_order_id: str, values: dict[str, Any]) -> Any:
+        """Change a purchase order's fields; returns its row."""
+        return (
+            await self._session.execute(
+                update(purchase_orders)
+                .where(purchase_orders.c.id == purchase_order_id)
+                .values(**values)
+                .returning(purchase_orders)
+            )
+        ).one()
+
+    async def add_received(self, purchase_order_id: str, sku_id: str, accepted: int, rejected: int) -> None:
+        """Count received units on a line; the table's CHECK refuses more than was ordered."""
+        await self._session.execute(
+            update(purchase_order_lines)
+            .where(
+                purchase_order_lines.c.purchase_order_id == purchase_order_id,
+                purchase_order_lines.c.sku_id == sku_id,
+            )
+            .values(
+                accepted=purchase_order_lines.c.accepted + accepted,
+                rejected=purchase_order_lines.c.rejected + rejected,
+            )
+        )
+
+    async def add_receipt(self, values: dict[str, Any]) -> None:
+        """Record a goods receipt document."""
+        await self._session.execute(goods_receipts.insert().values(**values))
+
+    async def units_sold(self, warehouse_id: str, *, since: datetime) -> dict[str, int]:
+        """Units sold per stock line of a warehouse since ``since``, from the ledger's sale rows."""
+        result = await self._session.execute(
+            select(stock_ledger.c.stock_id, func.sum(-stock_ledger.c.on_hand_delta).label("sold"))
+            .where(
+                stock_ledger.c.warehouse_id == warehouse_id,
+                stock_ledger.c.kind == MovementKind.SALE.value,
+                stock_ledger.c.created_at >= since,
+            )
+            .group_by(stock_ledger.c.stock_id)
+        )
+        return {str(row.stock_id): int(row.sold) for row in result}
+
+    async def stock_of_warehouse(self, warehouse_id: str) -> list[StockRow]:
+        """Every stock line of a warehouse."""
+        result = await self._session.execute(
+            select(*_STOCK_COLUMNS).where(stock.c.warehouse_id == warehouse_id).order_by(stock.c.sku_id)
+        )
+        return [_stock_row(row) for row in result]
+
+    async def delivered_orders(self, supplier_id: str, *, start: datetime, end: datetime) -> list[Any]:
+        """A supplier's purchase orders submitted in [start, end), with their ordered and received units."""
+        totals = (
+            select(
+                purchase_order_lines.c.purchase_order_id,
+                func.sum(purchase_order_lines.c.quantity).label("ordered"),
+                func.sum(purchase_order_lines.c.accepted).label("accepted"),
+                func.sum(purchase_order_lines.c.rejected).label("rejected"),
+            )
+            .group_by(purchase_order_lines.c.purchase_order_id)
+            .subquery()
+        )
+        result = await self._session.execute(
+            select(
+                purchase_orders.c.submitted_at,
+                purchase_orders.c.expected_at,
+                purchase_orders.c.received_at,
+                purchase_orders.c.status,
+                totals.c.ordered,
+                totals.c.accepted,
+                totals.c.rejected,
+            )
+            .join(totals, totals.c.purchase_order_id == purchase_orders.c.id)
+            .where(
+                purchase_orders.c.supplier_id == supplier_id,
+                purchase_orders.c.submitted_at >= start,
+                purchase_orders.c.submitted_at < end,
+            )
+        )
+        return list(result)

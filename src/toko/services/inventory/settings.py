@@ -1,0 +1,24 @@
+"""Inventory service settings."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from toko.platform.settings import ServiceSettings
+
+
+class InventorySettings(ServiceSettings):
+    """Settings of the inventory service, prefix ``TOKO_INVENTORY_``."""
+
+    model_config = SettingsConfigDict(env_prefix="TOKO_INVENTORY_", extra="ignore")
+
+    port: int = 50065
+    # A setting rather than a constant so that tests can give each module a fresh database.
+    database_name: str = "inventory"
+    # How often the expiry worker looks for reservations past their time, and how many it takes at once.
+    expiry_interval_seconds: float = 1.0
+    expiry_batch_size: int = 100
+    # How often flash-sale counters in Valkey are recomputed from the durable claims.
+    flash_sale_reconcile_seconds: float = 5.0
+    # Demo shops get opening stock for their new SKUs (make up's demo marketplace); off in production.
+    demo_stock: bool = True

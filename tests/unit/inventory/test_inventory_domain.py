@@ -1,0 +1,207 @@
+"""The inventory's pure rules: allocation, availability buckets, reorder maths, purchase orders."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from toko.services.inventory import domain
+from toko.services.inventory.domain import (
+    Candidate,
+    InsufficientStock,
+    InvalidInput,
+    Line,
+    NotPossible,
+    OrderedLine,
+    PurchaseOrderStatus,
+    ReceivedLine,
+)
+from toko.services.inventory.error_codes import ErrorCode
+
+CITIES = ["Bandung", "Bekasi", "Jakarta Barat", "Surabaya", "Medan", "Atlantis"]
+
+candidates = st.lists(
+    st.builds(
+        Candidate,
+        stock_id=st.uuids().map(str),
+        sku_id=st.sampled_from(["sku-a", "sku-b"]),
+        warehouse_id=st.uuids().map(str),
+        city=st.sampled_from(CITIES),
+        available=st.integers(0, 30),
+    ),
+    max_size=8,
+)
+lines = st.lists(
+    st.builds(Line, sku_id=st.sampled_from(["sku-a", "sku-b"]), quantity=st.integers(1, 40)),
+    min_size=1,
+    max_size=2,
+    unique_by=lambda line: line.sku_id,
+)
+
+
+@given(lines=lines, stock=candidates, city=st.sampled_from([*CITIES, ""]))
+def test_allocation_serves_every_line_exactly_or_refuses_naming_the_short_skus(
+    lines: list[Line], stock: list[Candidate], city: str
+) -> None:
+    available = {c.stock_id: c.available for c in stock}
+    short = {
+        line.sku_id
+        for line in lines
+        if sum(c.available for c in stock if c.sku_id == line.sku_id) < line.quantity
+    }
+    if short:
+        with pytest.raises(InsufficientStock) as refused:
+            domain.plan_allocation(lines, stock, city)
+        assert set(refused.value.shortages) == short
+        return
+    plan = domain.plan_allocation(lines, stock, city)
+    for line in lines:
+        assert sum(a.quantity for a in plan if a.sku_id == line.sku_id) == line.quantity
+    for allocated in plan:
+        assert 0 < allocated.quantity <= available[allocated.stock_id]
+    assert len({a.stock_id for a in plan}) == len(plan)
+
+
+@given(stock=candidates, quantity=st.integers(1, 10), city=st.sampled_from(CITIES))
+def test_a_nearer_warehouse_is_used_before_a_farther_one(
+    stock: list[Candidate], quantity: int, city: str
+) -> None:
+    try:
+        plan = domain.plan_allocation([Line("sku-a", quantity)], stock, city)
+    except InsufficientStock:
+        return
+    used = {a.stock_id for a in plan}
+    used_rank = max(domain.proximity(city, c.city) for c in stock if c.stock_id in used)
+    # Any warehouse strictly nearer than the farthest one used was drained first.
+    for c in stock:
+        if c.sku_id == "sku-a" and c.available and domain.proximity(city, c.city) < used_rank:
+            assert c.stock_id in used
+            assert next(a.quantity for a in plan if a.stock_id == c.stock_id) == c.available
+
+
+def test_same_city_then_province_then_the_most_stock() -> None:
+    stock = [
+        Candidate("1", "s", "far-big", "Surabaya", 50),
+        Candidate("2", "s", "province", "Bekasi", 3),
+        Candidate("3", "s", "far-small", "Medan", 10),
+    ]
+
+    plan = domain.plan_allocation([Line("s", 5)], stock, "Bandung")
+
+    assert [(a.warehouse_id, a.quantity) for a in plan] == [("province", 3), ("far-big", 2)]
+
+
+@pytest.mark.parametrize(
+    ("available", "bucket"),
+    [(0, "0"), (-1, "0"), (1, "1-5"), (5, "1-5"), (6, "6-20"), (20, "6-20"), (21, "21+")],
+)
+def test_quantity_buckets(available: int, bucket: str) -> None:
+    assert domain.quantity_bucket(available) == bucket
+
+
+@given(before=st.integers(0, 100), after=st.integers(0, 100), point=st.integers(0, 50))
+def test_low_stock_is_crossed_only_on_the_way_down(before: int, after: int, point: int) -> None:
+    crossed = domain.crossed_into_low(before, after, point)
+    assert crossed == (point > 0 and after <= point < before)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1_000_001, True, 1.5])
+def test_quantities_are_positive_whole_numbers(bad: object) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        domain.positive_quantity(bad, "quantity")  # type: ignore[arg-type]
+    assert refused.value.reason == ErrorCode.INVALID_QUANTITY
+
+
+def test_an_adjustment_needs_a_reason() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        domain.adjustment_reason("   ")
+    assert refused.value.reason == ErrorCode.ADJUSTMENT_REASON_REQUIRED
+
+
+@given(
+    sold=st.integers(0, 10_000), days=st.integers(1, 365), lead=st.integers(0, 60), safety=st.integers(0, 500)
+)
+def test_reorder_point_is_demand_over_the_lead_time_plus_safety_stock(
+    sold: int, days: int, lead: int, safety: int
+) -> None:
+    demand = domain.average_daily_demand(sold, days)
+    point = domain.reorder_point(demand, lead, safety)
+
+    assert demand == Fraction(sold, days)
+    assert point - safety == math.ceil(Fraction(sold * lead, days))
+    assert point >= safety
+
+
+@given(
+    available=st.integers(0, 500),
+    sold=st.integers(0, 3_000),
+    lead=st.integers(0, 30),
+    safety=st.integers(0, 50),
+    moq=st.integers(1, 200),
+)
+def test_suggested_orders_respect_the_moq_and_bring_the_line_above_its_reorder_point(
+    available: int, sold: int, lead: int, safety: int, moq: int
+) -> None:
+    demand = domain.average_daily_demand(sold, 30)
+    point = domain.reorder_point(demand, lead, safety)
+
+    quantity = domain.suggested_order(
+        available=available, point=point, daily_demand=demand, lead_time_days=lead, min_order_quantity=moq
+    )
+
+    if available > point:
+        assert quantity == 0
+    else:
+        assert quantity >= moq
+        assert available + quantity >= point
+
+
+def test_purchase_orders_follow_their_state_machine() -> None:
+    draft = PurchaseOrderStatus.DRAFT
+    assert domain.po_transition(draft, PurchaseOrderStatus.SUBMITTED) is PurchaseOrderStatus.SUBMITTED
+    with pytest.raises(NotPossible) as refused:
+        domain.po_transition(PurchaseOrderStatus.RECEIVED, PurchaseOrderStatus.CANCELLED)
+    assert refused.value.reason == ErrorCode.INVALID_PO_TRANSITION
+    with pytest.raises(NotPossible):
+        domain.po_transition(PurchaseOrderStatus.PARTIALLY_RECEIVED, PurchaseOrderStatus.CANCELLED)
+
+
+def test_receipts_move_the_order_on_and_refuse_more_than_was_ordered() -> None:
+    ordered = [OrderedLine("a", 10), OrderedLine("b", 5)]
+
+    status, after = domain.apply_receipt(PurchaseOrderStatus.SUBMITTED, ordered, [ReceivedLine("a", 8, 2)])
+    done, _ = domain.apply_receipt(status, after, [ReceivedLine("b", 5, 0)])
+    with pytest.raises(InvalidInput) as over:
+        domain.apply_receipt(status, after, [ReceivedLine("b", 6, 0)])
+
+    assert status is PurchaseOrderStatus.PARTIALLY_RECEIVED
+    assert done is PurchaseOrderStatus.RECEIVED
+    assert over.value.reason == ErrorCode.OVER_RECEIPT
+
+
+def test_supplier_performance_rates() -> None:
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    orders = [
+        domain.DeliveredOrder(10, 9, 1, start, start + timedelta(days=7), start + timedelta(days=6)),
+        domain.DeliveredOrder(10, 5, 0, start, start + timedelta(days=7), start + timedelta(days=10)),
+        domain.DeliveredOrder(20, 0, 0, start, start + timedelta(days=7), None),
+    ]
+
+    found = domain.supplier_performance(orders)
+
+    assert found.purchase_orders == 3
+    assert found.on_time_rate == 0.5
+    assert found.fill_rate == pytest.approx(14 / 40)
+    assert found.rejection_rate == pytest.approx(1 / 15)
+    assert found.average_lead_time_days == pytest.approx(8.0)
+
+
+@given(st.uuids().map(str))
+def test_demo_opening_stock_is_deterministic_and_in_range(sku_id: str) -> None:
+    assert domain.demo_initial_stock(sku_id) == domain.demo_initial_stock(sku_id)
+    assert 20 <= domain.demo_initial_stock(sku_id) <= 200
