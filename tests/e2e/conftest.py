@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -13,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,7 +36,12 @@ class Platform:
     data_dir: Path
     process: subprocess.Popen[str]
     admin_token: str
+    credentials: dict[str, Any]
     output: list[str] = field(default_factory=list)
+
+    def account(self, role: str, index: int = 0) -> dict[str, Any]:
+        """A seeded demo account (email, password, user_id, shop_id for sellers)."""
+        return [a for a in self.credentials["accounts"] if a["role"] == role][index]
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=15.0, **kwargs)  # type: ignore[arg-type]
@@ -42,6 +49,18 @@ class Platform:
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.admin_token}"}
+
+
+def client_credentials_token(base_url: str, client: dict[str, Any]) -> str:
+    """An admin token for the seeded scripts client, through the gateway's /oauth2/token."""
+    response = httpx.post(
+        f"{base_url}/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": "catalog.write admin"},
+        auth=(client["client_id"], client["client_secret"]),
+        timeout=30,
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
 
 
 def _pump(process: subprocess.Popen[str], lines: list[str], ready: threading.Event) -> None:
@@ -60,10 +79,28 @@ def platform() -> Iterator[Platform]:
         tempfile.mkdtemp(prefix="toko-e2e-", dir="/var/tmp" if os.path.isdir("/var/tmp") else None)
     )
     data_dir.chmod(0o755)
-    ports = {name: free_port() for name in ("GATEWAY", "ECHO", "PRODUCT", "NATS", "NATS_MONITOR", "VALKEY")}
+    ports = {
+        name: free_port()
+        for name in (
+            "GATEWAY",
+            "ECHO",
+            "PRODUCT",
+            "USER",
+            "AUTH",
+            "INVENTORY",
+            "NATS",
+            "NATS_MONITOR",
+            "VALKEY",
+        )
+    }
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOKO_")}
     env |= {f"TOKO_{name}_PORT": str(port) for name, port in ports.items()}
+    env |= {f"TOKO_{name}_HTTP_PORT": str(free_port()) for name in ("AUTH",)}
     env |= {"TOKO_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+    # One machine sends everything from 127.0.0.1: raise the per-IP limits so the suite measures
+    # behaviour, not the limiter (which has its own tests against Valkey).
+    generous = json.dumps({"limit": 1_000_000, "window": 60})
+    env |= {f"TOKO_GATEWAY_RATE_LIMIT_{kind}": generous for kind in ("API_IP", "API_CLIENT", "SIGN_IN_IP")}
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "toko"), "up"],
         env=env,
@@ -77,11 +114,14 @@ def platform() -> Iterator[Platform]:
     if not ready.wait(STARTUP_SECONDS) or process.poll() is not None:
         process.kill()
         pytest.fail("toko up did not come up:\n" + "\n".join(lines[-60:]))
+    base_url = f"http://127.0.0.1:{ports['GATEWAY']}"
+    credentials = json.loads((data_dir / "demo-credentials.json").read_text())
     platform = Platform(
-        base_url=f"http://127.0.0.1:{ports['GATEWAY']}",
+        base_url=base_url,
         data_dir=data_dir,
         process=process,
-        admin_token=(data_dir / "dev-admin-token").read_text().strip(),
+        admin_token=client_credentials_token(base_url, credentials["clients"]["toko-scripts"]),
+        credentials=credentials,
         output=lines,
     )
     try:

@@ -89,17 +89,25 @@ SERVICES: tuple[ServiceSpec, ...] = (
         http_mounts=("/oauth2/", "/.well-known/"),
     ),
     ServiceSpec(
-        "inventory", "toko.services.inventory", 50065, proto_service="toko.inventory.v1.InventoryService"
+        "inventory",
+        "toko.services.inventory",
+        50065,
+        proto_service="toko.inventory.v1.InventoryService",
+        seed=("toko.services.inventory.seed",),
     ),
     ServiceSpec("gateway", "toko.gateway", 8080, kind="http", upstreams=True),
 )
 
 
 def configured_services(environ: Mapping[str, str] | None = None) -> tuple[ServiceSpec, ...]:
-    """The registry with each port overridden by ``TOKO_<NAME>_PORT`` when set (tests, benchmarks)."""
+    """The registry with ports overridden by ``TOKO_<NAME>_PORT`` and ``TOKO_<NAME>_HTTP_PORT``."""
     env = os.environ if environ is None else environ
     return tuple(
-        spec.with_port(int(env[spec.port_env])) if spec.port_env in env else spec for spec in SERVICES
+        spec.with_port(
+            int(env.get(spec.port_env, spec.port)),
+            int(env[spec.http_port_env]) if spec.http_port_env in env else None,
+        )
+        for spec in SERVICES
     )
 
 
@@ -148,6 +156,8 @@ def service_env(
     if spec.http_port:
         env[spec.http_port_env] = str(spec.http_port)
     env |= auth_urls(specs)
+    # Where every gRPC service listens, for the few service-to-service calls (auth -> user).
+    env |= {f"TOKO_{s.name.upper()}_ADDRESS": s.address for s in specs if s.kind == "grpc"}
     gateway = next((s for s in specs if s.upstreams), None)
     if gateway is not None:
         # The issuer of tokens and the origin of every public URL is the gateway's.

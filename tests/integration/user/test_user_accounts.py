@@ -402,3 +402,11 @@ async def test_a_buyer_token_without_the_account_scope_is_refused(stub: Stub, si
     )
 
     assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "SCOPE_REQUIRED")
+
+
+async def test_asking_a_reset_for_a_malformed_email_is_a_bad_request(stub: Stub) -> None:
+    for malformed in ("x", "a@b", "@toko.test"):
+        code, reason, fields = await failure(
+            stub.RequestPasswordReset(pb.RequestPasswordResetRequest(email=malformed))
+        )
+        assert (code, reason, fields) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_EMAIL", ["email"])

@@ -22,7 +22,11 @@ class AuthSettings(ServiceSettings):
     # The issuer, and the origin of every URL the provider prints, is ``public_base_url`` (the gateway's).
     # Holds the provider's master secret (auth/secret.key) and the demo credentials file.
     data_dir: Path = Field(default=Path(".toko"), validation_alias=AliasChoices("TOKO_DATA_DIR"))
-    user_service_address: str = "127.0.0.1:50062"
+    # The supervisor tells every process where each gRPC service listens (TOKO_<NAME>_ADDRESS).
+    user_service_address: str = Field(
+        default="127.0.0.1:50062",
+        validation_alias=AliasChoices("TOKO_AUTH_USER_SERVICE_ADDRESS", "TOKO_USER_ADDRESS"),
+    )
     # Peers whose X-Forwarded-For / -Proto headers are believed (the gateway).
     forwarded_allow_ips: str = "127.0.0.1"
 

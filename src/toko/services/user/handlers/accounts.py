@@ -30,6 +30,7 @@ from toko.services.user.handlers.common import (
     invalid,
     live_user,
     require_id,
+    ruled,
 )
 from toko.services.user.mapping import timestamp, user_to_proto
 from toko.services.user.repository import UserRepository
@@ -212,7 +213,7 @@ async def resend_verification(*, users: Users, user_id: str, principal: Principa
 
 async def request_password_reset(*, users: Users, email: str) -> None:
     """Mail a reset link if an account has ``email``; the caller learns nothing either way."""
-    address = domain.normalise_email(email) if email.strip() else ""
+    address = ruled(lambda: domain.normalise_email(email)) if email.strip() else ""
     if not address:
         raise InvalidArgument.field("email", "must be an email address", ErrorCode.INVALID_EMAIL)
     now = users.clock()
