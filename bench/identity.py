@@ -71,3 +71,35 @@ def _unescape(value: str) -> str:
         .replace("&lt;", "<")
         .replace("&gt;", ">")
     )
+
+
+def buyer_tokens(gateway_url: str, admin_token: str, token_url: str, *, count: int) -> list[str]:
+    """Access tokens of ``count`` distinct callers for the flash sale.
+
+    Each is a separately registered API client (client credentials, no roles): distinct token
+    subjects without paying ``count`` argon2id logins before the measurement.
+    """
+    tokens: list[str] = []
+    with httpx.Client(
+        base_url=gateway_url, timeout=30, headers={"Authorization": f"Bearer {admin_token}"}
+    ) as client:
+        for index in range(count):
+            registered = client.post(
+                "/v1/oauth-clients",
+                json={
+                    "client": {
+                        "name": f"Flash sale buyer {index}",
+                        "clientType": "CLIENT_TYPE_CONFIDENTIAL",
+                        "grantTypes": ["client_credentials"],
+                        "allowedScopes": ["account"],
+                    }
+                },
+            )
+            registered.raise_for_status()
+            body = registered.json()
+            tokens.append(
+                client_credentials_token(
+                    token_url, body["client"]["clientId"], body["clientSecret"], "account"
+                )
+            )
+    return tokens

@@ -21,7 +21,7 @@ def _shared(name: str) -> AliasChoices:
 class ServiceSettings(BaseSettings):
     """Settings every gRPC service has; subclasses set ``env_prefix`` and add their own."""
 
-    model_config = SettingsConfigDict(env_prefix="TOKO_SERVICE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TOKO_SERVICE_", extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = 0
