@@ -95,7 +95,10 @@ def buyer_tokens(gateway_url: str, admin_token: str, token_url: str, *, count: i
                     }
                 },
             )
-            registered.raise_for_status()
+            if registered.status_code != 200:
+                raise RuntimeError(
+                    f"registering a buyer client: {registered.status_code} {registered.text[:300]}"
+                )
             body = registered.json()
             tokens.append(
                 client_credentials_token(

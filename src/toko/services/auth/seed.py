@@ -52,7 +52,7 @@ def demo_clients(public_base_url: str) -> dict[str, ClientSpec]:
         SCRIPTS: ClientSpec(
             name="toko scripts",
             client_type=ClientType.CONFIDENTIAL,
-            allowed_scopes=("catalog.write", "admin"),
+            allowed_scopes=("catalog.write", "shop.manage", "admin"),
             grant_types=("client_credentials",),
             first_party=True,
             roles=("admin",),
