@@ -21,7 +21,8 @@ from toko.platform.testing_auth import TEST_ISSUER, mint_token, shared_issuer
 from toko.product.v1 import product_pb2, product_pb2_grpc
 
 # An admin with the catalog scope, signed by the shared test key the gateway is told to trust.
-ADMIN_TOKEN = mint_token(sub="admin-1", roles=["admin"], scopes=["catalog.write", "admin"])
+# Minted at import; an hour outlives any run of the suite.
+ADMIN_TOKEN = mint_token(sub="admin-1", roles=["admin"], scopes=["catalog.write", "admin"], exp_in=3600)
 ECHO = "toko.echo.v1.EchoService"
 PRODUCTS = "toko.product.v1.ProductService"
 

@@ -17,9 +17,13 @@ from toko.services.product.settings import ProductSettings
 
 Metadata = tuple[tuple[str, str], ...]
 
-# An admin of the first-party scripts client, as the auth service would issue (valid 15 minutes).
+# An admin of the first-party scripts client, as the auth service would issue; minted at import, so
+# valid for an hour to outlive any run of the suite.
 ADMIN: Metadata = (
-    ("authorization", bearer(mint_token(sub="admin-1", roles=["admin"], scopes=["catalog.write", "admin"]))),
+    (
+        "authorization",
+        bearer(mint_token(sub="admin-1", roles=["admin"], scopes=["catalog.write", "admin"], exp_in=3600)),
+    ),
 )
 
 
