@@ -50,6 +50,7 @@ class FlashSaleResult:
     durable_claims: int
     other_errors: int
     sold_out_per_second: float
+    rush_seconds: float
     sold_out_p50_ms: float
     sold_out_p99_ms: float
 
@@ -160,33 +161,44 @@ def flash_sale(
         folder = work or Path(scratch)
         tokens_file = folder / "flash-sale-tokens.json"
         tokens_file.write_text(json.dumps(list(buyer_tokens)))
-        summary = folder / "flash-sale.summary.json"
-        env = {
+        base_env = {
             "TOKENS_FILE": str(tokens_file),
             "CLAIM_URL": f"{gateway_url.rstrip('/')}/v1/flash-sales/{campaign_id}/skus/{sku_id}:claim",
             "BUYERS": str(buyers),
             "VUS": str(sold_out_vus),
             "DURATION": sold_out_duration,
-            "SOLDOUT_START": "20s",
         }
-        subprocess.run(
-            [
-                str(BIN / "k6"),
-                "run",
-                "--quiet",
-                "--no-usage-report",
-                "--summary-export",
-                str(summary),
-                str(ROOT / "bench" / "k6_flash_sale.js"),
-            ],
-            env={**os.environ, **env},
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        metrics = json.loads(summary.read_text())["metrics"]
+        phases: dict[str, dict[str, Any]] = {}
+        for phase in ("rush", "soldout"):
+            summary = folder / f"flash-sale-{phase}.summary.json"
+            started = time.monotonic()
+            subprocess.run(
+                [
+                    str(BIN / "k6"),
+                    "run",
+                    "--quiet",
+                    "--no-usage-report",
+                    "--summary-export",
+                    str(summary),
+                    str(ROOT / "bench" / "k6_flash_sale.js"),
+                ],
+                env={**os.environ, **base_env, "PHASE": phase},
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            phases[phase] = json.loads(summary.read_text())["metrics"] | {
+                "wall_seconds": time.monotonic() - started
+            }
+        metrics = {
+            name: value
+            for phase in phases.values()
+            for name, value in phase.items()
+            if name not in ("wall_seconds",)
+        }
+        rush_seconds = float(phases["rush"]["wall_seconds"])
 
     def count(name: str) -> int:
-        return int(metrics.get(name, {}).get("count", 0))
+        return sum(int(phase.get(name, {}).get("count", 0)) for phase in phases.values())
 
     claimed_in_service = asyncio.run(recorded(campaign_id, sku_id))
     durable = asyncio.run(_durable_claims(libpq_url, campaign_id))
@@ -202,6 +214,7 @@ def flash_sale(
         sold_out_per_second=round(count("late_sold_out") / duration_seconds, 1),
         sold_out_p50_ms=round(float(sold_out.get("p(50)", 0.0)), 2),
         sold_out_p99_ms=round(float(sold_out.get("p(99)", 0.0)), 2),
+        rush_seconds=round(rush_seconds, 1),
     )
 
 
