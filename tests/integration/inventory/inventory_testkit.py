@@ -141,7 +141,8 @@ async def invariant_breaches(database: Database) -> list[str]:
 
     - on hand and reserved equal the sums of the ledger's deltas;
     - reserved equals the active reservations' allocations plus the flash-sale quotas held;
-    - available is never negative; a SKU's total equals the sum of its lines.
+    - available is never negative; a SKU's total equals the sum of its lines;
+    - a perishable SKU's line is the sum of its lots (on hand and reserved), and no lot is negative.
     """
     async with database.sessions() as session:
         rows = await session.execute(
@@ -174,4 +175,23 @@ async def invariant_breaches(database: Database) -> list[str]:
             )
         )
         breaches += [f"sku {row.id}: total out of step" for row in totals]
+        lots = await session.execute(
+            text(
+                """
+                SELECT s.id, s.on_hand, s.reserved,
+                       coalesce((SELECT sum(l.on_hand) FROM stock_lots l WHERE l.stock_id = s.id), 0) AS lots_on_hand,
+                       coalesce((SELECT sum(l.reserved) FROM stock_lots l WHERE l.stock_id = s.id), 0) AS lots_reserved,
+                       (SELECT count(*) FROM stock_lots l
+                         WHERE l.stock_id = s.id AND (l.reserved < 0 OR l.reserved > l.on_hand)) AS bad_lots
+                  FROM stock s JOIN skus k ON k.id = s.sku_id
+                 WHERE k.perishable
+                """
+            )
+        )
+        breaches += [
+            f"stock {row.id}: on_hand={row.on_hand} reserved={row.reserved} "
+            f"lots=({row.lots_on_hand}, {row.lots_reserved}) bad lots={row.bad_lots}"
+            for row in lots
+            if (row.on_hand, row.reserved, row.bad_lots) != (row.lots_on_hand, row.lots_reserved, 0)
+        ]
     return breaches

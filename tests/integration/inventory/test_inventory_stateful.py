@@ -2,7 +2,8 @@
 
 - on hand equals the sum of the ledger (per line), and so does reserved;
 - reserved equals the quantities of live reservations; available is never negative;
-- the totals agree with a plain model of what each step should have done.
+- the totals agree with a plain model of what each step should have done;
+- the second SKU is perishable: its lines always equal the sum of their lots.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ SERVICE = handlers.EXPIRY_ACTOR
 
 
 class StockMachine(RuleBasedStateMachine):
-    """One shop, two warehouses, two SKUs, and every kind of movement in any order."""
+    """One shop, two warehouses, two SKUs (the second perishable), and every kind of movement in any order."""
 
     reservations = Bundle("reservations")
     loop: asyncio.AbstractEventLoop
@@ -65,6 +66,15 @@ class StockMachine(RuleBasedStateMachine):
             ).id
             for city in ("Bandung", "Surabaya")
         ]
+        self.run(
+            handlers.set_sku_perishable(
+                inventory=self.inventory,
+                sku_id=self.skus[1],
+                shop_id=self.shop,
+                perishable=True,
+                principal=self.principal,
+            )
+        )
         # The model: units on hand per SKU, and the lines of each live reservation.
         self.on_hand = dict.fromkeys(self.skus, 0)
         self.live: dict[str, dict[str, int]] = {}
@@ -80,15 +90,26 @@ class StockMachine(RuleBasedStateMachine):
             return False
         return True
 
-    @rule(w=st.integers(0, 1), s=st.integers(0, 1), quantity=st.integers(1, 20))
-    def receive(self, w: int, s: int, quantity: int) -> None:
-        change = StockChange(self.warehouses[w], self.skus[s], quantity)
+    def lot(self, s: int, lot: int) -> dict[str, str]:
+        """The lot fields of units arriving: a lot of the perishable SKU, nothing for the other."""
+        if s == 0:
+            return {}
+        expiry = self.now.date() + timedelta(days=7 * (lot + 1))
+        return {"lot_code": f"LOT-{lot}", "expiry_date": expiry.isoformat()}
+
+    @rule(w=st.integers(0, 1), s=st.integers(0, 1), quantity=st.integers(1, 20), lot=st.integers(0, 2))
+    def receive(self, w: int, s: int, quantity: int, lot: int) -> None:
+        change = StockChange(self.warehouses[w], self.skus[s], quantity, **self.lot(s, lot))
         self.run(handlers.receive_stock(inventory=self.inventory, change=change, principal=self.principal))
         self.on_hand[self.skus[s]] += quantity
 
-    @rule(w=st.integers(0, 1), s=st.integers(0, 1), delta=st.integers(-6, 6).filter(bool))
-    def adjust(self, w: int, s: int, delta: int) -> None:
-        change = StockChange(self.warehouses[w], self.skus[s], delta, reason="stock opname")
+    @rule(
+        w=st.integers(0, 1), s=st.integers(0, 1), delta=st.integers(-6, 6).filter(bool), lot=st.integers(0, 2)
+    )
+    def adjust(self, w: int, s: int, delta: int, lot: int) -> None:
+        change = StockChange(
+            self.warehouses[w], self.skus[s], delta, reason="stock opname", **self.lot(s, lot)
+        )
         if self.attempt(
             handlers.adjust_stock(inventory=self.inventory, change=change, principal=self.principal)
         ):

@@ -205,3 +205,95 @@ def test_supplier_performance_rates() -> None:
 def test_demo_opening_stock_is_deterministic_and_in_range(sku_id: str) -> None:
     assert domain.demo_initial_stock(sku_id) == domain.demo_initial_stock(sku_id)
     assert 20 <= domain.demo_initial_stock(sku_id) <= 200
+
+
+# --- lots of perishable SKUs ---------------------------------------------------------------------------------
+
+TODAY = datetime(2026, 11, 25, tzinfo=UTC).date()
+
+
+def _lot(code: str, days: int, on_hand: int, reserved: int = 0) -> domain.Lot:
+    return domain.Lot(code, TODAY + timedelta(days=days), on_hand, reserved)
+
+
+def _by_code(deltas: list[domain.LotDelta]) -> dict[str, tuple[int, int]]:
+    return {d.code: (d.on_hand_delta, d.reserved_delta) for d in deltas}
+
+
+def test_holding_takes_the_earliest_expiring_lots_and_skips_expired_ones() -> None:
+    lots = [_lot("LATE", 30, 5), _lot("GONE", -1, 9), _lot("EARLY", 2, 3, reserved=1), _lot("MID", 9, 4)]
+
+    assert _by_code(domain.plan_lot_deltas(lots, 0, 5, TODAY)) == {"EARLY": (0, 2), "MID": (0, 3)}
+    with pytest.raises(domain.LotsShort):
+        domain.plan_lot_deltas(lots, 0, 12, TODAY)  # 11 sellable: the expired lot's 9 are not
+
+
+def test_sales_take_held_units_first_expired_first_and_releases_the_latest_first() -> None:
+    lots = [_lot("A", 1, 3, reserved=2), _lot("B", 5, 4, reserved=4)]
+
+    assert _by_code(domain.plan_lot_deltas(lots, -3, -3, TODAY)) == {"A": (-2, -2), "B": (-1, -1)}
+    assert _by_code(domain.plan_lot_deltas(lots, 0, -5, TODAY)) == {"B": (0, -4), "A": (0, -1)}
+    assert _by_code(domain.plan_lot_deltas(lots, -1, 0, TODAY)) == {"A": (-1, 0)}
+    with pytest.raises(domain.LotsShort):
+        domain.plan_lot_deltas(lots, 2, 0, TODAY)  # arriving units name their lot
+
+
+def test_expired_lots_are_written_off_but_not_their_held_units() -> None:
+    lots = [_lot("OLD", -3, 5, reserved=2), _lot("TODAY", 0, 4), _lot("NEW", 8, 1)]
+
+    assert _by_code(domain.expired_lots_write_off(lots, TODAY)) == {"OLD": (-3, 0)}
+
+
+@pytest.mark.parametrize(
+    ("code", "expiry", "reason", "field"),
+    [
+        ("", "2026-12-01", ErrorCode.LOT_REQUIRED, "lot_code"),
+        ("L1", " ", ErrorCode.LOT_REQUIRED, "expiry_date"),
+        ("L1", "2026-11-24", ErrorCode.LOT_EXPIRED, "expiry_date"),
+        ("L1", "25/11/2026", ErrorCode.INVALID_LOT, "expiry_date"),
+        ("L" * 65, "2026-12-01", ErrorCode.INVALID_LOT, "lot_code"),
+    ],
+)
+def test_arriving_lots_are_checked(code: str, expiry: str, reason: ErrorCode, field: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        domain.incoming_lot(code, expiry, TODAY)
+
+    assert (raised.value.reason, raised.value.field) == (reason, field)
+    assert domain.incoming_lot(" L1 ", "2026-11-25", TODAY) == ("L1", TODAY)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["in", "hold", "release", "sell", "out"]), st.integers(1, 8), st.integers(-2, 6)
+        ),
+        max_size=40,
+    )
+)
+def test_planned_lot_movements_keep_the_lots_summing_to_the_line(steps: list[tuple[str, int, int]]) -> None:
+    lots: dict[tuple[str, object], list[int]] = {}
+    on_hand = reserved = 0
+    for kind, units, days in steps:
+        current = [domain.Lot(code, expires, oh, rs) for (code, expires), (oh, rs) in lots.items()]
+        deltas_of = {"hold": (0, units), "release": (0, -units), "sell": (-units, -units), "out": (-units, 0)}
+        try:
+            if kind == "in":
+                deltas = [domain.LotDelta(f"L{days}", TODAY + timedelta(days=days), units, 0)]
+            else:
+                deltas = domain.plan_lot_deltas(current, *deltas_of[kind], TODAY)
+        except domain.LotsShort:
+            continue
+        for delta in deltas:
+            lot = lots.setdefault((delta.code, delta.expires_on), [0, 0])
+            lot[0] += delta.on_hand_delta
+            lot[1] += delta.reserved_delta
+            assert 0 <= lot[1] <= lot[0]
+            if kind == "hold":
+                assert delta.expires_on >= TODAY
+        on_hand += sum(d.on_hand_delta for d in deltas)
+        reserved += sum(d.reserved_delta for d in deltas)
+        assert (sum(d.on_hand_delta for d in deltas), sum(d.reserved_delta for d in deltas)) == (
+            deltas_of[kind] if kind != "in" else (units, 0)
+        )
+
+    assert (sum(lot[0] for lot in lots.values()), sum(lot[1] for lot in lots.values())) == (on_hand, reserved)

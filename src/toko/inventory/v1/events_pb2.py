@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from toko.inventory.v1 import inventory_pb2 as toko_dot_inventory_dot_v1_dot_inventory__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etoko/inventory/v1/events.proto\x12\x11toko.inventory.v1\x1a!toko/inventory/v1/inventory.proto\"w\n\x18StockAvailabilityChanged\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x0f\n\x07shop_id\x18\x02 \x01(\t\x12\x10\n\x08in_stock\x18\x03 \x01(\x08\x12\x17\n\x0fquantity_bucket\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\"k\n\x08LowStock\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x14\n\x0cwarehouse_id\x18\x02 \x01(\t\x12\x0f\n\x07shop_id\x18\x03 \x01(\t\x12\x11\n\tavailable\x18\x04 \x01(\x05\x12\x15\n\rreorder_point\x18\x05 \x01(\x05\"K\n\x14ReservationCommitted\x12\x33\n\x0breservation\x18\x01 \x01(\x0b\x32\x1e.toko.inventory.v1.Reservation\"J\n\x13ReservationReleased\x12\x33\n\x0breservation\x18\x01 \x01(\x0b\x32\x1e.toko.inventory.v1.Reservation\"I\n\x12ReservationExpired\x12\x33\n\x0breservation\x18\x01 \x01(\x0b\x32\x1e.toko.inventory.v1.Reservationb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etoko/inventory/v1/events.proto\x12\x11toko.inventory.v1\x1a!toko/inventory/v1/inventory.proto\"w\n\x18StockAvailabilityChanged\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x0f\n\x07shop_id\x18\x02 \x01(\t\x12\x10\n\x08in_stock\x18\x03 \x01(\x08\x12\x17\n\x0fquantity_bucket\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\"k\n\x08LowStock\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x14\n\x0cwarehouse_id\x18\x02 \x01(\t\x12\x0f\n\x07shop_id\x18\x03 \x01(\t\x12\x11\n\tavailable\x18\x04 \x01(\x05\x12\x15\n\rreorder_point\x18\x05 \x01(\x05\"K\n\x14ReservationCommitted\x12\x33\n\x0breservation\x18\x01 \x01(\x0b\x32\x1e.toko.inventory.v1.Reservation\"J\n\x13ReservationReleased\x12\x33\n\x0breservation\x18\x01 \x01(\x0b\x32\x1e.toko.inventory.v1.Reservation\"I\n\x12ReservationExpired\x12\x33\n\x0breservation\x18\x01 \x01(\x0b\x32\x1e.toko.inventory.v1.Reservation\"Q\n\x1a\x46lashSaleAllocationRefused\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,4 +42,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESERVATIONRELEASED']._serialized_end=469
   _globals['_RESERVATIONEXPIRED']._serialized_start=471
   _globals['_RESERVATIONEXPIRED']._serialized_end=544
+  _globals['_FLASHSALEALLOCATIONREFUSED']._serialized_start=546
+  _globals['_FLASHSALEALLOCATIONREFUSED']._serialized_end=627
 # @@protoc_insertion_point(module_scope)

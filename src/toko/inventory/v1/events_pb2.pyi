@@ -167,3 +167,36 @@ class ReservationExpired(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReservationExpired: _TypeAlias = ReservationExpired  # noqa: Y015
+
+@_typing.final
+class FlashSaleAllocationRefused(_message.Message):
+    """FlashSaleAllocationRefused is raised when a SKU of a flash-sale campaign the product service
+    scheduled could not get its quota set apart (e.g. the quota is above the stock available), so the
+    product side can show it. Nothing of that SKU is held.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    """The campaign."""
+    sku_id: _builtins.str
+    """The SKU refused."""
+    reason: _builtins.str
+    """Machine-readable reason, e.g. "CAMPAIGN_QUOTA_EXCEEDS_STOCK"."""
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        sku_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "reason", b"reason", "sku_id", b"sku_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FlashSaleAllocationRefused: _TypeAlias = FlashSaleAllocationRefused  # noqa: Y015

@@ -558,6 +558,8 @@ class ReceiveStockRequest(_message.Message):
     SKU_ID_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
     REFERENCE_FIELD_NUMBER: _builtins.int
+    LOT_CODE_FIELD_NUMBER: _builtins.int
+    EXPIRY_DATE_FIELD_NUMBER: _builtins.int
     warehouse_id: _builtins.str
     """Warehouse receiving the goods."""
     sku_id: _builtins.str
@@ -566,6 +568,10 @@ class ReceiveStockRequest(_message.Message):
     """Units received, a positive whole number."""
     reference: _builtins.str
     """Delivery note or other document number."""
+    lot_code: _builtins.str
+    """Lot of the units, required for a perishable SKU (LOT_REQUIRED); ignored otherwise."""
+    expiry_date: _builtins.str
+    """Last day the lot may be sold, as YYYY-MM-DD; required with lot_code, not in the past (LOT_EXPIRED)."""
     def __init__(
         self,
         *,
@@ -573,10 +579,12 @@ class ReceiveStockRequest(_message.Message):
         sku_id: _builtins.str = ...,
         quantity: _builtins.int = ...,
         reference: _builtins.str = ...,
+        lot_code: _builtins.str = ...,
+        expiry_date: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["quantity", b"quantity", "reference", b"reference", "sku_id", b"sku_id", "warehouse_id", b"warehouse_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expiry_date", b"expiry_date", "lot_code", b"lot_code", "quantity", b"quantity", "reference", b"reference", "sku_id", b"sku_id", "warehouse_id", b"warehouse_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -616,6 +624,8 @@ class AdjustStockRequest(_message.Message):
     SKU_ID_FIELD_NUMBER: _builtins.int
     DELTA_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    LOT_CODE_FIELD_NUMBER: _builtins.int
+    EXPIRY_DATE_FIELD_NUMBER: _builtins.int
     warehouse_id: _builtins.str
     """Warehouse."""
     sku_id: _builtins.str
@@ -624,6 +634,10 @@ class AdjustStockRequest(_message.Message):
     """Signed change of the quantity on hand, never zero."""
     reason: _builtins.str
     """Why the books were wrong; required."""
+    lot_code: _builtins.str
+    """Lot of the units added (a positive delta), required for a perishable SKU; ignored otherwise."""
+    expiry_date: _builtins.str
+    """Last day that lot may be sold, as YYYY-MM-DD; required with lot_code, not in the past."""
     def __init__(
         self,
         *,
@@ -631,10 +645,12 @@ class AdjustStockRequest(_message.Message):
         sku_id: _builtins.str = ...,
         delta: _builtins.int = ...,
         reason: _builtins.str = ...,
+        lot_code: _builtins.str = ...,
+        expiry_date: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "reason", b"reason", "sku_id", b"sku_id", "warehouse_id", b"warehouse_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "expiry_date", b"expiry_date", "lot_code", b"lot_code", "reason", b"reason", "sku_id", b"sku_id", "warehouse_id", b"warehouse_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -785,6 +801,116 @@ class WriteOffStockResponse(_message.Message):
 Global___WriteOffStockResponse: _TypeAlias = WriteOffStockResponse  # noqa: Y015
 
 @_typing.final
+class SetSkuPerishableRequest(_message.Message):
+    """Request of SetSkuPerishable."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    PERISHABLE_FIELD_NUMBER: _builtins.int
+    sku_id: _builtins.str
+    """SKU id."""
+    shop_id: _builtins.str
+    """Shop owning the SKU, needed when the inventory does not know the SKU yet."""
+    perishable: _builtins.bool
+    """Whether the SKU's stock is kept in lots with expiry dates."""
+    def __init__(
+        self,
+        *,
+        sku_id: _builtins.str = ...,
+        shop_id: _builtins.str = ...,
+        perishable: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["perishable", b"perishable", "shop_id", b"shop_id", "sku_id", b"sku_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetSkuPerishableRequest: _TypeAlias = SetSkuPerishableRequest  # noqa: Y015
+
+@_typing.final
+class SetSkuPerishableResponse(_message.Message):
+    """Response of SetSkuPerishable."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    PERISHABLE_FIELD_NUMBER: _builtins.int
+    sku_id: _builtins.str
+    """SKU id."""
+    perishable: _builtins.bool
+    """Whether the SKU is perishable now."""
+    def __init__(
+        self,
+        *,
+        sku_id: _builtins.str = ...,
+        perishable: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["perishable", b"perishable", "sku_id", b"sku_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetSkuPerishableResponse: _TypeAlias = SetSkuPerishableResponse  # noqa: Y015
+
+@_typing.final
+class WriteOffExpiredLotsRequest(_message.Message):
+    """Request of WriteOffExpiredLots."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WAREHOUSE_ID_FIELD_NUMBER: _builtins.int
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    warehouse_id: _builtins.str
+    """Warehouse."""
+    sku_id: _builtins.str
+    """SKU."""
+    def __init__(
+        self,
+        *,
+        warehouse_id: _builtins.str = ...,
+        sku_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sku_id", b"sku_id", "warehouse_id", b"warehouse_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WriteOffExpiredLotsRequest: _TypeAlias = WriteOffExpiredLotsRequest  # noqa: Y015
+
+@_typing.final
+class WriteOffExpiredLotsResponse(_message.Message):
+    """Response of WriteOffExpiredLots."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STOCK_FIELD_NUMBER: _builtins.int
+    WRITTEN_OFF_FIELD_NUMBER: _builtins.int
+    written_off: _builtins.int
+    """Units written off."""
+    @_builtins.property
+    def stock(self) -> Global___StockLevel:
+        """The stock line after the write-off."""
+
+    def __init__(
+        self,
+        *,
+        stock: Global___StockLevel | None = ...,
+        written_off: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["stock", b"stock"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["stock", b"stock", "written_off", b"written_off"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WriteOffExpiredLotsResponse: _TypeAlias = WriteOffExpiredLotsResponse  # noqa: Y015
+
+@_typing.final
 class ReturnToStockRequest(_message.Message):
     """Request of ReturnToStock."""
 
@@ -794,6 +920,8 @@ class ReturnToStockRequest(_message.Message):
     SKU_ID_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
     REFERENCE_FIELD_NUMBER: _builtins.int
+    LOT_CODE_FIELD_NUMBER: _builtins.int
+    EXPIRY_DATE_FIELD_NUMBER: _builtins.int
     warehouse_id: _builtins.str
     """Warehouse taking the goods back."""
     sku_id: _builtins.str
@@ -802,6 +930,10 @@ class ReturnToStockRequest(_message.Message):
     """Units returned, a positive whole number."""
     reference: _builtins.str
     """The return or order reference."""
+    lot_code: _builtins.str
+    """Lot of the units, required for a perishable SKU (LOT_REQUIRED); ignored otherwise."""
+    expiry_date: _builtins.str
+    """Last day the lot may be sold, as YYYY-MM-DD; required with lot_code, not in the past (LOT_EXPIRED)."""
     def __init__(
         self,
         *,
@@ -809,10 +941,12 @@ class ReturnToStockRequest(_message.Message):
         sku_id: _builtins.str = ...,
         quantity: _builtins.int = ...,
         reference: _builtins.str = ...,
+        lot_code: _builtins.str = ...,
+        expiry_date: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["quantity", b"quantity", "reference", b"reference", "sku_id", b"sku_id", "warehouse_id", b"warehouse_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expiry_date", b"expiry_date", "lot_code", b"lot_code", "quantity", b"quantity", "reference", b"reference", "sku_id", b"sku_id", "warehouse_id", b"warehouse_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

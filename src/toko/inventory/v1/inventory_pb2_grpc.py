@@ -78,6 +78,16 @@ class InventoryServiceStub:
                 request_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.WriteOffStockRequest.SerializeToString,
                 response_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.WriteOffStockResponse.FromString,
                 _registered_method=True)
+        self.SetSkuPerishable = channel.unary_unary(
+                '/toko.inventory.v1.InventoryService/SetSkuPerishable',
+                request_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.SetSkuPerishableRequest.SerializeToString,
+                response_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.SetSkuPerishableResponse.FromString,
+                _registered_method=True)
+        self.WriteOffExpiredLots = channel.unary_unary(
+                '/toko.inventory.v1.InventoryService/WriteOffExpiredLots',
+                request_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.WriteOffExpiredLotsRequest.SerializeToString,
+                response_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.WriteOffExpiredLotsResponse.FromString,
+                _registered_method=True)
         self.ReturnToStock = channel.unary_unary(
                 '/toko.inventory.v1.InventoryService/ReturnToStock',
                 request_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ReturnToStockRequest.SerializeToString,
@@ -248,6 +258,21 @@ class InventoryServiceServicer:
 
     def WriteOffStock(self, request, context):
         """WriteOffStock removes damaged, lost or expired goods from the available quantity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetSkuPerishable(self, request, context):
+        """SetSkuPerishable keeps a SKU's stock in lots with expiry dates, sold first-expired-first-out (or
+        stops doing so); only while the SKU holds no units (PERISHABLE_CHANGE_WITH_STOCK).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WriteOffExpiredLots(self, request, context):
+        """WriteOffExpiredLots writes off every unit of a stock line's lots past their date that no one holds.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -451,6 +476,16 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.WriteOffStock,
                     request_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.WriteOffStockRequest.FromString,
                     response_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.WriteOffStockResponse.SerializeToString,
+            ),
+            'SetSkuPerishable': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSkuPerishable,
+                    request_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.SetSkuPerishableRequest.FromString,
+                    response_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.SetSkuPerishableResponse.SerializeToString,
+            ),
+            'WriteOffExpiredLots': grpc.unary_unary_rpc_method_handler(
+                    servicer.WriteOffExpiredLots,
+                    request_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.WriteOffExpiredLotsRequest.FromString,
+                    response_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.WriteOffExpiredLotsResponse.SerializeToString,
             ),
             'ReturnToStock': grpc.unary_unary_rpc_method_handler(
                     servicer.ReturnToStock,
@@ -783,6 +818,60 @@ class InventoryService:
             '/toko.inventory.v1.InventoryService/WriteOffStock',
             toko_dot_inventory_dot_v1_dot_inventory__pb2.WriteOffStockRequest.SerializeToString,
             toko_dot_inventory_dot_v1_dot_inventory__pb2.WriteOffStockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSkuPerishable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.inventory.v1.InventoryService/SetSkuPerishable',
+            toko_dot_inventory_dot_v1_dot_inventory__pb2.SetSkuPerishableRequest.SerializeToString,
+            toko_dot_inventory_dot_v1_dot_inventory__pb2.SetSkuPerishableResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteOffExpiredLots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.inventory.v1.InventoryService/WriteOffExpiredLots',
+            toko_dot_inventory_dot_v1_dot_inventory__pb2.WriteOffExpiredLotsRequest.SerializeToString,
+            toko_dot_inventory_dot_v1_dot_inventory__pb2.WriteOffExpiredLotsResponse.FromString,
             options,
             channel_credentials,
             insecure,

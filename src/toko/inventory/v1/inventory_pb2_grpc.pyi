@@ -53,6 +53,12 @@ class InventoryServiceStub:
     """CountStock records a stock count: the difference to the books is posted as an adjustment."""
     WriteOffStock: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.WriteOffStockRequest, _inventory_pb2.WriteOffStockResponse]
     """WriteOffStock removes damaged, lost or expired goods from the available quantity."""
+    SetSkuPerishable: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.SetSkuPerishableRequest, _inventory_pb2.SetSkuPerishableResponse]
+    """SetSkuPerishable keeps a SKU's stock in lots with expiry dates, sold first-expired-first-out (or
+    stops doing so); only while the SKU holds no units (PERISHABLE_CHANGE_WITH_STOCK).
+    """
+    WriteOffExpiredLots: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.WriteOffExpiredLotsRequest, _inventory_pb2.WriteOffExpiredLotsResponse]
+    """WriteOffExpiredLots writes off every unit of a stock line's lots past their date that no one holds."""
     ReturnToStock: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ReturnToStockRequest, _inventory_pb2.ReturnToStockResponse]
     """ReturnToStock puts returned goods back on hand (a buyer's return, say)."""
     SetStockPolicy: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.SetStockPolicyRequest, _inventory_pb2.SetStockPolicyResponse]
@@ -127,6 +133,12 @@ class InventoryServiceAsyncStub(InventoryServiceStub):
     """CountStock records a stock count: the difference to the books is posted as an adjustment."""
     WriteOffStock: _aio.UnaryUnaryMultiCallable[_inventory_pb2.WriteOffStockRequest, _inventory_pb2.WriteOffStockResponse]  # type: ignore[assignment]
     """WriteOffStock removes damaged, lost or expired goods from the available quantity."""
+    SetSkuPerishable: _aio.UnaryUnaryMultiCallable[_inventory_pb2.SetSkuPerishableRequest, _inventory_pb2.SetSkuPerishableResponse]  # type: ignore[assignment]
+    """SetSkuPerishable keeps a SKU's stock in lots with expiry dates, sold first-expired-first-out (or
+    stops doing so); only while the SKU holds no units (PERISHABLE_CHANGE_WITH_STOCK).
+    """
+    WriteOffExpiredLots: _aio.UnaryUnaryMultiCallable[_inventory_pb2.WriteOffExpiredLotsRequest, _inventory_pb2.WriteOffExpiredLotsResponse]  # type: ignore[assignment]
+    """WriteOffExpiredLots writes off every unit of a stock line's lots past their date that no one holds."""
     ReturnToStock: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ReturnToStockRequest, _inventory_pb2.ReturnToStockResponse]  # type: ignore[assignment]
     """ReturnToStock puts returned goods back on hand (a buyer's return, say)."""
     SetStockPolicy: _aio.UnaryUnaryMultiCallable[_inventory_pb2.SetStockPolicyRequest, _inventory_pb2.SetStockPolicyResponse]  # type: ignore[assignment]
@@ -246,6 +258,24 @@ class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_inventory_pb2.WriteOffStockResponse, _abc.Awaitable[_inventory_pb2.WriteOffStockResponse]]:
         """WriteOffStock removes damaged, lost or expired goods from the available quantity."""
+
+    @_abc_1.abstractmethod
+    def SetSkuPerishable(
+        self,
+        request: _inventory_pb2.SetSkuPerishableRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.SetSkuPerishableResponse, _abc.Awaitable[_inventory_pb2.SetSkuPerishableResponse]]:
+        """SetSkuPerishable keeps a SKU's stock in lots with expiry dates, sold first-expired-first-out (or
+        stops doing so); only while the SKU holds no units (PERISHABLE_CHANGE_WITH_STOCK).
+        """
+
+    @_abc_1.abstractmethod
+    def WriteOffExpiredLots(
+        self,
+        request: _inventory_pb2.WriteOffExpiredLotsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.WriteOffExpiredLotsResponse, _abc.Awaitable[_inventory_pb2.WriteOffExpiredLotsResponse]]:
+        """WriteOffExpiredLots writes off every unit of a stock line's lots past their date that no one holds."""
 
     @_abc_1.abstractmethod
     def ReturnToStock(

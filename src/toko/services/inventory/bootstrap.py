@@ -21,9 +21,12 @@ from toko.platform.grpc import GrpcService
 from toko.platform.outbox import OutboxRelay, ensure_streams
 from toko.platform.service import BackgroundWorker, ServiceApp
 from toko.services.inventory.consumers import (
+    CAMPAIGN_CONSUMER,
+    CAMPAIGN_SUBJECTS,
     CATALOG_CONSUMER,
     CATALOG_SUBJECTS,
     PRODUCT_SOURCE,
+    CampaignQuotas,
     CatalogFollower,
 )
 from toko.services.inventory.flash_sale import FlashSales
@@ -80,12 +83,13 @@ def after_stream_exists(js: JetStreamContext, stream: str, worker: BackgroundWor
 
 
 async def bootstrap(settings: InventorySettings) -> ServiceApp:
-    """Build the inventory service: relay, catalog consumer, expiry worker, flash-sale reconciler."""
+    """Build the inventory service: relay, catalog and campaign consumers, expiry worker, reconciler."""
     database = await prepare_database(settings)
     valkey = create_valkey(settings.redis_url)
     connection = await nats.connect(settings.nats_url, name="toko-inventory", max_reconnect_attempts=-1)
     js = connection.jetstream()
-    await ensure_streams(js, [SOURCE])
+    # The product service creates its stream too; ensuring it here lets the campaign consumer start at once.
+    await ensure_streams(js, [SOURCE, PRODUCT_SOURCE])
     relay = OutboxRelay(database, connection, source=SOURCE)
     catalog = EventConsumer(
         name=CATALOG_CONSUMER,
@@ -94,6 +98,15 @@ async def bootstrap(settings: InventorySettings) -> ServiceApp:
         database=database,
         nats=connection,
         handler=CatalogFollower(demo_stock=settings.demo_stock),
+        service=SOURCE,
+    )
+    campaigns = EventConsumer(
+        name=CAMPAIGN_CONSUMER,
+        stream=stream_name(PRODUCT_SOURCE),
+        subjects=CAMPAIGN_SUBJECTS,
+        database=database,
+        nats=connection,
+        handler=CampaignQuotas(),
         service=SOURCE,
     )
     inventory = Inventory(database=database)
@@ -121,6 +134,7 @@ async def bootstrap(settings: InventorySettings) -> ServiceApp:
         workers=[
             relay.run,
             after_stream_exists(js, stream_name(PRODUCT_SOURCE), catalog.run),
+            campaigns.run,
             expiry_worker(inventory, settings),
             reconcile,
         ],

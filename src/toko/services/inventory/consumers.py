@@ -14,21 +14,28 @@ redelivered event harmless.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 
 from toko.common.v1.event_pb2 import EventEnvelope
+from toko.inventory.v1 import events_pb2
 from toko.platform.auth import Principal
 from toko.platform.db import UnitOfWork
 from toko.platform.demo import SHOPS, DemoShop
+from toko.platform.errors import DomainError
 from toko.platform.events import event_subject
 from toko.product.v1 import events_pb2 as product_events
 from toko.services.inventory import domain
 from toko.services.inventory.domain import MovementKind, WarehouseKind
+from toko.services.inventory.flash_sale import CreateAllocation, allocate_quota
 from toko.services.inventory.handlers import move_stock
 from toko.services.inventory.repository import InventoryRepository, Movement, warehouses
+
+log = logging.getLogger(__name__)
 
 CATALOG_CONSUMER = "inventory-catalog"
 PRODUCT_SOURCE = "product"
@@ -115,3 +122,61 @@ class CatalogFollower:
                 )
             )
         await move_stock(uow, movements, DEMO_ACTOR)
+
+
+CAMPAIGN_CONSUMER = "inventory-campaigns"
+CAMPAIGN_SUBJECTS = (
+    event_subject(PRODUCT_SOURCE, product_events.FlashSaleCampaignScheduled.DESCRIPTOR.name),
+)
+CAMPAIGN_ACTOR = Principal(subject="inventory-campaigns", roles=frozenset({"admin"}))
+
+
+class CampaignQuotas:
+    """Sets apart the quota of every SKU of a flash-sale campaign the product service scheduled.
+
+    Each SKU goes through ``allocate_quota`` (the code of ``CreateFlashSaleAllocation``) from the shop's
+    warehouse with the most available units, in a savepoint of its own: a SKU that cannot be allocated
+    (quota above stock, unknown SKU, ...) is rolled back, logged and announced with
+    ``FlashSaleAllocationRefused``, and the others still are. A SKU the campaign already holds is skipped,
+    so a redelivery (also past the inbox) changes nothing.
+    """
+
+    def __init__(self, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._clock = clock
+
+    async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
+        """Allocate the campaign's SKUs; raising (a database failure) makes JetStream redeliver it."""
+        if not isinstance(payload, product_events.FlashSaleCampaignScheduled):
+            return
+        repository = InventoryRepository(uow.session)
+        starts = payload.start_time.ToDatetime(UTC) if payload.HasField("start_time") else None
+        ends = payload.end_time.ToDatetime(UTC) if payload.HasField("end_time") else None
+        for sku in payload.skus:
+            if await repository.allocation(payload.campaign_id, sku.sku_id) is not None:
+                continue
+            command = CreateAllocation(
+                campaign_id=payload.campaign_id,
+                sku_id=sku.sku_id,
+                warehouse_id="",
+                quantity=sku.quota,
+                per_buyer_limit=sku.per_buyer_limit,
+                starts=starts,
+                ends=ends,
+            )
+            try:
+                async with uow.session.begin_nested():
+                    await allocate_quota(uow, command, CAMPAIGN_ACTOR, now=self._clock())
+            except DomainError as exc:
+                log.warning(
+                    "campaign %s: quota of SKU %s refused: %s",
+                    payload.campaign_id,
+                    sku.sku_id,
+                    exc,
+                    extra={"reason": exc.reason, "campaign_id": payload.campaign_id, "sku_id": sku.sku_id},
+                )
+                uow.publish(
+                    events_pb2.FlashSaleAllocationRefused(
+                        campaign_id=payload.campaign_id, sku_id=sku.sku_id, reason=exc.reason
+                    ),
+                    subject=payload.campaign_id,
+                )

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
 
@@ -510,3 +510,123 @@ def demo_initial_stock(sku_id: str) -> int:
     """The demo seed's opening stock of a SKU: 20 to 200 units, the same for the same SKU every time."""
     digest = hashlib.blake2s(sku_id.encode(), digest_size=4).digest()
     return 20 + int.from_bytes(digest, "big") % 181
+
+
+# --- lots of perishable SKUs ---------------------------------------------------------------------------
+
+LOT_CODE_MAX_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Lot:
+    """One lot of a perishable SKU in one stock line."""
+
+    code: str
+    expires_on: date
+    on_hand: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        """Units of the lot not held for anyone."""
+        return self.on_hand - self.reserved
+
+    def expired(self, today: date) -> bool:
+        """Whether the lot is past its last day of sale (a lot expiring today still sells today)."""
+        return self.expires_on < today
+
+
+@dataclass(frozen=True)
+class LotDelta:
+    """How one movement changes one lot."""
+
+    code: str
+    expires_on: date
+    on_hand_delta: int
+    reserved_delta: int
+
+
+class LotsShort(Exception):
+    """The lots of a line do not hold the units a movement takes (e.g. only expired ones are left)."""
+
+
+def incoming_lot(code: str, expiry_date: str, today: date) -> tuple[str, date]:
+    """The lot of units arriving: a code and an ISO expiry date not in the past."""
+    code = code.strip()
+    if not code:
+        raise InvalidInput(ErrorCode.LOT_REQUIRED, "a perishable SKU's units need a lot code", "lot_code")
+    if not expiry_date.strip():
+        raise InvalidInput(
+            ErrorCode.LOT_REQUIRED, "a perishable SKU's units need an expiry date", "expiry_date"
+        )
+    if len(code) > LOT_CODE_MAX_LENGTH or not code.isprintable():
+        raise InvalidInput(
+            ErrorCode.INVALID_LOT, f"must be printable, at most {LOT_CODE_MAX_LENGTH} characters", "lot_code"
+        )
+    try:
+        expires_on = date.fromisoformat(expiry_date.strip())
+    except ValueError:
+        raise InvalidInput(ErrorCode.INVALID_LOT, "must be a date as YYYY-MM-DD", "expiry_date") from None
+    if expires_on < today:
+        raise InvalidInput(
+            ErrorCode.LOT_EXPIRED, f"the lot expired on {expires_on.isoformat()}", "expiry_date"
+        )
+    return code, expires_on
+
+
+def fefo(lots: Iterable[Lot]) -> list[Lot]:
+    """Lots in first-expired-first-out order (ties by lot code, so the order is stable)."""
+    return sorted(lots, key=lambda lot: (lot.expires_on, lot.code))
+
+
+def _take(
+    lots: Iterable[Lot], quantity: int, room: Callable[[Lot], int], on_hand: int, reserved: int
+) -> list[LotDelta]:
+    """Take ``quantity`` units from ``lots`` in their order, each giving ``room(lot)`` at most."""
+    deltas: list[LotDelta] = []
+    left = quantity
+    for lot in lots:
+        if left == 0:
+            break
+        units = min(left, room(lot))
+        if units > 0:
+            deltas.append(LotDelta(lot.code, lot.expires_on, on_hand * units, reserved * units))
+            left -= units
+    if left:
+        raise LotsShort(f"{left} of {quantity} units not found in the lots")
+    return deltas
+
+
+def plan_lot_deltas(
+    lots: Sequence[Lot], on_hand_delta: int, reserved_delta: int, today: date
+) -> list[LotDelta]:
+    """Spread a movement of a perishable line over its lots, first expired first out.
+
+    - holding units (a reservation, a campaign hold) takes available units of lots not expired;
+    - a sale takes held units, earliest lots first;
+    - a release gives back held units, latest lots first (the earliest stay held longest);
+    - units leaving without being held (write-off, adjustment, transfer out) leave earliest lots first,
+      expired ones included (they are the first to go).
+
+    Units arriving must name their lot: they cannot be planned (``LotsShort``).
+    """
+    ordered = fefo(lots)
+    if on_hand_delta == 0 and reserved_delta > 0:
+        sellable = [lot for lot in ordered if not lot.expired(today)]
+        return _take(sellable, reserved_delta, lambda lot: lot.available, 0, 1)
+    if on_hand_delta == 0 and reserved_delta < 0:
+        return _take(reversed(ordered), -reserved_delta, lambda lot: lot.reserved, 0, -1)
+    if on_hand_delta < 0 and reserved_delta == on_hand_delta:
+        return _take(ordered, -on_hand_delta, lambda lot: lot.reserved, -1, -1)
+    if on_hand_delta < 0 and reserved_delta == 0:
+        return _take(ordered, -on_hand_delta, lambda lot: lot.available, -1, 0)
+    raise LotsShort("units arriving need a lot")
+
+
+def expired_lots_write_off(lots: Sequence[Lot], today: date) -> list[LotDelta]:
+    """Removing every unheld unit of the lots past their date."""
+    return [
+        LotDelta(lot.code, lot.expires_on, -lot.available, 0)
+        for lot in fefo(lots)
+        if lot.expired(today) and lot.available > 0
+    ]

@@ -40,7 +40,7 @@ from redis.exceptions import RedisError
 
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
-from toko.platform.db import Database
+from toko.platform.db import Database, UnitOfWork
 from toko.platform.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
 from toko.platform.ids import new_id
 from toko.services.inventory import domain
@@ -136,6 +136,85 @@ class CreateAllocation:
     ends: datetime | None
 
 
+async def allocate_quota(
+    uow: UnitOfWork, command: CreateAllocation, principal: Principal, *, now: datetime
+) -> Any:
+    """Set a campaign quota apart inside ``uow`` (which the caller commits); returns the allocation row.
+
+    The one implementation of "hold a campaign quota apart", shared by ``CreateFlashSaleAllocation`` and
+    the consumer of the product service's campaigns. Without a warehouse, the shop's warehouse with the
+    most available units gives the quota. Everything is checked before anything is staged, so a refusal
+    raised from here leaves nothing behind once the caller rolls back (to a savepoint, or altogether).
+    """
+    campaign_id = require_id(command.campaign_id, "campaign_id")
+    sku_id = require_id(command.sku_id, "sku_id")
+    warehouse_id = require_id(command.warehouse_id, "warehouse_id") if command.warehouse_id else None
+    if command.starts is None or command.ends is None:
+        raise InvalidArgument.field(
+            "start_time", "set start_time and end_time", ErrorCode.INVALID_TIME_WINDOW
+        )
+    with rules():
+        quota = domain.positive_quantity(command.quantity, "quantity")
+        limit = domain.per_buyer_limit(command.per_buyer_limit, quota)
+        starts, ends = domain.flash_sale_window(command.starts, command.ends)
+        if ends <= now:
+            raise InvalidInput(ErrorCode.INVALID_TIME_WINDOW, "is already over", "end_time")
+    repository = InventoryRepository(uow.session)
+    facts = await repository.sku_facts([sku_id])
+    if sku_id not in facts:
+        raise NotFound(ErrorCode.SKU_NOT_STOCKED, f"no stock is kept of SKU {sku_id}")
+    shop_id, archived = facts[sku_id]
+    authorize_shop(principal, shop_id)
+    if archived:
+        raise FailedPrecondition(ErrorCode.SKU_ARCHIVED, f"SKU {sku_id} is off sale for good")
+    if await repository.allocation(campaign_id, sku_id) is not None:
+        raise FailedPrecondition(ErrorCode.CAMPAIGN_OVERLAP, "this campaign already has a quota of the SKU")
+    lines = await repository.stock_of_sku(sku_id)
+    if warehouse_id is not None:
+        lines = [line for line in lines if line.warehouse_id == warehouse_id]
+    if not lines:
+        raise FailedPrecondition(
+            ErrorCode.CAMPAIGN_QUOTA_EXCEEDS_STOCK, "no stock of the SKU to set the quota apart from"
+        )
+    line = max(lines, key=lambda candidate: (candidate.available, candidate.warehouse_id))
+    try:
+        moved, skus_moved = await repository.move(
+            [Movement(line.id, MovementKind.CAMPAIGN_HOLD, 0, quota, reference=campaign_id)],
+            actor=principal.subject,
+        )
+    except NotEnoughAvailable as exc:
+        raise FailedPrecondition(
+            ErrorCode.CAMPAIGN_QUOTA_EXCEEDS_STOCK,
+            f"the quota of {quota} is more than warehouse {line.warehouse_id} has available",
+        ) from exc
+    # Checked after ``move`` took the SKU's row lock: concurrent creations for one SKU queue up here.
+    clash = await repository.overlapping_allocation(sku_id=sku_id, starts=starts, ends=ends)
+    if clash is not None:
+        raise FailedPrecondition(
+            ErrorCode.CAMPAIGN_OVERLAP,
+            f"campaign {clash.campaign_id} already has a quota of this SKU in an overlapping window",
+            metadata={"campaign_id": str(clash.campaign_id)},
+        )
+    row = await repository.add_allocation(
+        {
+            "id": new_id(),
+            "campaign_id": campaign_id,
+            "sku_id": sku_id,
+            "warehouse_id": line.warehouse_id,
+            "stock_id": line.id,
+            "shop_id": shop_id,
+            "quota": quota,
+            "claimed": 0,
+            "per_buyer_limit": limit,
+            "starts_at": starts,
+            "ends_at": ends,
+        }
+    )
+    # Staged last: nothing raised above may leave events behind.
+    publish_stock_events(uow, moved, skus_moved)
+    return row
+
+
 @dataclass
 class FlashSales:
     """Flash-sale allocations in PostgreSQL and their hot counters in Valkey.
@@ -163,74 +242,8 @@ class FlashSales:
         self, *, command: CreateAllocation, principal: Principal
     ) -> pb.FlashSaleAllocation:
         """Move the quota out of a warehouse's available units into the campaign's bucket."""
-        campaign_id = require_id(command.campaign_id, "campaign_id")
-        sku_id = require_id(command.sku_id, "sku_id")
-        warehouse_id = require_id(command.warehouse_id, "warehouse_id") if command.warehouse_id else None
-        if command.starts is None or command.ends is None:
-            raise InvalidArgument.field(
-                "start_time", "set start_time and end_time", ErrorCode.INVALID_TIME_WINDOW
-            )
-        with rules():
-            quota = domain.positive_quantity(command.quantity, "quantity")
-            limit = domain.per_buyer_limit(command.per_buyer_limit, quota)
-            starts, ends = domain.flash_sale_window(command.starts, command.ends)
-            if ends <= self.clock():
-                raise InvalidInput(ErrorCode.INVALID_TIME_WINDOW, "is already over", "end_time")
         async with self.database.unit_of_work(SOURCE) as uow:
-            repository = InventoryRepository(uow.session)
-            facts = await repository.sku_facts([sku_id])
-            if sku_id not in facts:
-                raise NotFound(ErrorCode.SKU_NOT_STOCKED, f"no stock is kept of SKU {sku_id}")
-            shop_id, archived = facts[sku_id]
-            authorize_shop(principal, shop_id)
-            if archived:
-                raise FailedPrecondition(ErrorCode.SKU_ARCHIVED, f"SKU {sku_id} is off sale for good")
-            if await repository.allocation(campaign_id, sku_id) is not None:
-                raise FailedPrecondition(
-                    ErrorCode.CAMPAIGN_OVERLAP, "this campaign already has a quota of the SKU"
-                )
-            lines = await repository.stock_of_sku(sku_id)
-            if warehouse_id is not None:
-                lines = [line for line in lines if line.warehouse_id == warehouse_id]
-            if not lines:
-                raise FailedPrecondition(
-                    ErrorCode.CAMPAIGN_QUOTA_EXCEEDS_STOCK, "no stock of the SKU to set the quota apart from"
-                )
-            line = max(lines, key=lambda candidate: (candidate.available, candidate.warehouse_id))
-            try:
-                moved, skus_moved = await repository.move(
-                    [Movement(line.id, MovementKind.CAMPAIGN_HOLD, 0, quota, reference=campaign_id)],
-                    actor=principal.subject,
-                )
-            except NotEnoughAvailable as exc:
-                raise FailedPrecondition(
-                    ErrorCode.CAMPAIGN_QUOTA_EXCEEDS_STOCK,
-                    f"the quota of {quota} is more than warehouse {line.warehouse_id} has available",
-                ) from exc
-            # Checked after ``move`` took the SKU's row lock: concurrent creations for one SKU queue up here.
-            clash = await repository.overlapping_allocation(sku_id=sku_id, starts=starts, ends=ends)
-            if clash is not None:
-                raise FailedPrecondition(
-                    ErrorCode.CAMPAIGN_OVERLAP,
-                    f"campaign {clash.campaign_id} already has a quota of this SKU in an overlapping window",
-                    metadata={"campaign_id": str(clash.campaign_id)},
-                )
-            publish_stock_events(uow, moved, skus_moved)
-            row = await repository.add_allocation(
-                {
-                    "id": new_id(),
-                    "campaign_id": campaign_id,
-                    "sku_id": sku_id,
-                    "warehouse_id": line.warehouse_id,
-                    "stock_id": line.id,
-                    "shop_id": shop_id,
-                    "quota": quota,
-                    "claimed": 0,
-                    "per_buyer_limit": limit,
-                    "starts_at": starts,
-                    "ends_at": ends,
-                }
-            )
+            row = await allocate_quota(uow, command, principal, now=self.clock())
             await uow.commit()
         with contextlib.suppress(*_VALKEY_ERRORS):
             # Best effort: the first claim loads the counters anyway.

@@ -79,7 +79,12 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
     async def ReceiveStock(self, request: pb.ReceiveStockRequest, context: Any) -> pb.ReceiveStockResponse:
         """Book a receipt."""
         change = StockChange(
-            request.warehouse_id, request.sku_id, request.quantity, reference=request.reference
+            request.warehouse_id,
+            request.sku_id,
+            request.quantity,
+            reference=request.reference,
+            lot_code=request.lot_code,
+            expiry_date=request.expiry_date,
         )
         stock = await handlers.receive_stock(
             inventory=self._inventory,
@@ -91,7 +96,14 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
 
     async def AdjustStock(self, request: pb.AdjustStockRequest, context: Any) -> pb.AdjustStockResponse:
         """Book an adjustment."""
-        change = StockChange(request.warehouse_id, request.sku_id, request.delta, reason=request.reason)
+        change = StockChange(
+            request.warehouse_id,
+            request.sku_id,
+            request.delta,
+            reason=request.reason,
+            lot_code=request.lot_code,
+            expiry_date=request.expiry_date,
+        )
         stock = await handlers.adjust_stock(
             inventory=self._inventory,
             change=change,
@@ -119,10 +131,40 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         )
         return pb.WriteOffStockResponse(stock=stock)
 
+    async def SetSkuPerishable(
+        self, request: pb.SetSkuPerishableRequest, context: Any
+    ) -> pb.SetSkuPerishableResponse:
+        """Mark a SKU perishable (or not)."""
+        perishable = await handlers.set_sku_perishable(
+            inventory=self._inventory,
+            sku_id=request.sku_id,
+            shop_id=request.shop_id,
+            perishable=request.perishable,
+            principal=current_principal(),
+        )
+        return pb.SetSkuPerishableResponse(sku_id=request.sku_id, perishable=perishable)
+
+    async def WriteOffExpiredLots(
+        self, request: pb.WriteOffExpiredLotsRequest, context: Any
+    ) -> pb.WriteOffExpiredLotsResponse:
+        """Write off the expired lots of a stock line."""
+        stock, units = await handlers.write_off_expired_lots(
+            inventory=self._inventory,
+            warehouse_id=request.warehouse_id,
+            sku_id=request.sku_id,
+            principal=current_principal(),
+        )
+        return pb.WriteOffExpiredLotsResponse(stock=stock, written_off=units)
+
     async def ReturnToStock(self, request: pb.ReturnToStockRequest, context: Any) -> pb.ReturnToStockResponse:
         """Book returned goods."""
         change = StockChange(
-            request.warehouse_id, request.sku_id, request.quantity, reference=request.reference
+            request.warehouse_id,
+            request.sku_id,
+            request.quantity,
+            reference=request.reference,
+            lot_code=request.lot_code,
+            expiry_date=request.expiry_date,
         )
         stock = await handlers.return_to_stock(
             inventory=self._inventory,

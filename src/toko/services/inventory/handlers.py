@@ -62,6 +62,7 @@ from toko.services.inventory.mapping import (
 from toko.services.inventory.repository import (
     InventoryRepository,
     LineMoved,
+    LotRequired,
     Movement,
     NotEnoughAvailable,
     SkuMoved,
@@ -119,6 +120,9 @@ class StockChange:
     quantity: int
     reference: str = ""
     reason: str = ""
+    # The lot of units arriving, for a perishable SKU: its code and expiry date (YYYY-MM-DD).
+    lot_code: str = ""
+    expiry_date: str = ""
 
 
 @dataclass(frozen=True)
@@ -384,6 +388,49 @@ async def set_stock_policy(
     return stock_to_proto(row)
 
 
+async def set_sku_perishable(
+    *, inventory: Inventory, sku_id: str, shop_id: str, perishable: bool, principal: Principal
+) -> bool:
+    """Keep a SKU's stock in lots with expiry dates (or not); only while the SKU holds no units."""
+    sku_id = require_id(sku_id, "sku_id")
+    async with inventory.database.unit_of_work(SOURCE) as uow:
+        repository = InventoryRepository(uow.session)
+        facts = await repository.sku_facts([sku_id])
+        owner = facts[sku_id][0] if sku_id in facts else require_id(shop_id, "shop_id")
+        authorize_shop(principal, owner)
+        if await repository.set_perishable(sku_id=sku_id, shop_id=owner, perishable=perishable):
+            raise FailedPrecondition(
+                ErrorCode.PERISHABLE_CHANGE_WITH_STOCK,
+                "the SKU holds units: change whether it is perishable once none are left",
+            )
+        await uow.commit()
+    return perishable
+
+
+async def write_off_expired_lots(
+    *, inventory: Inventory, warehouse_id: str, sku_id: str, principal: Principal
+) -> tuple[pb.StockLevel, int]:
+    """Write off every unheld unit of a line's lots past their date (one ledger row); returns the units."""
+    sku_id = require_id(sku_id, "sku_id")
+    warehouse_id = require_id(warehouse_id, "warehouse_id")
+    async with inventory.database.unit_of_work(SOURCE) as uow:
+        repository = InventoryRepository(uow.session)
+        warehouse = await writable_warehouse(repository, warehouse_id, principal)
+        line = await stock_line_for(repository, warehouse, sku_id, create=False)
+        line = await repository.lock_line(line.id)
+        lots = domain.expired_lots_write_off(await repository.lots(line.id), inventory.clock().date())
+        units = -sum(lot.on_hand_delta for lot in lots)
+        if units == 0:
+            return stock_to_proto(line), 0
+        moved = await move_stock(
+            uow,
+            [Movement(line.id, MovementKind.WRITE_OFF, -units, 0, reason="expired lots", lots=tuple(lots))],
+            principal,
+        )
+        await uow.commit()
+    return stock_to_proto(moved[0].row), units
+
+
 async def transfer_stock(
     *, inventory: Inventory, command: Transfer, principal: Principal, idempotency_key: str = ""
 ) -> tuple[str, pb.StockLevel, pb.StockLevel]:
@@ -408,11 +455,41 @@ async def transfer_stock(
             source_line = await stock_line_for(repository, source, sku_id, create=False)
             target_line = await stock_line_for(repository, target, sku_id, create=True)
             transfer_id = new_id()
+            out_lots: tuple[domain.LotDelta, ...] = ()
+            if await repository.is_perishable(sku_id):
+                # The lots leave first-expired-first-out and arrive as they are, expiry dates and all.
+                for stock_id in sorted((source_line.id, target_line.id)):
+                    await repository.lock_line(stock_id)
+                try:
+                    out_lots = tuple(
+                        domain.plan_lot_deltas(
+                            await repository.lots(source_line.id), -quantity, 0, inventory.clock().date()
+                        )
+                    )
+                except domain.LotsShort as exc:
+                    raise FailedPrecondition(
+                        ErrorCode.INSUFFICIENT_STOCK, "not enough stock available for transfer_out"
+                    ) from exc
+            in_lots = tuple(domain.LotDelta(d.code, d.expires_on, -d.on_hand_delta, 0) for d in out_lots)
             moved = await move_stock(
                 uow,
                 [
-                    Movement(source_line.id, MovementKind.TRANSFER_OUT, -quantity, 0, reference=transfer_id),
-                    Movement(target_line.id, MovementKind.TRANSFER_IN, quantity, 0, reference=transfer_id),
+                    Movement(
+                        source_line.id,
+                        MovementKind.TRANSFER_OUT,
+                        -quantity,
+                        0,
+                        reference=transfer_id,
+                        lots=out_lots,
+                    ),
+                    Movement(
+                        target_line.id,
+                        MovementKind.TRANSFER_IN,
+                        quantity,
+                        0,
+                        reference=transfer_id,
+                        lots=in_lots,
+                    ),
                 ],
                 principal,
             )
@@ -488,6 +565,13 @@ async def _single_movement(
         require_id(change.sku_id, "sku_id"),
         require_id(change.warehouse_id, "warehouse_id"),
     )
+    lots: tuple[domain.LotDelta, ...] = ()
+    if on_hand_delta > 0 and (change.lot_code or change.expiry_date):
+        with rules():
+            code, expires_on = domain.incoming_lot(
+                change.lot_code, change.expiry_date, inventory.clock().date()
+            )
+        lots = (domain.LotDelta(code, expires_on, on_hand_delta, 0),)
     async with inventory.database.unit_of_work(SOURCE) as uow:
         async with idempotent(uow, operation, principal, idempotency_key, change) as replay:
             if replay.stored is not None:
@@ -500,7 +584,7 @@ async def _single_movement(
             line = await stock_line_for(repository, warehouse, sku_id, create=on_hand_delta > 0)
             moved = await move_stock(
                 uow,
-                [Movement(line.id, kind, on_hand_delta, 0, reference=reference, reason=reason)],
+                [Movement(line.id, kind, on_hand_delta, 0, reference=reference, reason=reason, lots=lots)],
                 principal,
             )
             replay.response = stock_to_proto(moved[0].row)
@@ -550,7 +634,7 @@ async def reserve(*, inventory: Inventory, command: Reserve, principal: Principa
                 f"off sale for good: {', '.join(archived)}",
                 metadata={"sku_ids": ",".join(archived)},
             )
-        candidates = await repository.lock_stock_of_skus(sku_ids)
+        candidates = await repository.lock_stock_of_skus(sku_ids, inventory.clock().date())
         with rules():
             plan = domain.plan_allocation(lines, candidates, city)
         reservation_id = new_id()
@@ -735,6 +819,12 @@ async def move_stock(uow: UnitOfWork, movements: Sequence[Movement], principal: 
     """Apply movements and stage the availability and low-stock events they cause."""
     try:
         lines, skus_moved = await InventoryRepository(uow.session).move(movements, actor=principal.subject)
+    except LotRequired as exc:
+        raise InvalidArgument.field(
+            "lot_code",
+            f"the SKU is perishable: a {exc.movement.kind.value} needs a lot code and an expiry date",
+            ErrorCode.LOT_REQUIRED,
+        ) from exc
     except NotEnoughAvailable as exc:
         # The transaction rolls back when this propagates, so nothing of the request is written.
         raise FailedPrecondition(

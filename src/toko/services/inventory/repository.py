@@ -12,13 +12,15 @@ Stock levels change only through ``move``: one conditional UPDATE per stock line
 (``... WHERE on_hand - reserved >= <units taken from available>``), an append-only
 ledger row per movement, and the SKU's total moved by the same deltas, all in the
 caller's transaction. The CHECK constraints of the ``stock`` table back it up.
+A perishable SKU's line moves its ``stock_lots`` rows in the same call, by the same
+deltas, under the line's row lock (lots have no lock of their own).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +28,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Computed,
+    Date,
     DateTime,
     Integer,
     MetaData,
@@ -44,9 +47,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from toko.platform.ids import new_id
 from toko.services.inventory.domain import (
     Candidate,
+    Lot,
+    LotDelta,
+    LotsShort,
     MovementKind,
     ReservationStatus,
     WarehouseKind,
+    plan_lot_deltas,
     quantity_bucket,
 )
 
@@ -74,6 +81,7 @@ skus = Table(
     Column("archived", Boolean, nullable=False),
     Column("available", Integer, nullable=False),
     Column("version", BigInteger, nullable=False),
+    Column("perishable", Boolean, nullable=False, server_default="false"),
     Column("created_at", _TIME, nullable=False, server_default=func.now()),
 )
 stock = Table(
@@ -90,6 +98,18 @@ stock = Table(
     Column("reorder_point", Integer, nullable=False),
     Column("created_at", _TIME, nullable=False, server_default=func.now()),
     Column("updated_at", _TIME, nullable=False, server_default=func.now()),
+)
+stock_lots = Table(
+    "stock_lots",
+    metadata,
+    Column("stock_id", _UUID, primary_key=True),
+    Column("lot_code", Text, primary_key=True),
+    Column("expires_on", Date, primary_key=True),
+    Column("sku_id", _UUID, nullable=False),
+    Column("warehouse_id", _UUID, nullable=False),
+    Column("on_hand", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False),
+    Column("created_at", _TIME, nullable=False, server_default=func.now()),
 )
 stock_ledger = Table(
     "stock_ledger",
@@ -234,6 +254,9 @@ class Movement:
     reserved_delta: int
     reference: str = ""
     reason: str = ""
+    # The lots it moves, for a perishable SKU's line: required when units arrive (receipt, return,
+    # transfer in); otherwise planned first-expired-first-out from the line's lots when left empty.
+    lots: tuple[LotDelta, ...] = ()
 
     @property
     def available_delta(self) -> int:
@@ -288,6 +311,14 @@ class NotEnoughAvailable(Exception):
         self.movement = movement
 
 
+class LotRequired(Exception):
+    """Units of a perishable SKU arrived without naming their lot."""
+
+    def __init__(self, movement: Movement) -> None:
+        super().__init__(f"stock line {movement.stock_id} is perishable: {movement.kind.value} needs a lot")
+        self.movement = movement
+
+
 # The conditional update and its ledger row in one round trip: no row updated, no ledger row written.
 _MOVE = text(
     """
@@ -295,7 +326,8 @@ _MOVE = text(
       UPDATE stock
          SET on_hand = on_hand + :on_hand_delta, reserved = reserved + :reserved_delta, updated_at = now()
        WHERE id = :stock_id AND on_hand - reserved >= :takes
-      RETURNING id, sku_id, warehouse_id, shop_id, on_hand, reserved, available, safety_stock, reorder_point
+      RETURNING id, sku_id, warehouse_id, shop_id, on_hand, reserved, available, safety_stock, reorder_point,
+                (SELECT k.perishable FROM skus k WHERE k.id = stock.sku_id) AS perishable
     ), ledger AS (
       INSERT INTO stock_ledger (id, stock_id, sku_id, warehouse_id, kind, on_hand_delta, reserved_delta,
                                 reference, reason, actor)
@@ -304,6 +336,28 @@ _MOVE = text(
         FROM moved
     )
     SELECT * FROM moved
+    """
+)
+# Units arriving in a lot, created on first need (a CHECK is tested before ON CONFLICT, so only for adding).
+_ADD_TO_LOT = text(
+    """
+    INSERT INTO stock_lots AS l (stock_id, lot_code, expires_on, sku_id, warehouse_id, on_hand, reserved)
+    VALUES (:stock_id, :lot_code, :expires_on, :sku_id, :warehouse_id, :on_hand_delta, :reserved_delta)
+    ON CONFLICT (stock_id, lot_code, expires_on) DO UPDATE
+       SET on_hand = l.on_hand + excluded.on_hand, reserved = l.reserved + excluded.reserved
+     WHERE l.reserved + excluded.reserved BETWEEN 0 AND l.on_hand + excluded.on_hand
+    RETURNING l.on_hand
+    """
+)
+# Any other change of a lot, never below zero nor holding more than it has (the CHECKs back it up).
+_MOVE_LOT = text(
+    """
+    UPDATE stock_lots
+       SET on_hand = on_hand + :on_hand_delta, reserved = reserved + :reserved_delta
+     WHERE stock_id = :stock_id AND lot_code = :lot_code AND expires_on = :expires_on
+       AND on_hand + :on_hand_delta >= 0
+       AND reserved + :reserved_delta BETWEEN 0 AND on_hand + :on_hand_delta
+    RETURNING on_hand
     """
 )
 _MOVE_SKU = text(
@@ -349,14 +403,17 @@ class InventoryRepository:
     # --- stock movements ------------------------------------------------------------------------------------
 
     async def move(
-        self, movements: Sequence[Movement], *, actor: str
+        self, movements: Sequence[Movement], *, actor: str, today: date | None = None
     ) -> tuple[list[LineMoved], list[SkuMoved]]:
         """Apply ``movements`` (in stock id order), write their ledger rows and move the SKUs' totals.
 
         Raises ``NotEnoughAvailable`` for the first movement taking more than its line has
         available; the caller's transaction must then be rolled back (nothing is half-written
-        once it is).
+        once it is). A perishable SKU's line moves its lots by the same deltas (``Movement.lots``,
+        or planned first-expired-first-out, expired lots never held for a buyer); units arriving
+        without a lot raise ``LotRequired``, lots not holding what is taken ``NotEnoughAvailable``.
         """
+        today = today or datetime.now(UTC).date()
         ordered = sorted(movements, key=lambda m: m.stock_id)
         lines: list[LineMoved] = []
         for movement in ordered:
@@ -378,6 +435,8 @@ class InventoryRepository:
             if row is None:
                 raise NotEnoughAvailable(movement)
             moved = _stock_row(row)
+            if row.perishable:
+                await self._move_lots(moved, movement, today)
             lines.append(LineMoved(moved, moved.available - movement.available_delta))
         per_sku: dict[str, int] = {}
         for line, movement in zip(lines, ordered, strict=True):
@@ -393,10 +452,87 @@ class InventoryRepository:
             )
         return lines, skus_moved
 
-    async def lock_stock_of_skus(self, sku_ids: Sequence[str]) -> list[Candidate]:
-        """Every stock line of these SKUs with its warehouse's city, locked in id order."""
+    async def _move_lots(self, line: StockRow, movement: Movement, today: date) -> None:
+        deltas: Sequence[LotDelta] = movement.lots
+        if not deltas:
+            if movement.on_hand_delta > 0:
+                raise LotRequired(movement)
+            try:
+                deltas = plan_lot_deltas(
+                    await self.lots(line.id), movement.on_hand_delta, movement.reserved_delta, today
+                )
+            except LotsShort as exc:
+                raise NotEnoughAvailable(movement) from exc
+        if (sum(d.on_hand_delta for d in deltas), sum(d.reserved_delta for d in deltas)) != (
+            movement.on_hand_delta,
+            movement.reserved_delta,
+        ):
+            raise ValueError(f"the lots of a {movement.kind.value} do not add up to it")
+        for delta in deltas:
+            moved = await self._session.execute(
+                _ADD_TO_LOT if delta.on_hand_delta > 0 and delta.reserved_delta >= 0 else _MOVE_LOT,
+                {
+                    "stock_id": line.id,
+                    "lot_code": delta.code,
+                    "expires_on": delta.expires_on,
+                    "sku_id": line.sku_id,
+                    "warehouse_id": line.warehouse_id,
+                    "on_hand_delta": delta.on_hand_delta,
+                    "reserved_delta": delta.reserved_delta,
+                },
+            )
+            if moved.first() is None:
+                raise NotEnoughAvailable(movement)
+
+    async def lots(self, stock_id: str) -> list[Lot]:
+        """The lots of a stock line (its row lock, taken by ``move`` or ``lock_line``, guards them)."""
         result = await self._session.execute(
-            select(stock.c.id, stock.c.sku_id, stock.c.warehouse_id, warehouses.c.city, stock.c.available)
+            select(
+                stock_lots.c.lot_code, stock_lots.c.expires_on, stock_lots.c.on_hand, stock_lots.c.reserved
+            )
+            .where(stock_lots.c.stock_id == stock_id)
+            .order_by(stock_lots.c.expires_on, stock_lots.c.lot_code)
+        )
+        return [Lot(r.lot_code, r.expires_on, r.on_hand, r.reserved) for r in result]
+
+    async def is_perishable(self, sku_id: str) -> bool:
+        """Whether a SKU's stock is kept in lots."""
+        found = await self._session.scalar(select(skus.c.perishable).where(skus.c.id == sku_id))
+        return bool(found)
+
+    async def set_perishable(self, *, sku_id: str, shop_id: str, perishable: bool) -> int:
+        """Mark a SKU (recorded when unknown) perishable or not; returns the units it holds, locked."""
+        await self._session.execute(
+            insert(skus)
+            .values(id=sku_id, shop_id=shop_id, archived=False, available=0, version=0)
+            .on_conflict_do_nothing()
+        )
+        await self._session.execute(select(skus.c.id).where(skus.c.id == sku_id).with_for_update())
+        held = await self._session.scalar(
+            select(func.coalesce(func.sum(stock.c.on_hand), 0)).where(stock.c.sku_id == sku_id)
+        )
+        await self._session.execute(update(skus).where(skus.c.id == sku_id).values(perishable=perishable))
+        return int(held or 0)
+
+    async def lock_stock_of_skus(self, sku_ids: Sequence[str], today: date | None = None) -> list[Candidate]:
+        """Every stock line of these SKUs with its warehouse's city, locked in id order.
+
+        A line's available units leave out the unheld units of its expired lots: they cannot be sold.
+        """
+        today = today or datetime.now(UTC).date()
+        expired = (
+            select(func.coalesce(func.sum(stock_lots.c.on_hand - stock_lots.c.reserved), 0))
+            .where(stock_lots.c.stock_id == stock.c.id, stock_lots.c.expires_on < today)
+            .scalar_subquery()
+        )
+        result = await self._session.execute(
+            select(
+                stock.c.id,
+                stock.c.sku_id,
+                stock.c.warehouse_id,
+                warehouses.c.city,
+                (stock.c.available - expired).label("available"),
+            )
             .join(warehouses, warehouses.c.id == stock.c.warehouse_id)
             .where(stock.c.sku_id.in_(sku_ids))
             .order_by(stock.c.id)
