@@ -30,6 +30,7 @@ def serve(settings: GatewaySettings | None = None) -> None:
         port=settings.port,
         interface=Interfaces.ASGI,
         workers=settings.workers,
+        backlog=settings.listen_backlog,
         loop=Loops(settings.loop),
         http=HTTPModes.auto,
         log_access=False,
