@@ -6,6 +6,8 @@ import uuid
 
 import uuid_utils
 
+from toko.platform.errors import InvalidArgument
+
 
 def new_id() -> str:
     """Return a new UUIDv7 as its canonical string."""
@@ -18,3 +20,10 @@ def is_id(value: str) -> bool:
         return str(uuid.UUID(value)) == value
     except ValueError:
         return False
+
+
+def require_id(value: str, path: str) -> str:
+    """``value`` when it is a canonical UUID; INVALID_ARGUMENT ``INVALID_ID`` naming ``path`` otherwise."""
+    if not is_id(value):
+        raise InvalidArgument.field(path, "must be a UUID", "INVALID_ID")
+    return value

@@ -42,7 +42,7 @@ from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
 from toko.platform.db import Database, UnitOfWork
 from toko.platform.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
-from toko.platform.ids import new_id
+from toko.platform.ids import new_id, require_id
 from toko.services.inventory import domain
 from toko.services.inventory.domain import InvalidInput, MovementKind
 from toko.services.inventory.error_codes import ErrorCode
@@ -50,7 +50,6 @@ from toko.services.inventory.handlers import (
     SOURCE,
     authorize_shop,
     publish_stock_events,
-    require_id,
     rules,
 )
 from toko.services.inventory.mapping import allocation_to_proto

@@ -40,7 +40,7 @@ from toko.platform.auth import Principal
 from toko.platform.db import Database, UnitOfWork
 from toko.platform.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from toko.platform.idempotency import remember, replay_or_none
-from toko.platform.ids import is_id, new_id
+from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import PageSpec, decode_token, encode_token
 from toko.services.inventory import domain
 from toko.services.inventory.domain import (
@@ -924,13 +924,6 @@ def authorize_shop(principal: Principal, shop_id: str) -> None:
     """Raise unless the caller manages ``shop_id``."""
     if not manages(principal, shop_id):
         raise PermissionDenied(ErrorCode.NOT_SHOP_OWNER, f"you do not manage shop {shop_id}")
-
-
-def require_id(value: str, path: str) -> str:
-    """``value`` when it is a UUID."""
-    if not is_id(value):
-        raise InvalidArgument.field(path, "must be a UUID", ErrorCode.INVALID_ID)
-    return value
 
 
 def _reference(value: str, *, required: bool = False) -> str:

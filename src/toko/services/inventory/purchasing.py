@@ -15,7 +15,7 @@ from typing import Any
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
 from toko.platform.errors import InvalidArgument, NotFound
-from toko.platform.ids import new_id
+from toko.platform.ids import new_id, require_id
 from toko.platform.pagination import PageSpec, encode_token
 from toko.services.inventory import domain
 from toko.services.inventory.domain import MovementKind, OrderedLine, PurchaseOrderStatus, ReceivedLine
@@ -28,7 +28,6 @@ from toko.services.inventory.handlers import (
     manages,
     move_stock,
     page_after,
-    require_id,
     rules,
     stock_line_for,
     writable_warehouse,

@@ -33,7 +33,7 @@ from toko.platform.errors import (
     PermissionDenied,
 )
 from toko.platform.idempotency import remember, replay_or_none
-from toko.platform.ids import is_id, new_id
+from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import PageSpec, decode_token, encode_token
 from toko.product.v1 import events_pb2
 from toko.product.v1 import product_pb2 as pb
@@ -161,7 +161,7 @@ async def create_category(*, catalog: Catalog, command: CreateCategory, principa
 
 async def get_category(*, catalog: Catalog, category_id: str) -> pb.Category:
     """One category."""
-    _require_id(category_id, "id")
+    require_id(category_id, "id")
     async with catalog.database.sessions() as session:
         category = await CatalogRepository(session).get_category(category_id)
     if category is None:
@@ -192,7 +192,7 @@ async def create_product(
     *, catalog: Catalog, command: CreateProduct, principal: Principal, idempotency_key: str = ""
 ) -> pb.Product:
     """Add a product with its SKUs; a retry with the same idempotency key gets the first answer."""
-    shop_id = _require_id(command.shop_id, "shop_id")
+    shop_id = require_id(command.shop_id, "shop_id")
     _authorize_shop(principal, shop_id)
     async with catalog.database.unit_of_work(SOURCE) as uow:
         key = f"{principal.subject}:{idempotency_key}" if idempotency_key else ""
@@ -242,7 +242,7 @@ async def create_products(
         checked: dict[str, list[Violation]] = {}
         created: list[Product] = []
         for index, command in enumerate(commands):
-            shop_id = _require_id(command.shop_id, f"commands[{index}].shop_id")
+            shop_id = require_id(command.shop_id, f"commands[{index}].shop_id")
             _authorize_shop(principal, shop_id)
             category_id = command.spec.category_id
             if category_id not in checked:
@@ -276,7 +276,7 @@ async def create_products(
 
 async def get_product(*, catalog: Catalog, product_id: str, principal: Principal) -> pb.Product:
     """A product by id, from the cache when it is there (the hot path: no database round trip)."""
-    _require_id(product_id, "id")
+    require_id(product_id, "id")
     data = await catalog.cache.get_or_load(
         product_cache_key(product_id), partial(_load_product, catalog.database, product_id)
     )
@@ -298,7 +298,7 @@ async def get_product_by_slug(
     *, catalog: Catalog, shop_id: str, slug: str, principal: Principal
 ) -> pb.Product:
     """A product by its shop and slug, as in a storefront URL; only active ones for the public."""
-    _require_id(shop_id, "shop_id")
+    require_id(shop_id, "shop_id")
     product = None
     if domain.is_valid_slug(slug):
         async with catalog.database.sessions() as session:
@@ -346,7 +346,7 @@ async def list_products(*, catalog: Catalog, query: ListProducts, principal: Pri
 
 async def update_product(*, catalog: Catalog, command: UpdateProduct, principal: Principal) -> pb.Product:
     """Change the masked fields; SKUs whose code is kept keep their id. No change, no new version."""
-    product_id = _require_id(command.product_id, "product.id")
+    product_id = require_id(command.product_id, "product.id")
     async with catalog.database.unit_of_work(SOURCE) as uow:
         repository = CatalogRepository(uow.session)
         current = await _product_to_change(repository, product_id, principal)
@@ -390,7 +390,7 @@ async def update_product(*, catalog: Catalog, command: UpdateProduct, principal:
 
 async def archive_product(*, catalog: Catalog, product_id: str, principal: Principal) -> pb.Product:
     """Take a product off sale for good; archiving an archived product changes nothing."""
-    _require_id(product_id, "id")
+    require_id(product_id, "id")
     async with catalog.database.unit_of_work(SOURCE) as uow:
         repository = CatalogRepository(uow.session)
         current = await _product_to_change(repository, product_id, principal)
@@ -478,14 +478,8 @@ async def _category_problems(repository: CatalogRepository, category_id: str, pa
     return []
 
 
-def _require_id(value: str, path: str) -> str:
-    if not is_id(value):
-        raise InvalidArgument.field(path, "must be a UUID", ErrorCode.INVALID_ID)
-    return value
-
-
 def _optional_id(value: str, path: str) -> str | None:
-    return _require_id(value, path) if value else None
+    return require_id(value, path) if value else None
 
 
 def _page_after(token: str, filters: Sequence[str | int]) -> str | None:

@@ -29,7 +29,7 @@ from toko.platform.errors import (
     PermissionDenied,
 )
 from toko.platform.idempotency import remember, replay_or_none
-from toko.platform.ids import is_id, new_id
+from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import PageSpec, decode_token, encode_token
 from toko.product.v1 import events_pb2
 from toko.product.v1 import pricing_pb2 as ppb
@@ -182,7 +182,7 @@ async def get_price_history(
     *, catalog: Catalog, sku_id: str, page_size: int = 0, page_token: str = ""
 ) -> tuple[Page[ppb.PriceChange], int]:
     """A SKU's price changes, newest first, and its lowest 30-day price."""
-    _require_id(sku_id, "sku_id")
+    require_id(sku_id, "sku_id")
     size = HISTORY_PAGES.size(page_size)
     filters = [sku_id]
     key = decode_token(page_token, filters, 2)
@@ -205,7 +205,7 @@ async def get_price_history(
 
 async def get_sku_pricing(*, catalog: Catalog, sku_id: str, principal: Principal) -> ppb.SkuPricing:
     """Everything that prices a SKU."""
-    _require_id(sku_id, "sku_id")
+    require_id(sku_id, "sku_id")
     async with catalog.database.unit_of_work(SOURCE) as uow:
         state = await _sku_to_manage(uow, sku_id, principal, catalog.clock(), lock=False)
     return pricing_to_proto(state)
@@ -215,7 +215,7 @@ async def set_price_bounds(
     *, catalog: Catalog, sku_id: str, floor: int | None, ceiling: int | None, principal: Principal
 ) -> ppb.SkuPricing:
     """Set (or with None, remove) the floor and ceiling of a SKU's price: floor ≤ base ≤ ceiling."""
-    _require_id(sku_id, "sku_id")
+    require_id(sku_id, "sku_id")
     now = catalog.clock()
     async with catalog.database.unit_of_work(SOURCE) as uow:
         state = await _sku_to_manage(uow, sku_id, principal, now)
@@ -238,7 +238,7 @@ async def set_quantity_tiers(
     *, catalog: Catalog, sku_id: str, tiers: Sequence[Tier], principal: Principal
 ) -> ppb.SkuPricing:
     """Replace a SKU's wholesale tiers (they price quantities of two and more, never one unit)."""
-    _require_id(sku_id, "sku_id")
+    require_id(sku_id, "sku_id")
     now = catalog.clock()
     async with catalog.database.unit_of_work(SOURCE) as uow:
         state = await _sku_to_manage(uow, sku_id, principal, now)
@@ -259,7 +259,7 @@ async def set_dynamic_rules(
     principal: Principal,
 ) -> ppb.SkuPricing:
     """Replace a SKU's dynamic rules and apply them to the latest stock signals."""
-    _require_id(sku_id, "sku_id")
+    require_id(sku_id, "sku_id")
     now = catalog.clock()
     unknown = [
         Violation(f"rules[{i}].kind", "must be a known rule kind", ErrorCode.INVALID_DYNAMIC_RULE)
@@ -297,7 +297,7 @@ async def create_price_schedule(
     idempotency_key: str = "",
 ) -> ppb.PriceSchedule:
     """Schedule a price for a window; it may not overlap another live schedule of the SKU."""
-    _require_id(sku_id, "sku_id")
+    require_id(sku_id, "sku_id")
     now = catalog.clock()
     request = ppb.CreatePriceScheduleRequest(
         sku_id=sku_id,
@@ -358,7 +358,7 @@ async def list_price_schedules(
     *, catalog: Catalog, sku_id: str, principal: Principal, page_size: int = 0, page_token: str = ""
 ) -> Page[ppb.PriceSchedule]:
     """A SKU's schedules by start time, cancelled ones included."""
-    _require_id(sku_id, "sku_id")
+    require_id(sku_id, "sku_id")
     size = SCHEDULE_PAGES.size(page_size)
     filters = [sku_id]
     after = _time_key(decode_token(page_token, filters, 2))
@@ -376,7 +376,7 @@ async def cancel_price_schedule(
     *, catalog: Catalog, schedule_id: str, principal: Principal
 ) -> ppb.PriceSchedule:
     """Cancel a schedule; a running one ends now. Cancelling twice changes nothing."""
-    _require_id(schedule_id, "id")
+    require_id(schedule_id, "id")
     now = catalog.clock()
     async with catalog.database.unit_of_work(SOURCE) as uow:
         repository = PricingRepository(uow.session)
@@ -455,7 +455,7 @@ async def create_campaign(
 
 async def get_campaign(*, catalog: Catalog, campaign_id: str) -> ppb.Campaign:
     """A campaign with its SKUs and countdown."""
-    _require_id(campaign_id, "id")
+    require_id(campaign_id, "id")
     async with catalog.database.sessions() as session:
         campaign = await PricingRepository(session).get_campaign(campaign_id)
     if campaign is None:
@@ -491,7 +491,7 @@ async def add_campaign_skus(
     idempotency_key: str = "",
 ) -> ppb.Campaign:
     """Add SKUs to a campaign, all or none, and announce them to inventory (which sets the quota apart)."""
-    _require_id(campaign_id, "campaign_id")
+    require_id(campaign_id, "campaign_id")
     if not skus:
         raise InvalidArgument.field("skus", "name at least one SKU", ErrorCode.INVALID_ID)
     if len(skus) > MAX_CAMPAIGN_SKUS:
@@ -732,12 +732,6 @@ async def _idempotent(
             )
         await uow.commit()
     return reply
-
-
-def _require_id(value: str, path: str) -> str:
-    if not is_id(value):
-        raise InvalidArgument.field(path, "must be a UUID", ErrorCode.INVALID_ID)
-    return value
 
 
 def _time_key(key: list[str | int] | None) -> tuple[datetime, str] | None:

@@ -17,7 +17,7 @@ from toko.platform.errors import (
     Unauthenticated,
 )
 from toko.platform.idempotency import remember, replay_or_none
-from toko.platform.ids import is_id, new_id
+from toko.platform.ids import is_id, new_id, require_id
 from toko.services.user import domain
 from toko.services.user.domain import GRANTABLE_ROLES, PROFILE_UPDATABLE_FIELDS, Role, User, Violation
 from toko.services.user.error_codes import ErrorCode
@@ -29,7 +29,6 @@ from toko.services.user.handlers.common import (
     collect,
     invalid,
     live_user,
-    require_id,
     ruled,
 )
 from toko.services.user.mapping import timestamp, user_to_proto

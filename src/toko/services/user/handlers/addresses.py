@@ -11,7 +11,7 @@ import orjson
 from toko.platform.auth import Principal
 from toko.platform.errors import FailedPrecondition, NotFound
 from toko.platform.idempotency import remember, replay_or_none
-from toko.platform.ids import is_id, new_id
+from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import PageSpec, encode_token
 from toko.services.user import domain
 from toko.services.user.domain import MAX_ADDRESSES, Address, AddressFields
@@ -24,7 +24,6 @@ from toko.services.user.handlers.common import (
     bad_page_token,
     live_user,
     page_key,
-    require_id,
     ruled,
 )
 from toko.services.user.mapping import address_to_proto

@@ -11,7 +11,7 @@ from typing import Generic, TypeVar
 from toko.platform.auth import Principal
 from toko.platform.db import Database
 from toko.platform.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
-from toko.platform.ids import is_id
+from toko.platform.ids import is_id, require_id
 from toko.platform.pagination import decode_token
 from toko.services.user.domain import User, ValidationFailed, Violation
 from toko.services.user.error_codes import ErrorCode
@@ -88,13 +88,6 @@ async def live_user(repository: UserRepository, user_id: str, *, for_update: boo
     if user is None:
         raise NotFound(ErrorCode.USER_NOT_FOUND, f"no user {user_id}")
     return user
-
-
-def require_id(value: str, path: str) -> str:
-    """``value`` when it is a UUID; INVALID_ARGUMENT naming ``path`` otherwise."""
-    if not is_id(value):
-        raise InvalidArgument.field(path, "must be a UUID", ErrorCode.INVALID_ID)
-    return value
 
 
 def optional_id(value: str, path: str) -> str | None:

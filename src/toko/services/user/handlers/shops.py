@@ -24,7 +24,7 @@ from toko.platform.errors import (
     PermissionDenied,
 )
 from toko.platform.idempotency import remember, replay_or_none
-from toko.platform.ids import is_id, new_id
+from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import PageSpec, encode_token
 from toko.services.user import domain
 from toko.services.user.domain import (
@@ -45,7 +45,6 @@ from toko.services.user.handlers.common import (
     check_mask,
     live_user,
     page_key,
-    require_id,
     ruled,
 )
 from toko.services.user.mapping import shop_to_proto, staff_to_proto, timestamp

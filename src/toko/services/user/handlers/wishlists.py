@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from toko.platform.auth import Principal
 from toko.platform.errors import AlreadyExists, FailedPrecondition, FieldViolation, NotFound
-from toko.platform.ids import is_id, new_id
+from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import PageSpec, encode_token
 from toko.services.user import domain
 from toko.services.user.domain import MAX_WISHLIST_COLLECTIONS, MAX_WISHLIST_ITEMS
@@ -25,7 +25,6 @@ from toko.services.user.handlers.common import (
     live_user,
     optional_id,
     page_key,
-    require_id,
     ruled,
 )
 from toko.services.user.mapping import collection_to_proto, wishlist_item_to_proto
