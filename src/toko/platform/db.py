@@ -9,6 +9,7 @@ Leaving the block without committing rolls back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,15 @@ def run_migrations(url: URL, migrations: Path) -> None:
     config.set_main_option("sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%"))
     config.attributes["configure_logger"] = False
     command.upgrade(config, "head")
+
+
+async def open_database(*, server_url: str, name: str, migrations: Path, pool_size: int) -> Database:
+    """A service's database: created if needed, migrated to head, opened."""
+    url = service_database_url(server_url, name)
+    await ensure_database(url)
+    # Alembic's env.py runs its own event loop, so it cannot run on ours.
+    await asyncio.to_thread(run_migrations, url, migrations)
+    return Database(url, pool_size=pool_size)
 
 
 @dataclass

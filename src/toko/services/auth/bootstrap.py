@@ -14,7 +14,7 @@ import nats
 from toko.auth.v1 import auth_pb2, auth_pb2_grpc
 from toko.platform.cache import create_valkey
 from toko.platform.consumer import EventConsumer
-from toko.platform.db import Database, ensure_database, run_migrations, service_database_url
+from toko.platform.db import Database, open_database
 from toko.platform.events import stream_name
 from toko.platform.grpc import GrpcService
 from toko.platform.outbox import ensure_streams
@@ -44,11 +44,12 @@ MAINTENANCE_SECONDS = 3600.0
 
 async def prepare_database(settings: AuthSettings) -> Database:
     """Create the service's database if needed, migrate it to head, and open it."""
-    url = service_database_url(settings.database_url, settings.database_name)
-    await ensure_database(url)
-    # Alembic's env.py runs its own event loop, so it cannot run on ours.
-    await asyncio.to_thread(run_migrations, url, MIGRATIONS)
-    return Database(url, pool_size=settings.db_pool_size)
+    return await open_database(
+        server_url=settings.database_url,
+        name=settings.database_name,
+        migrations=MIGRATIONS,
+        pool_size=settings.db_pool_size,
+    )
 
 
 def lifetimes(settings: AuthSettings) -> Lifetimes:

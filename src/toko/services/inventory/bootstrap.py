@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from toko.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from toko.platform.cache import create_valkey
 from toko.platform.consumer import EventConsumer
-from toko.platform.db import Database, ensure_database, run_migrations, service_database_url
+from toko.platform.db import Database, open_database
 from toko.platform.events import stream_name
 from toko.platform.grpc import GrpcService
 from toko.platform.outbox import OutboxRelay, ensure_streams
@@ -40,11 +40,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 async def prepare_database(settings: InventorySettings) -> Database:
     """Create the service's database if needed, migrate it to head, and open it."""
-    url = service_database_url(settings.database_url, settings.database_name)
-    await ensure_database(url)
-    # Alembic's env.py runs its own event loop, so it cannot run on ours.
-    await asyncio.to_thread(run_migrations, url, MIGRATIONS)
-    return Database(url, pool_size=settings.db_pool_size)
+    return await open_database(
+        server_url=settings.database_url,
+        name=settings.database_name,
+        migrations=MIGRATIONS,
+        pool_size=settings.db_pool_size,
+    )
 
 
 def expiry_worker(inventory: Inventory, settings: InventorySettings) -> BackgroundWorker:

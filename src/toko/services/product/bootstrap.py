@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from redis.asyncio import Redis
 
 from toko.platform.cache import ReadThroughCache, create_valkey
 from toko.platform.consumer import EventConsumer
-from toko.platform.db import Database, ensure_database, run_migrations, service_database_url
+from toko.platform.db import Database, open_database
 from toko.platform.events import stream_name
 from toko.platform.grpc import GrpcService
 from toko.platform.outbox import OutboxRelay, ensure_streams
@@ -36,11 +35,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 async def prepare_database(settings: ProductSettings) -> Database:
     """Create the service's database if needed, migrate it to head, and open it."""
-    url = service_database_url(settings.database_url, settings.database_name)
-    await ensure_database(url)
-    # Alembic's env.py runs its own event loop, so it cannot run on ours.
-    await asyncio.to_thread(run_migrations, url, MIGRATIONS)
-    return Database(url, pool_size=settings.db_pool_size)
+    return await open_database(
+        server_url=settings.database_url,
+        name=settings.database_name,
+        migrations=MIGRATIONS,
+        pool_size=settings.db_pool_size,
+    )
 
 
 def product_cache(settings: ProductSettings, valkey: Redis) -> ReadThroughCache:

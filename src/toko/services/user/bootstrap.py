@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
 import nats
 
-from toko.platform.db import Database, ensure_database, run_migrations, service_database_url
+from toko.platform.db import Database, open_database
 from toko.platform.grpc import GrpcService
 from toko.platform.outbox import OutboxRelay, ensure_streams
 from toko.platform.service import ServiceApp
@@ -23,11 +22,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 async def prepare_database(settings: UserSettings) -> Database:
     """Create the service's database if needed, migrate it to head, and open it."""
-    url = service_database_url(settings.database_url, settings.database_name)
-    await ensure_database(url)
-    # Alembic's env.py runs its own event loop, so it cannot run on ours.
-    await asyncio.to_thread(run_migrations, url, MIGRATIONS)
-    return Database(url, pool_size=settings.db_pool_size)
+    return await open_database(
+        server_url=settings.database_url,
+        name=settings.database_name,
+        migrations=MIGRATIONS,
+        pool_size=settings.db_pool_size,
+    )
 
 
 def build_users(settings: UserSettings, database: Database) -> Users:
