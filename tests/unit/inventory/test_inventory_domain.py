@@ -262,6 +262,27 @@ def test_arriving_lots_are_checked(code: str, expiry: str, reason: ErrorCode, fi
     assert domain.incoming_lot(" L1 ", "2026-11-25", TODAY) == ("L1", TODAY)
 
 
+def test_lots_named_in_a_line_of_a_request_report_the_lines_field() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        domain.incoming_lot("L1", "2026-11-24", TODAY, "lines[3].")
+
+    assert (raised.value.reason, raised.value.field) == (ErrorCode.LOT_EXPIRED, "lines[3].expiry_date")
+    assert domain.lot_identity("L1", "2026-11-24") == ("L1", TODAY - timedelta(days=1))
+
+
+def test_a_count_sets_one_lot_and_counts_an_expired_lot_down_only() -> None:
+    lots = [_lot("A", 5, 4, reserved=1), _lot("OLD", -1, 3)]
+
+    assert domain.lot_count_delta(lots, "A", TODAY + timedelta(days=5), 6, TODAY) == domain.LotDelta(
+        "A", TODAY + timedelta(days=5), 2, 0
+    )
+    assert domain.lot_count_delta(lots, "A", TODAY + timedelta(days=6), 6, TODAY).on_hand_delta == 6  # new
+    assert domain.lot_count_delta(lots, "OLD", TODAY - timedelta(days=1), 1, TODAY).on_hand_delta == -2
+    with pytest.raises(InvalidInput) as raised:
+        domain.lot_count_delta(lots, "OLD", TODAY - timedelta(days=1), 4, TODAY)
+    assert (raised.value.reason, raised.value.field) == (ErrorCode.LOT_EXPIRED, "expiry_date")
+
+
 @given(
     st.lists(
         st.tuples(

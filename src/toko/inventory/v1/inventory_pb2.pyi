@@ -690,14 +690,24 @@ class CountStockRequest(_message.Message):
     SKU_ID_FIELD_NUMBER: _builtins.int
     COUNTED_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    LOT_CODE_FIELD_NUMBER: _builtins.int
+    EXPIRY_DATE_FIELD_NUMBER: _builtins.int
     warehouse_id: _builtins.str
     """Warehouse."""
     sku_id: _builtins.str
     """SKU."""
     counted: _builtins.int
-    """Units counted on the shelf, zero or more."""
+    """Units counted on the shelf, zero or more; of the lot named below for a perishable SKU."""
     reason: _builtins.str
     """Note recorded with the adjustment; "stock count" when empty."""
+    lot_code: _builtins.str
+    """Lot counted, required for a perishable SKU (LOT_REQUIRED), which is counted lot by lot: the count
+    sets that lot's quantity on hand. Ignored for other SKUs.
+    """
+    expiry_date: _builtins.str
+    """Last day the counted lot may be sold, as YYYY-MM-DD; required with lot_code. A lot past its date may
+    be counted down, but not up (LOT_EXPIRED).
+    """
     def __init__(
         self,
         *,
@@ -705,10 +715,12 @@ class CountStockRequest(_message.Message):
         sku_id: _builtins.str = ...,
         counted: _builtins.int = ...,
         reason: _builtins.str = ...,
+        lot_code: _builtins.str = ...,
+        expiry_date: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["counted", b"counted", "reason", b"reason", "sku_id", b"sku_id", "warehouse_id", b"warehouse_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counted", b"counted", "expiry_date", b"expiry_date", "lot_code", b"lot_code", "reason", b"reason", "sku_id", b"sku_id", "warehouse_id", b"warehouse_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -723,7 +735,9 @@ class CountStockResponse(_message.Message):
     STOCK_FIELD_NUMBER: _builtins.int
     DIFFERENCE_FIELD_NUMBER: _builtins.int
     difference: _builtins.int
-    """The adjustment posted (counted - on hand before); 0 when the books were right."""
+    """The adjustment posted (counted - on hand before, of the lot counted for a perishable SKU); 0 when
+    the books were right.
+    """
     @_builtins.property
     def stock(self) -> Global___StockLevel:
         """The stock line after the count."""
@@ -1221,6 +1235,110 @@ class ListStockMovementsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListStockMovementsResponse: _TypeAlias = ListStockMovementsResponse  # noqa: Y015
+
+@_typing.final
+class StockLot(_message.Message):
+    """StockLot is one lot of a perishable SKU in one warehouse."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOT_CODE_FIELD_NUMBER: _builtins.int
+    EXPIRY_DATE_FIELD_NUMBER: _builtins.int
+    ON_HAND_FIELD_NUMBER: _builtins.int
+    RESERVED_FIELD_NUMBER: _builtins.int
+    AVAILABLE_FIELD_NUMBER: _builtins.int
+    EXPIRED_FIELD_NUMBER: _builtins.int
+    lot_code: _builtins.str
+    """The lot's code, as received."""
+    expiry_date: _builtins.str
+    """Last day the lot may be sold, as YYYY-MM-DD."""
+    on_hand: _builtins.int
+    """Units of the lot on hand."""
+    reserved: _builtins.int
+    """Units of the lot held for reservations and flash-sale quotas."""
+    available: _builtins.int
+    """Units of the lot not held: on_hand - reserved (never sold once the lot is expired)."""
+    expired: _builtins.bool
+    """Whether the lot is past its date (expiry_date before today): its unheld units are written off."""
+    def __init__(
+        self,
+        *,
+        lot_code: _builtins.str = ...,
+        expiry_date: _builtins.str = ...,
+        on_hand: _builtins.int = ...,
+        reserved: _builtins.int = ...,
+        available: _builtins.int = ...,
+        expired: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "expired", b"expired", "expiry_date", b"expiry_date", "lot_code", b"lot_code", "on_hand", b"on_hand", "reserved", b"reserved"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StockLot: _TypeAlias = StockLot  # noqa: Y015
+
+@_typing.final
+class ListStockLotsRequest(_message.Message):
+    """Request of ListStockLots."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WAREHOUSE_ID_FIELD_NUMBER: _builtins.int
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    warehouse_id: _builtins.str
+    """Warehouse."""
+    sku_id: _builtins.str
+    """SKU."""
+    page_size: _builtins.int
+    """Page size, 1 to 200; 0 means 50."""
+    page_token: _builtins.str
+    """Cursor from a previous response."""
+    def __init__(
+        self,
+        *,
+        warehouse_id: _builtins.str = ...,
+        sku_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "sku_id", b"sku_id", "warehouse_id", b"warehouse_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListStockLotsRequest: _TypeAlias = ListStockLotsRequest  # noqa: Y015
+
+@_typing.final
+class ListStockLotsResponse(_message.Message):
+    """Response of ListStockLots."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Cursor of the next page; empty on the last."""
+    @_builtins.property
+    def lots(self) -> _containers.RepeatedCompositeFieldContainer[Global___StockLot]:
+        """Lots of this page holding units, earliest expiry first (then by lot code)."""
+
+    def __init__(
+        self,
+        *,
+        lots: _abc.Iterable[Global___StockLot] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lots", b"lots", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListStockLotsResponse: _TypeAlias = ListStockLotsResponse  # noqa: Y015
 
 @_typing.final
 class ReservationLine(_message.Message):
@@ -2351,22 +2469,32 @@ class ReceiptLine(_message.Message):
     SKU_ID_FIELD_NUMBER: _builtins.int
     ACCEPTED_FIELD_NUMBER: _builtins.int
     REJECTED_FIELD_NUMBER: _builtins.int
+    LOT_CODE_FIELD_NUMBER: _builtins.int
+    EXPIRY_DATE_FIELD_NUMBER: _builtins.int
     sku_id: _builtins.str
     """SKU id."""
     accepted: _builtins.int
     """Units accepted into stock."""
     rejected: _builtins.int
     """Units refused (damaged, wrong item)."""
+    lot_code: _builtins.str
+    """Lot of the accepted units, required for a perishable SKU when accepted > 0 (LOT_REQUIRED); ignored
+    when nothing is accepted.
+    """
+    expiry_date: _builtins.str
+    """Last day the lot may be sold, as YYYY-MM-DD; required with lot_code, not in the past (LOT_EXPIRED)."""
     def __init__(
         self,
         *,
         sku_id: _builtins.str = ...,
         accepted: _builtins.int = ...,
         rejected: _builtins.int = ...,
+        lot_code: _builtins.str = ...,
+        expiry_date: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "rejected", b"rejected", "sku_id", b"sku_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "expiry_date", b"expiry_date", "lot_code", b"lot_code", "rejected", b"rejected", "sku_id", b"sku_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -113,6 +113,11 @@ class InventoryServiceStub:
                 request_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ListStockMovementsRequest.SerializeToString,
                 response_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ListStockMovementsResponse.FromString,
                 _registered_method=True)
+        self.ListStockLots = channel.unary_unary(
+                '/toko.inventory.v1.InventoryService/ListStockLots',
+                request_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ListStockLotsRequest.SerializeToString,
+                response_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ListStockLotsResponse.FromString,
+                _registered_method=True)
         self.Reserve = channel.unary_unary(
                 '/toko.inventory.v1.InventoryService/Reserve',
                 request_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ReserveRequest.SerializeToString,
@@ -308,6 +313,14 @@ class InventoryServiceServicer:
 
     def ListStockMovements(self, request, context):
         """ListStockMovements lists the ledger of one stock line, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListStockLots(self, request, context):
+        """ListStockLots lists the lots of a perishable SKU's stock line that hold units, first expired first
+        out, each with its quantities and whether it is past its date. Empty for a SKU kept without lots.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -511,6 +524,11 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.ListStockMovements,
                     request_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ListStockMovementsRequest.FromString,
                     response_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ListStockMovementsResponse.SerializeToString,
+            ),
+            'ListStockLots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStockLots,
+                    request_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ListStockLotsRequest.FromString,
+                    response_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ListStockLotsResponse.SerializeToString,
             ),
             'Reserve': grpc.unary_unary_rpc_method_handler(
                     servicer.Reserve,
@@ -1007,6 +1025,33 @@ class InventoryService:
             '/toko.inventory.v1.InventoryService/ListStockMovements',
             toko_dot_inventory_dot_v1_dot_inventory__pb2.ListStockMovementsRequest.SerializeToString,
             toko_dot_inventory_dot_v1_dot_inventory__pb2.ListStockMovementsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStockLots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.inventory.v1.InventoryService/ListStockLots',
+            toko_dot_inventory_dot_v1_dot_inventory__pb2.ListStockLotsRequest.SerializeToString,
+            toko_dot_inventory_dot_v1_dot_inventory__pb2.ListStockLotsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -69,6 +69,10 @@ class InventoryServiceStub:
     """GetSkuStock returns a SKU's stock in every warehouse and in total."""
     ListStockMovements: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ListStockMovementsRequest, _inventory_pb2.ListStockMovementsResponse]
     """ListStockMovements lists the ledger of one stock line, newest first."""
+    ListStockLots: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ListStockLotsRequest, _inventory_pb2.ListStockLotsResponse]
+    """ListStockLots lists the lots of a perishable SKU's stock line that hold units, first expired first
+    out, each with its quantities and whether it is past its date. Empty for a SKU kept without lots.
+    """
     Reserve: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ReserveRequest, _inventory_pb2.ReserveResponse]
     """Reserve holds stock of many SKUs for an order reference, all or nothing, until
     committed, released or expired. Idempotent by reference.
@@ -149,6 +153,10 @@ class InventoryServiceAsyncStub(InventoryServiceStub):
     """GetSkuStock returns a SKU's stock in every warehouse and in total."""
     ListStockMovements: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ListStockMovementsRequest, _inventory_pb2.ListStockMovementsResponse]  # type: ignore[assignment]
     """ListStockMovements lists the ledger of one stock line, newest first."""
+    ListStockLots: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ListStockLotsRequest, _inventory_pb2.ListStockLotsResponse]  # type: ignore[assignment]
+    """ListStockLots lists the lots of a perishable SKU's stock line that hold units, first expired first
+    out, each with its quantities and whether it is past its date. Empty for a SKU kept without lots.
+    """
     Reserve: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ReserveRequest, _inventory_pb2.ReserveResponse]  # type: ignore[assignment]
     """Reserve holds stock of many SKUs for an order reference, all or nothing, until
     committed, released or expired. Idempotent by reference.
@@ -316,6 +324,16 @@ class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_inventory_pb2.ListStockMovementsResponse, _abc.Awaitable[_inventory_pb2.ListStockMovementsResponse]]:
         """ListStockMovements lists the ledger of one stock line, newest first."""
+
+    @_abc_1.abstractmethod
+    def ListStockLots(
+        self,
+        request: _inventory_pb2.ListStockLotsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ListStockLotsResponse, _abc.Awaitable[_inventory_pb2.ListStockLotsResponse]]:
+        """ListStockLots lists the lots of a perishable SKU's stock line that hold units, first expired first
+        out, each with its quantities and whether it is past its date. Empty for a SKU kept without lots.
+        """
 
     @_abc_1.abstractmethod
     def Reserve(

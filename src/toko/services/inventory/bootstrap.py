@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import nats
@@ -32,6 +33,7 @@ from toko.services.inventory.consumers import (
 from toko.services.inventory.flash_sale import FlashSales
 from toko.services.inventory.grpc_api import InventoryServicer
 from toko.services.inventory.handlers import SOURCE, Inventory, expire_due_reservations
+from toko.services.inventory.lots import write_off_due_lots
 from toko.services.inventory.settings import InventorySettings
 
 log = logging.getLogger(__name__)
@@ -48,22 +50,45 @@ async def prepare_database(settings: InventorySettings) -> Database:
     )
 
 
-def expiry_worker(inventory: Inventory, settings: InventorySettings) -> BackgroundWorker:
-    """A worker releasing reservations past their time, a batch at a time (safe on many replicas)."""
+def batch_worker(
+    one_batch: Callable[[int], Awaitable[int]], *, batch_size: int, interval_seconds: float, what: str
+) -> BackgroundWorker:
+    """A worker running ``one_batch(batch_size)`` until a batch comes back short, then every interval."""
 
     async def run(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                while await expire_due_reservations(
-                    inventory=inventory, limit=settings.expiry_batch_size
-                ) == (settings.expiry_batch_size):
+                while not stop.is_set() and await one_batch(batch_size) == batch_size:
                     pass
             except Exception:
-                log.warning("expiring reservations failed; retrying", exc_info=True)
+                log.warning("%s failed; retrying", what, exc_info=True)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=settings.expiry_interval_seconds)
+                await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
 
     return run
+
+
+def expiry_worker(inventory: Inventory, settings: InventorySettings) -> BackgroundWorker:
+    """A worker releasing reservations past their time, a batch at a time (safe on many replicas)."""
+    return batch_worker(
+        lambda limit: expire_due_reservations(inventory=inventory, limit=limit),
+        batch_size=settings.expiry_batch_size,
+        interval_seconds=settings.expiry_interval_seconds,
+        what="expiring reservations",
+    )
+
+
+def lot_write_off_worker(inventory: Inventory, settings: InventorySettings) -> BackgroundWorker:
+    """A worker writing off the unheld units of lots past their date, a batch of stock lines at a time.
+
+    Each batch is one transaction over lines claimed with ``SKIP LOCKED``, so replicas share the work.
+    """
+    return batch_worker(
+        lambda limit: write_off_due_lots(inventory=inventory, limit=limit),
+        batch_size=settings.lot_write_off_batch_size,
+        interval_seconds=settings.lot_write_off_interval_seconds,
+        what="writing off expired lots",
+    )
 
 
 def after_stream_exists(js: JetStreamContext, stream: str, worker: BackgroundWorker) -> BackgroundWorker:
@@ -84,7 +109,8 @@ def after_stream_exists(js: JetStreamContext, stream: str, worker: BackgroundWor
 
 
 async def bootstrap(settings: InventorySettings) -> ServiceApp:
-    """Build the inventory service: relay, catalog and campaign consumers, expiry worker, reconciler."""
+    """Build the inventory service: relay, catalog and campaign consumers, expiry and lot write-off
+    workers, reconciler."""
     database = await prepare_database(settings)
     valkey = create_valkey(settings.redis_url)
     connection = await nats.connect(settings.nats_url, name="toko-inventory", max_reconnect_attempts=-1)
@@ -137,6 +163,7 @@ async def bootstrap(settings: InventorySettings) -> ServiceApp:
             after_stream_exists(js, stream_name(PRODUCT_SOURCE), catalog.run),
             campaigns.run,
             expiry_worker(inventory, settings),
+            lot_write_off_worker(inventory, settings),
             reconcile,
         ],
         on_stop=[connection.drain, valkey.aclose, database.dispose],

@@ -418,6 +418,9 @@ class ReceivedLine:
     sku_id: str
     accepted: int
     rejected: int
+    # The lot of the accepted units, for a perishable SKU: its code and expiry date (YYYY-MM-DD).
+    lot_code: str = ""
+    expiry_date: str = ""
 
 
 def apply_receipt(
@@ -550,26 +553,45 @@ class LotsShort(Exception):
     """The lots of a line do not hold the units a movement takes (e.g. only expired ones are left)."""
 
 
-def incoming_lot(code: str, expiry_date: str, today: date) -> tuple[str, date]:
-    """The lot of units arriving: a code and an ISO expiry date not in the past."""
+def lot_identity(code: str, expiry_date: str, field_prefix: str = "") -> tuple[str, date]:
+    """A lot as a request names it: a printable code and an expiry date as YYYY-MM-DD (either may be past).
+
+    ``field_prefix`` (e.g. ``"lines[2]."``) is put before the field names errors report.
+    """
     code = code.strip()
     if not code:
-        raise InvalidInput(ErrorCode.LOT_REQUIRED, "a perishable SKU's units need a lot code", "lot_code")
+        raise InvalidInput(
+            ErrorCode.LOT_REQUIRED, "a perishable SKU's units need a lot code", f"{field_prefix}lot_code"
+        )
     if not expiry_date.strip():
         raise InvalidInput(
-            ErrorCode.LOT_REQUIRED, "a perishable SKU's units need an expiry date", "expiry_date"
+            ErrorCode.LOT_REQUIRED,
+            "a perishable SKU's units need an expiry date",
+            f"{field_prefix}expiry_date",
         )
     if len(code) > LOT_CODE_MAX_LENGTH or not code.isprintable():
         raise InvalidInput(
-            ErrorCode.INVALID_LOT, f"must be printable, at most {LOT_CODE_MAX_LENGTH} characters", "lot_code"
+            ErrorCode.INVALID_LOT,
+            f"must be printable, at most {LOT_CODE_MAX_LENGTH} characters",
+            f"{field_prefix}lot_code",
         )
     try:
         expires_on = date.fromisoformat(expiry_date.strip())
     except ValueError:
-        raise InvalidInput(ErrorCode.INVALID_LOT, "must be a date as YYYY-MM-DD", "expiry_date") from None
+        raise InvalidInput(
+            ErrorCode.INVALID_LOT, "must be a date as YYYY-MM-DD", f"{field_prefix}expiry_date"
+        ) from None
+    return code, expires_on
+
+
+def incoming_lot(code: str, expiry_date: str, today: date, field_prefix: str = "") -> tuple[str, date]:
+    """The lot of units arriving: a code and an ISO expiry date not in the past."""
+    code, expires_on = lot_identity(code, expiry_date, field_prefix)
     if expires_on < today:
         raise InvalidInput(
-            ErrorCode.LOT_EXPIRED, f"the lot expired on {expires_on.isoformat()}", "expiry_date"
+            ErrorCode.LOT_EXPIRED,
+            f"the lot expired on {expires_on.isoformat()}",
+            f"{field_prefix}expiry_date",
         )
     return code, expires_on
 
@@ -630,3 +652,19 @@ def expired_lots_write_off(lots: Sequence[Lot], today: date) -> list[LotDelta]:
         for lot in fefo(lots)
         if lot.expired(today) and lot.available > 0
     ]
+
+
+def lot_count_delta(lots: Sequence[Lot], code: str, expires_on: date, counted: int, today: date) -> LotDelta:
+    """The adjustment setting one lot's units on hand to ``counted`` (a lot not in ``lots`` holds none).
+
+    Units found of a lot past its date are refused: expired units never arrive (``LOT_EXPIRED``).
+    """
+    on_hand = next((lot.on_hand for lot in lots if (lot.code, lot.expires_on) == (code, expires_on)), 0)
+    difference = counted - on_hand
+    if difference > 0 and expires_on < today:
+        raise InvalidInput(
+            ErrorCode.LOT_EXPIRED,
+            f"the lot expired on {expires_on.isoformat()}: it can be counted down, not up",
+            "expiry_date",
+        )
+    return LotDelta(code, expires_on, difference, 0)

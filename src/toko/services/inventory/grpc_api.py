@@ -7,7 +7,7 @@ from typing import Any
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.inventory.v1 import inventory_pb2_grpc
 from toko.platform.context import current_principal, idempotency_key_var
-from toko.services.inventory import handlers, purchasing
+from toko.services.inventory import handlers, lots, purchasing
 from toko.services.inventory.domain import Line, ReceivedLine
 from toko.services.inventory.flash_sale import CreateAllocation, FlashSales
 from toko.services.inventory.handlers import Inventory, StockChange
@@ -114,7 +114,14 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
 
     async def CountStock(self, request: pb.CountStockRequest, context: Any) -> pb.CountStockResponse:
         """Book a stock count."""
-        change = StockChange(request.warehouse_id, request.sku_id, request.counted, reason=request.reason)
+        change = StockChange(
+            request.warehouse_id,
+            request.sku_id,
+            request.counted,
+            reason=request.reason,
+            lot_code=request.lot_code,
+            expiry_date=request.expiry_date,
+        )
         stock, difference = await handlers.count_stock(
             inventory=self._inventory, change=change, principal=current_principal()
         )
@@ -148,7 +155,7 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         self, request: pb.WriteOffExpiredLotsRequest, context: Any
     ) -> pb.WriteOffExpiredLotsResponse:
         """Write off the expired lots of a stock line."""
-        stock, units = await handlers.write_off_expired_lots(
+        stock, units = await lots.write_off_expired_lots(
             inventory=self._inventory,
             warehouse_id=request.warehouse_id,
             sku_id=request.sku_id,
@@ -220,6 +227,18 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
             page_token=request.page_token,
         )
         return pb.ListStockMovementsResponse(movements=page.items, next_page_token=page.next_page_token)
+
+    async def ListStockLots(self, request: pb.ListStockLotsRequest, context: Any) -> pb.ListStockLotsResponse:
+        """List a stock line's lots."""
+        page = await lots.list_stock_lots(
+            inventory=self._inventory,
+            warehouse_id=request.warehouse_id,
+            sku_id=request.sku_id,
+            principal=current_principal(),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListStockLotsResponse(lots=page.items, next_page_token=page.next_page_token)
 
     # --- reservations ---------------------------------------------------------------------------------------
 
@@ -400,7 +419,10 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         order = await purchasing.receive_purchase_order(
             inventory=self._inventory,
             purchase_order_id=request.id,
-            receipt=[ReceivedLine(line.sku_id, line.accepted, line.rejected) for line in request.lines],
+            receipt=[
+                ReceivedLine(line.sku_id, line.accepted, line.rejected, line.lot_code, line.expiry_date)
+                for line in request.lines
+            ],
             principal=current_principal(),
         )
         return pb.ReceivePurchaseOrderResponse(purchase_order=order)

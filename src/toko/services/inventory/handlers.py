@@ -64,6 +64,7 @@ from toko.services.inventory.repository import (
     LineMoved,
     LotRequired,
     Movement,
+    NewReservation,
     NotEnoughAvailable,
     SkuMoved,
     StockRow,
@@ -336,7 +337,11 @@ async def write_off_stock(
 async def count_stock(
     *, inventory: Inventory, change: StockChange, principal: Principal
 ) -> tuple[pb.StockLevel, int]:
-    """Record a stock count: the difference to the books is posted as an adjustment (idempotent by nature)."""
+    """Record a stock count: the difference to the books is posted as an adjustment (idempotent by nature).
+
+    A perishable SKU is counted lot by lot: the count sets the named lot's units on hand, and the
+    difference is an adjustment of that lot.
+    """
     sku_id, warehouse_id = (
         require_id(change.sku_id, "sku_id"),
         require_id(change.warehouse_id, "warehouse_id"),
@@ -346,6 +351,11 @@ async def count_stock(
         reason = domain.optional_text(
             change.reason, "reason", domain.REASON_MAX_LENGTH, ErrorCode.INVALID_REASON
         )
+        named_lot = (
+            domain.lot_identity(change.lot_code, change.expiry_date)
+            if change.lot_code or change.expiry_date
+            else None
+        )
     async with inventory.database.unit_of_work(SOURCE) as uow:
         repository = InventoryRepository(uow.session)
         warehouse = await writable_warehouse(repository, warehouse_id, principal)
@@ -353,13 +363,25 @@ async def count_stock(
         # Locked so that the difference is taken against the very quantity it is applied to.
         line = await repository.lock_line(line.id)
         difference = counted - line.on_hand
+        lots: tuple[domain.LotDelta, ...] = ()
+        if await repository.is_perishable(sku_id):
+            if named_lot is None:
+                raise InvalidArgument.field(
+                    "lot_code",
+                    "the SKU is perishable: count it lot by lot, naming the lot_code and expiry_date",
+                    ErrorCode.LOT_REQUIRED,
+                )
+            with rules():
+                lot = domain.lot_count_delta(
+                    await repository.lots(line.id), *named_lot, counted, inventory.clock().date()
+                )
+            difference, lots = lot.on_hand_delta, (lot,)
         if difference == 0:
             return stock_to_proto(line), 0
-        moved = await move_stock(
-            uow,
-            [Movement(line.id, MovementKind.ADJUSTMENT, difference, 0, reason=reason or "stock count")],
-            principal,
+        adjustment = Movement(
+            line.id, MovementKind.ADJUSTMENT, difference, 0, reason=reason or "stock count", lots=lots
         )
+        moved = await move_stock(uow, [adjustment], principal)
         await uow.commit()
     return stock_to_proto(moved[0].row), difference
 
@@ -405,30 +427,6 @@ async def set_sku_perishable(
             )
         await uow.commit()
     return perishable
-
-
-async def write_off_expired_lots(
-    *, inventory: Inventory, warehouse_id: str, sku_id: str, principal: Principal
-) -> tuple[pb.StockLevel, int]:
-    """Write off every unheld unit of a line's lots past their date (one ledger row); returns the units."""
-    sku_id = require_id(sku_id, "sku_id")
-    warehouse_id = require_id(warehouse_id, "warehouse_id")
-    async with inventory.database.unit_of_work(SOURCE) as uow:
-        repository = InventoryRepository(uow.session)
-        warehouse = await writable_warehouse(repository, warehouse_id, principal)
-        line = await stock_line_for(repository, warehouse, sku_id, create=False)
-        line = await repository.lock_line(line.id)
-        lots = domain.expired_lots_write_off(await repository.lots(line.id), inventory.clock().date())
-        units = -sum(lot.on_hand_delta for lot in lots)
-        if units == 0:
-            return stock_to_proto(line), 0
-        moved = await move_stock(
-            uow,
-            [Movement(line.id, MovementKind.WRITE_OFF, -units, 0, reason="expired lots", lots=tuple(lots))],
-            principal,
-        )
-        await uow.commit()
-    return stock_to_proto(moved[0].row), units
 
 
 async def transfer_stock(
@@ -611,33 +609,35 @@ async def reserve(*, inventory: Inventory, command: Reserve, principal: Principa
     sku_ids = sorted(line.sku_id for line in lines)
     async with inventory.database.unit_of_work(SOURCE) as uow:
         repository = InventoryRepository(uow.session)
-        existing = await repository.lock_reference(reference)
-        if existing is not None:
-            if existing.lines_digest != digest:
-                raise FailedPrecondition(
-                    ErrorCode.RESERVATION_REFERENCE_REUSED,
-                    f"reference {reference!r} was already used for other lines",
-                )
-            return reservation_to_proto(existing, await repository.allocations_of([existing.id]))
-        facts = await repository.sku_facts(sku_ids)
-        unknown = [sku for sku in sku_ids if sku not in facts]
+        await repository.lock_reference(reference)
+        inputs = await repository.reservation_inputs(reference, sku_ids, inventory.clock().date())
+        if inputs.existing or not inputs.candidates:
+            existing = await repository.reservation(reference)
+            if existing is not None:
+                if existing.lines_digest != digest:
+                    raise FailedPrecondition(
+                        ErrorCode.RESERVATION_REFERENCE_REUSED,
+                        f"reference {reference!r} was already used for other lines",
+                    )
+                return reservation_to_proto(existing, await repository.allocations_of([existing.id]))
+        unstocked = [sku for sku in sku_ids if sku not in inputs.stocked]
+        facts = await repository.sku_facts(unstocked) if unstocked else {}
+        unknown = [sku for sku in unstocked if sku not in facts]
         if unknown:
             raise NotFound(
                 ErrorCode.SKU_NOT_STOCKED,
                 f"no stock is kept of: {', '.join(unknown)}",
                 metadata={"sku_ids": ",".join(unknown)},
             )
-        archived = [sku for sku in sku_ids if facts[sku][1]]
+        archived = sorted(inputs.archived | {sku for sku, (_, gone) in facts.items() if gone})
         if archived:
             raise FailedPrecondition(
                 ErrorCode.SKU_ARCHIVED,
                 f"off sale for good: {', '.join(archived)}",
                 metadata={"sku_ids": ",".join(archived)},
             )
-        candidates = await repository.lock_stock_of_skus(sku_ids, inventory.clock().date())
         with rules():
-            plan = domain.plan_allocation(lines, candidates, city)
-        reservation_id = new_id()
+            plan = domain.plan_allocation(lines, inputs.candidates, city)
         await move_stock(
             uow,
             [
@@ -646,28 +646,17 @@ async def reserve(*, inventory: Inventory, command: Reserve, principal: Principa
             ],
             principal,
         )
-        row = await repository.add_reservation(
-            {
-                "id": reservation_id,
-                "reference": reference,
-                "status": ReservationStatus.ACTIVE.value,
-                "lines": [[line.sku_id, line.quantity] for line in lines],
-                "lines_digest": digest,
-                "buyer_city": city,
-                "actor": principal.subject,
-                "expires_at": inventory.clock() + ttl,
-            },
-            [
-                {
-                    "reservation_id": reservation_id,
-                    "stock_id": a.stock_id,
-                    "sku_id": a.sku_id,
-                    "warehouse_id": a.warehouse_id,
-                    "quantity": a.quantity,
-                }
-                for a in plan
-            ],
+        reservation = NewReservation(
+            id=new_id(),
+            reference=reference,
+            status=ReservationStatus.ACTIVE,
+            lines=lines,
+            lines_digest=digest,
+            buyer_city=city,
+            actor=principal.subject,
+            expires_at=inventory.clock() + ttl,
         )
+        row = await repository.add_reservation(reservation, plan)
         await uow.commit()
     return reservation_to_proto(row, sorted(plan, key=lambda a: (a.sku_id, a.warehouse_id)))
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from toko.common.v1.money_pb2 import Money
 from toko.inventory.v1 import inventory_pb2 as pb
-from toko.services.inventory.domain import MovementKind, PurchaseOrderStatus, ReservationStatus, WarehouseKind
+from toko.services.inventory.domain import (
+    Lot,
+    MovementKind,
+    PurchaseOrderStatus,
+    ReservationStatus,
+    WarehouseKind,
+)
 from toko.services.inventory.repository import StockRow
 
 KIND_TO_PROTO = {
@@ -72,6 +78,18 @@ def stock_to_proto(row: StockRow) -> pb.StockLevel:
         available=row.available,
         safety_stock=row.safety_stock,
         reorder_point=row.reorder_point,
+    )
+
+
+def lot_to_proto(lot: Lot, today: date) -> pb.StockLot:
+    """A lot of a stock line on the wire, expired or not as of ``today``."""
+    return pb.StockLot(
+        lot_code=lot.code,
+        expiry_date=lot.expires_on.isoformat(),
+        on_hand=lot.on_hand,
+        reserved=lot.reserved,
+        available=lot.available,
+        expired=lot.expired(today),
     )
 
 

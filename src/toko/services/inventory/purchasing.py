@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from toko.inventory.v1 import inventory_pb2 as pb
@@ -275,8 +275,19 @@ async def _transition(
 async def receive_purchase_order(
     *, inventory: Inventory, purchase_order_id: str, receipt: Sequence[ReceivedLine], principal: Principal
 ) -> pb.PurchaseOrder:
-    """Book a goods receipt: accepted units go on hand (a receipt ledger row each), rejected noted."""
+    """Book a goods receipt: accepted units go on hand (a receipt ledger row each), rejected noted.
+
+    Accepted units of a perishable SKU arrive in the lot the line names, which must not be past its date.
+    """
     require_id(purchase_order_id, "id")
+    # The lots named, checked as ReceiveStock checks them (a line accepting nothing brings no lot).
+    lots: dict[int, tuple[str, date]] = {}
+    with rules():
+        for index, got in enumerate(receipt):
+            if got.accepted > 0 and (got.lot_code or got.expiry_date):
+                lots[index] = domain.incoming_lot(
+                    got.lot_code, got.expiry_date, inventory.clock().date(), f"lines[{index}]."
+                )
     async with inventory.database.unit_of_work(SOURCE) as uow:
         repository = PurchasingRepository(uow.session)
         stock_repository = InventoryRepository(uow.session)
@@ -289,20 +300,36 @@ async def receive_purchase_order(
             status, _ = domain.apply_receipt(PurchaseOrderStatus(row.status), ordered, receipt)
         warehouse = await stock_repository.warehouse(str(row.warehouse_id))
         movements = []
+        for index, got in enumerate(receipt):
+            if not got.accepted:
+                continue
+            lot = lots.get(index)
+            if lot is None and await stock_repository.is_perishable(got.sku_id):
+                raise InvalidArgument.field(
+                    f"lines[{index}].lot_code",
+                    "the SKU is perishable: accepted units need a lot code and an expiry date",
+                    ErrorCode.LOT_REQUIRED,
+                )
+            line = await stock_line_for(stock_repository, warehouse, got.sku_id, create=True)
+            arriving = (domain.LotDelta(lot[0], lot[1], got.accepted, 0),) if lot else ()
+            movements.append(
+                Movement(
+                    line.id, MovementKind.RECEIPT, got.accepted, 0, reference=purchase_order_id, lots=arriving
+                )
+            )
         for got in receipt:
             await repository.add_received(purchase_order_id, got.sku_id, got.accepted, got.rejected)
-            if got.accepted:
-                line = await stock_line_for(stock_repository, warehouse, got.sku_id, create=True)
-                movements.append(
-                    Movement(line.id, MovementKind.RECEIPT, got.accepted, 0, reference=purchase_order_id)
-                )
         if movements:
             await move_stock(uow, movements, principal)
         await repository.add_receipt(
             {
                 "id": new_id(),
                 "purchase_order_id": purchase_order_id,
-                "lines": [[got.sku_id, got.accepted, got.rejected] for got in receipt],
+                # Per line: SKU, accepted, rejected, and the lot code and expiry date when one was named.
+                "lines": [
+                    [got.sku_id, got.accepted, got.rejected, *_lot_of(lots.get(index))]
+                    for index, got in enumerate(receipt)
+                ],
                 "actor": principal.subject,
             }
         )
@@ -313,6 +340,10 @@ async def receive_purchase_order(
         message = purchase_order_to_proto(updated, await repository.lines_of(purchase_order_id))
         await uow.commit()
     return message
+
+
+def _lot_of(lot: tuple[str, date] | None) -> list[str]:
+    return [lot[0], lot[1].isoformat()] if lot else []
 
 
 async def reorder_suggestions(

@@ -8,19 +8,21 @@ follows so that concurrent transactions never deadlock:
 3. ``skus`` rows, in ascending id order (``move`` updates them last),
 4. the flash-sale allocation row (its ``claimed`` counter).
 
-Stock levels change only through ``move``: one conditional UPDATE per stock line
+Stock levels change only through ``move``: a conditional UPDATE of the stock lines
 (``... WHERE on_hand - reserved >= <units taken from available>``), an append-only
-ledger row per movement, and the SKU's total moved by the same deltas, all in the
-caller's transaction. The CHECK constraints of the ``stock`` table back it up.
+ledger row per movement, and the SKU's total moved by the same deltas, in one
+statement in the caller's transaction. The CHECK constraints of the ``stock`` table back it up.
 A perishable SKU's line moves its ``stock_lots`` rows in the same call, by the same
 deltas, under the line's row lock (lots have no lock of their own).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -37,16 +39,21 @@ from sqlalchemy import (
     Uuid,
     and_,
     func,
+    literal,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from toko.platform.db import driver_connection
 from toko.platform.ids import new_id
 from toko.services.inventory.domain import (
+    Allocated,
     Candidate,
+    Line,
     Lot,
     LotDelta,
     LotsShort,
@@ -319,25 +326,45 @@ class LotRequired(Exception):
         self.movement = movement
 
 
-# The conditional update and its ledger row in one round trip: no row updated, no ledger row written.
-_MOVE = text(
-    """
-    WITH moved AS (
-      UPDATE stock
-         SET on_hand = on_hand + :on_hand_delta, reserved = reserved + :reserved_delta, updated_at = now()
-       WHERE id = :stock_id AND on_hand - reserved >= :takes
-      RETURNING id, sku_id, warehouse_id, shop_id, on_hand, reserved, available, safety_stock, reorder_point,
-                (SELECT k.perishable FROM skus k WHERE k.id = stock.sku_id) AS perishable
-    ), ledger AS (
-      INSERT INTO stock_ledger (id, stock_id, sku_id, warehouse_id, kind, on_hand_delta, reserved_delta,
-                                reference, reason, actor)
-      SELECT :ledger_id, id, sku_id, warehouse_id, :kind, :on_hand_delta, :reserved_delta,
-             :reference, :reason, :actor
-        FROM moved
-    )
-    SELECT * FROM moved
-    """
+# Every movement of one call in one round trip, run on the asyncpg connection itself: the conditional
+# update of each line (a line lacking the units it gives is left out of ``moved``), its ledger row, and
+# the SKUs' totals. Rows are locked in the documented order: the stock lines in id order (``lines``
+# yields a row only once it holds its lock, and ``moved`` only updates rows ``lines`` yielded), then the
+# ``skus`` rows the same way, in id order, after every line (``locked`` reads all of ``moved``); their
+# ``perishable`` flag is read under that lock, so a concurrent SetSkuPerishable is either seen here or
+# sees these units.
+_MOVE_LINES = """
+WITH wanted AS (
+  SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::uuid[], $5::text[], $6::text[], $7::text[])
+    AS w(stock_id, on_hand_delta, reserved_delta, ledger_id, kind, reference, reason)
+), lines AS (
+  SELECT s.id FROM stock s WHERE s.id IN (SELECT stock_id FROM wanted) ORDER BY s.id FOR UPDATE
+), moved AS (
+  UPDATE stock s
+     SET on_hand = s.on_hand + w.on_hand_delta, reserved = s.reserved + w.reserved_delta, updated_at = now()
+    FROM wanted w JOIN lines l ON l.id = w.stock_id
+   WHERE s.id = w.stock_id AND s.on_hand - s.reserved >= greatest(0, w.reserved_delta - w.on_hand_delta)
+  RETURNING s.id, s.sku_id, s.warehouse_id, s.shop_id, s.on_hand, s.reserved, s.available, s.safety_stock,
+            s.reorder_point, w.on_hand_delta, w.reserved_delta, w.ledger_id, w.kind, w.reference, w.reason
+), ledger AS (
+  INSERT INTO stock_ledger (id, stock_id, sku_id, warehouse_id, kind, on_hand_delta, reserved_delta,
+                            reference, reason, actor)
+  SELECT ledger_id, id, sku_id, warehouse_id, kind, on_hand_delta, reserved_delta, reference, reason, $8
+    FROM moved
+), locked AS (
+  SELECT k.id FROM skus k WHERE k.id IN (SELECT sku_id FROM moved) ORDER BY k.id FOR UPDATE
+), totals AS (
+  UPDATE skus k SET available = k.available + d.delta, version = k.version + 1
+    FROM (SELECT sku_id, sum(on_hand_delta - reserved_delta)::int AS delta FROM moved GROUP BY sku_id) d
+    JOIN locked l ON l.id = d.sku_id
+   WHERE k.id = d.sku_id
+  RETURNING k.id, k.shop_id, k.available, k.version, k.perishable, d.delta
 )
+SELECT m.id, m.sku_id, m.warehouse_id, m.shop_id, m.on_hand, m.reserved, m.available, m.safety_stock,
+       m.reorder_point, t.shop_id AS sku_shop_id, t.available AS sku_available, t.version AS sku_version,
+       t.delta AS sku_delta, t.perishable
+  FROM moved m JOIN totals t ON t.id = m.sku_id
+"""
 # Units arriving in a lot, created on first need (a CHECK is tested before ON CONFLICT, so only for adding).
 _ADD_TO_LOT = text(
     """
@@ -360,13 +387,6 @@ _MOVE_LOT = text(
     RETURNING on_hand
     """
 )
-_MOVE_SKU = text(
-    """
-    UPDATE skus SET available = available + :delta, version = version + 1
-     WHERE id = :sku_id
-    RETURNING shop_id, available, version
-    """
-)
 _STOCK_COLUMNS = (
     stock.c.id,
     stock.c.sku_id,
@@ -378,6 +398,54 @@ _STOCK_COLUMNS = (
     stock.c.safety_stock,
     stock.c.reorder_point,
 )
+
+
+_RESERVATION_INPUTS = """
+SELECT s.id, s.sku_id, s.warehouse_id, w.city, k.archived,
+       s.available - coalesce((SELECT sum(l.on_hand - l.reserved) FROM stock_lots l
+                                WHERE l.stock_id = s.id AND l.expires_on < $2), 0)::int AS available,
+       EXISTS (SELECT 1 FROM reservations r WHERE r.reference = $3) AS existing
+  FROM stock s JOIN warehouses w ON w.id = s.warehouse_id JOIN skus k ON k.id = s.sku_id
+ WHERE s.sku_id = ANY($1::uuid[])
+ ORDER BY s.id
+   FOR UPDATE OF s
+"""
+_ADD_RESERVATION = """
+WITH reservation AS (
+  INSERT INTO reservations (id, reference, status, lines, lines_digest, buyer_city, actor, expires_at)
+  VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)
+  RETURNING *
+), allocations AS (
+  INSERT INTO reservation_allocations (reservation_id, stock_id, sku_id, warehouse_id, quantity)
+  SELECT $1, * FROM unnest($9::uuid[], $10::uuid[], $11::uuid[], $12::int[])
+)
+SELECT * FROM reservation
+"""
+
+
+@dataclass(frozen=True)
+class ReservationInputs:
+    """The stock lines a reservation may draw on, locked, and what stands in its way."""
+
+    existing: bool
+    candidates: list[Candidate]
+    # SKUs with at least one stock line, and those of them taken off sale.
+    stocked: frozenset[str]
+    archived: frozenset[str]
+
+
+@dataclass(frozen=True)
+class NewReservation:
+    """A reservation about to be written."""
+
+    id: str
+    reference: str
+    status: ReservationStatus
+    lines: Sequence[Line]
+    lines_digest: str
+    buyer_city: str
+    actor: str
+    expires_at: datetime
 
 
 def _stock_row(row: Any) -> StockRow:
@@ -392,6 +460,20 @@ def _stock_row(row: Any) -> StockRow:
         safety_stock=row.safety_stock,
         reorder_point=row.reorder_point,
     )
+
+
+def _distinct_lines(ordered: Sequence[Movement]) -> list[list[int]]:
+    """Indexes of ``ordered`` in batches that move each stock line at most once, in order."""
+    batches: list[list[int]] = []
+    seen: list[set[str]] = []
+    for index, movement in enumerate(ordered):
+        round_ = next((n for n, lines in enumerate(seen) if movement.stock_id not in lines), len(seen))
+        if round_ == len(seen):
+            batches.append([])
+            seen.append(set())
+        batches[round_].append(index)
+        seen[round_].add(movement.stock_id)
+    return batches
 
 
 class InventoryRepository:
@@ -415,41 +497,63 @@ class InventoryRepository:
         """
         today = today or datetime.now(UTC).date()
         ordered = sorted(movements, key=lambda m: m.stock_id)
+        connection = await driver_connection(self._session)
+        moved: dict[int, Any] = {}
+        skus_before: dict[str, int] = {}
+        skus_after: dict[str, Any] = {}
+        # A line moved twice in one call (two reservations of one batch) goes in two statements: one
+        # UPDATE changes a row once.
+        for batch in _distinct_lines(ordered):
+            rows = {
+                str(row["id"]): row
+                for row in await connection.fetch(
+                    _MOVE_LINES,
+                    [ordered[i].stock_id for i in batch],
+                    [ordered[i].on_hand_delta for i in batch],
+                    [ordered[i].reserved_delta for i in batch],
+                    [new_id() for _ in batch],
+                    [ordered[i].kind.value for i in batch],
+                    [ordered[i].reference for i in batch],
+                    [ordered[i].reason for i in batch],
+                    actor,
+                )
+            }
+            for i in batch:
+                row = rows.get(ordered[i].stock_id)
+                if row is None:
+                    raise NotEnoughAvailable(ordered[i])
+                moved[i] = row
+                sku_id = str(row["sku_id"])
+                skus_before.setdefault(sku_id, row["sku_available"] - row["sku_delta"])
+                skus_after[sku_id] = row
         lines: list[LineMoved] = []
-        for movement in ordered:
-            result = await self._session.execute(
-                _MOVE,
-                {
-                    "stock_id": movement.stock_id,
-                    "on_hand_delta": movement.on_hand_delta,
-                    "reserved_delta": movement.reserved_delta,
-                    "takes": max(0, -movement.available_delta),
-                    "ledger_id": new_id(),
-                    "kind": movement.kind.value,
-                    "reference": movement.reference,
-                    "reason": movement.reason,
-                    "actor": actor,
-                },
+        for i, movement in enumerate(ordered):
+            row = moved[i]
+            line = StockRow(
+                id=str(row["id"]),
+                sku_id=str(row["sku_id"]),
+                warehouse_id=str(row["warehouse_id"]),
+                shop_id=str(row["shop_id"]),
+                on_hand=row["on_hand"],
+                reserved=row["reserved"],
+                available=row["available"],
+                safety_stock=row["safety_stock"],
+                reorder_point=row["reorder_point"],
             )
-            row = result.first()
-            if row is None:
-                raise NotEnoughAvailable(movement)
-            moved = _stock_row(row)
-            if row.perishable:
-                await self._move_lots(moved, movement, today)
-            lines.append(LineMoved(moved, moved.available - movement.available_delta))
-        per_sku: dict[str, int] = {}
-        for line, movement in zip(lines, ordered, strict=True):
-            per_sku[line.row.sku_id] = per_sku.get(line.row.sku_id, 0) + movement.available_delta
-        skus_moved: list[SkuMoved] = []
-        for sku_id in sorted(per_sku):
-            delta = per_sku[sku_id]
-            if delta == 0:
-                continue
-            sku = (await self._session.execute(_MOVE_SKU, {"sku_id": sku_id, "delta": delta})).one()
-            skus_moved.append(
-                SkuMoved(sku_id, str(sku.shop_id), sku.available - delta, sku.available, sku.version)
+            if row["perishable"]:
+                await self._move_lots(line, movement, today)
+            lines.append(LineMoved(line, line.available - movement.available_delta))
+        skus_moved = [
+            SkuMoved(
+                sku_id,
+                str(skus_after[sku_id]["sku_shop_id"]),
+                skus_before[sku_id],
+                skus_after[sku_id]["sku_available"],
+                skus_after[sku_id]["sku_version"],
             )
+            for sku_id in sorted(skus_after)
+            if skus_before[sku_id] != skus_after[sku_id]["sku_available"]
+        ]
         return lines, skus_moved
 
     async def _move_lots(self, line: StockRow, movement: Movement, today: date) -> None:
@@ -514,31 +618,33 @@ class InventoryRepository:
         await self._session.execute(update(skus).where(skus.c.id == sku_id).values(perishable=perishable))
         return int(held or 0)
 
-    async def lock_stock_of_skus(self, sku_ids: Sequence[str], today: date | None = None) -> list[Candidate]:
-        """Every stock line of these SKUs with its warehouse's city, locked in id order.
+    async def reservation_inputs(
+        self, reference: str, sku_ids: Sequence[str], today: date | None = None
+    ) -> ReservationInputs:
+        """What a reservation needs, in one round trip: every stock line of these SKUs, locked in id
+        order, and whether a reservation with ``reference`` exists (call after ``lock_reference``).
 
         A line's available units leave out the unheld units of its expired lots: they cannot be sold.
         """
-        today = today or datetime.now(UTC).date()
-        expired = (
-            select(func.coalesce(func.sum(stock_lots.c.on_hand - stock_lots.c.reserved), 0))
-            .where(stock_lots.c.stock_id == stock.c.id, stock_lots.c.expires_on < today)
-            .scalar_subquery()
+        connection = await driver_connection(self._session)
+        rows = await connection.fetch(
+            _RESERVATION_INPUTS, list(sku_ids), today or datetime.now(UTC).date(), reference
         )
-        result = await self._session.execute(
-            select(
-                stock.c.id,
-                stock.c.sku_id,
-                stock.c.warehouse_id,
-                warehouses.c.city,
-                (stock.c.available - expired).label("available"),
-            )
-            .join(warehouses, warehouses.c.id == stock.c.warehouse_id)
-            .where(stock.c.sku_id.in_(sku_ids))
-            .order_by(stock.c.id)
-            .with_for_update(of=stock)
+        return ReservationInputs(
+            existing=any(row["existing"] for row in rows),
+            candidates=[
+                Candidate(
+                    str(row["id"]),
+                    str(row["sku_id"]),
+                    str(row["warehouse_id"]),
+                    row["city"],
+                    row["available"],
+                )
+                for row in rows
+            ],
+            stocked=frozenset(str(row["sku_id"]) for row in rows),
+            archived=frozenset(str(row["sku_id"]) for row in rows if row["archived"]),
         )
-        return [Candidate(str(r.id), str(r.sku_id), str(r.warehouse_id), r.city, r.available) for r in result]
 
     async def ensure_stock_line(self, *, sku_id: str, warehouse_id: str, shop_id: str) -> StockRow:
         """The stock line of a SKU in a warehouse, created empty when missing (the SKU row too)."""
@@ -685,19 +791,15 @@ class InventoryRepository:
 
     # --- reservations ---------------------------------------------------------------------------------------
 
-    async def lock_reference(self, reference: str) -> Any | None:
-        """Serialize requests for one reservation reference until the transaction ends; its reservation.
+    async def lock_reference(self, reference: str) -> None:
+        """Serialize requests for one reservation reference until the transaction ends.
 
-        One round trip: the advisory lock is taken before the reservation row is read.
+        A statement of its own: the statements after it see what a request holding the lock before
+        committed (a statement's snapshot is taken when it starts, before it could wait for the lock).
         """
-        locked = select(
-            func.pg_advisory_xact_lock(func.hashtextextended("reservation:" + reference, 0)).label("l")
-        ).cte("locked")
-        return (
-            await self._session.execute(
-                select(reservations).join(locked, text("true")).where(reservations.c.reference == reference)
-            )
-        ).first()
+        await self._session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended("reservation:" + reference, 0)))
+        )
 
     async def reservation(self, reference: str, *, for_update: bool = False) -> Any | None:
         """The reservation row with this reference, if any."""
@@ -717,13 +819,26 @@ class InventoryRepository:
         )
         return list(result)
 
-    async def add_reservation(self, values: dict[str, Any], allocations: Sequence[dict[str, Any]]) -> Any:
-        """Insert a reservation and its allocations; returns its row."""
-        row = (
-            await self._session.execute(reservations.insert().values(**values).returning(reservations))
-        ).one()
-        await self._session.execute(reservation_allocations.insert(), list(allocations))
-        return row
+    async def add_reservation(self, reservation: NewReservation, allocations: Sequence[Allocated]) -> Any:
+        """Insert a reservation and its allocations, in one round trip; returns its row."""
+        connection = await driver_connection(self._session)
+        row = await connection.fetchrow(
+            _ADD_RESERVATION,
+            reservation.id,
+            reservation.reference,
+            reservation.status.value,
+            json.dumps([[line.sku_id, line.quantity] for line in reservation.lines]),
+            reservation.lines_digest,
+            reservation.buyer_city,
+            reservation.actor,
+            reservation.expires_at,
+            [a.stock_id for a in allocations],
+            [a.sku_id for a in allocations],
+            [a.warehouse_id for a in allocations],
+            [a.quantity for a in allocations],
+        )
+        # Read like the rows SQLAlchemy returns: by attribute.
+        return SimpleNamespace(**dict(row))
 
     async def set_reservation_status(
         self, reservation_ids: Sequence[str], status: ReservationStatus
@@ -861,6 +976,65 @@ class InventoryRepository:
         )
         row = result.first()
         return None if row is None else int(row[0])
+
+    # --- lots of perishable SKUs ----------------------------------------------------------------------------
+
+    async def claim_lines_with_expired_lots(self, *, today: date, limit: int) -> list[StockRow]:
+        """Stock lines with unheld units in lots past their date, locked in id order (at most ``limit``).
+
+        ``SKIP LOCKED``: lines another replica's pass, or any other use case, holds are left for a later pass.
+        """
+        expired = select(stock_lots.c.stock_id).where(
+            stock_lots.c.expires_on < today, stock_lots.c.on_hand > stock_lots.c.reserved
+        )
+        result = await self._session.execute(
+            select(*_STOCK_COLUMNS)
+            .where(stock.c.id.in_(expired))
+            .order_by(stock.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_stock_row(row) for row in result]
+
+    async def lots_of_lines(self, stock_ids: Sequence[str]) -> dict[str, list[Lot]]:
+        """The lots of these stock lines, first expired first out (their row locks guard them)."""
+        if not stock_ids:
+            return {}
+        result = await self._session.execute(
+            select(
+                stock_lots.c.stock_id,
+                stock_lots.c.lot_code,
+                stock_lots.c.expires_on,
+                stock_lots.c.on_hand,
+                stock_lots.c.reserved,
+            )
+            .where(stock_lots.c.stock_id.in_(stock_ids))
+            .order_by(stock_lots.c.stock_id, stock_lots.c.expires_on, stock_lots.c.lot_code)
+        )
+        found: dict[str, list[Lot]] = {stock_id: [] for stock_id in stock_ids}
+        for r in result:
+            found[str(r.stock_id)].append(Lot(r.lot_code, r.expires_on, r.on_hand, r.reserved))
+        return found
+
+    async def lots_holding_units(
+        self, stock_id: str, *, after: tuple[date, str] | None, limit: int
+    ) -> list[Lot]:
+        """The lots of a stock line with units on hand, first expired first out, after ``after``."""
+        query = (
+            select(
+                stock_lots.c.lot_code, stock_lots.c.expires_on, stock_lots.c.on_hand, stock_lots.c.reserved
+            )
+            .where(stock_lots.c.stock_id == stock_id, stock_lots.c.on_hand > 0)
+            .order_by(stock_lots.c.expires_on, stock_lots.c.lot_code)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(
+                tuple_(stock_lots.c.expires_on, stock_lots.c.lot_code)
+                > tuple_(literal(after[0], Date), literal(after[1], Text))
+            )
+        result = await self._session.execute(query)
+        return [Lot(r.lot_code, r.expires_on, r.on_hand, r.reserved) for r in result]
 
 
 class PurchasingRepository:

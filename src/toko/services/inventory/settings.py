@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from toko.platform.settings import ServiceSettings
@@ -18,6 +19,10 @@ class InventorySettings(ServiceSettings):
     # How often the expiry worker looks for reservations past their time, and how many it takes at once.
     expiry_interval_seconds: float = 1.0
     expiry_batch_size: int = 100
+    # How often the lot write-off worker looks for perishable stock in lots past their date, and how many
+    # stock lines it writes off per transaction.
+    lot_write_off_interval_seconds: float = Field(default=60.0, gt=0)
+    lot_write_off_batch_size: int = Field(default=100, ge=1)
     # How often flash-sale counters in Valkey are recomputed from the durable claims.
     flash_sale_reconcile_seconds: float = 5.0
     # Demo shops get opening stock for their new SKUs (make up's demo marketplace); off in production.
