@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -227,15 +227,23 @@ def reservations_vs_pgbench(
     seconds: float = 10.0,
     concurrency: int = 16,
     skus: int = 400,
+    settle: Callable[[], object] = lambda: None,
 ) -> ReservationResult:
     """Reservations per second on distinct SKUs through gRPC, and pgbench TPC-B tps; their ratio.
 
     The gRPC load comes from this Python process (asyncio, ``concurrency`` calls in flight); each
-    reservation holds one unit of a SKU no other call in flight uses.
+    reservation holds one unit of a SKU no other call in flight uses. ``settle`` is called between the
+    set-up (stock received, whose events other services consume) and the measured load.
     """
     rate, p99, failed = asyncio.run(
         _reservation_load(
-            grpc_address, service_token, admin_token, seconds=seconds, concurrency=concurrency, skus=skus
+            grpc_address,
+            service_token,
+            admin_token,
+            seconds=seconds,
+            concurrency=concurrency,
+            skus=skus,
+            settle=settle,
         )
     )
     tps = pgbench_tps(libpq_url)
@@ -249,11 +257,19 @@ def reservations_vs_pgbench(
 
 
 async def _reservation_load(
-    grpc_address: str, service_token: str, admin_token: str, *, seconds: float, concurrency: int, skus: int
+    grpc_address: str,
+    service_token: str,
+    admin_token: str,
+    *,
+    seconds: float,
+    concurrency: int,
+    skus: int,
+    settle: Callable[[], object],
 ) -> tuple[float, float, int]:
     async with grpc.aio.insecure_channel(grpc_address) as channel:
         stub: Any = inventory_pb2_grpc.InventoryServiceStub(channel)
         _, sku_ids = await _stocked_skus(stub, admin_token, max(skus, concurrency), 1_000_000)
+        await asyncio.to_thread(settle)
         metadata = _metadata(service_token)
         latencies: list[float] = []
         failed = 0

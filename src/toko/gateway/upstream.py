@@ -10,10 +10,12 @@ import grpc
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2
 
+from toko.platform.grpc import CLIENT_KEEPALIVE_MS
+
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 _CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     # Idle connections to a service are kept warm so the first request after a lull is not slow.
-    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_time_ms", CLIENT_KEEPALIVE_MS),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),

@@ -95,13 +95,16 @@ class Database:
     url: URL
     engine: AsyncEngine = field(init=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
-    pool_size: int = 10
+    pool_size: int = 20
 
     def __post_init__(self) -> None:
         self.engine = create_async_engine(
             self.url,
+            # Connections beyond the pool are closed as soon as they are returned, so a load just above
+            # the pool size opens a PostgreSQL backend per request (measured: a third of the reservation
+            # throughput lost). The pool holds the steady concurrency; the overflow only absorbs bursts.
             pool_size=self.pool_size,
-            max_overflow=self.pool_size,
+            max_overflow=self.pool_size // 2,
             pool_pre_ping=False,
             # Prepared statements are cached per connection by asyncpg; keep the cache warm.
             connect_args={"statement_cache_size": 512},

@@ -46,6 +46,11 @@ from toko.platform.telemetry import server_span
 
 log = logging.getLogger("toko.grpc")
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# Clients (the gateway) ping idle connections this often to keep them warm. A server refuses pings on a
+# connection without calls more often than every 5 minutes by default, and after two such pings closes it
+# (GOAWAY "too_many_pings"), failing the calls then in flight: servers here accept them at half that
+# interval.
+CLIENT_KEEPALIVE_MS = 30_000
 
 
 @dataclass(frozen=True)
@@ -239,6 +244,7 @@ async def start_server(
             ("grpc.so_reuseport", 0),
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),
             ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", CLIENT_KEEPALIVE_MS // 2),
         ],
     )
     for service in services:

@@ -47,5 +47,6 @@ class ServiceSettings(BaseSettings):
     otel_endpoint: str = Field(
         default="http://127.0.0.1:4317", validation_alias=_shared("TOKO_OTEL_ENDPOINT")
     )
-    db_pool_size: int = 10
+    # Connections each service keeps to PostgreSQL (SQLAlchemy's pool; half as many more for bursts).
+    db_pool_size: int = 20
     shutdown_grace_seconds: float = 5.0

@@ -38,7 +38,7 @@ from toko.inventory.v1 import events_pb2
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
 from toko.platform.db import Database, UnitOfWork
-from toko.platform.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from toko.platform.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from toko.platform.idempotency import remember, replay_or_none
 from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import PageSpec, decode_token, encode_token
@@ -607,19 +607,29 @@ async def reserve(*, inventory: Inventory, command: Reserve, principal: Principa
         )
     digest = domain.lines_digest(lines)
     sku_ids = sorted(line.sku_id for line in lines)
+    reservation = NewReservation(
+        id=new_id(),
+        reference=reference,
+        status=ReservationStatus.ACTIVE,
+        lines=lines,
+        lines_digest=digest,
+        buyer_city=city,
+        actor=principal.subject,
+        expires_at=inventory.clock() + ttl,
+    )
     async with inventory.database.unit_of_work(SOURCE) as uow:
         repository = InventoryRepository(uow.session)
-        await repository.lock_reference(reference)
-        inputs = await repository.reservation_inputs(reference, sku_ids, inventory.clock().date())
-        if inputs.existing or not inputs.candidates:
+        inputs = await repository.claim_reservation(reservation, sku_ids, inventory.clock().date())
+        if inputs is None:
             existing = await repository.reservation(reference)
-            if existing is not None:
-                if existing.lines_digest != digest:
-                    raise FailedPrecondition(
-                        ErrorCode.RESERVATION_REFERENCE_REUSED,
-                        f"reference {reference!r} was already used for other lines",
-                    )
-                return reservation_to_proto(existing, await repository.allocations_of([existing.id]))
+            if existing is None:  # the claim that held the reference was rolled back meanwhile
+                raise Conflict(ErrorCode.RESERVATION_REFERENCE_BUSY, "the reference is being reserved; retry")
+            if existing.lines_digest != digest:
+                raise FailedPrecondition(
+                    ErrorCode.RESERVATION_REFERENCE_REUSED,
+                    f"reference {reference!r} was already used for other lines",
+                )
+            return reservation_to_proto(existing, await repository.allocations_of([existing.id]))
         unstocked = [sku for sku in sku_ids if sku not in inputs.stocked]
         facts = await repository.sku_facts(unstocked) if unstocked else {}
         unknown = [sku for sku in unstocked if sku not in facts]
@@ -646,19 +656,9 @@ async def reserve(*, inventory: Inventory, command: Reserve, principal: Principa
             ],
             principal,
         )
-        reservation = NewReservation(
-            id=new_id(),
-            reference=reference,
-            status=ReservationStatus.ACTIVE,
-            lines=lines,
-            lines_digest=digest,
-            buyer_city=city,
-            actor=principal.subject,
-            expires_at=inventory.clock() + ttl,
-        )
-        row = await repository.add_reservation(reservation, plan)
+        await repository.add_allocations(reservation.id, plan)
         await uow.commit()
-    return reservation_to_proto(row, sorted(plan, key=lambda a: (a.sku_id, a.warehouse_id)))
+    return reservation_to_proto(inputs.row, sorted(plan, key=lambda a: (a.sku_id, a.warehouse_id)))
 
 
 async def commit_reservation(*, inventory: Inventory, reference: str, principal: Principal) -> pb.Reservation:

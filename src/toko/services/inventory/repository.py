@@ -3,8 +3,9 @@
 All row locking of the inventory lives here, in one order that every use case
 follows so that concurrent transactions never deadlock:
 
-1. the reservation row (``FOR UPDATE``; the expiry worker with ``SKIP LOCKED``),
-2. stock rows, in ascending id order (``lock_stock_of_skus`` and ``move`` sort them),
+1. the reservation row (claimed by inserting it, or ``FOR UPDATE``; the expiry worker with
+   ``SKIP LOCKED``),
+2. stock rows, in ascending id order (``claim_reservation`` and ``move`` sort them),
 3. ``skus`` rows, in ascending id order (``move`` updates them last),
 4. the flash-sale allocation row (its ``claimed`` counter).
 
@@ -400,36 +401,41 @@ _STOCK_COLUMNS = (
 )
 
 
-# Built once: composing the function call expression per request costs more than the statement.
-_LOCK_REFERENCE = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-_RESERVATION_INPUTS = """
-SELECT s.id, s.sku_id, s.warehouse_id, w.city, k.archived,
-       s.available - coalesce((SELECT sum(l.on_hand - l.reserved) FROM stock_lots l
-                                WHERE l.stock_id = s.id AND l.expires_on < $2), 0)::int AS available,
-       EXISTS (SELECT 1 FROM reservations r WHERE r.reference = $3) AS existing
-  FROM stock s JOIN warehouses w ON w.id = s.warehouse_id JOIN skus k ON k.id = s.sku_id
- WHERE s.sku_id = ANY($1::uuid[])
- ORDER BY s.id
-   FOR UPDATE OF s
-"""
-_ADD_RESERVATION = """
-WITH reservation AS (
+# A reservation's first statement: claim the reference, then lock every stock line of its SKUs (in id
+# order) and read what the plan needs. The lines are only read once the claim's row is in (``EXISTS``
+# gates them), so a concurrent request for the same reference waits on the reference's unique index
+# holding nothing, and finds the reference taken (no row back) once the first one commits.
+_CLAIM_RESERVATION = """
+WITH claim AS (
   INSERT INTO reservations (id, reference, status, lines, lines_digest, buyer_city, actor, expires_at)
   VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)
-  RETURNING *
-), allocations AS (
-  INSERT INTO reservation_allocations (reservation_id, stock_id, sku_id, warehouse_id, quantity)
-  SELECT $1, * FROM unnest($9::uuid[], $10::uuid[], $11::uuid[], $12::int[])
+  ON CONFLICT (reference) DO NOTHING
+  RETURNING id, reference, status, lines, expires_at, created_at
+), candidates AS (
+  SELECT s.id, s.sku_id, s.warehouse_id, w.city, k.archived,
+         s.available - coalesce((SELECT sum(l.on_hand - l.reserved) FROM stock_lots l
+                                  WHERE l.stock_id = s.id AND l.expires_on < $10), 0)::int AS available
+    FROM stock s JOIN warehouses w ON w.id = s.warehouse_id JOIN skus k ON k.id = s.sku_id
+   WHERE s.sku_id = ANY($9::uuid[]) AND EXISTS (SELECT 1 FROM claim)
+   ORDER BY s.id
+     FOR UPDATE OF s
 )
-SELECT * FROM reservation
+SELECT c.id AS reservation_id, c.reference, c.status, c.lines, c.expires_at, c.created_at,
+       l.id, l.sku_id, l.warehouse_id, l.city, l.archived, l.available
+  FROM claim c LEFT JOIN candidates l ON true
+ ORDER BY l.id
+"""
+_ADD_ALLOCATIONS = """
+INSERT INTO reservation_allocations (reservation_id, stock_id, sku_id, warehouse_id, quantity)
+SELECT $1, * FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::int[])
 """
 
 
 @dataclass(frozen=True)
 class ReservationInputs:
-    """The stock lines a reservation may draw on, locked, and what stands in its way."""
+    """A claimed reservation (its row), the stock lines it may draw on, locked, and what stands in its way."""
 
-    existing: bool
+    row: Any
     candidates: list[Candidate]
     # SKUs with at least one stock line, and those of them taken off sale.
     stocked: frozenset[str]
@@ -620,34 +626,6 @@ class InventoryRepository:
         await self._session.execute(update(skus).where(skus.c.id == sku_id).values(perishable=perishable))
         return int(held or 0)
 
-    async def reservation_inputs(
-        self, reference: str, sku_ids: Sequence[str], today: date | None = None
-    ) -> ReservationInputs:
-        """What a reservation needs, in one round trip: every stock line of these SKUs, locked in id
-        order, and whether a reservation with ``reference`` exists (call after ``lock_reference``).
-
-        A line's available units leave out the unheld units of its expired lots: they cannot be sold.
-        """
-        connection = await driver_connection(self._session)
-        rows = await connection.fetch(
-            _RESERVATION_INPUTS, list(sku_ids), today or datetime.now(UTC).date(), reference
-        )
-        return ReservationInputs(
-            existing=any(row["existing"] for row in rows),
-            candidates=[
-                Candidate(
-                    str(row["id"]),
-                    str(row["sku_id"]),
-                    str(row["warehouse_id"]),
-                    row["city"],
-                    row["available"],
-                )
-                for row in rows
-            ],
-            stocked=frozenset(str(row["sku_id"]) for row in rows),
-            archived=frozenset(str(row["sku_id"]) for row in rows if row["archived"]),
-        )
-
     async def ensure_stock_line(self, *, sku_id: str, warehouse_id: str, shop_id: str) -> StockRow:
         """The stock line of a SKU in a warehouse, created empty when missing (the SKU row too)."""
         await self._session.execute(
@@ -793,13 +771,55 @@ class InventoryRepository:
 
     # --- reservations ---------------------------------------------------------------------------------------
 
-    async def lock_reference(self, reference: str) -> None:
-        """Serialize requests for one reservation reference until the transaction ends.
+    async def claim_reservation(
+        self, reservation: NewReservation, sku_ids: Sequence[str], today: date | None = None
+    ) -> ReservationInputs | None:
+        """Insert the reservation unless its reference is taken (None then), in one round trip with
+        every stock line of these SKUs, locked in id order.
 
-        A statement of its own: the statements after it see what a request holding the lock before
-        committed (a statement's snapshot is taken when it starts, before it could wait for the lock).
+        Concurrent claims of one reference are serialized by its unique index: the later one waits
+        for the first to end, holding no other lock. A line's available units leave out the unheld
+        units of its expired lots: they cannot be sold. The reservation's allocations are added with
+        ``add_allocations`` once planned.
         """
-        await self._session.execute(_LOCK_REFERENCE, {"key": "reservation:" + reference})
+        # Through SQLAlchemy, since it is the transaction's first statement: SQLAlchemy begins it.
+        connection = await self._session.connection()
+        rows = (
+            await connection.exec_driver_sql(
+                _CLAIM_RESERVATION,
+                (
+                    reservation.id,
+                    reservation.reference,
+                    reservation.status.value,
+                    json.dumps([[line.sku_id, line.quantity] for line in reservation.lines]),
+                    reservation.lines_digest,
+                    reservation.buyer_city,
+                    reservation.actor,
+                    reservation.expires_at,
+                    list(sku_ids),
+                    today or datetime.now(UTC).date(),
+                ),
+            )
+        ).all()
+        if not rows:
+            return None
+        lines = [row for row in rows if row.id is not None]
+        return ReservationInputs(
+            # Read like the rows SQLAlchemy returns elsewhere: by attribute.
+            row=SimpleNamespace(
+                id=rows[0].reservation_id,
+                reference=rows[0].reference,
+                status=rows[0].status,
+                lines=rows[0].lines,
+                expires_at=rows[0].expires_at,
+                created_at=rows[0].created_at,
+            ),
+            candidates=[
+                Candidate(str(r.id), str(r.sku_id), str(r.warehouse_id), r.city, r.available) for r in lines
+            ],
+            stocked=frozenset(str(r.sku_id) for r in lines),
+            archived=frozenset(str(r.sku_id) for r in lines if r.archived),
+        )
 
     async def reservation(self, reference: str, *, for_update: bool = False) -> Any | None:
         """The reservation row with this reference, if any."""
@@ -819,26 +839,17 @@ class InventoryRepository:
         )
         return list(result)
 
-    async def add_reservation(self, reservation: NewReservation, allocations: Sequence[Allocated]) -> Any:
-        """Insert a reservation and its allocations, in one round trip; returns its row."""
+    async def add_allocations(self, reservation_id: str, allocations: Sequence[Allocated]) -> None:
+        """Record where a claimed reservation holds its units."""
         connection = await driver_connection(self._session)
-        row = await connection.fetchrow(
-            _ADD_RESERVATION,
-            reservation.id,
-            reservation.reference,
-            reservation.status.value,
-            json.dumps([[line.sku_id, line.quantity] for line in reservation.lines]),
-            reservation.lines_digest,
-            reservation.buyer_city,
-            reservation.actor,
-            reservation.expires_at,
+        await connection.execute(
+            _ADD_ALLOCATIONS,
+            reservation_id,
             [a.stock_id for a in allocations],
             [a.sku_id for a in allocations],
             [a.warehouse_id for a in allocations],
             [a.quantity for a in allocations],
         )
-        # Read like the rows SQLAlchemy returns: by attribute.
-        return SimpleNamespace(**dict(row))
 
     async def set_reservation_status(
         self, reservation_ids: Sequence[str], status: ReservationStatus
