@@ -108,7 +108,7 @@ async def storefront(auth: AuthService) -> str:
             client_type=ClientType.PUBLIC,
             redirect_uris=(redirect_uri,),
             post_logout_redirect_uris=("http://127.0.0.1:8765/",),
-            allowed_scopes=("openid", "profile", "email", "offline_access", "account"),
+            allowed_scopes=("openid", "profile", "email", "offline_access", "account", "shop.manage"),
             grant_types=("authorization_code", "refresh_token"),
             first_party=True,
         ),

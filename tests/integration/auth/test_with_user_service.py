@@ -8,20 +8,27 @@ user service's internal RPCs; a password change ends the user's grants.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import httpx
+import nats
+import nats.aio.msg
 import pytest
 from auth_testkit import AsyncOAuth2Client, auth_settings, free_port, sign_in
 
+from toko.common.v1.event_pb2 import EventEnvelope
 from toko.infra.servers import InfraEndpoints
 from toko.platform.service import RunningService, start_service
 from toko.services.auth.settings import AuthSettings
 from toko.services.user.bootstrap import bootstrap as user_bootstrap
 from toko.services.user.settings import UserSettings
+from toko.user.v1 import events_pb2 as user_events_pb2
 from toko.user.v1 import user_pb2, user_pb2_grpc
 
 PASSWORD = "Rendang-Padang-2024"
@@ -135,3 +142,78 @@ async def test_sign_in_call_a_protected_api_refresh_revoke_and_change_password(
     refused = await oauth.get("/oauth2/userinfo")
     assert refused.status_code == 401
     await oauth.aclose()
+
+
+async def test_a_role_change_ends_the_access_tokens_and_the_next_refresh_carries_the_new_roles(
+    base_url: str,
+    storefront: str,
+    browser: httpx.AsyncClient,
+    users: user_pb2_grpc.UserServiceAsyncStub,
+    infrastructure: InfraEndpoints,
+) -> None:
+    email = f"budi-{uuid.uuid4().hex[:6]}@tokodemo.id"
+    await _sign_up_verified(users, infrastructure, email)
+    oauth = AsyncOAuth2Client(
+        client_id="storefront",
+        redirect_uri=storefront,
+        scope="openid profile offline_access account shop.manage",
+        code_challenge_method="S256",
+        token_endpoint_auth_method="none",
+        base_url=base_url,
+    )
+    verifier = uuid.uuid4().hex + uuid.uuid4().hex
+    url, _ = oauth.create_authorization_url(f"{base_url}/oauth2/authorize", code_verifier=verifier)
+    signed_in = await sign_in(browser, url, email=email, password=PASSWORD)
+    callback = (await browser.get(signed_in.headers["location"])).headers["location"]
+    token = await oauth.fetch_token(
+        f"{base_url}/oauth2/token", authorization_response=callback, code_verifier=verifier
+    )
+    assert "seller" not in _claims(token["access_token"])["roles"]
+
+    # Opening a shop makes the buyer a seller: UserRolesChanged travels to the provider.
+    await users.OpenShop(
+        user_pb2.OpenShopRequest(
+            name="Toko Budi", domain=f"budi-{uuid.uuid4().hex[:6]}", origin_city="Surabaya"
+        ),
+        metadata=(("authorization", f"Bearer {token['access_token']}"),),
+    )
+    for _ in range(200):
+        if (await oauth.get("/oauth2/userinfo")).status_code == 401:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the role change did not end the access token")
+
+    refreshed = await oauth.refresh_token(f"{base_url}/oauth2/token", refresh_token=token["refresh_token"])
+    assert "seller" in _claims(refreshed["access_token"])["roles"]
+    assert (await oauth.get("/oauth2/userinfo")).status_code == 200
+    await oauth.aclose()
+
+
+def _claims(jwt: str) -> dict[str, Any]:
+    """The claims of a JWT, unverified (the provider issued it in this test)."""
+    payload = jwt.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+async def _sign_up_verified(
+    users: user_pb2_grpc.UserServiceAsyncStub, infra: InfraEndpoints, email: str
+) -> None:
+    """Sign up and follow the emailed verification link (opening a shop needs a verified address)."""
+    client = await nats.connect(infra.nats_url)
+    requested: asyncio.Queue[str] = asyncio.Queue()
+
+    async def collect(message: nats.aio.msg.Msg) -> None:
+        envelope = EventEnvelope.FromString(message.data)
+        event = user_events_pb2.EmailVerificationRequested()
+        if envelope.payload.Unpack(event) and event.email == email:
+            await requested.put(event.verification_url.split("token=", 1)[1])
+
+    subscription = await client.subscribe("toko.user.>", cb=collect)
+    try:
+        await users.SignUp(user_pb2.SignUpRequest(email=email, password=PASSWORD, name="Budi Santoso"))
+        token = await asyncio.wait_for(requested.get(), 10)
+        await users.VerifyEmail(user_pb2.VerifyEmailRequest(token=token))
+    finally:
+        await subscription.unsubscribe()
+        await client.close()

@@ -2,7 +2,10 @@
 
 When a user's password changes or the account is deleted, every grant the user
 holds ends: refresh tokens are revoked, access tokens still valid are
-deny-listed, and the user's login sessions end.
+deny-listed, and the user's login sessions end. When a user's roles or shop
+change (a shop opened, closed or transferred, staff added or removed, a role
+granted or revoked), the access tokens still valid are deny-listed, so no token
+keeps roles the user no longer has; the next refresh carries the new ones.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from google.protobuf.message import Message
 from toko.common.v1.event_pb2 import EventEnvelope
 from toko.platform.db import UnitOfWork
 from toko.platform.events import event_subject
-from toko.services.auth.handlers import Provider, revoke_user_tokens
+from toko.services.auth.handlers import Provider, end_user_access_tokens, revoke_user_tokens
 from toko.services.auth.http.security import Sessions
 from toko.services.auth.repository import AuthRepository
 from toko.user.v1 import events_pb2
@@ -22,11 +25,13 @@ USER_EVENTS_SOURCE = "user"
 USER_EVENTS_SUBJECTS = (
     event_subject(USER_EVENTS_SOURCE, events_pb2.PasswordChanged.DESCRIPTOR.name),
     event_subject(USER_EVENTS_SOURCE, events_pb2.UserDeleted.DESCRIPTOR.name),
+    event_subject(USER_EVENTS_SOURCE, events_pb2.UserRolesChanged.DESCRIPTOR.name),
 )
 
 
 class UserEvents:
-    """Ends a user's grants and sessions when the password changes or the account is deleted."""
+    """Ends a user's grants and sessions when the password changes or the account is deleted, and the
+    user's access tokens when the roles change."""
 
     def __init__(self, provider: Provider, sessions: Sessions) -> None:
         self._provider = provider
@@ -34,6 +39,11 @@ class UserEvents:
 
     async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
         """Revoke in the consumer's transaction; raising (Valkey down) makes JetStream redeliver."""
+        if isinstance(payload, events_pb2.UserRolesChanged):
+            await end_user_access_tokens(
+                provider=self._provider, repository=AuthRepository(uow.session), user_id=payload.user_id
+            )
+            return
         if not isinstance(payload, events_pb2.PasswordChanged | events_pb2.UserDeleted):
             return
         await revoke_user_tokens(

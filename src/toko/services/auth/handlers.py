@@ -680,6 +680,12 @@ async def revoke_user_tokens(*, provider: Provider, repository: AuthRepository, 
     await deny(provider.valkey, live)
 
 
+async def end_user_access_tokens(*, provider: Provider, repository: AuthRepository, user_id: str) -> None:
+    """Deny-list a user's live access tokens (their roles changed); refresh tokens stay, and the next
+    refresh reads the roles as they now are."""
+    await deny(provider.valkey, await repository.live_access_tokens(provider.clock(), user_id=user_id))
+
+
 async def purge_expired(*, provider: Provider) -> None:
     """Delete codes and tokens past their lifetime."""
     async with provider.database.unit_of_work(SOURCE) as uow:

@@ -390,6 +390,15 @@ class AuthRepository:
         await self._session.execute(tokens)
         return [(row.jti, row.expires_at) for row in await self._session.execute(live)]
 
+    async def live_access_tokens(self, now: datetime, *, user_id: str) -> list[tuple[str, datetime]]:
+        """The access tokens of a user that have not expired yet, as ``(jti, expires_at)``."""
+        result = await self._session.execute(
+            select(access_tokens.c.jti, access_tokens.c.expires_at).where(
+                access_tokens.c.user_id == user_id, access_tokens.c.expires_at > now
+            )
+        )
+        return [(row.jti, row.expires_at) for row in result]
+
     async def purge_expired(self, now: datetime) -> None:
         """Delete codes, refresh tokens and access-token records past their lifetime."""
         await self._session.execute(delete(authorization_codes).where(authorization_codes.c.expires_at < now))
