@@ -5,7 +5,8 @@ fields they name; ``body: "*"`` maps the whole body onto the request,
 ``body: "field"`` onto that field; every other field may come from the query
 (``?ids=a&ids=b``, ``?filter.shopId=x``). The pieces are assembled into one
 proto3 JSON document and parsed once by ``json_format``, so every value gets the
-same validation and a bad one names its field.
+same validation and a bad one names its field. Responses go out through
+``rendering``, which prints them as ``json_format.MessageToDict`` would, faster.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from toko.gateway.problems import Problem, bad_request
+from toko.gateway.rendering import renderer
 from toko.gateway.templates import PathTemplate
 from toko.platform.errors import FieldViolation
 
@@ -140,6 +142,8 @@ class Binding:
         self._response_field = (
             resolve_path(method.output_type, response_body.split(".")) if response_body else []
         )
+        # Compiled now, at startup, rather than on the first response.
+        self._to_json = renderer(method.output_type)
 
     @property
     def has_body(self) -> bool:
@@ -189,7 +193,7 @@ class Binding:
 
     def render(self, response: Message) -> bytes:
         """The response as proto3 JSON (lowerCamelCase names), or only its ``response_body`` field."""
-        document: Any = json_format.MessageToDict(response, preserving_proto_field_name=False)
+        document: Any = self._to_json(response)
         for field in self._response_field:
             value = document.get(field.json_name)
             if value is None:
