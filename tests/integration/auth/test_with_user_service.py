@@ -97,16 +97,12 @@ async def test_sign_in_call_a_protected_api_refresh_revoke_and_change_password(
         token_endpoint_auth_method="none",
         base_url=base_url,
     )
-    verifier = uuid.uuid4().hex + uuid.uuid4().hex
-    url, _ = oauth.create_authorization_url(f"{base_url}/oauth2/authorize", code_verifier=verifier)
+    url, _ = oauth.create_authorization_url(
+        f"{base_url}/oauth2/authorize", code_verifier=uuid.uuid4().hex * 2
+    )
     wrong = await sign_in(browser, url, email=email, password="bukan-kata-sandinya")
     assert wrong.status_code == 401
-    signed_in = await sign_in(browser, url, email=email, password=PASSWORD)
-    assert signed_in.status_code == 303
-    callback = (await browser.get(signed_in.headers["location"])).headers["location"]
-    token = await oauth.fetch_token(
-        f"{base_url}/oauth2/token", authorization_response=callback, code_verifier=verifier
-    )
+    token = await _signed_in(oauth, browser, base_url, email)
 
     me = await users.GetUser(
         user_pb2.GetUserRequest(user_id="me"),
@@ -161,13 +157,7 @@ async def test_a_role_change_ends_the_access_tokens_and_the_next_refresh_carries
         token_endpoint_auth_method="none",
         base_url=base_url,
     )
-    verifier = uuid.uuid4().hex + uuid.uuid4().hex
-    url, _ = oauth.create_authorization_url(f"{base_url}/oauth2/authorize", code_verifier=verifier)
-    signed_in = await sign_in(browser, url, email=email, password=PASSWORD)
-    callback = (await browser.get(signed_in.headers["location"])).headers["location"]
-    token = await oauth.fetch_token(
-        f"{base_url}/oauth2/token", authorization_response=callback, code_verifier=verifier
-    )
+    token = await _signed_in(oauth, browser, base_url, email)
     assert "seller" not in _claims(token["access_token"])["roles"]
 
     # Opening a shop makes the buyer a seller: UserRolesChanged travels to the provider.
@@ -217,3 +207,19 @@ async def _sign_up_verified(
     finally:
         await subscription.unsubscribe()
         await client.close()
+
+
+async def _signed_in(
+    oauth: AsyncOAuth2Client, browser: httpx.AsyncClient, base_url: str, email: str
+) -> dict[str, Any]:
+    """The tokens of an authorization code flow with PKCE, signing in on the login form."""
+    verifier = uuid.uuid4().hex + uuid.uuid4().hex
+    url, _ = oauth.create_authorization_url(f"{base_url}/oauth2/authorize", code_verifier=verifier)
+    signed_in = await sign_in(browser, url, email=email, password=PASSWORD)
+    assert signed_in.status_code == 303
+    callback = (await browser.get(signed_in.headers["location"])).headers["location"]
+    return dict(
+        await oauth.fetch_token(
+            f"{base_url}/oauth2/token", authorization_response=callback, code_verifier=verifier
+        )
+    )
