@@ -456,17 +456,18 @@ class NewReservation:
     expires_at: datetime
 
 
-def _stock_row(row: Any) -> StockRow:
+def _stock_row(values: Any) -> StockRow:
+    """A stock line from its columns by name: a SQLAlchemy row's ``_mapping`` or an asyncpg record."""
     return StockRow(
-        id=str(row.id),
-        sku_id=str(row.sku_id),
-        warehouse_id=str(row.warehouse_id),
-        shop_id=str(row.shop_id),
-        on_hand=row.on_hand,
-        reserved=row.reserved,
-        available=row.available,
-        safety_stock=row.safety_stock,
-        reorder_point=row.reorder_point,
+        id=str(values["id"]),
+        sku_id=str(values["sku_id"]),
+        warehouse_id=str(values["warehouse_id"]),
+        shop_id=str(values["shop_id"]),
+        on_hand=values["on_hand"],
+        reserved=values["reserved"],
+        available=values["available"],
+        safety_stock=values["safety_stock"],
+        reorder_point=values["reorder_point"],
     )
 
 
@@ -537,17 +538,7 @@ class InventoryRepository:
         lines: list[LineMoved] = []
         for i, movement in enumerate(ordered):
             row = moved[i]
-            line = StockRow(
-                id=str(row["id"]),
-                sku_id=str(row["sku_id"]),
-                warehouse_id=str(row["warehouse_id"]),
-                shop_id=str(row["shop_id"]),
-                on_hand=row["on_hand"],
-                reserved=row["reserved"],
-                available=row["available"],
-                safety_stock=row["safety_stock"],
-                reorder_point=row["reorder_point"],
-            )
+            line = _stock_row(row)
             if row["perishable"]:
                 await self._move_lots(line, movement, today)
             lines.append(LineMoved(line, line.available - movement.available_delta))
@@ -658,7 +649,7 @@ class InventoryRepository:
                 select(*_STOCK_COLUMNS).where(stock.c.sku_id == sku_id, stock.c.warehouse_id == warehouse_id)
             )
         ).first()
-        return _stock_row(row) if row else None
+        return _stock_row(row._mapping) if row else None
 
     async def lock_line(self, stock_id: str) -> StockRow:
         """A stock line, locked until the transaction ends."""
@@ -667,14 +658,14 @@ class InventoryRepository:
                 select(*_STOCK_COLUMNS).where(stock.c.id == stock_id).with_for_update()
             )
         ).one()
-        return _stock_row(row)
+        return _stock_row(row._mapping)
 
     async def stock_of_sku(self, sku_id: str) -> list[StockRow]:
         """Every stock line of a SKU, by warehouse."""
         result = await self._session.execute(
             select(*_STOCK_COLUMNS).where(stock.c.sku_id == sku_id).order_by(stock.c.warehouse_id)
         )
-        return [_stock_row(row) for row in result]
+        return [_stock_row(row._mapping) for row in result]
 
     async def set_policy(self, stock_id: str, *, safety_stock: int, reorder_point: int) -> StockRow:
         """Change a line's safety stock and reorder point (not a movement: no ledger row)."""
@@ -686,7 +677,7 @@ class InventoryRepository:
                 .returning(*_STOCK_COLUMNS)
             )
         ).one()
-        return _stock_row(row)
+        return _stock_row(row._mapping)
 
     async def movements(self, stock_id: str, *, before: str | None, limit: int) -> list[Any]:
         """Ledger rows of a line, newest first."""
@@ -1005,7 +996,7 @@ class InventoryRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return [_stock_row(row) for row in result]
+        return [_stock_row(row._mapping) for row in result]
 
     async def lots_of_lines(self, stock_ids: Sequence[str]) -> dict[str, list[Lot]]:
         """The lots of these stock lines, first expired first out (their row locks guard them)."""
@@ -1175,7 +1166,7 @@ class PurchasingRepository:
         result = await self._session.execute(
             select(*_STOCK_COLUMNS).where(stock.c.warehouse_id == warehouse_id).order_by(stock.c.sku_id)
         )
-        return [_stock_row(row) for row in result]
+        return [_stock_row(row._mapping) for row in result]
 
     async def delivered_orders(self, supplier_id: str, *, start: datetime, end: datetime) -> list[Any]:
         """A supplier's purchase orders submitted in [start, end), with their ordered and received units."""
