@@ -286,6 +286,8 @@ def test_paging_and_routing_mistakes_are_4xx_problems(platform: Platform) -> Non
             headers=platform.auth | {"Content-Type": "application/json"},
         )
         assert_problem(huge, 413, "BODY_TOO_LARGE")
+        # The unread rest of the body spoils the connection; the client is told to open a new one.
+        assert huge.headers["connection"] == "close"
         malformed = client.post(
             "/v1/products", content=b"{not json", headers=platform.auth | {"Content-Type": "application/json"}
         )

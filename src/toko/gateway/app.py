@@ -488,7 +488,11 @@ def _rate_limited(decision: Decision) -> Problem:
 
 
 def _too_large(limit: int) -> Problem:
-    return Problem(413, "BODY_TOO_LARGE", f"the request body exceeds {limit} bytes")
+    # The rest of the body is never read, so the connection cannot carry another request: saying so lets
+    # the client open a new one instead of reusing a socket the server is about to drop.
+    return Problem(
+        413, "BODY_TOO_LARGE", f"the request body exceeds {limit} bytes", headers=[(b"connection", b"close")]
+    )
 
 
 def _problem_response(problem: Problem, request_id: str) -> Response:

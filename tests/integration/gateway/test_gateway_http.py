@@ -120,6 +120,7 @@ async def test_oversized_body_with_content_length(client: httpx.AsyncClient, gat
         "/v1/products", content=big, headers={**ADMIN, "content-type": "application/json"}
     )
     _problem(response, 413, "BODY_TOO_LARGE")
+    assert response.headers["connection"] == "close"
 
 
 async def test_oversized_body_without_content_length(client: httpx.AsyncClient) -> None:
