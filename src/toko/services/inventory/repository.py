@@ -412,10 +412,12 @@ WITH claim AS (
   ON CONFLICT (reference) DO NOTHING
   RETURNING id, reference, status, lines, expires_at, created_at
 ), candidates AS (
-  SELECT s.id, s.sku_id, s.warehouse_id, w.city, k.archived,
+  SELECT s.id, s.sku_id, s.warehouse_id,
+         (SELECT w.city FROM warehouses w WHERE w.id = s.warehouse_id) AS city,
+         (SELECT k.archived FROM skus k WHERE k.id = s.sku_id) AS archived,
          s.available - coalesce((SELECT sum(l.on_hand - l.reserved) FROM stock_lots l
                                   WHERE l.stock_id = s.id AND l.expires_on < $10), 0)::int AS available
-    FROM stock s JOIN warehouses w ON w.id = s.warehouse_id JOIN skus k ON k.id = s.sku_id
+    FROM stock s
    WHERE s.sku_id = ANY($9::uuid[]) AND EXISTS (SELECT 1 FROM claim)
    ORDER BY s.id
      FOR UPDATE OF s
@@ -773,43 +775,41 @@ class InventoryRepository:
         units of its expired lots: they cannot be sold. The reservation's allocations are added with
         ``add_allocations`` once planned.
         """
-        # Through SQLAlchemy, since it is the transaction's first statement: SQLAlchemy begins it.
-        connection = await self._session.connection()
-        rows = (
-            await connection.exec_driver_sql(
-                _CLAIM_RESERVATION,
-                (
-                    reservation.id,
-                    reservation.reference,
-                    reservation.status.value,
-                    json.dumps([[line.sku_id, line.quantity] for line in reservation.lines]),
-                    reservation.lines_digest,
-                    reservation.buyer_city,
-                    reservation.actor,
-                    reservation.expires_at,
-                    list(sku_ids),
-                    today or datetime.now(UTC).date(),
-                ),
-            )
-        ).all()
+        # The reservation's statements have one best plan whatever the SKUs: planned once per connection.
+        connection = await driver_connection(self._session, generic_plans=True)
+        rows = await connection.fetch(
+            _CLAIM_RESERVATION,
+            reservation.id,
+            reservation.reference,
+            reservation.status.value,
+            json.dumps([[line.sku_id, line.quantity] for line in reservation.lines]),
+            reservation.lines_digest,
+            reservation.buyer_city,
+            reservation.actor,
+            reservation.expires_at,
+            list(sku_ids),
+            today or datetime.now(UTC).date(),
+        )
         if not rows:
             return None
-        lines = [row for row in rows if row.id is not None]
+        first = rows[0]
+        lines = [row for row in rows if row["id"] is not None]
         return ReservationInputs(
             # Read like the rows SQLAlchemy returns elsewhere: by attribute.
             row=SimpleNamespace(
-                id=rows[0].reservation_id,
-                reference=rows[0].reference,
-                status=rows[0].status,
-                lines=rows[0].lines,
-                expires_at=rows[0].expires_at,
-                created_at=rows[0].created_at,
+                id=first["reservation_id"],
+                reference=first["reference"],
+                status=first["status"],
+                lines=first["lines"],
+                expires_at=first["expires_at"],
+                created_at=first["created_at"],
             ),
             candidates=[
-                Candidate(str(r.id), str(r.sku_id), str(r.warehouse_id), r.city, r.available) for r in lines
+                Candidate(str(r["id"]), str(r["sku_id"]), str(r["warehouse_id"]), r["city"], r["available"])
+                for r in lines
             ],
-            stocked=frozenset(str(r.sku_id) for r in lines),
-            archived=frozenset(str(r.sku_id) for r in lines if r.archived),
+            stocked=frozenset(str(r["sku_id"]) for r in lines),
+            archived=frozenset(str(r["sku_id"]) for r in lines if r["archived"]),
         )
 
     async def reservation(self, reference: str, *, for_update: bool = False) -> Any | None:
