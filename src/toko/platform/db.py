@@ -95,6 +95,8 @@ class Database:
     url: URL
     engine: AsyncEngine = field(init=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    # Sessions without a transaction, for a read that is one statement (see ``single_reads``).
+    single_reads: async_sessionmaker[AsyncSession] = field(init=False)
     pool_size: int = 20
 
     def __post_init__(self) -> None:
@@ -110,6 +112,14 @@ class Database:
             connect_args={"statement_cache_size": 512},
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # A statement on its own is as consistent as inside a transaction, and BEGIN and ROLLBACK would
+        # be two of its three round trips. Only for reads of one statement: never for writes, nor for
+        # several reads that must agree with one another.
+        self.single_reads = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            autoflush=False,
+        )
 
     def unit_of_work(self, source: str) -> UnitOfWork:
         """A new unit of work whose events are published as coming from ``source``."""

@@ -104,7 +104,7 @@ async def quote_prices(
     now = catalog.clock()
     instant = at or now
     _check_lines(lines)
-    async with catalog.database.sessions() as session:
+    async with catalog.database.single_reads() as session:
         found = await PricingRepository(session).quote_facts([line.sku_id for line in lines], instant)
     unknown = [line.sku_id for line in lines if line.sku_id not in found]
     if unknown:
