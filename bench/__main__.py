@@ -268,7 +268,7 @@ def render_table(result: dict[str, Any]) -> str:
         f"| ratio c/b (authenticated / anonymous) | **{result['ratio_authenticated']:.2f}** | | | ≥ 0.85 |",
         f"| client-credentials tokens issued, 16 connections | {tokens['requests_per_second']:.0f} tokens/s | {tokens['p50_ms']} | {tokens['p99_ms']} | |",
         f"| login form POST (argon2id m=19 MiB t=2 p=1), {login['samples']} sequential | | {login['p50_ms']} | max {login['max_ms']} | reported |",
-        f"| flash sale: {flash['quota']} units, {flash['buyers']} buyers at once through the gateway | {flash['successes']} sold, {flash['oversold']} oversold, rush drained in {flash['rush_seconds']} s | | | exactly {flash['quota']}, 0 oversold |",
+        f"| flash sale: {flash['quota']} units, {flash['buyers']} buyers at once through the gateway | {flash['successes']} sold, {flash['oversold']} oversold, {flash['other_errors']} failed, rush drained in {flash['rush_seconds']} s | | | exactly {flash['quota']}, 0 oversold |",
         f"| flash sale, then sold-out answers, {vus} connections | {flash['sold_out_per_second']:.0f} answers/s | {flash['sold_out_p50_ms']} | {flash['sold_out_p99_ms']} | |",
         f"| reservations on distinct SKUs through gRPC vs pgbench TPC-B | {reservations['reservations_per_second']:.0f}/s vs {reservations['pgbench_tps']:.0f} tps = **{reservations['ratio']:.2f}** | | {reservations['reservation_p99_ms']} | ≥ 0.2 |",
         f"| price quote, 20-line cart, through the gateway | {quote['requests']} sequential | {quote['p50_ms']} | {quote['p99_ms']} | p99 ≤ 10 ms |",

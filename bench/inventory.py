@@ -48,6 +48,7 @@ class FlashSaleResult:
     successes: int
     oversold: int
     durable_claims: int
+    limit_reached: int
     other_errors: int
     sold_out_per_second: float
     rush_seconds: float
@@ -210,6 +211,7 @@ def flash_sale(
         successes=count("claimed"),
         oversold=max(0, durable - quota, claimed_in_service - quota, count("claimed") - quota),
         durable_claims=durable,
+        limit_reached=count("limit_reached"),
         other_errors=count("other_errors"),
         sold_out_per_second=round(count("late_sold_out") / duration_seconds, 1),
         sold_out_p50_ms=round(float(sold_out.get("p(50)", 0.0)), 2),

@@ -11,6 +11,8 @@ const body = JSON.stringify({ quantity: 1 });
 const claimed = new Counter("claimed");
 const soldOut = new Counter("sold_out");
 const otherErrors = new Counter("other_errors");
+// A buyer who already holds their per-buyer limit is refused: the sale working, not an error.
+const limitReached = new Counter("limit_reached");
 const lateSoldOut = new Counter("late_sold_out");
 const soldOutDuration = new Trend("sold_out_duration", true);
 // Why the other answers were not a claim or "sold out": by status (0 is a network error or timeout).
@@ -19,6 +21,10 @@ const otherByStatus = Object.fromEntries(
 );
 
 function other(response) {
+  if (response.status === 400 && response.body && response.body.includes("PURCHASE_LIMIT_REACHED")) {
+    limitReached.add(1);
+    return;
+  }
   otherErrors.add(1);
   const counter = otherByStatus[response.status];
   if (counter) counter.add(1);

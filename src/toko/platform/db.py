@@ -8,7 +8,14 @@ Leaving the block without committing rolls back.
 
 Hot paths may run statements on the unit of work's asyncpg connection itself
 (``driver_connection``): they are part of the same transaction, and skip the
-statement layer of SQLAlchemy, which costs more CPU than a short statement.
+statement layer of SQLAlchemy, which costs more CPU than a short statement (ADR 10).
+``driver_connection(generic_plans=True)`` also has PostgreSQL reuse each statement's
+generic plan for the rest of the transaction, for statements written so that plan is
+the best one (ADR 11).
+
+Reads are sessions from ``Database.sessions`` (one transaction, so several statements
+agree) or, for a read that is a single statement, ``Database.single_reads``: no
+transaction, so no BEGIN and ROLLBACK round trips.
 """
 
 from __future__ import annotations
