@@ -228,6 +228,10 @@ class GrpcServer:
         await self.server.stop(grace)
 
 
+# Calls a server holds before its handlers take them (see ``start_server``).
+MAX_PENDING_CALLS = 20_000
+
+
 async def start_server(
     services: Sequence[GrpcService],
     *,
@@ -245,6 +249,11 @@ async def start_server(
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_ping_interval_without_data_ms", CLIENT_KEEPALIVE_MS // 2),
+            # gRPC core cancels calls waiting for the application beyond 1,000 (CANCELLED, which the
+            # gateway could only pass on as an error): a flash sale's rush is thousands of quick calls at
+            # once on the gateway's connection. Waiting calls stay bounded by their deadlines.
+            ("grpc.server.max_pending_requests", MAX_PENDING_CALLS),
+            ("grpc.server.max_pending_requests_hard_limit", 2 * MAX_PENDING_CALLS),
         ],
     )
     for service in services:

@@ -1,5 +1,7 @@
 """The gRPC server factory and its interceptor, on a real server (the echo service)."""
 
+import asyncio
+import collections
 from collections.abc import AsyncIterator
 
 import grpc
@@ -54,3 +56,20 @@ async def test_stopping_reports_not_serving_and_refuses_new_calls() -> None:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await echo_pb2_grpc.EchoServiceStub(channel).Echo(echo_pb2.EchoRequest(message="x"), timeout=1)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_a_burst_of_calls_is_queued_and_answered_not_cancelled(echo: RunningService) -> None:
+    # A flash sale's rush arrives as thousands of calls at once on the gateway's one connection; gRPC
+    # core cancels calls beyond its pending-request limit (1,000 by default) unless the server raises it.
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{echo.port}") as channel:
+        stub = echo_pb2_grpc.EchoServiceStub(channel)
+
+        async def one(index: int) -> str:
+            try:
+                reply = await stub.Echo(echo_pb2.EchoRequest(message=f"halo {index}"), timeout=60)
+            except grpc.aio.AioRpcError as error:
+                return error.code().name
+            return "OK" if reply.message == f"halo {index}" else "WRONG"
+
+        answers = await asyncio.gather(*(one(i) for i in range(3000)))
+    assert collections.Counter(answers) == {"OK": 3000}
