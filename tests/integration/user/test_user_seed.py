@@ -13,9 +13,8 @@ from user_testkit import user_settings
 from toko.infra.servers import InfraEndpoints
 from toko.platform.db import Database, service_database_url
 from toko.platform.demo import SHOPS
-from toko.services.user.handlers import Users
+from toko.services.user.bootstrap import build_users
 from toko.services.user.handlers.accounts import verify_credentials
-from toko.services.user.passwords import PasswordHashing
 from toko.services.user.repository import shops, users
 from toko.services.user.seed import seed
 
@@ -38,7 +37,7 @@ async def test_seeding_twice_creates_the_demo_accounts_once(
             shop_ids = set((await session.execute(select(shops.c.id))).scalars())
         admin = accounts["admin@toko.test"]
         seller = accounts[f"penjual.{SHOPS[0].domain}@toko.test"]
-        checks = Users(database=database, hashing=PasswordHashing())
+        checks = build_users(settings, database)
         admin_login = await verify_credentials(users=checks, email=admin["email"], password=admin["password"])
         seller_login = await verify_credentials(
             users=checks, email=seller["email"], password=seller["password"]

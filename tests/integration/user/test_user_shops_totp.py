@@ -8,9 +8,15 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pyotp
 from google.protobuf.field_mask_pb2 import FieldMask
+from sqlalchemy import select, update
 from user_testkit import as_admin, as_service, failure, metadata_of
 
 from conftest import EventLog, SignUp, Stub
+from toko.platform.db import Database
+from toko.services.user.bootstrap import build_users
+from toko.services.user.handlers import totp as totp_handlers
+from toko.services.user.repository import users
+from toko.services.user.settings import UserSettings
 from toko.user.v1 import events_pb2
 from toko.user.v1 import user_pb2 as pb
 
@@ -250,6 +256,43 @@ async def test_totp_enrol_confirm_verify_and_recovery_codes_work_once(stub: Stub
     assert login.user_id == owner.id
     assert profile.totp_enabled
     assert not off.totp_enabled
+
+
+async def _stored_secret(database: Database, user_id: str) -> str:
+    async with database.sessions() as session:
+        stored: str = (
+            await session.execute(select(users.c.totp_secret).where(users.c.id == user_id))
+        ).scalar_one()
+    return stored
+
+
+async def test_totp_secrets_are_stored_sealed_and_clear_ones_are_sealed_at_start(
+    stub: Stub, sign_up: SignUp, database: Database, settings: UserSettings
+) -> None:
+    owner, _ = await seller(stub, sign_up)
+    enrolled = await stub.EnrollTotp(pb.EnrollTotpRequest(user_id="me"), metadata=metadata_of(owner))
+    stored = await _stored_secret(database, owner.id)
+    # An account whose secret an earlier version stored in the clear.
+    legacy, _ = await seller(stub, sign_up)
+    secret = pyotp.random_base32()
+    async with database.sessions() as session:
+        await session.execute(
+            update(users).where(users.c.id == legacy.id).values(totp_secret=secret, totp_enabled=True)
+        )
+        await session.commit()
+    # What the service runs at start, with the same master secret (the settings' data directory).
+    sealed = await totp_handlers.seal_stored_secrets(database, build_users(settings, database).sealer)
+    legacy_stored = await _stored_secret(database, legacy.id)
+    await stub.VerifySecondFactor(
+        pb.VerifySecondFactorRequest(user_id=legacy.id, code=pyotp.TOTP(secret).now()), metadata=as_service()
+    )
+    again = await totp_handlers.seal_stored_secrets(database, build_users(settings, database).sealer)
+
+    assert stored.startswith("sealed:")
+    assert enrolled.secret not in stored
+    assert (sealed, again) == (1, 0)
+    assert legacy_stored.startswith("sealed:")
+    assert secret not in legacy_stored
 
 
 async def test_a_second_factor_without_totp_is_refused_like_a_wrong_code(stub: Stub, sign_up: SignUp) -> None:

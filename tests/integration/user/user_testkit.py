@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Awaitable, Iterable
 from typing import Any
@@ -20,9 +21,11 @@ ADMIN_ID = "00000000-0000-7000-8000-000000000001"
 
 
 def user_settings(infrastructure: InfraEndpoints, database_name: str, **overrides: Any) -> UserSettings:
-    """Settings pointing at the session's servers, a database of the test's own, trusting the test key."""
+    """Settings pointing at the session's servers, a database and data directory (master secret) of the
+    test's own, trusting the test key."""
     return UserSettings.model_validate(
         {
+            "TOKO_DATA_DIR": tempfile.mkdtemp(prefix="toko-user-test-"),
             "TOKO_DATABASE_URL": infrastructure.database_url,
             "TOKO_NATS_URL": infrastructure.nats_url,
             "TOKO_REDIS_URL": infrastructure.redis_url,

@@ -18,6 +18,7 @@ from toko.platform.db import Database, open_database
 from toko.platform.events import stream_name
 from toko.platform.grpc import GrpcService
 from toko.platform.outbox import ensure_streams
+from toko.platform.secrets import Sealer, derive_key, load_master_secret
 from toko.platform.service import ServiceApp
 from toko.services.auth import handlers
 from toko.services.auth.accounts import Accounts, UserServiceAccounts
@@ -33,7 +34,7 @@ from toko.services.auth.handlers import SOURCE, Lifetimes, Provider
 from toko.services.auth.http.app import OAuthApp, templates
 from toko.services.auth.http.asgi import HttpListener, bind_socket
 from toko.services.auth.http.security import LoginThrottle, Sessions, Signer
-from toko.services.auth.keys import KeyCipher, KeyRing, derive_key, load_master_secret
+from toko.services.auth.keys import KeyRing
 from toko.services.auth.settings import AuthSettings
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,11 @@ def lifetimes(settings: AuthSettings) -> Lifetimes:
 
 def key_ring(settings: AuthSettings, database: Database) -> KeyRing:
     """The signing keys, encrypted under the master secret in the data dir."""
-    master = load_master_secret(settings.data_dir)
+    master = load_master_secret(settings.data_dir, SOURCE)
     times = lifetimes(settings)
     return KeyRing(
         database=database,
-        cipher=KeyCipher(derive_key(master, "signing-key encryption")),
+        cipher=Sealer(derive_key(master, SOURCE, "signing-key encryption")),
         policy=KeyPolicy(
             rotate_after=timedelta(days=settings.signing_key_rotation_days),
             longest_token=max(times.access_token, times.id_token),
@@ -113,7 +114,7 @@ async def build(settings: AuthSettings, *, accounts: Accounts | None = None) -> 
             per_ip=settings.login_failures_per_ip,
             window_seconds=settings.login_failure_window_seconds,
         ),
-        signer=Signer(derive_key(load_master_secret(settings.data_dir), "cookies")),
+        signer=Signer(derive_key(load_master_secret(settings.data_dir, SOURCE), SOURCE, "cookies")),
         pages=templates(),
     )
     http = HttpListener(

@@ -2,12 +2,11 @@
 
 Key storage. Signing keys (EC P-256, ES256) live in the ``signing_keys`` table so
 that every replica signs with the same key and publishes the same JWKS. The
-private key is stored encrypted with AES-256-GCM (the key id as associated
-data) under a key derived by HKDF-SHA256 from the provider's master secret. The
-master secret is 32 random bytes in ``<data dir>/auth/secret.key`` (created on
-first start, mode 0600, never in the database), so a database dump alone does
-not leak a signing key. The same secret, through another HKDF label, signs the
-login-session and CSRF cookies.
+private key is sealed (``toko.platform.secrets``: AES-256-GCM, the key id as
+associated data) under a key derived from the service's master secret in
+``<data dir>/auth/secret.key``, never in the database, so a database dump alone
+does not leak a signing key. The same secret, through another HKDF label, signs
+the login-session and CSRF cookies.
 
 Rotation. A new key is published at once but signs only ``publish_ahead`` later
 (90 s by default), so that verifiers caching the JWKS know it before the first
@@ -22,70 +21,22 @@ rotating twice. Each replica re-reads the keys at most every
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import ECKey, KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 from toko.platform.db import Database
+from toko.platform.secrets import Sealer
 from toko.services.auth.domain import ACCESS_TOKEN_AUDIENCE, SIGNING_ALGORITHM, KeyPolicy, SigningKey
 from toko.services.auth.repository import AuthRepository
 
 REFRESH_SECONDS = 30.0
-SECRET_FILE = Path("auth") / "secret.key"
-_NONCE_BYTES = 12
-
-
-def load_master_secret(data_dir: Path) -> bytes:
-    """The provider's master secret, created (mode 0600) on first use."""
-    path = data_dir / SECRET_FILE
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        # O_EXCL: two processes starting together must not both write a different secret.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        secret = path.read_bytes()
-        if len(secret) < 32:
-            raise RuntimeError(f"{path} is damaged: expected 32 bytes") from None
-        return secret[:32]
-    with os.fdopen(descriptor, "wb") as file:
-        secret = secrets.token_bytes(32)
-        file.write(secret)
-    return secret
-
-
-def derive_key(master: bytes, purpose: str) -> bytes:
-    """A 256-bit key for one purpose, derived from the master secret (HKDF-SHA256)."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"toko-auth {purpose}".encode()).derive(
-        master
-    )
-
-
-@dataclass(frozen=True)
-class KeyCipher:
-    """Encrypts private keys at rest (AES-256-GCM, bound to their kid)."""
-
-    key: bytes
-
-    def seal(self, kid: str, plaintext: bytes) -> bytes:
-        """Nonce followed by ciphertext and tag."""
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        return nonce + AESGCM(self.key).encrypt(nonce, plaintext, kid.encode())
-
-    def open(self, kid: str, sealed: bytes) -> bytes:
-        """The plaintext; raises when the data or its kid were tampered with."""
-        return AESGCM(self.key).decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], kid.encode())
 
 
 def _utcnow() -> datetime:
@@ -97,7 +48,7 @@ class KeyRing:
     """The signing keys of the provider: the one that signs, and the ones still published."""
 
     database: Database
-    cipher: KeyCipher
+    cipher: Sealer
     policy: KeyPolicy
     clock: Any = field(default=_utcnow)
     _signing: ECKey | None = field(default=None, init=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,14 +11,17 @@ import nats
 from toko.platform.db import Database, open_database
 from toko.platform.grpc import GrpcService
 from toko.platform.outbox import OutboxRelay, ensure_streams
+from toko.platform.secrets import Sealer, derive_key, load_master_secret
 from toko.platform.service import ServiceApp
 from toko.services.user.grpc_api import UserServicer
-from toko.services.user.handlers import SOURCE, Users
+from toko.services.user.handlers import SOURCE, Users, totp
 from toko.services.user.passwords import PasswordHashing
 from toko.services.user.settings import UserSettings
 from toko.user.v1 import user_pb2, user_pb2_grpc
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+log = logging.getLogger(__name__)
 
 
 async def prepare_database(settings: UserSettings) -> Database:
@@ -32,9 +36,11 @@ async def prepare_database(settings: UserSettings) -> Database:
 
 def build_users(settings: UserSettings, database: Database) -> Users:
     """The use cases' dependencies."""
+    master = load_master_secret(settings.data_dir, SOURCE)
     return Users(
         database=database,
         hashing=PasswordHashing(),
+        sealer=Sealer(derive_key(master, SOURCE, "totp-secret encryption")),
         links_base_url=settings.public_base_url,
         verification_ttl=timedelta(seconds=settings.email_verification_ttl_seconds),
         reset_ttl=timedelta(seconds=settings.password_reset_ttl_seconds),
@@ -48,6 +54,9 @@ async def bootstrap(settings: UserSettings) -> ServiceApp:
     await ensure_streams(connection.jetstream(), [SOURCE])
     relay = OutboxRelay(database, connection, source=SOURCE)
     users = build_users(settings, database)
+    sealed = await totp.seal_stored_secrets(database, users.sealer)
+    if sealed:
+        log.info("sealed TOTP secrets stored in the clear", extra={"count": sealed})
     return ServiceApp(
         name=SOURCE,
         grpc_services=[

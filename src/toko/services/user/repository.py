@@ -440,6 +440,18 @@ class UserRepository:
         row = (await self.session.execute(query)).one_or_none()
         return None if row is None else TotpState(row.totp_secret, row.totp_enabled, row.totp_last_step)
 
+    async def unsealed_totp_secrets(self, sealed_prefix: str) -> list[tuple[str, str]]:
+        """(user id, secret) of the TOTP secrets not stored sealed, locked for sealing them."""
+        query = (
+            select(users.c.id, users.c.totp_secret)
+            .where(
+                users.c.totp_secret.is_not(None),
+                ~users.c.totp_secret.startswith(sealed_prefix, autoescape=True),
+            )
+            .with_for_update()
+        )
+        return [(str(row.id), row.totp_secret) for row in await self.session.execute(query)]
+
     async def replace_recovery_codes(self, user_id: str, digests: Sequence[str]) -> None:
         """Forget an account's recovery codes and store these."""
         await self.session.execute(delete(recovery_codes).where(recovery_codes.c.user_id == user_id))

@@ -13,6 +13,7 @@ from toko.platform.db import Database
 from toko.platform.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from toko.platform.ids import is_id, require_id
 from toko.platform.pagination import decode_token
+from toko.platform.secrets import Sealer
 from toko.services.user.domain import User, ValidationFailed, Violation
 from toko.services.user.error_codes import ErrorCode
 from toko.services.user.passwords import PasswordHashing, PasswordPolicy
@@ -29,10 +30,12 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class Users:
-    """What the use cases work with: the database, password hashing and policy, links and a clock."""
+    """What the use cases work with: the database, password hashing and policy, sealing, links, a clock."""
 
     database: Database
     hashing: PasswordHashing
+    # Seals TOTP secrets at rest (see ``totp``).
+    sealer: Sealer
     policy: PasswordPolicy = field(default_factory=PasswordPolicy)
     # Base of the links in verification and reset emails (the gateway's public origin).
     links_base_url: str = "http://127.0.0.1:8080"

@@ -5,10 +5,16 @@ once; ``confirm`` proves the authenticator app has it and turns the factor on.
 A code is accepted one step either side of now (clock drift), and never twice:
 the last step used is stored, and a code of that step or an earlier one is
 refused. Recovery codes are stored as SHA-256 digests and work once each.
+
+The secret is stored sealed (``toko.platform.secrets``, bound to the account's
+id) under the user service's master secret, which never enters the database: a
+dump of the database alone cannot mint codes. Secrets stored in the clear by an
+earlier version are sealed when the service starts (``seal_stored_secrets``).
 """
 
 from __future__ import annotations
 
+import base64
 import hmac
 import io
 from datetime import datetime
@@ -17,6 +23,7 @@ import pyotp
 import segno
 
 from toko.platform.auth import Principal
+from toko.platform.db import Database
 from toko.platform.errors import (
     DomainError,
     FailedPrecondition,
@@ -25,6 +32,7 @@ from toko.platform.errors import (
     Unauthenticated,
 )
 from toko.platform.ids import is_id
+from toko.platform.secrets import Sealer
 from toko.services.user.domain import Role
 from toko.services.user.error_codes import ErrorCode
 from toko.services.user.handlers.common import SOURCE, Users, account_id, live_user
@@ -33,8 +41,33 @@ from toko.services.user.tokens import new_recovery_codes, normalise_recovery_cod
 from toko.user.v1 import user_pb2 as pb
 
 ISSUER = "toko"
+# Marks a stored secret as sealed; anything else in the column is a secret stored in the clear.
+SEALED_PREFIX = "sealed:"
 # One step (30 s) either side of now: the clock drift RFC 6238 recommends tolerating.
 VALID_WINDOW = 1
+
+
+def seal_secret(sealer: Sealer, user_id: str, secret: str) -> str:
+    """The stored form of an account's TOTP secret."""
+    return SEALED_PREFIX + base64.urlsafe_b64encode(sealer.seal(user_id, secret.encode())).decode()
+
+
+def open_secret(sealer: Sealer, user_id: str, stored: str) -> str:
+    """The TOTP secret from its stored form (one stored in the clear is returned as it is)."""
+    if not stored.startswith(SEALED_PREFIX):
+        return stored
+    return sealer.open(user_id, base64.urlsafe_b64decode(stored[len(SEALED_PREFIX) :])).decode()
+
+
+async def seal_stored_secrets(database: Database, sealer: Sealer) -> int:
+    """Seal every secret still stored in the clear; returns how many. Run at start; safe to repeat."""
+    async with database.unit_of_work(SOURCE) as uow:
+        repository = UserRepository(uow.session)
+        clear = await repository.unsealed_totp_secrets(SEALED_PREFIX)
+        for user_id, secret in clear:
+            await repository.update_user(user_id, totp_secret=seal_secret(sealer, user_id, secret))
+        await uow.commit()
+    return len(clear)
 
 
 def matching_step(secret: str, code: str, now: datetime, *, after: int) -> int | None:
@@ -62,7 +95,9 @@ async def enroll(*, users: Users, user_id: str, principal: Principal) -> pb.Enro
                 ErrorCode.TOTP_ALREADY_ENABLED, "a second factor is on already; disable it first"
             )
         secret = pyotp.random_base32()
-        await repository.update_user(user.id, totp_secret=secret, totp_last_step=0)
+        await repository.update_user(
+            user.id, totp_secret=seal_secret(users.sealer, user.id, secret), totp_last_step=0
+        )
         await uow.commit()
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
     svg = io.BytesIO()
@@ -81,7 +116,8 @@ async def confirm(*, users: Users, user_id: str, code: str, principal: Principal
             raise FailedPrecondition(ErrorCode.TOTP_NOT_ENROLLED, "enrol first (EnrollTotp)")
         if state.enabled:
             raise FailedPrecondition(ErrorCode.TOTP_ALREADY_ENABLED, "the second factor is on already")
-        step = matching_step(state.secret, code.strip(), now, after=state.last_step)
+        secret = open_secret(users.sealer, target, state.secret)
+        step = matching_step(secret, code.strip(), now, after=state.last_step)
         if step is None:
             raise InvalidArgument.field("code", "is not the current code", ErrorCode.INVALID_TOTP_CODE)
         codes = new_recovery_codes()
@@ -97,7 +133,7 @@ async def disable(*, users: Users, user_id: str, code: str, principal: Principal
     now = users.clock()
     async with users.database.unit_of_work(SOURCE) as uow:
         repository = UserRepository(uow.session)
-        if not await _second_factor_holds(repository, target, code, now):
+        if not await _second_factor_holds(repository, users.sealer, target, code, now):
             raise InvalidArgument.field(
                 "code", "is not a current code or unused recovery code", ErrorCode.INVALID_TOTP_CODE
             )
@@ -115,7 +151,8 @@ async def verify_second_factor(*, users: Users, user_id: str, code: str) -> None
         raise refused
     async with users.database.unit_of_work(SOURCE) as uow:
         try:
-            holds = await _second_factor_holds(UserRepository(uow.session), user_id, code, users.clock())
+            repository = UserRepository(uow.session)
+            holds = await _second_factor_holds(repository, users.sealer, user_id, code, users.clock())
         except DomainError as exc:
             # No account or no factor: the same answer as a wrong code.
             raise refused from exc
@@ -124,14 +161,16 @@ async def verify_second_factor(*, users: Users, user_id: str, code: str) -> None
         await uow.commit()
 
 
-async def _second_factor_holds(repository: UserRepository, user_id: str, code: str, now: datetime) -> bool:
+async def _second_factor_holds(
+    repository: UserRepository, sealer: Sealer, user_id: str, code: str, now: datetime
+) -> bool:
     """Whether ``code`` is good for the account's enabled factor; uses it up (in the caller's transaction)."""
     state = await repository.totp_state(user_id, for_update=True)
     if state is None or not state.enabled or state.secret is None:
         if state is None:
             await live_user(repository, user_id)
         raise FailedPrecondition(ErrorCode.TOTP_NOT_ENABLED, "the second factor is off")
-    step = matching_step(state.secret, code.strip(), now, after=state.last_step)
+    step = matching_step(open_secret(sealer, user_id, state.secret), code.strip(), now, after=state.last_step)
     if step is not None:
         await repository.update_user(user_id, totp_last_step=step)
         return True
