@@ -42,8 +42,12 @@ HTTP_STATUS_OF: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DATA_LOSS: 500,
 }
+# The gateway only abandons a call when its client has gone, and then answers nothing: a CANCELLED
+# that reaches an answer came from the service's side (it dropped the call), so the client may retry.
+_UPSTREAM_STATUS_OF = HTTP_STATUS_OF | {grpc.StatusCode.CANCELLED: 503}
 # Reasons used when an upstream error carries no ErrorInfo.
 _DEFAULT_REASON: dict[grpc.StatusCode, str] = {
+    grpc.StatusCode.CANCELLED: "SERVICE_UNAVAILABLE",
     grpc.StatusCode.UNAVAILABLE: "SERVICE_UNAVAILABLE",
     grpc.StatusCode.UNKNOWN: "INTERNAL",
     grpc.StatusCode.DATA_LOSS: "INTERNAL",
@@ -52,6 +56,7 @@ _DEFAULT_REASON: dict[grpc.StatusCode, str] = {
 _HIDDEN_DETAIL = frozenset({grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.DATA_LOSS})
 _GENERIC_DETAIL: dict[grpc.StatusCode, str] = {
     grpc.StatusCode.UNAVAILABLE: "the service behind this route is unavailable; try again shortly",
+    grpc.StatusCode.CANCELLED: "the service behind this route dropped the request; try again shortly",
     grpc.StatusCode.DEADLINE_EXCEEDED: "the service behind this route did not answer in time",
 }
 
@@ -112,7 +117,7 @@ def from_domain_error(error: DomainError) -> Problem:
 def from_rpc_error(error: grpc.aio.AioRpcError) -> Problem:
     """The problem an upstream's gRPC status becomes, reason and violations included."""
     code = error.code()
-    status = HTTP_STATUS_OF.get(code, 500)
+    status = _UPSTREAM_STATUS_OF.get(code, 500)
     reason = ""
     violations: list[FieldViolation] = []
     details = _status_details(error.trailing_metadata())

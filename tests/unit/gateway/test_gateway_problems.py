@@ -52,6 +52,12 @@ def test_without_details_the_code_is_the_reason_and_internals_stay_hidden() -> N
     assert "KeyError" not in internal.detail
 
 
+def test_a_call_the_service_dropped_is_a_retryable_503() -> None:
+    dropped = from_rpc_error(_rpc_error(grpc.StatusCode.CANCELLED, "CANCELLED"))
+    assert (dropped.status, dropped.reason) == (503, "SERVICE_UNAVAILABLE")
+    assert "try again" in dropped.detail
+
+
 def test_code_table_follows_google_rpc() -> None:
     expected = {
         "INVALID_ARGUMENT": 400,
