@@ -66,6 +66,41 @@ class Response:
     gzipped: bytes | None = None
 
 
+class RequestBody:
+    """A request's body, read on demand within the size limit; knows whether it was read to its end."""
+
+    def __init__(self, receive: Receive, headers: dict[bytes, bytes], limit: int) -> None:
+        self._receive = receive
+        self._limit = limit
+        self._declared = headers.get(b"content-length")
+        # Unread until proven otherwise only when the request says a body follows.
+        self.unread = (self._declared not in (None, b"0")) or b"transfer-encoding" in headers
+
+    async def read(self) -> bytes:
+        """The whole body; 413 beyond the limit, ``ClientGone`` if the client leaves meanwhile."""
+        limit = self._limit
+        if self._declared is not None:
+            if not self._declared.isdigit():
+                raise Problem(400, "INVALID_CONTENT_LENGTH", "Content-Length must be a non-negative integer")
+            if int(self._declared) > limit:
+                raise _too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            # Counted as it arrives: a missing or lying Content-Length does not get past the limit.
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                self.unread = False
+                return b"".join(chunks)
+
+
 def create_app(
     settings: GatewaySettings,
     *,
@@ -169,11 +204,12 @@ class Gateway:
         route: Route | None = None
         # Headers every answer to this request carries whatever it is (the RateLimit ones).
         extra: list[tuple[bytes, bytes]] = []
+        body = RequestBody(receive, headers, self._max_body)
         try:
             if path in _BUILTIN_PATHS or path.startswith(ASSETS_PREFIX):
                 response = await self._builtin(method, path)
             elif (mount := self.mounts.match(path)) is not None:
-                status = await self._forward(mount, path, scope, receive, send, headers, request_id, extra)
+                status = await self._forward(mount, path, scope, body, send, headers, request_id, extra)
                 self._access_log(method, None, path, status=status, started=started, request_id=request_id)
                 return
             elif method == "OPTIONS":
@@ -188,7 +224,7 @@ class Gateway:
                     route,
                     params=found.params,
                     scope=scope,
-                    receive=receive,
+                    body=body,
                     headers=headers,
                     request_id=request_id,
                     authorization=authorization,
@@ -208,6 +244,11 @@ class Gateway:
             response = _problem_response(problem, request_id)
         if extra:
             response.headers = [*response.headers, *extra]
+        if body.unread:
+            # Refused before its body was read (too large, unauthenticated, no such route...): the rest
+            # of the body spoils the connection, so the client is told to open a new one rather than
+            # reuse a socket the server is about to drop.
+            response.headers = [*response.headers, (b"connection", b"close")]
         await self._send(send, response, headers, request_id)
         self._access_log(method, route, path, status=response.status, started=started, request_id=request_id)
 
@@ -217,18 +258,20 @@ class Gateway:
         *,
         params: dict[tuple[str, ...], str],
         scope: Scope,
-        receive: Receive,
+        body: RequestBody,
         headers: dict[bytes, bytes],
         request_id: str,
         authorization: str | None,
     ) -> Response:
         binding = route.binding
-        body: bytes | None = None
+        content: bytes | None = None
         if binding.has_body:
-            body = await self._read_body(receive, headers)
-            if body and not _is_json(headers.get(b"content-type")):
+            content = await body.read()
+            if content and not _is_json(headers.get(b"content-type")):
                 raise Problem(415, "UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
-        request = binding.request(params, scope["query_string"], body)
+        elif body.unread:
+            await body.read()  # ignored, but read so the connection can carry the next request
+        request = binding.request(params, scope["query_string"], content)
         trace = TraceContext.parse(_header_text(headers.get(b"traceparent")), None)
         if trace is None:
             trace = TraceContext.new()
@@ -296,7 +339,7 @@ class Gateway:
         base: str,
         path: str,
         scope: Scope,
-        receive: Receive,
+        body: RequestBody,
         send: Send,
         headers: dict[bytes, bytes],
         request_id: str,
@@ -308,33 +351,10 @@ class Gateway:
                 extra += decision.headers()
                 if not decision.allowed:
                     raise _rate_limited(decision)
-        body = await self._read_body(receive, headers)
+        content = await body.read()
         return await self.mounts.forward(
-            base, scope=scope, body=body, request_id=request_id, send=send, extra_headers=extra
+            base, scope=scope, body=content, request_id=request_id, send=send, extra_headers=extra
         )
-
-    async def _read_body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
-        limit = self._max_body
-        declared = headers.get(b"content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                raise Problem(400, "INVALID_CONTENT_LENGTH", "Content-Length must be a non-negative integer")
-            if int(declared) > limit:
-                raise _too_large(limit)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            # Counted as it arrives: a missing or lying Content-Length does not get past the limit.
-            if size > limit:
-                raise _too_large(limit)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
 
     async def _builtin(self, method: str, path: str) -> Response:
         if method != "GET":
@@ -488,11 +508,7 @@ def _rate_limited(decision: Decision) -> Problem:
 
 
 def _too_large(limit: int) -> Problem:
-    # The rest of the body is never read, so the connection cannot carry another request: saying so lets
-    # the client open a new one instead of reusing a socket the server is about to drop.
-    return Problem(
-        413, "BODY_TOO_LARGE", f"the request body exceeds {limit} bytes", headers=[(b"connection", b"close")]
-    )
+    return Problem(413, "BODY_TOO_LARGE", f"the request body exceeds {limit} bytes")
 
 
 def _problem_response(problem: Problem, request_id: str) -> Response:

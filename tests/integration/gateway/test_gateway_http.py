@@ -123,6 +123,22 @@ async def test_oversized_body_with_content_length(client: httpx.AsyncClient, gat
     assert response.headers["connection"] == "close"
 
 
+async def test_a_body_refused_unread_closes_the_connection_and_a_read_one_keeps_it(
+    client: httpx.AsyncClient,
+) -> None:
+    anonymous = await client.post("/v1/products", json={"title": "Teh Tarik"})
+    no_route = await client.post("/v1/no-such-thing", json={"title": "Teh Tarik"}, headers=ADMIN)
+    created = await client.post("/v1/products", json={"title": "Teh Tarik"}, headers=ADMIN)
+    listed = await client.get("/v1/products")
+
+    _problem(anonymous, 401, "AUTHENTICATION_REQUIRED")
+    _problem(no_route, 404, "ROUTE_NOT_FOUND")
+    assert anonymous.headers["connection"] == no_route.headers["connection"] == "close"
+    assert created.status_code == 200
+    assert "connection" not in created.headers
+    assert "connection" not in listed.headers
+
+
 async def test_oversized_body_without_content_length(client: httpx.AsyncClient) -> None:
     async def chunks():  # type: ignore[no-untyped-def]
         for _ in range(20):
