@@ -261,6 +261,7 @@ def render_table(result: dict[str, Any]) -> str:
     light = result["product_light"]
     tokens, login = result["client_credentials"], result["login"]
     flash, reservations, quote = result["flash_sale"], result["reservations"], result["quote"]
+    price_events = result["price_events"]
     vus = result["vus"]
     rows = [
         "| measurement | figure | p50 ms | p99 ms | target |",
@@ -277,6 +278,7 @@ def render_table(result: dict[str, Any]) -> str:
         f"| flash sale, then sold-out answers, {vus} connections | {flash['sold_out_per_second']:.0f} answers/s | {flash['sold_out_p50_ms']} | {flash['sold_out_p99_ms']} | |",
         f"| reservations on distinct SKUs through gRPC vs pgbench TPC-B | {reservations['reservations_per_second']:.0f}/s vs {reservations['pgbench_tps']:.0f} tps = **{reservations['ratio']:.2f}** | | {reservations['reservation_p99_ms']} | ≥ 0.2 |",
         f"| price quote, 20-line cart, through the gateway | {quote['requests']} sequential | {quote['p50_ms']} | {quote['p99_ms']} | p99 ≤ 10 ms |",
+        f"| price change → `PriceChanged` at a JetStream consumer | {price_events['changes']} sequential, max {price_events['max_ms']} ms | {price_events['p50_ms']} | {price_events['p99_ms']} | within 1 s |",
         f"| cold start to all healthy (installed checkout) | {result['cold_start_seconds']:.1f} s | | | < 30 s |",
         f"| idle platform memory, RSS of every server and service | {result['memory_total_rss_mib']:.0f} MiB (PSS {result['memory_total_pss_mib']:.0f} MiB) | | | < 1.5 GiB |",
     ]
@@ -382,6 +384,13 @@ def main() -> None:
         running.settle()
         quote = pricing.quote_p99(running.base_url, pricing.skus_for_sale(running.base_url))
         print(f"quote: {quote}")
+        price_events = pricing.price_change_latency(
+            f"127.0.0.1:{running.ports['PRODUCT']}",
+            f"nats://127.0.0.1:{running.ports['NATS']}",
+            admin_token,
+            urls[0].rsplit("/", 1)[1],
+        )
+        print(f"price changes: {price_events}")
     except BaseException:
         print("\n".join(line for line in running.lines[-40:]))
         for log in sorted((running.data_dir / "logs").glob("*.log")):
@@ -409,6 +418,7 @@ def main() -> None:
         "flash_sale": asdict(flash),
         "reservations": asdict(reservations),
         "quote": quote,
+        "price_events": price_events,
         "memory": memory,
         "memory_total_rss_mib": round(sum(m["rss_mib"] for m in memory.values()), 1),
         "memory_total_pss_mib": round(sum(m["pss_mib"] for m in memory.values()), 1),

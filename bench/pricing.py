@@ -1,4 +1,5 @@
-"""The price quote of a 20-line cart through the gateway: latency percentiles (target p99 ≤ 10 ms).
+"""Pricing figures: the quote of a 20-line cart through the gateway (target p99 ≤ 10 ms), and how soon a
+price change reaches a JetStream consumer as ``PriceChanged`` (target: within a second).
 
 ``quote_p99(gateway_url, sku_ids)`` sends ``requests`` quotes one after another (a
 latency measure, not a throughput one: a queue would only measure itself), each
@@ -6,20 +7,32 @@ for ``lines`` SKUs drawn from ``sku_ids``, after a short warm-up, and returns th
 percentiles in milliseconds. ``skus_for_sale(gateway_url)`` collects SKU ids of
 active products to quote.
 
-Run on its own against a running platform::
+``price_change_latency(grpc_address, nats_url, token, product_id)`` reprices one SKU ``changes`` times,
+one after another, and times each from the moment the change is sent to the moment a subscriber of
+the product stream receives its ``PriceChanged`` (outbox, relay and JetStream included).
+
+Run the quote on its own against a running platform::
 
     python -m bench.pricing http://127.0.0.1:8080
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import statistics
 import sys
 import time
 from typing import Any
 
+import grpc
 import httpx
+import nats
+from google.protobuf.field_mask_pb2 import FieldMask
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from toko.common.v1.event_pb2 import EventEnvelope
+from toko.product.v1 import events_pb2, product_pb2, product_pb2_grpc
 
 WARM_UP = 50
 
@@ -71,6 +84,70 @@ def quote_p99(
         "p99_ms": round(durations[int(0.99 * (len(durations) - 1))], 2),
         "max_ms": round(durations[-1], 2),
         "target_p99_ms": 10.0,
+    }
+
+
+def price_change_latency(
+    grpc_address: str, nats_url: str, token: str, product_id: str, *, changes: int = 50
+) -> dict[str, Any]:
+    """Milliseconds from sending a price change to its ``PriceChanged`` reaching a consumer."""
+    return asyncio.run(_price_change_latency(grpc_address, nats_url, token, product_id, changes))
+
+
+async def _price_change_latency(
+    grpc_address: str, nats_url: str, token: str, product_id: str, changes: int
+) -> dict[str, Any]:
+    arrivals: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+    async def on_message(message: Any) -> None:
+        await arrivals.put((time.monotonic(), message.data))
+        await message.ack()
+
+    connection = await nats.connect(nats_url)
+    subscription = await connection.jetstream().subscribe(
+        f"toko.product.{events_pb2.PriceChanged.DESCRIPTOR.name}",
+        cb=on_message,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW),
+    )
+    metadata = (("authorization", f"Bearer {token}"),)
+    durations: list[float] = []
+    try:
+        async with grpc.aio.insecure_channel(grpc_address) as channel:
+            stub = product_pb2_grpc.ProductServiceStub(channel)
+            product = (
+                await stub.GetProduct(product_pb2.GetProductRequest(id=product_id), metadata=metadata)
+            ).product
+            base = product.skus[0].price.amount
+            for change in range(1, changes + 1):
+                changed = product_pb2.Product(id=product.id)
+                for sku in product.skus:
+                    changed.skus.add(code=sku.code, option_values=sku.option_values, price=sku.price)
+                # Alternating up and down: every change is a change, and the price stays near the start.
+                amount = base + (100 if change % 2 else 0)
+                changed.skus[0].price.amount = amount
+                request = product_pb2.UpdateProductRequest(
+                    product=changed, update_mask=FieldMask(paths=["skus"])
+                )
+                started = time.monotonic()
+                product = (await stub.UpdateProduct(request, metadata=metadata)).product
+                while True:
+                    arrived, data = await asyncio.wait_for(arrivals.get(), timeout=10.0)
+                    event = events_pb2.PriceChanged()
+                    EventEnvelope.FromString(data).payload.Unpack(event)
+                    if event.sku_id == product.skus[0].id and event.new_price.amount == amount:
+                        break
+                durations.append((arrived - started) * 1000)
+    finally:
+        await subscription.unsubscribe()
+        await connection.drain()
+    durations.sort()
+    return {
+        "name": "price change to PriceChanged at a consumer",
+        "changes": changes,
+        "p50_ms": round(statistics.median(durations), 1),
+        "p99_ms": round(durations[int(0.99 * (len(durations) - 1))], 1),
+        "max_ms": round(durations[-1], 1),
+        "target_max_ms": 1000.0,
     }
 
 
