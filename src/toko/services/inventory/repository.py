@@ -404,7 +404,9 @@ _STOCK_COLUMNS = (
 # A reservation's first statement: claim the reference, then lock every stock line of its SKUs (in id
 # order) and read what the plan needs. The lines are only read once the claim's row is in (``EXISTS``
 # gates them), so a concurrent request for the same reference waits on the reference's unique index
-# holding nothing, and finds the reference taken (no row back) once the first one commits.
+# holding nothing, and finds the reference taken (no row back) once the first one commits. The
+# warehouse's city and the SKU's state are read by key (subqueries, not joins), so the generic plan the
+# reservation runs (ADR 11) never scans a whole table.
 _CLAIM_RESERVATION = """
 WITH claim AS (
   INSERT INTO reservations (id, reference, status, lines, lines_digest, buyer_city, actor, expires_at)
