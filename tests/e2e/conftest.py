@@ -50,12 +50,18 @@ class Platform:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.admin_token}"}
 
+    def scripts_token(self, scope: str) -> str:
+        """A token of the seeded scripts client (an admin) for ``scope``."""
+        return client_credentials_token(self.base_url, self.credentials["clients"]["toko-scripts"], scope)
 
-def client_credentials_token(base_url: str, client: dict[str, Any]) -> str:
+
+def client_credentials_token(
+    base_url: str, client: dict[str, Any], scope: str = "catalog.write admin"
+) -> str:
     """An admin token for the seeded scripts client, through the gateway's /oauth2/token."""
     response = httpx.post(
         f"{base_url}/oauth2/token",
-        data={"grant_type": "client_credentials", "scope": "catalog.write admin"},
+        data={"grant_type": "client_credentials", "scope": scope},
         auth=(client["client_id"], client["client_secret"]),
         timeout=30,
     )

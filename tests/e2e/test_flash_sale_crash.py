@@ -19,25 +19,13 @@ QUOTA = 60
 BUYERS = 8
 
 
-def _shop_manager_token(platform: Platform) -> str:
-    client = platform.credentials["clients"]["toko-scripts"]
-    response = httpx.post(
-        f"{platform.base_url}/oauth2/token",
-        data={"grant_type": "client_credentials", "scope": "shop.manage admin"},
-        auth=(client["client_id"], client["client_secret"]),
-        timeout=30,
-    )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
-
-
 def _inventory_pid(platform: Platform) -> int:
     state = json.loads((platform.data_dir / "run" / "state.json").read_text())
     return int(next(s for s in state["services"] if s["name"] == "inventory")["pid"])
 
 
 def test_killing_inventory_mid_sale_never_oversells(platform: Platform) -> None:
-    headers = {"Authorization": f"Bearer {_shop_manager_token(platform)}"}
+    headers = {"Authorization": f"Bearer {platform.scripts_token('shop.manage admin')}"}
     sku_id, campaign_id = str(uuid.uuid4()), str(uuid.uuid4())
     now = datetime.now(UTC)
     with platform.client(headers=headers) as client:
