@@ -3,15 +3,20 @@ object-level authorization on the real services."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 import uuid
 from html import unescape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+import grpc
 import httpx
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client
+
+from toko.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
 if TYPE_CHECKING:
     from conftest import Platform
@@ -143,3 +148,42 @@ def test_forged_and_foreign_tokens_are_refused_at_the_gateway(platform: Platform
     for response in (unsigned, tampered):
         assert response.status_code == 401
         assert 'error="invalid_token"' in response.headers["www-authenticate"]
+
+
+def test_a_revoked_token_is_refused_by_a_service_called_directly(platform: Platform) -> None:
+    """Revocation reaches every verifier (the auth service's events), not only the gateway's deny-list."""
+    token = platform.scripts_token("admin")
+    state = json.loads((platform.data_dir / "run" / "state.json").read_text())
+    address = next(s for s in state["services"] if s["name"] == "inventory")["address"]
+    metadata = (("authorization", f"Bearer {token}"),)
+    with grpc.insecure_channel(address) as channel:
+        stub = inventory_pb2_grpc.InventoryServiceStub(channel)
+
+        def list_warehouses() -> tuple[grpc.StatusCode, str]:
+            try:
+                stub.ListWarehouses(
+                    inventory_pb2.ListWarehousesRequest(page_size=1), metadata=metadata, timeout=10
+                )
+            except grpc.RpcError as error:
+                return error.code(), error.details() or ""
+            return grpc.StatusCode.OK, ""
+
+        assert list_warehouses()[0] == grpc.StatusCode.OK
+        client = platform.credentials["clients"]["toko-scripts"]
+        revoked = httpx.post(
+            f"{platform.base_url}/oauth2/revoke",
+            data={"token": token, "token_type_hint": "access_token"},
+            auth=(client["client_id"], client["client_secret"]),
+            timeout=15,
+        )
+        assert revoked.status_code == 200
+
+        # The event travels outbox -> JetStream -> every process; allow it a few seconds on a busy machine.
+        deadline = time.monotonic() + 10
+        while (outcome := list_warehouses())[0] == grpc.StatusCode.OK and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert outcome[0] == grpc.StatusCode.UNAUTHENTICATED, outcome
+        assert "revoked" in outcome[1]
+    # The gateway refuses it on public routes too, where its Valkey deny-list is not consulted.
+    public = httpx.get(f"{platform.base_url}/v1/categories", headers={"Authorization": f"Bearer {token}"})
+    assert public.status_code == 401

@@ -10,6 +10,7 @@ See docs/adr/0005-http-gateway.md and docs/adr/0006-token-verification.md.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import zlib
@@ -35,6 +36,7 @@ from toko.platform.cache import create_valkey
 from toko.platform.context import TraceContext, request_id_var, trace_var
 from toko.platform.ids import new_id
 from toko.platform.ratelimit import Decision, RateLimiter
+from toko.platform.revocation import RevokedTokens
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -110,8 +112,9 @@ def create_app(
 ) -> Gateway:
     """Build the gateway for the services and HTTP mounts ``settings`` names.
 
-    Without an ``authenticator``, access tokens are verified against the auth service's JWKS; without a
-    ``limiter``, one is made on ``settings.redis_url`` (unless rate limiting is switched off).
+    Without an ``authenticator``, access tokens are verified against the auth service's JWKS and refused
+    once revoked (the auth service's events, followed while the gateway runs); without a ``limiter``,
+    one is made on ``settings.redis_url`` (unless rate limiting is switched off).
     """
     contracts = contracts or load_contracts()
     routes = build_routes(
@@ -120,9 +123,15 @@ def create_app(
         default_timeout=settings.default_timeout,
         timeouts=settings.route_timeouts,
     )
-    authenticator = authenticator or jwt_authenticator(
-        issuer=settings.public_base_url, jwks_url=settings.auth_jwks_url, jwks=settings.auth_jwks
-    )
+    revocations: RevokedTokens | None = None
+    if authenticator is None:
+        revocations = RevokedTokens() if settings.follow_revocations else None
+        authenticator = jwt_authenticator(
+            issuer=settings.public_base_url,
+            jwks_url=settings.auth_jwks_url,
+            jwks=settings.auth_jwks,
+            revoked=revocations if revocations is not None else frozenset(),
+        )
     if limiter is None and settings.rate_limit_enabled:
         # Short timeouts: a slow Valkey must cost a request little before the limiter fails open.
         limiter = RateLimiter(create_valkey(settings.redis_url, max_connections=128, timeout=0.25))
@@ -135,6 +144,7 @@ def create_app(
         openapi,
         mounts=HttpMounts(settings.http_upstreams, timeout=settings.http_upstream_timeout),
         limits=EdgeLimits(settings, limiter) if limiter is not None and settings.rate_limit_enabled else None,
+        revocations=revocations,
     )
 
 
@@ -151,8 +161,12 @@ class Gateway:
         *,
         mounts: HttpMounts | None = None,
         limits: EdgeLimits | None = None,
+        revocations: RevokedTokens | None = None,
     ) -> None:
         self.settings = settings
+        self.revocations = revocations
+        self._background: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
         self.router = router
         self.upstreams = upstreams
         self.mounts = mounts or HttpMounts({}, timeout=settings.http_upstream_timeout)
@@ -176,8 +190,18 @@ class Gateway:
         elif kind == "websocket":
             await send({"type": "websocket.close", "code": 1003})
 
+    def start(self) -> None:
+        """Start the background work: following the auth service's revocations."""
+        if self.revocations is not None and not self._background:
+            follow = self.revocations.follow(self.settings.nats_url, self._stop, name="gateway")
+            self._background.append(asyncio.create_task(follow, name="gateway-revocations"))
+
     async def aclose(self) -> None:
-        """Close the channels to the services (calls in flight finish), the mounts' pool and Valkey."""
+        """Stop the background work, close the channels to the services (calls in flight finish), the
+        mounts' pool and Valkey."""
+        self._stop.set()
+        for task in self._background:
+            await task
         await self.upstreams.close(self.settings.shutdown_grace_seconds)
         await self.mounts.aclose()
         if self.limits is not None:
@@ -187,6 +211,7 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()

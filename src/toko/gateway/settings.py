@@ -56,6 +56,11 @@ class GatewaySettings(BaseSettings):
     )
     # A fixed JWKS document trusted instead of fetching auth_jwks_url (tests, air-gapped setups).
     auth_jwks: str = Field(default="", validation_alias=AliasChoices("auth_jwks", "TOKO_AUTH_JWKS"))
+    # Revoked access tokens are learnt from the auth service's events on NATS (toko.platform.revocation).
+    nats_url: str = Field(
+        default="nats://127.0.0.1:14222", validation_alias=AliasChoices("nats_url", "TOKO_NATS_URL")
+    )
+    follow_revocations: bool = True
     # Rate limiting, in Valkey; anonymous API calls are limited per IP, authenticated ones per client
     # (client id + subject), and POSTs to the sign-in and token endpoints per IP, much more strictly.
     redis_url: str = Field(

@@ -19,7 +19,7 @@ import base64
 import binascii
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -157,8 +157,11 @@ class JwtAuthenticator:
         cache_size: int = 10_000,
         max_token_bytes: int = MAX_TOKEN_BYTES,
         clock: Callable[[], float] = time.time,
+        revoked: Container[str] = frozenset(),
     ) -> None:
         self.keys = keys
+        # Ids of revoked tokens (``toko.platform.revocation.RevokedTokens``), checked on every call.
+        self.revoked = revoked
         self.issuer = issuer
         self.audience = audience
         self._leeway = min(leeway, 30.0)
@@ -175,14 +178,17 @@ class JwtAuthenticator:
         cached = self._cache.get(authorization)
         if cached is not None and cached[1] > self._clock():
             self._cache.move_to_end(authorization)
-            return cached[0]
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("INVALID_AUTHORIZATION", "expected 'Authorization: Bearer <token>'")
-        principal, expires = self.verify(token.strip())
-        self._cache[authorization] = (principal, expires)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+            principal = cached[0]
+        else:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthenticated("INVALID_AUTHORIZATION", "expected 'Authorization: Bearer <token>'")
+            principal, expires = self.verify(token.strip())
+            self._cache[authorization] = (principal, expires)
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        if principal.token_id in self.revoked:
+            raise invalid_token("the token has been revoked")
         return principal
 
     def verify(self, token: str) -> tuple[Principal, float]:
@@ -266,10 +272,13 @@ class JwtAuthenticator:
         return principal, expires
 
 
-def jwt_authenticator(*, issuer: str, jwks_url: str, jwks: str = "") -> JwtAuthenticator:
-    """The verifier of a process: keys fetched from ``jwks_url``, or the fixed ``jwks`` document if given."""
+def jwt_authenticator(
+    *, issuer: str, jwks_url: str, jwks: str = "", revoked: Container[str] = frozenset()
+) -> JwtAuthenticator:
+    """The verifier of a process: keys fetched from ``jwks_url``, or the fixed ``jwks`` document if given;
+    ``revoked`` holds the ids of tokens to refuse (``toko.platform.revocation.RevokedTokens``)."""
     keys: KeySource = StaticJwks(jwks) if jwks else RemoteJwks(jwks_url)
-    return JwtAuthenticator(keys, issuer=issuer)
+    return JwtAuthenticator(keys, issuer=issuer, revoked=revoked)
 
 
 def _b64decode(segment: str, what: str) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Container, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from opentelemetry.trace import Tracer
 from toko.platform.auth import Authenticator, jwt_authenticator
 from toko.platform.grpc import GrpcServer, GrpcService, start_server, stop_signal
 from toko.platform.logging import configure_logging
+from toko.platform.revocation import RevokedTokens
 from toko.platform.runtime import settle_heap
 from toko.platform.settings import ServiceSettings
 from toko.platform.telemetry import configure_tracing
@@ -40,10 +41,14 @@ class ServiceApp:
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
 
 
-def authenticator_for(settings: ServiceSettings) -> Authenticator:
-    """The authenticator a service checks bearer tokens with: access tokens signed by the auth service."""
+def authenticator_for(settings: ServiceSettings, revoked: Container[str] = frozenset()) -> Authenticator:
+    """The authenticator a service checks bearer tokens with: access tokens signed by the auth service,
+    refusing those in ``revoked``."""
     return jwt_authenticator(
-        issuer=settings.public_base_url, jwks_url=settings.auth_jwks_url, jwks=settings.auth_jwks
+        issuer=settings.public_base_url,
+        jwks_url=settings.auth_jwks_url,
+        jwks=settings.auth_jwks,
+        revoked=revoked,
     )
 
 
@@ -84,17 +89,27 @@ def _report_worker_failure(task: asyncio.Task[None]) -> None:
 async def start_service(
     app: ServiceApp, settings: ServiceSettings, tracer: Tracer | None = None
 ) -> RunningService:
-    """Start the gRPC server and the background workers of ``app``; ``tracer`` exports spans."""
+    """Start the gRPC server and the background workers of ``app``; ``tracer`` exports spans.
+
+    Besides the app's workers, every service follows the auth service's revocations, so a revoked
+    access token is refused here too, not only at the gateway (``toko.platform.revocation``).
+    """
+    revoked = RevokedTokens()
     server = await start_server(
         app.grpc_services,
         service_name=app.name,
-        authenticator=authenticator_for(settings),
+        authenticator=authenticator_for(settings, revoked),
         host=settings.host,
         port=settings.port,
         tracer=tracer,
     )
     stop_event = asyncio.Event()
     tasks = [asyncio.create_task(worker(stop_event), name=f"{app.name}-worker") for worker in app.workers]
+    tasks.append(
+        asyncio.create_task(
+            revoked.follow(settings.nats_url, stop_event, name=app.name), name=f"{app.name}-revocations"
+        )
+    )
     for task in tasks:
         task.add_done_callback(_report_worker_failure)
     log.info("serving", extra={"port": server.port})

@@ -17,7 +17,7 @@ from toko.platform.consumer import EventConsumer
 from toko.platform.db import Database, open_database
 from toko.platform.events import stream_name
 from toko.platform.grpc import GrpcService
-from toko.platform.outbox import ensure_streams
+from toko.platform.outbox import OutboxRelay, ensure_streams
 from toko.platform.secrets import Sealer, derive_key, load_master_secret
 from toko.platform.service import ServiceApp
 from toko.services.auth import handlers
@@ -122,6 +122,8 @@ async def build(settings: AuthSettings, *, accounts: Accounts | None = None) -> 
     )
     connection = await nats.connect(settings.nats_url, name="toko-auth", max_reconnect_attempts=-1)
     await ensure_streams(connection.jetstream(), [SOURCE, USER_EVENTS_SOURCE])
+    # Publishes AccessTokensRevoked, which every verifier follows (toko.platform.revocation).
+    relay = OutboxRelay(database, connection, source=SOURCE)
     user_events = EventConsumer(
         name=USER_EVENTS_CONSUMER,
         stream=stream_name(USER_EVENTS_SOURCE),
@@ -152,7 +154,7 @@ async def build(settings: AuthSettings, *, accounts: Accounts | None = None) -> 
                 register=auth_pb2_grpc.add_AuthServiceServicer_to_server,
             )
         ],
-        workers=[http.run, user_events.run, maintenance],
+        workers=[http.run, relay.run, user_events.run, maintenance],
         on_stop=[connection.drain, user_service.close, valkey.aclose, database.dispose],
     )
     return AuthService(app=app, provider=provider, http=http)

@@ -17,7 +17,6 @@ from toko.platform.db import UnitOfWork
 from toko.platform.events import event_subject
 from toko.services.auth.handlers import Provider, end_user_access_tokens, revoke_user_tokens
 from toko.services.auth.http.security import Sessions
-from toko.services.auth.repository import AuthRepository
 from toko.user.v1 import events_pb2
 
 USER_EVENTS_CONSUMER = "auth-user-events"
@@ -40,13 +39,9 @@ class UserEvents:
     async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
         """Revoke in the consumer's transaction; raising (Valkey down) makes JetStream redeliver."""
         if isinstance(payload, events_pb2.UserRolesChanged):
-            await end_user_access_tokens(
-                provider=self._provider, repository=AuthRepository(uow.session), user_id=payload.user_id
-            )
+            await end_user_access_tokens(provider=self._provider, uow=uow, user_id=payload.user_id)
             return
         if not isinstance(payload, events_pb2.PasswordChanged | events_pb2.UserDeleted):
             return
-        await revoke_user_tokens(
-            provider=self._provider, repository=AuthRepository(uow.session), user_id=payload.user_id
-        )
+        await revoke_user_tokens(provider=self._provider, uow=uow, user_id=payload.user_id)
         await self._sessions.end_all(payload.user_id)

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 from redis.asyncio import Redis
 
 from toko.platform.auth import Principal
-from toko.platform.db import Database
+from toko.platform.db import Database, UnitOfWork
 from toko.platform.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from toko.platform.ids import new_id
 from toko.platform.pagination import PageSpec, decode_token, encode_token
@@ -49,7 +49,7 @@ from toko.services.auth.domain import (
 from toko.services.auth.keys import InvalidToken, KeyRing
 from toko.services.auth.pkce import s256_challenge, token_half_hash
 from toko.services.auth.repository import AuthRepository
-from toko.services.auth.revocations import deny, is_denied
+from toko.services.auth.revocations import announce, deny, is_denied
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +181,7 @@ async def delete_client(*, provider: Provider, client_id: str, principal: Princi
         if not await repository.delete_client(client_id):
             raise NotFound("CLIENT_NOT_FOUND", f"no client {client_id!r}")
         live = await repository.revoke_families(now, client_id=client_id)
-        await uow.commit()
-    await deny(provider.valkey, live)
+        await _commit_revocation(provider, uow, live, subject=client_id)
 
 
 async def rotate_signing_key(*, provider: Provider, principal: Principal) -> tuple[str, list[str]]:
@@ -498,8 +497,7 @@ async def exchange_code(
                 raise OAuthError("invalid_grant", "unknown authorization code")
             # RFC 6749 §4.1.2 / RFC 9700 §4.5: a second use means the code leaked; revoke its grant.
             live = await repository.revoke_families(now, family_id=replayed.family_id)
-            await uow.commit()
-            await deny(provider.valkey, live)
+            await _commit_revocation(provider, uow, live, subject=replayed.family_id)
             log.warning("authorization code replayed", extra={"client_id": client.client_id})
             raise OAuthError("invalid_grant", "the authorization code was already used")
         if stored.client_id != client.client_id:
@@ -544,8 +542,7 @@ async def refresh(*, provider: Provider, client: Client, refresh_token: str, sco
             if known.used_at is not None and known.revoked_at is None:
                 # RFC 9700 §4.14.2: an old token presented again means one of the two copies was stolen.
                 live = await repository.revoke_families(now, family_id=known.family_id)
-                await uow.commit()
-                await deny(provider.valkey, live)
+                await _commit_revocation(provider, uow, live, subject=known.family_id)
                 log.warning("refresh token reused; family revoked", extra={"client_id": client.client_id})
             raise OAuthError("invalid_grant", "the refresh token is no longer valid")
         if current.client_id != client.client_id:
@@ -608,8 +605,7 @@ async def revoke(*, provider: Provider, client: Client, token: str, token_type_h
                 if stored.client_id != client.client_id:
                     return  # RFC 7009 §2.1: not this client's token; nothing is revealed
                 live = await repository.revoke_families(now, family_id=stored.family_id)
-                await uow.commit()
-                await deny(provider.valkey, live)
+                await _commit_revocation(provider, uow, live, subject=stored.family_id)
                 return
     try:
         claims = await provider.keys.verify_access_token(token, issuer=provider.issuer)
@@ -617,7 +613,9 @@ async def revoke(*, provider: Provider, client: Client, token: str, token_type_h
         return
     if claims.get("client_id") != client.client_id:
         return
-    await deny(provider.valkey, [(str(claims["jti"]), datetime.fromtimestamp(int(claims["exp"]), UTC))])
+    revoked = [(str(claims["jti"]), datetime.fromtimestamp(int(claims["exp"]), UTC))]
+    async with provider.database.unit_of_work(SOURCE) as uow:
+        await _commit_revocation(provider, uow, revoked, subject=str(claims["sub"]))
 
 
 async def introspect(*, provider: Provider, client: Client, token: str) -> dict[str, Any]:
@@ -674,16 +672,32 @@ async def userinfo(*, provider: Provider, access_token: str) -> dict[str, object
     return user.released(scope)
 
 
-async def revoke_user_tokens(*, provider: Provider, repository: AuthRepository, user_id: str) -> None:
+async def revoke_user_tokens(*, provider: Provider, uow: UnitOfWork, user_id: str) -> None:
     """Revoke every grant of a user (password changed, account deleted), in the caller's transaction."""
-    live = await repository.revoke_families(provider.clock(), user_id=user_id)
+    live = await AuthRepository(uow.session).revoke_families(provider.clock(), user_id=user_id)
+    announce(uow, live, subject=user_id)
     await deny(provider.valkey, live)
 
 
-async def end_user_access_tokens(*, provider: Provider, repository: AuthRepository, user_id: str) -> None:
-    """Deny-list a user's live access tokens (their roles changed); refresh tokens stay, and the next
-    refresh reads the roles as they now are."""
-    await deny(provider.valkey, await repository.live_access_tokens(provider.clock(), user_id=user_id))
+async def end_user_access_tokens(*, provider: Provider, uow: UnitOfWork, user_id: str) -> None:
+    """Revoke a user's live access tokens (their roles changed), in the caller's transaction; refresh
+    tokens stay, and the next refresh reads the roles as they now are."""
+    live = await AuthRepository(uow.session).live_access_tokens(provider.clock(), user_id=user_id)
+    announce(uow, live, subject=user_id)
+    await deny(provider.valkey, live)
+
+
+async def _commit_revocation(
+    provider: Provider, uow: UnitOfWork, live: list[tuple[str, datetime]], *, subject: str
+) -> None:
+    """Commit a revocation with its event, then deny-list the tokens in Valkey at once.
+
+    The event is the durable record: were Valkey unreachable or this process killed before the
+    deny-list is written, every verifier still learns of the revocation from the event.
+    """
+    announce(uow, live, subject=subject)
+    await uow.commit()
+    await deny(provider.valkey, live)
 
 
 async def purge_expired(*, provider: Provider) -> None:

@@ -1,21 +1,30 @@
-"""The deny-list of revoked access tokens, in Valkey.
+"""Revoking access tokens: an event for every verifier, and the deny-list in Valkey.
 
 Access tokens are verified locally (signature and expiry) by the gateway and
-every service, so revoking one cannot recall it; instead its ``jti`` goes into
-Valkey under ``toko:auth:revoked:<jti>`` (value ``1``), expiring when the token
-does. Introspection and userinfo consult it at once; any verifier that wants
-immediate revocation checks the same key (one ``EXISTS``), the others honour a
-revocation within the token's lifetime of at most 15 minutes.
+every service, so revoking one cannot recall it. Two things tell the verifiers:
+
+- ``AccessTokensRevoked``, raised through the outbox in the transaction that
+  revokes the grant, so it is never lost; every verifier follows these events
+  and keeps the ids in memory (``toko.platform.revocation``);
+- the ``jti`` in Valkey under ``toko:auth:revoked:<jti>`` (value ``1``),
+  expiring when the token does, written once the transaction has committed:
+  introspection, userinfo and the gateway's protected routes consult it at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from redis.asyncio import Redis
 
+from toko.auth.v1.events_pb2 import AccessTokensRevoked, RevokedAccessToken
+from toko.platform.db import UnitOfWork
+
 REVOKED_PREFIX = "toko:auth:revoked:"
+# Keeps one event far below NATS's 1 MiB message limit however many tokens a grant had.
+TOKENS_PER_EVENT = 1_000
 
 
 def revoked_key(jti: str) -> str:
@@ -37,3 +46,17 @@ async def deny(valkey: Redis, tokens: Iterable[tuple[str, datetime]]) -> None:
 async def is_denied(valkey: Redis, jti: str) -> bool:
     """True when the access token was revoked."""
     return bool(await valkey.exists(revoked_key(jti)))
+
+
+def announce(uow: UnitOfWork, tokens: Sequence[tuple[str, datetime]], *, subject: str) -> None:
+    """Raise ``AccessTokensRevoked`` for ``(jti, expires_at)`` in the caller's transaction.
+
+    ``subject`` is what was revoked (a user, a client, a grant's family).
+    """
+    for start in range(0, len(tokens), TOKENS_PER_EVENT):
+        event = AccessTokensRevoked()
+        for jti, expires_at in tokens[start : start + TOKENS_PER_EVENT]:
+            expire_time = Timestamp()
+            expire_time.FromDatetime(expires_at)
+            event.tokens.append(RevokedAccessToken(jti=jti, expire_time=expire_time))
+        uow.publish(event, subject=subject)
