@@ -95,6 +95,8 @@ def test_every_service_reports_healthy(platform: Platform) -> None:
         response = client.get("/healthz")
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "SERVING"
+    # The gateway has read the auth service's revocations so far and follows new ones.
+    assert response.json()["revocations"]["state"] == "CURRENT"
 
 
 def test_the_demo_marketplace_is_seeded(platform: Platform) -> None:

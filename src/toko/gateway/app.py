@@ -421,6 +421,10 @@ class Gateway:
                 "services": services,
                 "mounts": self.mounts.prefixes,
                 "rateLimiting": limiting,
+                "revocations": {
+                    "state": self.revocations.state if self.revocations is not None else "DISABLED",
+                    "revokedTokens": len(self.revocations) if self.revocations is not None else 0,
+                },
             }
         )
         return Response(200 if serving else 503, body)

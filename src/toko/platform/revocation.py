@@ -52,6 +52,15 @@ class RevokedTokens:
         # jti -> the time after which the token is refused anyway.
         self._until: dict[str, float] = {}
         self.caught_up = asyncio.Event()
+        self.connected = False
+
+    @property
+    def state(self) -> str:
+        """For health reports: CONNECTING (never reached NATS yet), CATCHING_UP (replaying), CURRENT,
+        or DISCONNECTED (reconnecting; revocations raised meanwhile are read once it is back)."""
+        if not self.connected:
+            return "DISCONNECTED" if self.caught_up.is_set() else "CONNECTING"
+        return "CURRENT" if self.caught_up.is_set() else "CATCHING_UP"
 
     def __contains__(self, token_id: object) -> bool:
         return token_id in self._until
@@ -83,9 +92,10 @@ class RevokedTokens:
         Waits for NATS and for the auth service's stream when they are not there yet; never raises.
         """
         while not stop.is_set():
-            connection = await _connect_unless_stopped(nats_url, stop, name=name)
+            connection = await _connect_unless_stopped(nats_url, stop, name=name, watcher=self)
             if connection is None:
                 return
+            self.connected = True
             try:
                 if await self._subscribe(connection):
                     while not stop.is_set():
@@ -94,6 +104,7 @@ class RevokedTokens:
                 else:
                     await _sleep_unless(stop, RETRY_SECONDS)
             finally:
+                self.connected = False
                 with contextlib.suppress(Exception):
                     await connection.close()
 
@@ -129,9 +140,18 @@ class RevokedTokens:
             self.caught_up.set()
 
 
-async def _connect_unless_stopped(nats_url: str, stop: asyncio.Event, *, name: str) -> Nats | None:
-    """Connect to NATS, trying until it answers (then reconnecting on its own); None once ``stop`` is set."""
+async def _connect_unless_stopped(
+    nats_url: str, stop: asyncio.Event, *, name: str, watcher: RevokedTokens
+) -> Nats | None:
+    """Connect to NATS, trying until it answers (then reconnecting on its own, keeping ``watcher.connected``
+    true while connected); None once ``stop`` is set."""
     warned = False
+
+    async def disconnected() -> None:
+        watcher.connected = False
+
+    async def reconnected() -> None:
+        watcher.connected = True
 
     async def unreachable(error: Exception) -> None:
         nonlocal warned
@@ -149,6 +169,8 @@ async def _connect_unless_stopped(nats_url: str, stop: asyncio.Event, *, name: s
             reconnect_time_wait=RETRY_SECONDS,
             connect_timeout=2,
             error_cb=unreachable,
+            disconnected_cb=disconnected,
+            reconnected_cb=reconnected,
         )
     )
     stopping = asyncio.ensure_future(stop.wait())

@@ -174,12 +174,14 @@ async def start_upstream() -> tuple[grpc.aio.Server, Upstream]:
 
 
 def settings_for(address: str, **overrides: Any) -> GatewaySettings:
-    """Gateway settings sending both services to ``address``, trusting the test key, without rate limits."""
+    """Gateway settings sending both services to ``address``, trusting the test key, without rate limits
+    and without following revocations (there is no auth service behind these fakes)."""
     values: dict[str, Any] = {
         "upstreams": {ECHO: address, PRODUCTS: address},
         "auth_jwks": shared_issuer().jwks_json,
         "public_base_url": TEST_ISSUER,
         "rate_limit_enabled": False,
+        "follow_revocations": False,
         **overrides,
     }
     return GatewaySettings(**values)

@@ -328,6 +328,7 @@ async def test_health_and_liveness(client: httpx.AsyncClient) -> None:
         "services": {"toko.echo.v1.EchoService": "SERVING", "toko.product.v1.ProductService": "SERVING"},
         "mounts": [],
         "rateLimiting": {"state": "DISABLED"},
+        "revocations": {"state": "DISABLED", "revokedTokens": 0},
     }
     assert (await client.get("/livez")).status_code == 200
 

@@ -45,6 +45,7 @@ async def test_a_running_verifier_learns_a_revocation_and_a_starting_one_replays
     tasks = [asyncio.create_task(running.follow(infrastructure.nats_url, stop, name="test-running"))]
     try:
         await asyncio.wait_for(running.caught_up.wait(), 15)
+        assert running.state == "CURRENT"
         jti = uuid.uuid4().hex
         # A stray event of another type on the subject is skipped; the follower carries on.
         stray = PendingEvent(source=REVOCATION_SOURCE, subject="x", message=StringValue(value="?"))
@@ -76,5 +77,6 @@ async def test_a_verifier_without_nats_keeps_trying_and_stops_when_asked() -> No
     await asyncio.sleep(0.5)
     assert not task.done()
     assert not revoked.caught_up.is_set()
+    assert revoked.state == "CONNECTING"
     stop.set()
     await asyncio.wait_for(task, 10)
