@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from inventory_testkit import (
@@ -27,6 +27,7 @@ from toko.inventory.v1 import events_pb2
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.db import Database
 from toko.platform.schema import outbox
+from toko.services.inventory.bootstrap import lot_write_off_worker
 from toko.services.inventory.handlers import Inventory
 from toko.services.inventory.lots import write_off_due_lots
 from toko.services.inventory.settings import InventorySettings
@@ -217,3 +218,32 @@ async def test_a_line_locked_elsewhere_is_skipped_not_waited_for(stub: Stub, dat
     assert skipped == []
     assert await _write_offs(database, sku_id) == [(-2, "expired lots", "inventory-lot-expiry")]
     assert await invariant_breaches(database) == []
+
+
+async def test_the_worker_wakes_when_the_date_turns_not_at_its_next_interval(
+    stub: Stub, database: Database, settings: InventorySettings
+) -> None:
+    _, _, sku_id = await _perishable_with_lots(stub, {"LAST": (0, 3)})  # sells through today
+    now = datetime.now(UTC)
+    to_midnight = datetime.combine(now.date() + timedelta(days=1), time.min, tzinfo=UTC) - now
+    # A worker whose clock is a second before midnight, passing only hourly.
+    turning = Inventory(
+        database=database, clock=lambda: datetime.now(UTC) + to_midnight - timedelta(seconds=1)
+    )
+    worker = lot_write_off_worker(
+        turning, settings.model_copy(update={"lot_write_off_interval_seconds": 3600})
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker(stop))
+    try:
+        await asyncio.sleep(0.5)
+        assert await _write_offs(database, sku_id) == []  # its last day of sale is not over yet
+
+        async def written_off() -> bool:
+            return bool(await _write_offs(database, sku_id))
+
+        await _eventually(written_off, seconds=5)
+    finally:
+        stop.set()
+        await running
+    assert await _write_offs(database, sku_id) == [(-3, "expired lots", "inventory-lot-expiry")]

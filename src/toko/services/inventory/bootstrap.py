@@ -33,7 +33,7 @@ from toko.services.inventory.consumers import (
 from toko.services.inventory.flash_sale import FlashSales
 from toko.services.inventory.grpc_api import InventoryServicer
 from toko.services.inventory.handlers import SOURCE, Inventory, expire_due_reservations
-from toko.services.inventory.lots import write_off_due_lots
+from toko.services.inventory.lots import seconds_until_lots_expire, write_off_due_lots
 from toko.services.inventory.settings import InventorySettings
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,15 @@ async def prepare_database(settings: InventorySettings) -> Database:
 
 
 def batch_worker(
-    one_batch: Callable[[int], Awaitable[int]], *, batch_size: int, interval_seconds: float, what: str
+    one_batch: Callable[[int], Awaitable[int]],
+    *,
+    batch_size: int,
+    interval_seconds: float,
+    what: str,
+    next_due: Callable[[], float] | None = None,
 ) -> BackgroundWorker:
-    """A worker running ``one_batch(batch_size)`` until a batch comes back short, then every interval."""
+    """A worker running ``one_batch(batch_size)`` until a batch comes back short, then every interval,
+    or sooner when ``next_due()`` (seconds) says when work is known to come due."""
 
     async def run(stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -62,8 +68,9 @@ def batch_worker(
                     pass
             except Exception:
                 log.warning("%s failed; retrying", what, exc_info=True)
+            wait = interval_seconds if next_due is None else min(interval_seconds, next_due())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+                await asyncio.wait_for(stop.wait(), timeout=wait)
 
     return run
 
@@ -82,12 +89,15 @@ def lot_write_off_worker(inventory: Inventory, settings: InventorySettings) -> B
     """A worker writing off the unheld units of lots past their date, a batch of stock lines at a time.
 
     Each batch is one transaction over lines claimed with ``SKIP LOCKED``, so replicas share the work.
+    Lots expire when the inventory's date turns, so the worker also wakes then: the availability events
+    show expired units gone within moments of midnight, not at the next interval.
     """
     return batch_worker(
         lambda limit: write_off_due_lots(inventory=inventory, limit=limit),
         batch_size=settings.lot_write_off_batch_size,
         interval_seconds=settings.lot_write_off_interval_seconds,
         what="writing off expired lots",
+        next_due=lambda: seconds_until_lots_expire(inventory.clock()),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
@@ -40,6 +40,7 @@ LOT_PAGES = PageSpec(default=50, maximum=200)
 EXPIRED_LOTS_REASON = "expired lots"
 # Who the ledger names for the write-offs of the background worker.
 LOT_EXPIRY_ACTOR = Principal(subject="inventory-lot-expiry", roles=frozenset({"service"}))
+DATE_TURN_MARGIN_SECONDS = 0.2
 
 
 async def write_off_expired_lots(
@@ -57,6 +58,15 @@ async def write_off_expired_lots(
         if units:
             await uow.commit()
     return stock_to_proto(row), units
+
+
+def seconds_until_lots_expire(now: datetime) -> float:
+    """Seconds from ``now`` until the next lots expire: the date turns (a lot sells through its last day).
+
+    A moment past midnight, so that the clock read then is surely on the new date.
+    """
+    midnight = datetime.combine(now.date() + timedelta(days=1), time.min, tzinfo=now.tzinfo)
+    return (midnight - now).total_seconds() + DATE_TURN_MARGIN_SECONDS
 
 
 async def write_off_due_lots(*, inventory: Inventory, limit: int = 100) -> int:

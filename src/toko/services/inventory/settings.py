@@ -19,8 +19,8 @@ class InventorySettings(ServiceSettings):
     # How often the expiry worker looks for reservations past their time, and how many it takes at once.
     expiry_interval_seconds: float = 1.0
     expiry_batch_size: int = 100
-    # How often the lot write-off worker looks for perishable stock in lots past their date, and how many
-    # stock lines it writes off per transaction.
+    # How often the lot write-off worker looks for perishable stock in lots past their date (it also wakes
+    # as the date turns, when lots expire), and how many stock lines it writes off per transaction.
     lot_write_off_interval_seconds: float = Field(default=60.0, gt=0)
     lot_write_off_batch_size: int = Field(default=100, ge=1)
     # How often flash-sale counters in Valkey are recomputed from the durable claims.
