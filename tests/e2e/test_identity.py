@@ -187,3 +187,54 @@ def test_a_revoked_token_is_refused_by_a_service_called_directly(platform: Platf
     # The gateway refuses it on public routes too, where its Valkey deny-list is not consulted.
     public = httpx.get(f"{platform.base_url}/v1/categories", headers={"Authorization": f"Bearer {token}"})
     assert public.status_code == 401
+
+
+def test_no_password_token_or_client_secret_reaches_the_logs(platform: Platform) -> None:
+    account = platform.account("buyer", 2)
+    oauth, token = sign_in(platform, account)
+    assert oauth.get("/v1/users/me").status_code == 200
+    wrong_password = f"Salah-{uuid.uuid4().hex}"
+    with httpx.Client(base_url=platform.base_url, timeout=30) as browser:
+        page = browser.get(
+            "/oauth2/authorize",
+            params={
+                "response_type": "code",
+                "client_id": "storefront",
+                "redirect_uri": REDIRECT_URI,
+                "scope": "openid",
+                "state": "s",
+                "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGHtrcXE0c",
+                "code_challenge_method": "S256",
+            },
+            follow_redirects=True,
+        )
+        refused = browser.post(
+            "/oauth2/login",
+            data={
+                "csrf_token": hidden(page.text, "csrf_token"),
+                "return_to": hidden(page.text, "return_to"),
+                "email": account["email"],
+                "password": wrong_password,
+            },
+        )
+    assert refused.status_code in (200, 400, 401)  # the form again, with an error
+    client_secret = platform.credentials["clients"]["toko-scripts"]["client_secret"]
+    jwts = [token["access_token"], token["id_token"], platform.admin_token]
+    secrets = {
+        "password": account["password"],
+        "wrong password": wrong_password,
+        "refresh token": token["refresh_token"],
+        "client secret": client_secret,
+        # A JWT without its signature cannot be used; with it, it can.
+        **{f"token signature {n}": jwt.rsplit(".", 1)[1] for n, jwt in enumerate(jwts)},
+    }
+    time.sleep(1)  # let the processes' last lines reach their files
+    logs = {
+        path.name: path.read_text(errors="replace") for path in (platform.data_dir / "logs").glob("*.log")
+    }
+    assert {"gateway.log", "auth.log", "user.log"} <= set(logs)
+    assert '"route":"/oauth2/login","rpc":null,"status":401' in logs["gateway.log"]  # logged, secrets aside
+    leaks = [
+        (what, name) for name, text in logs.items() for what, secret in secrets.items() if secret in text
+    ]
+    assert leaks == []
