@@ -173,6 +173,25 @@ async def test_a_role_change_ends_the_access_tokens_and_the_next_refresh_carries
         await asyncio.sleep(0.05)
     else:
         pytest.fail("the role change did not end the access token")
+    # The user service, called directly with the old token, refuses it too: the provider's
+    # AccessTokensRevoked event reached it (toko.platform.revocation).
+    old_token = (("authorization", f"Bearer {token['access_token']}"),)
+    me = user_pb2.GetUserRequest(user_id=_claims(token["access_token"])["sub"])
+
+    async def direct_call() -> tuple[grpc.StatusCode, str]:
+        try:
+            await users.GetUser(me, metadata=old_token)
+        except grpc.aio.AioRpcError as error:
+            return error.code(), error.details() or ""
+        return grpc.StatusCode.OK, ""
+
+    for _ in range(200):
+        outcome = await direct_call()
+        if outcome[0] != grpc.StatusCode.OK:
+            break
+        await asyncio.sleep(0.05)
+    assert outcome[0] == grpc.StatusCode.UNAUTHENTICATED, outcome
+    assert "revoked" in outcome[1]
 
     refreshed = await oauth.refresh_token(f"{base_url}/oauth2/token", refresh_token=token["refresh_token"])
     assert "seller" in _claims(refreshed["access_token"])["roles"]
