@@ -25,7 +25,7 @@ import nats
 from google.protobuf.message import DecodeError
 from nats.aio.client import Client as Nats
 from nats.aio.msg import Msg
-from nats.js import api
+from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
 from toko.auth.v1.events_pb2 import AccessTokensRevoked
@@ -53,6 +53,8 @@ class RevokedTokens:
         self._until: dict[str, float] = {}
         self.caught_up = asyncio.Event()
         self.connected = False
+        # When the last event read was stored, by the NATS server's clock.
+        self._last_read: datetime | None = None
 
     @property
     def state(self) -> str:
@@ -89,27 +91,47 @@ class RevokedTokens:
     async def follow(self, nats_url: str, stop: asyncio.Event, *, name: str) -> None:
         """Read the auth service's revocations until ``stop``: a background worker of each verifier.
 
-        Waits for NATS and for the auth service's stream when they are not there yet; never raises.
+        Waits for NATS and for the auth service's stream when they are not there yet; after NATS comes
+        back from an outage it reads on from the last event it had read; never raises.
         """
         while not stop.is_set():
-            connection = await _connect_unless_stopped(nats_url, stop, name=name, watcher=self)
+            reconnected = asyncio.Event()
+            connection = await _connect_unless_stopped(
+                nats_url, stop, name=name, watcher=self, reconnected=reconnected
+            )
             if connection is None:
                 return
             self.connected = True
             try:
-                if await self._subscribe(connection):
-                    while not stop.is_set():
-                        await _sleep_unless(stop, PRUNE_SECONDS)
-                        self.prune()
-                else:
-                    await _sleep_unless(stop, RETRY_SECONDS)
+                await self._read(connection, stop, reconnected)
             finally:
                 self.connected = False
                 with contextlib.suppress(Exception):
                     await connection.close()
 
-    async def _subscribe(self, connection: Nats) -> bool:
-        """Start the ordered consumer; False when the auth service has not created its stream yet."""
+    async def _read(self, connection: Nats, stop: asyncio.Event, reconnected: asyncio.Event) -> None:
+        """Follow the subject on one connection, subscribing again after each reconnection.
+
+        An ordered consumer is ephemeral: a NATS server that restarted has forgotten it. The new one
+        starts at the last event read (by the server's clock; reading one twice is harmless), or
+        where the previous one started.
+        """
+        since = datetime.now(UTC) - REPLAY
+        while not stop.is_set():
+            subscription = await self._subscribe(connection, since)
+            if subscription is None:  # the auth service has not created its stream yet
+                await _sleep_unless(stop, RETRY_SECONDS)
+                continue
+            while not (stop.is_set() or reconnected.is_set()):
+                await _wait_any(stop, reconnected, seconds=PRUNE_SECONDS)
+                self.prune()
+            reconnected.clear()
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+            since = self._last_read or since
+
+    async def _subscribe(self, connection: Nats, since: datetime) -> JetStreamContext.PushSubscription | None:
+        """Start the ordered consumer at ``since``; None when the auth service's stream does not exist."""
         try:
             subscription = await connection.jetstream().subscribe(
                 REVOCATION_SUBJECT,
@@ -117,14 +139,14 @@ class RevokedTokens:
                 cb=self._on_message,
                 ordered_consumer=True,
                 deliver_policy=api.DeliverPolicy.BY_START_TIME,
-                config=api.ConsumerConfig(opt_start_time=datetime.now(UTC) - REPLAY),
+                config=api.ConsumerConfig(opt_start_time=since),
             )
+            # An empty replay delivers nothing, so nothing else would tell that it is done.
+            if (await subscription.consumer_info()).num_pending == 0:
+                self.caught_up.set()
         except NotFoundError:
-            return False
-        # An empty replay delivers nothing, so nothing else would tell that it is done.
-        if (await subscription.consumer_info()).num_pending == 0:
-            self.caught_up.set()
-        return True
+            return None
+        return subscription
 
     async def _on_message(self, message: Msg) -> None:
         try:
@@ -136,22 +158,25 @@ class RevokedTokens:
             log.warning("revocations: an event that is not AccessTokensRevoked was skipped", exc_info=True)
         else:
             self.apply(event)
-        if message.metadata.num_pending == 0:
+        metadata = message.metadata
+        self._last_read = metadata.timestamp
+        if metadata.num_pending == 0:
             self.caught_up.set()
 
 
 async def _connect_unless_stopped(
-    nats_url: str, stop: asyncio.Event, *, name: str, watcher: RevokedTokens
+    nats_url: str, stop: asyncio.Event, *, name: str, watcher: RevokedTokens, reconnected: asyncio.Event
 ) -> Nats | None:
-    """Connect to NATS, trying until it answers (then reconnecting on its own, keeping ``watcher.connected``
-    true while connected); None once ``stop`` is set."""
+    """Connect to NATS, trying until it answers, then reconnecting on its own: ``watcher.connected`` says
+    whether it is connected, and ``reconnected`` is set on each reconnection. None once ``stop`` is set."""
     warned = False
 
-    async def disconnected() -> None:
+    async def on_disconnect() -> None:
         watcher.connected = False
 
-    async def reconnected() -> None:
+    async def on_reconnect() -> None:
         watcher.connected = True
+        reconnected.set()
 
     async def unreachable(error: Exception) -> None:
         nonlocal warned
@@ -169,8 +194,8 @@ async def _connect_unless_stopped(
             reconnect_time_wait=RETRY_SECONDS,
             connect_timeout=2,
             error_cb=unreachable,
-            disconnected_cb=disconnected,
-            reconnected_cb=reconnected,
+            disconnected_cb=on_disconnect,
+            reconnected_cb=on_reconnect,
         )
     )
     stopping = asyncio.ensure_future(stop.wait())
@@ -182,6 +207,14 @@ async def _connect_unless_stopped(
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await connecting
     return None
+
+
+async def _wait_any(stop: asyncio.Event, other: asyncio.Event, *, seconds: float) -> None:
+    """Wait until ``stop`` or ``other`` is set, or ``seconds`` pass."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(other.wait())]
+    await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    for wait in waits:
+        wait.cancel()
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

@@ -6,13 +6,17 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
+import nats
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.protobuf.wrappers_pb2 import StringValue
 from nats.aio.client import Client as NATS
 
 from toko.auth.v1.events_pb2 import AccessTokensRevoked, RevokedAccessToken
+from toko.infra.netcheck import free_port
 from toko.infra.servers import InfraEndpoints
+from toko.infra.tcpservers import NatsServer
 from toko.platform.events import PendingEvent
 from toko.platform.outbox import ensure_streams
 from toko.platform.revocation import REVOCATION_SOURCE, RevokedTokens
@@ -80,3 +84,59 @@ async def test_a_verifier_without_nats_keeps_trying_and_stops_when_asked() -> No
     assert revoked.state == "CONNECTING"
     stop.set()
     await asyncio.wait_for(task, 10)
+
+
+async def test_a_verifier_reads_revocations_raised_while_nats_was_down(
+    tmp_path: Path, eventually: Eventually
+) -> None:
+    nats_server = NatsServer(free_port(), free_port(), tmp_path / "jetstream", tmp_path / "nats.log")
+    nats_server.launch()
+    nats_server.wait_ready(15)
+    stop = asyncio.Event()
+    revoked = RevokedTokens()
+    follower = asyncio.create_task(revoked.follow(nats_server.url, stop, name="test-restart"))
+    try:
+        publisher = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+        await ensure_streams(publisher.jetstream(), [REVOCATION_SOURCE])
+        await asyncio.wait_for(revoked.caught_up.wait(), 15)
+        before = uuid.uuid4().hex
+        await publish(publisher, revoked_event(before))
+
+        async def learnt(jti: str) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                return jti in revoked
+
+            return check
+
+        await eventually(await learnt(before))
+
+        nats_server.stop()
+
+        async def disconnected() -> bool:
+            return revoked.state == "DISCONNECTED"
+
+        await eventually(disconnected)
+        nats_server.launch()  # same port and store: the stream and its events are still there
+        nats_server.wait_ready(15)
+        after = uuid.uuid4().hex
+        await eventually(_published(publisher, revoked_event(after)), within=20)
+        await eventually(await learnt(after), within=30)
+        assert revoked.state == "CURRENT"
+        await publisher.close()
+    finally:
+        stop.set()
+        await follower
+        nats_server.stop()
+
+
+def _published(nats_client: NATS, event: PendingEvent) -> Callable[[], Awaitable[bool]]:
+    """A check that publishes ``event`` once the client has reconnected, true when JetStream took it."""
+
+    async def check() -> bool:
+        try:
+            await publish(nats_client, event)
+        except Exception:
+            return False
+        return True
+
+    return check
