@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
+import nats
 import pytest
 from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import StringValue
@@ -14,6 +16,8 @@ from nats.js.client import JetStreamContext
 from sqlalchemy import func, select, text
 
 from toko.common.v1.event_pb2 import EventEnvelope
+from toko.infra.netcheck import free_port
+from toko.infra.tcpservers import NatsServer
 from toko.platform.consumer import ERROR_HEADER, ORIGINAL_SUBJECT_HEADER, EventConsumer
 from toko.platform.context import TraceContext, trace_var
 from toko.platform.db import Database, UnitOfWork
@@ -285,3 +289,60 @@ def test_a_consumer_name_must_be_a_single_subject_token(database: Database) -> N
             handler=record,
             service="search",
         )
+
+
+async def test_a_consumer_carries_on_after_nats_restarts(
+    database: Database, tmp_path: Path, eventually: Eventually
+) -> None:
+    nats_server = NatsServer(free_port(), free_port(), tmp_path / "jetstream", tmp_path / "nats.log")
+    nats_server.launch()
+    nats_server.wait_ready(15)
+    source = f"restart{uuid.uuid4().hex[:8]}"
+    client = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    stop = asyncio.Event()
+    try:
+        js = client.jetstream()
+        await ensure_streams(js, [source])
+        consumer = EventConsumer(
+            name=f"test-{uuid.uuid4().hex[:8]}",
+            stream=stream_name(source),
+            subjects=[f"toko.{source}.>"],
+            database=database,
+            nats=client,
+            handler=record,
+            service="tester",
+            fetch_timeout=0.2,
+            backoff=0.1,
+            max_backoff=0.5,
+        )
+        running = asyncio.create_task(consumer.run(stop))
+        before, after = make_event(source, "before"), make_event(source, "after")
+        await publish(js, before)
+
+        async def handled(event: PendingEvent) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                return await times_handled(database, event.id) == 1
+
+            return check
+
+        await eventually(await handled(before))
+        nats_server.stop()
+        await asyncio.sleep(0.5)
+        nats_server.launch()  # same port and store: the stream and the durable consumer are kept
+        nats_server.wait_ready(15)
+
+        async def published() -> bool:
+            try:
+                await publish(js, after)
+            except Exception:
+                return False
+            return True
+
+        await eventually(published, within=20)
+        await eventually(await handled(after), within=20)
+        stop.set()
+        await running
+    finally:
+        stop.set()
+        await client.close()
+        nats_server.stop()
