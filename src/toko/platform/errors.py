@@ -15,7 +15,12 @@ Hierarchy (each maps to one gRPC status code)::
     ├── Conflict             ABORTED              concurrent change; retry
     ├── Unauthenticated      UNAUTHENTICATED
     ├── PermissionDenied     PERMISSION_DENIED
-    └── ResourceExhausted    RESOURCE_EXHAUSTED   a limit was reached
+    ├── ResourceExhausted    RESOURCE_EXHAUSTED   a limit was reached
+    └── Unavailable          UNAVAILABLE          a dependency is out of reach; retry
+
+``is_unavailable`` tells which unexpected exceptions are a dependency out of reach (a database
+connection lost in a restart or failover, Valkey unreachable, a refused socket) rather than a bug:
+the gRPC layer answers those with ``Unavailable`` instead of INTERNAL.
 """
 
 from __future__ import annotations
@@ -24,8 +29,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import grpc
+from redis.exceptions import ConnectionError as ValkeyConnectionError
+from redis.exceptions import TimeoutError as ValkeyTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 ERROR_DOMAIN = "toko"
+DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
 
 
 @dataclass(frozen=True)
@@ -121,3 +130,19 @@ class ResourceExhausted(DomainError):
     """A quota or rate limit was reached."""
 
     code: grpc.StatusCode = field(default=grpc.StatusCode.RESOURCE_EXHAUSTED, init=False, repr=False)
+
+
+@dataclass
+class Unavailable(DomainError):
+    """A dependency (database, cache, broker) is out of reach; the call may be retried."""
+
+    code: grpc.StatusCode = field(default=grpc.StatusCode.UNAVAILABLE, init=False, repr=False)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether an unexpected exception means a dependency is out of reach, not a bug of ours."""
+    if isinstance(error, DBAPIError):
+        # A connection that died (SQLAlchemy then replaces the pool's connections), or one that could
+        # not be made (the server restarting, refusing connections, gone).
+        return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
+    return isinstance(error, OSError | ValkeyConnectionError | ValkeyTimeoutError)

@@ -8,7 +8,9 @@ reflection, and one interceptor that, for each call:
 - authenticates the caller and enforces the RPC's declared access rule
   (the gateway already did; a call that bypassed it is held to the same rule),
 - turns ``DomainError`` into ``google.rpc.Status`` with ``ErrorInfo`` and
-  ``BadRequest`` details, and anything unexpected into a logged INTERNAL,
+  ``BadRequest`` details, a database or cache out of reach (a restart, a failover)
+  into a retryable UNAVAILABLE (``DEPENDENCY_UNAVAILABLE``), and anything else
+  unexpected into a logged INTERNAL,
 - writes one access log line.
 """
 
@@ -40,7 +42,13 @@ from toko.platform.context import (
     request_id_var,
     trace_var,
 )
-from toko.platform.errors import ERROR_DOMAIN, DomainError
+from toko.platform.errors import (
+    DEPENDENCY_UNAVAILABLE,
+    ERROR_DOMAIN,
+    DomainError,
+    Unavailable,
+    is_unavailable,
+)
 from toko.platform.ids import new_id
 from toko.platform.telemetry import server_span
 
@@ -173,7 +181,20 @@ class ContextInterceptor(grpc.aio.ServerInterceptor):
             except (asyncio.CancelledError, grpc.aio.AbortError):
                 outcome = "CANCELLED"
                 raise
-            except Exception:
+            except Exception as error:
+                if is_unavailable(error):
+                    # Not a bug: the database or cache was out of reach (a restart, a failover). A
+                    # retryable UNAVAILABLE; writes are safe to retry with their idempotency key.
+                    outcome = "UNAVAILABLE"
+                    log.warning("a dependency was unavailable in %s", method, exc_info=True)
+                    unavailable = Unavailable(DEPENDENCY_UNAVAILABLE, "a dependency was unavailable; retry")
+                    await context.abort(
+                        unavailable.code,
+                        unavailable.message,
+                        trailing_metadata=(
+                            (STATUS_DETAILS_KEY, status_of(unavailable, self._service).SerializeToString()),
+                        ),
+                    )
                 outcome = "INTERNAL"
                 log.exception("unhandled error in %s", method)
                 status = status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
