@@ -61,6 +61,9 @@ _GENERIC_DETAIL: dict[grpc.StatusCode, str] = {
 }
 
 
+RETRY_UNAVAILABLE_AFTER = b"1"
+
+
 @dataclass
 class Problem(Exception):
     """An error answered to the client as ``application/problem+json``."""
@@ -139,7 +142,9 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> Problem:
         message = _GENERIC_DETAIL[code]
     else:
         message = error.details() or code.name.lower().replace("_", " ")
-    return Problem(status, reason or _DEFAULT_REASON.get(code, code.name), message, violations)
+    # A 503 is worth retrying (a service restarting, its database failing over); say when (RFC 9110).
+    headers = [(b"retry-after", RETRY_UNAVAILABLE_AFTER)] if status == 503 else []
+    return Problem(status, reason or _DEFAULT_REASON.get(code, code.name), message, violations, headers)
 
 
 def _status_details(metadata: Any) -> status_pb2.Status | None:

@@ -92,3 +92,15 @@ def test_document_shape() -> None:
         "requestId": "r1",
     }
     assert "violations" not in Problem(404, "NOT_FOUND", "gone").document("r2")
+
+
+def test_an_unavailable_dependency_is_a_503_to_retry_shortly() -> None:
+    error = _rpc_error(
+        grpc.StatusCode.UNAVAILABLE,
+        "a dependency was unavailable; retry",
+        error_details_pb2.ErrorInfo(reason="DEPENDENCY_UNAVAILABLE", domain="toko.product"),
+    )
+    problem = from_rpc_error(error)
+    assert (problem.status, problem.reason) == (503, "DEPENDENCY_UNAVAILABLE")
+    assert (b"retry-after", b"1") in problem.headers
+    assert not from_rpc_error(_rpc_error(grpc.StatusCode.NOT_FOUND, "no product")).headers
