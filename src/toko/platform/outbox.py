@@ -19,14 +19,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nats.js import api
 from nats.js.errors import NotFoundError
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from toko.platform.events import DEAD_LETTER_PREFIX, SUBJECT_PREFIX, PendingEvent, stream_name
 from toko.platform.schema import outbox
@@ -42,6 +42,8 @@ __all__ = ["DEAD_LETTER_STREAM", "NOTIFY_CHANNEL", "OutboxRelay", "ensure_stream
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "toko_outbox"
+# After a failed round (a dropped connection, NATS away), the wait doubles from this up to max_backoff.
+FIRST_RETRY_SECONDS = 0.25
 DEAD_LETTER_STREAM = "TOKO_DLQ"
 MSG_ID_HEADER = "Nats-Msg-Id"
 
@@ -105,10 +107,13 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set: on every NOTIFY, and every ``poll_interval`` as a safety net."""
         wake = asyncio.Event()
+        listener = _Listener(self._database, wake)
         backoff = 0.0
         next_purge = time.monotonic()
-        async with self._listening(wake):
+        try:
             while not stop.is_set():
+                # LISTEN again if PostgreSQL dropped the connection (a restart, a failover).
+                await listener.ensure()
                 # Cleared before claiming, so a NOTIFY arriving while we publish triggers another round.
                 wake.clear()
                 try:
@@ -117,13 +122,15 @@ class OutboxRelay:
                         await self.purge()
                         next_purge = time.monotonic() + self.purge_interval
                 except Exception:
-                    backoff = min(max(backoff * 2, self.poll_interval), self.max_backoff)
+                    backoff = min(max(backoff * 2, FIRST_RETRY_SECONDS), self.max_backoff)
                     log.warning("outbox relay failed; retrying", extra={"retry_in": backoff}, exc_info=True)
                     await _wait_any(stop, seconds=backoff)
                     continue
                 backoff = 0.0
                 if published < self.batch_size:
-                    await _wait_any(stop, wake, seconds=self.poll_interval)
+                    await _wait_any(stop, wake, listener.lost, seconds=self.poll_interval)
+        finally:
+            await listener.close()
 
     async def relay_once(self) -> int:
         """Claim one batch of unsent rows, publish it and mark it sent; returns the number of rows."""
@@ -184,28 +191,72 @@ class OutboxRelay:
     async def _mark_sent(self, session: AsyncSession, ids: Sequence[str]) -> None:
         await session.execute(update(outbox).where(outbox.c.id.in_(ids)).values(sent_at=func.now()))
 
-    @contextlib.asynccontextmanager
-    async def _listening(self, wake: asyncio.Event) -> AsyncIterator[None]:
-        """LISTEN on a dedicated connection for as long as the relay runs; polling covers its absence."""
-        try:
-            connection = await self._database.engine.connect()
-            raw = (await connection.get_raw_connection()).driver_connection
-            assert raw is not None  # a fresh pooled asyncpg connection
-        except Exception:
-            log.warning("cannot LISTEN for outbox rows; polling only", exc_info=True)
-            yield
+
+class _Listener:
+    """LISTEN for outbox rows on a dedicated connection, made again whenever it is lost.
+
+    Polling covers the moments without one; a new LISTEN also wakes the relay once, for the rows
+    committed while nobody listened.
+    """
+
+    RETRY_SECONDS = 5.0
+
+    def __init__(self, database: Database, wake: asyncio.Event) -> None:
+        self._database = database
+        self._wake = wake
+        self._connection: AsyncConnection | None = None
+        self._raw: Any = None
+        self._next_attempt = 0.0
+        self._warned = False
+        # Set when the connection closes, so the relay stops waiting and listens again at once.
+        self.lost = asyncio.Event()
+
+    async def ensure(self) -> None:
+        """Listen, unless already listening or the last attempt failed moments ago."""
+        if self._raw is not None and not self._raw.is_closed():
             return
+        self.lost.clear()
+        await self.close()
+        if time.monotonic() < self._next_attempt:
+            return
+        # Twice: a pooled connection may have died with the one we lost; trying it makes SQLAlchemy
+        # replace the pool's old connections, and the second attempt gets a new one.
+        for attempt in (1, 2):
+            try:
+                await self._listen()
+            except Exception:
+                await self.close()
+                if attempt == 2:
+                    self._next_attempt = time.monotonic() + self.RETRY_SECONDS
+                    if not self._warned:
+                        log.warning("cannot LISTEN for outbox rows; polling until it can", exc_info=True)
+                        self._warned = True
+                    return
+            else:
+                break
+        self._warned = False
+        self._wake.set()
 
-        def notified(*_: object) -> None:
-            wake.set()
+    async def _listen(self) -> None:
+        connection = await self._database.engine.connect()
+        self._connection = connection
+        await connection.exec_driver_sql("SELECT 1")
+        # Out of the transaction SQLAlchemy began: a session idle in a transaction gets no notifications.
+        await connection.rollback()
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None  # an asyncpg connection
+        raw.add_termination_listener(lambda *_: self.lost.set())
+        await raw.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+        self._raw = raw
 
-        try:
-            await raw.add_listener(NOTIFY_CHANNEL, notified)
-            yield
-        finally:
-            # Never hand a LISTENing connection back to the pool.
-            await connection.invalidate()
-            await connection.close()
+    async def close(self) -> None:
+        """Drop the connection; never handed back to the pool while it LISTENs."""
+        connection, self._connection, self._raw = self._connection, None, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+            with contextlib.suppress(Exception):
+                await connection.close()
 
 
 async def ensure_streams(

@@ -12,6 +12,7 @@ from nats.aio.client import Client as NATS
 from nats.js.client import JetStreamContext
 from nats.js.errors import NoStreamResponseError
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toko.common.v1.event_pb2 import EventEnvelope
@@ -220,3 +221,37 @@ async def test_ensure_streams_is_idempotent_and_configures_deduplication(
 async def test_ensure_streams_rejects_a_source_that_would_shadow_the_dead_letters(nats_client: NATS) -> None:
     with pytest.raises(ValueError, match="invalid event source"):
         await ensure_streams(nats_client.jetstream(), ["dlq"])
+
+
+async def test_a_relay_listens_again_after_postgresql_dropped_its_connection(
+    database: Database, nats_client: NATS, js: JetStreamContext, source: str, eventually: Eventually
+) -> None:
+    stop = asyncio.Event()
+    relay = OutboxRelay(database, nats_client, source=source, poll_interval=60)
+    task = asyncio.create_task(relay.run(stop))
+    await asyncio.sleep(0.3)  # past the first, empty round
+    # What a PostgreSQL restart or failover does to the relay's LISTEN connection (and the pool's).
+    async with database.sessions() as session:
+        await session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    await asyncio.sleep(0.5)
+
+    async def published() -> bool:
+        return (await js.stream_info(stream_name(source))).state.messages == 1
+
+    # A commit still wakes the relay at once, not at its next 60 s poll. The first commit may meet a
+    # dead pooled connection itself; the retry is what an idempotent client does.
+    for _ in range(3):
+        try:
+            ids = await raise_events(database, source, 1)
+            break
+        except DBAPIError:
+            continue
+    await eventually(published, within=5)
+    stop.set()
+    await task
+    assert await unsent(database, ids) == 0
