@@ -11,6 +11,10 @@ because the ``Nats-Msg-Id`` header is the event id (within the stream's
 duplicate window). Replicas of a relay claim disjoint batches with
 ``FOR UPDATE SKIP LOCKED``. Order is best effort (creation order per batch);
 consumers must not rely on a global order.
+
+The relay wakes on ``NOTIFY toko_outbox`` (sent by the commit) through a LISTEN
+connection of its own, made again whenever PostgreSQL drops it (a restart, a
+failover), and polls every ``poll_interval`` as a safety net.
 """
 
 from __future__ import annotations
