@@ -32,6 +32,19 @@ def hidden(html: str, name: str) -> str:
     return unescape(match.group(1))
 
 
+def post_login(browser: httpx.Client, login_page: str, email: str, password: str) -> httpx.Response:
+    """Fill in and send the login form of ``login_page``."""
+    return browser.post(
+        "/oauth2/login",
+        data={
+            "csrf_token": hidden(login_page, "csrf_token"),
+            "return_to": hidden(login_page, "return_to"),
+            "email": email,
+            "password": password,
+        },
+    )
+
+
 def sign_in(platform: Platform, account: dict[str, Any]) -> tuple[OAuth2Client, dict[str, Any]]:
     """Authorization code + PKCE for the storefront client, filling in the login form over HTTP."""
     oauth = OAuth2Client(
@@ -49,15 +62,7 @@ def sign_in(platform: Platform, account: dict[str, Any]) -> tuple[OAuth2Client, 
     with httpx.Client(base_url=platform.base_url, timeout=30) as browser:
         page = browser.get(url, follow_redirects=True)
         assert page.status_code == 200, page.text
-        answer = browser.post(
-            "/oauth2/login",
-            data={
-                "csrf_token": hidden(page.text, "csrf_token"),
-                "return_to": hidden(page.text, "return_to"),
-                "email": account["email"],
-                "password": account["password"],
-            },
-        )
+        answer = post_login(browser, page.text, account["email"], account["password"])
         location = answer.headers.get("location", "")
         while location and not location.startswith(REDIRECT_URI):
             answer = browser.get(location)
@@ -208,15 +213,7 @@ def test_no_password_token_or_client_secret_reaches_the_logs(platform: Platform)
             },
             follow_redirects=True,
         )
-        refused = browser.post(
-            "/oauth2/login",
-            data={
-                "csrf_token": hidden(page.text, "csrf_token"),
-                "return_to": hidden(page.text, "return_to"),
-                "email": account["email"],
-                "password": wrong_password,
-            },
-        )
+        refused = post_login(browser, page.text, account["email"], wrong_password)
     assert refused.status_code in (200, 400, 401)  # the form again, with an error
     client_secret = platform.credentials["clients"]["toko-scripts"]["client_secret"]
     jwts = [token["access_token"], token["id_token"], platform.admin_token]
