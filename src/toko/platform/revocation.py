@@ -104,6 +104,9 @@ class RevokedTokens:
             self.connected = True
             try:
                 await self._read(connection, stop, reconnected)
+            except Exception:
+                log.warning("revocations: following failed; starting again", exc_info=True)
+                await _sleep_unless(stop, RETRY_SECONDS)
             finally:
                 self.connected = False
                 with contextlib.suppress(Exception):
@@ -116,10 +119,14 @@ class RevokedTokens:
         starts at the last event read (by the server's clock; reading one twice is harmless), or
         where the previous one started.
         """
-        since = datetime.now(UTC) - REPLAY
+        since = self._last_read or datetime.now(UTC) - REPLAY
         while not stop.is_set():
-            subscription = await self._subscribe(connection, since)
-            if subscription is None:  # the auth service has not created its stream yet
+            try:
+                subscription = await self._subscribe(connection, since)
+            except Exception:  # JetStream not answering yet (a server just restarted), a timeout
+                log.warning("revocations: cannot subscribe yet; retrying", exc_info=True)
+                subscription = None
+            if subscription is None:  # or the auth service has not created its stream yet
                 await _sleep_unless(stop, RETRY_SECONDS)
                 continue
             while not (stop.is_set() or reconnected.is_set()):
