@@ -9,6 +9,9 @@ A handler that raises is retried with exponential backoff (``nak`` with a
 delay); after ``max_attempts`` deliveries the original envelope goes to the
 dead-letter subject ``toko.dlq.<consumer>`` with the error in its headers, and
 the message is terminated. Envelopes that cannot be decoded go there at once.
+A dependency out of reach (``toko.platform.errors.is_unavailable``: PostgreSQL
+restarting, Valkey away) is not the event's fault: the event is held and
+processed once the dependency is back, never dead-lettered for it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from toko.common.v1.event_pb2 import EventEnvelope
 from toko.platform.context import TraceContext, trace_var
+from toko.platform.errors import is_unavailable
 from toko.platform.events import DEAD_LETTER_PREFIX
 from toko.platform.schema import inbox
 
@@ -130,6 +134,7 @@ class EventConsumer:
         self._database = database
         self._handler = handler
         self._js: JetStreamContext = nats.jetstream()
+        self._stop = asyncio.Event()  # run()'s, once running
 
     def consumer_config(self) -> api.ConsumerConfig:
         """The durable consumer's JetStream configuration."""
@@ -150,6 +155,7 @@ class EventConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch and handle events until ``stop`` is set."""
+        self._stop = stop
         # Creating an existing durable consumer updates its configuration.
         await self._js.add_consumer(self.stream, config=self.consumer_config())
         subscription = await self._js.pull_subscribe_bind(durable=self.name, stream=self.stream)
@@ -191,13 +197,44 @@ class EventConsumer:
             return
         trace = trace_var.set(TraceContext.parse(envelope.traceparent, envelope.tracestate))
         try:
-            await self._process(envelope, payload)
+            if not await self._process_riding_out_outages(message, envelope, payload):
+                return  # stopping while a dependency is away: left unacknowledged, redelivered later
         except Exception as exc:
             await self._retry_or_dead_letter(message, exc)
             return
         finally:
             trace_var.reset(trace)
         await message.ack()
+
+    async def _process_riding_out_outages(
+        self, message: Msg, envelope: EventEnvelope, payload: Message
+    ) -> bool:
+        """Process the event; while a dependency is out of reach, hold it and try again.
+
+        An outage (PostgreSQL restarting, Valkey away) is not the event's fault: counted as failed
+        attempts it would send every event in flight to the dead letters, and past JetStream's
+        ``max_deliver`` stop its deliveries. So the event is kept (``in_progress`` restarts its
+        ``ack_wait``) and processed once the dependency is back. False if asked to stop meanwhile.
+        """
+        wait = self.backoff
+        while True:
+            try:
+                await self._process(envelope, payload)
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                log.warning(
+                    "a dependency is unavailable; holding the event",
+                    extra={"consumer": self.name, "retry_in": wait},
+                    exc_info=error,
+                )
+                await message.in_progress()
+                await _sleep_unless(self._stop, wait)
+                if self._stop.is_set():
+                    return False
+                wait = min(wait * 2, self.max_backoff)
+            else:
+                return True
 
     async def _process(self, envelope: EventEnvelope, payload: Message) -> None:
         async with self._database.unit_of_work(self.service) as uow:

@@ -224,6 +224,39 @@ async def test_a_handler_that_keeps_failing_dead_letters_the_event(
     await dead_letters.unsubscribe()
 
 
+async def test_an_outage_of_a_dependency_is_ridden_out_not_dead_lettered(
+    database: Database,
+    js: JetStreamContext,
+    source: str,
+    start_consumer: Start,
+    eventually: Eventually,
+) -> None:
+    attempts: list[int] = []
+
+    async def database_away_for_a_while(uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
+        attempts.append(1)
+        if len(attempts) <= 6:  # twice max_attempts: a PostgreSQL restart, say
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 15432)")
+        await record(uow, envelope, payload)
+
+    event = make_event(source)
+    await publish(js, event)
+    consumer = await start_consumer(handler=database_away_for_a_while, max_attempts=3, backoff=0.05)
+
+    async def handled() -> bool:
+        return await times_handled(database, event.id) == 1
+
+    await eventually(handled)
+    assert len(attempts) == 7
+    # The event was held while its handler could not reach the database: one delivery, no dead letter.
+    info = await js.consumer_info(consumer.stream, consumer.name)
+    assert info.num_redelivered == 0
+    dead_letters = await js.pull_subscribe(consumer.dead_letter_subject, stream=DEAD_LETTER_STREAM)
+    with pytest.raises(nats.errors.TimeoutError):
+        await dead_letters.fetch(1, timeout=0.5)
+    await dead_letters.unsubscribe()
+
+
 async def test_an_event_of_an_unknown_type_is_dead_lettered_at_once(
     nats_client: NATS, js: JetStreamContext, source: str, start_consumer: Start
 ) -> None:
