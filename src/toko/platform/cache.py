@@ -66,7 +66,7 @@ _VALKEY_ERRORS = (RedisError, OSError)
 
 
 class CacheUnavailable(Exception):
-    """Valkey could not be reached to invalidate keys; retry (an event consumer does so by raising)."""
+    """Valkey could not be reached to invalidate keys; retry (a consumer holds its event until it can)."""
 
 
 def create_valkey(url: str, *, max_connections: int = 64, timeout: float = 0.5) -> Redis:

@@ -140,9 +140,18 @@ class Unavailable(DomainError):
 
 
 def is_unavailable(error: BaseException) -> bool:
-    """Whether an unexpected exception means a dependency is out of reach, not a bug of ours."""
-    if isinstance(error, DBAPIError):
-        # A connection that died (SQLAlchemy then replaces the pool's connections), or one that could
-        # not be made (the server restarting, refusing connections, gone).
-        return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
-    return isinstance(error, OSError | ValkeyConnectionError | ValkeyTimeoutError)
+    """Whether an unexpected exception means a dependency is out of reach, not a bug of ours.
+
+    Also when it was raised from such an error (``CacheUnavailable`` from a Valkey connection error).
+    """
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, DBAPIError):
+            # A connection that died (SQLAlchemy then replaces the pool's connections), or one that
+            # could not be made (the server restarting, refusing connections, gone).
+            if cause.connection_invalidated or isinstance(cause, OperationalError | InterfaceError):
+                return True
+        elif isinstance(cause, OSError | ValkeyConnectionError | ValkeyTimeoutError):
+            return True
+        cause = cause.__cause__
+    return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from redis.exceptions import ConnectionError as ValkeyConnectionError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from toko.platform.cache import CacheUnavailable
 from toko.platform.errors import is_unavailable
 
 
@@ -14,6 +15,9 @@ def test_lost_or_refused_connections_are_unavailable() -> None:
     assert is_unavailable(OperationalError("SELECT 1", {}, Exception("the database system is starting up")))
     invalidated = DBAPIError("SELECT 1", {}, Exception("connection was closed"), connection_invalidated=True)
     assert is_unavailable(invalidated)
+    wrapped = CacheUnavailable("cannot invalidate 1 cache key(s)")
+    wrapped.__cause__ = ValkeyConnectionError("Connection refused")  # raise ... from ...
+    assert is_unavailable(wrapped)
 
 
 def test_bugs_and_constraint_violations_are_not() -> None:

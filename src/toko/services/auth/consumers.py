@@ -37,7 +37,7 @@ class UserEvents:
         self._sessions = sessions
 
     async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
-        """Revoke in the consumer's transaction; raising (Valkey down) makes JetStream redeliver."""
+        """Revoke in the consumer's transaction; with Valkey down the event is held until it is back."""
         if isinstance(payload, events_pb2.UserRolesChanged):
             await end_user_access_tokens(provider=self._provider, uow=uow, user_id=payload.user_id)
             return

@@ -145,7 +145,7 @@ class CampaignQuotas:
         self._clock = clock
 
     async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
-        """Allocate the campaign's SKUs; raising (a database failure) makes JetStream redeliver it."""
+        """Allocate the campaign's SKUs; through a database outage the event is held until it is back."""
         if not isinstance(payload, product_events.FlashSaleCampaignScheduled):
             return
         repository = InventoryRepository(uow.session)

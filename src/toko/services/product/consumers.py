@@ -7,8 +7,8 @@ The service consumes its own ProductUpdated and ProductArchived events to drop
 the changed product from the cache. The write handlers already invalidate right
 after commit; this consumer makes a missed invalidation (Valkey briefly down, a
 crash between commit and invalidation, a reader storing a value read just
-before the commit) converge, because a failed invalidation raises and JetStream
-redelivers the event.
+before the commit) converge, because a failed invalidation raises and the
+consumer holds the event until Valkey is back.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class CacheInvalidation:
         self._cache = cache
 
     async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
-        """Invalidate the product the event is about; raising (Valkey down) makes JetStream redeliver."""
+        """Invalidate the product the event is about; with Valkey down the event is held until it is back."""
         if isinstance(payload, events_pb2.ProductUpdated):
             product_id = payload.product.id
         elif isinstance(payload, events_pb2.ProductArchived):
