@@ -109,11 +109,13 @@ class EventConsumer:
         batch_size: int = 32,
         fetch_timeout: float = 1.0,
         inbox_retention: timedelta = timedelta(days=14),
+        max_hold: timedelta = timedelta(hours=1),
     ) -> None:
         """Consume ``subjects`` of ``stream`` as durable ``name``; ``service`` raises the handler's events.
 
         ``inbox_retention`` must outlast the stream's ``max_age``: an event can only
         be redelivered while the stream holds it, and its inbox row must still exist then.
+        ``max_hold`` bounds how long one event is held through a dependency's outage.
         """
         if not _CONSUMER_NAME.match(name):
             raise ValueError(f"invalid consumer name {name!r}: lowercase letters, digits, '-' and '_'")
@@ -130,6 +132,7 @@ class EventConsumer:
         self.batch_size = batch_size
         self.fetch_timeout = fetch_timeout
         self.inbox_retention = inbox_retention
+        self.max_hold = max_hold
         self.dead_letter_subject = f"{DEAD_LETTER_PREFIX}.{name}"
         self._database = database
         self._handler = handler
@@ -217,11 +220,14 @@ class EventConsumer:
         ``ack_wait``) and processed once the dependency is back. False if asked to stop meanwhile.
         """
         wait = self.backoff
+        give_up = time.monotonic() + self.max_hold.total_seconds()
         while True:
             try:
                 await self._process(envelope, payload)
             except Exception as error:
-                if not is_unavailable(error):
+                # Past max_hold the outage is treated as a failure like any other, so that an error
+                # taken for an outage cannot stall the consumer for good.
+                if not is_unavailable(error) or time.monotonic() > give_up:
                     raise
                 log.warning(
                     "a dependency is unavailable; holding the event",

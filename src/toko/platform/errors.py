@@ -25,6 +25,7 @@ the gRPC layer answers those with ``Unavailable`` instead of INTERNAL.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -35,6 +36,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 ERROR_DOMAIN = "toko"
 DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
+# Socket-level failures to reach a server. Not every OSError: a missing file is a bug, not an outage.
+_UNREACHABLE = (ConnectionError, TimeoutError, socket.gaierror, ValkeyConnectionError, ValkeyTimeoutError)
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,8 @@ def is_unavailable(error: BaseException) -> bool:
             # could not be made (the server restarting, refusing connections, gone).
             if cause.connection_invalidated or isinstance(cause, OperationalError | InterfaceError):
                 return True
-        elif isinstance(cause, OSError | ValkeyConnectionError | ValkeyTimeoutError):
+        elif isinstance(cause, _UNREACHABLE) or type(cause) is OSError:
+            # A plain OSError is what asyncio raises when every address of a host refused.
             return True
         cause = cause.__cause__
     return False

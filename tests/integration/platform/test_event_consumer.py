@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import nats
@@ -254,6 +255,25 @@ async def test_an_outage_of_a_dependency_is_ridden_out_not_dead_lettered(
     dead_letters = await js.pull_subscribe(consumer.dead_letter_subject, stream=DEAD_LETTER_STREAM)
     with pytest.raises(nats.errors.TimeoutError):
         await dead_letters.fetch(1, timeout=0.5)
+    await dead_letters.unsubscribe()
+
+
+async def test_an_outage_longer_than_max_hold_counts_as_failed_attempts(
+    js: JetStreamContext, source: str, start_consumer: Start
+) -> None:
+    async def database_gone(uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 15432)")
+
+    await publish(js, make_event(source))
+    consumer = await start_consumer(
+        handler=database_gone, max_attempts=2, backoff=0.05, max_hold=timedelta(seconds=0.3)
+    )
+    dead_letters = await js.pull_subscribe(consumer.dead_letter_subject, stream=DEAD_LETTER_STREAM)
+
+    (dead,) = await dead_letters.fetch(1, timeout=10)
+
+    assert dead.headers is not None
+    assert "Connect call failed" in dead.headers[ERROR_HEADER]
     await dead_letters.unsubscribe()
 
 

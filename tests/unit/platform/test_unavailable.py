@@ -11,6 +11,7 @@ from toko.platform.errors import is_unavailable
 
 def test_lost_or_refused_connections_are_unavailable() -> None:
     assert is_unavailable(ConnectionRefusedError(111, "Connection refused"))
+    assert is_unavailable(OSError("Multiple exceptions: [Errno 111] Connect call failed ('::1', 5432, 0, 0)"))
     assert is_unavailable(ValkeyConnectionError("Error 111 connecting to 127.0.0.1:16379"))
     assert is_unavailable(OperationalError("SELECT 1", {}, Exception("the database system is starting up")))
     invalidated = DBAPIError("SELECT 1", {}, Exception("connection was closed"), connection_invalidated=True)
@@ -23,4 +24,5 @@ def test_lost_or_refused_connections_are_unavailable() -> None:
 def test_bugs_and_constraint_violations_are_not() -> None:
     assert not is_unavailable(ValueError("bad"))
     assert not is_unavailable(KeyError("missing"))
+    assert not is_unavailable(FileNotFoundError(2, "No such file or directory"))
     assert not is_unavailable(IntegrityError("INSERT", {}, Exception("duplicate key value")))
