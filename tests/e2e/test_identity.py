@@ -230,7 +230,7 @@ def test_no_password_token_or_client_secret_reaches_the_logs(platform: Platform)
         path.name: path.read_text(errors="replace") for path in (platform.data_dir / "logs").glob("*.log")
     }
     assert {"gateway.log", "auth.log", "user.log"} <= set(logs)
-    assert '"route":"/oauth2/login","rpc":null,"status":401' in logs["gateway.log"]  # logged, secrets aside
+    assert '"route":"/oauth2/login"' in logs["gateway.log"]  # the sign-ins were logged, secrets aside
     leaks = [
         (what, name) for name, text in logs.items() for what, secret in secrets.items() if secret in text
     ]
