@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import nats
 import pytest
@@ -15,7 +16,9 @@ from nats.aio.client import Client as NATS
 from redis.asyncio import Redis
 from sqlalchemy import Connection, text
 
+from toko.infra.netcheck import free_port
 from toko.infra.servers import InfraEndpoints
+from toko.infra.tcpservers import NatsServer
 from toko.platform.cache import create_valkey
 from toko.platform.db import Database, ensure_database, service_database_url
 from toko.platform.schema import create_platform_tables
@@ -77,3 +80,13 @@ def eventually() -> Eventually:
             await asyncio.sleep(0.05)
 
     return wait
+
+
+@pytest.fixture
+def restartable_nats(tmp_path: Path) -> Iterator[NatsServer]:
+    """A NATS server of the test's own, to stop and start again (same port and store) under running code."""
+    server = NatsServer(free_port(), free_port(), tmp_path / "jetstream", tmp_path / "nats.log")
+    server.launch()
+    server.wait_ready(15)
+    yield server
+    server.stop()

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 
 import nats
 import pytest
@@ -17,7 +16,6 @@ from nats.js.client import JetStreamContext
 from sqlalchemy import func, select, text
 
 from toko.common.v1.event_pb2 import EventEnvelope
-from toko.infra.netcheck import free_port
 from toko.infra.tcpservers import NatsServer
 from toko.platform.consumer import ERROR_HEADER, ORIGINAL_SUBJECT_HEADER, EventConsumer
 from toko.platform.context import TraceContext, trace_var
@@ -345,11 +343,9 @@ def test_a_consumer_name_must_be_a_single_subject_token(database: Database) -> N
 
 
 async def test_a_consumer_carries_on_after_nats_restarts(
-    database: Database, tmp_path: Path, eventually: Eventually
+    database: Database, restartable_nats: NatsServer, eventually: Eventually
 ) -> None:
-    nats_server = NatsServer(free_port(), free_port(), tmp_path / "jetstream", tmp_path / "nats.log")
-    nats_server.launch()
-    nats_server.wait_ready(15)
+    nats_server = restartable_nats
     source = f"restart{uuid.uuid4().hex[:8]}"
     client = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
     stop = asyncio.Event()
@@ -398,4 +394,3 @@ async def test_a_consumer_carries_on_after_nats_restarts(
     finally:
         stop.set()
         await client.close()
-        nats_server.stop()

@@ -6,7 +6,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import nats
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -14,7 +13,6 @@ from google.protobuf.wrappers_pb2 import StringValue
 from nats.aio.client import Client as NATS
 
 from toko.auth.v1.events_pb2 import AccessTokensRevoked, RevokedAccessToken
-from toko.infra.netcheck import free_port
 from toko.infra.servers import InfraEndpoints
 from toko.infra.tcpservers import NatsServer
 from toko.platform.events import PendingEvent
@@ -87,11 +85,9 @@ async def test_a_verifier_without_nats_keeps_trying_and_stops_when_asked() -> No
 
 
 async def test_a_verifier_reads_revocations_raised_while_nats_was_down(
-    tmp_path: Path, eventually: Eventually
+    restartable_nats: NatsServer, eventually: Eventually
 ) -> None:
-    nats_server = NatsServer(free_port(), free_port(), tmp_path / "jetstream", tmp_path / "nats.log")
-    nats_server.launch()
-    nats_server.wait_ready(15)
+    nats_server = restartable_nats
     stop = asyncio.Event()
     revoked = RevokedTokens()
     follower = asyncio.create_task(revoked.follow(nats_server.url, stop, name="test-restart"))
@@ -126,7 +122,6 @@ async def test_a_verifier_reads_revocations_raised_while_nats_was_down(
     finally:
         stop.set()
         await follower
-        nats_server.stop()
 
 
 def _published(nats_client: NATS, event: PendingEvent) -> Callable[[], Awaitable[bool]]:
