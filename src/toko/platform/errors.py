@@ -20,7 +20,9 @@ Hierarchy (each maps to one gRPC status code)::
 
 ``is_unavailable`` tells which unexpected exceptions are a dependency out of reach (a database
 connection lost in a restart or failover, Valkey unreachable, a refused socket) rather than a bug:
-the gRPC layer answers those with ``Unavailable`` instead of INTERNAL.
+the gRPC layer answers those with ``Unavailable`` instead of INTERNAL. ``is_transaction_conflict``
+tells which are PostgreSQL ending a transaction to let a concurrent one through (a deadlock, a
+serialization failure): those are answered with ``Conflict`` (TRANSACTION_CONFLICT), safe to retry.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 ERROR_DOMAIN = "toko"
 DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
+TRANSACTION_CONFLICT = "TRANSACTION_CONFLICT"
+# SQLSTATEs of a transaction PostgreSQL rolled back in favour of a concurrent one: serialization_failure,
+# deadlock_detected. Nothing was written; the same request may simply be sent again.
+_CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
 # Socket-level failures to reach a server. Not every OSError: a missing file is a bug, not an outage.
 _UNREACHABLE = (ConnectionError, TimeoutError, socket.gaierror, ValkeyConnectionError, ValkeyTimeoutError)
 
@@ -159,3 +165,22 @@ def is_unavailable(error: BaseException) -> bool:
             return True
         cause = cause.__cause__
     return False
+
+
+def is_transaction_conflict(error: BaseException) -> bool:
+    """Whether an unexpected exception is PostgreSQL rolling the transaction back for a concurrent one."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, DBAPIError) and getattr(cause.orig, "sqlstate", None) in _CONFLICT_SQLSTATES:
+            return True
+        cause = cause.__cause__
+    return False
+
+
+def as_retryable(error: BaseException) -> DomainError | None:
+    """The retryable error an unexpected exception stands for (an outage, a conflict), or None for a bug."""
+    if is_unavailable(error):
+        return Unavailable(DEPENDENCY_UNAVAILABLE, "a dependency was unavailable; retry")
+    if is_transaction_conflict(error):
+        return Conflict(TRANSACTION_CONFLICT, "a concurrent change got in the way; retry")
+    return None

@@ -9,8 +9,9 @@ reflection, and one interceptor that, for each call:
   (the gateway already did; a call that bypassed it is held to the same rule),
 - turns ``DomainError`` into ``google.rpc.Status`` with ``ErrorInfo`` and
   ``BadRequest`` details, a database or cache out of reach (a restart, a failover)
-  into a retryable UNAVAILABLE (``DEPENDENCY_UNAVAILABLE``), and anything else
-  unexpected into a logged INTERNAL,
+  into a retryable UNAVAILABLE (``DEPENDENCY_UNAVAILABLE``), a transaction PostgreSQL
+  rolled back for a concurrent one (a deadlock) into a retryable ABORTED
+  (``TRANSACTION_CONFLICT``), and anything else unexpected into a logged INTERNAL,
 - writes one access log line.
 """
 
@@ -42,13 +43,7 @@ from toko.platform.context import (
     request_id_var,
     trace_var,
 )
-from toko.platform.errors import (
-    DEPENDENCY_UNAVAILABLE,
-    ERROR_DOMAIN,
-    DomainError,
-    Unavailable,
-    is_unavailable,
-)
+from toko.platform.errors import ERROR_DOMAIN, DomainError, as_retryable
 from toko.platform.ids import new_id
 from toko.platform.telemetry import server_span
 
@@ -182,17 +177,18 @@ class ContextInterceptor(grpc.aio.ServerInterceptor):
                 outcome = "CANCELLED"
                 raise
             except Exception as error:
-                if is_unavailable(error):
-                    # Not a bug: the database or cache was out of reach (a restart, a failover). A
-                    # retryable UNAVAILABLE; writes are safe to retry with their idempotency key.
-                    outcome = "UNAVAILABLE"
-                    log.warning("a dependency was unavailable in %s", method, exc_info=True)
-                    unavailable = Unavailable(DEPENDENCY_UNAVAILABLE, "a dependency was unavailable; retry")
+                retryable = as_retryable(error)
+                if retryable is not None:
+                    # Not a bug: the database or cache was out of reach (a restart, a failover), or
+                    # PostgreSQL rolled the transaction back for a concurrent one. Nothing was written;
+                    # writes are safe to retry with their idempotency key.
+                    outcome = retryable.code.name
+                    log.warning("%s in %s", retryable.reason, method, exc_info=True)
                     await context.abort(
-                        unavailable.code,
-                        unavailable.message,
+                        retryable.code,
+                        retryable.message,
                         trailing_metadata=(
-                            (STATUS_DETAILS_KEY, status_of(unavailable, self._service).SerializeToString()),
+                            (STATUS_DETAILS_KEY, status_of(retryable, self._service).SerializeToString()),
                         ),
                     )
                 outcome = "INTERNAL"

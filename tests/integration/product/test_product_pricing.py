@@ -30,7 +30,7 @@ from toko.product.v1 import product_pb2 as pb
 from toko.services.product import pricing_handlers
 from toko.services.product.bootstrap import product_cache
 from toko.services.product.handlers import Catalog
-from toko.services.product.pricing_repository import price_history, sku_pricing
+from toko.services.product.pricing_repository import price_boundaries, price_history, sku_pricing
 from toko.services.product.settings import ProductSettings
 
 Stub = product_pb2_grpc.ProductServiceStub
@@ -351,6 +351,39 @@ async def test_cancelling_a_running_schedule_restores_the_base_price(
     assert cancelled.HasField("cancel_time")
     assert after.lines[0].unit_price.amount == 45_000
     assert [c.new_price.amount for c in await history(stub, sku)][:2] == [45_000, 41_000]
+
+
+async def test_cancelling_a_schedule_while_the_scheduler_holds_its_boundary_does_not_deadlock(
+    stub: Stub, category: pb.Category, database: Database
+) -> None:
+    # The scheduler claims a boundary and then locks its SKU's pricing row; a cancellation takes the
+    # pricing row first. Given a claim in flight, when the seller cancels and the claim goes on to the
+    # pricing row, then both get through: no deadlock, no error for the seller.
+    shop = new_shop()
+    product = await new_product(stub, category, shop)
+    sku = product.skus[0].id
+    start = datetime.now(UTC) + timedelta(hours=1)
+    request = ppb.CreatePriceScheduleRequest(
+        sku_id=sku, price=idr(41_000), start_time=stamp(start), end_time=stamp(start + timedelta(hours=1))
+    )
+    schedule = (await stub.CreatePriceSchedule(request, metadata=as_seller(shop))).schedule
+
+    async with database.sessions() as scheduler, scheduler.begin():
+        claimed = await scheduler.execute(
+            select(price_boundaries.c.id).where(price_boundaries.c.ref_id == schedule.id).with_for_update()
+        )
+        assert len(claimed.all()) == 2
+        cancelling = asyncio.ensure_future(
+            stub.CancelPriceSchedule(ppb.CancelPriceScheduleRequest(id=schedule.id), metadata=as_seller(shop))
+        )
+        await asyncio.wait({cancelling}, timeout=1.0)
+        await scheduler.execute(
+            select(sku_pricing.c.sku_id).where(sku_pricing.c.sku_id == sku).with_for_update()
+        )
+    cancelled = (await cancelling).schedule
+
+    assert cancelled.HasField("cancel_time")
+    assert (await quote(stub, (sku, 1), at=start + timedelta(minutes=5))).lines[0].unit_price.amount == 45_000
 
 
 # --- campaigns ----------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Which unexpected errors are a dependency out of reach (UNAVAILABLE) rather than a bug (INTERNAL)."""
+"""Which unexpected errors are retryable (UNAVAILABLE, a conflict: ABORTED) rather than a bug (INTERNAL)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,21 @@ from redis.exceptions import ConnectionError as ValkeyConnectionError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from toko.platform.cache import CacheUnavailable
-from toko.platform.errors import is_unavailable
+from toko.platform.errors import (
+    DEPENDENCY_UNAVAILABLE,
+    TRANSACTION_CONFLICT,
+    as_retryable,
+    is_transaction_conflict,
+    is_unavailable,
+)
+
+
+class PostgresError(Exception):
+    """What asyncpg raises: an error carrying the server's SQLSTATE."""
+
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
 
 
 def test_lost_or_refused_connections_are_unavailable() -> None:
@@ -26,3 +40,21 @@ def test_bugs_and_constraint_violations_are_not() -> None:
     assert not is_unavailable(KeyError("missing"))
     assert not is_unavailable(FileNotFoundError(2, "No such file or directory"))
     assert not is_unavailable(IntegrityError("INSERT", {}, Exception("duplicate key value")))
+
+
+def test_a_deadlock_or_serialization_failure_is_a_retryable_conflict() -> None:
+    deadlock = DBAPIError("DELETE …", {}, PostgresError("deadlock detected", "40P01"))
+    serialization = DBAPIError("UPDATE …", {}, PostgresError("could not serialize access", "40001"))
+    duplicate = IntegrityError("INSERT …", {}, PostgresError("duplicate key value", "23505"))
+
+    assert is_transaction_conflict(deadlock)
+    assert is_transaction_conflict(serialization)
+    assert not is_transaction_conflict(duplicate)
+    conflict = as_retryable(deadlock)
+    assert conflict is not None
+    assert (conflict.code.name, conflict.reason) == ("ABORTED", TRANSACTION_CONFLICT)
+    outage = as_retryable(ConnectionRefusedError(111, "Connection refused"))
+    assert outage is not None
+    assert (outage.code.name, outage.reason) == ("UNAVAILABLE", DEPENDENCY_UNAVAILABLE)
+    assert as_retryable(duplicate) is None
+    assert as_retryable(ValueError("bad")) is None

@@ -652,6 +652,9 @@ async def apply_due_boundaries(*, catalog: Catalog, batch_size: int = 100) -> in
             return 0
         # The latest boundary per SKU names the cause of that SKU's change.
         causes = {b.sku_id: Cause(b.kind, SYSTEM_ACTOR, b.ref_id) for b in due}
+        # All the SKUs locked at once, in id order like every other writer: one by one, in due order,
+        # two workers with overlapping SKUs could each wait for the other.
+        await repository.lock_pricing(list(causes), now.date())
         for sku_id, cause in causes.items():
             await reprice(uow, sku_ids=[sku_id], now=now, cause=cause)
         await repository.mark_applied([b.id for b in due], now)

@@ -3,7 +3,9 @@
 All locking of pricing is here: ``lock_pricing`` takes the SKUs' pricing rows
 ``FOR UPDATE`` (in id order, so two writers never deadlock), and every change
 of a SKU's price happens under that lock; ``claim_due_boundaries`` claims the
-scheduler's work with ``FOR UPDATE SKIP LOCKED``.
+scheduler's work with ``FOR UPDATE SKIP LOCKED``. The scheduler is the one writer that takes
+a boundary before the pricing rows, so whoever takes them the other way round
+(``cancel_schedule``) skips the boundaries it has claimed instead of waiting for them.
 
 The quote's facts come in one round trip (``quote_facts``): one statement with
 a LATERAL subquery per concern, each an index probe.
@@ -621,15 +623,22 @@ class PricingRepository:
         return [_schedule(row) for row in await self._session.execute(query)]
 
     async def cancel_schedule(self, schedule_id: str, at: datetime) -> None:
-        """Mark a schedule cancelled and drop its boundaries not applied yet."""
+        """Mark a schedule cancelled and drop its boundaries not applied yet.
+
+        A boundary the scheduler has claimed (locked) is left to it: the scheduler holds the boundary
+        and waits for the SKU's pricing row, which the canceller holds, so waiting for the boundary here
+        would deadlock. Applying it after the cancellation re-prices from the live schedules only,
+        which is harmless.
+        """
         await self._session.execute(
             update(price_schedules).where(price_schedules.c.id == schedule_id).values(cancelled_at=at)
         )
-        await self._session.execute(
-            delete(price_boundaries).where(
-                price_boundaries.c.ref_id == schedule_id, price_boundaries.c.applied_at.is_(None)
-            )
+        unclaimed = (
+            select(price_boundaries.c.id)
+            .where(price_boundaries.c.ref_id == schedule_id, price_boundaries.c.applied_at.is_(None))
+            .with_for_update(skip_locked=True)
         )
+        await self._session.execute(delete(price_boundaries).where(price_boundaries.c.id.in_(unclaimed)))
 
     # --- campaigns ---------------------------------------------------------------------------------------
 
