@@ -2,6 +2,7 @@
 
 Starts the platform the way ``make up`` does (on a temporary data directory and free ports), then:
 
+- (0) the floor: a bare ASGI app -> a bare ``grpc.aio`` echo, nothing of toko's (``bench.floor``);
 - (a) the echo chain: gateway -> echo gRPC service, no database;
 - (b) ``GET /v1/products/{id}``: gateway -> product service (Valkey cache) -> PostgreSQL;
 
@@ -33,6 +34,7 @@ import httpx
 import psutil
 
 from bench import identity, inventory, pricing
+from bench.floor import Floor
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -288,7 +290,8 @@ def machine() -> str:
 
 
 def render_table(result: dict[str, Any]) -> str:
-    echo, product, authed = result["echo"], result["product"], result["product_authenticated"]
+    floor, echo, product = result["floor"], result["echo"], result["product"]
+    authed = result["product_authenticated"]
     light, offered = result["product_light"], result["product_offered"]
     tokens, login = result["client_credentials"], result["login"]
     flash, reservations, quote = result["flash_sale"], result["reservations"], result["quote"]
@@ -297,9 +300,11 @@ def render_table(result: dict[str, Any]) -> str:
     rows = [
         "| measurement | figure | p50 ms | p99 ms | target |",
         "|---|---|---|---|---|",
+        f"| (0) floor: bare ASGI app → bare `grpc.aio` echo, nothing of toko's (`bench/floor.py`; ADR 9), {vus} connections | {floor['requests_per_second']:.0f} req/s | {floor['p50_ms']} | {floor['p99_ms']} | reported |",
         f"| (a) echo chain: gateway → echo gRPC, {vus} connections | {echo['requests_per_second']:.0f} req/s | {echo['p50_ms']} | {echo['p99_ms']} | baseline |",
         f"| (b) `GET /v1/products/{{id}}`: gateway → product → cache/PostgreSQL, {vus} connections | {product['requests_per_second']:.0f} req/s | {product['p50_ms']} | {product['p99_ms']} | p99 ≤ 25 ms |",
         f"| ratio b/a | **{result['ratio_b_over_a']:.2f}** | | | ≥ 0.6 |",
+        f"| ratios a/floor and b/floor | {result['ratio_a_over_floor']:.2f} and {result['ratio_b_over_floor']:.2f} | | | reported |",
         f"| (b) at {light['vus']} connections (a load these cores carry; ADR 9) | {light['requests_per_second']:.0f} req/s | {light['p50_ms']} | {light['p99_ms']} | reported |",
         (
             f"| (b) at {vus} connections, open loop: highest offered rate with p99 ≤ {P99_TARGET_MS:.0f} ms (steps of 10% of the closed-loop rate; ADR 9) | {offered['offered_rate']} req/s offered, {offered['requests_per_second']:.0f} served | {offered['p50_ms']} | {offered['p99_ms']} | reported |"
@@ -363,6 +368,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             echo_urls = [f"{running.base_url}/v1/echo/halo"]
+            floor = Floor()
+            try:
+                k6("warmup-floor", [floor.url], vus=8, duration="3s", work=work)
+                bare = k6("floor", [floor.url], vus=args.vus, duration=args.duration, work=work)
+            finally:
+                floor.stop()
+            print(f"(0) floor: {bare}")
             k6("warmup-echo", echo_urls, vus=8, duration="3s", work=work)
             k6("warmup-product", urls, vus=8, duration="3s", work=work)
             echo = k6("echo", echo_urls, vus=args.vus, duration=args.duration, work=work)
@@ -446,12 +458,15 @@ def main() -> None:
         "vus": args.vus,
         "duration": args.duration,
         "cold_start_seconds": cold_start,
+        "floor": asdict(bare),
         "echo": asdict(echo),
         "product": asdict(product),
         "product_light": asdict(light) | {"vus": LIGHT_VUS},
         "product_offered": asdict(offered) if offered else None,
         "product_authenticated": asdict(authed),
         "ratio_b_over_a": round(product.requests_per_second / echo.requests_per_second, 3),
+        "ratio_a_over_floor": round(echo.requests_per_second / bare.requests_per_second, 3),
+        "ratio_b_over_floor": round(product.requests_per_second / bare.requests_per_second, 3),
         "ratio_authenticated": round(authed.requests_per_second / product.requests_per_second, 3),
         "client_credentials": asdict(tokens),
         "login": login,
