@@ -227,6 +227,21 @@ def test_writes_need_a_token(platform: Platform) -> None:
             None,
             "skus[0].option",
         ),
+        ({"title": "Kaos\u0000Polos"}, 400, "NUL_CHARACTER", "title"),
+        (
+            {
+                "skus": [
+                    {
+                        "code": "X4",
+                        "optionValues": {"Warna": "Hi\u0000tam", "Ukuran": "M"},
+                        "price": {"amount": "1000"},
+                    }
+                ]
+            },
+            400,
+            "NUL_CHARACTER",
+            "skus[0].option_values",
+        ),
     ],
     ids=[
         "unknown-field",
@@ -236,6 +251,8 @@ def test_writes_need_a_token(platform: Platform) -> None:
         "negative-price",
         "absurd-price",
         "sku-options-mismatch",
+        "nul-in-title",
+        "nul-in-option-value",
     ],
 )
 def test_bad_product_input_is_a_4xx_problem_and_writes_nothing(

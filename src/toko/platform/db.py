@@ -115,6 +115,9 @@ class Database:
             pool_size=self.pool_size,
             max_overflow=self.pool_size // 2,
             pool_pre_ping=False,
+            # A failed statement's error (logged with its traceback) shows the SQL but not the values:
+            # they can be password hashes, token digests, emails.
+            hide_parameters=True,
             # Prepared statements are cached per connection by asyncpg; keep the cache warm.
             connect_args={"statement_cache_size": 512},
         )

@@ -7,6 +7,8 @@ reflection, and one interceptor that, for each call:
 - records the deadline so outgoing calls inherit it,
 - authenticates the caller and enforces the RPC's declared access rule
   (the gateway already did; a call that bypassed it is held to the same rule),
+- refuses a request whose strings carry a NUL character, which PostgreSQL cannot store
+  (``NUL_CHARACTER``, naming the fields),
 - turns ``DomainError`` into ``google.rpc.Status`` with ``ErrorInfo`` and
   ``BadRequest`` details, a database or cache out of reach (a restart, a failover)
   into a retryable UNAVAILABLE (``DEPENDENCY_UNAVAILABLE``), a transaction PostgreSQL
@@ -43,8 +45,9 @@ from toko.platform.context import (
     request_id_var,
     trace_var,
 )
-from toko.platform.errors import ERROR_DOMAIN, DomainError, as_retryable
+from toko.platform.errors import ERROR_DOMAIN, DomainError, InvalidArgument, as_retryable
 from toko.platform.ids import new_id
+from toko.platform.strings import NUL_CHARACTER, nul_violations
 from toko.platform.telemetry import server_span
 
 log = logging.getLogger("toko.grpc")
@@ -160,6 +163,8 @@ class ContextInterceptor(grpc.aio.ServerInterceptor):
                 )
                 rule.check(principal)
                 principal_var.set(principal)
+                if violations := nul_violations(request):
+                    raise InvalidArgument.of(violations, reason=NUL_CHARACTER)
                 if self._tracer is None:
                     return await behaviour(request, context)
                 with server_span(self._tracer, method, caller_trace) as span_trace:

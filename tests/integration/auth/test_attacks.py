@@ -263,3 +263,29 @@ async def test_logout_to_an_unregistered_uri_is_refused(
     again = await browser.get(authorize_url(storefront, pkce_pair()[1]))
     assert again.status_code == 200
     assert 'name="password"' in again.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "form", "headers"),
+    [
+        ("POST", "/oauth2/token", {"grant_type": "client_credentials", "client_id": "a\x00b"}, {}),
+        (
+            "POST",
+            "/oauth2/token",
+            {"grant_type": "client_credentials"},
+            {"Authorization": "Basic dG9rbwBzY3JpcHRzOnNlY3JldA=="},  # "toko\0scripts:secret"
+        ),
+        ("POST", "/oauth2/revoke", {"token": "t\x00", "client_id": "storefront"}, {}),
+        ("GET", "/oauth2/authorize?client_id=storefront%00&response_type=code", None, {}),
+        ("POST", "/oauth2/authorize", {"client_id": "storefront", "state": "\x00"}, {}),
+    ],
+    ids=["form-client-id", "basic-client-id", "revoke-token", "authorize-query", "authorize-form"],
+)
+async def test_a_nul_character_in_any_parameter_is_a_400_invalid_request(
+    browser: httpx.AsyncClient, method: str, path: str, form: dict[str, str] | None, headers: dict[str, str]
+) -> None:
+    # PostgreSQL cannot store U+0000: such a parameter once reached a client lookup and failed with a 500.
+    response = await browser.request(method, path, data=form, headers=headers)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_request"

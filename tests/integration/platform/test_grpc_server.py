@@ -47,6 +47,20 @@ async def test_domain_errors_travel_as_rich_status(echo: RunningService) -> None
     assert bad_request.field_violations[0].field == "message"
 
 
+async def test_a_nul_character_in_a_string_is_refused_before_the_servicer(echo: RunningService) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{echo.port}") as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await echo_pb2_grpc.EchoServiceStub(channel).Echo(echo_pb2.EchoRequest(message="ha\x00lo"))
+    error = caught.value
+    status = status_pb2.Status.FromString(dict(error.trailing_metadata() or ())["grpc-status-details-bin"])
+    info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(info)
+    assert status.details[1].Unpack(bad_request)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.reason == "NUL_CHARACTER"
+    assert [v.field for v in bad_request.field_violations] == ["message"]
+
+
 async def test_stopping_reports_not_serving_and_refuses_new_calls() -> None:
     settings = EchoSettings(port=0)
     running = await start_service(await bootstrap(settings), settings)

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from secrets import token_urlsafe
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from toko.platform.strings import NUL
 from toko.services.auth import handlers
 from toko.services.auth.accounts import AccountsUnavailable, InvalidCredentials, InvalidSecondFactor
 from toko.services.auth.domain import (
@@ -34,7 +35,17 @@ from toko.services.auth.handlers import (
     OAuthError,
     Provider,
 )
-from toko.services.auth.http.asgi import BodyTooLarge, Endpoint, Receive, Request, Response, Scope, Send
+from toko.services.auth.http.asgi import (
+    BodyTooLarge,
+    Endpoint,
+    NulInParameters,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    parse_parameters,
+)
 from toko.services.auth.http.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -122,6 +133,9 @@ class OAuthApp:
                 response = await endpoint(request)
         except BodyTooLarge:
             response = Response.json({"error": "invalid_request", "error_description": "body too large"}, 413)
+        except NulInParameters:
+            description = "parameters must not contain the NUL character (U+0000)"
+            response = Response.json({"error": "invalid_request", "error_description": description}, 400)
         except AccountsUnavailable:
             log.exception("the user service is unavailable")
             response = self._error_page("Layanan sedang tidak tersedia. (Service unavailable, retry.)", 503)
@@ -392,7 +406,7 @@ class OAuthApp:
         form, _ = _single(await request.form_pairs())
         if not self._csrf_ok(request, form):
             return self._error_page(FORM_EXPIRED, 403)
-        pairs = parse_qsl(form.get("request", ""), keep_blank_values=True)
+        pairs = parse_parameters(form.get("request", ""))
         authorization, refusal = await self._authorization_request(pairs)
         if authorization is None:
             assert refusal is not None
@@ -423,6 +437,8 @@ class OAuthApp:
                 client_id, secret = basic_credentials({"Authorization": authorization})
             except (UnicodeDecodeError, ValueError):
                 client_id, secret = None, None
+            if NUL in f"{client_id}{secret}":
+                raise NulInParameters
             if not client_id or "client_secret" in form:
                 raise OAuthError("invalid_request", "use one client authentication method")
             return ClientCredentials(client_id=client_id, client_secret=secret, method="client_secret_basic")

@@ -21,6 +21,8 @@ from urllib.parse import parse_qsl
 import orjson
 import uvicorn
 
+from toko.platform.strings import NUL
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -41,6 +43,18 @@ _PAGE_CSP = "; ".join(
 
 class BodyTooLarge(Exception):
     """The request body is over ``MAX_BODY_BYTES``."""
+
+
+class NulInParameters(Exception):
+    """A query or form parameter holds a NUL character, which PostgreSQL cannot store."""
+
+
+def parse_parameters(encoded: str) -> list[tuple[str, str]]:
+    """``application/x-www-form-urlencoded`` pairs in order; ``NulInParameters`` if one holds a NUL."""
+    pairs = parse_qsl(encoded, keep_blank_values=True)
+    if any(NUL in name or NUL in value for name, value in pairs):
+        raise NulInParameters
+    return pairs
 
 
 @dataclass
@@ -75,7 +89,7 @@ class Request:
 
     def query_pairs(self) -> list[tuple[str, str]]:
         """The query parameters in order, repeats included."""
-        return parse_qsl(self.query_string, keep_blank_values=True)
+        return parse_parameters(self.query_string)
 
     async def body(self) -> bytes:
         """The body, at most ``MAX_BODY_BYTES``."""
@@ -101,7 +115,7 @@ class Request:
         if content_type != "application/x-www-form-urlencoded":
             return []
         try:
-            return parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
+            return parse_parameters(body.decode())
         except UnicodeDecodeError:
             return []
 
