@@ -224,8 +224,13 @@ class Binding:
                 errors="strict",
                 max_num_fields=_MAX_QUERY_FIELDS,
             )
-        except (UnicodeDecodeError, ValueError) as error:
-            raise bad_request("INVALID_QUERY", "the query string cannot be decoded") from error
+        except UnicodeDecodeError as error:
+            raise bad_request("INVALID_QUERY", "the query string is not valid UTF-8") from error
+        except ValueError as error:
+            # parse_qsl's only ValueError here: more fields than max_num_fields.
+            raise bad_request(
+                "TOO_MANY_QUERY_PARAMETERS", f"the query string has more than {_MAX_QUERY_FIELDS} parameters"
+            ) from error
         seen: set[tuple[int, ...]] = set()
         for key, raw in pairs:
             fields = self._query_fields(key)

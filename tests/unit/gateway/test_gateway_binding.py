@@ -62,6 +62,15 @@ def test_bad_query_params_are_400s_naming_the_parameter(query: bytes, field: str
     assert [v.field for v in problem.violations] == [field]
 
 
+def test_an_undecodable_or_overlong_query_string_says_which() -> None:
+    binding = _binding("BatchGetSkus", "/v1/skus:batchGet")
+    not_utf8 = _problem(lambda: binding.request({}, b"ids=%ff%fe", None))
+    too_many = _problem(lambda: binding.request({}, b"&".join([b"ids=a"] * 300), None))
+    assert (not_utf8.status, not_utf8.reason) == (400, "INVALID_QUERY")
+    assert (too_many.status, too_many.reason) == (400, "TOO_MANY_QUERY_PARAMETERS")
+    assert "256" in too_many.detail
+
+
 def test_query_cannot_rebind_path_fields_or_feed_a_body_star_route() -> None:
     get = _binding("GetProduct", "/v1/products/{id}")
     assert _problem(lambda: get.request({("id",): "p1"}, b"id=p2", None)).reason == "INVALID_QUERY_PARAMETER"
