@@ -20,7 +20,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ import psutil
 
 from bench import identity, inventory, pricing
 from bench.floor import Floor
+from toko.infra.netcheck import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -62,12 +62,6 @@ class LoadResult:
     # connection (a rate the platform did not keep up with).
     offered_rate: int | None = None
     dropped: int = 0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RunningPlatform:

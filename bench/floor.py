@@ -13,7 +13,6 @@ the figures of the real paths read against it (ADR 9).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from granian import Granian
 from granian.constants import HTTPModes, Interfaces, Loops
 
 from toko.echo.v1 import echo_pb2, echo_pb2_grpc
+from toko.infra.netcheck import free_port
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -84,17 +84,11 @@ def app_factory() -> _App:
     return _App()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Floor:
     """The bare HTTP → gRPC echo pair, in two child processes, until ``stop``."""
 
     def __init__(self) -> None:
-        echo_port, http_port = _free_port(), _free_port()
+        echo_port, http_port = free_port(), free_port()
         command = [sys.executable, "-m", "bench.floor"]
         env = os.environ | {_ECHO_ADDRESS: f"127.0.0.1:{echo_port}"}
         self._processes = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,13 +149,6 @@ class Upstream:
 
     address: str
     calls: Calls
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on (at the time of asking)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def start_upstream() -> tuple[grpc.aio.Server, Upstream]:

@@ -8,10 +8,11 @@ import logging
 import httpx
 import orjson
 import pytest
-from gateway_fakes import ADMIN_TOKEN, Upstream, free_port, settings_for
+from gateway_fakes import ADMIN_TOKEN, Upstream, settings_for
 from openapi_spec_validator import validate
 
 from toko.gateway import create_app
+from toko.infra.netcheck import free_port
 
 PROBLEM = "application/problem+json"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

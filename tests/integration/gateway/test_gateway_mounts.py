@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from gateway_fakes import Upstream, free_port, settings_for
+from gateway_fakes import Upstream, settings_for
 from http_upstream import Seen, http_upstream
 
 from toko.gateway import Gateway, create_app
+from toko.infra.netcheck import free_port
 
 
 @pytest.fixture

@@ -9,10 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_fakes import Upstream, free_port, settings_for
+from gateway_fakes import Upstream, settings_for
 from http_upstream import http_upstream
 
 from toko.gateway import Gateway, create_app
+from toko.infra.netcheck import free_port
 from toko.infra.servers import InfraEndpoints
 from toko.platform.cache import create_valkey
 from toko.platform.testing_auth import TokenIssuer, bearer

@@ -10,8 +10,9 @@ import sys
 
 import httpx
 import orjson
-from gateway_fakes import ADMIN_TOKEN, ECHO, PRODUCTS, Upstream, free_port
+from gateway_fakes import ADMIN_TOKEN, ECHO, PRODUCTS, Upstream
 
+from toko.infra.netcheck import free_port
 from toko.platform.testing_auth import trusting_env
 
 

@@ -68,6 +68,18 @@ async def quote(stub: Stub, *lines: tuple[str, int], at: datetime | None = None)
     return await stub.QuotePrices(request)
 
 
+async def scheduled_sku(
+    stub: Stub, category: pb.Category, start: datetime, length: timedelta
+) -> tuple[str, str, ppb.PriceSchedule]:
+    """A new shop's SKU (base 45,000) with a schedule at 41,000 over ``[start, start + length)``."""
+    shop = new_shop()
+    sku = (await new_product(stub, category, shop)).skus[0].id
+    request = ppb.CreatePriceScheduleRequest(
+        sku_id=sku, price=idr(41_000), start_time=stamp(start), end_time=stamp(start + length)
+    )
+    return shop, sku, (await stub.CreatePriceSchedule(request, metadata=as_seller(shop))).schedule
+
+
 async def history(stub: Stub, sku_id: str) -> list[ppb.PriceChange]:
     return list((await stub.GetPriceHistory(ppb.GetPriceHistoryRequest(sku_id=sku_id))).changes)
 
@@ -252,14 +264,8 @@ async def test_bad_quote_lines_get_a_clear_reason(stub: Stub, category: pb.Categ
 async def test_a_scheduled_price_applies_in_its_window_and_overlaps_are_refused(
     stub: Stub, category: pb.Category, database: Database
 ) -> None:
-    shop = new_shop()
-    product = await new_product(stub, category, shop)
-    sku = product.skus[0].id
     start = datetime.now(UTC) + timedelta(hours=1)
-    request = ppb.CreatePriceScheduleRequest(
-        sku_id=sku, price=idr(41_000), start_time=stamp(start), end_time=stamp(start + timedelta(hours=2))
-    )
-    schedule = (await stub.CreatePriceSchedule(request, metadata=as_seller(shop))).schedule
+    shop, sku, schedule = await scheduled_sku(stub, category, start, timedelta(hours=2))
     rows = await history_rows(database, sku)
 
     overlapping = ppb.CreatePriceScheduleRequest(
@@ -296,14 +302,8 @@ async def test_a_scheduled_price_applies_in_its_window_and_overlaps_are_refused(
 async def test_the_scheduler_applies_a_due_schedule_exactly_once_while_workers_race(
     stub: Stub, category: pb.Category, settings: ProductSettings, database: Database
 ) -> None:
-    shop = new_shop()
-    product = await new_product(stub, category, shop)
-    sku = product.skus[0].id
     start = datetime.now(UTC) + timedelta(seconds=1)
-    request = ppb.CreatePriceScheduleRequest(
-        sku_id=sku, price=idr(41_000), start_time=stamp(start), end_time=stamp(start + timedelta(hours=1))
-    )
-    schedule = (await stub.CreatePriceSchedule(request, metadata=as_seller(shop))).schedule
+    _, sku, schedule = await scheduled_sku(stub, category, start, timedelta(hours=1))
     valkey = create_valkey(settings.redis_url)
     racer = Catalog(database=database, cache=product_cache(settings, valkey), clock=lambda: start)
 
@@ -330,14 +330,7 @@ async def test_the_scheduler_applies_a_due_schedule_exactly_once_while_workers_r
 async def test_cancelling_a_running_schedule_restores_the_base_price(
     stub: Stub, category: pb.Category
 ) -> None:
-    shop = new_shop()
-    product = await new_product(stub, category, shop)
-    sku = product.skus[0].id
-    now = datetime.now(UTC)
-    request = ppb.CreatePriceScheduleRequest(
-        sku_id=sku, price=idr(41_000), start_time=stamp(now), end_time=stamp(now + timedelta(hours=1))
-    )
-    schedule = (await stub.CreatePriceSchedule(request, metadata=as_seller(shop))).schedule
+    shop, sku, schedule = await scheduled_sku(stub, category, datetime.now(UTC), timedelta(hours=1))
     running = await quote(stub, (sku, 1))
 
     cancelled = (
@@ -359,14 +352,8 @@ async def test_cancelling_a_schedule_while_the_scheduler_holds_its_boundary_does
     # The scheduler claims a boundary and then locks its SKU's pricing row; a cancellation takes the
     # pricing row first. Given a claim in flight, when the seller cancels and the claim goes on to the
     # pricing row, then both get through: no deadlock, no error for the seller.
-    shop = new_shop()
-    product = await new_product(stub, category, shop)
-    sku = product.skus[0].id
     start = datetime.now(UTC) + timedelta(hours=1)
-    request = ppb.CreatePriceScheduleRequest(
-        sku_id=sku, price=idr(41_000), start_time=stamp(start), end_time=stamp(start + timedelta(hours=1))
-    )
-    schedule = (await stub.CreatePriceSchedule(request, metadata=as_seller(shop))).schedule
+    shop, sku, schedule = await scheduled_sku(stub, category, start, timedelta(hours=1))
 
     async with database.sessions() as scheduler, scheduler.begin():
         claimed = await scheduler.execute(
