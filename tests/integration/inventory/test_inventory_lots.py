@@ -268,7 +268,7 @@ async def test_a_purchase_order_receipt_puts_accepted_perishable_units_in_the_lo
         pb.ReceiptLine(sku_id=fresh, accepted=3, lot_code="PO-L1", expiry_date="31/12/2026")
     )
     unprintable = await receipt(
-        pb.ReceiptLine(sku_id=fresh, accepted=3, lot_code="PO\x00L1", expiry_date=_in_days(30))
+        pb.ReceiptLine(sku_id=fresh, accepted=3, lot_code="PO\x07L1", expiry_date=_in_days(30))
     )
     too_long = await receipt(
         pb.ReceiptLine(sku_id=fresh, accepted=3, lot_code="L" * 65, expiry_date=_in_days(30))
@@ -288,7 +288,7 @@ async def test_a_purchase_order_receipt_puts_accepted_perishable_units_in_the_lo
                     sku_id=fresh, accepted=4, rejected=1, lot_code=" PO-L1 ", expiry_date=_in_days(30)
                 ),
                 # Nothing accepted, so no lot: what is written there is not looked at.
-                pb.ReceiptLine(sku_id=plain, rejected=1, lot_code="\x00", expiry_date="kemarin"),
+                pb.ReceiptLine(sku_id=plain, rejected=1, lot_code="\x07", expiry_date="kemarin"),
             ],
         ),
         metadata=as_seller,
