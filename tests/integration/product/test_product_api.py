@@ -219,6 +219,61 @@ async def test_pages_of_a_listing_have_no_duplicates_and_no_gaps(stub: Stub, cat
     assert pages == 4
 
 
+async def all_pages(stub: Stub, request: pb.ListProductsRequest) -> list[pb.Product]:
+    """Every product of a listing, page after page."""
+    found: list[pb.Product] = []
+    while True:
+        page = await stub.ListProducts(request)
+        found.extend(page.products)
+        if not page.next_page_token:
+            return found
+        request.page_token = page.next_page_token
+
+
+async def test_a_listing_by_price_pages_cheapest_or_dearest_first_without_gaps(
+    stub: Stub, category: pb.Category
+) -> None:
+    # Given eight products of a shop at four prices, two of each (ties are broken by id).
+    shop_id = new_shop()
+    created: list[pb.Product] = []
+    for i in range(8):
+        request = new_product_request(shop_id, category.id, title=f"Topi Rajut Nomor {i}")
+        for sku in request.skus:
+            sku.price.amount = (
+                20_000 + 10_000 * ((i * 3) % 4) + (5_000 if sku.option_values["Ukuran"] == "L" else 0)
+            )
+        created.append(await create(stub, request))
+    lowest = {p.id: min(s.price.amount for s in p.skus) for p in created}
+
+    cheapest = await all_pages(stub, pb.ListProductsRequest(shop_id=shop_id, page_size=3, order_by="price"))
+    dearest = await all_pages(
+        stub, pb.ListProductsRequest(shop_id=shop_id, page_size=3, order_by="Price  DESC")
+    )
+    newest = await all_pages(stub, pb.ListProductsRequest(shop_id=shop_id, order_by="create_time desc"))
+
+    by_price = sorted(created, key=lambda p: (lowest[p.id], p.id))
+    assert [p.id for p in cheapest] == [p.id for p in by_price]
+    assert [p.id for p in dearest] == [p.id for p in reversed(by_price)]
+    assert [p.id for p in newest] == [p.id for p in reversed(created)]
+
+
+async def test_a_bad_order_or_a_token_of_another_order_is_refused(stub: Stub, category: pb.Category) -> None:
+    shop_id = new_shop()
+    for i in range(2):
+        await create(stub, new_product_request(shop_id, category.id, title=f"Kaus Kaki {i}"))
+    by_price = pb.ListProductsRequest(shop_id=shop_id, page_size=1, order_by="price")
+    token = (await stub.ListProducts(by_price)).next_page_token
+
+    unknown = await failure(stub.ListProducts(pb.ListProductsRequest(order_by="popularity")))
+    other_order = await failure(
+        stub.ListProducts(pb.ListProductsRequest(shop_id=shop_id, order_by="price desc", page_token=token))
+    )
+
+    assert token
+    assert unknown == (INVALID, "INVALID_ORDER_BY", ["order_by"])
+    assert other_order == (INVALID, "INVALID_PAGE_TOKEN", ["page_token"])
+
+
 async def test_listing_filters_by_category_subtree_status_and_price(stub: Stub) -> None:
     root = (
         await stub.CreateCategory(

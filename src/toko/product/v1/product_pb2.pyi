@@ -860,6 +860,7 @@ class ListProductsRequest(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     MIN_PRICE_FIELD_NUMBER: _builtins.int
     MAX_PRICE_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """Page size, 1 to 100; 0 means 20."""
     page_token: _builtins.str
@@ -874,6 +875,10 @@ class ListProductsRequest(_message.Message):
     """Only products with a SKU priced at least this (IDR)."""
     max_price: _builtins.int
     """Only products with a SKU priced at most this (IDR); 0 means no bound."""
+    order_by: _builtins.str
+    """Order of the listing: "create_time desc" (newest first, when empty), "price" or "price asc"
+    (cheapest first, by the lowest base price of its SKUs), "price desc" (dearest first).
+    """
     def __init__(
         self,
         *,
@@ -884,10 +889,11 @@ class ListProductsRequest(_message.Message):
         status: Global___ProductStatus.ValueType = ...,
         min_price: _builtins.int = ...,
         max_price: _builtins.int = ...,
+        order_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category_id", b"category_id", "max_price", b"max_price", "min_price", b"min_price", "page_size", b"page_size", "page_token", b"page_token", "shop_id", b"shop_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category_id", b"category_id", "max_price", b"max_price", "min_price", b"min_price", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "shop_id", b"shop_id", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

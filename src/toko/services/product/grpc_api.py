@@ -90,6 +90,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
             status=status_from_proto(request.status),
             min_price=request.min_price,
             max_price=request.max_price,
+            order_by=request.order_by,
         )
         page = await handlers.list_products(catalog=self._catalog, query=query, principal=current_principal())
         return pb.ListProductsResponse(products=page.items, next_page_token=page.next_page_token)

@@ -51,7 +51,7 @@ from toko.services.product.mapping import category_to_proto, product_to_proto, s
 from toko.services.product.pricing import PriceSource
 from toko.services.product.pricing_mapping import PRICE_SOURCE_TO_PROTO, money
 from toko.services.product.pricing_repository import PricingRepository
-from toko.services.product.repository import CatalogRepository, ProductFilter
+from toko.services.product.repository import CatalogRepository, ProductFilter, ProductOrder, ProductPosition
 from toko.services.product.repricing import price_product
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class UpdateProduct:
 
 @dataclass(frozen=True)
 class ListProducts:
-    """A page of products, newest first; ``status`` None means active."""
+    """A page of products, newest first unless ``order_by`` says otherwise; ``status`` None means active."""
 
     page_size: int = 0
     page_token: str = ""
@@ -124,6 +124,7 @@ class ListProducts:
     status: ProductStatus | None = None
     min_price: int = 0
     max_price: int = 0
+    order_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -309,8 +310,9 @@ async def get_product_by_slug(
 
 
 async def list_products(*, catalog: Catalog, query: ListProducts, principal: Principal) -> Page[pb.Product]:
-    """A page of products matching the filters, newest first."""
+    """A page of products matching the filters, in the order asked for (newest first by default)."""
     size = PRODUCT_PAGES.size(query.page_size)
+    order = _product_order(query.order_by)
     shop_id = _optional_id(query.shop_id, "shop_id")
     category_id = _optional_id(query.category_id, "category_id")
     status = query.status or ProductStatus.ACTIVE
@@ -329,8 +331,8 @@ async def list_products(*, catalog: Catalog, query: ListProducts, principal: Pri
         )
     if problems:
         raise InvalidArgument.of(problems, reason=ErrorCode.PRICE_OUT_OF_RANGE)
-    filters = [category_id or "", shop_id or "", status.value, query.min_price, query.max_price]
-    after = _page_after(query.page_token, filters)
+    filters = [category_id or "", shop_id or "", status.value, query.min_price, query.max_price, order.value]
+    after = _product_position(query.page_token, filters, order)
     where = ProductFilter(
         status=status,
         category_id=category_id,
@@ -339,8 +341,14 @@ async def list_products(*, catalog: Catalog, query: ListProducts, principal: Pri
         max_price=query.max_price,
     )
     async with catalog.database.sessions() as session:
-        found = await CatalogRepository(session).list_products(where, after=after, limit=size + 1)
-    token = encode_token([found[size - 1].id], filters) if len(found) > size else ""
+        found = await CatalogRepository(session).list_products(
+            where, order=order, after=after, limit=size + 1
+        )
+    token = ""
+    if len(found) > size:
+        last = found[size - 1]
+        key = [last.id] if order is ProductOrder.NEWEST else [last.min_price.amount, last.id]
+        token = encode_token(key, filters)
     return Page([product_to_proto(p) for p in found[:size]], token)
 
 
@@ -480,6 +488,42 @@ async def _category_problems(repository: CatalogRepository, category_id: str, pa
 
 def _optional_id(value: str, path: str) -> str | None:
     return require_id(value, path) if value else None
+
+
+# What order_by may say (AIP-132), and the order each means.
+_PRODUCT_ORDERS = {
+    "": ProductOrder.NEWEST,
+    "create_time desc": ProductOrder.NEWEST,
+    "price": ProductOrder.CHEAPEST,
+    "price asc": ProductOrder.CHEAPEST,
+    "price desc": ProductOrder.DEAREST,
+}
+
+
+def _product_order(order_by: str) -> ProductOrder:
+    order = _PRODUCT_ORDERS.get(" ".join(order_by.lower().split()))
+    if order is None:
+        raise InvalidArgument.field(
+            "order_by", 'must be "create_time desc", "price", "price asc" or "price desc"', "INVALID_ORDER_BY"
+        )
+    return order
+
+
+def _product_position(
+    token: str, filters: Sequence[str | int], order: ProductOrder
+) -> ProductPosition | None:
+    if order is ProductOrder.NEWEST:
+        after = _page_after(token, filters)
+        return None if after is None else ProductPosition(after)
+    key = decode_token(token, filters, 2)
+    if key is None:
+        return None
+    price, product_id = key
+    if not isinstance(price, int) or not isinstance(product_id, str) or not is_id(product_id):
+        raise InvalidArgument.field(
+            "page_token", "is malformed or belongs to another query", "INVALID_PAGE_TOKEN"
+        )
+    return ProductPosition(product_id, price)
 
 
 def _page_after(token: str, filters: Sequence[str | int]) -> str | None:

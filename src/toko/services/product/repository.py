@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -32,6 +33,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    tuple_,
     type_coerce,
     update,
 )
@@ -153,6 +155,22 @@ class ProductFilter:
     max_price: int = 0
 
 
+class ProductOrder(StrEnum):
+    """Orders of a product listing, each ending in the id so that every position is unique."""
+
+    NEWEST = "create_time desc"
+    CHEAPEST = "price asc"
+    DEAREST = "price desc"
+
+
+@dataclass(frozen=True)
+class ProductPosition:
+    """Where a page of a listing starts: after this product, whose lowest price was ``min_price``."""
+
+    id: str
+    min_price: int = 0
+
+
 class CatalogRepository:
     """Categories, products and SKUs in the service's database, within one session's transaction."""
 
@@ -253,15 +271,30 @@ class CatalogRepository:
         row = (await self._session.execute(query)).first()
         return _product(row) if row else None
 
-    async def list_products(self, where: ProductFilter, *, after: str | None, limit: int) -> list[Product]:
-        """Products matching ``where``, newest first (ids are time-ordered), after the id ``after``."""
-        query = (
-            _PRODUCT_WITH_SKUS.where(products.c.status == where.status.value)
-            .order_by(products.c.id.desc())
-            .limit(limit)
-        )
-        if after is not None:
-            query = query.where(products.c.id < after)
+    async def list_products(
+        self,
+        where: ProductFilter,
+        *,
+        order: ProductOrder = ProductOrder.NEWEST,
+        after: ProductPosition | None,
+        limit: int,
+    ) -> list[Product]:
+        """Products matching ``where`` in ``order`` (newest: ids are time-ordered), after ``after``."""
+        query = _PRODUCT_WITH_SKUS.where(products.c.status == where.status.value).limit(limit)
+        key = tuple_(products.c.min_price, products.c.id)
+        key_types = [products.c.min_price.type, products.c.id.type]
+        if order is ProductOrder.NEWEST:
+            query = query.order_by(products.c.id.desc())
+            if after is not None:
+                query = query.where(products.c.id < after.id)
+        elif order is ProductOrder.CHEAPEST:
+            query = query.order_by(products.c.min_price, products.c.id)
+            if after is not None:
+                query = query.where(key > tuple_(after.min_price, after.id, types=key_types))
+        else:
+            query = query.order_by(products.c.min_price.desc(), products.c.id.desc())
+            if after is not None:
+                query = query.where(key < tuple_(after.min_price, after.id, types=key_types))
         if where.shop_id is not None:
             query = query.where(products.c.shop_id == where.shop_id)
         if where.category_id is not None:
