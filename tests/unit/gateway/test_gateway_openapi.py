@@ -49,7 +49,16 @@ def test_get_product_has_its_comment_parameter_and_response(document: dict[str, 
 def test_query_parameters_and_protected_routes(document: dict[str, Any]) -> None:
     listing = document["paths"]["/v1/products"]["get"]
     names = {p["name"]: p for p in listing["parameters"]}
-    assert set(names) == {"pageSize", "pageToken", "categoryId", "shopId", "status", "minPrice", "maxPrice"}
+    assert set(names) == {
+        "pageSize",
+        "pageToken",
+        "categoryId",
+        "shopId",
+        "status",
+        "minPrice",
+        "maxPrice",
+        "orderBy",
+    }
     assert names["status"]["schema"] == {"$ref": "#/components/schemas/toko.product.v1.ProductStatus"}
     create = document["paths"]["/v1/products"]["post"]
     assert create["security"] == [{"bearerAuth": []}, {"oauth2": ["catalog.write"]}]
