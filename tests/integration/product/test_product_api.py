@@ -300,6 +300,9 @@ async def test_listing_filters_by_category_subtree_status_and_price(stub: Stub) 
     for sku in cheap.skus:
         sku.price.amount = 15_000
     cheap_product = await create(stub, cheap)
+    second_hand = await create(
+        stub, new_product_request(shop_id, other.id, title="Kamera Bekas Mulus", condition=pb.CONDITION_USED)
+    )
 
     async def ids(**filters: object) -> list[str]:
         reply = await stub.ListProducts(pb.ListProductsRequest(**filters), metadata=ADMIN)  # type: ignore[arg-type]
@@ -307,10 +310,16 @@ async def test_listing_filters_by_category_subtree_status_and_price(stub: Stub) 
 
     assert child.path == [root.id, child.id]
     assert await ids(category_id=root.id) == [cheap_product.id, phone.id]
-    assert await ids(category_id=other.id) == [pan.id]
+    assert await ids(category_id=other.id) == [second_hand.id, pan.id]
+    assert await ids(shop_id=shop_id, condition=pb.CONDITION_USED) == [second_hand.id]
+    assert await ids(category_id=root.id, condition=pb.CONDITION_NEW) == [cheap_product.id, phone.id]
     assert await ids(shop_id=shop_id, status=pb.PRODUCT_STATUS_DRAFT) == [draft.id]
     assert await ids(shop_id=shop_id, max_price=20_000) == [cheap_product.id]
-    assert await ids(shop_id=shop_id, min_price=46_000, max_price=60_000) == [pan.id, phone.id]
+    assert await ids(shop_id=shop_id, min_price=46_000, max_price=60_000) == [
+        second_hand.id,
+        pan.id,
+        phone.id,
+    ]
     assert await ids(shop_id=shop_id, min_price=60_000) == []
     code, reason, _ = await failure(
         stub.ListProducts(pb.ListProductsRequest(shop_id=shop_id, status=pb.PRODUCT_STATUS_DRAFT))

@@ -58,6 +58,7 @@ def test_query_parameters_and_protected_routes(document: dict[str, Any]) -> None
         "minPrice",
         "maxPrice",
         "orderBy",
+        "condition",
     }
     assert names["status"]["schema"] == {"$ref": "#/components/schemas/toko.product.v1.ProductStatus"}
     create = document["paths"]["/v1/products"]["post"]

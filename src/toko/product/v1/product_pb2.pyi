@@ -861,6 +861,7 @@ class ListProductsRequest(_message.Message):
     MIN_PRICE_FIELD_NUMBER: _builtins.int
     MAX_PRICE_FIELD_NUMBER: _builtins.int
     ORDER_BY_FIELD_NUMBER: _builtins.int
+    CONDITION_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """Page size, 1 to 100; 0 means 20."""
     page_token: _builtins.str
@@ -879,6 +880,8 @@ class ListProductsRequest(_message.Message):
     """Order of the listing: "create_time desc" (newest first, when empty), "price" or "price asc"
     (cheapest first, by the lowest base price of its SKUs), "price desc" (dearest first).
     """
+    condition: Global___Condition.ValueType
+    """Only products in this condition (new or used); any when unspecified."""
     def __init__(
         self,
         *,
@@ -890,10 +893,11 @@ class ListProductsRequest(_message.Message):
         min_price: _builtins.int = ...,
         max_price: _builtins.int = ...,
         order_by: _builtins.str = ...,
+        condition: Global___Condition.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category_id", b"category_id", "max_price", b"max_price", "min_price", b"min_price", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "shop_id", b"shop_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category_id", b"category_id", "condition", b"condition", "max_price", b"max_price", "min_price", b"min_price", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "shop_id", b"shop_id", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

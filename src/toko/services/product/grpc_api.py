@@ -14,7 +14,12 @@ from toko.product.v1 import product_pb2 as pb
 from toko.product.v1 import product_pb2_grpc
 from toko.services.product import handlers, pricing_handlers
 from toko.services.product.handlers import Catalog
-from toko.services.product.mapping import spec_from_create, spec_from_product, status_from_proto
+from toko.services.product.mapping import (
+    condition_from_proto,
+    spec_from_create,
+    spec_from_product,
+    status_from_proto,
+)
 from toko.services.product.pricing import Window
 from toko.services.product.pricing_mapping import rules_from_proto, tiers_from_proto
 
@@ -91,6 +96,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
             min_price=request.min_price,
             max_price=request.max_price,
             order_by=request.order_by,
+            condition=condition_from_proto(request.condition),
         )
         page = await handlers.list_products(catalog=self._catalog, query=query, principal=current_principal())
         return pb.ListProductsResponse(products=page.items, next_page_token=page.next_page_token)

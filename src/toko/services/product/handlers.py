@@ -40,6 +40,7 @@ from toko.product.v1 import product_pb2 as pb
 from toko.services.product import domain
 from toko.services.product.domain import (
     ArchivedProductError,
+    Condition,
     Product,
     ProductSpec,
     ProductStatus,
@@ -125,6 +126,7 @@ class ListProducts:
     min_price: int = 0
     max_price: int = 0
     order_by: str = ""
+    condition: Condition | None = None
 
 
 @dataclass(frozen=True)
@@ -331,7 +333,16 @@ async def list_products(*, catalog: Catalog, query: ListProducts, principal: Pri
         )
     if problems:
         raise InvalidArgument.of(problems, reason=ErrorCode.PRICE_OUT_OF_RANGE)
-    filters = [category_id or "", shop_id or "", status.value, query.min_price, query.max_price, order.value]
+    condition = query.condition.value if query.condition is not None else ""
+    filters = [
+        category_id or "",
+        shop_id or "",
+        status.value,
+        query.min_price,
+        query.max_price,
+        order.value,
+        condition,
+    ]
     after = _product_position(query.page_token, filters, order)
     where = ProductFilter(
         status=status,
@@ -339,6 +350,7 @@ async def list_products(*, catalog: Catalog, query: ListProducts, principal: Pri
         shop_id=shop_id,
         min_price=query.min_price,
         max_price=query.max_price,
+        condition=query.condition,
     )
     async with catalog.database.sessions() as session:
         found = await CatalogRepository(session).list_products(

@@ -153,6 +153,7 @@ class ProductFilter:
     shop_id: str | None = None
     min_price: int = 0
     max_price: int = 0
+    condition: Condition | None = None
 
 
 class ProductOrder(StrEnum):
@@ -297,6 +298,8 @@ class CatalogRepository:
                 query = query.where(key < tuple_(after.min_price, after.id, types=key_types))
         if where.shop_id is not None:
             query = query.where(products.c.shop_id == where.shop_id)
+        if where.condition is not None:
+            query = query.where(products.c.condition == where.condition.value)
         if where.category_id is not None:
             subtree = select(categories.c.id).where(categories.c.path.contains([where.category_id]))
             query = query.where(products.c.category_id.in_(subtree))
