@@ -186,6 +186,56 @@ async def test_a_retried_receipt_with_an_idempotency_key_is_booked_once(stub: St
     assert first.stock.on_hand == 5
 
 
+async def test_retried_purchasing_writes_with_an_idempotency_key_happen_once(
+    stub: Stub, database: Database
+) -> None:
+    # A supplier, an order and a partial goods receipt, each sent twice with its key, as a client whose
+    # first answer was lost would: one supplier, one order, and the received units on hand once.
+    shop_id, warehouse_id, sku_id = await stocked_sku(stub, 1)
+    as_seller = as_(seller(shop_id))
+
+    def keyed(key: str) -> tuple[tuple[str, str], ...]:
+        return (*as_seller, ("idempotency-key", key))
+
+    new_supplier = pb.CreateSupplierRequest(shop_id=shop_id, name="PT Kain Jaya", lead_time_days=3)
+    supplier = await stub.CreateSupplier(new_supplier, metadata=keyed("supplier-1"))
+    supplier_again = await stub.CreateSupplier(new_supplier, metadata=keyed("supplier-1"))
+    new_order = pb.CreatePurchaseOrderRequest(
+        supplier_id=supplier.supplier.id,
+        warehouse_id=warehouse_id,
+        lines=[pb.PurchaseOrderLine(sku_id=sku_id, quantity=10, unit_cost={"amount": 9_000})],
+    )
+    order = await stub.CreatePurchaseOrder(new_order, metadata=keyed("order-1"))
+    order_again = await stub.CreatePurchaseOrder(new_order, metadata=keyed("order-1"))
+    await stub.SubmitPurchaseOrder(
+        pb.SubmitPurchaseOrderRequest(id=order.purchase_order.id), metadata=as_seller
+    )
+    receipt = pb.ReceivePurchaseOrderRequest(
+        id=order.purchase_order.id, lines=[pb.ReceiptLine(sku_id=sku_id, accepted=4)]
+    )
+    received = await stub.ReceivePurchaseOrder(receipt, metadata=keyed("receipt-1"))
+    received_again = await stub.ReceivePurchaseOrder(receipt, metadata=keyed("receipt-1"))
+    reused = await failure(
+        stub.ReceivePurchaseOrder(
+            pb.ReceivePurchaseOrderRequest(
+                id=order.purchase_order.id, lines=[pb.ReceiptLine(sku_id=sku_id, accepted=5)]
+            ),
+            metadata=keyed("receipt-1"),
+        )
+    )
+    suppliers = await stub.ListSuppliers(pb.ListSuppliersRequest(shop_id=shop_id), metadata=as_seller)
+    stock = await stub.GetSkuStock(pb.GetSkuStockRequest(sku_id=sku_id), metadata=as_seller)
+
+    assert supplier_again == supplier
+    assert [s.id for s in suppliers.suppliers] == [supplier.supplier.id]
+    assert order_again == order
+    assert received_again == received
+    assert received.purchase_order.lines[0].accepted == 4
+    assert reused[:2] == (FAILED, "IDEMPOTENCY_KEY_REUSED")
+    assert stock.on_hand == 1 + 4
+    assert await ledger_kinds(database, sku_id) == [("receipt", 1, 0), ("receipt", 4, 0)]
+
+
 async def test_availability_and_low_stock_events_fire_only_on_change(stub: Stub, database: Database) -> None:
     shop_id, warehouse_id, sku_id = await stocked_sku(stub, 8)
     as_seller = as_(seller(shop_id))

@@ -335,7 +335,10 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
             lead_time_days=request.lead_time_days,
         )
         supplier = await purchasing.create_supplier(
-            inventory=self._inventory, command=command, principal=current_principal()
+            inventory=self._inventory,
+            command=command,
+            principal=current_principal(),
+            idempotency_key=idempotency_key_var.get(),
         )
         return pb.CreateSupplierResponse(supplier=supplier)
 
@@ -382,6 +385,7 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
                 for line in request.lines
             ],
             principal=current_principal(),
+            idempotency_key=idempotency_key_var.get(),
         )
         return pb.CreatePurchaseOrderResponse(purchase_order=order)
 
@@ -424,6 +428,7 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
                 for line in request.lines
             ],
             principal=current_principal(),
+            idempotency_key=idempotency_key_var.get(),
         )
         return pb.ReceivePurchaseOrderResponse(purchase_order=order)
 

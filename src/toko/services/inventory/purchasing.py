@@ -25,6 +25,7 @@ from toko.services.inventory.handlers import (
     Inventory,
     Page,
     authorize_shop,
+    idempotent,
     manages,
     move_stock,
     page_after,
@@ -84,7 +85,7 @@ def _days(value: int, field: str) -> int:
 
 
 async def create_supplier(
-    *, inventory: Inventory, command: CreateSupplier, principal: Principal
+    *, inventory: Inventory, command: CreateSupplier, principal: Principal, idempotency_key: str = ""
 ) -> pb.Supplier:
     """Add a supplier to a shop."""
     shop_id = require_id(command.shop_id, "shop_id")
@@ -108,9 +109,13 @@ async def create_supplier(
         "lead_time_days": _days(command.lead_time_days, "lead_time_days"),
     }
     async with inventory.database.unit_of_work(SOURCE) as uow:
-        row = await PurchasingRepository(uow.session).add_supplier(values)
+        async with idempotent(uow, "inventory.CreateSupplier", principal, idempotency_key, command) as replay:
+            if replay.stored is not None:
+                return pb.Supplier.FromString(replay.stored)
+            replay.response = supplier_to_proto(await PurchasingRepository(uow.session).add_supplier(values))
         await uow.commit()
-    return supplier_to_proto(row)
+    created: pb.Supplier = replay.response
+    return created
 
 
 async def list_suppliers(
@@ -166,6 +171,7 @@ async def create_purchase_order(
     warehouse_id: str,
     lines: Sequence[OrderLine],
     principal: Principal,
+    idempotency_key: str = "",
 ) -> pb.PurchaseOrder:
     """Draft a purchase order into one of the supplier's shop's warehouses."""
     require_id(supplier_id, "supplier_id")
@@ -186,45 +192,56 @@ async def create_purchase_order(
                 f"lines[{index}].unit_cost", "out of range", ErrorCode.INVALID_COST_PRICE
             )
         seen.add(line.sku_id)
+    command = (supplier_id, warehouse_id, list(lines))
     async with inventory.database.unit_of_work(SOURCE) as uow:
-        repository = PurchasingRepository(uow.session)
-        supplier = await _supplier(repository, supplier_id, principal)
-        warehouse = await writable_warehouse(InventoryRepository(uow.session), warehouse_id, principal)
-        if warehouse.shop_id is None or str(warehouse.shop_id) != str(supplier.shop_id):
-            raise InvalidArgument.field(
-                "warehouse_id", "must be a warehouse of the supplier's shop", ErrorCode.WAREHOUSE_NOT_FOUND
-            )
-        catalogue = await repository.items(supplier_id, [line.sku_id for line in lines])
-        purchase_order_id = new_id()
-        rows = []
-        for index, line in enumerate(lines):
-            cost = line.unit_cost or (catalogue[line.sku_id].cost_amount if line.sku_id in catalogue else 0)
-            rows.append(
+        async with idempotent(
+            uow, "inventory.CreatePurchaseOrder", principal, idempotency_key, command
+        ) as replay:
+            if replay.stored is not None:
+                return pb.PurchaseOrder.FromString(replay.stored)
+            repository = PurchasingRepository(uow.session)
+            supplier = await _supplier(repository, supplier_id, principal)
+            warehouse = await writable_warehouse(InventoryRepository(uow.session), warehouse_id, principal)
+            if warehouse.shop_id is None or str(warehouse.shop_id) != str(supplier.shop_id):
+                raise InvalidArgument.field(
+                    "warehouse_id",
+                    "must be a warehouse of the supplier's shop",
+                    ErrorCode.WAREHOUSE_NOT_FOUND,
+                )
+            catalogue = await repository.items(supplier_id, [line.sku_id for line in lines])
+            purchase_order_id = new_id()
+            rows = []
+            for index, line in enumerate(lines):
+                cost = line.unit_cost or (
+                    catalogue[line.sku_id].cost_amount if line.sku_id in catalogue else 0
+                )
+                rows.append(
+                    {
+                        "purchase_order_id": purchase_order_id,
+                        "sku_id": line.sku_id,
+                        "position": index,
+                        "quantity": line.quantity,
+                        "unit_cost": cost,
+                        "currency": CURRENCY,
+                        "accepted": 0,
+                        "rejected": 0,
+                    }
+                )
+            await repository.add_purchase_order(
                 {
-                    "purchase_order_id": purchase_order_id,
-                    "sku_id": line.sku_id,
-                    "position": index,
-                    "quantity": line.quantity,
-                    "unit_cost": cost,
-                    "currency": CURRENCY,
-                    "accepted": 0,
-                    "rejected": 0,
-                }
+                    "id": purchase_order_id,
+                    "shop_id": str(supplier.shop_id),
+                    "supplier_id": supplier_id,
+                    "warehouse_id": warehouse_id,
+                    "status": PurchaseOrderStatus.DRAFT.value,
+                },
+                rows,
             )
-        await repository.add_purchase_order(
-            {
-                "id": purchase_order_id,
-                "shop_id": str(supplier.shop_id),
-                "supplier_id": supplier_id,
-                "warehouse_id": warehouse_id,
-                "status": PurchaseOrderStatus.DRAFT.value,
-            },
-            rows,
-        )
-        row = await repository.purchase_order(purchase_order_id)
-        message = purchase_order_to_proto(row, await repository.lines_of(purchase_order_id))
+            row = await repository.purchase_order(purchase_order_id)
+            replay.response = purchase_order_to_proto(row, await repository.lines_of(purchase_order_id))
         await uow.commit()
-    return message
+    created: pb.PurchaseOrder = replay.response
+    return created
 
 
 async def get_purchase_order(
@@ -273,11 +290,18 @@ async def _transition(
 
 
 async def receive_purchase_order(
-    *, inventory: Inventory, purchase_order_id: str, receipt: Sequence[ReceivedLine], principal: Principal
+    *,
+    inventory: Inventory,
+    purchase_order_id: str,
+    receipt: Sequence[ReceivedLine],
+    principal: Principal,
+    idempotency_key: str = "",
 ) -> pb.PurchaseOrder:
     """Book a goods receipt: accepted units go on hand (a receipt ledger row each), rejected noted.
 
     Accepted units of a perishable SKU arrive in the lot the line names, which must not be past its date.
+    A receipt retried with its idempotency key is booked once: a partial receipt sent twice would
+    otherwise put its units on hand twice.
     """
     require_id(purchase_order_id, "id")
     # The lots named, checked as ReceiveStock checks them (a line accepting nothing brings no lot).
@@ -288,58 +312,70 @@ async def receive_purchase_order(
                 lots[index] = domain.incoming_lot(
                     got.lot_code, got.expiry_date, inventory.clock().date(), f"lines[{index}]."
                 )
+    command = (purchase_order_id, list(receipt))
     async with inventory.database.unit_of_work(SOURCE) as uow:
-        repository = PurchasingRepository(uow.session)
-        stock_repository = InventoryRepository(uow.session)
-        row = await _purchase_order(repository, purchase_order_id, principal, for_update=True)
-        lines = await repository.lines_of(purchase_order_id)
-        ordered = [
-            OrderedLine(str(line.sku_id), line.quantity, line.accepted, line.rejected) for line in lines
-        ]
-        with rules():
-            status, _ = domain.apply_receipt(PurchaseOrderStatus(row.status), ordered, receipt)
-        warehouse = await stock_repository.warehouse(str(row.warehouse_id))
-        movements = []
-        for index, got in enumerate(receipt):
-            if not got.accepted:
-                continue
-            lot = lots.get(index)
-            if lot is None and await stock_repository.is_perishable(got.sku_id):
-                raise InvalidArgument.field(
-                    f"lines[{index}].lot_code",
-                    "the SKU is perishable: accepted units need a lot code and an expiry date",
-                    ErrorCode.LOT_REQUIRED,
+        async with idempotent(
+            uow, "inventory.ReceivePurchaseOrder", principal, idempotency_key, command
+        ) as replay:
+            if replay.stored is not None:
+                return pb.PurchaseOrder.FromString(replay.stored)
+            repository = PurchasingRepository(uow.session)
+            stock_repository = InventoryRepository(uow.session)
+            row = await _purchase_order(repository, purchase_order_id, principal, for_update=True)
+            lines = await repository.lines_of(purchase_order_id)
+            ordered = [
+                OrderedLine(str(line.sku_id), line.quantity, line.accepted, line.rejected) for line in lines
+            ]
+            with rules():
+                status, _ = domain.apply_receipt(PurchaseOrderStatus(row.status), ordered, receipt)
+            warehouse = await stock_repository.warehouse(str(row.warehouse_id))
+            movements = []
+            for index, got in enumerate(receipt):
+                if not got.accepted:
+                    continue
+                lot = lots.get(index)
+                if lot is None and await stock_repository.is_perishable(got.sku_id):
+                    raise InvalidArgument.field(
+                        f"lines[{index}].lot_code",
+                        "the SKU is perishable: accepted units need a lot code and an expiry date",
+                        ErrorCode.LOT_REQUIRED,
+                    )
+                line = await stock_line_for(stock_repository, warehouse, got.sku_id, create=True)
+                arriving = (domain.LotDelta(lot[0], lot[1], got.accepted, 0),) if lot else ()
+                movements.append(
+                    Movement(
+                        line.id,
+                        MovementKind.RECEIPT,
+                        got.accepted,
+                        0,
+                        reference=purchase_order_id,
+                        lots=arriving,
+                    )
                 )
-            line = await stock_line_for(stock_repository, warehouse, got.sku_id, create=True)
-            arriving = (domain.LotDelta(lot[0], lot[1], got.accepted, 0),) if lot else ()
-            movements.append(
-                Movement(
-                    line.id, MovementKind.RECEIPT, got.accepted, 0, reference=purchase_order_id, lots=arriving
-                )
+            for got in receipt:
+                await repository.add_received(purchase_order_id, got.sku_id, got.accepted, got.rejected)
+            if movements:
+                await move_stock(uow, movements, principal)
+            await repository.add_receipt(
+                {
+                    "id": new_id(),
+                    "purchase_order_id": purchase_order_id,
+                    # Per line: SKU, accepted, rejected, and the lot code and expiry date when one was named.
+                    "lines": [
+                        [got.sku_id, got.accepted, got.rejected, *_lot_of(lots.get(index))]
+                        for index, got in enumerate(receipt)
+                    ],
+                    "actor": principal.subject,
+                }
             )
-        for got in receipt:
-            await repository.add_received(purchase_order_id, got.sku_id, got.accepted, got.rejected)
-        if movements:
-            await move_stock(uow, movements, principal)
-        await repository.add_receipt(
-            {
-                "id": new_id(),
-                "purchase_order_id": purchase_order_id,
-                # Per line: SKU, accepted, rejected, and the lot code and expiry date when one was named.
-                "lines": [
-                    [got.sku_id, got.accepted, got.rejected, *_lot_of(lots.get(index))]
-                    for index, got in enumerate(receipt)
-                ],
-                "actor": principal.subject,
-            }
-        )
-        values: dict[str, Any] = {"status": status.value}
-        if status is PurchaseOrderStatus.RECEIVED:
-            values["received_at"] = inventory.clock()
-        updated = await repository.update_purchase_order(purchase_order_id, values)
-        message = purchase_order_to_proto(updated, await repository.lines_of(purchase_order_id))
+            values: dict[str, Any] = {"status": status.value}
+            if status is PurchaseOrderStatus.RECEIVED:
+                values["received_at"] = inventory.clock()
+            updated = await repository.update_purchase_order(purchase_order_id, values)
+            replay.response = purchase_order_to_proto(updated, await repository.lines_of(purchase_order_id))
         await uow.commit()
-    return message
+    received: pb.PurchaseOrder = replay.response
+    return received
 
 
 def _lot_of(lot: tuple[str, date] | None) -> list[str]:
