@@ -207,9 +207,9 @@ async def test_retried_purchasing_writes_with_an_idempotency_key_happen_once(
     )
     order = await stub.CreatePurchaseOrder(new_order, metadata=keyed("order-1"))
     order_again = await stub.CreatePurchaseOrder(new_order, metadata=keyed("order-1"))
-    await stub.SubmitPurchaseOrder(
-        pb.SubmitPurchaseOrderRequest(id=order.purchase_order.id), metadata=as_seller
-    )
+    submit = pb.SubmitPurchaseOrderRequest(id=order.purchase_order.id)
+    submitted = await stub.SubmitPurchaseOrder(submit, metadata=as_seller)
+    submitted_again = await stub.SubmitPurchaseOrder(submit, metadata=as_seller)
     receipt = pb.ReceivePurchaseOrderRequest(
         id=order.purchase_order.id, lines=[pb.ReceiptLine(sku_id=sku_id, accepted=4)]
     )
@@ -229,6 +229,7 @@ async def test_retried_purchasing_writes_with_an_idempotency_key_happen_once(
     assert supplier_again == supplier
     assert [s.id for s in suppliers.suppliers] == [supplier.supplier.id]
     assert order_again == order
+    assert submitted_again == submitted  # submitting a submitted order changes nothing, not even its dates
     assert received_again == received
     assert received.purchase_order.lines[0].accepted == 4
     assert reused[:2] == (FAILED, "IDEMPOTENCY_KEY_REUSED")

@@ -276,6 +276,9 @@ async def _transition(
     async with inventory.database.unit_of_work(SOURCE) as uow:
         repository = PurchasingRepository(uow.session)
         row = await _purchase_order(repository, purchase_order_id, principal, for_update=True)
+        if PurchaseOrderStatus(row.status) is target:
+            # A retry of a transition that happened (its answer lost): answered as it stands, unchanged.
+            return purchase_order_to_proto(row, await repository.lines_of(purchase_order_id))
         with rules():
             domain.po_transition(PurchaseOrderStatus(row.status), target)
         values: dict[str, Any] = {"status": target.value}
