@@ -1,26 +1,30 @@
 """Idempotency keys for retried writes: the first response is stored and replayed.
 
-A use case that accepts an idempotency key does, inside its unit of work::
+A use case that accepts an idempotency key wraps its work, inside its unit of work::
 
-    digest = request_hash(request)
-    if (stored := await replay_or_none(uow.session, operation=OP, key=key, request_hash=digest)) is not None:
-        return Reply.FromString(stored)
-    reply = ...  # the actual work
-    stored = reply.SerializeToString()
-    await remember(uow.session, operation=OP, key=key, request_hash=digest, response=stored)
-    await uow.commit()
+    async with uow:
+        async with idempotent(uow.session, operation=OP, caller=subject, key=key, command=cmd) as replay:
+            if replay.stored is not None:
+                return Reply.FromString(replay.stored)
+            replay.response = ...  # the actual work
+        await uow.commit()
 
-Both calls run in the use case's transaction, so the stored response exists
-exactly when the write does. Two concurrent requests with one key are
-serialized by a transaction-scoped advisory lock: the second waits for the
-first to commit, then replays its response.
+Keys are scoped to the caller, so two callers never share one. The response is stored
+in the use case's transaction, so it exists exactly when the write does. Two concurrent
+requests with one key are serialized by a transaction-scoped advisory lock: the second
+waits for the first to commit, then replays its response. A key reused for a different
+request (another ``command``) is refused with ``IDEMPOTENCY_KEY_REUSED``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from google.protobuf.message import Message
 from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -29,16 +33,57 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from toko.platform.errors import Conflict, FailedPrecondition
 from toko.platform.schema import idempotency_keys
 
-__all__ = ["purge_idempotency_keys", "remember", "replay_or_none", "request_hash"]
+__all__ = ["Replay", "idempotent", "purge_idempotency_keys", "remember", "replay_or_none", "request_hash"]
 
 # hashtextextended() gives the 64-bit advisory lock id; a collision between two keys only serializes them.
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:operation || chr(31) || :key, 0))")
 
 
-def request_hash(request: Message | bytes) -> str:
-    """A stable digest of a request, to tell a genuine retry from a reused key."""
-    data = request if isinstance(request, bytes) else request.SerializeToString(deterministic=True)
+def request_hash(request: object) -> str:
+    """A stable digest of a request, to tell a genuine retry from a reused key.
+
+    A message is digested in its deterministic wire form; anything else (a command dataclass, a tuple
+    of the fields that matter) as canonical JSON.
+    """
+    if isinstance(request, bytes):
+        data = request
+    elif isinstance(request, Message):
+        data = request.SerializeToString(deterministic=True)
+    else:
+        data = orjson.dumps(request, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Replay:
+    """An idempotent write in progress: the answer stored by an earlier try, or the answer to store."""
+
+    stored: bytes | None = None
+    response: Message | None = None
+
+
+@contextlib.asynccontextmanager
+async def idempotent(
+    session: AsyncSession, *, operation: str, caller: str, key: str, command: object
+) -> AsyncIterator[Replay]:
+    """Replay the answer stored for ``caller``'s ``key``, or store the one the block sets.
+
+    Without a key nothing is looked up or stored. A block that raises stores nothing.
+    """
+    replay = Replay()
+    scoped = f"{caller}:{key}" if key else ""
+    digest = request_hash(command) if key else ""
+    if scoped:
+        replay.stored = await replay_or_none(session, operation=operation, key=scoped, request_hash=digest)
+    yield replay
+    if scoped and replay.stored is None and replay.response is not None:
+        await remember(
+            session,
+            operation=operation,
+            key=scoped,
+            request_hash=digest,
+            response=replay.response.SerializeToString(),
+        )
 
 
 async def replay_or_none(

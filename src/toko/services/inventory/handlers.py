@@ -24,14 +24,12 @@ commits, releases and returns goods.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-import orjson
 from google.protobuf.message import Message
 
 from toko.inventory.v1 import events_pb2
@@ -39,7 +37,7 @@ from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
 from toko.platform.db import Database, UnitOfWork
 from toko.platform.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from toko.platform.idempotency import remember, replay_or_none
+from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import PageSpec, decode_token, encode_token
 from toko.services.inventory import domain
@@ -177,7 +175,11 @@ async def create_warehouse(
         authorize_shop(principal, shop_id)
     async with inventory.database.unit_of_work(SOURCE) as uow:
         async with idempotent(
-            uow, "inventory.CreateWarehouse", principal, idempotency_key, command
+            uow.session,
+            operation="inventory.CreateWarehouse",
+            caller=principal.subject,
+            key=idempotency_key,
+            command=command,
         ) as replay:
             if replay.stored is not None:
                 return pb.Warehouse.FromString(replay.stored)
@@ -443,7 +445,13 @@ async def transfer_stock(
     with rules():
         quantity = domain.positive_quantity(command.quantity, "quantity")
     async with inventory.database.unit_of_work(SOURCE) as uow:
-        async with idempotent(uow, "inventory.TransferStock", principal, idempotency_key, command) as replay:
+        async with idempotent(
+            uow.session,
+            operation="inventory.TransferStock",
+            caller=principal.subject,
+            key=idempotency_key,
+            command=command,
+        ) as replay:
             if replay.stored is not None:
                 stored = pb.TransferStockResponse.FromString(replay.stored)
                 return stored.transfer_id, stored.source, stored.destination
@@ -571,7 +579,9 @@ async def _single_movement(
             )
         lots = (domain.LotDelta(code, expires_on, on_hand_delta, 0),)
     async with inventory.database.unit_of_work(SOURCE) as uow:
-        async with idempotent(uow, operation, principal, idempotency_key, change) as replay:
+        async with idempotent(
+            uow.session, operation=operation, caller=principal.subject, key=idempotency_key, command=change
+        ) as replay:
             if replay.stored is not None:
                 return pb.StockLevel.FromString(replay.stored)
             repository = InventoryRepository(uow.session)
@@ -951,34 +961,3 @@ def _lapsed(reference: str, status: ReservationStatus) -> FailedPrecondition:
         f"reservation {reference!r} was {status.value}; its stock is no longer held",
         metadata={"status": status.value},
     )
-
-
-@dataclass
-class Replay:
-    """An idempotent write in progress: the stored answer of an earlier try, or the answer to store."""
-
-    stored: bytes | None = None
-    response: Any = None
-
-
-@contextlib.asynccontextmanager
-async def idempotent(
-    uow: UnitOfWork, operation: str, principal: Principal, key: str, command: object
-) -> AsyncIterator[Replay]:
-    """Replay the answer stored for ``key`` or store the new one, in the use case's transaction."""
-    replay = Replay()
-    scoped = f"{principal.subject}:{key}" if key else ""
-    digest = hashlib.sha256(orjson.dumps(command, option=orjson.OPT_SORT_KEYS)).hexdigest() if key else ""
-    if scoped:
-        replay.stored = await replay_or_none(
-            uow.session, operation=operation, key=scoped, request_hash=digest
-        )
-    yield replay
-    if scoped and replay.stored is None and replay.response is not None:
-        await remember(
-            uow.session,
-            operation=operation,
-            key=scoped,
-            request_hash=digest,
-            response=replay.response.SerializeToString(),
-        )

@@ -15,6 +15,7 @@ from typing import Any
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
 from toko.platform.errors import InvalidArgument, NotFound
+from toko.platform.idempotency import idempotent
 from toko.platform.ids import new_id, require_id
 from toko.platform.pagination import PageSpec, encode_token
 from toko.services.inventory import domain
@@ -25,7 +26,6 @@ from toko.services.inventory.handlers import (
     Inventory,
     Page,
     authorize_shop,
-    idempotent,
     manages,
     move_stock,
     page_after,
@@ -109,7 +109,13 @@ async def create_supplier(
         "lead_time_days": _days(command.lead_time_days, "lead_time_days"),
     }
     async with inventory.database.unit_of_work(SOURCE) as uow:
-        async with idempotent(uow, "inventory.CreateSupplier", principal, idempotency_key, command) as replay:
+        async with idempotent(
+            uow.session,
+            operation="inventory.CreateSupplier",
+            caller=principal.subject,
+            key=idempotency_key,
+            command=command,
+        ) as replay:
             if replay.stored is not None:
                 return pb.Supplier.FromString(replay.stored)
             replay.response = supplier_to_proto(await PurchasingRepository(uow.session).add_supplier(values))
@@ -195,7 +201,11 @@ async def create_purchase_order(
     command = (supplier_id, warehouse_id, list(lines))
     async with inventory.database.unit_of_work(SOURCE) as uow:
         async with idempotent(
-            uow, "inventory.CreatePurchaseOrder", principal, idempotency_key, command
+            uow.session,
+            operation="inventory.CreatePurchaseOrder",
+            caller=principal.subject,
+            key=idempotency_key,
+            command=command,
         ) as replay:
             if replay.stored is not None:
                 return pb.PurchaseOrder.FromString(replay.stored)
@@ -318,7 +328,11 @@ async def receive_purchase_order(
     command = (purchase_order_id, list(receipt))
     async with inventory.database.unit_of_work(SOURCE) as uow:
         async with idempotent(
-            uow, "inventory.ReceivePurchaseOrder", principal, idempotency_key, command
+            uow.session,
+            operation="inventory.ReceivePurchaseOrder",
+            caller=principal.subject,
+            key=idempotency_key,
+            command=command,
         ) as replay:
             if replay.stored is not None:
                 return pb.PurchaseOrder.FromString(replay.stored)

@@ -12,15 +12,12 @@ readable by id, for order history, but are listed only for their shop.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Generic, TypeVar
-
-import orjson
 
 from toko.platform.auth import Principal
 from toko.platform.cache import CacheUnavailable, ReadThroughCache
@@ -32,7 +29,7 @@ from toko.platform.errors import (
     NotFound,
     PermissionDenied,
 )
-from toko.platform.idempotency import remember, replay_or_none
+from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import PageSpec, decode_token, encode_token
 from toko.product.v1 import events_pb2
@@ -198,40 +195,36 @@ async def create_product(
     shop_id = require_id(command.shop_id, "shop_id")
     _authorize_shop(principal, shop_id)
     async with catalog.database.unit_of_work(SOURCE) as uow:
-        key = f"{principal.subject}:{idempotency_key}" if idempotency_key else ""
-        digest = _command_hash(command) if key else ""
-        if key:
-            stored = await replay_or_none(
-                uow.session, operation=CREATE_PRODUCT_OPERATION, key=key, request_hash=digest
+        async with idempotent(
+            uow.session,
+            operation=CREATE_PRODUCT_OPERATION,
+            caller=principal.subject,
+            key=idempotency_key,
+            command=command,
+        ) as replay:
+            if replay.stored is not None:
+                return pb.Product.FromString(replay.stored)
+            repository = CatalogRepository(uow.session)
+            problems = await _category_problems(repository, command.spec.category_id, "category_id")
+            now = catalog.clock()
+            product = _ruled(
+                partial(
+                    domain.new_product,
+                    product_id=new_id(),
+                    shop_id=shop_id,
+                    spec=command.spec,
+                    now=now,
+                    new_id=new_id,
+                ),
+                also=problems,
             )
-            if stored is not None:
-                return pb.Product.FromString(stored)
-        repository = CatalogRepository(uow.session)
-        problems = await _category_problems(repository, command.spec.category_id, "category_id")
-        now = catalog.clock()
-        product = _ruled(
-            partial(
-                domain.new_product,
-                product_id=new_id(),
-                shop_id=shop_id,
-                spec=command.spec,
-                now=now,
-                new_id=new_id,
-            ),
-            also=problems,
-        )
-        await repository.add_products(product)
-        await price_product(uow, sku_ids=[sku.id for sku in product.skus], actor=principal.subject, now=now)
-        message = product_to_proto(product)
-        uow.publish(events_pb2.ProductCreated(product=message), subject=product.id)
-        if key:
-            await remember(
-                uow.session,
-                operation=CREATE_PRODUCT_OPERATION,
-                key=key,
-                request_hash=digest,
-                response=message.SerializeToString(),
+            await repository.add_products(product)
+            await price_product(
+                uow, sku_ids=[sku.id for sku in product.skus], actor=principal.subject, now=now
             )
+            message = product_to_proto(product)
+            uow.publish(events_pb2.ProductCreated(product=message), subject=product.id)
+            replay.response = message
         await uow.commit()
     return message
 
@@ -547,11 +540,6 @@ def _page_after(token: str, filters: Sequence[str | int]) -> str | None:
             "page_token", "is malformed or belongs to another query", "INVALID_PAGE_TOKEN"
         )
     return key[0]
-
-
-def _command_hash(command: CreateProduct) -> str:
-    # Canonical JSON of the command: the same request always hashes alike, whatever its map order.
-    return hashlib.sha256(orjson.dumps(command, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _ruled(build: Callable[[], T], *, also: Sequence[Violation] = ()) -> T:

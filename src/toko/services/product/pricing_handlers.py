@@ -11,7 +11,6 @@ admins, and SKUs join them by their seller or an admin.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -28,7 +27,7 @@ from toko.platform.errors import (
     NotFound,
     PermissionDenied,
 )
-from toko.platform.idempotency import remember, replay_or_none
+from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import PageSpec, decode_token, encode_token
 from toko.product.v1 import events_pb2
@@ -717,22 +716,14 @@ async def _idempotent(
     work: Callable[[UnitOfWork], Awaitable[MessageT]],
 ) -> MessageT:
     """Run ``work`` in one unit of work; a retry with the same key replays the first reply."""
-    key = f"{principal.subject}:{idempotency_key}" if idempotency_key else ""
-    digest = hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
     async with catalog.database.unit_of_work(SOURCE) as uow:
-        if key:
-            stored = await replay_or_none(uow.session, operation=operation, key=key, request_hash=digest)
-            if stored is not None:
-                return reply_type.FromString(stored)
-        reply = await work(uow)
-        if key:
-            await remember(
-                uow.session,
-                operation=operation,
-                key=key,
-                request_hash=digest,
-                response=reply.SerializeToString(),
-            )
+        async with idempotent(
+            uow.session, operation=operation, caller=principal.subject, key=idempotency_key, command=request
+        ) as replay:
+            if replay.stored is not None:
+                return reply_type.FromString(replay.stored)
+            reply = await work(uow)
+            replay.response = reply
         await uow.commit()
     return reply
 

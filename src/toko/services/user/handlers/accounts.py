@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlencode
@@ -16,7 +15,7 @@ from toko.platform.errors import (
     InvalidArgument,
     Unauthenticated,
 )
-from toko.platform.idempotency import remember, replay_or_none
+from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
 from toko.services.user import domain
 from toko.services.user.domain import GRANTABLE_ROLES, PROFILE_UPDATABLE_FIELDS, Role, User, Violation
@@ -126,48 +125,41 @@ async def sign_up(
         raise invalid(problems)
     password_hash = await users.hash_password(command.password)
     now = users.clock()
-    # The password is left out of the request digest: the stored digest must not be a password hash.
-    digest = hashlib.sha256("\x1f".join((email, name, phone)).encode()).hexdigest()
-    key = f"{principal.subject or 'anonymous'}:{idempotency_key}" if idempotency_key else ""
     async with users.database.unit_of_work(SOURCE) as uow:
-        if key:
-            stored = await replay_or_none(
-                uow.session, operation=SIGN_UP_OPERATION, key=key, request_hash=digest
+        async with idempotent(
+            uow.session,
+            operation=SIGN_UP_OPERATION,
+            caller=principal.subject or "anonymous",
+            key=idempotency_key,
+            command=(email, name, phone),
+        ) as replay:
+            if replay.stored is not None:
+                return pb.User.FromString(replay.stored)
+            user = User(
+                id=user_id or new_id(),
+                email=email,
+                email_verified=command.email_verified,
+                name=name,
+                phone=phone,
+                birth_date=None,
+                avatar_url="",
+                is_admin=command.is_admin,
+                shop_id=None,
+                totp_enabled=False,
+                created_at=now,
+                updated_at=now,
             )
-            if stored is not None:
-                return pb.User.FromString(stored)
-        user = User(
-            id=user_id or new_id(),
-            email=email,
-            email_verified=command.email_verified,
-            name=name,
-            phone=phone,
-            birth_date=None,
-            avatar_url="",
-            is_admin=command.is_admin,
-            shop_id=None,
-            totp_enabled=False,
-            created_at=now,
-            updated_at=now,
-        )
-        if not await UserRepository(uow.session).add_user(user, password_hash):
-            raise AlreadyExists(
-                ErrorCode.EMAIL_TAKEN,
-                "an account with this email address exists already",
-                [FieldViolation("email", "is already registered", ErrorCode.EMAIL_TAKEN)],
-            )
-        uow.publish(events_pb2.UserSignedUp(user_id=user.id, email=user.email), subject=user.id)
-        if not user.email_verified:
-            await _request_verification(users, uow, user, now)
-        message = user_to_proto(user)
-        if key:
-            await remember(
-                uow.session,
-                operation=SIGN_UP_OPERATION,
-                key=key,
-                request_hash=digest,
-                response=message.SerializeToString(),
-            )
+            if not await UserRepository(uow.session).add_user(user, password_hash):
+                raise AlreadyExists(
+                    ErrorCode.EMAIL_TAKEN,
+                    "an account with this email address exists already",
+                    [FieldViolation("email", "is already registered", ErrorCode.EMAIL_TAKEN)],
+                )
+            uow.publish(events_pb2.UserSignedUp(user_id=user.id, email=user.email), subject=user.id)
+            if not user.email_verified:
+                await _request_verification(users, uow, user, now)
+            message = user_to_proto(user)
+            replay.response = message
         await uow.commit()
     return message
 

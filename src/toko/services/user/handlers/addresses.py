@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from functools import partial
 
-import orjson
-
 from toko.platform.auth import Principal
 from toko.platform.errors import FailedPrecondition, NotFound
-from toko.platform.idempotency import remember, replay_or_none
+from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import PageSpec, encode_token
 from toko.services.user import domain
@@ -50,37 +47,37 @@ async def create_address(
     """Add an address; the first one becomes the default. A retry with the same key gets the first answer."""
     target = account_id(principal, user_id, sub_resource=True)
     checked = ruled(partial(domain.check_address, fields))
-    key = f"{principal.subject}:{idempotency_key}" if idempotency_key else ""
-    digest = hashlib.sha256(orjson.dumps([target, checked])).hexdigest() if key else ""
     now = users.clock()
     async with users.database.unit_of_work(SOURCE) as uow:
-        if key:
-            stored = await replay_or_none(
-                uow.session, operation=CREATE_ADDRESS_OPERATION, key=key, request_hash=digest
+        async with idempotent(
+            uow.session,
+            operation=CREATE_ADDRESS_OPERATION,
+            caller=principal.subject,
+            key=idempotency_key,
+            command=[target, checked],
+        ) as replay:
+            if replay.stored is not None:
+                return pb.Address.FromString(replay.stored)
+            repository = UserRepository(uow.session)
+            # The account's row lock serializes its address writes: the cap and the default stay exact.
+            await live_user(repository, target, for_update=True)
+            count = await repository.count_addresses(target)
+            if count >= MAX_ADDRESSES:
+                raise FailedPrecondition(
+                    ErrorCode.ADDRESS_LIMIT_REACHED,
+                    f"an address book holds at most {MAX_ADDRESSES} addresses",
+                )
+            address = Address(
+                id=new_id(),
+                user_id=target,
+                fields=checked,
+                is_default=count == 0,
+                created_at=now,
+                updated_at=now,
             )
-            if stored is not None:
-                return pb.Address.FromString(stored)
-        repository = UserRepository(uow.session)
-        # The account's row lock serializes its address writes: the cap and the default stay exact.
-        await live_user(repository, target, for_update=True)
-        count = await repository.count_addresses(target)
-        if count >= MAX_ADDRESSES:
-            raise FailedPrecondition(
-                ErrorCode.ADDRESS_LIMIT_REACHED, f"an address book holds at most {MAX_ADDRESSES} addresses"
-            )
-        address = Address(
-            id=new_id(), user_id=target, fields=checked, is_default=count == 0, created_at=now, updated_at=now
-        )
-        await repository.add_address(address)
-        message = address_to_proto(address)
-        if key:
-            await remember(
-                uow.session,
-                operation=CREATE_ADDRESS_OPERATION,
-                key=key,
-                request_hash=digest,
-                response=message.SerializeToString(),
-            )
+            await repository.add_address(address)
+            message = address_to_proto(address)
+            replay.response = message
         await uow.commit()
     return message
 

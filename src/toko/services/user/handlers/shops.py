@@ -9,7 +9,6 @@ account's roles or shop raises ``UserRolesChanged``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -23,7 +22,7 @@ from toko.platform.errors import (
     NotFound,
     PermissionDenied,
 )
-from toko.platform.idempotency import remember, replay_or_none
+from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import PageSpec, encode_token
 from toko.services.user import domain
@@ -95,55 +94,43 @@ async def open_shop(
             names=("name", "description", "origin_city", "domain"),
         )
     )
-    key = f"{owner_id}:{idempotency_key}" if idempotency_key else ""
-    digest = (
-        hashlib.sha256("\x1f".join(map(str, fields.__dict__.values())).encode()).hexdigest() if key else ""
-    )
     now = users.clock()
     async with users.database.unit_of_work(SOURCE) as uow:
-        if key:
-            stored = await replay_or_none(
-                uow.session, operation=OPEN_SHOP_OPERATION, key=key, request_hash=digest
+        async with idempotent(
+            uow.session, operation=OPEN_SHOP_OPERATION, caller=owner_id, key=idempotency_key, command=fields
+        ) as replay:
+            if replay.stored is not None:
+                return pb.Shop.FromString(replay.stored)
+            repository = UserRepository(uow.session)
+            owner = await live_user(repository, owner_id, for_update=True)
+            if not owner.email_verified:
+                raise FailedPrecondition(
+                    ErrorCode.EMAIL_NOT_VERIFIED, "verify your email address before opening a shop"
+                )
+            await _require_free(repository, owner, path="")
+            shop = Shop(
+                id=command.shop_id or new_id(),
+                owner_id=owner.id,
+                name=fields.name,
+                domain=fields.domain,
+                description=fields.description,
+                origin_city=fields.origin_city,
+                status=ShopStatus.ACTIVE,
+                created_at=now,
+                updated_at=now,
             )
-            if stored is not None:
-                return pb.Shop.FromString(stored)
-        repository = UserRepository(uow.session)
-        owner = await live_user(repository, owner_id, for_update=True)
-        if not owner.email_verified:
-            raise FailedPrecondition(
-                ErrorCode.EMAIL_NOT_VERIFIED, "verify your email address before opening a shop"
+            if not await repository.add_shop(shop):
+                raise AlreadyExists(
+                    ErrorCode.DOMAIN_TAKEN,
+                    f"the shop domain {shop.domain!r} is taken",
+                    [FieldViolation("domain", "is taken", ErrorCode.DOMAIN_TAKEN)],
+                )
+            await _join(uow, repository, owner, shop.id)
+            uow.publish(
+                events_pb2.ShopOpened(shop_id=shop.id, owner_id=owner.id, domain=shop.domain), subject=shop.id
             )
-        await _require_free(repository, owner, path="")
-        shop = Shop(
-            id=command.shop_id or new_id(),
-            owner_id=owner.id,
-            name=fields.name,
-            domain=fields.domain,
-            description=fields.description,
-            origin_city=fields.origin_city,
-            status=ShopStatus.ACTIVE,
-            created_at=now,
-            updated_at=now,
-        )
-        if not await repository.add_shop(shop):
-            raise AlreadyExists(
-                ErrorCode.DOMAIN_TAKEN,
-                f"the shop domain {shop.domain!r} is taken",
-                [FieldViolation("domain", "is taken", ErrorCode.DOMAIN_TAKEN)],
-            )
-        await _join(uow, repository, owner, shop.id)
-        uow.publish(
-            events_pb2.ShopOpened(shop_id=shop.id, owner_id=owner.id, domain=shop.domain), subject=shop.id
-        )
-        message = shop_to_proto(shop)
-        if key:
-            await remember(
-                uow.session,
-                operation=OPEN_SHOP_OPERATION,
-                key=key,
-                request_hash=digest,
-                response=message.SerializeToString(),
-            )
+            message = shop_to_proto(shop)
+            replay.response = message
         await uow.commit()
     return message
 
