@@ -224,6 +224,9 @@ class Gateway:
         request_id = _request_id(headers.get(b"x-request-id"))
         request_id_var.set(request_id)
         method: str = scope["method"]
+        # HEAD is GET without the body (RFC 9110 §9.3.2): routed, authorized and answered as GET.
+        head = method == "HEAD"
+        verb = "GET" if head else method
         raw_path: bytes | None = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         route: Route | None = None
@@ -232,7 +235,7 @@ class Gateway:
         body = RequestBody(receive, headers, self._max_body)
         try:
             if path in _BUILTIN_PATHS or path.startswith(ASSETS_PREFIX):
-                response = await self._builtin(method, path)
+                response = await self._builtin(verb, path)
             elif (mount := self.mounts.match(path)) is not None:
                 status = await self._forward(mount, path, scope, body, send, headers, request_id, extra)
                 self._access_log(method, None, path, status=status, started=started, request_id=request_id)
@@ -240,7 +243,7 @@ class Gateway:
             elif method == "OPTIONS":
                 response = self._options(path, headers)
             else:
-                found = self.router.match(method, path)
+                found = self.router.match(verb, path)
                 if isinstance(found, list):
                     raise _no_route(path, found)
                 route = found.value
@@ -274,7 +277,7 @@ class Gateway:
             # of the body spoils the connection, so the client is told to open a new one rather than
             # reuse a socket the server is about to drop.
             response.headers = [*response.headers, (b"connection", b"close")]
-        await self._send(send, response, headers, request_id)
+        await self._send(send, response, headers, request_id, head=head)
         self._access_log(method, route, path, status=response.status, started=started, request_id=request_id)
 
     async def _proxy(
@@ -386,8 +389,8 @@ class Gateway:
             raise Problem(
                 405,
                 "METHOD_NOT_ALLOWED",
-                f"{path} allows only GET",
-                headers=[(b"allow", b"GET")],
+                f"{path} allows only GET and HEAD",
+                headers=[(b"allow", b"GET, HEAD")],
             )
         if path == "/livez":
             return Response(200, b'{"status":"SERVING"}')
@@ -433,6 +436,7 @@ class Gateway:
         allowed = self.router.match("", path)
         if not isinstance(allowed, list) or not allowed:
             raise _no_route(path, [])
+        allowed = _with_head(allowed)
         allow = ", ".join([*allowed, "OPTIONS"]).encode()
         response = Response(204, b"", headers=[(b"allow", allow)])
         requested = headers.get(b"access-control-request-method")
@@ -453,7 +457,13 @@ class Gateway:
         return self._any_origin or origin in self._origins
 
     async def _send(
-        self, send: Send, response: Response, headers: dict[bytes, bytes], request_id: str
+        self,
+        send: Send,
+        response: Response,
+        headers: dict[bytes, bytes],
+        request_id: str,
+        *,
+        head: bool = False,
     ) -> None:
         body = response.body
         out = [
@@ -473,7 +483,8 @@ class Gateway:
             if not self._any_origin:
                 out.append((b"vary", b"origin"))
         await send({"type": "http.response.start", "status": response.status, "headers": out})
-        await send({"type": "http.response.body", "body": body})
+        # A HEAD answer has the GET answer's headers, its Content-Length included, and no body.
+        await send({"type": "http.response.body", "body": b"" if head else body})
 
     def _access_log(
         self, method: str, route: Route | None, path: str, *, status: int, started: float, request_id: str
@@ -516,8 +527,14 @@ def _is_json(content_type: bytes | None) -> bool:
     return media == JSON or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
+def _with_head(methods: list[str]) -> list[str]:
+    # Where GET is served, so is HEAD.
+    return [m for method in methods for m in ((method, "HEAD") if method == "GET" else (method,))]
+
+
 def _no_route(path: str, allowed: list[str]) -> Problem:
     if allowed:
+        allowed = _with_head(allowed)
         return Problem(
             405,
             "METHOD_NOT_ALLOWED",

@@ -75,7 +75,21 @@ async def test_unknown_route_and_wrong_method(client: httpx.AsyncClient) -> None
     _problem(await client.get("/v1/nothing/here"), 404, "ROUTE_NOT_FOUND")
     response = await client.delete("/v1/products/p1")
     _problem(response, 405, "METHOD_NOT_ALLOWED")
-    assert response.headers["allow"] == "GET, PATCH"
+    assert response.headers["allow"] == "GET, HEAD, PATCH"
+
+
+async def test_head_answers_like_get_without_a_body(client: httpx.AsyncClient) -> None:
+    get = await client.get("/v1/products/p1")
+    head = await client.head("/v1/products/p1")
+    health = await client.head("/livez")
+    missing = await client.head("/v1/nothing/here")
+
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == str(len(get.content))
+    assert (health.status_code, health.content) == (200, b"")
+    assert (missing.status_code, missing.content) == (404, b"")
 
 
 async def test_malformed_json(client: httpx.AsyncClient) -> None:
