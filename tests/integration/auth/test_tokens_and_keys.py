@@ -50,6 +50,16 @@ async def test_discovery_document(browser: httpx.AsyncClient, base_url: str) -> 
     assert (await browser.get("/.well-known/oauth-authorization-server")).json() == document
 
 
+async def test_head_of_discovery_and_keys_answers_like_get_without_a_body(browser: httpx.AsyncClient) -> None:
+    for path in ("/.well-known/openid-configuration", "/oauth2/jwks"):
+        get = await browser.get(path)
+        head = await browser.head(path)
+
+        assert head.status_code == 200
+        assert head.content == b""
+        assert head.headers["content-length"] == str(len(get.content))
+
+
 async def test_client_credentials_for_scripts(browser: httpx.AsyncClient, scripts: tuple[str, str]) -> None:
     response = await scripts_token(browser, scripts, "catalog.write")
     assert response.status_code == 200

@@ -120,6 +120,10 @@ class OAuthApp:
         if scope["type"] != "http":
             return
         request = Request.of(scope, receive)
+        # HEAD is GET without the body (RFC 9110 §9.3.2).
+        head = request.method == "HEAD"
+        if head:
+            request.method = "GET"
         endpoint = self.routes.get((request.method, request.path))
         try:
             if endpoint is None:
@@ -142,7 +146,7 @@ class OAuthApp:
         except Exception:
             log.exception("unhandled error", extra={"path": request.path})
             response = Response.json({"error": "server_error"}, 500)
-        await response.send(send)
+        await response.send(send, head=head)
 
     # --- helpers --------------------------------------------------------------------------------------------
 

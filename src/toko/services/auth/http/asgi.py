@@ -176,12 +176,12 @@ class Response:
         for name, value in self.headers:
             yield name.encode("latin-1"), value.encode("latin-1")
 
-    async def send(self, send: Send) -> None:
-        """Send over ASGI."""
+    async def send(self, send: Send, *, head: bool = False) -> None:
+        """Send over ASGI; the answer to a HEAD request keeps the headers and leaves out the body."""
         await send(
             {"type": "http.response.start", "status": self.status, "headers": list(self._raw_headers())}
         )
-        await send({"type": "http.response.body", "body": self.body})
+        await send({"type": "http.response.body", "body": b"" if head else self.body})
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
