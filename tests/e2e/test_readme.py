@@ -101,10 +101,11 @@ def test_every_api_example_in_the_readme_reaches_its_operation(platform: Platfor
     token = platform.scripts_token(token_scope())
     bearer = {"Authorization": f"Bearer {token}"}
     with platform.client() as client:
-        # Demo data the examples read; the SKU of a product deep in the list, which they make perishable.
-        products = client.get("/v1/products", params={"page_size": 100}).json()["products"]
-        shop_id, category_id = products[0]["shopId"], products[0]["categoryId"]
-        warehouse = client.get("/v1/warehouses", params={"shop_id": products[-1]["shopId"]}, headers=bearer)
+        # A seeded product deep in the list (newer ones may be other tests'), whose shop has a warehouse;
+        # the examples make its first SKU perishable.
+        seeded = client.get("/v1/products", params={"page_size": 100}).json()["products"][-1]
+        shop_id, category_id = seeded["shopId"], seeded["categoryId"]
+        warehouse = client.get("/v1/warehouses", params={"shop_id": shop_id}, headers=bearer)
         # A product of the test's own for the examples that change and archive one.
         mine = client.post(
             "/v1/products",
@@ -124,7 +125,7 @@ def test_every_api_example_in_the_readme_reaches_its_operation(platform: Platfor
             "<category id>": category_id,
             "<id>": mine["id"],
             "<slug>": mine["slug"],
-            "<sku id>": products[-1]["skus"][0]["id"],
+            "<sku id>": seeded["skus"][0]["id"],
             "<warehouse id>": warehouse.json()["warehouses"][0]["id"],
             # Resources no example creates first: their answers are NOT_FOUND, a state, not a shape.
             "<supplier id>": str(uuid.uuid4()),
