@@ -115,8 +115,9 @@ class Database:
             pool_size=self.pool_size,
             max_overflow=self.pool_size // 2,
             pool_pre_ping=False,
-            # A failed statement's error (logged with its traceback) shows the SQL but not the values:
-            # they can be password hashes, token digests, emails.
+            # A failed statement's error (logged with its traceback) shows the SQL, not every value bound
+            # to it (password hashes, token digests, emails); only what PostgreSQL or asyncpg quote about
+            # the value at fault remains in their own message.
             hide_parameters=True,
             # Prepared statements are cached per connection by asyncpg; keep the cache warm.
             connect_args={"statement_cache_size": 512},

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from toko.infra.servers import InfraEndpoints
 from toko.platform.db import Database, ensure_database, service_database_url
@@ -42,3 +43,18 @@ async def test_the_migration_helpers_create_and_drop_the_platform_tables(empty_d
 
         await connection.run_sync(lambda c: drop_platform_tables(Operations(MigrationContext.configure(c))))
         assert not set(PLATFORM_TABLES) & await connection.run_sync(_tables)
+
+
+async def test_a_failed_statement_does_not_carry_its_other_values_into_the_logs(database: Database) -> None:
+    # The error of a failed statement is logged with its traceback. It used to list every value bound to
+    # the statement (a whole INSERT's, password hash and email included); now only what the driver or
+    # PostgreSQL quote about the value at fault remains.
+    secret = f"s3cret-{uuid.uuid4().hex}"
+    with pytest.raises(DBAPIError) as caught:
+        async with database.sessions() as session:
+            await session.execute(
+                text("SELECT CAST(:bad AS integer), CAST(:secret AS text)"), {"bad": "dua", "secret": secret}
+            )
+
+    assert "CAST" in str(caught.value)
+    assert secret not in str(caught.value)
