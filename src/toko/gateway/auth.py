@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from toko.gateway.problems import Problem, from_domain_error
 from toko.platform.auth import AccessRule, Authenticator, Principal, authenticate
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import DomainError, Unauthenticated
 
 __all__ = ["Authenticator", "admit", "header_text", "identify", "revoked"]
@@ -32,7 +33,9 @@ async def identify(authenticator: Authenticator, header: bytes | None) -> Princi
     authorization = header_text(header)
     try:
         if authorization is None:
-            raise Unauthenticated("INVALID_AUTHORIZATION", "the Authorization header is not printable ASCII")
+            raise Unauthenticated(
+                CommonReason.INVALID_AUTHORIZATION, "the Authorization header is not printable ASCII"
+            )
         return await authenticate(authenticator, authorization)
     except Unauthenticated as error:
         raise _unauthorized(error) from None
@@ -55,7 +58,7 @@ def admit(rule: AccessRule, principal: Principal) -> None:
 
 def revoked() -> Problem:
     """The 401 of a token its owner or an admin revoked."""
-    return _unauthorized(Unauthenticated("INVALID_TOKEN", "the token has been revoked"))
+    return _unauthorized(Unauthenticated(CommonReason.INVALID_TOKEN, "the token has been revoked"))
 
 
 def _unauthorized(error: Unauthenticated) -> Problem:

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from google.protobuf.descriptor import MethodDescriptor
 
 from toko.options.v1 import access_pb2
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import PermissionDenied, Unauthenticated
 from toko.platform.jwks import KeySource, RemoteJwks, StaticJwks
 
@@ -64,6 +65,14 @@ class Principal:
     def is_admin(self) -> bool:
         """True for platform administrators."""
         return "admin" in self.roles
+
+    def manages(self, shop_id: str) -> bool:
+        """Whether the caller may change everything of ``shop_id``: its seller, or an admin.
+
+        The shop comes from the token (``shop_id`` claim); the user service, which owns shops,
+        checks ownership against its database instead.
+        """
+        return self.is_admin or ("seller" in self.roles and bool(self.shop_id) and self.shop_id == shop_id)
 
 
 ANONYMOUS = Principal(subject=ANONYMOUS_SUBJECT)
@@ -99,16 +108,16 @@ class AccessRule:
         if self.public:
             return
         if principal.is_anonymous:
-            raise Unauthenticated("AUTHENTICATION_REQUIRED", "this operation needs a bearer token")
+            raise Unauthenticated(CommonReason.AUTHENTICATION_REQUIRED, "this operation needs a bearer token")
         if self.roles and not (self.roles & principal.roles):
             raise PermissionDenied(
-                "ROLE_REQUIRED",
+                CommonReason.ROLE_REQUIRED,
                 f"this operation needs one of the roles: {', '.join(sorted(self.roles))}",
             )
         missing = self.scopes - principal.scopes
         if missing:
             raise PermissionDenied(
-                "SCOPE_REQUIRED",
+                CommonReason.SCOPE_REQUIRED,
                 f"the token lacks the scopes: {', '.join(sorted(missing))}",
                 metadata={"scope": " ".join(sorted(self.scopes))},
             )
@@ -116,7 +125,7 @@ class AccessRule:
 
 def invalid_token(why: str) -> Unauthenticated:
     """The error of a token that is not acceptable, saying why."""
-    return Unauthenticated("INVALID_TOKEN", why)
+    return Unauthenticated(CommonReason.INVALID_TOKEN, why)
 
 
 class KeyRefreshNeeded(Unauthenticated):
@@ -127,7 +136,7 @@ class KeyRefreshNeeded(Unauthenticated):
     """
 
     def __init__(self, keys: KeySource) -> None:
-        super().__init__("INVALID_TOKEN", "the token is signed by an unknown key")
+        super().__init__(CommonReason.INVALID_TOKEN, "the token is signed by an unknown key")
         self.keys = keys
 
     async def refresh(self) -> None:
@@ -182,7 +191,9 @@ class JwtAuthenticator:
         else:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                raise Unauthenticated("INVALID_AUTHORIZATION", "expected 'Authorization: Bearer <token>'")
+                raise Unauthenticated(
+                    CommonReason.INVALID_AUTHORIZATION, "expected 'Authorization: Bearer <token>'"
+                )
             principal, expires = self.verify(token.strip())
             self._cache[authorization] = (principal, expires)
             if len(self._cache) > self._cache_size:

@@ -30,15 +30,20 @@ from typing import Self
 
 import asyncpg
 from google.protobuf.message import Message
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from toko.platform.context import trace_var
 from toko.platform.events import PendingEvent
-from toko.platform.outbox import stage_events
+from toko.platform.schema import outbox
+from toko.platform.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+# The outbox relay LISTENs here (``toko.platform.outbox``); a commit that wrote events NOTIFYs it.
+NOTIFY_CHANNEL = "toko_outbox"
+_NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 def service_database_url(server_url: str, database: str) -> URL:
@@ -84,6 +89,16 @@ def run_migrations(url: URL, migrations: Path) -> None:
     config.set_main_option("sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%"))
     config.attributes["configure_logger"] = False
     command.upgrade(config, "head")
+
+
+async def open_service_database(settings: ServiceSettings, migrations: Path) -> Database:
+    """A service's own database (``settings.database_name`` on ``settings.database_url``), migrated."""
+    return await open_database(
+        server_url=settings.database_url,
+        name=settings.database_name,
+        migrations=migrations,
+        pool_size=settings.db_pool_size,
+    )
 
 
 async def open_database(*, server_url: str, name: str, migrations: Path, pool_size: int) -> Database:
@@ -215,3 +230,22 @@ async def driver_connection(session: AsyncSession, *, generic_plans: bool = Fals
 
 # Local to the transaction: the pooled connection goes back to planning per call when it ends.
 _GENERIC_PLANS = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
+
+
+async def stage_events(session: AsyncSession, events: Sequence[PendingEvent]) -> None:
+    """Write ``events`` to the outbox in the session's transaction and wake the relay on commit."""
+    if not events:
+        return
+    rows = [
+        {
+            "id": event.id,
+            "subject": event.nats_subject,
+            "aggregate": event.subject,
+            "type": event.type,
+            "envelope": event.envelope().SerializeToString(),
+        }
+        for event in events
+    ]
+    await session.execute(outbox.insert().values(rows))
+    # PostgreSQL delivers a NOTIFY only when the transaction commits, and never after a rollback.
+    await session.execute(_NOTIFY)

@@ -1,7 +1,8 @@
 """Domain errors and their wire form.
 
 Every error a client can cause is a ``DomainError`` with a stable, machine-readable
-``reason`` (UPPER_SNAKE_CASE, e.g. ``SLUG_TAKEN``) and, for bad input, the fields at
+``reason`` (a ``ReasonCode`` member, UPPER_SNAKE_CASE on the wire, e.g. ``SLUG_TAKEN``; see
+``toko.platform.error_codes``) and, for bad input, the fields at
 fault. The gRPC layer turns them into ``google.rpc.Status`` with ``ErrorInfo`` and
 ``BadRequest`` details; the gateway turns those into RFC 9457 problem documents.
 
@@ -36,9 +37,9 @@ from redis.exceptions import ConnectionError as ValkeyConnectionError
 from redis.exceptions import TimeoutError as ValkeyTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from toko.platform.error_codes import CommonReason, ReasonCode
+
 ERROR_DOMAIN = "toko"
-DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
-TRANSACTION_CONFLICT = "TRANSACTION_CONFLICT"
 # SQLSTATEs of a transaction PostgreSQL rolled back in favour of a concurrent one: serialization_failure,
 # deadlock_detected. Nothing was written; the same request may simply be sent again.
 _CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
@@ -48,7 +49,11 @@ _UNREACHABLE = (ConnectionError, TimeoutError, socket.gaierror, ValkeyConnection
 
 @dataclass(frozen=True)
 class FieldViolation:
-    """One invalid field: its path in the request (``skus[0].price.amount``) and why."""
+    """One invalid field: its path in the request (``skus[0].price.amount``) and why.
+
+    ``reason`` is a string because the gateway also rebuilds violations from the wire; what a
+    service raises carries a ``ReasonCode`` member.
+    """
 
     field: str
     description: str
@@ -59,7 +64,7 @@ class FieldViolation:
 class DomainError(Exception):
     """Base of every error a client can cause; never a 500."""
 
-    reason: str
+    reason: ReasonCode
     message: str
     violations: list[FieldViolation] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
@@ -80,14 +85,16 @@ class InvalidArgument(DomainError):
     code: grpc.StatusCode = field(default=grpc.StatusCode.INVALID_ARGUMENT, init=False, repr=False)
 
     @classmethod
-    def of(cls, violations: Iterable[FieldViolation], reason: str = "VALIDATION_FAILED") -> InvalidArgument:
+    def of(
+        cls, violations: Iterable[FieldViolation], reason: ReasonCode = CommonReason.VALIDATION_FAILED
+    ) -> InvalidArgument:
         """Build one error out of several field violations."""
         found = list(violations)
         summary = "; ".join(f"{v.field}: {v.description}" for v in found[:5])
         return cls(reason, f"invalid request: {summary}", found)
 
     @classmethod
-    def field(cls, name: str, description: str, reason: str) -> InvalidArgument:
+    def field(cls, name: str, description: str, reason: ReasonCode) -> InvalidArgument:
         """Build an error about a single field, whose reason is also the error's reason."""
         return cls(reason, f"{name}: {description}", [FieldViolation(name, description, reason)])
 
@@ -180,7 +187,7 @@ def is_transaction_conflict(error: BaseException) -> bool:
 def as_retryable(error: BaseException) -> DomainError | None:
     """The retryable error an unexpected exception stands for (an outage, a conflict), or None for a bug."""
     if is_unavailable(error):
-        return Unavailable(DEPENDENCY_UNAVAILABLE, "a dependency was unavailable; retry")
+        return Unavailable(CommonReason.DEPENDENCY_UNAVAILABLE, "a dependency was unavailable; retry")
     if is_transaction_conflict(error):
-        return Conflict(TRANSACTION_CONFLICT, "a concurrent change got in the way; retry")
+        return Conflict(CommonReason.TRANSACTION_CONFLICT, "a concurrent change got in the way; retry")
     return None

@@ -45,9 +45,10 @@ from toko.platform.context import (
     request_id_var,
     trace_var,
 )
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import ERROR_DOMAIN, DomainError, InvalidArgument, as_retryable
 from toko.platform.ids import new_id
-from toko.platform.strings import NUL_CHARACTER, nul_violations
+from toko.platform.strings import nul_violations
 from toko.platform.telemetry import server_span
 
 log = logging.getLogger("toko.grpc")
@@ -164,7 +165,7 @@ class ContextInterceptor(grpc.aio.ServerInterceptor):
                 rule.check(principal)
                 principal_var.set(principal)
                 if violations := nul_violations(request):
-                    raise InvalidArgument.of(violations, reason=NUL_CHARACTER)
+                    raise InvalidArgument.of(violations, reason=CommonReason.NUL_CHARACTER)
                 if self._tracer is None:
                     return await behaviour(request, context)
                 with server_span(self._tracer, method, caller_trace) as span_trace:

@@ -30,6 +30,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import Conflict, FailedPrecondition
 from toko.platform.schema import idempotency_keys
 
@@ -106,7 +107,7 @@ async def replay_or_none(
         return None
     if row.request_hash != request_hash:
         raise FailedPrecondition(
-            "IDEMPOTENCY_KEY_REUSED",
+            CommonReason.IDEMPOTENCY_KEY_REUSED,
             "this idempotency key was already used for a different request",
             metadata={"operation": operation},
         )
@@ -126,7 +127,9 @@ async def remember(
     if inserted.first() is None:
         # Only reachable without a preceding replay_or_none (which holds the key's lock): fail the
         # whole transaction rather than let two writes share one key.
-        raise Conflict("IDEMPOTENCY_KEY_IN_USE", "a request with this idempotency key is being processed")
+        raise Conflict(
+            CommonReason.IDEMPOTENCY_KEY_IN_USE, "a request with this idempotency key is being processed"
+        )
 
 
 async def purge_idempotency_keys(session: AsyncSession, *, older_than: timedelta) -> int:

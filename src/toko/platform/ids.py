@@ -6,6 +6,7 @@ import uuid
 
 import uuid_utils
 
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import InvalidArgument
 
 
@@ -25,5 +26,5 @@ def is_id(value: str) -> bool:
 def require_id(value: str, path: str) -> str:
     """``value`` when it is a canonical UUID; INVALID_ARGUMENT ``INVALID_ID`` naming ``path`` otherwise."""
     if not is_id(value):
-        raise InvalidArgument.field(path, "must be a UUID", "INVALID_ID")
+        raise InvalidArgument.field(path, "must be a UUID", CommonReason.INVALID_ID)
     return value

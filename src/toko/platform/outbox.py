@@ -1,7 +1,7 @@
 """The transactional outbox and its relay to NATS JetStream.
 
 A use case's events are inserted into the ``outbox`` table in the use case's own
-transaction (``stage_events``, called by ``UnitOfWork.commit``), so an event
+transaction (``toko.platform.db.stage_events``, called by ``UnitOfWork.commit``), so an event
 exists exactly when the change that raised it does. ``OutboxRelay`` then
 publishes unsent rows to JetStream and marks them sent.
 
@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nats.js import api
 from nats.js.errors import NotFoundError
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from toko.platform.events import DEAD_LETTER_PREFIX, SUBJECT_PREFIX, PendingEvent, stream_name
+from toko.platform.db import NOTIFY_CHANNEL
+from toko.platform.events import DEAD_LETTER_PREFIX, SUBJECT_PREFIX, stream_name
 from toko.platform.schema import outbox
 
 if TYPE_CHECKING:
@@ -41,36 +42,14 @@ if TYPE_CHECKING:
 
     from toko.platform.db import Database
 
-__all__ = ["DEAD_LETTER_STREAM", "NOTIFY_CHANNEL", "OutboxRelay", "ensure_streams", "stage_events"]
+__all__ = ["DEAD_LETTER_STREAM", "OutboxRelay", "ensure_streams"]
 
 log = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "toko_outbox"
 # After a failed round (a dropped connection, NATS away), the wait doubles from this up to max_backoff.
 FIRST_RETRY_SECONDS = 0.25
 DEAD_LETTER_STREAM = "TOKO_DLQ"
 MSG_ID_HEADER = "Nats-Msg-Id"
-
-_NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
-
-
-async def stage_events(session: AsyncSession, events: Sequence[PendingEvent]) -> None:
-    """Write ``events`` to the outbox in the session's transaction and wake the relay on commit."""
-    if not events:
-        return
-    rows = [
-        {
-            "id": event.id,
-            "subject": event.nats_subject,
-            "aggregate": event.subject,
-            "type": event.type,
-            "envelope": event.envelope().SerializeToString(),
-        }
-        for event in events
-    ]
-    await session.execute(outbox.insert().values(rows))
-    # PostgreSQL delivers a NOTIFY only when the transaction commits, and never after a rollback.
-    await session.execute(_NOTIFY)
 
 
 class _Claimed(NamedTuple):

@@ -12,13 +12,25 @@ import binascii
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import InvalidArgument
+from toko.platform.ids import is_id
+
+T = TypeVar("T")
 
 MAX_TOKEN_LENGTH = 512
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing and the token of the next (empty on the last)."""
+
+    items: list[T]
+    next_page_token: str
 
 
 @dataclass(frozen=True)
@@ -34,7 +46,7 @@ class PageSpec:
             return self.default
         if requested < 0 or requested > self.maximum:
             raise InvalidArgument.field(
-                "page_size", f"must be between 1 and {self.maximum}", "PAGE_SIZE_OUT_OF_RANGE"
+                "page_size", f"must be between 1 and {self.maximum}", CommonReason.PAGE_SIZE_OUT_OF_RANGE
             )
         return requested
 
@@ -53,9 +65,7 @@ def decode_token(token: str, filters: Sequence[Any], key_length: int) -> list[An
     """The sort key a token continues after; None for the first page; raise when malformed."""
     if not token:
         return None
-    invalid = InvalidArgument.field(
-        "page_token", "is malformed or belongs to another query", "INVALID_PAGE_TOKEN"
-    )
+    invalid = bad_page_token()
     if len(token) > MAX_TOKEN_LENGTH:
         raise invalid
     try:
@@ -71,3 +81,20 @@ def decode_token(token: str, filters: Sequence[Any], key_length: int) -> list[An
     ):
         raise invalid
     return list(document["k"])
+
+
+def bad_page_token() -> InvalidArgument:
+    """The error of a page token that is malformed, or whose content is not what this listing writes."""
+    return InvalidArgument.field(
+        "page_token", "is malformed or belongs to another query", CommonReason.INVALID_PAGE_TOKEN
+    )
+
+
+def id_after(token: str, filters: Sequence[Any]) -> str | None:
+    """The id a listing keyed by id alone continues after; None for the first page; raise when bad."""
+    key = decode_token(token, filters, 1)
+    if key is None:
+        return None
+    if not isinstance(key[0], str) or not is_id(key[0]):
+        raise bad_page_token()
+    return key[0]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Container, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import uvloop
 from opentelemetry.trace import Tracer
@@ -24,11 +24,13 @@ from toko.platform.revocation import RevokedTokens
 from toko.platform.runtime import settle_heap
 from toko.platform.settings import ServiceSettings
 from toko.platform.telemetry import configure_tracing
+from toko.platform.workers import BackgroundWorker
 
 log = logging.getLogger("toko.service")
 
+__all__ = ["BackgroundWorker", "RunningService", "ServiceApp", "run", "start_service"]
+
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
-BackgroundWorker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 @dataclass

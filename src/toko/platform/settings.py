@@ -47,6 +47,8 @@ class ServiceSettings(BaseSettings):
     otel_endpoint: str = Field(
         default="http://127.0.0.1:4317", validation_alias=_shared("TOKO_OTEL_ENDPOINT")
     )
+    # The service's own database on that server; a setting so tests can give each module a fresh one.
+    database_name: str = ""
     # Connections each service keeps to PostgreSQL (SQLAlchemy's pool; half as many more for bursts).
     db_pool_size: int = 20
     shutdown_grace_seconds: float = 5.0

@@ -15,10 +15,10 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import FieldViolation
 
 NUL = "\x00"
-NUL_CHARACTER = "NUL_CHARACTER"
 _DESCRIPTION = "must not contain the NUL character (U+0000)"
 _STRING = FieldDescriptor.TYPE_STRING
 _MESSAGE = FieldDescriptor.TYPE_MESSAGE
@@ -62,4 +62,4 @@ def _map_violations(path: str, entry: Descriptor, mapping: Mapping[Any, Any]) ->
 
 
 def _violation(path: str) -> FieldViolation:
-    return FieldViolation(path, _DESCRIPTION, NUL_CHARACTER)
+    return FieldViolation(path, _DESCRIPTION, CommonReason.NUL_CHARACTER)

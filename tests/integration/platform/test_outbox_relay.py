@@ -16,9 +16,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toko.common.v1.event_pb2 import EventEnvelope
-from toko.platform.db import Database
+from toko.platform.db import Database, stage_events
 from toko.platform.events import stream_name
-from toko.platform.outbox import DEAD_LETTER_STREAM, OutboxRelay, ensure_streams, stage_events
+from toko.platform.outbox import DEAD_LETTER_STREAM, OutboxRelay, ensure_streams
 from toko.platform.schema import outbox
 
 # The `eventually` fixture (conftest): waits for an async condition, or fails the test.

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from toko.common.v1.money_pb2 import Money
-from toko.platform.strings import NUL_CHARACTER, nul_violations
+from toko.platform.error_codes import CommonReason
+from toko.platform.strings import nul_violations
 from toko.product.v1 import product_pb2 as pb
 
 
@@ -41,4 +42,4 @@ def test_every_kind_of_string_field_is_searched_and_named() -> None:
         "skus[1].option_values['Ukuran']",
         "skus[1].option_values['Wa\\x00rna']",
     }
-    assert {v.reason for v in violations} == {NUL_CHARACTER}
+    assert {v.reason for v in violations} == {CommonReason.NUL_CHARACTER}

@@ -6,9 +6,8 @@ from redis.exceptions import ConnectionError as ValkeyConnectionError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from toko.platform.cache import CacheUnavailable
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import (
-    DEPENDENCY_UNAVAILABLE,
-    TRANSACTION_CONFLICT,
     as_retryable,
     is_transaction_conflict,
     is_unavailable,
@@ -52,9 +51,9 @@ def test_a_deadlock_or_serialization_failure_is_a_retryable_conflict() -> None:
     assert not is_transaction_conflict(duplicate)
     conflict = as_retryable(deadlock)
     assert conflict is not None
-    assert (conflict.code.name, conflict.reason) == ("ABORTED", TRANSACTION_CONFLICT)
+    assert (conflict.code.name, conflict.reason) == ("ABORTED", CommonReason.TRANSACTION_CONFLICT)
     outage = as_retryable(ConnectionRefusedError(111, "Connection refused"))
     assert outage is not None
-    assert (outage.code.name, outage.reason) == ("UNAVAILABLE", DEPENDENCY_UNAVAILABLE)
+    assert (outage.code.name, outage.reason) == ("UNAVAILABLE", CommonReason.DEPENDENCY_UNAVAILABLE)
     assert as_retryable(duplicate) is None
     assert as_retryable(ValueError("bad")) is None

@@ -12,6 +12,7 @@ from toko.platform.context import current_principal
 from toko.platform.errors import InvalidArgument
 from toko.services.auth import handlers
 from toko.services.auth.domain import Client, ClientSpec, ClientType
+from toko.services.auth.error_codes import ErrorCode
 from toko.services.auth.handlers import Provider
 
 _TYPE_TO_PROTO = {
@@ -44,7 +45,7 @@ def spec_from_proto(client: pb.OAuthClient) -> ClientSpec:
     kind = _TYPE_FROM_PROTO.get(client.client_type)
     if kind is None:
         raise InvalidArgument.field(
-            "client.client_type", "must be public or confidential", "INVALID_CLIENT_TYPE"
+            "client.client_type", "must be public or confidential", ErrorCode.INVALID_CLIENT_TYPE
         )
     return ClientSpec(
         name=client.name,

@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 
 from toko.platform.auth import Principal
 from toko.platform.db import Database, UnitOfWork
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from toko.platform.ids import new_id
 from toko.platform.pagination import PageSpec, decode_token, encode_token
@@ -46,6 +47,7 @@ from toko.services.auth.domain import (
     parse_scope,
     scope_string,
 )
+from toko.services.auth.error_codes import ErrorCode
 from toko.services.auth.keys import InvalidToken, KeyRing
 from toko.services.auth.pkce import s256_challenge, token_half_hash
 from toko.services.auth.repository import AuthRepository
@@ -107,7 +109,7 @@ class InvalidRedirect(Exception):
 
 def _require_admin(principal: Principal) -> None:
     if not principal.is_admin:
-        raise PermissionDenied("ROLE_REQUIRED", "only admins manage OAuth clients")
+        raise PermissionDenied(CommonReason.ROLE_REQUIRED, "only admins manage OAuth clients")
 
 
 async def register_client(
@@ -137,7 +139,7 @@ async def register_client(
     )
     async with provider.database.unit_of_work(SOURCE) as uow:
         if not await AuthRepository(uow.session).add_client(client):
-            raise AlreadyExists("CLIENT_EXISTS", f"client {client.client_id!r} is already registered")
+            raise AlreadyExists(ErrorCode.CLIENT_EXISTS, f"client {client.client_id!r} is already registered")
         await uow.commit()
     log.info("client registered", extra={"client_id": client.client_id})
     return client, secret
@@ -149,7 +151,7 @@ async def get_client(*, provider: Provider, client_id: str, principal: Principal
     async with provider.database.sessions() as session:
         client = await AuthRepository(session).get_client(client_id)
     if client is None:
-        raise NotFound("CLIENT_NOT_FOUND", f"no client {client_id!r}")
+        raise NotFound(ErrorCode.CLIENT_NOT_FOUND, f"no client {client_id!r}")
     return client
 
 
@@ -179,7 +181,7 @@ async def delete_client(*, provider: Provider, client_id: str, principal: Princi
     async with provider.database.unit_of_work(SOURCE) as uow:
         repository = AuthRepository(uow.session)
         if not await repository.delete_client(client_id):
-            raise NotFound("CLIENT_NOT_FOUND", f"no client {client_id!r}")
+            raise NotFound(ErrorCode.CLIENT_NOT_FOUND, f"no client {client_id!r}")
         live = await repository.revoke_families(now, client_id=client_id)
         await _commit_revocation(provider, uow, live, subject=client_id)
 

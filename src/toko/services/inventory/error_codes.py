@@ -6,10 +6,10 @@ They travel as ``google.rpc.ErrorInfo.reason`` (and as the ``reason`` of each
 
 from __future__ import annotations
 
-from enum import StrEnum
+from toko.platform.error_codes import ReasonCode
 
 
-class ErrorCode(StrEnum):
+class ErrorCode(ReasonCode):
     """Why an inventory request failed."""
 
     VALIDATION_FAILED = "VALIDATION_FAILED"

@@ -36,10 +36,11 @@ from toko.inventory.v1 import events_pb2
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
 from toko.platform.db import Database, UnitOfWork
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
-from toko.platform.pagination import PageSpec, decode_token, encode_token
+from toko.platform.pagination import PageSpec, bad_page_token, decode_token, encode_token
 from toko.services.inventory import domain
 from toko.services.inventory.domain import (
     InsufficientStock,
@@ -168,7 +169,7 @@ async def create_warehouse(
                 "shop_id", "a fulfilment centre belongs to no shop", ErrorCode.INVALID_WAREHOUSE_KIND
             )
         if not principal.is_admin:
-            raise PermissionDenied("ROLE_REQUIRED", "only admins add fulfilment centres")
+            raise PermissionDenied(CommonReason.ROLE_REQUIRED, "only admins add fulfilment centres")
         shop_id = None
     else:
         shop_id = require_id(command.shop_id, "shop_id")
@@ -877,7 +878,7 @@ async def writable_warehouse(repository: InventoryRepository, warehouse_id: str,
         # Another shop's warehouse is reported as missing: its existence is that shop's business.
         raise _warehouse_not_found(warehouse_id)
     if row.shop_id is None and not principal.is_admin:
-        raise PermissionDenied("ROLE_REQUIRED", "only admins manage fulfilment centres")
+        raise PermissionDenied(CommonReason.ROLE_REQUIRED, "only admins manage fulfilment centres")
     return row
 
 
@@ -941,9 +942,7 @@ def page_after(token: str, filters: Sequence[str | int]) -> str | None:
     if key is None:
         return None
     if not isinstance(key[0], str) or not is_id(key[0]):
-        raise InvalidArgument.field(
-            "page_token", "is malformed or belongs to another query", "INVALID_PAGE_TOKEN"
-        )
+        raise bad_page_token()
     return key[0]
 
 

@@ -16,9 +16,9 @@ from datetime import date, datetime, time, timedelta
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
 from toko.platform.db import UnitOfWork
-from toko.platform.errors import InvalidArgument, NotFound
+from toko.platform.errors import NotFound
 from toko.platform.ids import require_id
-from toko.platform.pagination import PageSpec, decode_token, encode_token
+from toko.platform.pagination import PageSpec, bad_page_token, decode_token, encode_token
 from toko.services.inventory import domain
 from toko.services.inventory.domain import MovementKind
 from toko.services.inventory.error_codes import ErrorCode
@@ -169,6 +169,4 @@ def _lot_after(token: str, filters: Sequence[str | int]) -> tuple[date, str] | N
     if isinstance(expiry, str) and isinstance(code, str):
         with contextlib.suppress(ValueError):
             return date.fromisoformat(expiry), code
-    raise InvalidArgument.field(
-        "page_token", "is malformed or belongs to another query", "INVALID_PAGE_TOKEN"
-    )
+    raise bad_page_token()

@@ -6,14 +6,15 @@ They travel as ``google.rpc.ErrorInfo.reason`` (and as the ``reason`` of each
 
 from __future__ import annotations
 
-from enum import StrEnum
+from toko.platform.error_codes import ReasonCode
 
 
-class ErrorCode(StrEnum):
+class ErrorCode(ReasonCode):
     """Why a catalog request failed."""
 
     # Several fields are wrong for different reasons; the field violations say which.
     VALIDATION_FAILED = "VALIDATION_FAILED"
+    INVALID_ORDER_BY = "INVALID_ORDER_BY"
     INVALID_ID = "INVALID_ID"
     INVALID_UPDATE_MASK = "INVALID_UPDATE_MASK"
     TOO_MANY_IDS = "TOO_MANY_IDS"

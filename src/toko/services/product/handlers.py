@@ -22,6 +22,7 @@ from typing import Generic, TypeVar
 from toko.platform.auth import Principal
 from toko.platform.cache import CacheUnavailable, ReadThroughCache
 from toko.platform.db import Database
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -31,7 +32,7 @@ from toko.platform.errors import (
 )
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
-from toko.platform.pagination import PageSpec, decode_token, encode_token
+from toko.platform.pagination import PageSpec, bad_page_token, decode_token, encode_token
 from toko.product.v1 import events_pb2
 from toko.product.v1 import product_pb2 as pb
 from toko.services.product import domain
@@ -140,7 +141,7 @@ class Page(Generic[T]):
 async def create_category(*, catalog: Catalog, command: CreateCategory, principal: Principal) -> pb.Category:
     """Add a category; only admins shape the tree."""
     if not principal.is_admin:
-        raise PermissionDenied("ROLE_REQUIRED", "only admins create categories")
+        raise PermissionDenied(CommonReason.ROLE_REQUIRED, "only admins create categories")
     parent_id = _optional_id(command.parent_id, "parent_id")
     async with catalog.database.unit_of_work(SOURCE) as uow:
         repository = CatalogRepository(uow.session)
@@ -509,7 +510,9 @@ def _product_order(order_by: str) -> ProductOrder:
     order = _PRODUCT_ORDERS.get(" ".join(order_by.lower().split()))
     if order is None:
         raise InvalidArgument.field(
-            "order_by", 'must be "create_time desc", "price", "price asc" or "price desc"', "INVALID_ORDER_BY"
+            "order_by",
+            'must be "create_time desc", "price", "price asc" or "price desc"',
+            ErrorCode.INVALID_ORDER_BY,
         )
     return order
 
@@ -525,9 +528,7 @@ def _product_position(
         return None
     price, product_id = key
     if not isinstance(price, int) or not isinstance(product_id, str) or not is_id(product_id):
-        raise InvalidArgument.field(
-            "page_token", "is malformed or belongs to another query", "INVALID_PAGE_TOKEN"
-        )
+        raise bad_page_token()
     return ProductPosition(product_id, price)
 
 
@@ -536,9 +537,7 @@ def _page_after(token: str, filters: Sequence[str | int]) -> str | None:
     if key is None:
         return None
     if not isinstance(key[0], str) or not is_id(key[0]):
-        raise InvalidArgument.field(
-            "page_token", "is malformed or belongs to another query", "INVALID_PAGE_TOKEN"
-        )
+        raise bad_page_token()
     return key[0]
 
 

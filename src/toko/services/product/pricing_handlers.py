@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 
 from toko.platform.auth import Principal
 from toko.platform.db import UnitOfWork
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -29,7 +30,7 @@ from toko.platform.errors import (
 )
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
-from toko.platform.pagination import PageSpec, decode_token, encode_token
+from toko.platform.pagination import PageSpec, bad_page_token, decode_token, encode_token
 from toko.product.v1 import events_pb2
 from toko.product.v1 import pricing_pb2 as ppb
 from toko.services.product import pricing
@@ -406,7 +407,7 @@ async def create_campaign(
 ) -> ppb.Campaign:
     """Create a flash-sale campaign (admins only); SKUs join it with ``add_campaign_skus``."""
     if not principal.is_admin:
-        raise PermissionDenied("ROLE_REQUIRED", "only admins create campaigns")
+        raise PermissionDenied(CommonReason.ROLE_REQUIRED, "only admins create campaigns")
     now = catalog.clock()
     name = name.strip()
     request = ppb.CreateCampaignRequest(
@@ -737,9 +738,7 @@ def _time_key(key: list[str | int] | None) -> tuple[datetime, str] | None:
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None or not is_id(str(ident)):
-        raise InvalidArgument.field(
-            "page_token", "is malformed or belongs to another query", "INVALID_PAGE_TOKEN"
-        )
+        raise bad_page_token()
     return parsed.astimezone(UTC), str(ident)
 
 

@@ -22,6 +22,7 @@ from toko.platform.errors import FieldViolation, InvalidArgument
 from toko.platform.ids import new_id
 from toko.product.v1 import events_pb2
 from toko.services.product import pricing
+from toko.services.product.error_codes import ErrorCode
 from toko.services.product.pricing import ChangeSource, PriceSource, PricingFacts
 from toko.services.product.pricing_mapping import CHANGE_SOURCE_TO_PROTO
 from toko.services.product.pricing_repository import (
@@ -170,6 +171,8 @@ async def price_product(
     if problems:
         raise InvalidArgument.of(
             (FieldViolation(v.field, v.description, v.reason) for v in problems),
-            reason=problems[0].reason if len({v.reason for v in problems}) == 1 else "VALIDATION_FAILED",
+            reason=problems[0].reason
+            if len({v.reason for v in problems}) == 1
+            else ErrorCode.VALIDATION_FAILED,
         )
     await reprice(uow, sku_ids=sku_ids, now=now, cause=Cause(ChangeSource.MANUAL, actor))

@@ -9,7 +9,7 @@ from toko.platform.auth import Principal
 from toko.platform.errors import FailedPrecondition, NotFound
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
-from toko.platform.pagination import PageSpec, encode_token
+from toko.platform.pagination import PageSpec, bad_page_token, encode_token
 from toko.services.user import domain
 from toko.services.user.domain import MAX_ADDRESSES, Address, AddressFields
 from toko.services.user.error_codes import ErrorCode
@@ -18,7 +18,6 @@ from toko.services.user.handlers.common import (
     Page,
     Users,
     account_id,
-    bad_page_token,
     live_user,
     page_key,
     ruled,

@@ -134,13 +134,6 @@ def page_key(token: str, filters: Sequence[str | int], length: int) -> list[str 
     return None if key is None else list(key)
 
 
-def bad_page_token() -> InvalidArgument:
-    """The error for a page token whose content is not what this listing writes."""
-    return InvalidArgument.field(
-        "page_token", "is malformed or belongs to another query", "INVALID_PAGE_TOKEN"
-    )
-
-
 def check_mask(mask: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
     """The update mask, when it names only fields that may change."""
     unknown = [name for name in mask if name not in allowed]

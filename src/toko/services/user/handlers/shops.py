@@ -24,7 +24,7 @@ from toko.platform.errors import (
 )
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
-from toko.platform.pagination import PageSpec, encode_token
+from toko.platform.pagination import PageSpec, bad_page_token, encode_token
 from toko.services.user import domain
 from toko.services.user.domain import (
     MAX_SHOP_STAFF,
@@ -40,7 +40,6 @@ from toko.services.user.handlers.common import (
     SOURCE,
     Page,
     Users,
-    bad_page_token,
     check_mask,
     live_user,
     page_key,

@@ -24,6 +24,7 @@ import segno
 
 from toko.platform.auth import Principal
 from toko.platform.db import Database
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import (
     DomainError,
     FailedPrecondition,
@@ -89,7 +90,7 @@ async def enroll(*, users: Users, user_id: str, principal: Principal) -> pb.Enro
         repository = UserRepository(uow.session)
         user = await live_user(repository, target, for_update=True)
         if not ({Role.SELLER.value, Role.ADMIN.value} & set(user.roles)):
-            raise PermissionDenied("ROLE_REQUIRED", "a second factor is for sellers and admins")
+            raise PermissionDenied(CommonReason.ROLE_REQUIRED, "a second factor is for sellers and admins")
         if user.totp_enabled:
             raise FailedPrecondition(
                 ErrorCode.TOTP_ALREADY_ENABLED, "a second factor is on already; disable it first"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from toko.platform.auth import Principal
 from toko.platform.errors import AlreadyExists, FailedPrecondition, FieldViolation, NotFound
 from toko.platform.ids import is_id, new_id, require_id
-from toko.platform.pagination import PageSpec, encode_token
+from toko.platform.pagination import PageSpec, bad_page_token, encode_token
 from toko.services.user import domain
 from toko.services.user.domain import MAX_WISHLIST_COLLECTIONS, MAX_WISHLIST_ITEMS
 from toko.services.user.error_codes import ErrorCode
@@ -21,7 +21,6 @@ from toko.services.user.handlers.common import (
     Page,
     Users,
     account_id,
-    bad_page_token,
     live_user,
     optional_id,
     page_key,

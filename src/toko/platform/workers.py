@@ -1,0 +1,82 @@
+"""Background workers that do a batch of work at a time: the one loop every service's periodic work runs in.
+
+A worker (``BackgroundWorker``) is a coroutine function taking the service's stop event;
+``toko.platform.service`` starts each one as a task and sets the event on shutdown.
+
+``batch_worker`` repeats ``one_batch(batch_size)`` while batches come back full, then waits:
+``interval`` after a round that found work, and after rounds that found none a wait that
+doubles up to ``idle_interval``, so an idle platform does not wake every second in every
+service. The wait is cut short when work is known to come due (``next_due``, seconds), when
+the process itself makes work (``wake``, an event its use cases set), or on stop. A failed
+round is logged and retried after ``interval``: a worker never dies of a dependency outage.
+Every replica may run the same worker when ``one_batch`` claims its rows with
+``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+BackgroundWorker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+async def sleep_until(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:
+    """Wait ``seconds``, or less when ``stop`` or ``wake`` is set first (``wake`` is then cleared)."""
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=max(seconds, 0.0), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+    if wake is not None:
+        wake.clear()
+
+
+def batch_worker(
+    one_batch: Callable[[int], Awaitable[int]],
+    *,
+    what: str,
+    batch_size: int,
+    interval: float,
+    idle_interval: float | None = None,
+    next_due: Callable[[], Awaitable[float | None]] | None = None,
+    wake: asyncio.Event | None = None,
+) -> BackgroundWorker:
+    """A worker running ``one_batch(batch_size)`` (which returns how much it did) as described above.
+
+    ``idle_interval`` defaults to ``interval`` (no back-off); ``next_due`` is asked after an idle
+    round and returns the seconds until work is known to come due, or None when none is.
+    """
+    longest = max(interval, idle_interval or interval)
+
+    async def run(stop: asyncio.Event) -> None:
+        wait = interval
+        while not stop.is_set():
+            try:
+                done = 0
+                while not stop.is_set():
+                    found = await one_batch(batch_size)
+                    done += found
+                    if found < batch_size:
+                        break
+                wait = interval if done else min(wait * 2, longest)
+                if not done and next_due is not None:
+                    due = await next_due()
+                    if due is not None:
+                        wait = min(wait, due)
+            except Exception:
+                log.warning("%s failed; retrying", what, exc_info=True)
+                wait = interval
+            await sleep_until(stop, wait, wake)
+
+    return run
