@@ -274,6 +274,20 @@ def test_bad_product_input_is_a_4xx_problem_and_writes_nothing(
         assert shop_product_count(client, shop_id) == before
 
 
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"], ids=["year-9999", "year-1"])
+def test_a_timestamp_at_either_end_of_its_range_is_a_400_naming_the_field(
+    platform: Platform, at: str
+) -> None:
+    with platform.client() as client:
+        product = client.get("/v1/products", params={"page_size": 1}).json()["products"][0]
+        line = {"skuId": product["skus"][0]["id"], "quantity": 1}
+        assert client.post("/v1/prices:quote", json={"lines": [line]}).status_code == 200
+
+        response = client.post("/v1/prices:quote", json={"lines": [line], "at": at})
+
+        assert_problem(response, 400, "TIMESTAMP_OUT_OF_RANGE", "at")
+
+
 def test_a_taken_slug_is_a_conflict_and_writes_nothing(platform: Platform) -> None:
     with platform.client() as client:
         category_id, shop_id = first_category_and_shop(client)

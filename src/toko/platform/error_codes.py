@@ -29,8 +29,9 @@ class CommonReason(ReasonCode):
     # Listings.
     INVALID_PAGE_TOKEN = "INVALID_PAGE_TOKEN"  # noqa: S105 - a reason, not a secret
     PAGE_SIZE_OUT_OF_RANGE = "PAGE_SIZE_OUT_OF_RANGE"
-    # Text no store accepts.
+    # Values no store accepts (toko.platform.inputs).
     NUL_CHARACTER = "NUL_CHARACTER"
+    TIMESTAMP_OUT_OF_RANGE = "TIMESTAMP_OUT_OF_RANGE"
     # Who is calling.
     AUTHENTICATION_REQUIRED = "AUTHENTICATION_REQUIRED"
     INVALID_AUTHORIZATION = "INVALID_AUTHORIZATION"

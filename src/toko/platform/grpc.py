@@ -8,7 +8,8 @@ reflection, and one interceptor that, for each call:
 - authenticates the caller and enforces the RPC's declared access rule
   (the gateway already did; a call that bypassed it is held to the same rule),
 - refuses a request whose strings carry a NUL character, which PostgreSQL cannot store
-  (``NUL_CHARACTER``, naming the fields),
+  (``NUL_CHARACTER``), or whose timestamps lie beyond what arithmetic on them can hold
+  (``TIMESTAMP_OUT_OF_RANGE``), naming the fields (``toko.platform.inputs``),
 - turns ``DomainError`` into ``google.rpc.Status`` with ``ErrorInfo`` and
   ``BadRequest`` details, a database or cache out of reach (a restart, a failover)
   into a retryable UNAVAILABLE (``DEPENDENCY_UNAVAILABLE``), a transaction PostgreSQL
@@ -45,11 +46,11 @@ from toko.platform.context import (
     request_id_var,
     trace_var,
 )
-from toko.platform.error_codes import CommonReason
-from toko.platform.errors import ERROR_DOMAIN, DomainError, InvalidArgument, as_retryable
+from toko.platform.errors import ERROR_DOMAIN, DomainError, as_retryable
 from toko.platform.ids import new_id
-from toko.platform.strings import nul_violations
+from toko.platform.inputs import request_violations
 from toko.platform.telemetry import server_span
+from toko.platform.validation import invalid
 
 log = logging.getLogger("toko.grpc")
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
@@ -164,8 +165,8 @@ class ContextInterceptor(grpc.aio.ServerInterceptor):
                 )
                 rule.check(principal)
                 principal_var.set(principal)
-                if violations := nul_violations(request):
-                    raise InvalidArgument.of(violations, reason=CommonReason.NUL_CHARACTER)
+                if violations := request_violations(request):
+                    raise invalid(violations)
                 if self._tracer is None:
                     return await behaviour(request, context)
                 with server_span(self._tracer, method, caller_trace) as span_trace:

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from toko.platform.strings import NUL
+from toko.platform.inputs import NUL
 from toko.services.auth import handlers
 from toko.services.auth.accounts import AccountsUnavailable, InvalidCredentials, InvalidSecondFactor
 from toko.services.auth.domain import (

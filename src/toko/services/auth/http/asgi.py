@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 import orjson
 import uvicorn
 
-from toko.platform.strings import NUL
+from toko.platform.inputs import NUL
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
