@@ -39,6 +39,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from toko.platform.workers import unless_stopped
+
 __all__ = ["CacheUnavailable", "Loader", "ReadThroughCache", "create_valkey"]
 
 log = logging.getLogger(__name__)
@@ -180,8 +182,9 @@ class ReadThroughCache:
         try:
             await pubsub.subscribe(self.channel)
             while not stop.is_set():
-                message = await pubsub.get_message(timeout=1.0)
-                if message is None:
+                # Waits up to 30 s for an invalidation (stop ends it at once): no wake-up a second while idle.
+                received, message = await unless_stopped(stop, pubsub.get_message(timeout=30.0))
+                if not received or message is None:
                     continue
                 if message["type"] == "subscribe":
                     # Only from now on are invalidations guaranteed to reach us.

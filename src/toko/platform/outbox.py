@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from toko.platform.db import NOTIFY_CHANNEL
 from toko.platform.events import DEAD_LETTER_PREFIX, SUBJECT_PREFIX, stream_name
 from toko.platform.schema import outbox
+from toko.platform.workers import wait_any
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -70,7 +71,9 @@ class OutboxRelay:
         *,
         source: str,
         batch_size: int = 256,
-        poll_interval: float = 1.0,
+        # A safety net only: the relay wakes on NOTIFY, and LISTENs again at once when its connection
+        # drops. Polling every second cost four services a query a second each on an idle platform.
+        poll_interval: float = 30.0,
         publish_timeout: float = 5.0,
         max_backoff: float = 30.0,
         retention: timedelta = timedelta(hours=24),
@@ -107,11 +110,11 @@ class OutboxRelay:
                 except Exception:
                     backoff = min(max(backoff * 2, FIRST_RETRY_SECONDS), self.max_backoff)
                     log.warning("outbox relay failed; retrying", extra={"retry_in": backoff}, exc_info=True)
-                    await _wait_any(stop, seconds=backoff)
+                    await wait_any(stop, seconds=backoff)
                     continue
                 backoff = 0.0
                 if published < self.batch_size:
-                    await _wait_any(stop, wake, listener.lost, seconds=self.poll_interval)
+                    await wait_any(stop, wake, listener.lost, seconds=self.poll_interval)
         finally:
             await listener.close()
 
@@ -288,13 +291,3 @@ async def _ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None
     except NotFoundError:
         # Two replicas may both get here; adding an identical stream twice succeeds.
         await js.add_stream(config)
-
-
-async def _wait_any(stop: asyncio.Event, *events: asyncio.Event, seconds: float) -> None:
-    """Sleep until ``stop`` or any of ``events`` is set, or ``seconds`` pass."""
-    waiters = [asyncio.ensure_future(event.wait()) for event in (stop, *events)]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

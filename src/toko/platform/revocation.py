@@ -31,6 +31,7 @@ from nats.js.errors import NotFoundError
 from toko.auth.v1.events_pb2 import AccessTokensRevoked
 from toko.common.v1.event_pb2 import EventEnvelope
 from toko.platform.events import event_subject, stream_name
+from toko.platform.workers import wait_any
 
 log = logging.getLogger("toko.revocation")
 
@@ -106,7 +107,7 @@ class RevokedTokens:
                 await self._read(connection, stop, reconnected)
             except Exception:
                 log.warning("revocations: following failed; starting again", exc_info=True)
-                await _sleep_unless(stop, RETRY_SECONDS)
+                await wait_any(stop, seconds=RETRY_SECONDS)
             finally:
                 self.connected = False
                 with contextlib.suppress(Exception):
@@ -127,10 +128,10 @@ class RevokedTokens:
                 log.warning("revocations: cannot subscribe yet; retrying", exc_info=True)
                 subscription = None
             if subscription is None:  # or the auth service has not created its stream yet
-                await _sleep_unless(stop, RETRY_SECONDS)
+                await wait_any(stop, seconds=RETRY_SECONDS)
                 continue
             while not (stop.is_set() or reconnected.is_set()):
-                await _wait_any(stop, reconnected, seconds=PRUNE_SECONDS)
+                await wait_any(stop, reconnected, seconds=PRUNE_SECONDS)
                 self.prune()
             reconnected.clear()
             with contextlib.suppress(Exception):
@@ -214,16 +215,3 @@ async def _connect_unless_stopped(
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await connecting
     return None
-
-
-async def _wait_any(stop: asyncio.Event, other: asyncio.Event, *, seconds: float) -> None:
-    """Wait until ``stop`` or ``other`` is set, or ``seconds`` pass."""
-    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(other.wait())]
-    await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    for wait in waits:
-        wait.cancel()
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -19,18 +19,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
 BackgroundWorker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+T = TypeVar("T")
 
 
-async def sleep_until(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:
-    """Wait ``seconds``, or less when ``stop`` or ``wake`` is set first (``wake`` is then cleared)."""
-    waiters = [asyncio.ensure_future(stop.wait())]
-    if wake is not None:
-        waiters.append(asyncio.ensure_future(wake.wait()))
+async def wait_any(*events: asyncio.Event, seconds: float) -> None:
+    """Sleep until any of ``events`` is set, or ``seconds`` pass."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
     try:
         await asyncio.wait(waiters, timeout=max(seconds, 0.0), return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -38,8 +37,34 @@ async def sleep_until(stop: asyncio.Event, seconds: float, wake: asyncio.Event |
             waiter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await waiter
+
+
+async def sleep_until(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:
+    """Wait ``seconds``, or less when ``stop`` or ``wake`` is set first (``wake`` is then cleared)."""
+    await wait_any(stop, *([wake] if wake is not None else []), seconds=seconds)
     if wake is not None:
         wake.clear()
+
+
+async def unless_stopped(stop: asyncio.Event, work: Awaitable[T]) -> tuple[bool, T | None]:
+    """Await ``work`` unless ``stop`` is set first (``work`` is then cancelled): ``(finished, result)``.
+
+    Lets a worker block on a long wait for events (a JetStream fetch, a Valkey subscription) and
+    still stop at once, instead of waking every second to look at the stop event.
+    """
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    if task.cancelled():
+        return False, None
+    return True, task.result()
 
 
 def batch_worker(
