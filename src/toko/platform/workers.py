@@ -85,7 +85,7 @@ def batch_worker(
     longest = max(interval, idle_interval or interval)
 
     async def run(stop: asyncio.Event) -> None:
-        wait = interval
+        backoff = interval  # the idle wait, doubling; what work known to come due shortens is one wait
         while not stop.is_set():
             try:
                 done = 0
@@ -94,14 +94,15 @@ def batch_worker(
                     done += found
                     if found < batch_size:
                         break
-                wait = interval if done else min(wait * 2, longest)
+                backoff = interval if done else min(backoff * 2, longest)
+                wait = backoff
                 if not done and next_due is not None:
                     due = await next_due()
                     if due is not None:
                         wait = min(wait, due)
             except Exception:
                 log.warning("%s failed; retrying", what, exc_info=True)
-                wait = interval
+                backoff = wait = interval
             await sleep_until(stop, wait, wake)
 
     return run
