@@ -1,4 +1,4 @@
-"""The `toko` operator command: up, status, seed, run, infra."""
+"""The `toko` operator command: up, status, seed, run, infra, token."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from toko.infra.servers import (
     Infrastructure,
 )
 from toko.infra.services import ServiceSpec, configured_services, find_service, service_env
+from toko.infra.signin import SignInError, demo_password, save_refresh_token, saved_refresh_token, sign_in
+from toko.infra.signin import refresh as refresh_tokens
 from toko.infra.state import ProcessEntry, RunState, read_state, remove_state, write_state
 from toko.infra.supervisor import Supervisor, probe_service
 
@@ -225,3 +227,38 @@ def run(
     typer.echo(f"toko: running {spec.name} ({spec.module}) on {spec.address}", err=True)
     sys.stdout.flush()
     os.execve(sys.executable, spec.command(), env)  # noqa: S606 - replace this process: signals go straight to it
+
+
+@app.command()
+def token(
+    user: Annotated[str, typer.Option("--user", help="The account's email address.")],
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Use the refresh token kept by an earlier sign-in; no password.")
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    totp: Annotated[
+        str | None, typer.Option("--totp", help="The current two-factor code, if enabled.")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Sign in as USER (authorization code flow with PKCE) and print an access token."""
+    folder = _config(data_dir).data_dir
+    base_url = os.environ.get("TOKO_PUBLIC_BASE_URL") or find_service("gateway", configured_services()).url
+    try:
+        saved = saved_refresh_token(folder, user) if refresh else None
+        if saved is not None:
+            tokens = refresh_tokens(base_url, saved)
+        else:
+            if password_stdin:
+                password = sys.stdin.readline().rstrip("\n")
+            else:
+                password = demo_password(folder, user) or typer.prompt(
+                    f"Password for {user}", hide_input=True
+                )
+            tokens = sign_in(base_url, user, password, totp_code=(lambda: totp) if totp else None)
+    except SignInError as exc:
+        raise _fail(f"toko: {exc}") from None
+    save_refresh_token(folder, user, tokens)
+    typer.echo(tokens.access_token)

@@ -33,6 +33,8 @@ class Platform:
     admin_token: str
     credentials: dict[str, Any]
     output: list[str] = field(default_factory=list)
+    # The environment `toko up` runs with: another `toko` command given it reaches this platform.
+    env: dict[str, str] = field(default_factory=dict)
 
     def account(self, role: str, index: int = 0) -> dict[str, Any]:
         """A seeded demo account (email, password, user_id, shop_id for sellers)."""
@@ -124,6 +126,7 @@ def platform() -> Iterator[Platform]:
         admin_token=client_credentials_token(base_url, credentials["clients"]["toko-scripts"]),
         credentials=credentials,
         output=lines,
+        env=env,
     )
     try:
         yield platform
