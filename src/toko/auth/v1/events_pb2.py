@@ -25,15 +25,19 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19toko/auth/v1/events.proto\x12\x0ctoko.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"G\n\x13\x41\x63\x63\x65ssTokensRevoked\x12\x30\n\x06tokens\x18\x01 \x03(\x0b\x32 .toko.auth.v1.RevokedAccessToken\"R\n\x12RevokedAccessToken\x12\x0b\n\x03jti\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19toko/auth/v1/events.proto\x12\x0ctoko.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"u\n\x13\x41\x63\x63\x65ssTokensRevoked\x12\x30\n\x06tokens\x18\x01 \x03(\x0b\x32 .toko.auth.v1.RevokedAccessToken\x12,\n\x05\x63\x61use\x18\x02 \x01(\x0e\x32\x1d.toko.auth.v1.RevocationCause\"\xcc\x01\n\x16SignedInFromNewBrowser\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x11\n\tclient_id\x18\x04 \x01(\t\x12\x13\n\x0b\x63lient_name\x18\x05 \x01(\t\x12\x12\n\nip_address\x18\x06 \x01(\t\x12\x12\n\nuser_agent\x18\x07 \x01(\t\x12\x30\n\x0csign_in_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"R\n\x12RevokedAccessToken\x12\x0b\n\x03jti\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xc8\x01\n\x0fRevocationCause\x12 \n\x1cREVOCATION_CAUSE_UNSPECIFIED\x10\x00\x12\"\n\x1eREVOCATION_CAUSE_GRANT_REVOKED\x10\x01\x12%\n!REVOCATION_CAUSE_PASSWORD_CHANGED\x10\x02\x12$\n REVOCATION_CAUSE_ACCOUNT_DELETED\x10\x03\x12\"\n\x1eREVOCATION_CAUSE_ROLES_CHANGED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'toko.auth.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_REVOCATIONCAUSE']._serialized_start=487
+  _globals['_REVOCATIONCAUSE']._serialized_end=687
   _globals['_ACCESSTOKENSREVOKED']._serialized_start=76
-  _globals['_ACCESSTOKENSREVOKED']._serialized_end=147
-  _globals['_REVOKEDACCESSTOKEN']._serialized_start=149
-  _globals['_REVOKEDACCESSTOKEN']._serialized_end=231
+  _globals['_ACCESSTOKENSREVOKED']._serialized_end=193
+  _globals['_SIGNEDINFROMNEWBROWSER']._serialized_start=196
+  _globals['_SIGNEDINFROMNEWBROWSER']._serialized_end=400
+  _globals['_REVOKEDACCESSTOKEN']._serialized_start=402
+  _globals['_REVOKEDACCESSTOKEN']._serialized_end=484
 # @@protoc_insertion_point(module_scope)

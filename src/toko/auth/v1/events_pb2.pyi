@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +19,42 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _RevocationCause:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RevocationCauseEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RevocationCause.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REVOCATION_CAUSE_UNSPECIFIED: _RevocationCause.ValueType  # 0
+    """Not given (events raised before causes were recorded)."""
+    REVOCATION_CAUSE_GRANT_REVOKED: _RevocationCause.ValueType  # 1
+    """Their grant was revoked: signed out, a refresh token reused, a code replayed, a client deleted."""
+    REVOCATION_CAUSE_PASSWORD_CHANGED: _RevocationCause.ValueType  # 2
+    """The password was changed or reset."""
+    REVOCATION_CAUSE_ACCOUNT_DELETED: _RevocationCause.ValueType  # 3
+    """The account was deleted."""
+    REVOCATION_CAUSE_ROLES_CHANGED: _RevocationCause.ValueType  # 4
+    """The account's roles or shop changed (a shop opened, closed or transferred, a role granted or
+    revoked): a refreshed token carries the new claims.
+    """
+
+class RevocationCause(_RevocationCause, metaclass=_RevocationCauseEnumTypeWrapper):
+    """RevocationCause says why access tokens were revoked."""
+
+REVOCATION_CAUSE_UNSPECIFIED: RevocationCause.ValueType  # 0
+"""Not given (events raised before causes were recorded)."""
+REVOCATION_CAUSE_GRANT_REVOKED: RevocationCause.ValueType  # 1
+"""Their grant was revoked: signed out, a refresh token reused, a code replayed, a client deleted."""
+REVOCATION_CAUSE_PASSWORD_CHANGED: RevocationCause.ValueType  # 2
+"""The password was changed or reset."""
+REVOCATION_CAUSE_ACCOUNT_DELETED: RevocationCause.ValueType  # 3
+"""The account was deleted."""
+REVOCATION_CAUSE_ROLES_CHANGED: RevocationCause.ValueType  # 4
+"""The account's roles or shop changed (a shop opened, closed or transferred, a role granted or
+revoked): a refreshed token carries the new claims.
+"""
+Global___RevocationCause: _TypeAlias = RevocationCause  # noqa: Y015
 
 @_typing.final
 class AccessTokensRevoked(_message.Message):
@@ -30,6 +67,9 @@ class AccessTokensRevoked(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TOKENS_FIELD_NUMBER: _builtins.int
+    CAUSE_FIELD_NUMBER: _builtins.int
+    cause: Global___RevocationCause.ValueType
+    """Why they were revoked, so a refused client is told what to do next."""
     @_builtins.property
     def tokens(self) -> _containers.RepeatedCompositeFieldContainer[Global___RevokedAccessToken]:
         """The tokens, at most 1,000 per event."""
@@ -38,14 +78,69 @@ class AccessTokensRevoked(_message.Message):
         self,
         *,
         tokens: _abc.Iterable[Global___RevokedAccessToken] | None = ...,
+        cause: Global___RevocationCause.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["tokens", b"tokens"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause", b"cause", "tokens", b"tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AccessTokensRevoked: _TypeAlias = AccessTokensRevoked  # noqa: Y015
+
+@_typing.final
+class SignedInFromNewBrowser(_message.Message):
+    """SignedInFromNewBrowser is raised when an account signs in with its password from a browser the provider has not
+    seen it use before, so the notification service can tell the owner.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_NAME_FIELD_NUMBER: _builtins.int
+    IP_ADDRESS_FIELD_NUMBER: _builtins.int
+    USER_AGENT_FIELD_NUMBER: _builtins.int
+    SIGN_IN_TIME_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The account's id."""
+    email: _builtins.str
+    """Its email address."""
+    language: _builtins.str
+    """Its language: "id" or "en"."""
+    client_id: _builtins.str
+    """The client application signed in to."""
+    client_name: _builtins.str
+    """The client application's display name."""
+    ip_address: _builtins.str
+    """The address the sign-in came from."""
+    user_agent: _builtins.str
+    """The browser's User-Agent, at most 200 characters."""
+    @_builtins.property
+    def sign_in_time(self) -> _timestamp_pb2.Timestamp:
+        """When it happened."""
+
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        email: _builtins.str = ...,
+        language: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        client_name: _builtins.str = ...,
+        ip_address: _builtins.str = ...,
+        user_agent: _builtins.str = ...,
+        sign_in_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["sign_in_time", b"sign_in_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "client_name", b"client_name", "email", b"email", "ip_address", b"ip_address", "language", b"language", "sign_in_time", b"sign_in_time", "user_agent", b"user_agent", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignedInFromNewBrowser: _TypeAlias = SignedInFromNewBrowser  # noqa: Y015
 
 @_typing.final
 class RevokedAccessToken(_message.Message):

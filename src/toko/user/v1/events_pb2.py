@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19toko/user/v1/events.proto\x12\x0ctoko.user.v1\x1a\x1fgoogle/protobuf/timestamp.proto\".\n\x0cUserSignedUp\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\"\x87\x01\n\x1a\x45mailVerificationRequested\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x18\n\x10verification_url\x18\x03 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\" \n\rEmailVerified\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"|\n\x16PasswordResetRequested\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x11\n\treset_url\x18\x03 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\"\n\x0fPasswordChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x1e\n\x0bUserDeleted\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"?\n\nShopOpened\x12\x0f\n\x07shop_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\"\x1d\n\nShopClosed\x12\x0f\n\x07shop_id\x18\x01 \x01(\t\"N\n\x0fShopTransferred\x12\x0f\n\x07shop_id\x18\x01 \x01(\t\x12\x15\n\rfrom_owner_id\x18\x02 \x01(\t\x12\x13\n\x0bto_owner_id\x18\x03 \x01(\t\"C\n\x10UserRolesChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05roles\x18\x02 \x03(\t\x12\x0f\n\x07shop_id\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19toko/user/v1/events.proto\x12\x0ctoko.user.v1\x1a\x1fgoogle/protobuf/timestamp.proto\".\n\x0cUserSignedUp\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\"\xa7\x01\n\x1a\x45mailVerificationRequested\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x18\n\x10verification_url\x18\x03 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x0c\n\x04name\x18\x06 \x01(\t\" \n\rEmailVerified\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x9c\x01\n\x16PasswordResetRequested\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x11\n\treset_url\x18\x03 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x0c\n\x04name\x18\x06 \x01(\t\"\"\n\x0fPasswordChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x1e\n\x0bUserDeleted\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"?\n\nShopOpened\x12\x0f\n\x07shop_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\"\x1d\n\nShopClosed\x12\x0f\n\x07shop_id\x18\x01 \x01(\t\"N\n\x0fShopTransferred\x12\x0f\n\x07shop_id\x18\x01 \x01(\t\x12\x15\n\rfrom_owner_id\x18\x02 \x01(\t\x12\x13\n\x0bto_owner_id\x18\x03 \x01(\t\"C\n\x10UserRolesChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05roles\x18\x02 \x03(\t\x12\x0f\n\x07shop_id\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,21 +35,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USERSIGNEDUP']._serialized_start=76
   _globals['_USERSIGNEDUP']._serialized_end=122
   _globals['_EMAILVERIFICATIONREQUESTED']._serialized_start=125
-  _globals['_EMAILVERIFICATIONREQUESTED']._serialized_end=260
-  _globals['_EMAILVERIFIED']._serialized_start=262
-  _globals['_EMAILVERIFIED']._serialized_end=294
-  _globals['_PASSWORDRESETREQUESTED']._serialized_start=296
-  _globals['_PASSWORDRESETREQUESTED']._serialized_end=420
-  _globals['_PASSWORDCHANGED']._serialized_start=422
-  _globals['_PASSWORDCHANGED']._serialized_end=456
-  _globals['_USERDELETED']._serialized_start=458
-  _globals['_USERDELETED']._serialized_end=488
-  _globals['_SHOPOPENED']._serialized_start=490
-  _globals['_SHOPOPENED']._serialized_end=553
-  _globals['_SHOPCLOSED']._serialized_start=555
-  _globals['_SHOPCLOSED']._serialized_end=584
-  _globals['_SHOPTRANSFERRED']._serialized_start=586
-  _globals['_SHOPTRANSFERRED']._serialized_end=664
-  _globals['_USERROLESCHANGED']._serialized_start=666
-  _globals['_USERROLESCHANGED']._serialized_end=733
+  _globals['_EMAILVERIFICATIONREQUESTED']._serialized_end=292
+  _globals['_EMAILVERIFIED']._serialized_start=294
+  _globals['_EMAILVERIFIED']._serialized_end=326
+  _globals['_PASSWORDRESETREQUESTED']._serialized_start=329
+  _globals['_PASSWORDRESETREQUESTED']._serialized_end=485
+  _globals['_PASSWORDCHANGED']._serialized_start=487
+  _globals['_PASSWORDCHANGED']._serialized_end=521
+  _globals['_USERDELETED']._serialized_start=523
+  _globals['_USERDELETED']._serialized_end=553
+  _globals['_SHOPOPENED']._serialized_start=555
+  _globals['_SHOPOPENED']._serialized_end=618
+  _globals['_SHOPCLOSED']._serialized_start=620
+  _globals['_SHOPCLOSED']._serialized_end=649
+  _globals['_SHOPTRANSFERRED']._serialized_start=651
+  _globals['_SHOPTRANSFERRED']._serialized_end=729
+  _globals['_USERROLESCHANGED']._serialized_start=731
+  _globals['_USERROLESCHANGED']._serialized_end=798
 # @@protoc_insertion_point(module_scope)

@@ -57,12 +57,18 @@ class EmailVerificationRequested(_message.Message):
     EMAIL_FIELD_NUMBER: _builtins.int
     VERIFICATION_URL_FIELD_NUMBER: _builtins.int
     EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """The account's id."""
     email: _builtins.str
     """Where to send the link."""
     verification_url: _builtins.str
     """The link to open; it carries a single-use token."""
+    language: _builtins.str
+    """The account's language ("id" or "en"), for the email."""
+    name: _builtins.str
+    """The account's display name, to greet it by."""
     @_builtins.property
     def expire_time(self) -> _timestamp_pb2.Timestamp:
         """When the token stops working."""
@@ -74,10 +80,12 @@ class EmailVerificationRequested(_message.Message):
         email: _builtins.str = ...,
         verification_url: _builtins.str = ...,
         expire_time: _timestamp_pb2.Timestamp | None = ...,
+        language: _builtins.str = ...,
+        name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "expire_time", b"expire_time", "user_id", b"user_id", "verification_url", b"verification_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "expire_time", b"expire_time", "language", b"language", "name", b"name", "user_id", b"user_id", "verification_url", b"verification_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -115,12 +123,18 @@ class PasswordResetRequested(_message.Message):
     EMAIL_FIELD_NUMBER: _builtins.int
     RESET_URL_FIELD_NUMBER: _builtins.int
     EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """The account's id."""
     email: _builtins.str
     """Where to send the link."""
     reset_url: _builtins.str
     """The link to open; it carries a single-use token."""
+    language: _builtins.str
+    """The account's language ("id" or "en"), for the email."""
+    name: _builtins.str
+    """The account's display name, to greet it by."""
     @_builtins.property
     def expire_time(self) -> _timestamp_pb2.Timestamp:
         """When the token stops working."""
@@ -132,10 +146,12 @@ class PasswordResetRequested(_message.Message):
         email: _builtins.str = ...,
         reset_url: _builtins.str = ...,
         expire_time: _timestamp_pb2.Timestamp | None = ...,
+        language: _builtins.str = ...,
+        name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "expire_time", b"expire_time", "reset_url", b"reset_url", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "expire_time", b"expire_time", "language", b"language", "name", b"name", "reset_url", b"reset_url", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -63,6 +63,7 @@ class User(_message.Message):
     TOTP_ENABLED_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Account id; never changes, not even when the account is deleted."""
     email: _builtins.str
@@ -81,6 +82,8 @@ class User(_message.Message):
     """The shop the account owns or works for; empty when none."""
     totp_enabled: _builtins.bool
     """Whether sign-in asks for a TOTP code."""
+    language: _builtins.str
+    """Language of the emails and pages the account gets: "id" (Indonesian, the default) or "en"."""
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Roles: "buyer" always, "seller" with a shop, "admin" when granted."""
@@ -108,10 +111,11 @@ class User(_message.Message):
         totp_enabled: _builtins.bool = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        language: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar_url", b"avatar_url", "birth_date", b"birth_date", "create_time", b"create_time", "email", b"email", "email_verified", b"email_verified", "id", b"id", "name", b"name", "phone", b"phone", "roles", b"roles", "shop_id", b"shop_id", "totp_enabled", b"totp_enabled", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar_url", b"avatar_url", "birth_date", b"birth_date", "create_time", b"create_time", "email", b"email", "email_verified", b"email_verified", "id", b"id", "language", b"language", "name", b"name", "phone", b"phone", "roles", b"roles", "shop_id", b"shop_id", "totp_enabled", b"totp_enabled", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -395,6 +399,7 @@ class SignUpRequest(_message.Message):
     PASSWORD_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     PHONE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
     email: _builtins.str
     """Email address; stored lowercase."""
     password: _builtins.str
@@ -403,6 +408,8 @@ class SignUpRequest(_message.Message):
     """Display name."""
     phone: _builtins.str
     """Optional Indonesian mobile number."""
+    language: _builtins.str
+    """Language of the account's emails and pages: "id" (the default) or "en"."""
     def __init__(
         self,
         *,
@@ -410,10 +417,11 @@ class SignUpRequest(_message.Message):
         password: _builtins.str = ...,
         name: _builtins.str = ...,
         phone: _builtins.str = ...,
+        language: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "name", b"name", "password", b"password", "phone", b"phone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "language", b"language", "name", b"name", "password", b"password", "phone", b"phone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2210,6 +2218,8 @@ class VerifyCredentialsResponse(_message.Message):
     SHOP_ID_FIELD_NUMBER: _builtins.int
     EMAIL_VERIFIED_FIELD_NUMBER: _builtins.int
     TOTP_REQUIRED_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """The account's id."""
     shop_id: _builtins.str
@@ -2218,6 +2228,10 @@ class VerifyCredentialsResponse(_message.Message):
     """Whether its email address is verified."""
     totp_required: _builtins.bool
     """Whether sign-in must ask for a second factor next (VerifySecondFactor)."""
+    email: _builtins.str
+    """Its email address, lowercase (for the new sign-in notice)."""
+    language: _builtins.str
+    """Its language: "id" or "en"."""
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Its roles."""
@@ -2230,10 +2244,12 @@ class VerifyCredentialsResponse(_message.Message):
         shop_id: _builtins.str = ...,
         email_verified: _builtins.bool = ...,
         totp_required: _builtins.bool = ...,
+        email: _builtins.str = ...,
+        language: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["email_verified", b"email_verified", "roles", b"roles", "shop_id", b"shop_id", "totp_required", b"totp_required", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "email_verified", b"email_verified", "language", b"language", "roles", b"roles", "shop_id", b"shop_id", "totp_required", b"totp_required", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
