@@ -31,7 +31,7 @@ from toko.gateway.problems import PROBLEM_CONTENT_TYPE, Problem, from_rpc_error
 from toko.gateway.routes import Route, Router, build_routes
 from toko.gateway.settings import GatewaySettings
 from toko.gateway.upstream import Upstreams
-from toko.platform.auth import ANONYMOUS, AccessRule, jwt_authenticator
+from toko.platform.auth import ANONYMOUS, NOTHING_REVOKED, AccessRule, jwt_authenticator
 from toko.platform.cache import create_valkey
 from toko.platform.context import TraceContext, request_id_var, trace_var
 from toko.platform.ids import new_id
@@ -130,7 +130,7 @@ def create_app(
             issuer=settings.public_base_url,
             jwks_url=settings.auth_jwks_url,
             jwks=settings.auth_jwks,
-            revoked=revocations if revocations is not None else frozenset(),
+            revoked=revocations if revocations is not None else NOTHING_REVOKED,
         )
     if limiter is None and settings.rate_limit_enabled:
         # Short timeouts: a slow Valkey must cost a request little before the limiter fails open.

@@ -19,7 +19,7 @@ import base64
 import binascii
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256
 from google.protobuf.descriptor import MethodDescriptor
 
+from toko.auth.v1.events_pb2 import RevocationCause
 from toko.options.v1 import access_pb2
 from toko.platform.error_codes import CommonReason
 from toko.platform.errors import PermissionDenied, Unauthenticated
@@ -76,6 +77,42 @@ class Principal:
 
 
 ANONYMOUS = Principal(subject=ANONYMOUS_SUBJECT)
+
+
+class RevocationList(Protocol):
+    """Ids (``jti``) of revoked access tokens and why each was revoked
+    (``toko.platform.revocation.RevokedTokens``)."""
+
+    def __contains__(self, token_id: object) -> bool:
+        """Whether the token was revoked."""
+        ...
+
+    def cause_of(self, token_id: str) -> RevocationCause.ValueType:
+        """Why the token was revoked (UNSPECIFIED when not known)."""
+        ...
+
+
+class _NothingRevoked:
+    """The revocation list of a verifier that follows no revocations."""
+
+    def __contains__(self, token_id: object) -> bool:
+        return False
+
+    def cause_of(self, token_id: str) -> RevocationCause.ValueType:
+        return RevocationCause.REVOCATION_CAUSE_UNSPECIFIED
+
+
+NOTHING_REVOKED: RevocationList = _NothingRevoked()
+
+
+def revoked_token(cause: RevocationCause.ValueType) -> Unauthenticated:
+    """The error of a revoked token, telling a client whose roles changed to refresh it."""
+    if cause == RevocationCause.REVOCATION_CAUSE_ROLES_CHANGED:
+        return Unauthenticated(
+            CommonReason.TOKEN_ROLES_CHANGED,
+            "the account's roles or shop changed since this token was issued; refresh it to continue",
+        )
+    return invalid_token("the token has been revoked")
 
 
 class Authenticator(Protocol):
@@ -166,7 +203,7 @@ class JwtAuthenticator:
         cache_size: int = 10_000,
         max_token_bytes: int = MAX_TOKEN_BYTES,
         clock: Callable[[], float] = time.time,
-        revoked: Container[str] = frozenset(),
+        revoked: RevocationList = NOTHING_REVOKED,
     ) -> None:
         self.keys = keys
         # Ids of revoked tokens (``toko.platform.revocation.RevokedTokens``), checked on every call.
@@ -199,7 +236,7 @@ class JwtAuthenticator:
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         if principal.token_id in self.revoked:
-            raise invalid_token("the token has been revoked")
+            raise revoked_token(self.revoked.cause_of(principal.token_id))
         return principal
 
     def verify(self, token: str) -> tuple[Principal, float]:
@@ -284,7 +321,7 @@ class JwtAuthenticator:
 
 
 def jwt_authenticator(
-    *, issuer: str, jwks_url: str, jwks: str = "", revoked: Container[str] = frozenset()
+    *, issuer: str, jwks_url: str, jwks: str = "", revoked: RevocationList = NOTHING_REVOKED
 ) -> JwtAuthenticator:
     """The verifier of a process: keys fetched from ``jwks_url``, or the fixed ``jwks`` document if given;
     ``revoked`` holds the ids of tokens to refuse (``toko.platform.revocation.RevokedTokens``)."""

@@ -36,6 +36,8 @@ class CommonReason(ReasonCode):
     AUTHENTICATION_REQUIRED = "AUTHENTICATION_REQUIRED"
     INVALID_AUTHORIZATION = "INVALID_AUTHORIZATION"
     INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 - a reason, not a secret
+    # A token revoked because the account's roles or shop changed: refreshing it gives the new ones.
+    TOKEN_ROLES_CHANGED = "TOKEN_ROLES_CHANGED"  # noqa: S105 - a reason, not a secret
     ROLE_REQUIRED = "ROLE_REQUIRED"
     SCOPE_REQUIRED = "SCOPE_REQUIRED"
     NOT_SHOP_OWNER = "NOT_SHOP_OWNER"

@@ -28,7 +28,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
-from toko.auth.v1.events_pb2 import AccessTokensRevoked
+from toko.auth.v1.events_pb2 import AccessTokensRevoked, RevocationCause
 from toko.common.v1.event_pb2 import EventEnvelope
 from toko.platform.events import event_subject, stream_name
 from toko.platform.workers import wait_any
@@ -52,6 +52,8 @@ class RevokedTokens:
         self._leeway = leeway
         # jti -> the time after which the token is refused anyway.
         self._until: dict[str, float] = {}
+        # jti -> why it was revoked, for the tokens whose cause is known.
+        self._causes: dict[str, RevocationCause.ValueType] = {}
         self.caught_up = asyncio.Event()
         self.connected = False
         # When the last event read was stored, by the NATS server's clock.
@@ -71,23 +73,35 @@ class RevokedTokens:
     def __len__(self) -> int:
         return len(self._until)
 
-    def add(self, token_id: str, expires: float) -> None:
+    def cause_of(self, token_id: str) -> RevocationCause.ValueType:
+        """Why ``token_id`` was revoked (UNSPECIFIED when not known)."""
+        return self._causes.get(token_id, RevocationCause.REVOCATION_CAUSE_UNSPECIFIED)
+
+    def add(
+        self,
+        token_id: str,
+        expires: float,
+        cause: RevocationCause.ValueType = RevocationCause.REVOCATION_CAUSE_UNSPECIFIED,
+    ) -> None:
         """Refuse ``token_id`` from now on; forgotten once the token has expired anyway."""
         until = expires + self._leeway
         if until > self._clock():
             self._until[token_id] = until
+            if cause:
+                self._causes[token_id] = cause
 
     def apply(self, event: AccessTokensRevoked) -> None:
         """Take in the tokens one event revokes."""
         for token in event.tokens:
             if token.jti:
-                self.add(token.jti, token.expire_time.seconds + token.expire_time.nanos / 1e9)
+                self.add(token.jti, token.expire_time.seconds + token.expire_time.nanos / 1e9, event.cause)
 
     def prune(self) -> None:
         """Forget tokens that have expired."""
         now = self._clock()
         for token_id in [token_id for token_id, until in self._until.items() if until <= now]:
             del self._until[token_id]
+            self._causes.pop(token_id, None)
 
     async def follow(self, nats_url: str, stop: asyncio.Event, *, name: str) -> None:
         """Read the auth service's revocations until ``stop``: a background worker of each verifier.

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Container, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import uvloop
 from opentelemetry.trace import Tracer
 
-from toko.platform.auth import Authenticator, jwt_authenticator
+from toko.platform.auth import NOTHING_REVOKED, Authenticator, RevocationList, jwt_authenticator
 from toko.platform.grpc import GrpcServer, GrpcService, start_server, stop_signal
 from toko.platform.logging import configure_logging
 from toko.platform.revocation import RevokedTokens
@@ -43,7 +43,7 @@ class ServiceApp:
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
 
 
-def authenticator_for(settings: ServiceSettings, revoked: Container[str] = frozenset()) -> Authenticator:
+def authenticator_for(settings: ServiceSettings, revoked: RevocationList = NOTHING_REVOKED) -> Authenticator:
     """The authenticator a service checks bearer tokens with: access tokens signed by the auth service,
     refusing those in ``revoked``."""
     return jwt_authenticator(

@@ -7,7 +7,7 @@ import time
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from toko.auth.v1.events_pb2 import AccessTokensRevoked, RevokedAccessToken
+from toko.auth.v1.events_pb2 import AccessTokensRevoked, RevocationCause, RevokedAccessToken
 from toko.platform.auth import JwtAuthenticator
 from toko.platform.errors import Unauthenticated
 from toko.platform.revocation import RevokedTokens
@@ -57,3 +57,19 @@ def test_the_verifier_refuses_a_revoked_token_it_had_already_accepted(token_issu
     assert "revoked" in str(caught.value)
     # Other tokens of the same user are untouched.
     assert verifier.authenticate(bearer(token_issuer.mint(sub="u-1", roles=["buyer"]))).subject == "u-1"
+
+
+def test_a_token_revoked_because_roles_changed_says_to_refresh_it(token_issuer: TokenIssuer) -> None:
+    revoked = RevokedTokens()
+    verifier: JwtAuthenticator = token_issuer.authenticator(revoked=revoked)
+    token = token_issuer.mint(sub="u-2", roles=["buyer"])
+    principal = verifier.authenticate(bearer(token))
+
+    event = revocation((principal.token_id, time.time() + 600))
+    event.cause = RevocationCause.REVOCATION_CAUSE_ROLES_CHANGED
+    revoked.apply(event)
+
+    with pytest.raises(Unauthenticated) as caught:
+        verifier.authenticate(bearer(token))
+    assert caught.value.reason == "TOKEN_ROLES_CHANGED"
+    assert "refresh" in caught.value.message
