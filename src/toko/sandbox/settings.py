@@ -1,0 +1,33 @@
+"""Sandbox settings, from ``TOKO_SANDBOX_*`` environment variables (and the shared ``TOKO_*`` ones)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SandboxSettings(BaseSettings):
+    """Where the stand-ins listen, where they keep what they receive, and how much they keep."""
+
+    model_config = SettingsConfigDict(env_prefix="TOKO_SANDBOX_", extra="ignore", populate_by_name=True)
+
+    # The web pages and JSON APIs of every stand-in (the mailbox viewer among them).
+    host: str = "127.0.0.1"
+    port: int = 8025
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    # Everything the sandbox keeps lives under <data_dir>/sandbox/, so a restart keeps it.
+    data_dir: Path = Field(default=Path(".toko"), validation_alias=AliasChoices("data_dir", "TOKO_DATA_DIR"))
+    # Larger messages are refused with SMTP 552, as a real relay refuses what exceeds its SIZE.
+    mail_max_message_bytes: int = Field(default=1024 * 1024, gt=0)
+    # The mailbox keeps this many messages; a new one beyond it drops the oldest.
+    mail_max_messages: int = Field(default=1000, gt=0)
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("log_level", "TOKO_LOG_LEVEL"))
+    shutdown_grace_seconds: float = 5.0
+
+    @property
+    def sandbox_dir(self) -> Path:
+        """The folder the sandbox keeps its state in."""
+        return self.data_dir / "sandbox"
