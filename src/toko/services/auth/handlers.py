@@ -30,6 +30,7 @@ from toko.platform.error_codes import CommonReason
 from toko.platform.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from toko.platform.ids import new_id
 from toko.platform.pagination import PageSpec, decode_token, encode_token
+from toko.platform.rules import ValidationFailed
 from toko.services.auth import domain
 from toko.services.auth.accounts import Accounts, InvalidCredentials
 from toko.services.auth.domain import (
@@ -40,7 +41,6 @@ from toko.services.auth.domain import (
     GrantType,
     IssuedTokens,
     RefreshToken,
-    RegistrationError,
     UserClaims,
     hash_secret,
     new_secret,
@@ -119,7 +119,9 @@ async def register_client(
     _require_admin(principal)
     try:
         valid = domain.validate_client(spec)
-    except RegistrationError as error:
+    except ValidationFailed as error:
+        # Not ``toko.platform.validation.invalid``: the admin API has always answered a broken
+        # registration with VALIDATION_FAILED, even when one rule alone was broken.
         raise InvalidArgument.of(
             FieldViolation(v.field, v.description, v.reason) for v in error.violations
         ) from error
