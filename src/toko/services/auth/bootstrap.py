@@ -20,7 +20,6 @@ from toko.platform.grpc import GrpcService
 from toko.platform.outbox import OutboxRelay, ensure_streams
 from toko.platform.secrets import Sealer, derive_key, load_master_secret
 from toko.platform.service import ServiceApp
-from toko.services.auth import handlers
 from toko.services.auth.accounts import Accounts, UserServiceAccounts
 from toko.services.auth.consumers import (
     USER_EVENTS_CONSUMER,
@@ -31,6 +30,7 @@ from toko.services.auth.consumers import (
 from toko.services.auth.domain import KeyPolicy
 from toko.services.auth.grpc_api import AuthServicer
 from toko.services.auth.handlers import SOURCE, Lifetimes, Provider
+from toko.services.auth.handlers.tokens import purge_expired
 from toko.services.auth.http.app import OAuthApp, templates
 from toko.services.auth.http.asgi import HttpListener, bind_socket
 from toko.services.auth.http.security import LoginThrottle, Sessions, Signer
@@ -139,7 +139,7 @@ async def build(settings: AuthSettings, *, accounts: Accounts | None = None) -> 
         while not stop.is_set():
             try:
                 await keys.ensure_current()
-                await handlers.purge_expired(provider=provider)
+                await purge_expired(provider=provider)
             except Exception:
                 log.warning("auth maintenance failed; will retry", exc_info=True)
             with contextlib.suppress(TimeoutError):
