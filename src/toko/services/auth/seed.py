@@ -21,8 +21,9 @@ import uvloop
 
 from toko.platform.auth import Principal
 from toko.platform.cache import create_valkey
+from toko.platform.db import open_service_database
 from toko.services.auth.accounts import VerifiedAccount
-from toko.services.auth.bootstrap import key_ring, lifetimes, prepare_database
+from toko.services.auth.bootstrap import MIGRATIONS, key_ring, lifetimes
 from toko.services.auth.domain import OIDC_SCOPES, ClientSpec, ClientType, UserClaims, hash_secret, new_secret
 from toko.services.auth.handlers import SOURCE, Provider, clients
 from toko.services.auth.repository import AuthRepository
@@ -102,7 +103,7 @@ class _NoAccounts:
 
 async def seed(settings: AuthSettings) -> dict[str, dict[str, Any]]:
     """Register whichever first-party client is missing; return what the credentials file says of them."""
-    database = await prepare_database(settings)
+    database = await open_service_database(settings, MIGRATIONS)
     keys = key_ring(settings, database)
     # Registering clients touches no Valkey key; the client connects lazily, so this opens nothing.
     valkey = create_valkey(settings.redis_url)
