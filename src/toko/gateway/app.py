@@ -24,6 +24,7 @@ import orjson
 from toko.gateway.auth import Authenticator, admit, header_text, identify, revoked
 from toko.gateway.descriptors import Contracts, load_contracts
 from toko.gateway.docs import ASSETS_PREFIX, Asset, DocsAssets
+from toko.gateway.error_codes import ErrorCode
 from toko.gateway.limits import EdgeLimits
 from toko.gateway.mounts import HttpMounts, StreamBroken
 from toko.gateway.openapi import build_openapi
@@ -83,7 +84,9 @@ class RequestBody:
         limit = self._limit
         if self._declared is not None:
             if not self._declared.isdigit():
-                raise Problem(400, "INVALID_CONTENT_LENGTH", "Content-Length must be a non-negative integer")
+                raise Problem(
+                    400, ErrorCode.INVALID_CONTENT_LENGTH, "Content-Length must be a non-negative integer"
+                )
             if int(self._declared) > limit:
                 raise _too_large(limit)
         chunks: list[bytes] = []
@@ -268,7 +271,9 @@ class Gateway:
             raise
         except Exception:
             log.exception("unhandled error serving %s %s", method, path)
-            problem = Problem(500, "INTERNAL", "the gateway failed; quote the request id when reporting it")
+            problem = Problem(
+                500, ErrorCode.INTERNAL, "the gateway failed; quote the request id when reporting it"
+            )
             response = _problem_response(problem, request_id)
         if extra:
             response.headers = [*response.headers, *extra]
@@ -296,7 +301,9 @@ class Gateway:
         if binding.has_body:
             content = await body.read()
             if content and not _is_json(headers.get(b"content-type")):
-                raise Problem(415, "UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
+                raise Problem(
+                    415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the request body as application/json"
+                )
         elif body.unread:
             await body.read()  # ignored, but read so the connection can carry the next request
         request = binding.request(params, scope["query_string"], content)
@@ -317,7 +324,7 @@ class Gateway:
             if not key or len(key) > 255:
                 raise Problem(
                     400,
-                    "INVALID_IDEMPOTENCY_KEY",
+                    ErrorCode.INVALID_IDEMPOTENCY_KEY,
                     "Idempotency-Key must be 1 to 255 printable ASCII characters",
                 )
             metadata.append(("idempotency-key", key))
@@ -388,7 +395,7 @@ class Gateway:
         if method != "GET":
             raise Problem(
                 405,
-                "METHOD_NOT_ALLOWED",
+                ErrorCode.METHOD_NOT_ALLOWED,
                 f"{path} allows only GET and HEAD",
                 headers=[(b"allow", b"GET, HEAD")],
             )
@@ -537,24 +544,24 @@ def _no_route(path: str, allowed: list[str]) -> Problem:
         allowed = _with_head(allowed)
         return Problem(
             405,
-            "METHOD_NOT_ALLOWED",
+            ErrorCode.METHOD_NOT_ALLOWED,
             f"{path} allows {', '.join(allowed)}",
             headers=[(b"allow", ", ".join(allowed).encode())],
         )
-    return Problem(404, "ROUTE_NOT_FOUND", f"no operation is served at {path}")
+    return Problem(404, ErrorCode.ROUTE_NOT_FOUND, f"no operation is served at {path}")
 
 
 def _rate_limited(decision: Decision) -> Problem:
     return Problem(
         429,
-        "RATE_LIMITED",
+        ErrorCode.RATE_LIMITED,
         f"too many requests ({decision.policy.limit} per {decision.policy.window:g} s); "
         f"retry after {decision.retry_after_seconds} s",
     )
 
 
 def _too_large(limit: int) -> Problem:
-    return Problem(413, "BODY_TOO_LARGE", f"the request body exceeds {limit} bytes")
+    return Problem(413, ErrorCode.BODY_TOO_LARGE, f"the request body exceeds {limit} bytes")
 
 
 def _problem_response(problem: Problem, request_id: str) -> Response:
