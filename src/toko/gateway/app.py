@@ -22,9 +22,11 @@ import grpc
 import orjson
 
 from toko.gateway.auth import Authenticator, admit, header_text, identify, revoked
+from toko.gateway.cors import Cors
 from toko.gateway.descriptors import Contracts, load_contracts
 from toko.gateway.docs import ASSETS_PREFIX, Asset, DocsAssets
 from toko.gateway.error_codes import ErrorCode
+from toko.gateway.health import LIVE, Health
 from toko.gateway.limits import EdgeLimits
 from toko.gateway.mounts import HttpMounts, StreamBroken
 from toko.gateway.openapi import build_openapi
@@ -48,8 +50,6 @@ log = logging.getLogger("toko.gateway")
 
 JSON = b"application/json"
 _MAX_REQUEST_ID = 128
-_FORWARDED_HEADERS = "authorization, content-type, idempotency-key, traceparent, tracestate, x-request-id"
-_ALLOWED_REQUEST_HEADERS = frozenset(h.strip() for h in _FORWARDED_HEADERS.split(","))
 _BUILTIN_PATHS = frozenset({"/openapi.json", "/docs", "/docs/", "/healthz", "/livez"})
 
 
@@ -179,9 +179,8 @@ class Gateway:
         self._docs = DocsAssets()
         self._max_body = settings.max_body_bytes
         self._gzip_min = settings.gzip_min_bytes
-        self._any_origin = "*" in settings.cors_origins
-        self._origins = frozenset(o.encode() for o in settings.cors_origins)
-        self._cors_max_age = str(settings.cors_max_age).encode()
+        self._cors = Cors(settings.cors_origins, settings.cors_max_age)
+        self._health = Health(self.upstreams, self.mounts, limits, revocations, settings.health_timeout)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection scope."""
@@ -400,9 +399,9 @@ class Gateway:
                 headers=[(b"allow", b"GET, HEAD")],
             )
         if path == "/livez":
-            return Response(200, b'{"status":"SERVING"}')
+            return Response(200, LIVE)
         if path == "/healthz":
-            return await self._healthz()
+            return Response(*await self._health.report())
         if path == "/openapi.json":
             return _asset_response(self._openapi)
         if path in ("/docs", "/docs/"):
@@ -414,54 +413,13 @@ class Gateway:
         response.headers.append((b"cache-control", b"public, max-age=86400"))
         return response
 
-    async def _healthz(self) -> Response:
-        services = await self.upstreams.health(self.settings.health_timeout)
-        serving = all(status == "SERVING" for status in services.values())
-        if self.limits is None:
-            limiting: dict[str, str | int] = {"state": "DISABLED"}
-        else:
-            limiter = self.limits.limiter
-            limiting = {
-                "state": "FAILING_OPEN" if limiter.failing_open else "ACTIVE",
-                "failedOpenRequests": limiter.failed_open,
-            }
-        body = orjson.dumps(
-            {
-                "status": "SERVING" if serving else "NOT_SERVING",
-                "services": services,
-                "mounts": self.mounts.prefixes,
-                "rateLimiting": limiting,
-                "revocations": {
-                    "state": self.revocations.state if self.revocations is not None else "DISABLED",
-                    "revokedTokens": len(self.revocations) if self.revocations is not None else 0,
-                },
-            }
-        )
-        return Response(200 if serving else 503, body)
-
     def _options(self, path: str, headers: dict[bytes, bytes]) -> Response:
         allowed = self.router.match("", path)
         if not isinstance(allowed, list) or not allowed:
             raise _no_route(path, [])
         allowed = _with_head(allowed)
         allow = ", ".join([*allowed, "OPTIONS"]).encode()
-        response = Response(204, b"", headers=[(b"allow", allow)])
-        requested = headers.get(b"access-control-request-method")
-        origin = headers.get(b"origin")
-        if requested is not None and origin is not None and self._origin_allowed(origin):
-            if requested.decode("latin-1") not in allowed:
-                return response
-            wanted = headers.get(b"access-control-request-headers", b"").decode("latin-1").lower()
-            granted = [h.strip() for h in wanted.split(",") if h.strip() in _ALLOWED_REQUEST_HEADERS]
-            response.headers += [
-                (b"access-control-allow-methods", allow),
-                (b"access-control-allow-headers", ", ".join(granted).encode()),
-                (b"access-control-max-age", self._cors_max_age),
-            ]
-        return response
-
-    def _origin_allowed(self, origin: bytes) -> bool:
-        return self._any_origin or origin in self._origins
+        return Response(204, b"", headers=[(b"allow", allow), *self._cors.preflight(headers, allowed, allow)])
 
     async def _send(
         self,
@@ -483,12 +441,7 @@ class Gateway:
             out.append((b"content-encoding", b"gzip"))
             out.append((b"vary", b"accept-encoding"))
         out.append((b"content-length", str(len(body)).encode()))
-        origin = headers.get(b"origin")
-        if origin is not None and self._origin_allowed(origin):
-            out.append((b"access-control-allow-origin", b"*" if self._any_origin else origin))
-            out.append((b"access-control-expose-headers", b"x-request-id"))
-            if not self._any_origin:
-                out.append((b"vary", b"origin"))
+        out += self._cors.answer_headers(headers.get(b"origin"))
         await send({"type": "http.response.start", "status": response.status, "headers": out})
         # A HEAD answer has the GET answer's headers, its Content-Length included, and no body.
         await send({"type": "http.response.body", "body": b"" if head else body})
