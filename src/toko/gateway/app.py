@@ -14,9 +14,7 @@ import asyncio
 import logging
 import time
 import zlib
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import grpc
 import orjson
@@ -34,6 +32,17 @@ from toko.gateway.problems import PROBLEM_CONTENT_TYPE, Problem, from_rpc_error
 from toko.gateway.routes import Route, Router, build_routes
 from toko.gateway.settings import GatewaySettings
 from toko.gateway.upstream import Upstreams
+from toko.platform.asgi import (
+    BodyTooLarge,
+    ClientGone,
+    InvalidContentLength,
+    Receive,
+    RequestBody,
+    Scope,
+    Send,
+    routing_method,
+    send_response,
+)
 from toko.platform.auth import ANONYMOUS, AccessRule, jwt_authenticator
 from toko.platform.cache import create_valkey
 from toko.platform.context import TraceContext, request_id_var, trace_var
@@ -41,20 +50,11 @@ from toko.platform.ids import new_id
 from toko.platform.ratelimit import Decision, RateLimiter
 from toko.platform.revocation import RevokedTokens
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
 log = logging.getLogger("toko.gateway")
 
 JSON = b"application/json"
 _MAX_REQUEST_ID = 128
 _BUILTIN_PATHS = frozenset({"/openapi.json", "/docs", "/docs/", "/healthz", "/livez"})
-
-
-class ClientGone(Exception):
-    """The client disconnected before its request was read."""
 
 
 @dataclass(slots=True)
@@ -67,43 +67,6 @@ class Response:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     # Set for assets whose gzip form is computed once and kept.
     gzipped: bytes | None = None
-
-
-class RequestBody:
-    """A request's body, read on demand within the size limit; knows whether it was read to its end."""
-
-    def __init__(self, receive: Receive, headers: dict[bytes, bytes], limit: int) -> None:
-        self._receive = receive
-        self._limit = limit
-        self._declared = headers.get(b"content-length")
-        # Unread until proven otherwise only when the request says a body follows.
-        self.unread = (self._declared not in (None, b"0")) or b"transfer-encoding" in headers
-
-    async def read(self) -> bytes:
-        """The whole body; 413 beyond the limit, ``ClientGone`` if the client leaves meanwhile."""
-        limit = self._limit
-        if self._declared is not None:
-            if not self._declared.isdigit():
-                raise Problem(
-                    400, ErrorCode.INVALID_CONTENT_LENGTH, "Content-Length must be a non-negative integer"
-                )
-            if int(self._declared) > limit:
-                raise _too_large(limit)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            # Counted as it arrives: a missing or lying Content-Length does not get past the limit.
-            if size > limit:
-                raise _too_large(limit)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                self.unread = False
-                return b"".join(chunks)
 
 
 def create_app(
@@ -226,9 +189,8 @@ class Gateway:
         request_id = _request_id(headers.get(b"x-request-id"))
         request_id_var.set(request_id)
         method: str = scope["method"]
-        # HEAD is GET without the body (RFC 9110 §9.3.2): routed, authorized and answered as GET.
-        head = method == "HEAD"
-        verb = "GET" if head else method
+        # HEAD is routed, authorized and answered as GET.
+        verb, head = routing_method(method)
         raw_path: bytes | None = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         route: Route | None = None
@@ -276,12 +238,7 @@ class Gateway:
             response = _problem_response(problem, request_id)
         if extra:
             response.headers = [*response.headers, *extra]
-        if body.unread:
-            # Refused before its body was read (too large, unauthenticated, no such route...): the rest
-            # of the body spoils the connection, so the client is told to open a new one rather than
-            # reuse a socket the server is about to drop.
-            response.headers = [*response.headers, (b"connection", b"close")]
-        await self._send(send, response, headers, request_id, head=head)
+        await self._send(send, response, headers, request_id, head=head, unread=body.unread)
         self._access_log(method, route, path, status=response.status, started=started, request_id=request_id)
 
     async def _proxy(
@@ -298,13 +255,13 @@ class Gateway:
         binding = route.binding
         content: bytes | None = None
         if binding.has_body:
-            content = await body.read()
+            content = await _read(body)
             if content and not _is_json(headers.get(b"content-type")):
                 raise Problem(
                     415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the request body as application/json"
                 )
         elif body.unread:
-            await body.read()  # ignored, but read so the connection can carry the next request
+            await _read(body)  # ignored, but read so the connection can carry the next request
         request = binding.request(params, scope["query_string"], content)
         trace = TraceContext.parse(_header_text(headers.get(b"traceparent")), None)
         if trace is None:
@@ -385,7 +342,7 @@ class Gateway:
                 extra += decision.headers()
                 if not decision.allowed:
                     raise _rate_limited(decision)
-        content = await body.read()
+        content = await _read(body)
         return await self.mounts.forward(
             base, scope=scope, body=content, request_id=request_id, send=send, extra_headers=extra
         )
@@ -428,7 +385,8 @@ class Gateway:
         headers: dict[bytes, bytes],
         request_id: str,
         *,
-        head: bool = False,
+        head: bool,
+        unread: bool,
     ) -> None:
         body = response.body
         out = [
@@ -440,11 +398,8 @@ class Gateway:
             body = response.gzipped or zlib.compress(body, 5, wbits=31)
             out.append((b"content-encoding", b"gzip"))
             out.append((b"vary", b"accept-encoding"))
-        out.append((b"content-length", str(len(body)).encode()))
         out += self._cors.answer_headers(headers.get(b"origin"))
-        await send({"type": "http.response.start", "status": response.status, "headers": out})
-        # A HEAD answer has the GET answer's headers, its Content-Length included, and no body.
-        await send({"type": "http.response.body", "body": b"" if head else body})
+        await send_response(send, response.status, out, body, head=head, unread=unread)
 
     def _access_log(
         self, method: str, route: Route | None, path: str, *, status: int, started: float, request_id: str
@@ -513,8 +468,18 @@ def _rate_limited(decision: Decision) -> Problem:
     )
 
 
-def _too_large(limit: int) -> Problem:
-    return Problem(413, ErrorCode.BODY_TOO_LARGE, f"the request body exceeds {limit} bytes")
+async def _read(body: RequestBody) -> bytes:
+    """The request's body; 413 beyond the limit, 400 for a malformed Content-Length."""
+    try:
+        return await body.read()
+    except BodyTooLarge as error:
+        raise Problem(
+            413, ErrorCode.BODY_TOO_LARGE, f"the request body exceeds {error.limit} bytes"
+        ) from error
+    except InvalidContentLength as error:
+        raise Problem(
+            400, ErrorCode.INVALID_CONTENT_LENGTH, "Content-Length must be a non-negative integer"
+        ) from error
 
 
 def _problem_response(problem: Problem, request_id: str) -> Response:

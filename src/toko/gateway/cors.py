@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-Headers = list[tuple[bytes, bytes]]
+from toko.platform.asgi import Headers
 
 # The request headers the gateway forwards to the services; a preflight may be granted only these.
 FORWARDED_HEADERS = frozenset(
