@@ -17,6 +17,15 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from toko.platform.asgi import (
+    BodyTooLarge,
+    ClientGone,
+    InvalidContentLength,
+    Receive,
+    Scope,
+    Send,
+    routing_method,
+)
 from toko.platform.strings import NUL
 from toko.services.auth.accounts import AccountsUnavailable, InvalidCredentials, InvalidSecondFactor
 from toko.services.auth.domain import (
@@ -38,14 +47,10 @@ from toko.services.auth.handlers.authorization import (
 )
 from toko.services.auth.handlers.clients import ClientCredentials
 from toko.services.auth.http.asgi import (
-    BodyTooLarge,
     Endpoint,
     NulInParameters,
-    Receive,
     Request,
     Response,
-    Scope,
-    Send,
     parse_parameters,
 )
 from toko.services.auth.http.security import (
@@ -122,10 +127,7 @@ class OAuthApp:
         if scope["type"] != "http":
             return
         request = Request.of(scope, receive)
-        # HEAD is GET without the body (RFC 9110 §9.3.2).
-        head = request.method == "HEAD"
-        if head:
-            request.method = "GET"
+        request.method, head = routing_method(request.method)
         endpoint = self.routes.get((request.method, request.path))
         try:
             if endpoint is None:
@@ -137,8 +139,13 @@ class OAuthApp:
                 )
             else:
                 response = await endpoint(request)
+        except ClientGone:
+            return
         except BodyTooLarge:
             response = Response.json({"error": "invalid_request", "error_description": "body too large"}, 413)
+        except InvalidContentLength:
+            description = "Content-Length must be a non-negative integer"
+            response = Response.json({"error": "invalid_request", "error_description": description}, 400)
         except NulInParameters:
             description = "parameters must not contain the NUL character (U+0000)"
             response = Response.json({"error": "invalid_request", "error_description": description}, 400)
@@ -148,7 +155,7 @@ class OAuthApp:
         except Exception:
             log.exception("unhandled error", extra={"path": request.path})
             response = Response.json({"error": "server_error"}, 500)
-        await response.send(send, head=head)
+        await response.send(send, head=head, unread=request.body_unread)
 
     # --- helpers --------------------------------------------------------------------------------------------
 
