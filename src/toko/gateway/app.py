@@ -14,16 +14,17 @@ import asyncio
 import logging
 import time
 import zlib
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import grpc
 import orjson
 
 from toko.gateway.auth import Authenticator, admit, header_text, identify, revoked
+from toko.gateway.cors import Cors
 from toko.gateway.descriptors import Contracts, load_contracts
 from toko.gateway.docs import ASSETS_PREFIX, Asset, DocsAssets
+from toko.gateway.error_codes import ErrorCode
+from toko.gateway.health import LIVE, Health
 from toko.gateway.limits import EdgeLimits
 from toko.gateway.mounts import HttpMounts, StreamBroken
 from toko.gateway.openapi import build_openapi
@@ -31,6 +32,17 @@ from toko.gateway.problems import PROBLEM_CONTENT_TYPE, Problem, from_rpc_error
 from toko.gateway.routes import Route, Router, build_routes
 from toko.gateway.settings import GatewaySettings
 from toko.gateway.upstream import Upstreams
+from toko.platform.asgi import (
+    BodyTooLarge,
+    ClientGone,
+    InvalidContentLength,
+    Receive,
+    RequestBody,
+    Scope,
+    Send,
+    routing_method,
+    send_response,
+)
 from toko.platform.auth import ANONYMOUS, NOTHING_REVOKED, AccessRule, jwt_authenticator
 from toko.platform.cache import create_valkey
 from toko.platform.context import TraceContext, request_id_var, trace_var
@@ -38,22 +50,11 @@ from toko.platform.ids import new_id
 from toko.platform.ratelimit import Decision, RateLimiter
 from toko.platform.revocation import RevokedTokens
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
 log = logging.getLogger("toko.gateway")
 
 JSON = b"application/json"
 _MAX_REQUEST_ID = 128
-_FORWARDED_HEADERS = "authorization, content-type, idempotency-key, traceparent, tracestate, x-request-id"
-_ALLOWED_REQUEST_HEADERS = frozenset(h.strip() for h in _FORWARDED_HEADERS.split(","))
 _BUILTIN_PATHS = frozenset({"/openapi.json", "/docs", "/docs/", "/healthz", "/livez"})
-
-
-class ClientGone(Exception):
-    """The client disconnected before its request was read."""
 
 
 @dataclass(slots=True)
@@ -66,41 +67,6 @@ class Response:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     # Set for assets whose gzip form is computed once and kept.
     gzipped: bytes | None = None
-
-
-class RequestBody:
-    """A request's body, read on demand within the size limit; knows whether it was read to its end."""
-
-    def __init__(self, receive: Receive, headers: dict[bytes, bytes], limit: int) -> None:
-        self._receive = receive
-        self._limit = limit
-        self._declared = headers.get(b"content-length")
-        # Unread until proven otherwise only when the request says a body follows.
-        self.unread = (self._declared not in (None, b"0")) or b"transfer-encoding" in headers
-
-    async def read(self) -> bytes:
-        """The whole body; 413 beyond the limit, ``ClientGone`` if the client leaves meanwhile."""
-        limit = self._limit
-        if self._declared is not None:
-            if not self._declared.isdigit():
-                raise Problem(400, "INVALID_CONTENT_LENGTH", "Content-Length must be a non-negative integer")
-            if int(self._declared) > limit:
-                raise _too_large(limit)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            # Counted as it arrives: a missing or lying Content-Length does not get past the limit.
-            if size > limit:
-                raise _too_large(limit)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                self.unread = False
-                return b"".join(chunks)
 
 
 def create_app(
@@ -176,9 +142,8 @@ class Gateway:
         self._docs = DocsAssets()
         self._max_body = settings.max_body_bytes
         self._gzip_min = settings.gzip_min_bytes
-        self._any_origin = "*" in settings.cors_origins
-        self._origins = frozenset(o.encode() for o in settings.cors_origins)
-        self._cors_max_age = str(settings.cors_max_age).encode()
+        self._cors = Cors(settings.cors_origins, settings.cors_max_age)
+        self._health = Health(self.upstreams, self.mounts, limits, revocations, settings.health_timeout)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection scope."""
@@ -224,9 +189,8 @@ class Gateway:
         request_id = _request_id(headers.get(b"x-request-id"))
         request_id_var.set(request_id)
         method: str = scope["method"]
-        # HEAD is GET without the body (RFC 9110 §9.3.2): routed, authorized and answered as GET.
-        head = method == "HEAD"
-        verb = "GET" if head else method
+        # HEAD is routed, authorized and answered as GET.
+        verb, head = routing_method(method)
         raw_path: bytes | None = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         route: Route | None = None
@@ -268,16 +232,13 @@ class Gateway:
             raise
         except Exception:
             log.exception("unhandled error serving %s %s", method, path)
-            problem = Problem(500, "INTERNAL", "the gateway failed; quote the request id when reporting it")
+            problem = Problem(
+                500, ErrorCode.INTERNAL, "the gateway failed; quote the request id when reporting it"
+            )
             response = _problem_response(problem, request_id)
         if extra:
             response.headers = [*response.headers, *extra]
-        if body.unread:
-            # Refused before its body was read (too large, unauthenticated, no such route...): the rest
-            # of the body spoils the connection, so the client is told to open a new one rather than
-            # reuse a socket the server is about to drop.
-            response.headers = [*response.headers, (b"connection", b"close")]
-        await self._send(send, response, headers, request_id, head=head)
+        await self._send(send, response, headers, request_id, head=head, unread=body.unread)
         self._access_log(method, route, path, status=response.status, started=started, request_id=request_id)
 
     async def _proxy(
@@ -294,11 +255,13 @@ class Gateway:
         binding = route.binding
         content: bytes | None = None
         if binding.has_body:
-            content = await body.read()
+            content = await _read(body)
             if content and not _is_json(headers.get(b"content-type")):
-                raise Problem(415, "UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
+                raise Problem(
+                    415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the request body as application/json"
+                )
         elif body.unread:
-            await body.read()  # ignored, but read so the connection can carry the next request
+            await _read(body)  # ignored, but read so the connection can carry the next request
         request = binding.request(params, scope["query_string"], content)
         trace = TraceContext.parse(_header_text(headers.get(b"traceparent")), None)
         if trace is None:
@@ -317,7 +280,7 @@ class Gateway:
             if not key or len(key) > 255:
                 raise Problem(
                     400,
-                    "INVALID_IDEMPOTENCY_KEY",
+                    ErrorCode.INVALID_IDEMPOTENCY_KEY,
                     "Idempotency-Key must be 1 to 255 printable ASCII characters",
                 )
             metadata.append(("idempotency-key", key))
@@ -379,7 +342,7 @@ class Gateway:
                 extra += decision.headers()
                 if not decision.allowed:
                     raise _rate_limited(decision)
-        content = await body.read()
+        content = await _read(body)
         return await self.mounts.forward(
             base, scope=scope, body=content, request_id=request_id, send=send, extra_headers=extra
         )
@@ -388,14 +351,14 @@ class Gateway:
         if method != "GET":
             raise Problem(
                 405,
-                "METHOD_NOT_ALLOWED",
+                ErrorCode.METHOD_NOT_ALLOWED,
                 f"{path} allows only GET and HEAD",
                 headers=[(b"allow", b"GET, HEAD")],
             )
         if path == "/livez":
-            return Response(200, b'{"status":"SERVING"}')
+            return Response(200, LIVE)
         if path == "/healthz":
-            return await self._healthz()
+            return Response(*await self._health.report())
         if path == "/openapi.json":
             return _asset_response(self._openapi)
         if path in ("/docs", "/docs/"):
@@ -407,54 +370,13 @@ class Gateway:
         response.headers.append((b"cache-control", b"public, max-age=86400"))
         return response
 
-    async def _healthz(self) -> Response:
-        services = await self.upstreams.health(self.settings.health_timeout)
-        serving = all(status == "SERVING" for status in services.values())
-        if self.limits is None:
-            limiting: dict[str, str | int] = {"state": "DISABLED"}
-        else:
-            limiter = self.limits.limiter
-            limiting = {
-                "state": "FAILING_OPEN" if limiter.failing_open else "ACTIVE",
-                "failedOpenRequests": limiter.failed_open,
-            }
-        body = orjson.dumps(
-            {
-                "status": "SERVING" if serving else "NOT_SERVING",
-                "services": services,
-                "mounts": self.mounts.prefixes,
-                "rateLimiting": limiting,
-                "revocations": {
-                    "state": self.revocations.state if self.revocations is not None else "DISABLED",
-                    "revokedTokens": len(self.revocations) if self.revocations is not None else 0,
-                },
-            }
-        )
-        return Response(200 if serving else 503, body)
-
     def _options(self, path: str, headers: dict[bytes, bytes]) -> Response:
         allowed = self.router.match("", path)
         if not isinstance(allowed, list) or not allowed:
             raise _no_route(path, [])
         allowed = _with_head(allowed)
         allow = ", ".join([*allowed, "OPTIONS"]).encode()
-        response = Response(204, b"", headers=[(b"allow", allow)])
-        requested = headers.get(b"access-control-request-method")
-        origin = headers.get(b"origin")
-        if requested is not None and origin is not None and self._origin_allowed(origin):
-            if requested.decode("latin-1") not in allowed:
-                return response
-            wanted = headers.get(b"access-control-request-headers", b"").decode("latin-1").lower()
-            granted = [h.strip() for h in wanted.split(",") if h.strip() in _ALLOWED_REQUEST_HEADERS]
-            response.headers += [
-                (b"access-control-allow-methods", allow),
-                (b"access-control-allow-headers", ", ".join(granted).encode()),
-                (b"access-control-max-age", self._cors_max_age),
-            ]
-        return response
-
-    def _origin_allowed(self, origin: bytes) -> bool:
-        return self._any_origin or origin in self._origins
+        return Response(204, b"", headers=[(b"allow", allow), *self._cors.preflight(headers, allowed, allow)])
 
     async def _send(
         self,
@@ -463,7 +385,8 @@ class Gateway:
         headers: dict[bytes, bytes],
         request_id: str,
         *,
-        head: bool = False,
+        head: bool,
+        unread: bool,
     ) -> None:
         body = response.body
         out = [
@@ -475,16 +398,8 @@ class Gateway:
             body = response.gzipped or zlib.compress(body, 5, wbits=31)
             out.append((b"content-encoding", b"gzip"))
             out.append((b"vary", b"accept-encoding"))
-        out.append((b"content-length", str(len(body)).encode()))
-        origin = headers.get(b"origin")
-        if origin is not None and self._origin_allowed(origin):
-            out.append((b"access-control-allow-origin", b"*" if self._any_origin else origin))
-            out.append((b"access-control-expose-headers", b"x-request-id"))
-            if not self._any_origin:
-                out.append((b"vary", b"origin"))
-        await send({"type": "http.response.start", "status": response.status, "headers": out})
-        # A HEAD answer has the GET answer's headers, its Content-Length included, and no body.
-        await send({"type": "http.response.body", "body": b"" if head else body})
+        out += self._cors.answer_headers(headers.get(b"origin"))
+        await send_response(send, response.status, out, body, head=head, unread=unread)
 
     def _access_log(
         self, method: str, route: Route | None, path: str, *, status: int, started: float, request_id: str
@@ -537,24 +452,34 @@ def _no_route(path: str, allowed: list[str]) -> Problem:
         allowed = _with_head(allowed)
         return Problem(
             405,
-            "METHOD_NOT_ALLOWED",
+            ErrorCode.METHOD_NOT_ALLOWED,
             f"{path} allows {', '.join(allowed)}",
             headers=[(b"allow", ", ".join(allowed).encode())],
         )
-    return Problem(404, "ROUTE_NOT_FOUND", f"no operation is served at {path}")
+    return Problem(404, ErrorCode.ROUTE_NOT_FOUND, f"no operation is served at {path}")
 
 
 def _rate_limited(decision: Decision) -> Problem:
     return Problem(
         429,
-        "RATE_LIMITED",
+        ErrorCode.RATE_LIMITED,
         f"too many requests ({decision.policy.limit} per {decision.policy.window:g} s); "
         f"retry after {decision.retry_after_seconds} s",
     )
 
 
-def _too_large(limit: int) -> Problem:
-    return Problem(413, "BODY_TOO_LARGE", f"the request body exceeds {limit} bytes")
+async def _read(body: RequestBody) -> bytes:
+    """The request's body; 413 beyond the limit, 400 for a malformed Content-Length."""
+    try:
+        return await body.read()
+    except BodyTooLarge as error:
+        raise Problem(
+            413, ErrorCode.BODY_TOO_LARGE, f"the request body exceeds {error.limit} bytes"
+        ) from error
+    except InvalidContentLength as error:
+        raise Problem(
+            400, ErrorCode.INVALID_CONTENT_LENGTH, "Content-Length must be a non-negative integer"
+        ) from error
 
 
 def _problem_response(problem: Problem, request_id: str) -> Response:

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from toko.gateway.problems import Problem, from_domain_error
 from toko.platform.auth import AccessRule, Authenticator, Principal, authenticate
-from toko.platform.error_codes import CommonReason
+from toko.platform.error_codes import CommonReason, ReasonCode
 from toko.platform.errors import DomainError, Unauthenticated
 
 __all__ = ["Authenticator", "admit", "header_text", "identify", "revoked"]
 
 _REALM = 'Bearer realm="toko"'
-_ERROR_OF_REASON = {"INVALID_TOKEN": "invalid_token", "INVALID_AUTHORIZATION": "invalid_request"}
+_ERROR_OF_REASON: dict[ReasonCode, str] = {
+    CommonReason.INVALID_TOKEN: "invalid_token",
+    CommonReason.INVALID_AUTHORIZATION: "invalid_request",
+}
 
 
 def header_text(value: bytes | None) -> str | None:
@@ -49,7 +52,7 @@ def admit(rule: AccessRule, principal: Principal) -> None:
         raise _unauthorized(error) from None
     except DomainError as error:
         problem = from_domain_error(error)
-        if error.reason == "SCOPE_REQUIRED":
+        if error.reason == CommonReason.SCOPE_REQUIRED:
             scope = " ".join(sorted(rule.scopes))
             challenge = f'{_REALM}, error="insufficient_scope", scope="{scope}"'
             problem.headers.append((b"www-authenticate", challenge.encode()))

@@ -22,6 +22,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescri
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
+from toko.gateway.error_codes import ErrorCode
 from toko.gateway.problems import Problem, bad_request
 from toko.gateway.rendering import renderer
 from toko.gateway.templates import PathTemplate
@@ -176,19 +177,27 @@ class Binding:
             self._bind_query(document, query)
         for path, value in params.items():
             fields = self._path_fields[path]
-            _put(document, fields, _path_value(fields[-1], value, ".".join(path), "INVALID_PATH_PARAMETER"))
+            _put(
+                document,
+                fields,
+                _path_value(fields[-1], value, ".".join(path), ErrorCode.INVALID_PATH_PARAMETER),
+            )
         message = self.request_class()
         try:
             json_format.ParseDict(document, message, ignore_unknown_fields=False)
         except json_format.ParseError as error:
             raise _field_problem(str(error)) from error
         except (ValueError, TypeError, RecursionError) as error:
-            raise bad_request("INVALID_BODY", "the request does not fit the operation's message") from error
+            raise bad_request(
+                ErrorCode.INVALID_BODY, "the request does not fit the operation's message"
+            ) from error
         if self._has_enums:
             undeclared = _undeclared_enum(message, "")
             if undeclared is not None:
-                violation = FieldViolation(undeclared, "not a value of the enum", "INVALID_VALUE")
-                raise bad_request("INVALID_FIELD", f"{undeclared}: {violation.description}", [violation])
+                violation = FieldViolation(undeclared, "not a value of the enum", ErrorCode.INVALID_VALUE)
+                raise bad_request(
+                    ErrorCode.INVALID_FIELD, f"{undeclared}: {violation.description}", [violation]
+                )
         return message
 
     def render(self, response: Message) -> bytes:
@@ -207,10 +216,12 @@ class Binding:
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError as error:
-            raise bad_request("MALFORMED_JSON", f"the request body is not valid JSON: {error}") from error
+            raise bad_request(
+                ErrorCode.MALFORMED_JSON, f"the request body is not valid JSON: {error}"
+            ) from error
         if self.body == "*":
             if not isinstance(value, dict):
-                raise bad_request("BODY_NOT_OBJECT", "the request body must be a JSON object")
+                raise bad_request(ErrorCode.BODY_NOT_OBJECT, "the request body must be a JSON object")
             document.update(value)
         else:
             _put(document, self._body_fields, value)
@@ -225,18 +236,19 @@ class Binding:
                 max_num_fields=_MAX_QUERY_FIELDS,
             )
         except UnicodeDecodeError as error:
-            raise bad_request("INVALID_QUERY", "the query string is not valid UTF-8") from error
+            raise bad_request(ErrorCode.INVALID_QUERY, "the query string is not valid UTF-8") from error
         except ValueError as error:
             # parse_qsl's only ValueError here: more fields than max_num_fields.
             raise bad_request(
-                "TOO_MANY_QUERY_PARAMETERS", f"the query string has more than {_MAX_QUERY_FIELDS} parameters"
+                ErrorCode.TOO_MANY_QUERY_PARAMETERS,
+                f"the query string has more than {_MAX_QUERY_FIELDS} parameters",
             ) from error
         seen: set[tuple[int, ...]] = set()
         for key, raw in pairs:
             fields = self._query_fields(key)
             numbers = tuple(f.number for f in fields)
             leaf = fields[-1]
-            value = _path_value(leaf, raw, key, "INVALID_QUERY_PARAMETER")
+            value = _path_value(leaf, raw, key, ErrorCode.INVALID_QUERY_PARAMETER)
             if is_repeated(leaf):
                 _append(document, fields, value)
             elif numbers in seen:
@@ -251,7 +263,7 @@ class Binding:
         try:
             fields = resolve_path(self._input, key.split("."))
         except LookupError as error:
-            raise _query_problem(key, "no such field", "UNKNOWN_FIELD") from error
+            raise _query_problem(key, "no such field", ErrorCode.UNKNOWN_FIELD) from error
         numbers = tuple(f.number for f in fields)
         if any(numbers[: len(taken)] == taken for taken in self._taken):
             raise _query_problem(key, "this field is bound by the path or the body")
@@ -309,7 +321,7 @@ def _scalar_like(field: FieldDescriptor) -> bool:
     return message_of(field).full_name in SCALAR_WELL_KNOWN
 
 
-def _path_value(field: FieldDescriptor, raw: str, name: str, problem: str) -> str | bool:
+def _path_value(field: FieldDescriptor, raw: str, name: str, problem: ErrorCode) -> str | bool:
     """A text value as proto3 JSON wants it: bools as bools, everything else as a string it parses."""
     is_bool = field.type == FieldDescriptor.TYPE_BOOL or (
         is_message(field) and message_of(field).full_name == "google.protobuf.BoolValue"
@@ -322,7 +334,9 @@ def _path_value(field: FieldDescriptor, raw: str, name: str, problem: str) -> st
     if lowered in _FALSE:
         return False
     description = f"expected true or false, got {raw!r}"
-    raise bad_request(problem, f"{name}: {description}", [FieldViolation(name, description, "INVALID_VALUE")])
+    raise bad_request(
+        problem, f"{name}: {description}", [FieldViolation(name, description, ErrorCode.INVALID_VALUE)]
+    )
 
 
 def _container(document: dict[str, Any], fields: Sequence[FieldDescriptor]) -> dict[str, Any]:
@@ -350,9 +364,11 @@ def _append(document: dict[str, Any], fields: Sequence[FieldDescriptor], value: 
     cast(list[Any], node.setdefault(fields[-1].json_name, [])).append(value)
 
 
-def _query_problem(key: str, description: str, reason: str = "INVALID_QUERY_PARAMETER") -> Problem:
+def _query_problem(
+    key: str, description: str, reason: ErrorCode = ErrorCode.INVALID_QUERY_PARAMETER
+) -> Problem:
     return bad_request(
-        "INVALID_QUERY_PARAMETER",
+        ErrorCode.INVALID_QUERY_PARAMETER,
         f"query parameter {key}: {description}",
         [FieldViolation(key, description, reason)],
     )
@@ -365,7 +381,7 @@ def _field_problem(message: str) -> Problem:
         name, where = unknown.groups()
         _, _, parent = where.partition(".")
         field = f"{parent}.{name}" if parent else name
-        violation = FieldViolation(field, "unknown field", "UNKNOWN_FIELD")
+        violation = FieldViolation(field, "unknown field", ErrorCode.UNKNOWN_FIELD)
     else:
         chain = _CHAIN.findall(message)
         inner = _CHAIN.sub("", message)
@@ -378,5 +394,5 @@ def _field_problem(message: str) -> Problem:
         description = inner.strip().rstrip(".") or "invalid value"
         for pattern, replacement in _FRIENDLIER:
             description = pattern.sub(replacement, description)
-        violation = FieldViolation(field, description, "INVALID_VALUE")
-    return bad_request("INVALID_FIELD", f"{violation.field}: {violation.description}", [violation])
+        violation = FieldViolation(field, description, ErrorCode.INVALID_VALUE)
+    return bad_request(ErrorCode.INVALID_FIELD, f"{violation.field}: {violation.description}", [violation])

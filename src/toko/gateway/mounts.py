@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from toko.gateway.error_codes import ErrorCode
 from toko.gateway.problems import Problem
 
 __all__ = ["HttpMounts", "StreamBroken"]
@@ -109,11 +110,13 @@ class HttpMounts:
             response = await self.client().send(request, stream=True)
         except httpx.TimeoutException as error:
             raise Problem(
-                504, "UPSTREAM_TIMEOUT", "the service behind this path did not answer in time"
+                504, ErrorCode.UPSTREAM_TIMEOUT, "the service behind this path did not answer in time"
             ) from error
         except httpx.HTTPError as error:
             raise Problem(
-                503, "SERVICE_UNAVAILABLE", "the service behind this path is unavailable; try again shortly"
+                503,
+                ErrorCode.SERVICE_UNAVAILABLE,
+                "the service behind this path is unavailable; try again shortly",
             ) from error
         try:
             dropped = _hop_by_hop(response)

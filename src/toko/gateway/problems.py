@@ -11,13 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NewType
 
 import grpc
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
+from toko.gateway.error_codes import ErrorCode
+from toko.platform.error_codes import ReasonCode
 from toko.platform.errors import DomainError, FieldViolation
+
+# A reason an upstream service gave (its ErrorInfo, or else its status code's name), passed on unchanged:
+# the one kind of reason that is not a ``ReasonCode`` member, since the gateway cannot know them all.
+UpstreamReason = NewType("UpstreamReason", str)
 
 PROBLEM_CONTENT_TYPE = b"application/problem+json"
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
@@ -46,11 +52,11 @@ HTTP_STATUS_OF: dict[grpc.StatusCode, int] = {
 # that reaches an answer came from the service's side (it dropped the call), so the client may retry.
 _UPSTREAM_STATUS_OF = HTTP_STATUS_OF | {grpc.StatusCode.CANCELLED: 503}
 # Reasons used when an upstream error carries no ErrorInfo.
-_DEFAULT_REASON: dict[grpc.StatusCode, str] = {
-    grpc.StatusCode.CANCELLED: "SERVICE_UNAVAILABLE",
-    grpc.StatusCode.UNAVAILABLE: "SERVICE_UNAVAILABLE",
-    grpc.StatusCode.UNKNOWN: "INTERNAL",
-    grpc.StatusCode.DATA_LOSS: "INTERNAL",
+_DEFAULT_REASON: dict[grpc.StatusCode, ReasonCode] = {
+    grpc.StatusCode.CANCELLED: ErrorCode.SERVICE_UNAVAILABLE,
+    grpc.StatusCode.UNAVAILABLE: ErrorCode.SERVICE_UNAVAILABLE,
+    grpc.StatusCode.UNKNOWN: ErrorCode.INTERNAL,
+    grpc.StatusCode.DATA_LOSS: ErrorCode.INTERNAL,
 }
 # Whatever an upstream says with these codes may be an exception's text: it stays inside.
 _HIDDEN_DETAIL = frozenset({grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.DATA_LOSS})
@@ -69,7 +75,7 @@ class Problem(Exception):
     """An error answered to the client as ``application/problem+json``."""
 
     status: int
-    reason: str
+    reason: ReasonCode | UpstreamReason
     detail: str
     violations: list[FieldViolation] = field(default_factory=list)
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
@@ -107,7 +113,7 @@ def reason_phrase(status: int) -> str:
         return "Error"
 
 
-def bad_request(reason: str, detail: str, violations: Iterable[FieldViolation] = ()) -> Problem:
+def bad_request(reason: ReasonCode, detail: str, violations: Iterable[FieldViolation] = ()) -> Problem:
     """A 400 about the request's content."""
     return Problem(400, reason, detail, list(violations))
 
@@ -121,7 +127,7 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> Problem:
     """The problem an upstream's gRPC status becomes, reason and violations included."""
     code = error.code()
     status = _UPSTREAM_STATUS_OF.get(code, 500)
-    reason = ""
+    reason = UpstreamReason("")
     violations: list[FieldViolation] = []
     details = _status_details(error.trailing_metadata())
     if details is not None:
@@ -129,7 +135,7 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> Problem:
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
                 info = error_details_pb2.ErrorInfo()
                 detail.Unpack(info)
-                reason = info.reason
+                reason = UpstreamReason(info.reason)
             elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
                 bad = error_details_pb2.BadRequest()
                 detail.Unpack(bad)
@@ -144,7 +150,9 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> Problem:
         message = error.details() or code.name.lower().replace("_", " ")
     # A 503 is worth retrying (a service restarting, its database failing over); say when (RFC 9110).
     headers = [(b"retry-after", RETRY_UNAVAILABLE_AFTER)] if status == 503 else []
-    return Problem(status, reason or _DEFAULT_REASON.get(code, code.name), message, violations, headers)
+    return Problem(
+        status, reason or _DEFAULT_REASON.get(code) or UpstreamReason(code.name), message, violations, headers
+    )
 
 
 def _status_details(metadata: Any) -> status_pb2.Status | None:

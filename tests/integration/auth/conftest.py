@@ -14,9 +14,9 @@ from auth_testkit import FakeAccount, FakeUserService, auth_settings
 from toko.infra.servers import InfraEndpoints
 from toko.platform.auth import Principal
 from toko.platform.service import RunningService, start_service
-from toko.services.auth import handlers
 from toko.services.auth.bootstrap import AuthService, build
 from toko.services.auth.domain import ClientSpec, ClientType
+from toko.services.auth.handlers import clients
 from toko.services.auth.settings import AuthSettings
 from toko.user.v1 import user_pb2_grpc
 
@@ -101,7 +101,7 @@ def buyer(fake_users: tuple[FakeUserService, str]) -> FakeAccount:
 async def storefront(auth: AuthService) -> str:
     """A first-party public client with PKCE, code and refresh grants; returns its redirect URI."""
     redirect_uri = "http://127.0.0.1:8765/callback"
-    await handlers.register_client(
+    await clients.register_client(
         provider=auth.provider,
         spec=ClientSpec(
             name="toko storefront",
@@ -121,7 +121,7 @@ async def storefront(auth: AuthService) -> str:
 @pytest.fixture(scope="module")
 async def scripts(auth: AuthService) -> tuple[str, str]:
     """A confidential client-credentials client with the admin role; returns its id and secret."""
-    client, secret = await handlers.register_client(
+    client, secret = await clients.register_client(
         provider=auth.provider,
         spec=ClientSpec(
             name="toko scripts",

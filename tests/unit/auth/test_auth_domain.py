@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from toko.platform.rules import ValidationFailed
 from toko.services.auth.domain import (
     ClientSpec,
     ClientType,
     KeyPolicy,
-    RegistrationError,
     SigningKey,
     UserClaims,
     granted_scopes,
@@ -58,7 +58,7 @@ def test_acceptable_redirect_uris(uri: str) -> None:
     ],
 )
 def test_refused_redirect_uris(uri: str) -> None:
-    with pytest.raises(RegistrationError) as error:
+    with pytest.raises(ValidationFailed) as error:
         validate_client(spec(redirect_uris=(uri,)))
     assert error.value.violations[0].reason == "INVALID_REDIRECT_URI"
 
@@ -77,7 +77,7 @@ def test_refused_redirect_uris(uri: str) -> None:
     ],
 )
 def test_refused_registrations(changes: dict[str, object], reason: str) -> None:
-    with pytest.raises(RegistrationError) as error:
+    with pytest.raises(ValidationFailed) as error:
         validate_client(spec(**changes))
     assert reason in {v.reason for v in error.value.violations}
 

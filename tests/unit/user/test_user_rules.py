@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from toko.platform.rules import ValidationFailed
 from toko.services.user import domain
-from toko.services.user.domain import AddressFields, MapPin, ShopFields, ValidationFailed
+from toko.services.user.domain import AddressFields, MapPin, ShopFields
 from toko.services.user.error_codes import ErrorCode
 from toko.services.user.passwords import PasswordHashing, PasswordPolicy
 from toko.services.user.tokens import new_recovery_codes, normalise_recovery_code, token_digest

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -14,13 +11,13 @@ import nats
 from toko.auth.v1 import auth_pb2, auth_pb2_grpc
 from toko.platform.cache import create_valkey
 from toko.platform.consumer import EventConsumer
-from toko.platform.db import Database, open_database
+from toko.platform.db import Database, open_service_database
 from toko.platform.events import stream_name
 from toko.platform.grpc import GrpcService
 from toko.platform.outbox import OutboxRelay, ensure_streams
 from toko.platform.secrets import Sealer, derive_key, load_master_secret
 from toko.platform.service import ServiceApp
-from toko.services.auth import handlers
+from toko.platform.workers import BackgroundWorker, batch_worker
 from toko.services.auth.accounts import Accounts, UserServiceAccounts
 from toko.services.auth.consumers import (
     USER_EVENTS_CONSUMER,
@@ -31,26 +28,15 @@ from toko.services.auth.consumers import (
 from toko.services.auth.domain import KeyPolicy
 from toko.services.auth.grpc_api import AuthServicer
 from toko.services.auth.handlers import SOURCE, Lifetimes, Provider
+from toko.services.auth.handlers.tokens import purge_expired
 from toko.services.auth.http.app import OAuthApp, templates
 from toko.services.auth.http.asgi import HttpListener, bind_socket
 from toko.services.auth.http.security import LoginThrottle, Sessions, Signer
 from toko.services.auth.keys import KeyRing
 from toko.services.auth.settings import AuthSettings
 
-log = logging.getLogger(__name__)
-
 MIGRATIONS = Path(__file__).parent / "migrations"
 MAINTENANCE_SECONDS = 3600.0
-
-
-async def prepare_database(settings: AuthSettings) -> Database:
-    """Create the service's database if needed, migrate it to head, and open it."""
-    return await open_database(
-        server_url=settings.database_url,
-        name=settings.database_name,
-        migrations=MIGRATIONS,
-        pool_size=settings.db_pool_size,
-    )
 
 
 def lifetimes(settings: AuthSettings) -> Lifetimes:
@@ -79,6 +65,17 @@ def key_ring(settings: AuthSettings, database: Database) -> KeyRing:
     )
 
 
+def maintenance(provider: Provider) -> BackgroundWorker:
+    """Rotate the signing key when due and purge expired codes and tokens, hourly."""
+
+    async def one_round(_: int) -> int:
+        await provider.keys.ensure_current()
+        await purge_expired(provider=provider)
+        return 0  # each round does all there is; below batch_size, so the worker waits the hour
+
+    return batch_worker(one_round, what="auth maintenance", batch_size=1, interval=MAINTENANCE_SECONDS)
+
+
 @dataclass
 class AuthService:
     """The assembled service: what ``run`` starts, plus the parts tests look at."""
@@ -90,7 +87,7 @@ class AuthService:
 
 async def build(settings: AuthSettings, *, accounts: Accounts | None = None) -> AuthService:
     """Assemble the provider; ``accounts`` replaces the user service (tests)."""
-    database = await prepare_database(settings)
+    database = await open_service_database(settings, MIGRATIONS)
     keys = key_ring(settings, database)
     await keys.ensure_current()
     issuer = settings.public_base_url.rstrip("/")
@@ -134,17 +131,6 @@ async def build(settings: AuthSettings, *, accounts: Accounts | None = None) -> 
         service=SOURCE,
     )
 
-    async def maintenance(stop: asyncio.Event) -> None:
-        """Rotate the signing key when due and purge expired codes and tokens, hourly."""
-        while not stop.is_set():
-            try:
-                await keys.ensure_current()
-                await handlers.purge_expired(provider=provider)
-            except Exception:
-                log.warning("auth maintenance failed; will retry", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=MAINTENANCE_SECONDS)
-
     app = ServiceApp(
         name=SOURCE,
         grpc_services=[
@@ -154,7 +140,7 @@ async def build(settings: AuthSettings, *, accounts: Accounts | None = None) -> 
                 register=auth_pb2_grpc.add_AuthServiceServicer_to_server,
             )
         ],
-        workers=[http.run, relay.run, user_events.run, maintenance],
+        workers=[http.run, relay.run, user_events.run, maintenance(provider)],
         on_stop=[connection.drain, user_service.close, valkey.aclose, database.dispose],
     )
     return AuthService(app=app, provider=provider, http=http)

@@ -15,7 +15,8 @@ from google.protobuf.message import Message
 from toko.common.v1.event_pb2 import EventEnvelope
 from toko.platform.db import UnitOfWork
 from toko.platform.events import event_subject
-from toko.services.auth.handlers import Provider, end_user_access_tokens, revoke_user_tokens
+from toko.services.auth.handlers import Provider
+from toko.services.auth.handlers.tokens import end_user_access_tokens, revoke_user_tokens
 from toko.services.auth.http.security import Sessions
 from toko.user.v1 import events_pb2
 

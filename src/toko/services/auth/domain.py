@@ -1,7 +1,8 @@
 """The provider's rules: clients, scopes, redirect URIs, PKCE, grants and signing-key lifetimes.
 
 Pure Python: no I/O. The use cases in ``handlers`` load and store what these
-rules decide about.
+rules decide about. A registration that breaks rules raises ``ValidationFailed``
+(``toko.platform.rules``) naming every one of them.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
+
+from toko.platform.rules import Violation, raise_if
+from toko.services.auth.error_codes import ErrorCode
 
 # --- scopes and roles ---------------------------------------------------------------------------------------
 
@@ -70,23 +74,6 @@ class GrantType(StrEnum):
 
 
 # --- clients ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule of a registration: the field, why, and a stable reason."""
-
-    field: str
-    description: str
-    reason: str
-
-
-class RegistrationError(ValueError):
-    """A client registration breaks a rule; carries the field violations."""
-
-    def __init__(self, violations: Sequence[Violation]) -> None:
-        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
-        self.violations = list(violations)
 
 
 @dataclass(frozen=True)
@@ -163,28 +150,30 @@ def _uri_problem(uri: str) -> str | None:
 
 
 def validate_client(spec: ClientSpec) -> ClientSpec:
-    """The registration, normalised; raise ``RegistrationError`` naming every broken rule."""
+    """The registration, normalised; raise ``ValidationFailed`` naming every broken rule."""
     problems: list[Violation] = []
     name = spec.name.strip()
     if not name or len(name) > MAX_NAME_LENGTH:
         problems.append(
-            Violation("client.name", f"must be 1 to {MAX_NAME_LENGTH} characters", "INVALID_NAME")
+            Violation("client.name", f"must be 1 to {MAX_NAME_LENGTH} characters", ErrorCode.INVALID_NAME)
         )
     for label, uris in (
         ("client.redirect_uris", spec.redirect_uris),
         ("client.post_logout_redirect_uris", spec.post_logout_redirect_uris),
     ):
         if len(uris) > MAX_URIS:
-            problems.append(Violation(label, f"at most {MAX_URIS}", "TOO_MANY_REDIRECT_URIS"))
+            problems.append(Violation(label, f"at most {MAX_URIS}", ErrorCode.TOO_MANY_REDIRECT_URIS))
         for index, uri in enumerate(uris):
             problem = _uri_problem(uri)
             if problem:
-                problems.append(Violation(f"{label}[{index}]", problem, "INVALID_REDIRECT_URI"))
+                problems.append(Violation(f"{label}[{index}]", problem, ErrorCode.INVALID_REDIRECT_URI))
     unknown_scopes = sorted(set(spec.allowed_scopes) - KNOWN_SCOPES)
     if unknown_scopes:
         problems.append(
             Violation(
-                "client.allowed_scopes", f"unknown scopes: {', '.join(unknown_scopes)}", "UNKNOWN_SCOPE"
+                "client.allowed_scopes",
+                f"unknown scopes: {', '.join(unknown_scopes)}",
+                ErrorCode.UNKNOWN_SCOPE,
             )
         )
     grants = set(spec.grant_types)
@@ -194,36 +183,45 @@ def validate_client(spec: ClientSpec) -> ClientSpec:
             Violation(
                 "client.grant_types",
                 f"must be among {', '.join(sorted(known_grants))}",
-                "UNSUPPORTED_GRANT_TYPE",
+                ErrorCode.UNSUPPORTED_GRANT_TYPE,
             )
         )
     if GrantType.AUTHORIZATION_CODE.value in grants and not spec.redirect_uris:
         problems.append(
             Violation(
-                "client.redirect_uris", "the authorization_code grant needs one", "REDIRECT_URI_REQUIRED"
+                "client.redirect_uris",
+                "the authorization_code grant needs one",
+                ErrorCode.REDIRECT_URI_REQUIRED,
             )
         )
     if GrantType.REFRESH_TOKEN.value in grants and GrantType.AUTHORIZATION_CODE.value not in grants:
         problems.append(
             Violation(
-                "client.grant_types", "refresh_token comes with authorization_code", "UNSUPPORTED_GRANT_TYPE"
+                "client.grant_types",
+                "refresh_token comes with authorization_code",
+                ErrorCode.UNSUPPORTED_GRANT_TYPE,
             )
         )
     if spec.client_type is ClientType.PUBLIC and GrantType.CLIENT_CREDENTIALS.value in grants:
         problems.append(
             Violation(
-                "client.grant_types", "a public client cannot use client_credentials", "PUBLIC_CLIENT_GRANT"
+                "client.grant_types",
+                "a public client cannot use client_credentials",
+                ErrorCode.PUBLIC_CLIENT_GRANT,
             )
         )
     bad_roles = sorted(set(spec.roles) - (KNOWN_ROLES - {"service"}))
     if bad_roles:
-        problems.append(Violation("client.roles", f"unknown roles: {', '.join(bad_roles)}", "UNKNOWN_ROLE"))
+        problems.append(
+            Violation("client.roles", f"unknown roles: {', '.join(bad_roles)}", ErrorCode.UNKNOWN_ROLE)
+        )
     if spec.roles and GrantType.CLIENT_CREDENTIALS.value not in grants:
         problems.append(
-            Violation("client.roles", "only client_credentials clients carry roles", "ROLES_NOT_ALLOWED")
+            Violation(
+                "client.roles", "only client_credentials clients carry roles", ErrorCode.ROLES_NOT_ALLOWED
+            )
         )
-    if problems:
-        raise RegistrationError(problems)
+    raise_if(problems)
     return ClientSpec(
         name=name,
         client_type=spec.client_type,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from joserfc import jwt
@@ -31,16 +31,13 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import ECKey, KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
+from toko.platform.clock import Clock, utcnow
 from toko.platform.db import Database
 from toko.platform.secrets import Sealer
 from toko.services.auth.domain import ACCESS_TOKEN_AUDIENCE, SIGNING_ALGORITHM, KeyPolicy, SigningKey
 from toko.services.auth.repository import AuthRepository
 
 REFRESH_SECONDS = 30.0
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -50,7 +47,7 @@ class KeyRing:
     database: Database
     cipher: Sealer
     policy: KeyPolicy
-    clock: Any = field(default=_utcnow)
+    clock: Clock = field(default=utcnow)
     _signing: ECKey | None = field(default=None, init=False)
     _published: KeySet = field(default_factory=lambda: KeySet([]), init=False)
     _loaded_at: float = field(default=float("-inf"), init=False)

@@ -21,11 +21,11 @@ import uvloop
 
 from toko.platform.auth import Principal
 from toko.platform.cache import create_valkey
-from toko.services.auth import handlers
+from toko.platform.db import open_service_database
 from toko.services.auth.accounts import VerifiedAccount
-from toko.services.auth.bootstrap import key_ring, lifetimes, prepare_database
+from toko.services.auth.bootstrap import MIGRATIONS, key_ring, lifetimes
 from toko.services.auth.domain import OIDC_SCOPES, ClientSpec, ClientType, UserClaims, hash_secret, new_secret
-from toko.services.auth.handlers import Provider
+from toko.services.auth.handlers import SOURCE, Provider, clients
 from toko.services.auth.repository import AuthRepository
 from toko.services.auth.settings import AuthSettings
 
@@ -103,7 +103,7 @@ class _NoAccounts:
 
 async def seed(settings: AuthSettings) -> dict[str, dict[str, Any]]:
     """Register whichever first-party client is missing; return what the credentials file says of them."""
-    database = await prepare_database(settings)
+    database = await open_service_database(settings, MIGRATIONS)
     keys = key_ring(settings, database)
     # Registering clients touches no Valkey key; the client connects lazily, so this opens nothing.
     valkey = create_valkey(settings.redis_url)
@@ -117,14 +117,14 @@ async def seed(settings: AuthSettings) -> dict[str, dict[str, Any]]:
     )
     path = settings.data_dir / CREDENTIALS_FILE
     written = read_credentials(path).get("clients", {})
-    clients: dict[str, dict[str, Any]] = {}
+    registered: dict[str, dict[str, Any]] = {}
     try:
         for client_id, spec in demo_clients(settings.public_base_url).items():
             async with database.sessions() as session:
                 existing = await AuthRepository(session).get_client(client_id)
             secret = ""
             if existing is None:
-                client, secret = await handlers.register_client(
+                client, secret = await clients.register_client(
                     provider=provider, spec=spec, principal=SEED_PRINCIPAL, client_id=client_id
                 )
             else:
@@ -133,7 +133,7 @@ async def seed(settings: AuthSettings) -> dict[str, dict[str, Any]]:
                     secret = str(written.get(client_id, {}).get("client_secret", ""))
                     if not secret or not client.check_secret(secret):
                         secret = new_secret()
-                        async with database.unit_of_work(handlers.SOURCE) as uow:
+                        async with database.unit_of_work(SOURCE) as uow:
                             await AuthRepository(uow.session).set_client_secret(
                                 client_id, hash_secret(secret)
                             )
@@ -148,12 +148,12 @@ async def seed(settings: AuthSettings) -> dict[str, dict[str, Any]]:
                 entry["redirect_uris"] = list(client.redirect_uris)
             if secret:
                 entry["client_secret"] = secret
-            clients[client_id] = entry
+            registered[client_id] = entry
     finally:
         await valkey.aclose()
         await database.dispose()
     content = read_credentials(path)
-    content["clients"] = clients
+    content["clients"] = registered
     content.setdefault("oauth", {})
     content["oauth"] = {
         "issuer": provider.issuer,
@@ -161,15 +161,15 @@ async def seed(settings: AuthSettings) -> dict[str, dict[str, Any]]:
         "token_endpoint": f"{provider.issuer}/oauth2/token",
     }
     write_credentials(path, content)
-    return clients
+    return registered
 
 
 def main() -> None:
     """Seed the first-party clients and say where their credentials are."""
     settings = AuthSettings()
-    clients = uvloop.run(seed(settings))
+    seeded = uvloop.run(seed(settings))
     print(
-        f"auth seed: clients {', '.join(sorted(clients))} ready; credentials in "
+        f"auth seed: clients {', '.join(sorted(seeded))} ready; credentials in "
         f"{settings.data_dir / CREDENTIALS_FILE}"
     )
 

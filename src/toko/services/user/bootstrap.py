@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nats
 
-from toko.platform.db import Database, open_database
+from toko.platform.db import Database, open_service_database
 from toko.platform.grpc import GrpcService
 from toko.platform.outbox import OutboxRelay, ensure_streams
 from toko.platform.secrets import Sealer, derive_key, load_master_secret
@@ -22,16 +22,6 @@ from toko.user.v1 import user_pb2, user_pb2_grpc
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 log = logging.getLogger(__name__)
-
-
-async def prepare_database(settings: UserSettings) -> Database:
-    """Create the service's database if needed, migrate it to head, and open it."""
-    return await open_database(
-        server_url=settings.database_url,
-        name=settings.database_name,
-        migrations=MIGRATIONS,
-        pool_size=settings.db_pool_size,
-    )
 
 
 def build_users(settings: UserSettings, database: Database) -> Users:
@@ -49,7 +39,7 @@ def build_users(settings: UserSettings, database: Database) -> Users:
 
 async def bootstrap(settings: UserSettings) -> ServiceApp:
     """Build the user service with its outbox relay."""
-    database = await prepare_database(settings)
+    database = await open_service_database(settings, MIGRATIONS)
     connection = await nats.connect(settings.nats_url, name="toko-user", max_reconnect_attempts=-1)
     await ensure_streams(connection.jetstream(), [SOURCE])
     relay = OutboxRelay(database, connection, source=SOURCE)

@@ -5,10 +5,8 @@ keeps it so). Every rule that a request can break is checked here and reported
 as a ``Violation`` naming the field, so one answer tells the client everything
 to fix. Password strength lives in ``passwords`` (it reads a word list).
 
-Errors raised here (translated into platform errors by the handlers)::
-
-    UserRuleError
-    └── ValidationFailed       bad values; carries every violation
+Errors raised here (translated into platform errors by the handlers): ``ValidationFailed``
+(``toko.platform.rules``), for bad values; it carries every violation.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from toko.platform.rules import ValidationFailed, Violation, raise_if
 from toko.services.user.error_codes import ErrorCode
 
 # --- limits -------------------------------------------------------------------------------------------------
@@ -156,42 +155,6 @@ RESERVED_DOMAINS: frozenset[str] = frozenset(
 _POSTAL_CODE = re.compile(r"^[1-9][0-9]{4}$")
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-# --- errors -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule: the field's path in the request, why, and its reason."""
-
-    field: str
-    description: str
-    reason: ErrorCode
-
-
-class UserRuleError(Exception):
-    """Base of the errors the user service's rules raise."""
-
-
-class ValidationFailed(UserRuleError):
-    """One or more values break the rules."""
-
-    def __init__(self, violations: Sequence[Violation]) -> None:
-        self.violations = tuple(violations)
-        super().__init__("; ".join(f"{v.field}: {v.description}" for v in self.violations))
-
-    @property
-    def reason(self) -> ErrorCode:
-        """The single cause when there is one, otherwise ``VALIDATION_FAILED``."""
-        reasons = {v.reason for v in self.violations}
-        return reasons.pop() if len(reasons) == 1 else ErrorCode.VALIDATION_FAILED
-
-
-def raise_if(violations: Sequence[Violation]) -> None:
-    """Raise ``ValidationFailed`` when there is anything to report."""
-    if violations:
-        raise ValidationFailed(violations)
 
 
 # --- roles --------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from importlib import resources
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from toko.services.user.domain import Violation
+from toko.platform.rules import Violation
 from toko.services.user.error_codes import ErrorCode
 
 PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH = 8, 128

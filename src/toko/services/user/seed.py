@@ -31,8 +31,9 @@ from typing import Any
 import uvloop
 
 from toko.platform.auth import Principal
+from toko.platform.db import open_service_database
 from toko.platform.demo import SHOPS, DemoShop
-from toko.services.user.bootstrap import build_users, prepare_database
+from toko.services.user.bootstrap import MIGRATIONS, build_users
 from toko.services.user.domain import AddressFields
 from toko.services.user.handlers import Users, accounts, addresses, shops
 from toko.services.user.repository import UserRepository
@@ -236,7 +237,7 @@ async def seed(settings: UserSettings) -> SeedReport:
     """Create whatever of the demo accounts and shops is missing, and write their credentials."""
     started = time.perf_counter()
     secret = _secret(settings.data_dir)
-    database = await prepare_database(settings)
+    database = await open_service_database(settings, MIGRATIONS)
     users = build_users(settings, database)
     created = opened = 0
     written: list[dict[str, str]] = []

@@ -17,8 +17,16 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from toko.platform.asgi import (
+    BodyTooLarge,
+    ClientGone,
+    InvalidContentLength,
+    Receive,
+    Scope,
+    Send,
+    routing_method,
+)
 from toko.platform.inputs import NUL
-from toko.services.auth import handlers
 from toko.services.auth.accounts import AccountsUnavailable, InvalidCredentials, InvalidSecondFactor
 from toko.services.auth.domain import (
     KNOWN_SCOPES,
@@ -27,23 +35,22 @@ from toko.services.auth.domain import (
     SIGNING_ALGORITHM,
     GrantType,
 )
-from toko.services.auth.handlers import (
+from toko.services.auth.handlers import OAuthError, Provider, clients, tokens
+from toko.services.auth.handlers.authorization import (
     AuthorizationRefused,
     AuthorizationRequest,
-    ClientCredentials,
     InvalidRedirect,
-    OAuthError,
-    Provider,
+    check_authorization_request,
+    grant_consent,
+    issue_code,
+    needs_consent,
 )
+from toko.services.auth.handlers.clients import ClientCredentials
 from toko.services.auth.http.asgi import (
-    BodyTooLarge,
     Endpoint,
     NulInParameters,
-    Receive,
     Request,
     Response,
-    Scope,
-    Send,
     parse_parameters,
 )
 from toko.services.auth.http.security import (
@@ -120,10 +127,7 @@ class OAuthApp:
         if scope["type"] != "http":
             return
         request = Request.of(scope, receive)
-        # HEAD is GET without the body (RFC 9110 §9.3.2).
-        head = request.method == "HEAD"
-        if head:
-            request.method = "GET"
+        request.method, head = routing_method(request.method)
         endpoint = self.routes.get((request.method, request.path))
         try:
             if endpoint is None:
@@ -135,8 +139,13 @@ class OAuthApp:
                 )
             else:
                 response = await endpoint(request)
+        except ClientGone:
+            return
         except BodyTooLarge:
             response = Response.json({"error": "invalid_request", "error_description": "body too large"}, 413)
+        except InvalidContentLength:
+            description = "Content-Length must be a non-negative integer"
+            response = Response.json({"error": "invalid_request", "error_description": description}, 400)
         except NulInParameters:
             description = "parameters must not contain the NUL character (U+0000)"
             response = Response.json({"error": "invalid_request", "error_description": description}, 400)
@@ -146,7 +155,7 @@ class OAuthApp:
         except Exception:
             log.exception("unhandled error", extra={"path": request.path})
             response = Response.json({"error": "server_error"}, 500)
-        await response.send(send, head=head)
+        await response.send(send, head=head, unread=request.body_unread)
 
     # --- helpers --------------------------------------------------------------------------------------------
 
@@ -266,7 +275,7 @@ class OAuthApp:
                 f"Parameter diulang (repeated parameter): {', '.join(sorted(repeated))}"
             )
         try:
-            return await handlers.check_authorization_request(provider=self.provider, params=params), None
+            return await check_authorization_request(provider=self.provider, params=params), None
         except InvalidRedirect as error:
             return None, self._error_page(f"Permintaan otorisasi tidak sah: {error}")
         except AuthorizationRefused as refused:
@@ -301,9 +310,7 @@ class OAuthApp:
         session: LoginSession,
         pairs: list[tuple[str, str]],
     ) -> Response:
-        if await handlers.needs_consent(
-            provider=self.provider, request=authorization, user_id=session.user_id
-        ):
+        if await needs_consent(provider=self.provider, request=authorization, user_id=session.user_id):
             if authorization.prompt == "none":
                 return Response.redirect(authorization.error_redirect("consent_required", "consent required"))
             return self._form_page(
@@ -315,7 +322,7 @@ class OAuthApp:
                 ],
                 request_query=urlencode([(k, v) for k, v in pairs if k != "prompt"]),
             )
-        location = await handlers.issue_code(
+        location = await issue_code(
             provider=self.provider,
             request=authorization,
             user_id=session.user_id,
@@ -422,8 +429,8 @@ class OAuthApp:
             return Response.redirect(
                 authorization.error_redirect("access_denied", "the user denied the request")
             )
-        await handlers.grant_consent(provider=self.provider, request=authorization, user_id=session.user_id)
-        location = await handlers.issue_code(
+        await grant_consent(provider=self.provider, request=authorization, user_id=session.user_id)
+        location = await issue_code(
             provider=self.provider,
             request=authorization,
             user_id=session.user_id,
@@ -471,7 +478,7 @@ class OAuthApp:
         form, repeated = _single(pairs)
         if repeated:
             raise OAuthError("invalid_request", f"repeated parameters: {', '.join(sorted(repeated))}")
-        client = await handlers.authenticate_client(
+        client = await clients.authenticate_client(
             provider=self.provider, credentials=self._client_credentials(request, form)
         )
         return form, client
@@ -482,7 +489,7 @@ class OAuthApp:
             form, client = await self._client_form(request)
             grant_type = form.get("grant_type", "")
             if grant_type == GrantType.AUTHORIZATION_CODE:
-                issued = await handlers.exchange_code(
+                issued = await tokens.exchange_code(
                     provider=self.provider,
                     client=client,
                     code=form.get("code", ""),
@@ -490,14 +497,14 @@ class OAuthApp:
                     code_verifier=form.get("code_verifier", ""),
                 )
             elif grant_type == GrantType.REFRESH_TOKEN:
-                issued = await handlers.refresh(
+                issued = await tokens.refresh(
                     provider=self.provider,
                     client=client,
                     refresh_token=form.get("refresh_token", ""),
                     scope=form.get("scope", ""),
                 )
             elif grant_type == GrantType.CLIENT_CREDENTIALS:
-                issued = await handlers.client_credentials(
+                issued = await tokens.client_credentials(
                     provider=self.provider, client=client, scope=form.get("scope", "")
                 )
             else:
@@ -513,7 +520,7 @@ class OAuthApp:
         """Token revocation (RFC 7009): 200 whether or not the token was known."""
         try:
             form, client = await self._client_form(request)
-            await handlers.revoke(
+            await tokens.revoke(
                 provider=self.provider,
                 client=client,
                 token=form.get("token", ""),
@@ -527,7 +534,7 @@ class OAuthApp:
         """Token introspection (RFC 7662), for confidential clients."""
         try:
             form, client = await self._client_form(request)
-            result = await handlers.introspect(
+            result = await tokens.introspect(
                 provider=self.provider, client=client, token=form.get("token", "")
             )
         except OAuthError as error:
@@ -540,7 +547,7 @@ class OAuthApp:
         try:
             if scheme.lower() != "bearer" or not token.strip():
                 raise OAuthError("invalid_token", "a bearer access token is required", 401)
-            claims = await handlers.userinfo(provider=self.provider, access_token=token.strip())
+            claims = await tokens.userinfo(provider=self.provider, access_token=token.strip())
         except OAuthError as error:
             response = Response.json(error.as_response(), error.status, no_store=True)
             response.headers.append(("www-authenticate", f'Bearer error="{error.error}"'))

@@ -1,10 +1,12 @@
 """Just enough ASGI for the provider's endpoints: a request, a response, and a uvicorn server in our loop.
 
 The endpoints are a handful of form posts and JSON documents, so a web
-framework would add more than it saves. uvicorn serves the app inside the
-service's own event loop, next to the gRPC server, on a socket the service
-binds itself (so tests can use port 0); uvicorn's proxy-headers support takes
-the client address from ``X-Forwarded-For`` when the peer is the gateway.
+framework would add more than it saves; the HTTP plumbing they share with the
+gateway (the body within its limit, HEAD, sending) is ``toko.platform.asgi``.
+uvicorn serves the app inside the service's own event loop, next to the gRPC
+server, on a socket the service binds itself (so tests can use port 0);
+uvicorn's proxy-headers support takes the client address from
+``X-Forwarded-For`` when the peer is the gateway.
 """
 
 from __future__ import annotations
@@ -12,21 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
-from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 import uvicorn
 
+from toko.platform.asgi import App, Receive, RequestBody, Scope, Send, send_response
 from toko.platform.inputs import NUL
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY_BYTES = 64 * 1024
 # The pages need no script and may not be framed (clickjacking of the consent button); a form may post
@@ -39,10 +36,6 @@ _PAGE_CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 ).encode()
-
-
-class BodyTooLarge(Exception):
-    """The request body is over ``MAX_BODY_BYTES``."""
 
 
 class NulInParameters(Exception):
@@ -66,8 +59,7 @@ class Request:
     query_string: str
     headers: dict[str, str]
     client_ip: str
-    _receive: Receive
-    _body: bytes | None = None
+    _body: RequestBody
 
     @classmethod
     def of(cls, scope: Scope, receive: Receive) -> Request:
@@ -84,7 +76,7 @@ class Request:
             query_string=scope.get("query_string", b"").decode("latin-1"),
             headers=headers,
             client_ip=str(client[0]),
-            _receive=receive,
+            _body=RequestBody(receive, dict(scope.get("headers", ())), MAX_BODY_BYTES),
         )
 
     def query_pairs(self) -> list[tuple[str, str]]:
@@ -92,21 +84,13 @@ class Request:
         return parse_parameters(self.query_string)
 
     async def body(self) -> bytes:
-        """The body, at most ``MAX_BODY_BYTES``."""
-        if self._body is None:
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                message = await self._receive()
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise BodyTooLarge
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-            self._body = b"".join(chunks)
-        return self._body
+        """The body, at most ``MAX_BODY_BYTES`` (see ``RequestBody`` for what it raises)."""
+        return await self._body.read()
+
+    @property
+    def body_unread(self) -> bool:
+        """Whether a body was announced and not read (yet)."""
+        return self._body.unread
 
     async def form_pairs(self) -> list[tuple[str, str]]:
         """The ``application/x-www-form-urlencoded`` body's fields in order (empty for other types)."""
@@ -167,7 +151,6 @@ class Response:
 
     def _raw_headers(self) -> Iterator[tuple[bytes, bytes]]:
         yield b"content-type", self.content_type.encode()
-        yield b"content-length", str(len(self.body)).encode()
         yield b"x-content-type-options", b"nosniff"
         if self.content_type.startswith("text/html"):
             yield b"content-security-policy", _PAGE_CSP
@@ -176,12 +159,9 @@ class Response:
         for name, value in self.headers:
             yield name.encode("latin-1"), value.encode("latin-1")
 
-    async def send(self, send: Send, *, head: bool = False) -> None:
-        """Send over ASGI; the answer to a HEAD request keeps the headers and leaves out the body."""
-        await send(
-            {"type": "http.response.start", "status": self.status, "headers": list(self._raw_headers())}
-        )
-        await send({"type": "http.response.body", "body": b"" if head else self.body})
+    async def send(self, send: Send, *, head: bool = False, unread: bool = False) -> None:
+        """Send over ASGI (``head`` and ``unread`` as for ``toko.platform.asgi.send_response``)."""
+        await send_response(send, self.status, list(self._raw_headers()), self.body, head=head, unread=unread)
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -208,7 +188,7 @@ class _EmbeddedServer(uvicorn.Server):
 class HttpListener:
     """An ASGI app served by uvicorn on an already bound socket, as a service background worker."""
 
-    app: Callable[[Scope, Receive, Send], Awaitable[None]]
+    app: App
     sock: socket.socket
     forwarded_allow_ips: str = "127.0.0.1"
 

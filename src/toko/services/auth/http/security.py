@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 import orjson
 from redis.asyncio import Redis
 
+from toko.platform.clock import utcnow
+
 PREFIX = "toko:auth:"
 SESSION_COOKIE = "toko_auth_session"
 CSRF_COOKIE = "toko_auth_csrf"
@@ -92,7 +94,7 @@ class Sessions:
     async def create(self, user_id: str) -> LoginSession:
         """Start a session for ``user_id``."""
         sid = secrets.token_urlsafe(32)
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = utcnow().replace(microsecond=0)
         record = orjson.dumps({"user_id": user_id, "auth_time": int(now.timestamp())})
         async with self.valkey.pipeline(transaction=True) as pipe:
             pipe.set(f"{PREFIX}session:{sid}", record, ex=self.lifetime_seconds)

@@ -11,6 +11,6 @@ work and committed with it. Grouped by aggregate:
 - ``totp``: the second factor
 """
 
-from toko.services.user.handlers.common import SOURCE, Page, Users
+from toko.services.user.handlers.common import SOURCE, Users
 
-__all__ = ["SOURCE", "Page", "Users"]
+__all__ = ["SOURCE", "Users"]

@@ -17,18 +17,18 @@ from toko.platform.errors import (
 )
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
+from toko.platform.rules import ValidationFailed, Violation, collect
+from toko.platform.validation import invalid, ruled
 from toko.services.user import domain
-from toko.services.user.domain import GRANTABLE_ROLES, PROFILE_UPDATABLE_FIELDS, Role, User, Violation
+from toko.services.user.domain import GRANTABLE_ROLES, PROFILE_UPDATABLE_FIELDS, Role, User
 from toko.services.user.error_codes import ErrorCode
 from toko.services.user.handlers.common import (
     SOURCE,
     Users,
     account_id,
     check_mask,
-    collect,
-    invalid,
     live_user,
-    ruled,
+    roles_changed,
 )
 from toko.services.user.mapping import timestamp, user_to_proto
 from toko.services.user.repository import UserRepository
@@ -64,14 +64,6 @@ class UpdateProfile:
     phone: str = ""
     birth_date: str = ""
     avatar_url: str = ""
-
-
-def roles_changed(uow: UnitOfWork, user: User) -> None:
-    """Raise ``UserRolesChanged`` with the account's roles and shop as they now are."""
-    uow.publish(
-        events_pb2.UserRolesChanged(user_id=user.id, roles=user.roles, shop_id=user.shop_id or ""),
-        subject=user.id,
-    )
 
 
 def _link(base_url: str, path: str, token: str) -> str:
@@ -377,7 +369,7 @@ async def verify_credentials(*, users: Users, email: str, password: str) -> pb.V
     """The account ``email`` and ``password`` sign in to; the same failure, after the same work, otherwise."""
     try:
         address = domain.normalise_email(email)
-    except domain.ValidationFailed:
+    except ValidationFailed:
         address = ""
     async with users.database.sessions() as session:
         found = await UserRepository(session).get_credentials(address) if address else None

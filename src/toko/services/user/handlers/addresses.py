@@ -9,18 +9,16 @@ from toko.platform.auth import Principal
 from toko.platform.errors import FailedPrecondition, NotFound
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
-from toko.platform.pagination import PageSpec, bad_page_token, encode_token
+from toko.platform.pagination import Page, PageSpec, bad_page_token, decode_token, encode_token
+from toko.platform.validation import ruled
 from toko.services.user import domain
 from toko.services.user.domain import MAX_ADDRESSES, Address, AddressFields
 from toko.services.user.error_codes import ErrorCode
 from toko.services.user.handlers.common import (
     SOURCE,
-    Page,
     Users,
     account_id,
     live_user,
-    page_key,
-    ruled,
 )
 from toko.services.user.mapping import address_to_proto
 from toko.services.user.repository import UserRepository
@@ -88,7 +86,7 @@ async def list_addresses(
     target = account_id(principal, user_id, sub_resource=True)
     size = ADDRESS_PAGES.size(page_size)
     filters = [target]
-    key = page_key(page_token, filters, 2)
+    key = decode_token(page_token, filters, 2)
     after: tuple[int, str] | None = None
     if key is not None:
         rank, last = key

@@ -1,31 +1,26 @@
-"""What every use case of the user service shares: its dependencies, who is asking, and error translation."""
+"""What the user service's use cases share: dependencies, who is asking, update masks, the roles event."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from datetime import timedelta
 
 from toko.platform.auth import Principal
-from toko.platform.db import Database
-from toko.platform.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from toko.platform.clock import Clock, utcnow
+from toko.platform.db import Database, UnitOfWork
+from toko.platform.errors import InvalidArgument, NotFound, PermissionDenied
 from toko.platform.ids import is_id, require_id
-from toko.platform.pagination import decode_token
 from toko.platform.secrets import Sealer
-from toko.services.user.domain import User, ValidationFailed, Violation
+from toko.services.user.domain import User
 from toko.services.user.error_codes import ErrorCode
 from toko.services.user.passwords import PasswordHashing, PasswordPolicy
 from toko.services.user.repository import UserRepository
+from toko.user.v1 import events_pb2
 
 SOURCE = "user"
 ME = "me"
-T = TypeVar("T")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -41,7 +36,7 @@ class Users:
     links_base_url: str = "http://127.0.0.1:8080"
     verification_ttl: timedelta = timedelta(hours=24)
     reset_ttl: timedelta = timedelta(hours=1)
-    clock: Callable[[], datetime] = field(default=_utcnow)
+    clock: Clock = field(default=utcnow)
 
     async def hash_password(self, password: str) -> str:
         """Hash off the event loop: argon2id is deliberately slow."""
@@ -53,14 +48,6 @@ class Users:
             self.hashing.verify, stored_hash or self.hashing.dummy_hash, password
         )
         return matched and stored_hash is not None
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a listing and the token of the next (empty on the last)."""
-
-    items: list[T]
-    next_page_token: str
 
 
 def account_id(
@@ -93,45 +80,17 @@ async def live_user(repository: UserRepository, user_id: str, *, for_update: boo
     return user
 
 
-def optional_id(value: str, path: str) -> str | None:
-    """None for an empty value, else ``require_id``."""
-    return require_id(value, path) if value else None
-
-
-def ruled(build: Callable[[], T], *, also: Sequence[Violation] = ()) -> T:
-    """Apply the domain's rules; report their violations together with ``also`` as one error."""
-    try:
-        result = build()
-    except ValidationFailed as exc:
-        raise invalid([*also, *exc.violations]) from exc
-    if also:
-        raise invalid(also)
-    return result
-
-
-def invalid(violations: Sequence[Violation]) -> InvalidArgument:
-    """The platform error for broken rules."""
-    return InvalidArgument.of(
-        (FieldViolation(v.field, v.description, v.reason) for v in violations),
-        reason=ValidationFailed(violations).reason,
+def roles_changed(uow: UnitOfWork, user: User) -> None:
+    """Raise ``UserRolesChanged`` with the account's roles and shop as they now are."""
+    uow.publish(
+        events_pb2.UserRolesChanged(user_id=user.id, roles=user.roles, shop_id=user.shop_id or ""),
+        subject=user.id,
     )
 
 
-def collect(*checks: Callable[[], object]) -> list[Violation]:
-    """Run checks that raise ``ValidationFailed``; every violation they report."""
-    found: list[Violation] = []
-    for check in checks:
-        try:
-            check()
-        except ValidationFailed as exc:
-            found += exc.violations
-    return found
-
-
-def page_key(token: str, filters: Sequence[str | int], length: int) -> list[str | int] | None:
-    """The sort key a page token continues after (validated by the caller), or None."""
-    key = decode_token(token, filters, length)
-    return None if key is None else list(key)
+def optional_id(value: str, path: str) -> str | None:
+    """None for an empty value, else ``require_id``."""
+    return require_id(value, path) if value else None
 
 
 def check_mask(mask: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:

@@ -24,7 +24,8 @@ from toko.platform.errors import (
 )
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
-from toko.platform.pagination import PageSpec, bad_page_token, encode_token
+from toko.platform.pagination import Page, PageSpec, encode_token, id_after
+from toko.platform.validation import ruled
 from toko.services.user import domain
 from toko.services.user.domain import (
     MAX_SHOP_STAFF,
@@ -35,15 +36,12 @@ from toko.services.user.domain import (
     User,
 )
 from toko.services.user.error_codes import ErrorCode
-from toko.services.user.handlers.accounts import roles_changed
 from toko.services.user.handlers.common import (
     SOURCE,
-    Page,
     Users,
     check_mask,
     live_user,
-    page_key,
-    ruled,
+    roles_changed,
 )
 from toko.services.user.mapping import shop_to_proto, staff_to_proto, timestamp
 from toko.services.user.repository import UserRepository
@@ -159,12 +157,7 @@ async def list_shops(*, users: Users, page_size: int = 0, page_token: str = "") 
     """The active shops, oldest first."""
     size = SHOP_PAGES.size(page_size)
     filters = ["active"]
-    key = page_key(page_token, filters, 1)
-    after = None
-    if key is not None:
-        if not isinstance(key[0], str) or not is_id(key[0]):
-            raise bad_page_token()
-        after = key[0]
+    after = id_after(page_token, filters)
     async with users.database.sessions() as session:
         found = await UserRepository(session).list_active_shops(after=after, limit=size + 1)
     token = encode_token([found[size - 1].id], filters) if len(found) > size else ""
@@ -284,12 +277,7 @@ async def list_staff(
     require_id(shop_id, "shop_id")
     size = STAFF_PAGES.size(page_size)
     filters = [shop_id]
-    key = page_key(page_token, filters, 1)
-    after = None
-    if key is not None:
-        if not isinstance(key[0], str) or not is_id(key[0]):
-            raise bad_page_token()
-        after = key[0]
+    after = id_after(page_token, filters)
     async with users.database.sessions() as session:
         repository = UserRepository(session)
         await _managed_shop(repository, shop_id, principal, allow_closed=True)

@@ -12,19 +12,17 @@ from datetime import UTC, datetime, timedelta
 from toko.platform.auth import Principal
 from toko.platform.errors import AlreadyExists, FailedPrecondition, FieldViolation, NotFound
 from toko.platform.ids import is_id, new_id, require_id
-from toko.platform.pagination import PageSpec, bad_page_token, encode_token
+from toko.platform.pagination import Page, PageSpec, bad_page_token, decode_token, encode_token, id_after
+from toko.platform.validation import ruled
 from toko.services.user import domain
 from toko.services.user.domain import MAX_WISHLIST_COLLECTIONS, MAX_WISHLIST_ITEMS
 from toko.services.user.error_codes import ErrorCode
 from toko.services.user.handlers.common import (
     SOURCE,
-    Page,
     Users,
     account_id,
     live_user,
     optional_id,
-    page_key,
-    ruled,
 )
 from toko.services.user.mapping import collection_to_proto, wishlist_item_to_proto
 from toko.services.user.repository import UserRepository
@@ -89,7 +87,7 @@ async def list_items(
     collection = optional_id(collection_id, "collection_id")
     size = ITEM_PAGES.size(page_size)
     filters = [target, collection or ""]
-    key = page_key(page_token, filters, 2)
+    key = decode_token(page_token, filters, 2)
     after: tuple[datetime, str] | None = None
     if key is not None:
         micros, last = key
@@ -146,12 +144,7 @@ async def list_collections(
     target = account_id(principal, user_id, sub_resource=True)
     size = COLLECTION_PAGES.size(page_size)
     filters = [target]
-    key = page_key(page_token, filters, 1)
-    after = None
-    if key is not None:
-        if not isinstance(key[0], str) or not is_id(key[0]):
-            raise bad_page_token()
-        after = key[0]
+    after = id_after(page_token, filters)
     async with users.database.sessions() as session:
         found = await UserRepository(session).list_collections(target, after=after, limit=size + 1)
     token = encode_token([found[size - 1].id], filters) if len(found) > size else ""

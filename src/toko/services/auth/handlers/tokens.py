@@ -1,14 +1,9 @@
-"""The provider's use cases: client registry, authorization codes, the token grants, revocation.
-
-Each use case takes keyword-only arguments and runs in one unit of work. The
-HTTP layer (``toko.services.auth.http``) turns protocol requests into calls
-here and ``OAuthError``s into protocol error responses; the gRPC servicer does
-the same for the admin API with ``DomainError``s.
+"""Tokens: the grants of the token endpoint, revocation, introspection, userinfo, and their end.
 
 Revocation of a grant (a replayed code, a reused refresh token, a revoked
 refresh token, a password change) revokes the grant's refresh tokens in the
 database and deny-lists its access tokens that are still valid (see
-``revocations``).
+``toko.services.auth.revocations``).
 """
 
 from __future__ import annotations
@@ -16,341 +11,31 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
-from redis.asyncio import Redis
-
-from toko.platform.auth import Principal
-from toko.platform.db import Database, UnitOfWork
-from toko.platform.error_codes import CommonReason
-from toko.platform.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, PermissionDenied
-from toko.platform.ids import new_id
-from toko.platform.pagination import PageSpec, decode_token, encode_token
+from toko.platform.db import UnitOfWork
 from toko.services.auth import domain
-from toko.services.auth.accounts import Accounts, InvalidCredentials
+from toko.services.auth.accounts import InvalidCredentials
 from toko.services.auth.domain import (
     ACCESS_TOKEN_AUDIENCE,
-    AuthorizationCode,
     Client,
-    ClientSpec,
     GrantType,
     IssuedTokens,
     RefreshToken,
-    RegistrationError,
     UserClaims,
     hash_secret,
     new_secret,
     parse_scope,
     scope_string,
 )
-from toko.services.auth.error_codes import ErrorCode
-from toko.services.auth.keys import InvalidToken, KeyRing
+from toko.services.auth.handlers.common import SOURCE, OAuthError, Provider, commit_revocation
+from toko.services.auth.keys import InvalidToken
 from toko.services.auth.pkce import s256_challenge, token_half_hash
 from toko.services.auth.repository import AuthRepository
 from toko.services.auth.revocations import announce, deny, is_denied
 
 log = logging.getLogger(__name__)
-
-SOURCE = "auth"
-CLIENT_PAGES = PageSpec(default=50, maximum=200)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Lifetimes:
-    """How long what the provider issues lives."""
-
-    access_token: timedelta = timedelta(minutes=15)
-    id_token: timedelta = timedelta(minutes=15)
-    refresh_token: timedelta = timedelta(days=30)
-    authorization_code: timedelta = timedelta(seconds=60)
-
-
-@dataclass(frozen=True)
-class Provider:
-    """What the use cases work with."""
-
-    database: Database
-    keys: KeyRing
-    accounts: Accounts
-    valkey: Redis
-    issuer: str
-    lifetimes: Lifetimes = field(default_factory=Lifetimes)
-    clock: Callable[[], datetime] = field(default=_utcnow)
-
-
-class OAuthError(Exception):
-    """A protocol error (RFC 6749 §4.1.2.1, §5.2): ``error`` code, description, HTTP status."""
-
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(f"{error}: {description}")
-        self.error = error
-        self.description = description
-        self.status = status
-
-    def as_response(self) -> dict[str, str]:
-        """The JSON body of the error."""
-        return {"error": self.error, "error_description": self.description}
-
-
-class InvalidRedirect(Exception):
-    """The client or redirect URI of an authorization request cannot be trusted: show an error page."""
-
-
-# --- client registry (admin API) ----------------------------------------------------------------------------
-
-
-def _require_admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise PermissionDenied(CommonReason.ROLE_REQUIRED, "only admins manage OAuth clients")
-
-
-async def register_client(
-    *, provider: Provider, spec: ClientSpec, principal: Principal, client_id: str = ""
-) -> tuple[Client, str]:
-    """Register a client; return it with its secret (empty for a public client), shown only now."""
-    _require_admin(principal)
-    try:
-        valid = domain.validate_client(spec)
-    except RegistrationError as error:
-        raise InvalidArgument.of(
-            FieldViolation(v.field, v.description, v.reason) for v in error.violations
-        ) from error
-    secret = "" if valid.client_type is domain.ClientType.PUBLIC else new_secret()
-    client = Client(
-        client_id=client_id or new_id(),
-        name=valid.name,
-        client_type=valid.client_type,
-        secret_hash=hash_secret(secret) if secret else None,
-        redirect_uris=valid.redirect_uris,
-        post_logout_redirect_uris=valid.post_logout_redirect_uris,
-        allowed_scopes=valid.allowed_scopes,
-        grant_types=valid.grant_types,
-        first_party=valid.first_party,
-        roles=valid.roles,
-        created_at=provider.clock(),
-    )
-    async with provider.database.unit_of_work(SOURCE) as uow:
-        if not await AuthRepository(uow.session).add_client(client):
-            raise AlreadyExists(ErrorCode.CLIENT_EXISTS, f"client {client.client_id!r} is already registered")
-        await uow.commit()
-    log.info("client registered", extra={"client_id": client.client_id})
-    return client, secret
-
-
-async def get_client(*, provider: Provider, client_id: str, principal: Principal) -> Client:
-    """A registered client."""
-    _require_admin(principal)
-    async with provider.database.sessions() as session:
-        client = await AuthRepository(session).get_client(client_id)
-    if client is None:
-        raise NotFound(ErrorCode.CLIENT_NOT_FOUND, f"no client {client_id!r}")
-    return client
-
-
-async def list_clients(
-    *, provider: Provider, page_size: int, page_token: str, principal: Principal
-) -> tuple[list[Client], str]:
-    """A page of clients, oldest first, and the next page's token."""
-    _require_admin(principal)
-    size = CLIENT_PAGES.size(page_size)
-    after = decode_token(page_token, ["clients"], 2)
-    position = (datetime.fromisoformat(str(after[0])), str(after[1])) if after else None
-    async with provider.database.sessions() as session:
-        found = await AuthRepository(session).list_clients(after=position, limit=size + 1)
-    page = found[:size]
-    token = (
-        encode_token([page[-1].created_at.isoformat(), page[-1].client_id], ["clients"])
-        if len(found) > size
-        else ""
-    )
-    return page, token
-
-
-async def delete_client(*, provider: Provider, client_id: str, principal: Principal) -> None:
-    """Remove a client and revoke every token issued to it."""
-    _require_admin(principal)
-    now = provider.clock()
-    async with provider.database.unit_of_work(SOURCE) as uow:
-        repository = AuthRepository(uow.session)
-        if not await repository.delete_client(client_id):
-            raise NotFound(ErrorCode.CLIENT_NOT_FOUND, f"no client {client_id!r}")
-        live = await repository.revoke_families(now, client_id=client_id)
-        await _commit_revocation(provider, uow, live, subject=client_id)
-
-
-async def rotate_signing_key(*, provider: Provider, principal: Principal) -> tuple[str, list[str]]:
-    """Start signing with a new key now; return its kid and the kids still published."""
-    _require_admin(principal)
-    kid = await provider.keys.ensure_current(force=True)
-    return kid, await provider.keys.published_kids()
-
-
-# --- the authorization endpoint -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AuthorizationRequest:
-    """A validated authorization request, waiting for the user to sign in and consent."""
-
-    client: Client
-    redirect_uri: str
-    scope: tuple[str, ...]
-    state: str
-    nonce: str
-    code_challenge: str
-    prompt: str = ""
-
-    def error_redirect(self, error: str, description: str) -> str:
-        """Where to send the browser to tell the client the request failed."""
-        return _with_query(
-            self.redirect_uri, {"error": error, "error_description": description, "state": self.state}
-        )
-
-
-def _with_query(uri: str, params: Mapping[str, str]) -> str:
-    present = {k: v for k, v in params.items() if v}
-    return f"{uri}{'&' if '?' in uri else '?'}{urlencode(present)}"
-
-
-class AuthorizationRefused(Exception):
-    """The request is invalid but the redirect URI is trusted: tell the client by redirecting."""
-
-    def __init__(self, location: str) -> None:
-        super().__init__(location)
-        self.location = location
-
-
-async def check_authorization_request(
-    *, provider: Provider, params: Mapping[str, str]
-) -> AuthorizationRequest:
-    """Validate an authorization request (RFC 6749 §4.1.1, RFC 7636, OIDC Core §3.1.2.1)."""
-    client_id = params.get("client_id", "")
-    redirect_uri = params.get("redirect_uri", "")
-    async with provider.database.sessions() as session:
-        client = await AuthRepository(session).get_client(client_id) if client_id else None
-    # Until client and redirect URI are known good, nothing may be sent to the redirect URI.
-    if client is None:
-        raise InvalidRedirect("unknown client")
-    if not client.allows_grant(GrantType.AUTHORIZATION_CODE):
-        raise InvalidRedirect("this client cannot use the authorization code flow")
-    if not redirect_uri or not domain.redirect_uri_registered(client, redirect_uri):
-        raise InvalidRedirect("the redirect_uri is not registered for this client")
-    state = params.get("state", "")
-
-    def refuse(error: str, description: str) -> AuthorizationRefused:
-        return AuthorizationRefused(
-            _with_query(redirect_uri, {"error": error, "error_description": description, "state": state})
-        )
-
-    if params.get("response_type") != "code":
-        raise refuse("unsupported_response_type", "only response_type=code is supported")
-    requested = parse_scope(params.get("scope", ""))
-    if not requested:
-        raise refuse("invalid_scope", "no scope requested")
-    scope = domain.granted_scopes(requested, client.allowed_scopes)
-    if scope is None:
-        raise refuse("invalid_scope", "a requested scope is not allowed for this client")
-    challenge = params.get("code_challenge", "")
-    method = params.get("code_challenge_method", "")
-    # OAuth 2.1: PKCE for every client, S256 only (plain would let an eavesdropper redeem the code).
-    if not challenge:
-        raise refuse("invalid_request", "code_challenge is required (PKCE, S256)")
-    if method != "S256":
-        raise refuse("invalid_request", "code_challenge_method must be S256")
-    if not domain.valid_code_challenge(challenge):
-        raise refuse("invalid_request", "code_challenge is malformed")
-    prompt = params.get("prompt", "")
-    if prompt not in ("", "none", "login", "consent"):
-        raise refuse("invalid_request", "unsupported prompt value")
-    return AuthorizationRequest(
-        client=client,
-        redirect_uri=redirect_uri,
-        scope=scope,
-        state=state,
-        nonce=params.get("nonce", "")[:256],
-        code_challenge=challenge,
-        prompt=prompt,
-    )
-
-
-async def needs_consent(*, provider: Provider, request: AuthorizationRequest, user_id: str) -> bool:
-    """True when the user must be asked before the client gets what it requested."""
-    if request.prompt == "consent":
-        return True
-    if request.client.first_party:
-        return False
-    async with provider.database.sessions() as session:
-        remembered = await AuthRepository(session).get_consent(user_id, request.client.client_id)
-    return not domain.consent_covers(remembered, request.scope)
-
-
-async def grant_consent(*, provider: Provider, request: AuthorizationRequest, user_id: str) -> None:
-    """Remember that the user granted the client these scopes."""
-    async with provider.database.unit_of_work(SOURCE) as uow:
-        await AuthRepository(uow.session).remember_consent(user_id, request.client.client_id, request.scope)
-        await uow.commit()
-
-
-async def issue_code(
-    *, provider: Provider, request: AuthorizationRequest, user_id: str, auth_time: datetime
-) -> str:
-    """Issue a single-use authorization code; return the redirect carrying it."""
-    code = new_secret()
-    now = provider.clock()
-    async with provider.database.unit_of_work(SOURCE) as uow:
-        await AuthRepository(uow.session).add_code(
-            AuthorizationCode(
-                code_hash=hash_secret(code),
-                client_id=request.client.client_id,
-                user_id=user_id,
-                redirect_uri=request.redirect_uri,
-                scope=request.scope,
-                nonce=request.nonce,
-                code_challenge=request.code_challenge,
-                auth_time=auth_time,
-                expires_at=now + provider.lifetimes.authorization_code,
-                family_id=new_id(),
-            )
-        )
-        await uow.commit()
-    return _with_query(request.redirect_uri, {"code": code, "state": request.state, "iss": provider.issuer})
-
-
-# --- client authentication at the token, revocation and introspection endpoints ----------------------------
-
-
-@dataclass(frozen=True)
-class ClientCredentials:
-    """How a client identified itself on a request (RFC 6749 §2.3)."""
-
-    client_id: str
-    client_secret: str | None
-    method: str  # client_secret_basic, client_secret_post or none
-
-
-async def authenticate_client(*, provider: Provider, credentials: ClientCredentials | None) -> Client:
-    """The client the request comes from; raise ``invalid_client`` (401) otherwise."""
-    if credentials is None or not credentials.client_id:
-        raise OAuthError("invalid_client", "client authentication is required", 401)
-    async with provider.database.sessions() as session:
-        client = await AuthRepository(session).get_client(credentials.client_id)
-    if client is None:
-        raise OAuthError("invalid_client", "unknown client or wrong secret", 401)
-    if client.is_public:
-        if credentials.client_secret:
-            raise OAuthError("invalid_client", "a public client has no secret", 401)
-        return client
-    if not credentials.client_secret or not client.check_secret(credentials.client_secret):
-        raise OAuthError("invalid_client", "unknown client or wrong secret", 401)
-    return client
 
 
 # --- the token endpoint -------------------------------------------------------------------------------------
@@ -499,7 +184,7 @@ async def exchange_code(
                 raise OAuthError("invalid_grant", "unknown authorization code")
             # RFC 6749 §4.1.2 / RFC 9700 §4.5: a second use means the code leaked; revoke its grant.
             live = await repository.revoke_families(now, family_id=replayed.family_id)
-            await _commit_revocation(provider, uow, live, subject=replayed.family_id)
+            await commit_revocation(provider, uow, live, subject=replayed.family_id)
             log.warning("authorization code replayed", extra={"client_id": client.client_id})
             raise OAuthError("invalid_grant", "the authorization code was already used")
         if stored.client_id != client.client_id:
@@ -544,7 +229,7 @@ async def refresh(*, provider: Provider, client: Client, refresh_token: str, sco
             if known.used_at is not None and known.revoked_at is None:
                 # RFC 9700 §4.14.2: an old token presented again means one of the two copies was stolen.
                 live = await repository.revoke_families(now, family_id=known.family_id)
-                await _commit_revocation(provider, uow, live, subject=known.family_id)
+                await commit_revocation(provider, uow, live, subject=known.family_id)
                 log.warning("refresh token reused; family revoked", extra={"client_id": client.client_id})
             raise OAuthError("invalid_grant", "the refresh token is no longer valid")
         if current.client_id != client.client_id:
@@ -607,7 +292,7 @@ async def revoke(*, provider: Provider, client: Client, token: str, token_type_h
                 if stored.client_id != client.client_id:
                     return  # RFC 7009 §2.1: not this client's token; nothing is revealed
                 live = await repository.revoke_families(now, family_id=stored.family_id)
-                await _commit_revocation(provider, uow, live, subject=stored.family_id)
+                await commit_revocation(provider, uow, live, subject=stored.family_id)
                 return
     try:
         claims = await provider.keys.verify_access_token(token, issuer=provider.issuer)
@@ -617,7 +302,7 @@ async def revoke(*, provider: Provider, client: Client, token: str, token_type_h
         return
     revoked = [(str(claims["jti"]), datetime.fromtimestamp(int(claims["exp"]), UTC))]
     async with provider.database.unit_of_work(SOURCE) as uow:
-        await _commit_revocation(provider, uow, revoked, subject=str(claims["sub"]))
+        await commit_revocation(provider, uow, revoked, subject=str(claims["sub"]))
 
 
 async def introspect(*, provider: Provider, client: Client, token: str) -> dict[str, Any]:
@@ -686,19 +371,6 @@ async def end_user_access_tokens(*, provider: Provider, uow: UnitOfWork, user_id
     tokens stay, and the next refresh reads the roles as they now are."""
     live = await AuthRepository(uow.session).live_access_tokens(provider.clock(), user_id=user_id)
     announce(uow, live, subject=user_id)
-    await deny(provider.valkey, live)
-
-
-async def _commit_revocation(
-    provider: Provider, uow: UnitOfWork, live: list[tuple[str, datetime]], *, subject: str
-) -> None:
-    """Commit a revocation with its event, then deny-list the tokens in Valkey at once.
-
-    The event is the durable record: were Valkey unreachable or this process killed before the
-    deny-list is written, every verifier still learns of the revocation from the event.
-    """
-    announce(uow, live, subject=subject)
-    await uow.commit()
     await deny(provider.valkey, live)
 
 
