@@ -15,6 +15,7 @@ from toko.auth.v1 import auth_pb2 as pb
 from toko.auth.v1 import auth_pb2_grpc
 from toko.platform.auth import JwtAuthenticator
 from toko.platform.jwks import RemoteJwks
+from toko.platform.pagination import encode_token
 from toko.services.auth.bootstrap import AuthService
 from toko.services.auth.revocations import revoked_key
 
@@ -196,6 +197,12 @@ async def test_admin_api_registers_third_party_apps(
         listed = await stub.ListClients(pb.ListClientsRequest(page_size=1), metadata=admin)
         assert len(listed.clients) == 1
         assert listed.next_page_token
+        # A token of the right shape whose time is not a time is refused, not a 500.
+        forged = encode_token(["not-a-time", "x"], ["clients"])
+        with pytest.raises(grpc.aio.AioRpcError) as forged_page:
+            await stub.ListClients(pb.ListClientsRequest(page_token=forged), metadata=admin)
+        assert forged_page.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "page_token" in (forged_page.value.details() or "")
 
         with pytest.raises(grpc.aio.AioRpcError) as bad:
             await stub.RegisterClient(

@@ -9,7 +9,7 @@ from datetime import datetime
 from toko.platform.auth import Principal
 from toko.platform.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from toko.platform.ids import new_id
-from toko.platform.pagination import Page, PageSpec, decode_token, encode_token
+from toko.platform.pagination import Page, PageSpec, bad_page_token, decode_token, encode_token
 from toko.platform.rules import ValidationFailed
 from toko.services.auth import domain
 from toko.services.auth.domain import Client, ClientSpec, hash_secret, new_secret
@@ -74,7 +74,7 @@ async def list_clients(
     require_admin(principal)
     size = CLIENT_PAGES.size(page_size)
     after = decode_token(page_token, ["clients"], 2)
-    position = (datetime.fromisoformat(str(after[0])), str(after[1])) if after else None
+    position = _position(after) if after else None
     async with provider.database.sessions() as session:
         found = await AuthRepository(session).list_clients(after=position, limit=size + 1)
     page = found[:size]
@@ -122,3 +122,12 @@ async def authenticate_client(*, provider: Provider, credentials: ClientCredenti
     if not credentials.client_secret or not client.check_secret(credentials.client_secret):
         raise OAuthError("invalid_client", "unknown client or wrong secret", 401)
     return client
+
+
+def _position(key: list[object]) -> tuple[datetime, str]:
+    """The (creation time, client id) a page token continues after; INVALID_PAGE_TOKEN when not one."""
+    try:
+        created = datetime.fromisoformat(str(key[0]))
+    except ValueError as exc:
+        raise bad_page_token() from exc
+    return created, str(key[1])
