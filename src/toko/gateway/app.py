@@ -21,6 +21,7 @@ import orjson
 
 from toko.gateway.auth import Authenticator, admit, header_text, identify, revoked
 from toko.gateway.cors import Cors
+from toko.gateway.demo_images import DEMO_IMAGE_POLICY, DEMO_IMAGES_PREFIX, demo_image
 from toko.gateway.descriptors import Contracts, load_contracts
 from toko.gateway.docs import ASSETS_PREFIX, Asset, DocsAssets
 from toko.gateway.error_codes import ErrorCode
@@ -198,7 +199,7 @@ class Gateway:
         extra: list[tuple[bytes, bytes]] = []
         body = RequestBody(receive, headers, self._max_body)
         try:
-            if path in _BUILTIN_PATHS or path.startswith(ASSETS_PREFIX):
+            if path in _BUILTIN_PATHS or path.startswith((ASSETS_PREFIX, DEMO_IMAGES_PREFIX)):
                 response = await self._builtin(verb, path)
             elif (mount := self.mounts.match(path)) is not None:
                 status = await self._forward(mount, path, scope, body, send, headers, request_id, extra)
@@ -363,6 +364,8 @@ class Gateway:
             return _asset_response(self._openapi)
         if path in ("/docs", "/docs/"):
             return _asset_response(self._docs.page())
+        if path.startswith(DEMO_IMAGES_PREFIX):
+            return _demo_image(path)
         asset = self._docs.asset(path.removeprefix(ASSETS_PREFIX))
         if asset is None:
             raise _no_route(path, [])
@@ -466,6 +469,18 @@ def _rate_limited(decision: Decision) -> Problem:
         f"too many requests ({decision.policy.limit} per {decision.policy.window:g} s); "
         f"retry after {decision.retry_after_seconds} s",
     )
+
+
+def _demo_image(path: str) -> Response:
+    image = demo_image(path.removeprefix(DEMO_IMAGES_PREFIX))
+    if image is None:
+        raise _no_route(path, [])
+    headers = [
+        (b"cache-control", b"public, max-age=86400"),
+        # An SVG opened on its own is a document: it may run nothing and load nothing.
+        (b"content-security-policy", DEMO_IMAGE_POLICY),
+    ]
+    return Response(200, image, content_type=b"image/svg+xml", headers=headers)
 
 
 async def _read(body: RequestBody) -> bytes:

@@ -356,3 +356,27 @@ async def test_access_log_line(client: httpx.AsyncClient, caplog: pytest.LogCapt
     assert record.__dict__["status"] == 200
     assert record.__dict__["request_id"] == response.headers["x-request-id"]
     assert record.__dict__["duration_ms"] >= 0
+
+
+async def test_demo_pictures_are_drawn_from_their_name(client: httpx.AsyncClient) -> None:
+    first = await client.get("/static/demo/kaos-polos-hitam.svg")
+    again = await client.get("/static/demo/kaos-polos-hitam.svg")
+    second_picture = await client.get("/static/demo/kaos-polos-hitam-2.svg")
+
+    assert first.status_code == 200
+    assert first.headers["content-type"] == "image/svg+xml"
+    assert "default-src 'none'" in first.headers["content-security-policy"]
+    assert first.content == again.content
+    assert first.content.startswith(b"<svg")
+    assert b"Kaos Polos Hitam" in first.content
+    assert second_picture.content != first.content
+
+
+@pytest.mark.parametrize(
+    "name", ["..%2Fopenapi.json", "Kaos.svg", "kaos.jpg", "kaos<script>.svg", "a" * 200 + ".svg"]
+)
+async def test_names_that_are_not_demo_pictures_are_not_found(client: httpx.AsyncClient, name: str) -> None:
+    response = await client.get(f"/static/demo/{name}")
+
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
