@@ -1,8 +1,8 @@
 """The price scheduler: applies scheduled prices and flash-sale campaigns when their windows open and close.
 
 Every replica of the product service runs one. Each round claims due boundaries
-with ``FOR UPDATE SKIP LOCKED`` (``pricing_handlers.apply_due_boundaries``), so
-replicas share the work and each boundary is applied exactly once.
+with ``FOR UPDATE SKIP LOCKED`` (``handlers.boundaries``), so replicas share the
+work and each boundary is applied exactly once.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import contextlib
 import logging
 
 from toko.services.product.handlers import Catalog
-from toko.services.product.pricing_handlers import apply_due_boundaries
+from toko.services.product.handlers.boundaries import apply_due_boundaries
 
 log = logging.getLogger(__name__)
 
