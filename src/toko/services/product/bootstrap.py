@@ -27,7 +27,7 @@ from toko.services.product.consumers import (
 )
 from toko.services.product.grpc_api import ProductServicer
 from toko.services.product.handlers import SOURCE, Catalog
-from toko.services.product.scheduler import PriceScheduler
+from toko.services.product.scheduler import price_scheduler
 from toko.services.product.settings import ProductSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -73,7 +73,11 @@ async def bootstrap(settings: ProductSettings) -> ServiceApp:
         service=SOURCE,
     )
     catalog = Catalog(database=database, cache=cache, quote_ttl=timedelta(seconds=settings.quote_ttl_seconds))
-    scheduler = PriceScheduler(catalog, interval=settings.price_scheduler_interval_seconds)
+    scheduler = price_scheduler(
+        catalog,
+        interval=settings.price_scheduler_interval_seconds,
+        idle_interval=settings.price_scheduler_idle_interval_seconds,
+    )
     return ServiceApp(
         name=SOURCE,
         grpc_services=[
@@ -83,6 +87,6 @@ async def bootstrap(settings: ProductSettings) -> ServiceApp:
                 register=product_pb2_grpc.add_ProductServiceServicer_to_server,
             )
         ],
-        workers=[relay.run, invalidation.run, stock_signals.run, scheduler.run, cache.run],
+        workers=[relay.run, invalidation.run, stock_signals.run, scheduler, cache.run],
         on_stop=[connection.drain, valkey.aclose, database.dispose],
     )

@@ -1,4 +1,4 @@
-"""The price scheduler's use case: apply the schedule and campaign boundaries that are due.
+"""The price scheduler's use cases: apply the boundaries that are due, and tell when the next one is.
 
 A boundary is an instant at which a schedule or campaign window opens or closes for
 a SKU. Boundaries are claimed with ``FOR UPDATE SKIP LOCKED``, so every replica may
@@ -35,3 +35,10 @@ async def apply_due_boundaries(*, catalog: Catalog, batch_size: int = 100) -> in
         await repository.mark_applied([b.id for b in due], now)
         await uow.commit()
     return len(due)
+
+
+async def seconds_to_next_boundary(*, catalog: Catalog) -> float | None:
+    """Seconds until the earliest boundary not applied yet is due (negative when overdue), or None."""
+    async with catalog.database.single_reads() as session:
+        due = await PricingRepository(session).next_boundary_due()
+    return None if due is None else (due - catalog.clock()).total_seconds()

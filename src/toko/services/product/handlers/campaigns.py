@@ -277,7 +277,7 @@ async def add_campaign_skus(
         assert updated is not None
         return campaign_to_proto(updated, now)
 
-    return await run_idempotent(
+    campaign = await run_idempotent(
         catalog,
         operation="product.AddCampaignSkus",
         principal=principal,
@@ -286,3 +286,6 @@ async def add_campaign_skus(
         reply_type=ppb.Campaign,
         work=add,
     )
+    # The new boundaries are committed: an idle scheduler looks again for the next one due.
+    catalog.boundaries_added.set()
+    return campaign

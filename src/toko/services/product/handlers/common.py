@@ -6,6 +6,7 @@ page tokens of the pricing listings.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,9 @@ class Catalog:
     cache: ReadThroughCache
     clock: Clock = field(default=utcnow)
     quote_ttl: timedelta = timedelta(minutes=5)
+    # Set after a commit that added schedule or campaign boundaries, so the price scheduler, idle
+    # for up to its idle interval, looks again for the next one due.
+    boundaries_added: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def product_cache_key(product_id: str) -> str:

@@ -87,7 +87,7 @@ async def create_price_schedule(
         )
         return schedule_to_proto(row)
 
-    return await run_idempotent(
+    schedule = await run_idempotent(
         catalog,
         operation="product.CreatePriceSchedule",
         principal=principal,
@@ -96,6 +96,9 @@ async def create_price_schedule(
         reply_type=ppb.PriceSchedule,
         work=create,
     )
+    # The new boundaries are committed: an idle scheduler looks again for the next one due.
+    catalog.boundaries_added.set()
+    return schedule
 
 
 async def list_price_schedules(

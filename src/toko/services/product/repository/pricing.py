@@ -660,6 +660,12 @@ class PricingRepository:
         )
         return [Boundary(r.id, r.sku_id, ChangeSource(r.kind), r.ref_id) for r in result]
 
+    async def next_boundary_due(self) -> datetime | None:
+        """When the earliest boundary not applied yet is due (a probe of the partial index on ``due_at``)."""
+        query = select(func.min(price_boundaries.c.due_at)).where(price_boundaries.c.applied_at.is_(None))
+        due: datetime | None = (await self._session.execute(query)).scalar_one()
+        return due
+
     async def mark_applied(self, boundary_ids: Sequence[str], now: datetime) -> None:
         """Mark boundaries applied."""
         await self._session.execute(
