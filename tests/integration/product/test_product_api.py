@@ -18,7 +18,7 @@ from toko.infra.servers import InfraEndpoints
 from toko.platform.db import Database
 from toko.product.v1 import events_pb2, product_pb2_grpc
 from toko.product.v1 import product_pb2 as pb
-from toko.services.product.repository import products, skus
+from toko.services.product.repository.tables import products, skus
 
 Stub = product_pb2_grpc.ProductServiceStub
 INVALID = grpc.StatusCode.INVALID_ARGUMENT

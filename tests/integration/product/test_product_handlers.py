@@ -13,12 +13,12 @@ from sqlalchemy import select
 from toko.infra.servers import InfraEndpoints
 from toko.platform.auth import Principal
 from toko.platform.cache import create_valkey
+from toko.platform.db import open_service_database
 from toko.platform.errors import InvalidArgument, NotFound, PermissionDenied
 from toko.platform.schema import outbox
 from toko.product.v1 import product_pb2 as pb
-from toko.services.product import handlers
-from toko.services.product.bootstrap import prepare_database, product_cache
-from toko.services.product.domain import (
+from toko.services.product.bootstrap import MIGRATIONS, product_cache
+from toko.services.product.domain.catalog import (
     Condition,
     Dimensions,
     Money,
@@ -27,8 +27,10 @@ from toko.services.product.domain import (
     ProductStatus,
     SkuSpec,
 )
-from toko.services.product.handlers import Catalog, CreateCategory, CreateProduct, UpdateProduct
-from toko.services.product.repository import CatalogRepository, ProductFilter
+from toko.services.product.handlers import Catalog
+from toko.services.product.handlers import catalog as handlers
+from toko.services.product.handlers.catalog import CreateCategory, CreateProduct, UpdateProduct
+from toko.services.product.repository.catalog import CatalogRepository, ProductFilter
 
 ADMIN = Principal(subject="admin", roles=frozenset({"admin"}))
 ANONYMOUS = Principal(subject="")
@@ -62,7 +64,7 @@ def spec(category_id: str, **changes: object) -> ProductSpec:
 @pytest.fixture(scope="module")
 async def catalog(infrastructure: InfraEndpoints) -> AsyncIterator[Catalog]:
     settings = product_settings(infrastructure, f"handlers_{uuid.uuid4().hex[:8]}")
-    database = await prepare_database(settings)
+    database = await open_service_database(settings, MIGRATIONS)
     valkey = create_valkey(settings.redis_url)
     yield Catalog(database=database, cache=product_cache(settings, valkey))
     await valkey.aclose()

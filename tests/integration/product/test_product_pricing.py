@@ -27,10 +27,10 @@ from toko.platform.schema import outbox
 from toko.product.v1 import events_pb2, product_pb2_grpc
 from toko.product.v1 import pricing_pb2 as ppb
 from toko.product.v1 import product_pb2 as pb
-from toko.services.product import pricing_handlers
 from toko.services.product.bootstrap import product_cache
 from toko.services.product.handlers import Catalog
-from toko.services.product.pricing_repository import price_boundaries, price_history, sku_pricing
+from toko.services.product.handlers.boundaries import apply_due_boundaries
+from toko.services.product.repository.tables import price_boundaries, price_history, sku_pricing
 from toko.services.product.settings import ProductSettings
 
 Stub = product_pb2_grpc.ProductServiceStub
@@ -309,7 +309,7 @@ async def test_the_scheduler_applies_a_due_schedule_exactly_once_while_workers_r
 
     await asyncio.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()))
     # Three more workers race the service's own scheduler for the same due boundary.
-    applied = await asyncio.gather(*(pricing_handlers.apply_due_boundaries(catalog=racer) for _ in range(3)))
+    applied = await asyncio.gather(*(apply_due_boundaries(catalog=racer) for _ in range(3)))
     await valkey.aclose()
     deadline = time.monotonic() + 10
     while (await history(stub, sku))[0].source != ppb.PRICE_CHANGE_SOURCE_SCHEDULE:

@@ -11,7 +11,7 @@ from toko.infra.servers import InfraEndpoints
 from toko.platform.db import Database, service_database_url
 from toko.platform.schema import outbox
 from toko.services.product.demo_data import SHOPS
-from toko.services.product.repository import categories, products, skus
+from toko.services.product.repository.tables import categories, products, skus
 from toko.services.product.seed import demo_products, seed
 
 

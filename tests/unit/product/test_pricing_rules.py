@@ -8,9 +8,8 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toko.services.product import pricing
-from toko.services.product.error_codes import ErrorCode
-from toko.services.product.pricing import (
+from toko.services.product.domain import pricing
+from toko.services.product.domain.pricing import (
     Bounds,
     CampaignPrice,
     DynamicRule,
@@ -21,6 +20,7 @@ from toko.services.product.pricing import (
     Tier,
     Window,
 )
+from toko.services.product.error_codes import ErrorCode
 
 T0 = datetime(2025, 12, 12, 12, 0, tzinfo=UTC)
 prices = st.integers(min_value=1_000, max_value=10_000_000)

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toko.services.product.domain import (
+from toko.platform.rules import ValidationFailed
+from toko.services.product.domain.catalog import (
     MAX_PRICE,
     ArchivedProductError,
     Attribute,
@@ -23,7 +24,6 @@ from toko.services.product.domain import (
     ProductSpec,
     ProductStatus,
     SkuSpec,
-    ValidationFailed,
     archive_product,
     check_skus,
     is_valid_slug,

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from toko.platform.cache import ReadThroughCache, create_valkey
 from toko.platform.consumer import EventConsumer
-from toko.platform.db import Database, open_database
+from toko.platform.db import open_service_database
 from toko.platform.events import stream_name
 from toko.platform.grpc import GrpcService
 from toko.platform.outbox import OutboxRelay, ensure_streams
@@ -27,20 +27,10 @@ from toko.services.product.consumers import (
 )
 from toko.services.product.grpc_api import ProductServicer
 from toko.services.product.handlers import SOURCE, Catalog
-from toko.services.product.pricing_scheduler import PriceScheduler
+from toko.services.product.scheduler import price_scheduler
 from toko.services.product.settings import ProductSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-async def prepare_database(settings: ProductSettings) -> Database:
-    """Create the service's database if needed, migrate it to head, and open it."""
-    return await open_database(
-        server_url=settings.database_url,
-        name=settings.database_name,
-        migrations=MIGRATIONS,
-        pool_size=settings.db_pool_size,
-    )
 
 
 def product_cache(settings: ProductSettings, valkey: Redis) -> ReadThroughCache:
@@ -56,7 +46,7 @@ def product_cache(settings: ProductSettings, valkey: Redis) -> ReadThroughCache:
 
 async def bootstrap(settings: ProductSettings) -> ServiceApp:
     """Build the product service with its relay, consumers, price scheduler and cache follower."""
-    database = await prepare_database(settings)
+    database = await open_service_database(settings, MIGRATIONS)
     valkey = create_valkey(settings.redis_url)
     cache = product_cache(settings, valkey)
     connection = await nats.connect(settings.nats_url, name="toko-product", max_reconnect_attempts=-1)
@@ -83,7 +73,11 @@ async def bootstrap(settings: ProductSettings) -> ServiceApp:
         service=SOURCE,
     )
     catalog = Catalog(database=database, cache=cache, quote_ttl=timedelta(seconds=settings.quote_ttl_seconds))
-    scheduler = PriceScheduler(catalog, interval=settings.price_scheduler_interval_seconds)
+    scheduler = price_scheduler(
+        catalog,
+        interval=settings.price_scheduler_interval_seconds,
+        idle_interval=settings.price_scheduler_idle_interval_seconds,
+    )
     return ServiceApp(
         name=SOURCE,
         grpc_services=[
@@ -93,6 +87,6 @@ async def bootstrap(settings: ProductSettings) -> ServiceApp:
                 register=product_pb2_grpc.add_ProductServiceServicer_to_server,
             )
         ],
-        workers=[relay.run, invalidation.run, stock_signals.run, scheduler.run, cache.run],
+        workers=[relay.run, invalidation.run, stock_signals.run, scheduler, cache.run],
         on_stop=[connection.drain, valkey.aclose, database.dispose],
     )

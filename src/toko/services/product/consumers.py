@@ -13,18 +13,20 @@ consumer holds the event until Valkey is back.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 from google.protobuf.message import Message
 
 from toko.common.v1.event_pb2 import EventEnvelope
 from toko.inventory.v1 import events_pb2 as inventory_events
 from toko.platform.cache import ReadThroughCache
+from toko.platform.clock import utcnow
 from toko.platform.db import UnitOfWork
 from toko.platform.events import event_subject
 from toko.product.v1 import events_pb2
-from toko.services.product.handlers import SOURCE, product_cache_key
-from toko.services.product.pricing_handlers import record_availability, record_sales
+from toko.services.product.handlers import SOURCE
+from toko.services.product.handlers.common import product_cache_key
+from toko.services.product.handlers.pricing import record_availability, record_sales
 
 CACHE_INVALIDATION_CONSUMER = "product-cache-invalidation"
 CACHE_INVALIDATION_SUBJECTS = (
@@ -79,10 +81,10 @@ class StockSignals:
                 sku_id=payload.sku_id,
                 available=available_from_bucket(payload.quantity_bucket, payload.in_stock),
                 version=payload.version,
-                now=datetime.now(UTC),
+                now=utcnow(),
             )
         elif isinstance(payload, inventory_events.ReservationCommitted):
             sold: dict[str, int] = {}
             for line in payload.reservation.lines:
                 sold[line.sku_id] = sold.get(line.sku_id, 0) + line.quantity
-            await record_sales(uow=uow, sold=sold, day=at.date(), now=datetime.now(UTC))
+            await record_sales(uow=uow, sold=sold, day=at.date(), now=utcnow())

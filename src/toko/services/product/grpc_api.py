@@ -7,21 +7,20 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from toko.common.v1.money_pb2 import Money
 from toko.platform.context import current_principal, idempotency_key_var
 from toko.product.v1 import pricing_pb2 as ppb
 from toko.product.v1 import product_pb2 as pb
 from toko.product.v1 import product_pb2_grpc
-from toko.services.product import handlers, pricing_handlers
-from toko.services.product.handlers import Catalog
-from toko.services.product.mapping import (
+from toko.services.product.domain.pricing import Window
+from toko.services.product.handlers import Catalog, campaigns, catalog, pricing, quotes, schedules
+from toko.services.product.mapping.catalog import (
     condition_from_proto,
     spec_from_create,
     spec_from_product,
     status_from_proto,
 )
-from toko.services.product.pricing import Window
-from toko.services.product.pricing_mapping import rules_from_proto, tiers_from_proto
+from toko.services.product.mapping.common import money
+from toko.services.product.mapping.pricing import rules_from_proto, tiers_from_proto
 
 
 class ProductServicer(product_pb2_grpc.ProductServiceServicer):
@@ -34,8 +33,8 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         self, request: pb.CreateCategoryRequest, context: Any
     ) -> pb.CreateCategoryResponse:
         """Add a category."""
-        command = handlers.CreateCategory(parent_id=request.parent_id, name=request.name, slug=request.slug)
-        category = await handlers.create_category(
+        command = catalog.CreateCategory(parent_id=request.parent_id, name=request.name, slug=request.slug)
+        category = await catalog.create_category(
             catalog=self._catalog, command=command, principal=current_principal()
         )
         return pb.CreateCategoryResponse(category=category)
@@ -43,14 +42,14 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
     async def GetCategory(self, request: pb.GetCategoryRequest, context: Any) -> pb.GetCategoryResponse:
         """Return one category."""
         return pb.GetCategoryResponse(
-            category=await handlers.get_category(catalog=self._catalog, category_id=request.id)
+            category=await catalog.get_category(catalog=self._catalog, category_id=request.id)
         )
 
     async def ListCategories(
         self, request: pb.ListCategoriesRequest, context: Any
     ) -> pb.ListCategoriesResponse:
         """List categories."""
-        page = await handlers.list_categories(
+        page = await catalog.list_categories(
             catalog=self._catalog,
             parent_id=request.parent_id,
             page_size=request.page_size,
@@ -60,8 +59,8 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
 
     async def CreateProduct(self, request: pb.CreateProductRequest, context: Any) -> pb.CreateProductResponse:
         """Add a product."""
-        command = handlers.CreateProduct(shop_id=request.shop_id, spec=spec_from_create(request))
-        product = await handlers.create_product(
+        command = catalog.CreateProduct(shop_id=request.shop_id, spec=spec_from_create(request))
+        product = await catalog.create_product(
             catalog=self._catalog,
             command=command,
             principal=current_principal(),
@@ -71,7 +70,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
 
     async def GetProduct(self, request: pb.GetProductRequest, context: Any) -> pb.GetProductResponse:
         """Return a product by id."""
-        product = await handlers.get_product(
+        product = await catalog.get_product(
             catalog=self._catalog, product_id=request.id, principal=current_principal()
         )
         return pb.GetProductResponse(product=product)
@@ -80,14 +79,14 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         self, request: pb.GetProductBySlugRequest, context: Any
     ) -> pb.GetProductBySlugResponse:
         """Return a product by shop and slug."""
-        product = await handlers.get_product_by_slug(
+        product = await catalog.get_product_by_slug(
             catalog=self._catalog, shop_id=request.shop_id, slug=request.slug, principal=current_principal()
         )
         return pb.GetProductBySlugResponse(product=product)
 
     async def ListProducts(self, request: pb.ListProductsRequest, context: Any) -> pb.ListProductsResponse:
         """List products."""
-        query = handlers.ListProducts(
+        query = catalog.ListProducts(
             page_size=request.page_size,
             page_token=request.page_token,
             category_id=request.category_id,
@@ -98,17 +97,17 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
             order_by=request.order_by,
             condition=condition_from_proto(request.condition),
         )
-        page = await handlers.list_products(catalog=self._catalog, query=query, principal=current_principal())
+        page = await catalog.list_products(catalog=self._catalog, query=query, principal=current_principal())
         return pb.ListProductsResponse(products=page.items, next_page_token=page.next_page_token)
 
     async def UpdateProduct(self, request: pb.UpdateProductRequest, context: Any) -> pb.UpdateProductResponse:
         """Change the masked fields of a product."""
-        command = handlers.UpdateProduct(
+        command = catalog.UpdateProduct(
             product_id=request.product.id,
             changes=spec_from_product(request.product),
             mask=tuple(request.update_mask.paths),
         )
-        product = await handlers.update_product(
+        product = await catalog.update_product(
             catalog=self._catalog, command=command, principal=current_principal()
         )
         return pb.UpdateProductResponse(product=product)
@@ -117,14 +116,14 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         self, request: pb.ArchiveProductRequest, context: Any
     ) -> pb.ArchiveProductResponse:
         """Archive a product."""
-        product = await handlers.archive_product(
+        product = await catalog.archive_product(
             catalog=self._catalog, product_id=request.id, principal=current_principal()
         )
         return pb.ArchiveProductResponse(product=product)
 
     async def BatchGetSkus(self, request: pb.BatchGetSkusRequest, context: Any) -> pb.BatchGetSkusResponse:
         """Return SKUs by id."""
-        views = await handlers.batch_get_skus(
+        views = await catalog.batch_get_skus(
             catalog=self._catalog, sku_ids=list(request.ids), principal=current_principal()
         )
         return pb.BatchGetSkusResponse(skus=views)
@@ -133,15 +132,15 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
 
     async def QuotePrices(self, request: ppb.QuotePricesRequest, context: Any) -> ppb.QuotePricesResponse:
         """Price a cart."""
-        lines = [pricing_handlers.QuoteLine(line.sku_id, line.quantity) for line in request.lines]
+        lines = [quotes.QuoteLine(line.sku_id, line.quantity) for line in request.lines]
         at = _instant(request.at) if request.HasField("at") else None
-        return await pricing_handlers.quote_prices(catalog=self._catalog, lines=lines, at=at)
+        return await quotes.quote_prices(catalog=self._catalog, lines=lines, at=at)
 
     async def GetPriceHistory(
         self, request: ppb.GetPriceHistoryRequest, context: Any
     ) -> ppb.GetPriceHistoryResponse:
         """List a SKU's price changes."""
-        page, lowest = await pricing_handlers.get_price_history(
+        page, lowest = await quotes.get_price_history(
             catalog=self._catalog,
             sku_id=request.sku_id,
             page_size=request.page_size,
@@ -150,14 +149,14 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         return ppb.GetPriceHistoryResponse(
             changes=page.items,
             next_page_token=page.next_page_token,
-            lowest_price_30d=Money(amount=lowest, currency="IDR"),
+            lowest_price_30d=money(lowest),
         )
 
     async def GetSkuPricing(
         self, request: ppb.GetSkuPricingRequest, context: Any
     ) -> ppb.GetSkuPricingResponse:
         """Return a SKU's pricing."""
-        found = await pricing_handlers.get_sku_pricing(
+        found = await pricing.get_sku_pricing(
             catalog=self._catalog, sku_id=request.sku_id, principal=current_principal()
         )
         return ppb.GetSkuPricingResponse(pricing=found)
@@ -166,7 +165,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         self, request: ppb.SetPriceBoundsRequest, context: Any
     ) -> ppb.SetPriceBoundsResponse:
         """Set a SKU's floor and ceiling."""
-        changed = await pricing_handlers.set_price_bounds(
+        changed = await pricing.set_price_bounds(
             catalog=self._catalog,
             sku_id=request.sku_id,
             floor=request.floor_price.amount or None,
@@ -179,7 +178,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         self, request: ppb.SetQuantityTiersRequest, context: Any
     ) -> ppb.SetQuantityTiersResponse:
         """Replace a SKU's wholesale tiers."""
-        changed = await pricing_handlers.set_quantity_tiers(
+        changed = await pricing.set_quantity_tiers(
             catalog=self._catalog,
             sku_id=request.sku_id,
             tiers=tiers_from_proto(request.tiers),
@@ -191,7 +190,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         self, request: ppb.SetDynamicRulesRequest, context: Any
     ) -> ppb.SetDynamicRulesResponse:
         """Replace a SKU's dynamic rules."""
-        changed = await pricing_handlers.set_dynamic_rules(
+        changed = await pricing.set_dynamic_rules(
             catalog=self._catalog,
             sku_id=request.sku_id,
             rules=rules_from_proto(request.rules),
@@ -203,7 +202,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         self, request: ppb.CreatePriceScheduleRequest, context: Any
     ) -> ppb.CreatePriceScheduleResponse:
         """Schedule a price."""
-        schedule = await pricing_handlers.create_price_schedule(
+        schedule = await schedules.create_price_schedule(
             catalog=self._catalog,
             sku_id=request.sku_id,
             price=request.price.amount,
@@ -218,7 +217,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         self, request: ppb.ListPriceSchedulesRequest, context: Any
     ) -> ppb.ListPriceSchedulesResponse:
         """List a SKU's schedules."""
-        page = await pricing_handlers.list_price_schedules(
+        page = await schedules.list_price_schedules(
             catalog=self._catalog,
             sku_id=request.sku_id,
             principal=current_principal(),
@@ -231,7 +230,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         self, request: ppb.CancelPriceScheduleRequest, context: Any
     ) -> ppb.CancelPriceScheduleResponse:
         """Cancel a schedule."""
-        schedule = await pricing_handlers.cancel_price_schedule(
+        schedule = await schedules.cancel_price_schedule(
             catalog=self._catalog, schedule_id=request.id, principal=current_principal()
         )
         return ppb.CancelPriceScheduleResponse(schedule=schedule)
@@ -240,7 +239,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         self, request: ppb.CreateCampaignRequest, context: Any
     ) -> ppb.CreateCampaignResponse:
         """Create a flash-sale campaign."""
-        campaign = await pricing_handlers.create_campaign(
+        campaign = await campaigns.create_campaign(
             catalog=self._catalog,
             name=request.name,
             window=Window(_instant(request.start_time), _instant(request.end_time)),
@@ -252,14 +251,14 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
     async def GetCampaign(self, request: ppb.GetCampaignRequest, context: Any) -> ppb.GetCampaignResponse:
         """Return a campaign."""
         return ppb.GetCampaignResponse(
-            campaign=await pricing_handlers.get_campaign(catalog=self._catalog, campaign_id=request.id)
+            campaign=await campaigns.get_campaign(catalog=self._catalog, campaign_id=request.id)
         )
 
     async def ListCampaigns(
         self, request: ppb.ListCampaignsRequest, context: Any
     ) -> ppb.ListCampaignsResponse:
         """List campaigns."""
-        page = await pricing_handlers.list_campaigns(
+        page = await campaigns.list_campaigns(
             catalog=self._catalog,
             page_size=request.page_size,
             page_token=request.page_token,
@@ -271,11 +270,11 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         self, request: ppb.AddCampaignSkusRequest, context: Any
     ) -> ppb.AddCampaignSkusResponse:
         """Add SKUs to a campaign."""
-        campaign = await pricing_handlers.add_campaign_skus(
+        campaign = await campaigns.add_campaign_skus(
             catalog=self._catalog,
             campaign_id=request.campaign_id,
             skus=[
-                pricing_handlers.NewCampaignSku(
+                campaigns.NewCampaignSku(
                     sku_id=s.sku_id,
                     campaign_price=s.campaign_price.amount,
                     currency=s.campaign_price.currency,

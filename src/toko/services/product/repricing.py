@@ -14,18 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
-from toko.common.v1.money_pb2 import Money as MoneyProto
 from toko.platform.db import UnitOfWork
-from toko.platform.errors import FieldViolation, InvalidArgument
 from toko.platform.ids import new_id
+from toko.platform.validation import invalid
 from toko.product.v1 import events_pb2
-from toko.services.product import pricing
-from toko.services.product.error_codes import ErrorCode
-from toko.services.product.pricing import ChangeSource, PriceSource, PricingFacts
-from toko.services.product.pricing_mapping import CHANGE_SOURCE_TO_PROTO
-from toko.services.product.pricing_repository import (
+from toko.services.product.domain import pricing
+from toko.services.product.domain.pricing import ChangeSource, PriceSource, PricingFacts
+from toko.services.product.mapping.common import money, timestamp
+from toko.services.product.mapping.pricing import CHANGE_SOURCE_TO_PROTO
+from toko.services.product.repository.pricing import (
     SALES_WINDOW_DAYS,
     HistoryRow,
     PriceState,
@@ -134,20 +131,18 @@ async def _record(
         changed_at=now,
     )
     await repository.add_history(row)
-    time = Timestamp()
-    time.FromDatetime(now)
     event = events_pb2.PriceChanged(
         sku_id=row.sku_id,
         product_id=row.product_id,
         shop_id=row.shop_id,
-        new_price=MoneyProto(amount=row.new_price, currency=row.currency),
+        new_price=money(row.new_price, row.currency),
         source=CHANGE_SOURCE_TO_PROTO[row.source],
         rule_id=row.rule_id or "",
-        time=time,
+        time=timestamp(now),
         change_id=row.id,
     )
     if row.old_price is not None:
-        event.old_price.CopyFrom(MoneyProto(amount=row.old_price, currency=row.currency))
+        event.old_price.CopyFrom(money(row.old_price, row.currency))
     uow.publish(event, subject=row.sku_id)
 
 
@@ -169,10 +164,5 @@ async def price_product(
         )
     ]
     if problems:
-        raise InvalidArgument.of(
-            (FieldViolation(v.field, v.description, v.reason) for v in problems),
-            reason=problems[0].reason
-            if len({v.reason for v in problems}) == 1
-            else ErrorCode.VALIDATION_FAILED,
-        )
+        raise invalid(problems)
     await reprice(uow, sku_ids=sku_ids, now=now, cause=Cause(ChangeSource.MANUAL, actor))

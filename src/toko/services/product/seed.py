@@ -24,10 +24,10 @@ import uvloop
 
 from toko.platform.auth import Principal
 from toko.platform.cache import create_valkey
-from toko.services.product import handlers
-from toko.services.product.bootstrap import prepare_database, product_cache
+from toko.platform.db import open_service_database
+from toko.services.product.bootstrap import MIGRATIONS, product_cache
 from toko.services.product.demo_data import CATEGORIES, OPTION_SETS, SHOPS, DemoCategory, DemoShop
-from toko.services.product.domain import (
+from toko.services.product.domain.catalog import (
     Attribute,
     Condition,
     Dimensions,
@@ -38,8 +38,14 @@ from toko.services.product.domain import (
     SkuSpec,
     slugify,
 )
-from toko.services.product.handlers import Catalog, CreateCategory, CreateProduct
-from toko.services.product.repository import CatalogRepository
+from toko.services.product.handlers import Catalog
+from toko.services.product.handlers.catalog import (
+    CreateCategory,
+    CreateProduct,
+    create_category,
+    create_products,
+)
+from toko.services.product.repository.catalog import CatalogRepository
 from toko.services.product.settings import ProductSettings
 
 PRODUCT_COUNT = 1_200
@@ -182,7 +188,7 @@ async def _ensure_categories(catalog: Catalog) -> tuple[dict[tuple[str, str], st
         found = by_place.get((parent_id, slugify(name)))
         if found:
             return found
-        category = await handlers.create_category(
+        category = await create_category(
             catalog=catalog, command=CreateCategory(parent_id=parent_id, name=name), principal=SEED_PRINCIPAL
         )
         by_place[(parent_id, category.slug)] = category.id
@@ -199,7 +205,7 @@ async def _ensure_categories(catalog: Catalog) -> tuple[dict[tuple[str, str], st
 async def seed(settings: ProductSettings) -> SeedReport:
     """Create whatever of the demo marketplace is missing."""
     started = time.perf_counter()
-    database = await prepare_database(settings)
+    database = await open_service_database(settings, MIGRATIONS)
     valkey = create_valkey(settings.redis_url)
     catalog = Catalog(database=database, cache=product_cache(settings, valkey))
     try:
@@ -215,7 +221,7 @@ async def seed(settings: ProductSettings) -> SeedReport:
             if (demo.shop.id, demo.spec.slug) not in existing
         ]
         for batch in _batches(missing, BATCH_SIZE):
-            await handlers.create_products(catalog=catalog, commands=batch, principal=SEED_PRINCIPAL)
+            await create_products(catalog=catalog, commands=batch, principal=SEED_PRINCIPAL)
     finally:
         await valkey.aclose()
         await database.dispose()

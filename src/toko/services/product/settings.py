@@ -24,5 +24,7 @@ class ProductSettings(ServiceSettings):
     demo_image_base_url: str = "http://127.0.0.1:8080/static/demo"
     # How long a price quote holds at most (a campaign or schedule boundary ends it sooner).
     quote_ttl_seconds: float = 300.0
-    # How often the price scheduler looks for schedules and campaigns starting or ending.
+    # How soon the price scheduler looks again after a round that applied schedule or campaign boundaries.
     price_scheduler_interval_seconds: float = 1.0
+    # How long it sleeps at most while nothing is due; it wakes for the next boundary, or a new one, sooner.
+    price_scheduler_idle_interval_seconds: float = 30.0

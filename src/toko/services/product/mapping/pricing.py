@@ -6,13 +6,10 @@ import math
 from collections.abc import Iterable
 from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
-from toko.common.v1.money_pb2 import Money as MoneyProto
 from toko.product.v1 import pricing_pb2 as ppb
-from toko.services.product.domain import CURRENCY
-from toko.services.product.pricing import ChangeSource, PriceSource, RuleKind, Tier, Window
-from toko.services.product.pricing_repository import CampaignRow, HistoryRow, PriceState, ScheduleRow
+from toko.services.product.domain.pricing import ChangeSource, PriceSource, RuleKind, Tier, Window
+from toko.services.product.mapping.common import money, timestamp
+from toko.services.product.repository.pricing import CampaignRow, HistoryRow, PriceState, ScheduleRow
 
 PRICE_SOURCE_TO_PROTO = {
     PriceSource.BASE: ppb.PRICE_SOURCE_BASE,
@@ -33,18 +30,6 @@ RULE_KIND_TO_PROTO = {
     RuleKind.RAISE_WHEN_LOW_STOCK: ppb.DYNAMIC_RULE_KIND_RAISE_WHEN_LOW_STOCK,
 }
 RULE_KIND_FROM_PROTO: dict[int, RuleKind] = {int(n): kind for kind, n in RULE_KIND_TO_PROTO.items()}
-
-
-def money(amount: int, currency: str = CURRENCY) -> MoneyProto:
-    """Money on the wire."""
-    return MoneyProto(amount=amount, currency=currency)
-
-
-def timestamp(value: datetime) -> Timestamp:
-    """A timestamp on the wire."""
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def countdown(window: Window, now: datetime) -> ppb.Countdown:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from toko.common.v1.money_pb2 import Money as MoneyProto
 from toko.product.v1 import product_pb2 as pb
-from toko.services.product.domain import (
+from toko.services.product.domain.catalog import (
     Attribute,
     Category,
     Condition,
@@ -22,6 +20,7 @@ from toko.services.product.domain import (
     SkuSpec,
     SkuView,
 )
+from toko.services.product.mapping.common import money, timestamp
 
 CONDITION_TO_PROTO = {Condition.NEW: pb.CONDITION_NEW, Condition.USED: pb.CONDITION_USED}
 CONDITION_FROM_PROTO: dict[int, Condition] = {
@@ -45,15 +44,9 @@ def status_from_proto(number: int) -> ProductStatus | None:
     return STATUS_FROM_PROTO.get(number)
 
 
-def money_to_proto(money: Money) -> MoneyProto:
+def money_to_proto(price: Money) -> MoneyProto:
     """Money on the wire."""
-    return MoneyProto(amount=money.amount, currency=money.currency)
-
-
-def _timestamp(value: object) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)  # type: ignore[arg-type]
-    return stamp
+    return money(price.amount, price.currency)
 
 
 def category_to_proto(category: Category) -> pb.Category:
@@ -95,8 +88,8 @@ def product_to_proto(product: Product) -> pb.Product:
         skus=[sku_to_proto(sku) for sku in product.skus],
         min_price=money_to_proto(product.min_price),
         max_price=money_to_proto(product.max_price),
-        create_time=_timestamp(product.created_at),
-        update_time=_timestamp(product.updated_at),
+        create_time=timestamp(product.created_at),
+        update_time=timestamp(product.updated_at),
         version=product.version,
     )
 
@@ -126,8 +119,8 @@ def _dimensions(dimensions: pb.Dimensions) -> Dimensions:
     return Dimensions(dimensions.length_mm, dimensions.width_mm, dimensions.height_mm)
 
 
-def _money(money: MoneyProto) -> Money:
-    return Money(amount=money.amount, currency=money.currency)
+def _money(price: MoneyProto) -> Money:
+    return Money(amount=price.amount, currency=price.currency)
 
 
 def spec_from_create(request: pb.CreateProductRequest) -> ProductSpec:

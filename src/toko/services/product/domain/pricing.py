@@ -1,6 +1,6 @@
 """Pricing rules: which price applies, quantity tiers, bounds, dynamic rules and quote expiry.
 
-Pure Python like ``domain`` (the same import-linter contract covers this module).
+Pure Python like ``catalog`` (the same import-linter contract covers the whole ``domain`` package).
 Prices are integer rupiah; percentages are whole numbers; the only division is in
 exact rational arithmetic, rounded once at the end.
 
@@ -26,7 +26,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
 
-from toko.services.product.domain import MAX_PRICE, MIN_PRICE, Violation
+from toko.platform.rules import Violation
+from toko.services.product.domain.catalog import MAX_PRICE, MIN_PRICE
 from toko.services.product.error_codes import ErrorCode
 
 MAX_TIERS = 5

@@ -18,31 +18,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Date,
-    DateTime,
-    ForeignKey,
-    Integer,
-    Row,
-    Table,
-    Text,
-    Uuid,
-    bindparam,
-    delete,
-    func,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy import Row, Uuid, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toko.platform.errors import AlreadyExists, FieldViolation
-from toko.services.product.error_codes import ErrorCode
-from toko.services.product.pricing import (
+from toko.services.product.domain.pricing import (
     Bounds,
     CampaignPrice,
     ChangeSource,
@@ -55,119 +37,25 @@ from toko.services.product.pricing import (
     Window,
     lowest_price,
 )
-from toko.services.product.repository import metadata
+from toko.services.product.error_codes import ErrorCode
+from toko.services.product.repository.common import violated_constraint
+from toko.services.product.repository.tables import (
+    CAMPAIGN_OVERLAP_CONSTRAINT,
+    CAMPAIGN_SKU_KEY,
+    SCHEDULE_OVERLAP_CONSTRAINT,
+    campaign_skus,
+    campaigns,
+    price_boundaries,
+    price_history,
+    price_schedules,
+    sku_daily_sales,
+    sku_pricing,
+    sku_stock_signals,
+)
 
-_UUID = Uuid(as_uuid=False)
-_TIME = DateTime(timezone=True)
 SALES_WINDOW_DAYS = 14
 
-sku_pricing = Table(
-    "sku_pricing",
-    metadata,
-    Column("sku_id", _UUID, ForeignKey("skus.id", ondelete="CASCADE"), primary_key=True),
-    Column("floor_price", BigInteger),
-    Column("ceiling_price", BigInteger),
-    Column("tiers", JSONB, nullable=False),
-    Column("dynamic_rules", JSONB, nullable=False),
-    Column("dynamic_price", BigInteger),
-    Column("dynamic_rule_id", _UUID),
-    Column("current_price", BigInteger),
-    Column("current_source", Text, nullable=False),
-    Column("current_rule_id", _UUID),
-    Column("updated_at", _TIME, nullable=False),
-)
-
-price_history = Table(
-    "price_history",
-    metadata,
-    Column("id", _UUID, primary_key=True),
-    Column("sku_id", _UUID, nullable=False),
-    Column("product_id", _UUID, nullable=False),
-    Column("shop_id", _UUID, nullable=False),
-    Column("old_price", BigInteger),
-    Column("new_price", BigInteger, nullable=False),
-    Column("currency", Text, nullable=False),
-    Column("source", Text, nullable=False),
-    Column("rule_id", _UUID),
-    Column("actor", Text, nullable=False),
-    Column("changed_at", _TIME, nullable=False),
-)
-
-price_schedules = Table(
-    "price_schedules",
-    metadata,
-    Column("id", _UUID, primary_key=True),
-    Column("sku_id", _UUID, ForeignKey("skus.id", ondelete="CASCADE"), nullable=False),
-    Column("price", BigInteger, nullable=False),
-    Column("currency", Text, nullable=False),
-    Column("starts_at", _TIME, nullable=False),
-    Column("ends_at", _TIME, nullable=False),
-    Column("cancelled_at", _TIME),
-    Column("created_by", Text, nullable=False),
-    Column("created_at", _TIME, nullable=False, server_default=func.now()),
-)
-
-campaigns = Table(
-    "campaigns",
-    metadata,
-    Column("id", _UUID, primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("starts_at", _TIME, nullable=False),
-    Column("ends_at", _TIME, nullable=False),
-    Column("created_by", Text, nullable=False),
-    Column("created_at", _TIME, nullable=False, server_default=func.now()),
-)
-
-campaign_skus = Table(
-    "campaign_skus",
-    metadata,
-    Column("campaign_id", _UUID, ForeignKey("campaigns.id"), primary_key=True),
-    Column("sku_id", _UUID, ForeignKey("skus.id", ondelete="CASCADE"), primary_key=True),
-    Column("product_id", _UUID, nullable=False),
-    Column("shop_id", _UUID, nullable=False),
-    Column("campaign_price", BigInteger, nullable=False),
-    Column("currency", Text, nullable=False),
-    Column("quota", Integer, nullable=False),
-    Column("per_buyer_limit", Integer, nullable=False),
-    Column("starts_at", _TIME, nullable=False),
-    Column("ends_at", _TIME, nullable=False),
-    Column("added_by", Text, nullable=False),
-    Column("created_at", _TIME, nullable=False, server_default=func.now()),
-)
-
-price_boundaries = Table(
-    "price_boundaries",
-    metadata,
-    Column("id", _UUID, primary_key=True),
-    Column("sku_id", _UUID, ForeignKey("skus.id", ondelete="CASCADE"), nullable=False),
-    Column("due_at", _TIME, nullable=False),
-    Column("kind", Text, nullable=False),
-    Column("ref_id", _UUID, nullable=False),
-    Column("applied_at", _TIME),
-)
-
-sku_stock_signals = Table(
-    "sku_stock_signals",
-    metadata,
-    Column("sku_id", _UUID, primary_key=True),
-    Column("available", Integer),
-    Column("availability_version", BigInteger, nullable=False),
-    Column("updated_at", _TIME, nullable=False),
-)
-
-sku_daily_sales = Table(
-    "sku_daily_sales",
-    metadata,
-    Column("sku_id", _UUID, primary_key=True),
-    Column("day", Date, primary_key=True),
-    Column("units", BigInteger, nullable=False),
-)
-
-SCHEDULE_OVERLAP_CONSTRAINT = "price_schedules_no_overlap"
-CAMPAIGN_OVERLAP_CONSTRAINT = "campaign_skus_no_overlap"
-CAMPAIGN_SKU_KEY = "campaign_skus_pkey"
-
-_IDS = bindparam("ids", type_=ARRAY(_UUID))
+_IDS = bindparam("ids", type_=ARRAY(Uuid(as_uuid=False)))
 
 # The lowest price in effect during the 30 days before the current price took effect ("since"):
 # the price in effect when that window opened, and every price set within it.
@@ -577,7 +465,7 @@ class PricingRepository:
                     )
                 )
         except IntegrityError as exc:
-            if _violated_constraint(exc) == SCHEDULE_OVERLAP_CONSTRAINT:
+            if violated_constraint(exc) == SCHEDULE_OVERLAP_CONSTRAINT:
                 raise schedule_overlap() from exc
             raise
 
@@ -741,7 +629,7 @@ class PricingRepository:
                     ],
                 )
         except IntegrityError as exc:
-            if _violated_constraint(exc) in (CAMPAIGN_OVERLAP_CONSTRAINT, CAMPAIGN_SKU_KEY):
+            if violated_constraint(exc) in (CAMPAIGN_OVERLAP_CONSTRAINT, CAMPAIGN_SKU_KEY):
                 raise campaign_overlap("a SKU is already in a campaign at that time") from exc
             raise
 
@@ -771,6 +659,12 @@ class PricingRepository:
             .with_for_update(skip_locked=True)
         )
         return [Boundary(r.id, r.sku_id, ChangeSource(r.kind), r.ref_id) for r in result]
+
+    async def next_boundary_due(self) -> datetime | None:
+        """When the earliest boundary not applied yet is due (a probe of the partial index on ``due_at``)."""
+        query = select(func.min(price_boundaries.c.due_at)).where(price_boundaries.c.applied_at.is_(None))
+        due: datetime | None = (await self._session.execute(query)).scalar_one()
+        return due
 
     async def mark_applied(self, boundary_ids: Sequence[str], now: datetime) -> None:
         """Mark boundaries applied."""
@@ -844,9 +738,3 @@ def _schedule(row: Row[Any]) -> ScheduleRow:
         window=Window(row.starts_at, row.ends_at),
         cancelled_at=row.cancelled_at,
     )
-
-
-def _violated_constraint(error: IntegrityError) -> str | None:
-    cause = error.orig.__cause__ if error.orig is not None else None
-    name = getattr(cause, "constraint_name", None) or getattr(error.orig, "constraint_name", None)
-    return str(name) if name else None

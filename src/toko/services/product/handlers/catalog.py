@@ -14,73 +14,53 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from functools import partial
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from toko.platform.auth import Principal
-from toko.platform.cache import CacheUnavailable, ReadThroughCache
+from toko.platform.cache import CacheUnavailable
 from toko.platform.db import Database
 from toko.platform.error_codes import CommonReason
-from toko.platform.errors import (
-    FailedPrecondition,
-    FieldViolation,
-    InvalidArgument,
-    NotFound,
-    PermissionDenied,
-)
+from toko.platform.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
-from toko.platform.pagination import PageSpec, bad_page_token, decode_token, encode_token
+from toko.platform.pagination import Page, PageSpec, bad_page_token, decode_token, encode_token, id_after
+from toko.platform.rules import Violation
+from toko.platform.validation import invalid, ruled
 from toko.product.v1 import events_pb2
 from toko.product.v1 import product_pb2 as pb
-from toko.services.product import domain
-from toko.services.product.domain import (
+from toko.services.product.domain import catalog as domain
+from toko.services.product.domain.catalog import (
     ArchivedProductError,
     Condition,
     Product,
     ProductSpec,
     ProductStatus,
-    ValidationFailed,
-    Violation,
 )
+from toko.services.product.domain.pricing import PriceSource
 from toko.services.product.error_codes import ErrorCode
-from toko.services.product.mapping import category_to_proto, product_to_proto, sku_view_to_proto
-from toko.services.product.pricing import PriceSource
-from toko.services.product.pricing_mapping import PRICE_SOURCE_TO_PROTO, money
-from toko.services.product.pricing_repository import PricingRepository
-from toko.services.product.repository import CatalogRepository, ProductFilter, ProductOrder, ProductPosition
+from toko.services.product.handlers.common import SOURCE, Catalog, authorize_shop, product_cache_key
+from toko.services.product.mapping.catalog import category_to_proto, product_to_proto, sku_view_to_proto
+from toko.services.product.mapping.common import money
+from toko.services.product.mapping.pricing import PRICE_SOURCE_TO_PROTO
+from toko.services.product.repository.catalog import (
+    CatalogRepository,
+    ProductFilter,
+    ProductOrder,
+    ProductPosition,
+)
+from toko.services.product.repository.pricing import PricingRepository
 from toko.services.product.repricing import price_product
 
 log = logging.getLogger(__name__)
 
-SOURCE = "product"
 PRODUCT_PAGES = PageSpec(default=20, maximum=100)
 CATEGORY_PAGES = PageSpec(default=50, maximum=200)
 MAX_BATCH_SKUS = 100
 CREATE_PRODUCT_OPERATION = "product.CreateProduct"
 
 T = TypeVar("T")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """What the use cases work with: the database, the product cache, a clock and how long a quote holds."""
-
-    database: Database
-    cache: ReadThroughCache
-    clock: Callable[[], datetime] = field(default=_utcnow)
-    quote_ttl: timedelta = timedelta(minutes=5)
-
-
-def product_cache_key(product_id: str) -> str:
-    """The cache key of a product's serialized ``Product`` message."""
-    return f"product:{product_id}"
 
 
 # --- commands and queries -----------------------------------------------------------------------------------
@@ -127,14 +107,6 @@ class ListProducts:
     condition: Condition | None = None
 
 
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a listing and the token of the next (empty on the last)."""
-
-    items: list[T]
-    next_page_token: str
-
-
 # --- categories ---------------------------------------------------------------------------------------------
 
 
@@ -177,7 +149,7 @@ async def list_categories(
     size = CATEGORY_PAGES.size(page_size)
     parent = _optional_id(parent_id, "parent_id")
     filters = [parent or ""]
-    after = _page_after(page_token, filters)
+    after = id_after(page_token, filters)
     async with catalog.database.sessions() as session:
         found = await CatalogRepository(session).list_categories(
             parent_id=parent, after=after, limit=size + 1
@@ -194,7 +166,7 @@ async def create_product(
 ) -> pb.Product:
     """Add a product with its SKUs; a retry with the same idempotency key gets the first answer."""
     shop_id = require_id(command.shop_id, "shop_id")
-    _authorize_shop(principal, shop_id)
+    authorize_shop(principal, shop_id)
     async with catalog.database.unit_of_work(SOURCE) as uow:
         async with idempotent(
             uow.session,
@@ -240,7 +212,7 @@ async def create_products(
         created: list[Product] = []
         for index, command in enumerate(commands):
             shop_id = require_id(command.shop_id, f"commands[{index}].shop_id")
-            _authorize_shop(principal, shop_id)
+            authorize_shop(principal, shop_id)
             category_id = command.spec.category_id
             if category_id not in checked:
                 checked[category_id] = await _category_problems(repository, category_id, "category_id")
@@ -280,7 +252,7 @@ async def get_product(*, catalog: Catalog, product_id: str, principal: Principal
     if data is None:
         raise _product_not_found(product_id)
     product = pb.Product.FromString(data)
-    if product.status == pb.PRODUCT_STATUS_DRAFT and not _manages(principal, product.shop_id):
+    if product.status == pb.PRODUCT_STATUS_DRAFT and not principal.manages(product.shop_id):
         raise _product_not_found(product_id)
     return product
 
@@ -300,7 +272,7 @@ async def get_product_by_slug(
     if domain.is_valid_slug(slug):
         async with catalog.database.sessions() as session:
             product = await CatalogRepository(session).get_product_by_slug(shop_id, slug)
-    if product is None or (product.status is not ProductStatus.ACTIVE and not _manages(principal, shop_id)):
+    if product is None or (product.status is not ProductStatus.ACTIVE and not principal.manages(shop_id)):
         raise NotFound(ErrorCode.PRODUCT_NOT_FOUND, f"shop {shop_id} has no product {slug!r}")
     return product_to_proto(product)
 
@@ -312,21 +284,19 @@ async def list_products(*, catalog: Catalog, query: ListProducts, principal: Pri
     shop_id = _optional_id(query.shop_id, "shop_id")
     category_id = _optional_id(query.category_id, "category_id")
     status = query.status or ProductStatus.ACTIVE
-    if status is not ProductStatus.ACTIVE and not (shop_id is not None and _manages(principal, shop_id)):
+    if status is not ProductStatus.ACTIVE and not (shop_id is not None and principal.manages(shop_id)):
         raise PermissionDenied(
             ErrorCode.NOT_SHOP_OWNER, f"only a shop lists its own {status.value} products (filter by shop_id)"
         )
-    problems = []
+    problems: list[Violation] = []
     if query.min_price < 0:
-        problems.append(FieldViolation("min_price", "must not be negative", ErrorCode.PRICE_OUT_OF_RANGE))
+        problems.append(Violation("min_price", "must not be negative", ErrorCode.PRICE_OUT_OF_RANGE))
     if query.max_price < 0 or (query.max_price and query.max_price < query.min_price):
         problems.append(
-            FieldViolation(
-                "max_price", "must be 0 (no bound) or at least min_price", ErrorCode.PRICE_OUT_OF_RANGE
-            )
+            Violation("max_price", "must be 0 (no bound) or at least min_price", ErrorCode.PRICE_OUT_OF_RANGE)
         )
     if problems:
-        raise InvalidArgument.of(problems, reason=ErrorCode.PRICE_OUT_OF_RANGE)
+        raise invalid(problems)
     condition = query.condition.value if query.condition is not None else ""
     filters = [
         category_id or "",
@@ -429,12 +399,12 @@ async def batch_get_skus(
     if len(sku_ids) > MAX_BATCH_SKUS:
         raise InvalidArgument.field("ids", f"at most {MAX_BATCH_SKUS} ids", ErrorCode.TOO_MANY_IDS)
     bad = [
-        FieldViolation(f"ids[{i}]", "must be a UUID", ErrorCode.INVALID_ID)
+        Violation(f"ids[{i}]", "must be a UUID", ErrorCode.INVALID_ID)
         for i, sku_id in enumerate(sku_ids)
         if not is_id(sku_id)
     ]
     if bad:
-        raise InvalidArgument.of(bad, reason=ErrorCode.INVALID_ID)
+        raise invalid(bad)
     async with catalog.database.sessions() as session:
         found = await CatalogRepository(session).get_skus(sku_ids)
         prices = await PricingRepository(session).current_prices(list(found), catalog.clock())
@@ -443,7 +413,7 @@ async def batch_get_skus(
         sku_view_to_proto(view)
         for view in views
         if view is not None
-        and (view.product_status is not ProductStatus.DRAFT or _manages(principal, view.shop_id))
+        and (view.product_status is not ProductStatus.DRAFT or principal.manages(view.shop_id))
     ]
     for message in messages:
         current, source, lowest = prices.get(message.sku.id, (message.sku.price.amount, PriceSource.BASE, 0))
@@ -457,26 +427,12 @@ async def batch_get_skus(
 # --- helpers ------------------------------------------------------------------------------------------------
 
 
-def _manages(principal: Principal, shop_id: str) -> bool:
-    """Whether the caller may see and change everything of ``shop_id``."""
-    return principal.is_admin or (
-        "seller" in principal.roles and bool(principal.shop_id) and principal.shop_id == shop_id
-    )
-
-
-def _authorize_shop(principal: Principal, shop_id: str) -> None:
-    if not _manages(principal, shop_id):
-        raise PermissionDenied(ErrorCode.NOT_SHOP_OWNER, f"you do not manage shop {shop_id}")
-
-
 async def _product_to_change(repository: CatalogRepository, product_id: str, principal: Principal) -> Product:
     # Locked until commit: concurrent updates of one product queue up rather than overwrite each other.
     product = await repository.get_product(product_id, for_update=True)
-    if product is None or (
-        product.status is ProductStatus.DRAFT and not _manages(principal, product.shop_id)
-    ):
+    if product is None or (product.status is ProductStatus.DRAFT and not principal.manages(product.shop_id)):
         raise _product_not_found(product_id)
-    _authorize_shop(principal, product.shop_id)
+    authorize_shop(principal, product.shop_id)
     return product
 
 
@@ -521,7 +477,7 @@ def _product_position(
     token: str, filters: Sequence[str | int], order: ProductOrder
 ) -> ProductPosition | None:
     if order is ProductOrder.NEWEST:
-        after = _page_after(token, filters)
+        after = id_after(token, filters)
         return None if after is None else ProductPosition(after)
     key = decode_token(token, filters, 2)
     if key is None:
@@ -532,33 +488,12 @@ def _product_position(
     return ProductPosition(product_id, price)
 
 
-def _page_after(token: str, filters: Sequence[str | int]) -> str | None:
-    key = decode_token(token, filters, 1)
-    if key is None:
-        return None
-    if not isinstance(key[0], str) or not is_id(key[0]):
-        raise bad_page_token()
-    return key[0]
-
-
 def _ruled(build: Callable[[], T], *, also: Sequence[Violation] = ()) -> T:
-    """Apply the domain's rules; report their violations together with ``also`` as one error."""
+    """Apply the domain's rules (``ruled``); an archived product that cannot change fails its precondition."""
     try:
-        result = build()
-    except ValidationFailed as exc:
-        raise _invalid([*also, *exc.violations]) from exc
+        return ruled(build, also=also)
     except ArchivedProductError as exc:
         raise FailedPrecondition(exc.reason, str(exc)) from exc
-    if also:
-        raise _invalid(also)
-    return result
-
-
-def _invalid(violations: Sequence[Violation]) -> InvalidArgument:
-    return InvalidArgument.of(
-        (FieldViolation(v.field, v.description, v.reason) for v in violations),
-        reason=ValidationFailed(violations).reason,
-    )
 
 
 async def _forget(catalog: Catalog, product_id: str) -> None:

@@ -15,34 +15,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    Row,
-    Table,
-    Text,
-    UniqueConstraint,
-    Uuid,
-    delete,
-    exists,
-    func,
-    literal_column,
-    select,
-    tuple_,
-    type_coerce,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, insert
+from sqlalchemy import Row, delete, exists, func, literal_column, select, tuple_, type_coerce, update
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toko.platform.errors import AlreadyExists, FieldViolation
-from toko.services.product.domain import (
+from toko.services.product.domain.catalog import (
     Attribute,
     Category,
     Condition,
@@ -55,63 +34,13 @@ from toko.services.product.domain import (
     SkuView,
 )
 from toko.services.product.error_codes import ErrorCode
-
-metadata = MetaData()
-
-PRODUCT_SLUG_CONSTRAINT = "products_shop_id_slug_key"
-CATEGORY_SLUG_CONSTRAINT = "categories_parent_id_slug_key"
-
-categories = Table(
-    "categories",
-    metadata,
-    Column("id", Uuid(as_uuid=False), primary_key=True),
-    Column("parent_id", Uuid(as_uuid=False), ForeignKey("categories.id"), nullable=True),
-    Column("name", Text, nullable=False),
-    Column("slug", Text, nullable=False),
-    Column("path", ARRAY(Uuid(as_uuid=False)), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    UniqueConstraint("parent_id", "slug", name=CATEGORY_SLUG_CONSTRAINT, postgresql_nulls_not_distinct=True),
-    Index("categories_path_idx", "path", postgresql_using="gin"),
-)
-
-products = Table(
-    "products",
-    metadata,
-    Column("id", Uuid(as_uuid=False), primary_key=True),
-    Column("shop_id", Uuid(as_uuid=False), nullable=False),
-    Column("category_id", Uuid(as_uuid=False), ForeignKey("categories.id"), nullable=False),
-    Column("title", Text, nullable=False),
-    Column("slug", Text, nullable=False),
-    Column("description", Text, nullable=False),
-    Column("condition", Text, nullable=False),
-    Column("status", Text, nullable=False),
-    Column("attributes", JSONB, nullable=False),
-    Column("image_urls", JSONB, nullable=False),
-    Column("weight_grams", Integer, nullable=False),
-    Column("length_mm", Integer, nullable=False),
-    Column("width_mm", Integer, nullable=False),
-    Column("height_mm", Integer, nullable=False),
-    Column("options", JSONB, nullable=False),
-    Column("min_price", BigInteger, nullable=False),
-    Column("max_price", BigInteger, nullable=False),
-    Column("currency", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("version", BigInteger, nullable=False),
-    UniqueConstraint("shop_id", "slug", name=PRODUCT_SLUG_CONSTRAINT),
-)
-
-skus = Table(
-    "skus",
-    metadata,
-    Column("id", Uuid(as_uuid=False), primary_key=True),
-    Column("product_id", Uuid(as_uuid=False), ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
-    Column("code", Text, nullable=False),
-    Column("option_values", JSONB, nullable=False),
-    Column("price", BigInteger, nullable=False),
-    Column("currency", Text, nullable=False),
-    Column("position", Integer, nullable=False),
-    UniqueConstraint("product_id", "code", name="skus_product_id_code_key"),
+from toko.services.product.repository.common import violated_constraint
+from toko.services.product.repository.tables import (
+    CATEGORY_SLUG_CONSTRAINT,
+    PRODUCT_SLUG_CONSTRAINT,
+    categories,
+    products,
+    skus,
 )
 
 # Every SKU of the product in the outer query, in the seller's order, as one JSON array.
@@ -193,7 +122,7 @@ class CatalogRepository:
                 )
             )
         except IntegrityError as exc:
-            if _violated_constraint(exc) == CATEGORY_SLUG_CONSTRAINT:
+            if violated_constraint(exc) == CATEGORY_SLUG_CONSTRAINT:
                 raise AlreadyExists(
                     ErrorCode.CATEGORY_SLUG_TAKEN,
                     f"a sibling category already has the slug {category.slug!r}",
@@ -350,15 +279,8 @@ class CatalogRepository:
         return {(row.shop_id, row.slug) for row in await self._session.execute(query)}
 
 
-def _violated_constraint(error: IntegrityError) -> str | None:
-    # SQLAlchemy wraps asyncpg's exception, which names the constraint.
-    cause = error.orig.__cause__ if error.orig is not None else None
-    name = getattr(cause, "constraint_name", None) or getattr(error.orig, "constraint_name", None)
-    return str(name) if name else None
-
-
 def _translated(error: IntegrityError, written: Sequence[Product], prefix: str = "") -> Exception:
-    if _violated_constraint(error) == PRODUCT_SLUG_CONSTRAINT:
+    if violated_constraint(error) == PRODUCT_SLUG_CONSTRAINT:
         slugs = ", ".join(repr(product.slug) for product in written)
         return AlreadyExists(
             ErrorCode.SLUG_TAKEN,

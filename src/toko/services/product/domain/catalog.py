@@ -6,9 +6,8 @@ broken rule is collected, so one answer tells the seller everything to fix.
 
 Errors raised here (translated into platform errors by the handlers)::
 
-    CatalogRuleError
-    ├── ValidationFailed       bad values; carries every violation
-    └── ArchivedProductError   the product is archived and can no longer change
+    ValidationFailed       bad values; carries every violation (``toko.platform.rules``)
+    ArchivedProductError   the product is archived and can no longer change
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from toko.platform.rules import ValidationFailed, Violation, raise_if
 from toko.services.product.error_codes import ErrorCode
 
 CURRENCY = "IDR"
@@ -80,34 +80,7 @@ UPDATABLE_FIELDS: tuple[str, ...] = (
 # --- errors -------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule: the field's path in the request (``skus[1].price.amount``), why, and its reason."""
-
-    field: str
-    description: str
-    reason: ErrorCode
-
-
-class CatalogRuleError(Exception):
-    """Base of the errors the catalog's rules raise."""
-
-
-class ValidationFailed(CatalogRuleError):
-    """One or more values break the rules."""
-
-    def __init__(self, violations: Sequence[Violation]) -> None:
-        self.violations = tuple(violations)
-        super().__init__("; ".join(f"{v.field}: {v.description}" for v in self.violations))
-
-    @property
-    def reason(self) -> ErrorCode:
-        """The single cause when there is one, otherwise ``VALIDATION_FAILED``."""
-        reasons = {v.reason for v in self.violations}
-        return reasons.pop() if len(reasons) == 1 else ErrorCode.VALIDATION_FAILED
-
-
-class ArchivedProductError(CatalogRuleError):
+class ArchivedProductError(Exception):
     """An archived product is off sale for good and can no longer change."""
 
     reason = ErrorCode.PRODUCT_ARCHIVED
@@ -520,9 +493,7 @@ def new_product(
 ) -> Product:
     """A new product of ``shop_id``; raise ``ValidationFailed`` listing every broken rule."""
     spec = normalized(spec)
-    violations = check_product(spec, creating=True)
-    if violations:
-        raise ValidationFailed(violations)
+    raise_if(check_product(spec, creating=True))
     assert spec.condition is not None  # checked above
     assert spec.status is not None
     return Product(
@@ -592,9 +563,7 @@ def update_product(
     current = product.spec()
     # An empty slug in the mask is derived again from the (possibly new) title, as on create.
     merged = normalized(replace(current, **{name: getattr(changes, name) for name in fields}))
-    violations = check_product(merged, prefix="product.")
-    if violations:
-        raise ValidationFailed(violations)
+    raise_if(check_product(merged, prefix="product."))
     changed = tuple(name for name in fields if getattr(merged, name) != getattr(current, name))
     if not changed:
         return product, ()
@@ -644,7 +613,6 @@ def new_category(*, category_id: str, parent: Category | None, name: str, slug: 
                 ErrorCode.INVALID_SLUG,
             )
         )
-    if out:
-        raise ValidationFailed(out)
+    raise_if(out)
     path = (*parent.path, category_id) if parent else (category_id,)
     return Category(id=category_id, parent_id=parent.id if parent else None, name=name, slug=slug, path=path)

@@ -1,0 +1,44 @@
+"""The price scheduler's use cases: apply the boundaries that are due, and tell when the next one is.
+
+A boundary is an instant at which a schedule or campaign window opens or closes for
+a SKU. Boundaries are claimed with ``FOR UPDATE SKIP LOCKED``, so every replica may
+run the scheduler (``toko.services.product.scheduler``) and each is applied once.
+"""
+
+from __future__ import annotations
+
+from toko.services.product.handlers.common import SOURCE, Catalog
+from toko.services.product.repository.pricing import PricingRepository
+from toko.services.product.repricing import SYSTEM_ACTOR, Cause, reprice
+
+
+async def apply_due_boundaries(*, catalog: Catalog, batch_size: int = 100) -> int:
+    """Apply one batch of due schedule and campaign boundaries; returns how many were applied.
+
+    The boundaries are claimed with ``FOR UPDATE SKIP LOCKED`` and marked applied in
+    the same transaction as the price changes they cause, so each is applied exactly
+    once however many workers race for it.
+    """
+    now = catalog.clock()
+    async with catalog.database.unit_of_work(SOURCE) as uow:
+        repository = PricingRepository(uow.session)
+        due = await repository.claim_due_boundaries(now, batch_size)
+        if not due:
+            return 0
+        # The latest boundary per SKU names the cause of that SKU's change.
+        causes = {b.sku_id: Cause(b.kind, SYSTEM_ACTOR, b.ref_id) for b in due}
+        # All the SKUs locked at once, in id order like every other writer: one by one, in due order,
+        # two workers with overlapping SKUs could each wait for the other.
+        await repository.lock_pricing(list(causes), now.date())
+        for sku_id, cause in causes.items():
+            await reprice(uow, sku_ids=[sku_id], now=now, cause=cause)
+        await repository.mark_applied([b.id for b in due], now)
+        await uow.commit()
+    return len(due)
+
+
+async def seconds_to_next_boundary(*, catalog: Catalog) -> float | None:
+    """Seconds until the earliest boundary not applied yet is due (negative when overdue), or None."""
+    async with catalog.database.single_reads() as session:
+        due = await PricingRepository(session).next_boundary_due()
+    return None if due is None else (due - catalog.clock()).total_seconds()
