@@ -87,7 +87,11 @@ class RunningPlatform:
         self.ready = threading.Event()
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [str(BIN / "toko"), "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [str(BIN / "toko"), "up", "--bench"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         threading.Thread(target=self._pump, daemon=True).start()
 

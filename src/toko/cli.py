@@ -52,9 +52,14 @@ def _fail(message: str) -> typer.Exit:
 
 
 @app.command()
-def up(data_dir: DataDirOption = None) -> None:
+def up(
+    data_dir: DataDirOption = None,
+    bench: Annotated[
+        bool, typer.Option("--bench", help="Also start the services only benchmarks use (echo).")
+    ] = False,
+) -> None:
     """Start the servers and every service in the foreground until Ctrl-C."""
-    supervisor = Supervisor(Infrastructure(_config(data_dir)), configured_services())
+    supervisor = Supervisor(Infrastructure(_config(data_dir)), configured_services(bench=bench))
     try:
         code = asyncio.run(supervisor.run())
     except AlreadyRunningError as exc:
@@ -205,7 +210,7 @@ def run(
 ) -> None:
     """Run one service in the foreground with the running platform's configuration."""
     try:
-        spec = find_service(service, configured_services())
+        spec = find_service(service, configured_services(bench=True))
     except KeyError as exc:
         raise _fail(str(exc.args[0])) from None
     if port is not None:
@@ -221,7 +226,9 @@ def run(
                     "pass --port to run a second copy"
                 )
     endpoints = _platform_env(layout)
-    env = service_env(spec, configured_services(), endpoints, data_dir=config.data_dir)
+    # The platform as `toko up` runs it, so that a gateway run here routes to the same services.
+    platform = configured_services(bench=spec.bench_only)
+    env = service_env(spec, platform, endpoints, data_dir=config.data_dir)
     typer.echo(f"toko: running {spec.name} ({spec.module}) on {spec.address}", err=True)
     sys.stdout.flush()
     os.execve(sys.executable, spec.command(), env)  # noqa: S606 - replace this process: signals go straight to it

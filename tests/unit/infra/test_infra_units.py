@@ -8,13 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from toko.infra import SERVICES, AlreadyRunningError, DataLayout, InfraConfig, default_data_dir
+from toko.infra import (
+    SERVICES,
+    AlreadyRunningError,
+    DataLayout,
+    InfraConfig,
+    Infrastructure,
+    default_data_dir,
+)
 from toko.infra.lock import InstanceLock, holder_pid, is_locked
 from toko.infra.postgres import PostgresSettings, fallback_base_dir, others_can_traverse
 from toko.infra.servers import InfraEndpoints, libpq_url
-from toko.infra.services import find_service, service_env, upstreams
+from toko.infra.services import configured_services, find_service, service_env, upstreams
 from toko.infra.state import ProcessEntry, RunState, read_state, write_state
-from toko.infra.supervisor import Backoff, credentials_lines
+from toko.infra.supervisor import Backoff, Supervisor, credentials_lines
 
 ENDPOINTS = InfraEndpoints(
     database_url="postgresql+asyncpg://postgres@/postgres?host=/s",
@@ -170,3 +177,29 @@ def test_traversability_and_fallback_dir(tmp_path: Path) -> None:
     assert fallback == fallback_base_dir(inner)  # stable across restarts
     assert fallback.parent == Path("/var/tmp")
     assert len(fallback.name) == len("toko-") + 12
+
+
+def test_make_up_leaves_the_bench_only_services_out_and_routes_nothing_to_them(tmp_path: Path) -> None:
+    assert [s.name for s in SERVICES if s.bench_only] == ["echo"]
+    started = configured_services(environ={})
+    assert "echo" not in [s.name for s in started]
+    assert [s.name for s in configured_services(environ={}, bench=True)] == [s.name for s in SERVICES]
+    gateway = service_env(find_service("gateway"), started, ENDPOINTS, data_dir=tmp_path, base={})
+    assert "toko.echo.v1.EchoService" not in json.loads(gateway["TOKO_GATEWAY_UPSTREAMS"])
+    assert "toko.product.v1.ProductService" in json.loads(gateway["TOKO_GATEWAY_UPSTREAMS"])
+    assert "echo" not in [s.name for s in Supervisor(Infrastructure(InfraConfig(tmp_path))).services]
+
+
+def test_a_service_gets_its_registry_environment_unless_the_operator_set_it(tmp_path: Path) -> None:
+    inventory = find_service("inventory")
+    env = service_env(inventory, SERVICES, ENDPOINTS, data_dir=tmp_path, base={})
+    assert env["TOKO_INVENTORY_DEMO_STOCK"] == "true"
+    operator = {"TOKO_INVENTORY_DEMO_STOCK": "false"}
+    assert (
+        service_env(inventory, SERVICES, ENDPOINTS, data_dir=tmp_path, base=operator)[
+            "TOKO_INVENTORY_DEMO_STOCK"
+        ]
+        == "false"
+    )
+    product = service_env(find_service("product"), SERVICES, ENDPOINTS, data_dir=tmp_path, base={})
+    assert "TOKO_INVENTORY_DEMO_STOCK" not in product
