@@ -95,21 +95,6 @@ def infra(data_dir: DataDirOption = None) -> None:
         infrastructure.stop()
 
 
-def _expected_entries(
-    config: InfraConfig,
-) -> tuple[list[ProcessEntry], list[ProcessEntry], InfraEndpoints | None]:
-    """What `toko up` would run, for `toko status` when nothing runs."""
-    servers = [
-        ProcessEntry(
-            "postgres", "postgres", config.database_url or "(embedded, not running)", url=config.database_url
-        ),
-        ProcessEntry("nats", "nats", f"127.0.0.1:{config.nats_port}", url=config.nats_url),
-        ProcessEntry("valkey", "valkey", f"127.0.0.1:{config.valkey_port}", url=config.redis_url),
-    ]
-    services = [ProcessEntry(s.name, s.kind, s.address, url=s.url) for s in configured_services()]
-    return servers, services, None
-
-
 async def _probe_entry(entry: ProcessEntry, endpoints: InfraEndpoints | None) -> Probe:
     if entry.url is None:
         return Probe(False, "not running")
@@ -141,23 +126,20 @@ def status(data_dir: DataDirOption = None) -> None:
     config = _config(data_dir)
     layout = DataLayout(config.data_dir)
     state = _running_state(layout)
-    if state:
-        typer.echo(f"toko is running (pid {state.pid}), data in {state.data_dir}")
-        servers, services = state.servers, state.services
-        endpoints: InfraEndpoints | None = InfraEndpoints.from_dict(state.endpoints)
-    else:
-        typer.echo(f"toko is not running (data dir {config.data_dir})")
-        servers, services, endpoints = _expected_entries(config)
-    entries = servers + services
+    if state is None:
+        raise _fail(f"toko is not running (data dir {config.data_dir}); start it with `make up`")
+    typer.echo(f"toko is running (pid {state.pid}), data in {state.data_dir}")
+    endpoints = InfraEndpoints.from_dict(state.endpoints)
+    entries = state.servers + state.services
     probes = asyncio.run(_gather(*(_probe_entry(entry, endpoints) for entry in entries)))
     for entry, probe in zip(entries, probes, strict=True):
         mark = "healthy" if probe.healthy else "UNHEALTHY"
         pid = f"pid {entry.pid}" if entry.pid else ("external" if not entry.managed else "-")
         detail = "" if probe.healthy else f"  {_shorten(probe.detail)}"
         typer.echo(f"  {entry.name:<9} {mark:<9} {entry.address:<40} {pid}{detail}")
-    if state and not state.services:
+    if not state.services:
         typer.echo("  (servers only, started by `toko infra`: run services with `toko run <service>`)")
-    if not state or not all(p.healthy for p in probes):
+    if not all(p.healthy for p in probes):
         raise typer.Exit(1)
 
 

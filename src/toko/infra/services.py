@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from toko.infra.ports import PortClaim
 from toko.infra.servers import InfraEndpoints
 
 HOST = "127.0.0.1"
@@ -62,6 +63,13 @@ class ServiceSpec:
     def http_port_env(self) -> str:
         """Name of the variable carrying the HTTP port, e.g. TOKO_AUTH_HTTP_PORT."""
         return f"TOKO_{self.name.upper().replace('-', '_')}_HTTP_PORT"
+
+    def port_claims(self) -> list[PortClaim]:
+        """Every port the service listens on, with the variable that moves it."""
+        claims = [PortClaim(self.port, self.name, self.port_env)]
+        if self.http_port:
+            claims.append(PortClaim(self.http_port, f"{self.name} http", self.http_port_env))
+        return claims
 
     def with_port(self, port: int, http_port: int | None = None) -> ServiceSpec:
         """Same service on other ports."""

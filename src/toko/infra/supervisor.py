@@ -109,7 +109,7 @@ class Supervisor:
     async def start(self) -> None:
         """Start the servers, then every service in parallel (returns without waiting for health)."""
         # Blocking on purpose, on the loop's thread: the servers die with the thread that spawned them.
-        self.infra.start()
+        self.infra.start(also_needed=[claim for spec in self.services for claim in spec.port_claims()])
         self._started = True
         for spec in self.services:
             child = _Child(spec, self.env_for(spec))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from toko.infra import (
     default_data_dir,
 )
 from toko.infra.lock import InstanceLock, holder_pid, is_locked
+from toko.infra.netcheck import free_port
+from toko.infra.ports import PortClaim, PortInUseError, refuse_taken_ports
 from toko.infra.postgres import PostgresSettings, fallback_base_dir, others_can_traverse
 from toko.infra.servers import InfraEndpoints, libpq_url
 from toko.infra.services import configured_services, find_service, service_env, upstreams
@@ -203,3 +206,37 @@ def test_a_service_gets_its_registry_environment_unless_the_operator_set_it(tmp_
     )
     product = service_env(find_service("product"), SERVICES, ENDPOINTS, data_dir=tmp_path, base={})
     assert "TOKO_INVENTORY_DEMO_STOCK" not in product
+
+
+def test_every_port_is_claimed_with_the_variable_that_moves_it() -> None:
+    claims = InfraConfig(Path("x")).port_claims()
+    claims += [claim for spec in configured_services(environ={}) for claim in spec.port_claims()]
+    assert {(c.owner, c.port, c.variable) for c in claims} >= {
+        ("nats", 14222, "TOKO_NATS_PORT"),
+        ("nats monitoring", 18222, "TOKO_NATS_MONITOR_PORT"),
+        ("valkey", 16379, "TOKO_VALKEY_PORT"),
+        ("auth", 50063, "TOKO_AUTH_PORT"),
+        ("auth http", 50064, "TOKO_AUTH_HTTP_PORT"),
+        ("gateway", 8080, "TOKO_GATEWAY_PORT"),
+    }
+    external = InfraConfig(Path("x"), nats_url="nats://elsewhere:4222", redis_url="redis://elsewhere:6379")
+    assert external.port_claims() == []
+
+
+def test_a_taken_or_doubled_port_is_refused_in_one_line() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        taken = sock.getsockname()[1]
+        with pytest.raises(PortInUseError) as error:
+            refuse_taken_ports([PortClaim(taken, "gateway", "TOKO_GATEWAY_PORT")])
+    assert (
+        str(error.value)
+        == f"port {taken} (gateway) is already in use (set TOKO_GATEWAY_PORT to another port)"
+    )
+    free = free_port()
+    with pytest.raises(PortInUseError, match=f"port {free} is given to both user and product"):
+        refuse_taken_ports(
+            [PortClaim(free, "user", "TOKO_USER_PORT"), PortClaim(free, "product", "TOKO_PRODUCT_PORT")]
+        )
+    refuse_taken_ports([PortClaim(free_port(), "user", "TOKO_USER_PORT")])
