@@ -166,6 +166,7 @@ def test_urls_and_settings() -> None:
     assert "listen_addresses=" in options
     assert "max_connections=200" in options
     assert "fsync=on" in options
+    assert "autovacuum_naptime=5min" in options
 
 
 def test_traversability_and_fallback_dir(tmp_path: Path) -> None:
