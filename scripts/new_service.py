@@ -33,11 +33,13 @@ from string import Template
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 MAX_NAME_LENGTH = 30  # it becomes a database, a stream, DNS labels and environment variable names
 FIRST_SERVICE_PORT = 50060
 K8S_GRPC_PORT = 50051
 REGISTRY = "src/toko/infra/services.py"
+K8S_MANIFESTS_FILE = "deploy/kubernetes/services.yaml"
+K8S_CONFIG = "deploy/kubernetes/config.yaml"
 GATEWAY_ENTRY = '    ServiceSpec("gateway",'
 INDEPENDENCE = "Services never import one another"
 PURE_DOMAIN = "Domain code is pure"
@@ -97,14 +99,16 @@ def registered() -> list[tuple[str, list[int]]]:
 def check_name(name: str, services: list[tuple[str, list[int]]]) -> None:
     """Raise ``Refused`` unless ``name`` can be a new service."""
     if not NAME_PATTERN.match(name):
-        raise Refused(f"{name!r} is not a lowercase identifier (a-z, then a-z, 0-9 or _)")
+        raise Refused(f"{name!r} is not a lowercase identifier (a-z and 0-9, words joined by single _)")
     if keyword.iskeyword(name):
         raise Refused(f"{name!r} is a Python keyword")
     if len(name) > MAX_NAME_LENGTH:
         raise Refused(f"{name!r} is longer than {MAX_NAME_LENGTH} characters")
     if name in {service for service, _ in services}:
         raise Refused(f"{name!r} is already a service in {REGISTRY}")
-    for taken in (f"src/toko/services/{name}", f"src/toko/{name}", f"proto/toko/{name}"):
+    # The generated contracts become the package toko.NAME, beside toko.platform, toko.cli and the others.
+    places = ("src/toko/services/{}", "src/toko/{}", "src/toko/{}.py", "proto/toko/{}")
+    for taken in (place.format(name) for place in places):
         if (ROOT / taken).exists():
             raise Refused(f"{name!r} is taken: {taken} exists")
 
@@ -115,67 +119,72 @@ def next_port(services: list[tuple[str, list[int]]]) -> int:
     return max(ports, default=FIRST_SERVICE_PORT - 1) + 1
 
 
-# --- edits of shared files ----------------------------------------------------------------------------------
+# --- edits of shared files: each takes the file's text and returns it changed, or raises Refused -----------
 
 
-def edit(relative: str, change: str, new: str) -> None:
-    """Write ``new`` to a shared file, or fail naming what could not be changed."""
-    path = ROOT / relative
-    if new == path.read_text():
-        raise SystemExit(f"new_service: cannot {change} in {relative}; the file is not as expected")
-    path.write_text(new)
+def _find(text: str, anchor: str, where: str, start: int = 0) -> int:
+    at = text.find(anchor, start)
+    if at < 0:
+        raise Refused(f"{where} is not as expected: it has no {anchor.strip()!r}")
+    return at
 
 
-def add_to_registry(names: Names) -> None:
+def registry_with(text: str, names: Names) -> str:
     """A ServiceSpec before the gateway's (the gateway starts last, after what it fronts)."""
-    text = (ROOT / REGISTRY).read_text()
-    entry = Template(REGISTRY_ENTRY).substitute(names.substitutions())
-    edit(REGISTRY, "add the service to SERVICES", text.replace(GATEWAY_ENTRY, entry + GATEWAY_ENTRY, 1))
+    at = _find(text, GATEWAY_ENTRY, REGISTRY)
+    return text[:at] + Template(REGISTRY_ENTRY).substitute(names.substitutions()) + text[at:]
 
 
-def add_to_contract_list(text: str, contract: str, key: str, item: str) -> str:
-    """``text`` (pyproject.toml) with ``item`` appended to the list ``key`` of the import contract."""
-    start = text.index(f'name = "{contract}"')
-    opening = text.index(f"{key} = [\n", start)
-    closing = text.index("\n]", opening)
+def _append_to_contract(text: str, contract: str, key: str, item: str) -> str:
+    """``text`` (pyproject.toml) with ``item`` appended to the list ``key`` of an import contract."""
+    start = _find(text, f'name = "{contract}"', "pyproject.toml")
+    opening = _find(text, f"{key} = [\n", f'pyproject.toml\'s "{contract}"', start)
+    closing = _find(text, "\n]", f'pyproject.toml\'s "{contract}"', opening)
     return f'{text[:closing]}\n    "{item}",{text[closing:]}'
 
 
-def add_to_import_contracts(names: Names) -> None:
+def contracts_with(text: str, names: Names) -> str:
     """The service in the independence contract; its domain, and its contracts, in the purity one."""
-    text = (ROOT / "pyproject.toml").read_text()
-    text = add_to_contract_list(text, INDEPENDENCE, "modules", f"toko.services.{names.name}")
-    text = add_to_contract_list(text, PURE_DOMAIN, "source_modules", f"toko.services.{names.name}.domain")
-    text = add_to_contract_list(text, PURE_DOMAIN, "forbidden_modules", f"toko.{names.name}")
+    text = _append_to_contract(text, INDEPENDENCE, "modules", f"toko.services.{names.name}")
+    text = _append_to_contract(text, PURE_DOMAIN, "source_modules", f"toko.services.{names.name}.domain")
+    text = _append_to_contract(text, PURE_DOMAIN, "forbidden_modules", f"toko.{names.name}")
     tomllib.loads(text)  # still TOML
-    edit("pyproject.toml", "add the service to the import contracts", text)
+    return text
 
 
-def add_to_kubernetes(names: Names) -> None:
-    """Its Deployment and Service, and the gateway's upstream to it."""
-    manifests = "deploy/kubernetes/services.yaml"
-    text = (ROOT / manifests).read_text().rstrip("\n")
-    manifest = Template(K8S_MANIFESTS).substitute(names.substitutions())
-    edit(manifests, "add a Deployment", f"{text}\n{manifest}")
-    config = "deploy/kubernetes/config.yaml"
-    lines = (ROOT / config).read_text().splitlines(keepends=True)
-    start = next(i for i, line in enumerate(lines) if line.rstrip("\n") == UPSTREAMS_KEY) + 1
+def manifests_with(text: str, names: Names) -> str:
+    """Its Deployment and Service."""
+    return f"{text.rstrip()}\n{Template(K8S_MANIFESTS).substitute(names.substitutions())}"
+
+
+def config_with(text: str, names: Names) -> str:
+    """The gateway's upstream to it, one upstream a line."""
+    lines = text.splitlines(keepends=True)
+    start = next((i + 1 for i, line in enumerate(lines) if line.rstrip("\n") == UPSTREAMS_KEY), None)
+    if start is None:
+        raise Refused(f"{K8S_CONFIG} is not as expected: it has no {UPSTREAMS_KEY.strip()!r} block")
     end = start
     while end < len(lines) and lines[end].startswith("    "):
         end += 1
     upstreams = json.loads("".join(lines[start:end]))
     upstreams[f"toko.{names.name}.v1.{names.camel}Service"] = f"{names.dns}:{K8S_GRPC_PORT}"
     pairs = [f"{json.dumps(service)}: {json.dumps(address)}" for service, address in upstreams.items()]
-    block = "    {" + ",\n     ".join(pairs) + "}\n"
-    edit(config, "add the gateway's upstream", "".join([*lines[:start], block, *lines[end:]]))
+    return "".join([*lines[:start], "    {" + ",\n     ".join(pairs) + "}\n", *lines[end:]])
 
 
-def add_to_service_map(names: Names) -> None:
-    """A row of the README's service map, before the servers'."""
-    text = (ROOT / "README.md").read_text()
-    row = Template(SERVICE_MAP_ROW).substitute(names.substitutions())
-    new = text.replace(SERVICE_MAP_ANCHOR, row + SERVICE_MAP_ANCHOR, 1)
-    edit("README.md", "add a row to the service map", new)
+def readme_with(text: str, names: Names) -> str:
+    """A row of the service map, before the servers'."""
+    at = _find(text, SERVICE_MAP_ANCHOR, "README.md's service map")
+    return text[:at] + Template(SERVICE_MAP_ROW).substitute(names.substitutions()) + text[at:]
+
+
+SHARED_EDITS = {
+    REGISTRY: registry_with,
+    "pyproject.toml": contracts_with,
+    K8S_MANIFESTS_FILE: manifests_with,
+    K8S_CONFIG: config_with,
+    "README.md": readme_with,
+}
 
 
 # --- new files ----------------------------------------------------------------------------------------------
@@ -226,27 +235,27 @@ def main(argv: list[str]) -> int:
     services = registered()
     try:
         check_name(name, services)
+        names = Names(name, next_port(services))
+        # Every shared file is changed in memory first, so that one not as expected stops us before
+        # anything is written.
+        edited = {path: change((ROOT / path).read_text(), names) for path, change in SHARED_EDITS.items()}
     except Refused as refused:
         print(f"new_service: {refused}", file=sys.stderr)
         return 1
-    names = Names(name, next_port(services))
     files = new_files(names)
     for relative, content in files.items():
-        path = ROOT / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
+        (ROOT / relative).parent.mkdir(parents=True, exist_ok=True)
+        (ROOT / relative).write_text(content)
     run(sys.executable, "scripts/protogen.py")
-    add_to_registry(names)
-    add_to_import_contracts(names)
-    add_to_kubernetes(names)
-    add_to_service_map(names)
+    for relative, content in edited.items():
+        (ROOT / relative).write_text(content)
     # Where the generated contracts (toko.NAME) sort among the imports, and the line breaks, depend on
     # the name: let ruff settle them.
     python = [relative for relative in files if relative.endswith(".py")]
     run(str(BIN / "ruff"), "check", "--quiet", "--fix", "--select", "I", *python)
     run(str(BIN / "ruff"), "format", "--quiet", *python, REGISTRY)
     print(f"new_service: {name} written, on port {names.port}:")
-    for relative in [*files, REGISTRY, "pyproject.toml", "deploy/kubernetes/", "README.md"]:
+    for relative in [*files, *edited]:
         print(f"  {relative}")
     print(
         "Next: make lint; .venv/bin/pytest -q tests/unit/test_architecture.py "

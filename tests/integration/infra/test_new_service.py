@@ -123,6 +123,9 @@ def test_the_skeleton_tests_and_the_architecture_test_pass(copy: Path) -> None:
         ("product", "is already a service"),
         (NAME, "is already a service"),
         ("platform", "is taken: src/toko/platform exists"),
+        ("cli", "is taken: src/toko/cli.py exists"),
+        ("flash__sale", "is not a lowercase identifier"),
+        ("sale_", "is not a lowercase identifier"),
     ],
 )
 def test_a_bad_name_is_refused_in_one_line_and_nothing_is_written(copy: Path, name: str, why: str) -> None:
@@ -141,3 +144,21 @@ def _files(copy: Path) -> list[str]:
     """The copy's files, but caches (Python writes bytecode on import)."""
     caches = {".mypy_cache", "__pycache__", ".ruff_cache"}
     return sorted(str(path.relative_to(copy)) for path in copy.rglob("*") if not caches & set(path.parts))
+
+
+def test_a_shared_file_not_as_expected_stops_it_before_anything_is_written(copy: Path) -> None:
+    readme = copy / "README.md"
+    original = readme.read_text()
+    readme.write_text(original.replace("| PostgreSQL 18 |", "| PostgreSQL |"))
+    try:
+        before = _files(copy)
+
+        result = _run(copy, sys.executable, "scripts/new_service.py", "other")
+
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            "new_service: README.md's service map is not as expected: it has no '| PostgreSQL 18 |'"
+        )
+        assert _files(copy) == before
+    finally:
+        readme.write_text(original)
