@@ -95,13 +95,13 @@ def infra(data_dir: DataDirOption = None) -> None:
         infrastructure.stop()
 
 
-async def _probe_entry(entry: ProcessEntry, endpoints: InfraEndpoints | None) -> Probe:
+async def _probe_entry(entry: ProcessEntry, endpoints: InfraEndpoints) -> Probe:
     if entry.url is None:
         return Probe(False, "not running")
     if entry.kind == "postgres":
         return await probe_postgres(entry.url)
     if entry.kind == "nats":
-        return await probe_nats(entry.url, endpoints.nats_monitor_url if endpoints else None)
+        return await probe_nats(entry.url, endpoints.nats_monitor_url)
     if entry.kind == "valkey":
         return await probe_redis(entry.url)
     spec = _spec_for(entry)
