@@ -7,7 +7,7 @@ SYNCED := $(VENV)/.synced
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help install up test lint breaking fmt proto bench status clean
+.PHONY: help install up test lint breaking fmt proto service bench status clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,7 +55,11 @@ fmt: install ## Format and auto-fix
 proto: install ## Regenerate Python code, stubs and the descriptor set from proto/
 	$(BIN)/python scripts/protogen.py
 
-bench: install ## Benchmarks: echo chain vs product read, memory of an idle platform
+service: install ## Write a new service's skeleton: make service NAME=<name> (docs/adding-a-service.md)
+	@test -n "$(NAME)" || { echo "usage: make service NAME=<name>"; exit 2; }
+	$(BIN)/python scripts/new_service.py $(NAME)
+
+bench: install ## Benchmarks: echo chain vs product read, memory and CPU of an idle platform
 	$(BIN)/python -m bench
 
 clean: ## Remove the virtualenv (keeps .toko/ data)

@@ -7,8 +7,8 @@ Starts the platform the way ``make up`` does (on a temporary data directory and 
 - (b) ``GET /v1/products/{id}``: gateway -> product service (Valkey cache) -> PostgreSQL;
 
 each with k6 at 64 connections, and reports req/s, p50 and p99, the ratio b/a, the cold start, and the
-memory of every process of the idle platform. Results go to ``bench/results/latest.json`` and the
-README's performance table.
+memory and CPU of every process of the idle platform (``bench.idle``). Results go to
+``bench/results/latest.json`` and the README's performance table.
 """
 
 from __future__ import annotations
@@ -17,13 +17,9 @@ import argparse
 import json
 import os
 import platform
-import re
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,9 +28,9 @@ from typing import Any
 import httpx
 import psutil
 
-from bench import identity, inventory, pricing
+from bench import identity, idle, inventory, pricing
 from bench.floor import Floor
-from toko.infra.netcheck import free_port
+from bench.running import RunningPlatform
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -62,132 +58,6 @@ class LoadResult:
     # connection (a rate the platform did not keep up with).
     offered_rate: int | None = None
     dropped: int = 0
-
-
-class RunningPlatform:
-    """``toko up`` in a child process on a throwaway data directory."""
-
-    def __init__(self) -> None:
-        self.data_dir = Path(
-            tempfile.mkdtemp(prefix="toko-bench-", dir="/var/tmp" if Path("/var/tmp").is_dir() else None)
-        )
-        self.data_dir.chmod(0o755)
-        names = ("GATEWAY", "ECHO", "PRODUCT", "USER", "AUTH", "AUTH_HTTP", "INVENTORY")
-        self.ports = {name: free_port() for name in (*names, "NATS", "NATS_MONITOR", "VALKEY")}
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TOKO_")}
-        env |= {f"TOKO_{name}_PORT": str(port) for name, port in self.ports.items()}
-        # One load generator on one address: per-IP limits would measure the limiter. The limiter still
-        # runs (its Valkey round trip is part of the measured path), with limits out of reach.
-        generous = json.dumps({"limit": 1_000_000_000, "window": 60})
-        env |= {
-            f"TOKO_GATEWAY_RATE_LIMIT_{kind}": generous for kind in ("API_IP", "API_CLIENT", "SIGN_IN_IP")
-        }
-        env |= {"TOKO_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1", "TOKO_LOG_LEVEL": "WARNING"}
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            [str(BIN / "toko"), "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip())
-            if line.startswith("toko is up"):
-                self.ready.set()
-        self.ready.set()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['GATEWAY']}"
-
-    @property
-    def auth_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['AUTH_HTTP']}"
-
-    def credentials(self) -> dict[str, Any]:
-        return dict(json.loads((self.data_dir / "demo-credentials.json").read_text()))
-
-    def account(self, role: str) -> dict[str, Any]:
-        return next(a for a in self.credentials()["accounts"] if a["role"] == role)
-
-    def libpq_url(self, database: str) -> str:
-        url = str(self.state()["endpoints"]["libpq_url"])
-        head, _, query = url.partition("?")
-        return f"{head.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
-
-    def state(self) -> dict[str, Any]:
-        return dict(json.loads((self.data_dir / "run" / "state.json").read_text()))
-
-    def wait(self, seconds: float = 300.0) -> float:
-        """Wait for 'toko is up'; the seconds until every service was healthy."""
-        if not self.ready.wait(seconds) or self.process.poll() is not None:
-            raise SystemExit("toko up failed:\n" + "\n".join(self.lines[-40:]))
-        healthy = [
-            float(m.group(1)) for line in self.lines if (m := re.search(r"healthy after ([\d.]+)s", line))
-        ]
-        return max(healthy, default=float("nan"))
-
-    def settle(self, seconds: float = 120.0) -> float:
-        """Wait until every JetStream consumer has caught up (no events pending or unacknowledged).
-
-        Background work (the demo seed's stock events at start, a benchmark's set-up) would otherwise
-        compete for the cores with what is measured next. Returns the seconds waited.
-        """
-        url = f"http://127.0.0.1:{self.ports['NATS_MONITOR']}/jsz?consumers=true"
-        started = time.monotonic()
-        quiet_since: float | None = None
-        while time.monotonic() - started < seconds:
-            report = httpx.get(url, timeout=5).json()
-            backlog = sum(
-                consumer.get("num_pending", 0) + consumer.get("num_ack_pending", 0)
-                for account in report.get("account_details", [])
-                for stream in account.get("stream_detail", [])
-                for consumer in stream.get("consumer_detail", [])
-            )
-            now = time.monotonic()
-            if backlog:
-                quiet_since = None
-            elif quiet_since is None:
-                quiet_since = now
-            elif now - quiet_since >= 1.0:
-                return round(now - started, 1)
-            time.sleep(0.25)
-        raise SystemExit(f"the platform did not settle within {seconds:.0f} s")
-
-    def memory(self) -> dict[str, dict[str, float]]:
-        """Resident (RSS) and proportional (PSS) memory of every server and service, in MiB."""
-        state = json.loads((self.data_dir / "run" / "state.json").read_text())
-        usage: dict[str, dict[str, float]] = {}
-        for entry in state["servers"] + state["services"]:
-            if not entry.get("pid"):
-                continue
-            root = psutil.Process(entry["pid"])
-            processes = [root, *root.children(recursive=True)]
-            rss = pss = 0
-            for process in processes:
-                try:
-                    info = process.memory_full_info()
-                except psutil.Error:
-                    continue
-                rss += info.rss
-                pss += getattr(info, "pss", info.rss)
-            usage[entry["name"]] = {
-                "rss_mib": round(rss / 2**20, 1),
-                "pss_mib": round(pss / 2**20, 1),
-                "processes": len(processes),
-            }
-        return usage
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def k6(
@@ -316,11 +186,14 @@ def render_table(result: dict[str, Any]) -> str:
         f"| price change → `PriceChanged` at a JetStream consumer | {price_events['changes']} sequential, max {price_events['max_ms']} ms | {price_events['p50_ms']} | {price_events['p99_ms']} | within 1 s |",
         f"| cold start to all healthy (installed checkout) | {result['cold_start_seconds']:.1f} s | | | < 30 s |",
         f"| idle platform memory, RSS of every server and service | {result['memory_total_rss_mib']:.0f} MiB (PSS {result['memory_total_pss_mib']:.0f} MiB) | | | < 1.5 GiB |",
+        f"| idle platform CPU, % of one core: every server and service and the supervisor, over {result['idle_cpu_seconds']:.0f} s once start-up settled (`bench/idle.py`) | {result['idle_cpu_total_percent']:.2f} % | | | < {idle.IDLE_TARGET_PERCENT:.0f} % |",
     ]
     per_process = ", ".join(f"{name} {m['rss_mib']:.0f}" for name, m in result["memory"].items())
+    idle_usage = {name: idle.IdleCpu(**cpu) for name, cpu in result["idle_cpu"].items()}
     return (
         "\n".join(rows)
         + f"\n\nIdle RSS per process (MiB): {per_process}.\n\n"
+        + f"Idle CPU per process, % of one core (wake-ups per second): {idle.per_process(idle_usage)}.\n\n"
         + f"Measured {result['date']} on {result['machine']}; k6 shares the cores with the platform. "
         + "Reproduce with `make bench`."
     )
@@ -342,6 +215,7 @@ def main() -> None:
     )
     parser.add_argument("--vus", type=int, default=64)
     parser.add_argument("--duration", default="15s")
+    parser.add_argument("--idle-seconds", type=float, default=60.0, help="window of the idle CPU measurement")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README's table")
     args = parser.parse_args()
 
@@ -352,6 +226,8 @@ def main() -> None:
         print(f"events of the start-up (demo stock) consumed after {running.settle():.1f} s more")
         time.sleep(2)  # let the last of it finish before measuring idle memory
         memory = running.memory()
+        idle_cpu = idle.measure(running.state(), args.idle_seconds)
+        print(f"idle CPU: {idle.total_percent(idle_cpu):.2f} % of one core; {idle.per_process(idle_cpu)}")
         urls = product_urls(running.base_url)
         scripts = running.credentials()["clients"]["toko-scripts"]
         token_url = f"{running.base_url}/oauth2/token"
@@ -471,6 +347,9 @@ def main() -> None:
         "memory": memory,
         "memory_total_rss_mib": round(sum(m["rss_mib"] for m in memory.values()), 1),
         "memory_total_pss_mib": round(sum(m["pss_mib"] for m in memory.values()), 1),
+        "idle_cpu_seconds": args.idle_seconds,
+        "idle_cpu": idle.as_json(idle_cpu),
+        "idle_cpu_total_percent": idle.total_percent(idle_cpu),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(result, indent=2))

@@ -54,9 +54,14 @@ def _fail(message: str) -> typer.Exit:
 
 
 @app.command()
-def up(data_dir: DataDirOption = None) -> None:
+def up(
+    data_dir: DataDirOption = None,
+    bench: Annotated[
+        bool, typer.Option("--bench", help="Also start the services only benchmarks use (echo).")
+    ] = False,
+) -> None:
     """Start the servers and every service in the foreground until Ctrl-C."""
-    supervisor = Supervisor(Infrastructure(_config(data_dir)), configured_services())
+    supervisor = Supervisor(Infrastructure(_config(data_dir)), configured_services(bench=bench))
     try:
         code = asyncio.run(supervisor.run())
     except AlreadyRunningError as exc:
@@ -92,28 +97,13 @@ def infra(data_dir: DataDirOption = None) -> None:
         infrastructure.stop()
 
 
-def _expected_entries(
-    config: InfraConfig,
-) -> tuple[list[ProcessEntry], list[ProcessEntry], InfraEndpoints | None]:
-    """What `toko up` would run, for `toko status` when nothing runs."""
-    servers = [
-        ProcessEntry(
-            "postgres", "postgres", config.database_url or "(embedded, not running)", url=config.database_url
-        ),
-        ProcessEntry("nats", "nats", f"127.0.0.1:{config.nats_port}", url=config.nats_url),
-        ProcessEntry("valkey", "valkey", f"127.0.0.1:{config.valkey_port}", url=config.redis_url),
-    ]
-    services = [ProcessEntry(s.name, s.kind, s.address, url=s.url) for s in configured_services()]
-    return servers, services, None
-
-
-async def _probe_entry(entry: ProcessEntry, endpoints: InfraEndpoints | None) -> Probe:
+async def _probe_entry(entry: ProcessEntry, endpoints: InfraEndpoints) -> Probe:
     if entry.url is None:
         return Probe(False, "not running")
     if entry.kind == "postgres":
         return await probe_postgres(entry.url)
     if entry.kind == "nats":
-        return await probe_nats(entry.url, endpoints.nats_monitor_url if endpoints else None)
+        return await probe_nats(entry.url, endpoints.nats_monitor_url)
     if entry.kind == "valkey":
         return await probe_redis(entry.url)
     spec = _spec_for(entry)
@@ -138,23 +128,20 @@ def status(data_dir: DataDirOption = None) -> None:
     config = _config(data_dir)
     layout = DataLayout(config.data_dir)
     state = _running_state(layout)
-    if state:
-        typer.echo(f"toko is running (pid {state.pid}), data in {state.data_dir}")
-        servers, services = state.servers, state.services
-        endpoints: InfraEndpoints | None = InfraEndpoints.from_dict(state.endpoints)
-    else:
-        typer.echo(f"toko is not running (data dir {config.data_dir})")
-        servers, services, endpoints = _expected_entries(config)
-    entries = servers + services
+    if state is None:
+        raise _fail(f"toko is not running (data dir {config.data_dir}); start it with `make up`")
+    typer.echo(f"toko is running (pid {state.pid}), data in {state.data_dir}")
+    endpoints = InfraEndpoints.from_dict(state.endpoints)
+    entries = state.servers + state.services
     probes = asyncio.run(_gather(*(_probe_entry(entry, endpoints) for entry in entries)))
     for entry, probe in zip(entries, probes, strict=True):
         mark = "healthy" if probe.healthy else "UNHEALTHY"
         pid = f"pid {entry.pid}" if entry.pid else ("external" if not entry.managed else "-")
         detail = "" if probe.healthy else f"  {_shorten(probe.detail)}"
         typer.echo(f"  {entry.name:<9} {mark:<9} {entry.address:<40} {pid}{detail}")
-    if state and not state.services:
+    if not state.services:
         typer.echo("  (servers only, started by `toko infra`: run services with `toko run <service>`)")
-    if not state or not all(p.healthy for p in probes):
+    if not all(p.healthy for p in probes):
         raise typer.Exit(1)
 
 
@@ -207,7 +194,7 @@ def run(
 ) -> None:
     """Run one service in the foreground with the running platform's configuration."""
     try:
-        spec = find_service(service, configured_services())
+        spec = find_service(service, configured_services(bench=True))
     except KeyError as exc:
         raise _fail(str(exc.args[0])) from None
     if port is not None:
@@ -223,7 +210,9 @@ def run(
                     "pass --port to run a second copy"
                 )
     endpoints = _platform_env(layout)
-    env = service_env(spec, configured_services(), endpoints, data_dir=config.data_dir)
+    # The platform as `toko up` runs it, so that a gateway run here routes to the same services.
+    platform = configured_services(bench=spec.bench_only)
+    env = service_env(spec, platform, endpoints, data_dir=config.data_dir)
     typer.echo(f"toko: running {spec.name} ({spec.module}) on {spec.address}", err=True)
     sys.stdout.flush()
     os.execve(sys.executable, spec.command(), env)  # noqa: S606 - replace this process: signals go straight to it

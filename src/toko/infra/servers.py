@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -18,6 +18,7 @@ from toko.infra.errors import InfraError
 from toko.infra.layout import DataLayout, default_data_dir
 from toko.infra.lock import InstanceLock
 from toko.infra.netcheck import free_port, nats_info, resp_ping
+from toko.infra.ports import PortClaim, refuse_taken_ports
 from toko.infra.postgres import EmbeddedPostgres, PostgresSettings, wheel_bin_dir
 from toko.infra.state import ProcessEntry
 from toko.infra.tcpservers import NatsServer, ValkeyServer
@@ -65,6 +66,18 @@ class InfraConfig:
             valkey_port=0,
             postgres=PostgresSettings(fsync=False, shared_buffers="32MB", max_connections=200),
         )
+
+    def port_claims(self) -> list[PortClaim]:
+        """The TCP ports of the embedded servers (PostgreSQL listens on a Unix socket only)."""
+        claims: list[PortClaim] = []
+        if self.nats_url is None:
+            claims += [
+                PortClaim(self.nats_port, "nats", "TOKO_NATS_PORT"),
+                PortClaim(self.nats_monitor_port, "nats monitoring", "TOKO_NATS_MONITOR_PORT"),
+            ]
+        if self.redis_url is None:
+            claims.append(PortClaim(self.valkey_port, "valkey", "TOKO_VALKEY_PORT"))
+        return claims
 
     def with_free_ports(self) -> InfraConfig:
         """Replace every port 0 with a currently free port."""
@@ -158,11 +171,16 @@ class Infrastructure:
         """The embedded PostgreSQL, if we run one."""
         return self._postgres
 
-    def start(self) -> InfraEndpoints:
-        """Take the lock, start the embedded servers concurrently and wait until all are healthy."""
+    def start(self, also_needed: Sequence[PortClaim] = ()) -> InfraEndpoints:
+        """Take the lock, start the embedded servers concurrently and wait until all are healthy.
+
+        Before starting anything, refuse (``PortInUseError``) if a port of theirs or ``also_needed``
+        (the services' ports, when the supervisor starts them next) is taken.
+        """
         self.layout.ensure()
         self._lock.acquire()
         try:
+            refuse_taken_ports([*self.config.port_claims(), *also_needed])
             return self._start()
         except BaseException:
             self.stop()

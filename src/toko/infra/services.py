@@ -7,10 +7,11 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from toko.infra.ports import PortClaim
 from toko.infra.servers import InfraEndpoints
 
 HOST = "127.0.0.1"
@@ -33,6 +34,11 @@ class ServiceSpec:
     # the gateway forwards to it unchanged, so those pages share the gateway's origin.
     http_port: int | None = None
     http_mounts: tuple[str, ...] = ()
+    # Environment the process gets under `toko up` unless the operator's environment sets it already.
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # Only benchmarks run it (`toko up --bench`, `make bench`): `make up` starts it not, the gateway
+    # routes nothing to it, and it is not deployed.
+    bench_only: bool = False
 
     @property
     def port_env(self) -> str:
@@ -58,13 +64,22 @@ class ServiceSpec:
         """Name of the variable carrying the HTTP port, e.g. TOKO_AUTH_HTTP_PORT."""
         return f"TOKO_{self.name.upper().replace('-', '_')}_HTTP_PORT"
 
+    def port_claims(self) -> list[PortClaim]:
+        """Every port the service listens on, with the variable that moves it."""
+        claims = [PortClaim(self.port, self.name, self.port_env)]
+        if self.http_port:
+            claims.append(PortClaim(self.http_port, f"{self.name} http", self.http_port_env))
+        return claims
+
     def with_port(self, port: int, http_port: int | None = None) -> ServiceSpec:
         """Same service on other ports."""
         return dataclasses.replace(self, port=port, http_port=http_port or self.http_port)
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("echo", "toko.services.echo", 50060, proto_service="toko.echo.v1.EchoService"),
+    ServiceSpec(
+        "echo", "toko.services.echo", 50060, proto_service="toko.echo.v1.EchoService", bench_only=True
+    ),
     ServiceSpec(
         "product",
         "toko.services.product",
@@ -94,13 +109,18 @@ SERVICES: tuple[ServiceSpec, ...] = (
         50065,
         proto_service="toko.inventory.v1.InventoryService",
         seed=("toko.services.inventory.seed",),
+        # The demo marketplace's shops get opening stock for their SKUs; off by default (production).
+        env={"TOKO_INVENTORY_DEMO_STOCK": "true"},
     ),
     ServiceSpec("gateway", "toko.gateway", 8080, kind="http", upstreams=True),
 )
 
 
-def configured_services(environ: Mapping[str, str] | None = None) -> tuple[ServiceSpec, ...]:
-    """The registry with ports overridden by ``TOKO_<NAME>_PORT`` and ``TOKO_<NAME>_HTTP_PORT``."""
+def configured_services(
+    environ: Mapping[str, str] | None = None, *, bench: bool = False
+) -> tuple[ServiceSpec, ...]:
+    """What `toko up` starts (with `bench`, the bench-only services too), in the registry's order, with
+    ports overridden by ``TOKO_<NAME>_PORT`` and ``TOKO_<NAME>_HTTP_PORT``."""
     env = os.environ if environ is None else environ
     return tuple(
         spec.with_port(
@@ -108,6 +128,7 @@ def configured_services(environ: Mapping[str, str] | None = None) -> tuple[Servi
             int(env[spec.http_port_env]) if spec.http_port_env in env else None,
         )
         for spec in SERVICES
+        if bench or not spec.bench_only
     )
 
 
@@ -147,6 +168,8 @@ def service_env(
 ) -> dict[str, str]:
     """Environment of one service process: ours plus the platform's TOKO_* configuration."""
     env = dict(os.environ if base is None else base)
+    for name, value in spec.env.items():
+        env.setdefault(name, value)
     env |= endpoints.as_env()
     env |= {
         "TOKO_DATA_DIR": str(data_dir),

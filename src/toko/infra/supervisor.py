@@ -66,7 +66,7 @@ class Supervisor:
     def __init__(
         self,
         infra: Infrastructure,
-        services: Sequence[ServiceSpec] = SERVICES,
+        services: Sequence[ServiceSpec] | None = None,
         *,
         backoff: Backoff | None = None,
         extra_env: Mapping[str, str] | None = None,
@@ -75,7 +75,8 @@ class Supervisor:
         echo: Callable[[str], None] = print_line,
     ) -> None:
         self.infra = infra
-        self.services = tuple(services)
+        # By default what `make up` runs: the registry without the bench-only services.
+        self.services = tuple(services if services is not None else (s for s in SERVICES if not s.bench_only))
         self.backoff = backoff or Backoff()
         self._extra_env = dict(extra_env or {})
         self._stop_timeout = stop_timeout
@@ -108,7 +109,7 @@ class Supervisor:
     async def start(self) -> None:
         """Start the servers, then every service in parallel (returns without waiting for health)."""
         # Blocking on purpose, on the loop's thread: the servers die with the thread that spawned them.
-        self.infra.start()
+        self.infra.start(also_needed=[claim for spec in self.services for claim in spec.port_claims()])
         self._started = True
         for spec in self.services:
             child = _Child(spec, self.env_for(spec))

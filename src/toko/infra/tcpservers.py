@@ -171,7 +171,7 @@ class ValkeyServer(TcpServer):
         return f"redis://{HOST}:{self.port}/0"
 
     def command(self) -> list[str]:
-        """valkey-server bound to loopback, no RDB snapshots, no AOF."""
+        """valkey-server bound to loopback, no RDB snapshots, no AOF, housekeeping once a second."""
         self._work_dir.mkdir(parents=True, exist_ok=True)
         return [
             str(valkey_server_binary()),
@@ -187,6 +187,11 @@ class ValkeyServer(TcpServer):
             "",
             "--daemonize",
             "no",
+            # Its housekeeping tick: 10 a second by default, which idle cost 0.2 % of a core (measured),
+            # a fifth of the idle platform's budget. Once a second still expires keys in the background
+            # (a key read after its TTL is gone anyway), and this Valkey holds few of them.
+            "--hz",
+            "1",
         ]
 
     def healthy(self) -> bool:

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 import pytest
 
-from toko.infra import SERVICES, AlreadyRunningError, DataLayout, InfraConfig, default_data_dir
+from toko.infra import (
+    SERVICES,
+    AlreadyRunningError,
+    DataLayout,
+    InfraConfig,
+    Infrastructure,
+    default_data_dir,
+)
 from toko.infra.lock import InstanceLock, holder_pid, is_locked
+from toko.infra.netcheck import free_port
+from toko.infra.ports import PortClaim, PortInUseError, refuse_taken_ports
 from toko.infra.postgres import PostgresSettings, fallback_base_dir, others_can_traverse
 from toko.infra.servers import InfraEndpoints, libpq_url
-from toko.infra.services import find_service, service_env, upstreams
+from toko.infra.services import configured_services, find_service, service_env, upstreams
 from toko.infra.state import ProcessEntry, RunState, read_state, write_state
-from toko.infra.supervisor import Backoff, credentials_lines
+from toko.infra.supervisor import Backoff, Supervisor, credentials_lines
 
 ENDPOINTS = InfraEndpoints(
     database_url="postgresql+asyncpg://postgres@/postgres?host=/s",
@@ -156,6 +166,7 @@ def test_urls_and_settings() -> None:
     assert "listen_addresses=" in options
     assert "max_connections=200" in options
     assert "fsync=on" in options
+    assert "autovacuum_naptime=5min" in options
 
 
 def test_traversability_and_fallback_dir(tmp_path: Path) -> None:
@@ -170,3 +181,63 @@ def test_traversability_and_fallback_dir(tmp_path: Path) -> None:
     assert fallback == fallback_base_dir(inner)  # stable across restarts
     assert fallback.parent == Path("/var/tmp")
     assert len(fallback.name) == len("toko-") + 12
+
+
+def test_make_up_leaves_the_bench_only_services_out_and_routes_nothing_to_them(tmp_path: Path) -> None:
+    assert [s.name for s in SERVICES if s.bench_only] == ["echo"]
+    started = configured_services(environ={})
+    assert "echo" not in [s.name for s in started]
+    assert [s.name for s in configured_services(environ={}, bench=True)] == [s.name for s in SERVICES]
+    gateway = service_env(find_service("gateway"), started, ENDPOINTS, data_dir=tmp_path, base={})
+    assert "toko.echo.v1.EchoService" not in json.loads(gateway["TOKO_GATEWAY_UPSTREAMS"])
+    assert "toko.product.v1.ProductService" in json.loads(gateway["TOKO_GATEWAY_UPSTREAMS"])
+    assert "echo" not in [s.name for s in Supervisor(Infrastructure(InfraConfig(tmp_path))).services]
+
+
+def test_a_service_gets_its_registry_environment_unless_the_operator_set_it(tmp_path: Path) -> None:
+    inventory = find_service("inventory")
+    env = service_env(inventory, SERVICES, ENDPOINTS, data_dir=tmp_path, base={})
+    assert env["TOKO_INVENTORY_DEMO_STOCK"] == "true"
+    operator = {"TOKO_INVENTORY_DEMO_STOCK": "false"}
+    assert (
+        service_env(inventory, SERVICES, ENDPOINTS, data_dir=tmp_path, base=operator)[
+            "TOKO_INVENTORY_DEMO_STOCK"
+        ]
+        == "false"
+    )
+    product = service_env(find_service("product"), SERVICES, ENDPOINTS, data_dir=tmp_path, base={})
+    assert "TOKO_INVENTORY_DEMO_STOCK" not in product
+
+
+def test_every_port_is_claimed_with_the_variable_that_moves_it() -> None:
+    claims = InfraConfig(Path("x")).port_claims()
+    claims += [claim for spec in configured_services(environ={}) for claim in spec.port_claims()]
+    assert {(c.owner, c.port, c.variable) for c in claims} >= {
+        ("nats", 14222, "TOKO_NATS_PORT"),
+        ("nats monitoring", 18222, "TOKO_NATS_MONITOR_PORT"),
+        ("valkey", 16379, "TOKO_VALKEY_PORT"),
+        ("auth", 50063, "TOKO_AUTH_PORT"),
+        ("auth http", 50064, "TOKO_AUTH_HTTP_PORT"),
+        ("gateway", 8080, "TOKO_GATEWAY_PORT"),
+    }
+    external = InfraConfig(Path("x"), nats_url="nats://elsewhere:4222", redis_url="redis://elsewhere:6379")
+    assert external.port_claims() == []
+
+
+def test_a_taken_or_doubled_port_is_refused_in_one_line() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        taken = sock.getsockname()[1]
+        with pytest.raises(PortInUseError) as error:
+            refuse_taken_ports([PortClaim(taken, "gateway", "TOKO_GATEWAY_PORT")])
+    assert (
+        str(error.value)
+        == f"port {taken} (gateway) is already in use (set TOKO_GATEWAY_PORT to another port)"
+    )
+    free = free_port()
+    with pytest.raises(PortInUseError, match=f"port {free} is given to both user and product"):
+        refuse_taken_ports(
+            [PortClaim(free, "user", "TOKO_USER_PORT"), PortClaim(free, "product", "TOKO_PRODUCT_PORT")]
+        )
+    refuse_taken_ports([PortClaim(free_port(), "user", "TOKO_USER_PORT")])
