@@ -47,10 +47,6 @@ SERVING_MODULES = ("__init__", "__main__", "bootstrap", "settings", "grpc_api", 
 DOMAIN_MODULES = ("domain", "handlers", "repository", "mapping")
 # Modules a service lacks today, each with where its code is instead. A gap closed must leave this list
 # (a test says so), so the list only ever shrinks.
-KNOWN_GAPS: dict[str, dict[str, str]] = {
-    "auth": {"mapping": "auth maps its protos in grpc_api.py"},
-}
-
 SERVICE_NAMES = sorted(
     path.name for path in SERVICES_DIR.iterdir() if path.is_dir() and not path.name.startswith(("_", "."))
 )
@@ -207,7 +203,6 @@ def test_the_service_has_the_modules_of_its_shape(service: str) -> None:
     package = SERVICES_DIR / service
     required = SERVING_MODULES if _bench_only(service) else SERVING_MODULES + DOMAIN_MODULES
     missing = [name for name in required if not _has_module(package, name)]
-    missing = [name for name in missing if name not in KNOWN_GAPS.get(service, {})]
     assert not missing, (
         f"src/toko/services/{service}/ lacks {', '.join(missing)} (each a module <name>.py or a package "
         "<name>/__init__.py; see docs/adding-a-service.md)"
@@ -232,13 +227,4 @@ def test_event_handlers_live_in_consumers(service: str) -> None:
     )
     assert consumes or not has_consumers, (
         f"src/toko/services/{service}/consumers.py has event handlers that no EventConsumer in its bootstrap runs"
-    )
-
-
-@pytest.mark.parametrize(
-    ("service", "module"), [(service, module) for service, gaps in KNOWN_GAPS.items() for module in gaps]
-)
-def test_every_known_gap_is_still_one(service: str, module: str) -> None:
-    assert not _has_module(SERVICES_DIR / service, module), (
-        f"{service} has its {module} module now: remove it from KNOWN_GAPS in tests/unit/test_architecture.py"
     )
