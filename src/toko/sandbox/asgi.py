@@ -9,7 +9,6 @@ can use port 0).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,8 @@ from urllib.parse import parse_qsl
 
 import orjson
 import uvicorn
+
+from toko.platform.embedded_http import EmbeddedServer
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -150,13 +151,6 @@ class Router:
         return Response(status=404, body=b"not found")
 
 
-class _InLoopServer(uvicorn.Server):
-    # The sandbox's main owns SIGTERM/SIGINT and stops every server; uvicorn must not take them over.
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @dataclass
 class HttpServer:
     """An ASGI app served by uvicorn in the running loop, from ``start`` until ``stop``."""
@@ -178,7 +172,7 @@ class HttpServer:
             server_header=False,
             timeout_graceful_shutdown=max(1, round(grace)),
         )
-        server = _InLoopServer(config)
+        server = EmbeddedServer(config)
         return cls(server, sock, asyncio.create_task(server.serve(sockets=[sock]), name="sandbox-http"))
 
     @property

@@ -23,6 +23,7 @@ import orjson
 import uvicorn
 
 from toko.platform.asgi import App, Receive, RequestBody, Scope, Send, send_response
+from toko.platform.embedded_http import EmbeddedServer
 from toko.platform.inputs import NUL
 
 MAX_BODY_BYTES = 64 * 1024
@@ -177,13 +178,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-class _EmbeddedServer(uvicorn.Server):
-    # The service process owns SIGTERM/SIGINT (toko.platform.service); uvicorn must not take them over.
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @dataclass
 class HttpListener:
     """An ASGI app served by uvicorn on an already bound socket, as a service background worker."""
@@ -210,7 +204,7 @@ class HttpListener:
             timeout_graceful_shutdown=5,
             h11_max_incomplete_event_size=16 * 1024,
         )
-        server = _EmbeddedServer(config)
+        server = EmbeddedServer(config)
         serving = asyncio.create_task(server.serve(sockets=[self.sock]))
         stopping = asyncio.create_task(stop.wait())
         try:
