@@ -2,7 +2,8 @@
 
 Every ``curl`` in the README's shell blocks is parsed (only ``-s -X -H -d -u`` and a URL; anything else
 fails the test, so the examples stay plain), its placeholders (``<shop id>``…) filled with demo
-data and ``$TOKEN`` with a token of exactly the scopes the README asks for. An example that answered
+data, ``$TOKEN`` with a token of exactly the scopes the README asks for and ``$BUYER_TOKEN`` with a
+demo buyer's, signed in as ``toko token`` does. An example that answered
 a shape error (unknown route or field, wrong media type, malformed JSON), a 401 or 403, or a 5xx
 would be one a reader cannot use.
 """
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+
+from toko.infra.signin import sign_in
 
 if TYPE_CHECKING:
     from conftest import Platform
@@ -100,6 +103,7 @@ def as_request(command: str, values: dict[str, str]) -> httpx.Request:
 def test_every_api_example_in_the_readme_reaches_its_operation(platform: Platform) -> None:
     token = platform.scripts_token(token_scope())
     bearer = {"Authorization": f"Bearer {token}"}
+    buyer = platform.account("buyer")
     with platform.client() as client:
         # A seeded product deep in the list (newer ones may be other tests'), whose shop has a warehouse;
         # the examples make its first SKU perishable.
@@ -131,7 +135,8 @@ def test_every_api_example_in_the_readme_reaches_its_operation(platform: Platfor
             "<supplier id>": str(uuid.uuid4()),
             "<campaign id>": str(uuid.uuid4()),
             "$TOKEN": token,
-            "$BUYER_TOKEN": token,
+            # What `toko token --user <a demo buyer>` prints: a buyer's own token.
+            "$BUYER_TOKEN": sign_in(platform.base_url, buyer["email"], buyer["password"]).access_token,
         }
         commands = [c for c in shell_commands() if c.startswith("curl ")]
         unusable: list[str] = []
