@@ -151,6 +151,28 @@ async def test_every_violation_is_reported_at_once(stub: Stub, category: pb.Cate
     assert set(fields) == {"title", "weight_grams", "image_urls[0]", "skus[0].price.currency"}
 
 
+@pytest.mark.parametrize(
+    "text", ["\u200b\u200c\u200d\u2060\ufeff", "Kaos \u202eSOLOP", "\u2066Kaos\u2069 Polos"]
+)
+async def test_invisible_or_bidi_text_in_names_is_refused_with_the_fields_reason(
+    stub: Stub, category: pb.Category, database: Database, text: str
+) -> None:
+    shop_id = new_shop()
+    title = await failure(
+        stub.CreateProduct(new_product_request(shop_id, category.id, title=text, slug="kaos"), metadata=ADMIN)
+    )
+    option = new_product_request(shop_id, category.id)
+    option.options[1].values[0] = text
+    option_value = await failure(stub.CreateProduct(option, metadata=ADMIN))
+    category_name = await failure(stub.CreateCategory(pb.CreateCategoryRequest(name=text), metadata=ADMIN))
+
+    assert title == (INVALID, "INVALID_TITLE", ["title"])
+    assert option_value[:2] == (INVALID, "VALIDATION_FAILED")
+    assert "options[1].values[0]" in option_value[2]
+    assert category_name == (INVALID, "INVALID_CATEGORY_NAME", ["name"])
+    assert await rows_of_shop(database, shop_id) == (0, 0)
+
+
 async def test_an_unknown_category_is_a_bad_request_on_its_field(stub: Stub) -> None:
     unknown = await failure(
         stub.CreateProduct(new_product_request(new_shop(), str(uuid.uuid4())), metadata=ADMIN)

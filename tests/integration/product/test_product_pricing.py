@@ -497,6 +497,26 @@ async def test_a_sku_cannot_join_overlapping_campaigns_and_bad_terms_are_refused
     assert (await stub.GetCampaign(ppb.GetCampaignRequest(id=second.id))).campaign.skus == []
 
 
+async def test_a_campaign_name_of_invisible_characters_or_with_bidi_controls_is_refused(stub: Stub) -> None:
+    start = datetime.now(UTC) + timedelta(hours=1)
+    window = {"start_time": stamp(start), "end_time": stamp(start + timedelta(hours=1))}
+
+    blank = await failure(
+        stub.CreateCampaign(
+            ppb.CreateCampaignRequest(name="\u200b\u2060\ufeff\u200d", **window), metadata=ADMIN
+        )
+    )
+    reordered = await failure(
+        stub.CreateCampaign(ppb.CreateCampaignRequest(name="Flash \u202eELAS", **window), metadata=ADMIN)
+    )
+    cleaned = (
+        await stub.CreateCampaign(ppb.CreateCampaignRequest(name="  Flash   Sale ", **window), metadata=ADMIN)
+    ).campaign
+
+    assert blank == reordered == (INVALID, "INVALID_CAMPAIGN_NAME", ["name"])
+    assert cleaned.name == "Flash Sale"
+
+
 # --- events -------------------------------------------------------------------------------------------------
 
 

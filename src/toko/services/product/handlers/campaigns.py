@@ -63,22 +63,13 @@ async def create_campaign(
     if not principal.is_admin:
         raise PermissionDenied(CommonReason.ROLE_REQUIRED, "only admins create campaigns")
     now = catalog.clock()
-    name = name.strip()
+    name, name_problems = domain.checked_campaign_name(name)
     request = ppb.CreateCampaignRequest(
         name=name, start_time=timestamp(window.start), end_time=timestamp(window.end)
     )
 
     async def create(uow: UnitOfWork) -> ppb.Campaign:
-        problems: list[Violation] = []
-        if not domain.CAMPAIGN_NAME_MIN_LENGTH <= len(name) <= domain.CAMPAIGN_NAME_MAX_LENGTH:
-            problems.append(
-                Violation(
-                    "name",
-                    f"must be {domain.CAMPAIGN_NAME_MIN_LENGTH} to "
-                    f"{domain.CAMPAIGN_NAME_MAX_LENGTH} characters",
-                    ErrorCode.INVALID_CAMPAIGN_NAME,
-                )
-            )
+        problems = list(name_problems)
         problems.extend(
             domain.check_window(
                 window,
