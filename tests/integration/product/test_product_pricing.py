@@ -258,6 +258,24 @@ async def test_bad_quote_lines_get_a_clear_reason(stub: Stub, category: pb.Categ
     assert twice == (INVALID, "DUPLICATE_LINE", ["lines[1].sku_id"])
 
 
+async def test_a_quotes_buyer_id_is_a_user_id_when_given(stub: Stub, category: pb.Category) -> None:
+    sku = (await new_product(stub, category)).skus[0].id
+    line = ppb.QuoteLine(sku_id=sku, quantity=1)
+
+    anonymous = await stub.QuotePrices(ppb.QuotePricesRequest(lines=[line]))
+    known = await stub.QuotePrices(ppb.QuotePricesRequest(lines=[line], buyer_id=str(uuid.uuid4())))
+    not_an_id = await failure(stub.QuotePrices(ppb.QuotePricesRequest(lines=[line], buyer_id="budi")))
+    with_a_bad_line = await failure(
+        stub.QuotePrices(
+            ppb.QuotePricesRequest(lines=[ppb.QuoteLine(sku_id=sku, quantity=0)], buyer_id="budi")
+        )
+    )
+
+    assert known.lines[0].unit_price == anonymous.lines[0].unit_price
+    assert not_an_id == (INVALID, "INVALID_ID", ["buyer_id"])
+    assert with_a_bad_line == (INVALID, "VALIDATION_FAILED", ["buyer_id", "lines[0].quantity"])
+
+
 # --- schedules ----------------------------------------------------------------------------------------------
 
 

@@ -620,7 +620,10 @@ class QuotePricesRequest(_message.Message):
     BUYER_ID_FIELD_NUMBER: _builtins.int
     AT_FIELD_NUMBER: _builtins.int
     buyer_id: _builtins.str
-    """The buyer, when known."""
+    """The buyer, when known: a user id (a UUID; INVALID_ID naming buyer_id otherwise). No price
+    depends on the buyer today, so it is checked and otherwise unused: a campaign's per-buyer limit
+    is applied to each line by its quantity, not counted across a buyer's orders.
+    """
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___QuoteLine]:
         """Lines to price, 1 to 100, one per SKU."""
