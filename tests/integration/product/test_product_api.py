@@ -116,6 +116,74 @@ async def test_a_taken_slug_is_refused_and_nothing_is_written(
     assert await rows_of_shop(database, shop_id) == (1, 4)
 
 
+async def test_a_second_product_of_the_same_title_gets_the_next_free_slug(
+    stub: Stub, category: pb.Category
+) -> None:
+    shop_id = new_shop()
+    first = await create(stub, new_product_request(shop_id, category.id, title="Kaos Polos"))
+    chosen = await create(
+        stub, new_product_request(shop_id, category.id, title="Kaos Polos", slug="kaos-polos-3")
+    )
+    second = await create(stub, new_product_request(shop_id, category.id, title="Kaos Polos"))
+    third = await create(stub, new_product_request(shop_id, category.id, title="Kaos Polos"))
+    elsewhere = await create(stub, new_product_request(new_shop(), category.id, title="Kaos Polos"))
+
+    assert [first.slug, chosen.slug, second.slug, third.slug] == [
+        "kaos-polos",
+        "kaos-polos-3",
+        "kaos-polos-2",
+        "kaos-polos-4",
+    ]
+    assert elsewhere.slug == "kaos-polos"
+
+
+async def test_concurrent_creates_of_one_title_all_succeed_with_different_slugs(
+    stub: Stub, category: pb.Category
+) -> None:
+    shop_id = new_shop()
+
+    created = await asyncio.gather(
+        *(
+            create(stub, new_product_request(shop_id, category.id, title="Sambal Roa Manado"))
+            for _ in range(6)
+        )
+    )
+
+    assert sorted(product.slug for product in created) == sorted(
+        ["sambal-roa-manado", *(f"sambal-roa-manado-{n}" for n in range(2, 7))]
+    )
+
+
+async def test_clearing_the_slug_of_an_update_derives_a_free_one(stub: Stub, category: pb.Category) -> None:
+    shop_id = new_shop()
+    await create(stub, new_product_request(shop_id, category.id, title="Kopi Gayo"))
+    other = await create(stub, new_product_request(shop_id, category.id, title="Kopi Toraja"))
+    numbered = await create(stub, new_product_request(shop_id, category.id, title="Kopi Gayo"))
+    mask = FieldMask(paths=["title", "slug"])
+
+    renamed = await stub.UpdateProduct(
+        pb.UpdateProductRequest(product=pb.Product(id=other.id, title="Kopi Gayo"), update_mask=mask),
+        metadata=ADMIN,
+    )
+    same = await stub.UpdateProduct(
+        pb.UpdateProductRequest(product=pb.Product(id=numbered.id, title="Kopi Gayo"), update_mask=mask),
+        metadata=ADMIN,
+    )
+    explicit = await failure(
+        stub.UpdateProduct(
+            pb.UpdateProductRequest(
+                product=pb.Product(id=other.id, slug="kopi-gayo"), update_mask=FieldMask(paths=["slug"])
+            ),
+            metadata=ADMIN,
+        )
+    )
+
+    assert numbered.slug == "kopi-gayo-2"
+    assert renamed.product.slug == "kopi-gayo-3"
+    assert (same.product.slug, same.product.version) == ("kopi-gayo-2", numbered.version)
+    assert explicit == (grpc.StatusCode.ALREADY_EXISTS, "SLUG_TAKEN", ["product.slug"])
+
+
 async def test_a_sku_missing_an_option_is_refused_naming_the_field(
     stub: Stub, category: pb.Category, database: Database
 ) -> None:

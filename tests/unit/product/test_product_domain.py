@@ -26,9 +26,11 @@ from toko.services.product.domain.catalog import (
     SkuSpec,
     archive_product,
     check_skus,
+    derives_slug,
     is_valid_slug,
     new_category,
     new_product,
+    numbered_slug,
     slugify,
     update_product,
 )
@@ -124,6 +126,26 @@ def test_invalid_slugs_are_refused(slug: str) -> None:
 def test_a_given_slug_is_kept_and_an_empty_one_derived() -> None:
     assert create(slug="kaos-keren").slug == "kaos-keren"
     assert create().slug == "kaos-polos-hitam-premium"
+
+
+def test_a_derived_slug_is_numbered_from_two_and_stays_valid() -> None:
+    longest = "k" * 60 + "-" + "p" * 59
+
+    assert [numbered_slug("kaos-polos", n) for n in (1, 2, 3, 10)] == [
+        "kaos-polos",
+        "kaos-polos-2",
+        "kaos-polos-3",
+        "kaos-polos-10",
+    ]
+    assert numbered_slug(longest, 2) == "k" * 60 + "-" + "p" * 57 + "-2"
+    # Cut where a hyphen would end the base: the hyphen goes too, or the slug would hold a double one.
+    assert numbered_slug("k" * 116 + "-pq", 12) == "k" * 116 + "-12"
+    assert all(is_valid_slug(numbered_slug(longest, n)) for n in (2, 99, 12_345))
+    assert (derives_slug(spec()), derives_slug(spec(slug="  ")), derives_slug(spec(slug="kaos"))) == (
+        True,
+        True,
+        False,
+    )
 
 
 # --- single fields ------------------------------------------------------------------------------------------

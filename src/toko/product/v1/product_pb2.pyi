@@ -291,7 +291,10 @@ class Product(_message.Message):
     title: _builtins.str
     """Title shown to buyers."""
     slug: _builtins.str
-    """URL slug, unique within the shop; derived from the title when left empty."""
+    """URL slug, unique within the shop. Derived from the title when left empty, and numbered
+    ("kaos-polos-2", "-3" …) when another product of the shop has it; a slug the seller sets
+    that another product has is refused (SLUG_TAKEN).
+    """
     description: _builtins.str
     """Long description."""
     condition: Global___Condition.ValueType
@@ -673,7 +676,9 @@ class CreateProductRequest(_message.Message):
     title: _builtins.str
     """Title shown to buyers, 3 to 200 characters."""
     slug: _builtins.str
-    """URL slug, unique within the shop; derived from the title when empty."""
+    """URL slug, unique within the shop; when empty, derived from the title and numbered ("-2",
+    "-3" …) when the shop has that one already. A slug given that the shop has is SLUG_TAKEN.
+    """
     description: _builtins.str
     """Long description, at most 10,000 characters."""
     condition: Global___Condition.ValueType

@@ -253,6 +253,22 @@ def slugify(text: str) -> str:
     return slug
 
 
+def numbered_slug(base: str, number: int) -> str:
+    """The ``number``-th slug of a derived ``base``: the base itself, then ``<base>-2``, ``<base>-3`` …
+
+    The base is shortened where the suffix would make the slug too long, so each stays valid.
+    """
+    if number <= 1:
+        return base
+    suffix = f"-{number}"
+    return f"{base[: SLUG_MAX_LENGTH - len(suffix)].rstrip('-')}{suffix}"
+
+
+def derives_slug(spec: ProductSpec) -> bool:
+    """Whether the slug of ``spec`` is left to be derived from the title (the seller set none)."""
+    return not spec.slug.strip()
+
+
 def is_valid_slug(slug: str) -> bool:
     """Whether ``slug`` is lowercase ASCII words of letters and digits joined by single hyphens."""
     return SLUG_MIN_LENGTH <= len(slug) <= SLUG_MAX_LENGTH and _SLUG.match(slug) is not None

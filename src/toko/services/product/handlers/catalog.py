@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TypeVar
 
@@ -22,7 +22,13 @@ from toko.platform.auth import Principal
 from toko.platform.cache import CacheUnavailable
 from toko.platform.db import Database
 from toko.platform.error_codes import CommonReason
-from toko.platform.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from toko.platform.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import Page, PageSpec, bad_page_token, decode_token, encode_token, id_after
@@ -55,6 +61,12 @@ from toko.services.product.repricing import price_product
 
 log = logging.getLogger(__name__)
 
+# How many numbered slugs (``kaos-polos``, ``kaos-polos-2`` …) one look-up for a free one tries.
+SLUG_CANDIDATES = 20
+# How often a create chooses again after concurrent creates took the slugs it chose. Each lost
+# attempt means a concurrent create of the same title committed, so this bound only stops a
+# pathological loop; n creates of one title at once need up to n - 1 retries.
+SLUG_ATTEMPTS = 20
 PRODUCT_PAGES = PageSpec(default=20, maximum=100)
 CATEGORY_PAGES = PageSpec(default=50, maximum=200)
 MAX_BATCH_SKUS = 100
@@ -191,7 +203,9 @@ async def create_product(
                 ),
                 also=problems,
             )
-            await repository.add_products(product)
+            (product,) = await _add_with_free_slugs(
+                repository, [product], derived=[domain.derives_slug(command.spec)]
+            )
             await price_product(
                 uow, sku_ids=[sku.id for sku in product.skus], actor=principal.subject, now=now
             )
@@ -229,7 +243,9 @@ async def create_products(
                     also=checked[category_id],
                 )
             )
-        await repository.add_products(*created)
+        created = await _add_with_free_slugs(
+            repository, created, derived=[domain.derives_slug(command.spec) for command in commands]
+        )
         await price_product(
             uow,
             sku_ids=[sku.id for product in created for sku in product.skus],
@@ -350,6 +366,10 @@ async def update_product(*, catalog: Catalog, command: UpdateProduct, principal:
             ),
             also=problems,
         )
+        if "slug" in changed and domain.derives_slug(command.changes):
+            (updated,) = await _free_slugs(repository, [updated], derived=[True])
+            if updated.slug == current.slug:
+                changed = tuple(name for name in changed if name != "slug")
         if not changed:
             return product_to_proto(current)
         await repository.save_product(updated, skus_changed="skus" in changed)
@@ -425,6 +445,77 @@ async def batch_get_skus(
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
+
+
+async def _add_with_free_slugs(
+    repository: CatalogRepository, created: Sequence[Product], *, derived: Sequence[bool]
+) -> list[Product]:
+    """Insert new products; a derived slug the shop has already gets the first free number (``-2``, ``-3`` …).
+
+    Race-safe: two creates choosing the same slug meet at the shop's unique slug index; the one
+    that waited there for the other's commit looks again and takes the next free number. A slug
+    the seller set stays theirs to change (SLUG_TAKEN).
+    """
+    attempts = 0
+    while True:
+        attempts += 1
+        placed = await _free_slugs(repository, created, derived=derived)
+        try:
+            await repository.add_products(*placed)
+        except AlreadyExists as exc:
+            if exc.reason is not ErrorCode.SLUG_TAKEN or attempts == SLUG_ATTEMPTS:
+                raise
+            if not await _lost_a_slug(repository, placed, derived):
+                raise  # a slug the seller set is taken: choosing again changes nothing
+            continue
+        return placed
+
+
+async def _free_slugs(
+    repository: CatalogRepository, products: Sequence[Product], *, derived: Sequence[bool]
+) -> list[Product]:
+    """``products`` with each derived slug replaced by its first number no other product of the shop has."""
+    ids = [product.id for product in products]
+    # Slugs of this batch are spoken for too: the seller's, and the ones already chosen.
+    chosen = {(p.shop_id, p.slug) for p, derive in zip(products, derived, strict=True) if not derive}
+    placed: list[Product] = []
+    for product, derive in zip(products, derived, strict=True):
+        if not derive:
+            placed.append(product)
+            continue
+        slug = await _free_slug(repository, product.shop_id, product.slug, besides=ids, chosen=chosen)
+        chosen.add((product.shop_id, slug))
+        placed.append(replace(product, slug=slug))
+    return placed
+
+
+async def _free_slug(
+    repository: CatalogRepository,
+    shop_id: str,
+    base: str,
+    *,
+    besides: Sequence[str],
+    chosen: set[tuple[str, str]],
+) -> str:
+    first = 1
+    while True:
+        candidates = [domain.numbered_slug(base, n) for n in range(first, first + SLUG_CANDIDATES)]
+        taken = await repository.taken_slugs(shop_id, candidates, besides=besides)
+        for slug in candidates:
+            if slug not in taken and (shop_id, slug) not in chosen:
+                return slug
+        first += SLUG_CANDIDATES
+
+
+async def _lost_a_slug(
+    repository: CatalogRepository, placed: Sequence[Product], derived: Sequence[bool]
+) -> bool:
+    """Whether another product now has a slug chosen for ``placed`` (a concurrent create committed it)."""
+    ids = [product.id for product in placed]
+    for product, derive in zip(placed, derived, strict=True):
+        if derive and await repository.taken_slugs(product.shop_id, [product.slug], besides=ids):
+            return True
+    return False
 
 
 async def _product_to_change(repository: CatalogRepository, product_id: str, principal: Principal) -> Product:

@@ -153,15 +153,27 @@ class CatalogRepository:
     # --- products -------------------------------------------------------------------------------------------
 
     async def add_products(self, *added: Product) -> None:
-        """Insert products and their SKUs; raise ``AlreadyExists`` when a shop has one's slug already."""
-        # A violated constraint aborts the transaction: the caller's unit of work rolls everything back.
+        """Insert products and their SKUs; raise ``AlreadyExists`` when a shop has one's slug already.
+
+        Within a savepoint: after a taken slug the transaction goes on, so the caller may retry with another.
+        """
         try:
-            await self._session.execute(products.insert(), [_product_row(product) for product in added])
-            await self._session.execute(
-                skus.insert(), [row for product in added for row in _sku_rows(product)]
-            )
+            async with self._session.begin_nested():
+                await self._session.execute(products.insert(), [_product_row(product) for product in added])
+                await self._session.execute(
+                    skus.insert(), [row for product in added for row in _sku_rows(product)]
+                )
         except IntegrityError as exc:
             raise _translated(exc, added) from exc
+
+    async def taken_slugs(self, shop_id: str, slugs: Sequence[str], *, besides: Sequence[str]) -> set[str]:
+        """Which of ``slugs`` products of the shop other than ``besides`` (product ids) have."""
+        query = select(products.c.slug).where(
+            products.c.shop_id == shop_id,
+            products.c.slug.in_(list(slugs)),
+            products.c.id.not_in(list(besides)),
+        )
+        return set((await self._session.execute(query)).scalars())
 
     async def save_product(self, product: Product, *, skus_changed: bool) -> None:
         """Write a changed product back, and its SKUs when they changed (kept SKUs keep their ids)."""
