@@ -75,6 +75,72 @@ PRODUCT_STATUS_ARCHIVED: ProductStatus.ValueType  # 3
 """Off sale for good."""
 Global___ProductStatus: _TypeAlias = ProductStatus  # noqa: Y015
 
+class _StockLevel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _StockLevelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StockLevel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    STOCK_LEVEL_UNSPECIFIED: _StockLevel.ValueType  # 0
+    """Not set."""
+    STOCK_LEVEL_UNKNOWN: _StockLevel.ValueType  # 1
+    """The inventory service has not reported on the SKU yet: availability unknown."""
+    STOCK_LEVEL_OUT_OF_STOCK: _StockLevel.ValueType  # 2
+    """No unit can be reserved (quantity bucket "0")."""
+    STOCK_LEVEL_LOW: _StockLevel.ValueType  # 3
+    """A few units left (quantity bucket "1-5")."""
+    STOCK_LEVEL_IN_STOCK: _StockLevel.ValueType  # 4
+    """In stock (quantity bucket "6-20" or "21+")."""
+
+class StockLevel(_StockLevel, metaclass=_StockLevelEnumTypeWrapper):
+    """StockLevel is how much of a SKU a buyer can get, as the inventory service last reported it."""
+
+STOCK_LEVEL_UNSPECIFIED: StockLevel.ValueType  # 0
+"""Not set."""
+STOCK_LEVEL_UNKNOWN: StockLevel.ValueType  # 1
+"""The inventory service has not reported on the SKU yet: availability unknown."""
+STOCK_LEVEL_OUT_OF_STOCK: StockLevel.ValueType  # 2
+"""No unit can be reserved (quantity bucket "0")."""
+STOCK_LEVEL_LOW: StockLevel.ValueType  # 3
+"""A few units left (quantity bucket "1-5")."""
+STOCK_LEVEL_IN_STOCK: StockLevel.ValueType  # 4
+"""In stock (quantity bucket "6-20" or "21+")."""
+Global___StockLevel: _TypeAlias = StockLevel  # noqa: Y015
+
+@_typing.final
+class SkuAvailability(_message.Message):
+    """SkuAvailability is whether a buyer can get a SKU, as the inventory service last reported it
+    (its StockAvailabilityChanged events, kept in the product service's database).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEVEL_FIELD_NUMBER: _builtins.int
+    IN_STOCK_FIELD_NUMBER: _builtins.int
+    QUANTITY_BUCKET_FIELD_NUMBER: _builtins.int
+    level: Global___StockLevel.ValueType
+    """Out of stock, low or in stock; unknown while the inventory service has not reported on the SKU."""
+    in_stock: _builtins.bool
+    """Whether any unit can be reserved; false also while the level is unknown."""
+    quantity_bucket: _builtins.str
+    """Available units over all warehouses, bucketed as the inventory service reports them: "0",
+    "1-5", "6-20" or "21+"; empty while the level is unknown.
+    """
+    def __init__(
+        self,
+        *,
+        level: Global___StockLevel.ValueType = ...,
+        in_stock: _builtins.bool = ...,
+        quantity_bucket: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["in_stock", b"in_stock", "level", b"level", "quantity_bucket", b"quantity_bucket"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SkuAvailability: _TypeAlias = SkuAvailability  # noqa: Y015
+
 @_typing.final
 class Category(_message.Message):
     """Category is a node of the category tree."""

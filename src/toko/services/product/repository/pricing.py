@@ -37,6 +37,7 @@ from toko.services.product.domain.pricing import (
     Window,
     lowest_price,
 )
+from toko.services.product.domain.storefront import Availability
 from toko.services.product.error_codes import ErrorCode
 from toko.services.product.repository.common import violated_constraint
 from toko.services.product.repository.tables import (
@@ -676,15 +677,20 @@ class PricingRepository:
 
     # --- stock signals -----------------------------------------------------------------------------------
 
-    async def record_availability(self, sku_id: str, available: int, version: int) -> bool:
+    async def record_availability(self, sku_id: str, availability: Availability, version: int) -> bool:
         """Keep the latest availability of a SKU; False when ``version`` is not newer than the stored one."""
-        upsert = insert(sku_stock_signals).values(
-            sku_id=sku_id, available=available, availability_version=version, updated_at=func.now()
-        )
+        values = {
+            "available": availability.surely_available,
+            "in_stock": availability.in_stock,
+            "quantity_bucket": availability.quantity_bucket,
+            "availability_version": version,
+            "updated_at": func.now(),
+        }
+        upsert = insert(sku_stock_signals).values(sku_id=sku_id, **values)
         result = await self._session.execute(
             upsert.on_conflict_do_update(
                 index_elements=[sku_stock_signals.c.sku_id],
-                set_={"available": available, "availability_version": version, "updated_at": func.now()},
+                set_=values,
                 where=sku_stock_signals.c.availability_version < version,
             ).returning(sku_stock_signals.c.sku_id)
         )

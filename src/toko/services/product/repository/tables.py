@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -180,6 +181,8 @@ sku_stock_signals = Table(
     Column("sku_id", _UUID, primary_key=True),
     Column("available", Integer),
     Column("availability_version", BigInteger, nullable=False),
+    Column("in_stock", Boolean),
+    Column("quantity_bucket", Text),
     Column("updated_at", _TIME, nullable=False),
 )
 
