@@ -11,11 +11,18 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import nats
 import pytest
-from google.protobuf.any_pb2 import Any as AnyMessage
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from product_testkit import ADMIN, as_seller, failure, new_product_request, new_shop, product_settings
+from product_testkit import (
+    ADMIN,
+    as_seller,
+    failure,
+    new_product_request,
+    new_shop,
+    product_settings,
+    publish_inventory_event,
+)
 from sqlalchemy import func, select
 
 from toko.common.v1.event_pb2 import EventEnvelope
@@ -586,27 +593,6 @@ async def test_a_price_change_reaches_a_jetstream_subscriber_quickly(
 # --- dynamic pricing ----------------------------------------------------------------------------------------
 
 
-async def publish_inventory_event(
-    settings: ProductSettings, message: inventory_events.StockAvailabilityChanged
-) -> None:
-    payload = AnyMessage()
-    payload.Pack(message)
-    envelope = EventEnvelope(
-        id=str(uuid.uuid4()), type=message.DESCRIPTOR.full_name, source="inventory", subject=message.sku_id
-    )
-    envelope.time.GetCurrentTime()
-    envelope.payload.CopyFrom(payload)
-    connection = await nats.connect(settings.nats_url)
-    try:
-        await connection.jetstream().publish(
-            f"toko.inventory.{message.DESCRIPTOR.name}",
-            envelope.SerializeToString(),
-            headers={"Nats-Msg-Id": envelope.id},
-        )
-    finally:
-        await connection.drain()
-
-
 async def test_dynamic_rules_lower_an_overstocked_sku_within_its_bounds(
     stub: Stub, category: pb.Category, settings: ProductSettings, database: Database
 ) -> None:
@@ -639,7 +625,7 @@ async def test_dynamic_rules_lower_an_overstocked_sku_within_its_bounds(
 
     # Plenty of stock and no sales: the stock covers more than 30 days.
     await publish_inventory_event(
-        settings,
+        settings.nats_url,
         inventory_events.StockAvailabilityChanged(
             sku_id=sku, shop_id=shop, in_stock=True, quantity_bucket="21+", version=1
         ),

@@ -295,10 +295,17 @@ class Sku(_message.Message):
     CODE_FIELD_NUMBER: _builtins.int
     OPTION_VALUES_FIELD_NUMBER: _builtins.int
     PRICE_FIELD_NUMBER: _builtins.int
+    CURRENT_PRICE_FIELD_NUMBER: _builtins.int
+    CURRENT_PRICE_SOURCE_FIELD_NUMBER: _builtins.int
+    LOWEST_PRICE_30D_FIELD_NUMBER: _builtins.int
+    FLASH_SALE_FIELD_NUMBER: _builtins.int
+    AVAILABILITY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """SKU id."""
     code: _builtins.str
     """Seller's SKU code, unique within the product."""
+    current_price_source: _pricing_pb2.PriceSource.ValueType
+    """What set current_price."""
     @_builtins.property
     def option_values(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Option name to chosen value, one entry per option of the product."""
@@ -307,6 +314,29 @@ class Sku(_message.Message):
     def price(self) -> _money_pb2.Money:
         """Base price of one unit."""
 
+    @_builtins.property
+    def current_price(self) -> _money_pb2.Money:
+        """Price of one unit now, as a quote of one unit charges it: the base price, or a campaign,
+        schedule or dynamic price (precedence on PriceSource). This and the fields below show the SKU
+        as of the answer or event carrying it; in a request they are ignored.
+        """
+
+    @_builtins.property
+    def lowest_price_30d(self) -> _money_pb2.Money:
+        """The lowest price of one unit in effect during the 30 days before the current price took
+        effect, for an honest strike-through: show one only when this is above current_price.
+        """
+
+    @_builtins.property
+    def flash_sale(self) -> _pricing_pb2.FlashSale:
+        """The flash sale that sets current_price; unset when none does."""
+
+    @_builtins.property
+    def availability(self) -> Global___SkuAvailability:
+        """Whether a buyer can get the SKU, as the inventory service last reported it; its level is
+        STOCK_LEVEL_UNKNOWN while the inventory service has not reported on the SKU.
+        """
+
     def __init__(
         self,
         *,
@@ -314,10 +344,15 @@ class Sku(_message.Message):
         code: _builtins.str = ...,
         option_values: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         price: _money_pb2.Money | None = ...,
+        current_price: _money_pb2.Money | None = ...,
+        current_price_source: _pricing_pb2.PriceSource.ValueType = ...,
+        lowest_price_30d: _money_pb2.Money | None = ...,
+        flash_sale: _pricing_pb2.FlashSale | None = ...,
+        availability: Global___SkuAvailability | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["price", b"price"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "current_price", b"current_price", "flash_sale", b"flash_sale", "lowest_price_30d", b"lowest_price_30d", "price", b"price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "id", b"id", "option_values", b"option_values", "price", b"price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "code", b"code", "current_price", b"current_price", "current_price_source", b"current_price_source", "flash_sale", b"flash_sale", "id", b"id", "lowest_price_30d", b"lowest_price_30d", "option_values", b"option_values", "price", b"price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

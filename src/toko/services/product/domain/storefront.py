@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from toko.services.product.domain.pricing import CampaignPrice, PriceSource
+from toko.services.product.domain.pricing import PriceSource, Window
 
 # The inventory service's quantity buckets ("0", "1-5", "6-20", "21+"), each by the least stock it means.
 _BUCKET_FLOOR = {"0": 0, "1-5": 1, "6-20": 6, "21+": 21}
@@ -49,12 +49,23 @@ class Availability:
         return max(_BUCKET_FLOOR.get(self.quantity_bucket, 1), 1)
 
 
+@dataclass(frozen=True, slots=True)
+class FlashSale:
+    """The flash-sale campaign that sets a SKU's price now."""
+
+    campaign_id: str
+    name: str
+    price: int
+    window: Window
+    per_buyer_limit: int
+
+
 @dataclass(frozen=True)
 class SkuOffer:
     """What one unit of a SKU costs now and why, its 30-day lowest price, and whether a buyer can get it.
 
-    ``flash_sale`` is the campaign that set the price (its source is CAMPAIGN); ``availability``
-    is None while the inventory service has not reported on the SKU.
+    ``flash_sale`` is the campaign that set the price (when its source is CAMPAIGN);
+    ``availability`` is None while the inventory service has not reported on the SKU.
     """
 
     sku_id: str
@@ -62,7 +73,7 @@ class SkuOffer:
     price: int
     source: PriceSource
     lowest_30d: int
-    flash_sale: CampaignPrice | None = None
+    flash_sale: FlashSale | None = None
     availability: Availability | None = None
 
     @property

@@ -1,13 +1,15 @@
 """The price scheduler's use cases: apply the boundaries that are due, and tell when the next one is.
 
 A boundary is an instant at which a schedule or campaign window opens or closes for
-a SKU. Boundaries are claimed with ``FOR UPDATE SKIP LOCKED``, so every replica may
-run the scheduler (``toko.services.product.scheduler``) and each is applied once.
+a SKU: its price changes without anyone touching its product, so applying one also
+drops the product from the read cache. Boundaries are claimed with ``FOR UPDATE SKIP
+LOCKED``, so every replica may run the scheduler (``toko.services.product.scheduler``)
+and each is applied once.
 """
 
 from __future__ import annotations
 
-from toko.services.product.handlers.common import SOURCE, Catalog
+from toko.services.product.handlers.common import SOURCE, Catalog, forget_products
 from toko.services.product.repository.pricing import PricingRepository
 from toko.services.product.repricing import SYSTEM_ACTOR, Cause, reprice
 
@@ -30,10 +32,14 @@ async def apply_due_boundaries(*, catalog: Catalog, batch_size: int = 100) -> in
         # All the SKUs locked at once, in id order like every other writer: one by one, in due order,
         # two workers with overlapping SKUs could each wait for the other.
         await repository.lock_pricing(list(causes), now.date())
+        products: set[str] = set()
         for sku_id, cause in causes.items():
-            await reprice(uow, sku_ids=[sku_id], now=now, cause=cause)
+            states = await reprice(uow, sku_ids=[sku_id], now=now, cause=cause)
+            products.update(state.product_id for state in states.values())
         await repository.mark_applied([b.id for b in due], now)
         await uow.commit()
+    # A window opened or closed: the cached products show their SKUs' prices as they were.
+    await forget_products(catalog, sorted(products))
     return len(due)
 
 

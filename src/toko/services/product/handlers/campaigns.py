@@ -30,7 +30,13 @@ from toko.services.product.domain import pricing as domain
 from toko.services.product.domain.catalog import CURRENCY
 from toko.services.product.domain.pricing import ChangeSource, Window
 from toko.services.product.error_codes import ErrorCode
-from toko.services.product.handlers.common import Catalog, authorize_shop, run_idempotent, time_key
+from toko.services.product.handlers.common import (
+    Catalog,
+    authorize_shop,
+    forget_products,
+    run_idempotent,
+    time_key,
+)
 from toko.services.product.mapping.common import money, timestamp
 from toko.services.product.mapping.pricing import campaign_to_proto
 from toko.services.product.repository.pricing import (
@@ -164,6 +170,8 @@ async def add_campaign_skus(
         ],
     )
 
+    repriced: list[str] = []
+
     async def add(uow: UnitOfWork) -> ppb.Campaign:
         repository = PricingRepository(uow.session)
         campaign = await repository.get_campaign(campaign_id, for_share=True)
@@ -237,6 +245,7 @@ async def add_campaign_skus(
                 for instant in (campaign.window.start, campaign.window.end)
             ]
         )
+        repriced.extend(m.product_id for m in members)
         await reprice(
             uow,
             sku_ids=[m.sku_id for m in members],
@@ -279,4 +288,5 @@ async def add_campaign_skus(
     )
     # The new boundaries are committed: an idle scheduler looks again for the next one due.
     catalog.boundaries_added.set()
+    await forget_products(catalog, repriced)
     return campaign

@@ -23,7 +23,7 @@ from toko.services.product.domain import pricing as domain
 from toko.services.product.domain.pricing import Bounds, ChangeSource, DynamicRule, RuleKind, Tier
 from toko.services.product.domain.storefront import Availability
 from toko.services.product.error_codes import ErrorCode
-from toko.services.product.handlers.common import SOURCE, Catalog, sku_to_manage
+from toko.services.product.handlers.common import SOURCE, Catalog, forget_products, sku_to_manage
 from toko.services.product.mapping.pricing import pricing_to_proto
 from toko.services.product.mapping.storefront import availability_to_proto
 from toko.services.product.repository.pricing import PricingRepository
@@ -58,6 +58,7 @@ async def set_price_bounds(
             uow, sku_ids=[sku_id], now=now, cause=Cause(ChangeSource.DYNAMIC, principal.subject)
         )
         await uow.commit()
+    await forget_products(catalog, [state.product_id])
     return pricing_to_proto(states[sku_id])
 
 
@@ -107,6 +108,7 @@ async def set_dynamic_rules(
             uow, sku_ids=[sku_id], now=now, cause=Cause(ChangeSource.DYNAMIC, principal.subject)
         )
         await uow.commit()
+    await forget_products(catalog, [state.product_id])
     return pricing_to_proto(states[sku_id])
 
 

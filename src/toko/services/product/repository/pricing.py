@@ -37,7 +37,7 @@ from toko.services.product.domain.pricing import (
     Window,
     lowest_price,
 )
-from toko.services.product.domain.storefront import Availability
+from toko.services.product.domain.storefront import Availability, FlashSale, SkuOffer
 from toko.services.product.error_codes import ErrorCode
 from toko.services.product.repository.common import violated_constraint
 from toko.services.product.repository.tables import (
@@ -105,12 +105,21 @@ WHERE s.id = ANY(:ids)
 """
 ).bindparams(_IDS)
 
-_LOWEST_ONLY = text(
+# What a storefront shows of each SKU: the price of one unit as last re-priced, the flash sale
+# that set it, the lowest 30-day price and the availability inventory last reported.
+_OFFERS = text(
     f"""
 SELECT s.id::text AS sku_id, s.price AS base, sp.current_price, sp.current_source,
+       cs.campaign_id::text AS campaign_id, c.name AS campaign_name, cs.campaign_price,
+       cs.per_buyer_limit, cs.starts_at AS c_start, cs.ends_at AS c_end,
+       sig.in_stock, sig.quantity_bucket,
        low.at_window_start, low.within_window
 FROM skus s
 LEFT JOIN sku_pricing sp ON sp.sku_id = s.id
+LEFT JOIN campaign_skus cs
+    ON sp.current_source = 'campaign' AND cs.campaign_id = sp.current_rule_id AND cs.sku_id = s.id
+LEFT JOIN campaigns c ON c.id = cs.campaign_id
+LEFT JOIN sku_stock_signals sig ON sig.sku_id = s.id
 {_LOWEST_30D}
 WHERE s.id = ANY(:ids)
 """
@@ -267,21 +276,41 @@ class PricingRepository:
             )
         return found
 
-    async def current_prices(
-        self, sku_ids: Sequence[str], at: datetime
-    ) -> dict[str, tuple[int, PriceSource, int]]:
-        """Per SKU: the price of one unit now, what set it, and the lowest 30-day price."""
-        result = await self._session.execute(_LOWEST_ONLY, {"ids": list(sku_ids), "at": at})
-        out: dict[str, tuple[int, PriceSource, int]] = {}
+    async def offers(self, sku_ids: Sequence[str], at: datetime) -> dict[str, SkuOffer]:
+        """What a storefront shows of these SKUs at ``at``, in one statement; unknown ids are absent."""
+        if not sku_ids:
+            return {}
+        result = await self._session.execute(_OFFERS, {"ids": list(sku_ids), "at": at})
+        found: dict[str, SkuOffer] = {}
         for row in result:
             current = row.current_price if row.current_price is not None else row.base
-            out[row.sku_id] = (current, PriceSource(row.current_source or "base"), _lowest(row, current))
-        return out
+            flash_sale = None
+            if row.campaign_id is not None:
+                flash_sale = FlashSale(
+                    campaign_id=row.campaign_id,
+                    name=row.campaign_name,
+                    price=row.campaign_price,
+                    window=Window(row.c_start, row.c_end),
+                    per_buyer_limit=row.per_buyer_limit,
+                )
+            availability = None
+            if row.quantity_bucket is not None:
+                availability = Availability(bool(row.in_stock), row.quantity_bucket)
+            found[row.sku_id] = SkuOffer(
+                sku_id=row.sku_id,
+                base=row.base,
+                price=current,
+                source=PriceSource(row.current_source or "base"),
+                lowest_30d=_lowest(row, current),
+                flash_sale=flash_sale,
+                availability=availability,
+            )
+        return found
 
     async def lowest_30d(self, sku_id: str, at: datetime) -> int | None:
         """The lowest 30-day price of one SKU, or None for an unknown SKU."""
-        found = await self.current_prices([sku_id], at)
-        return found[sku_id][2] if sku_id in found else None
+        found = await self.offers([sku_id], at)
+        return found[sku_id].lowest_30d if sku_id in found else None
 
     # --- pricing state -----------------------------------------------------------------------------------
 
