@@ -201,7 +201,7 @@ async def test_the_repository_round_trips_a_product_and_its_skus(catalog: Catalo
         views = await repository.get_skus([created.skus[1].id])
 
     assert by_id is not None
-    assert by_id == by_slug == listed[0]
+    assert by_id == by_slug == listed[0][0]
     assert by_id.options == (ProductOption("Varian", ("Original", "Pedas")),)
     assert [(s.code, dict(s.option_values), s.price) for s in by_id.skus] == [
         ("SB-ORI", {"Varian": "Original"}, Money(35_000)),

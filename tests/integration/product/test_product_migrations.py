@@ -24,6 +24,7 @@ PRICING_TABLES = {
     "price_boundaries",
     "sku_stock_signals",
     "sku_daily_sales",
+    "product_current_prices",
 }
 
 

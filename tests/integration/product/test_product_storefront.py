@@ -272,3 +272,79 @@ async def test_availability_follows_inventorys_events_and_is_unknown_until_repor
     assert announced == 2  # version 3 and version 4; the late version 2 changed nothing
     views = (await stub.BatchGetSkus(pb.BatchGetSkusRequest(ids=[low, gone]))).skus
     assert [v.sku.availability.level for v in views] == [pb.STOCK_LEVEL_IN_STOCK, pb.STOCK_LEVEL_OUT_OF_STOCK]
+
+
+async def test_a_listing_by_price_orders_and_filters_by_the_current_price_and_pages_without_gaps(
+    stub: Stub, category: pb.Category
+) -> None:
+    # Given three products of a shop at base prices 30,000, 40,000 and 50,000 (L sizes 5,000 more) …
+    shop = new_shop()
+    made: list[pb.Product] = []
+    for base in (30_000, 40_000, 50_000):
+        request = new_product_request(shop, category.id, title=f"Sandal Jepit {base}")
+        for sku in request.skus:
+            sku.price.amount = base + (5_000 if sku.option_values["Ukuran"] == "L" else 0)
+        made.append((await stub.CreateProduct(request, metadata=ADMIN)).product)
+    plain, on_sale, scheduled = made
+    now = datetime.now(UTC)
+    # … the dearest at 20,000 for three seconds, the middle one in a flash sale at 25,000 for an hour.
+    await stub.CreatePriceSchedule(
+        ppb.CreatePriceScheduleRequest(
+            sku_id=scheduled.skus[1].id,
+            price=MoneyProto(amount=20_000, currency="IDR"),
+            start_time=stamp(now),
+            end_time=stamp(now + timedelta(seconds=3)),
+        ),
+        metadata=as_seller(shop),
+    )
+    campaign = (
+        await stub.CreateCampaign(
+            ppb.CreateCampaignRequest(
+                name="Flash Sale Sandal", start_time=stamp(now), end_time=stamp(now + timedelta(hours=1))
+            ),
+            metadata=ADMIN,
+        )
+    ).campaign
+    await stub.AddCampaignSkus(
+        ppb.AddCampaignSkusRequest(
+            campaign_id=campaign.id,
+            skus=[
+                ppb.CampaignSku(
+                    sku_id=on_sale.skus[3].id,
+                    campaign_price=MoneyProto(amount=25_000, currency="IDR"),
+                    quota=10,
+                    per_buyer_limit=1,
+                )
+            ],
+        ),
+        metadata=as_seller(shop),
+    )
+
+    async def listed(order_by: str, **filters: int) -> list[pb.Product]:
+        request = pb.ListProductsRequest(shop_id=shop, page_size=1, order_by=order_by, **filters)
+        found: list[pb.Product] = []
+        while True:
+            page = await stub.ListProducts(request)
+            found.extend(page.products)
+            if not page.next_page_token:
+                return found
+            request.page_token = page.next_page_token
+
+    cheapest = await listed("price")
+    dearest = await listed("price desc")
+    under_26k = await listed("price", max_price=26_000)
+    # When the schedule's window closes, the scheduler puts the dearest back in its place.
+    deadline = time.monotonic() + 10
+    after = await listed("price")
+    while [p.id for p in after] != [on_sale.id, plain.id, scheduled.id]:
+        assert time.monotonic() < deadline, "the listing did not follow the schedule's end"
+        await asyncio.sleep(0.05)
+        after = await listed("price")
+
+    assert [p.id for p in cheapest] == [scheduled.id, on_sale.id, plain.id]
+    assert [p.current_min_price.amount for p in cheapest] == [20_000, 25_000, 30_000]
+    assert [p.min_price.amount for p in cheapest] == [50_000, 40_000, 30_000]  # the base prices
+    assert [p.id for p in dearest] == [plain.id, on_sale.id, scheduled.id]
+    assert [p.id for p in under_26k] == [scheduled.id, on_sale.id]
+    assert [p.current_min_price.amount for p in after] == [25_000, 30_000, 50_000]
+    assert [p.current_max_price.amount for p in after] == [45_000, 35_000, 55_000]

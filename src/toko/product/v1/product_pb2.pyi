@@ -383,6 +383,8 @@ class Product(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    CURRENT_MIN_PRICE_FIELD_NUMBER: _builtins.int
+    CURRENT_MAX_PRICE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Product id."""
     shop_id: _builtins.str
@@ -428,11 +430,11 @@ class Product(_message.Message):
 
     @_builtins.property
     def min_price(self) -> _money_pb2.Money:
-        """Lowest SKU price."""
+        """Lowest SKU base price."""
 
     @_builtins.property
     def max_price(self) -> _money_pb2.Money:
-        """Highest SKU price."""
+        """Highest SKU base price."""
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
@@ -441,6 +443,14 @@ class Product(_message.Message):
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the product last changed."""
+
+    @_builtins.property
+    def current_min_price(self) -> _money_pb2.Money:
+        """Lowest current SKU price: what the cheapest SKU's current_price is ("from Rp …" on a listing)."""
+
+    @_builtins.property
+    def current_max_price(self) -> _money_pb2.Money:
+        """Highest current SKU price."""
 
     def __init__(
         self,
@@ -464,10 +474,12 @@ class Product(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         version: _builtins.int = ...,
+        current_min_price: _money_pb2.Money | None = ...,
+        current_max_price: _money_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "dimensions", b"dimensions", "max_price", b"max_price", "min_price", b"min_price", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "current_max_price", b"current_max_price", "current_min_price", b"current_min_price", "dimensions", b"dimensions", "max_price", b"max_price", "min_price", b"min_price", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "category_id", b"category_id", "condition", b"condition", "create_time", b"create_time", "description", b"description", "dimensions", b"dimensions", "id", b"id", "image_urls", b"image_urls", "max_price", b"max_price", "min_price", b"min_price", "options", b"options", "shop_id", b"shop_id", "skus", b"skus", "slug", b"slug", "status", b"status", "title", b"title", "update_time", b"update_time", "version", b"version", "weight_grams", b"weight_grams"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "category_id", b"category_id", "condition", b"condition", "create_time", b"create_time", "current_max_price", b"current_max_price", "current_min_price", b"current_min_price", "description", b"description", "dimensions", b"dimensions", "id", b"id", "image_urls", b"image_urls", "max_price", b"max_price", "min_price", b"min_price", "options", b"options", "shop_id", b"shop_id", "skus", b"skus", "slug", b"slug", "status", b"status", "title", b"title", "update_time", b"update_time", "version", b"version", "weight_grams", b"weight_grams"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -979,12 +991,13 @@ class ListProductsRequest(_message.Message):
     status: Global___ProductStatus.ValueType
     """Only products with this status; active when unspecified."""
     min_price: _builtins.int
-    """Only products with a SKU priced at least this (IDR)."""
+    """Only products with a SKU whose current price (Sku.current_price) is at least this (IDR)."""
     max_price: _builtins.int
-    """Only products with a SKU priced at most this (IDR); 0 means no bound."""
+    """Only products with a SKU whose current price is at most this (IDR); 0 means no bound."""
     order_by: _builtins.str
     """Order of the listing: "create_time desc" (newest first, when empty), "price" or "price asc"
-    (cheapest first, by the lowest base price of its SKUs), "price desc" (dearest first).
+    (cheapest first, by the lowest current price of its SKUs: current_min_price, the price a buyer
+    pays now, campaigns and schedules included), "price desc" (dearest first, by the same price).
     """
     condition: Global___Condition.ValueType
     """Only products in this condition (new or used); any when unspecified."""

@@ -356,11 +356,11 @@ async def list_products(*, catalog: Catalog, query: ListProducts, principal: Pri
         found = await CatalogRepository(session).list_products(
             where, order=order, after=after, limit=size + 1
         )
-        shown = await _shown(session, found[:size], catalog.clock())
+        shown = await _shown(session, [product for product, _ in found[:size]], catalog.clock())
     token = ""
     if len(found) > size:
-        last = found[size - 1]
-        key = [last.id] if order is ProductOrder.NEWEST else [last.min_price.amount, last.id]
+        _, last = found[size - 1]
+        key = [last.id] if order is ProductOrder.NEWEST else [last.min_price, last.id]
         token = encode_token(key, filters)
     return Page(shown, token)
 

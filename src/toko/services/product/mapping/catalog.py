@@ -103,6 +103,10 @@ def product_to_proto(
         for sku in message.skus:
             if sku.id in offers:
                 offer_onto(sku, offers[sku.id], now)
+        current = [sku.current_price.amount for sku in message.skus if sku.HasField("current_price")]
+        if current:
+            message.current_min_price.CopyFrom(money(min(current), product.currency))
+            message.current_max_price.CopyFrom(money(max(current), product.currency))
     return message
 
 

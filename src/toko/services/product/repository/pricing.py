@@ -49,6 +49,7 @@ from toko.services.product.repository.tables import (
     price_boundaries,
     price_history,
     price_schedules,
+    product_current_prices,
     sku_daily_sales,
     sku_pricing,
     sku_stock_signals,
@@ -122,6 +123,23 @@ LEFT JOIN campaigns c ON c.id = cs.campaign_id
 LEFT JOIN sku_stock_signals sig ON sig.sku_id = s.id
 {_LOWEST_30D}
 WHERE s.id = ANY(:ids)
+"""
+).bindparams(_IDS)
+
+
+# A product's current prices from its SKUs' (a SKU never priced yet costs its base price); written
+# only when they moved.
+_REFRESH_PRODUCT_PRICES = text(
+    """
+INSERT INTO product_current_prices AS cur (product_id, min_price, max_price, updated_at)
+SELECT s.product_id, min(coalesce(sp.current_price, s.price)), max(coalesce(sp.current_price, s.price)), now()
+FROM skus s LEFT JOIN sku_pricing sp ON sp.sku_id = s.id
+WHERE s.product_id = ANY(:ids)
+GROUP BY s.product_id
+ORDER BY s.product_id
+ON CONFLICT (product_id) DO UPDATE
+SET min_price = excluded.min_price, max_price = excluded.max_price, updated_at = excluded.updated_at
+WHERE (cur.min_price, cur.max_price) IS DISTINCT FROM (excluded.min_price, excluded.max_price)
 """
 ).bindparams(_IDS)
 
@@ -419,6 +437,24 @@ class PricingRepository:
                 for r in running
             },
         )
+
+    async def refresh_product_prices(self, product_ids: Sequence[str]) -> None:
+        """Recompute the products' cheapest and dearest current SKU prices (a listing's order by price).
+
+        Called under the SKUs' pricing locks. The products' rows are locked first, in id order,
+        and only then recomputed by a statement of its own: one that waited for the lock sees the
+        re-pricing of the product's other SKUs that the holder committed meanwhile.
+        """
+        wanted = sorted(set(product_ids))
+        if not wanted:
+            return
+        await self._session.execute(
+            select(product_current_prices.c.product_id)
+            .where(product_current_prices.c.product_id.in_(wanted))
+            .order_by(product_current_prices.c.product_id)
+            .with_for_update()
+        )
+        await self._session.execute(_REFRESH_PRODUCT_PRICES, {"ids": wanted})
 
     async def save_state(self, sku_id: str, **values: Any) -> None:
         """Write columns of a SKU's pricing row."""

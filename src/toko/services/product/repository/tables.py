@@ -90,6 +90,16 @@ skus = Table(
 
 # --- pricing ------------------------------------------------------------------------------------------------
 
+# Each product's cheapest and dearest current SKU price: the order of a listing by price.
+product_current_prices = Table(
+    "product_current_prices",
+    metadata,
+    Column("product_id", _UUID, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("min_price", BigInteger, nullable=False),
+    Column("max_price", BigInteger, nullable=False),
+    Column("updated_at", _TIME, nullable=False),
+)
+
 sku_pricing = Table(
     "sku_pricing",
     metadata,
