@@ -76,11 +76,6 @@ class SkuOffer:
     flash_sale: FlashSale | None = None
     availability: Availability | None = None
 
-    @property
-    def stock_level(self) -> StockLevel:
-        """The availability's level, unknown without one."""
-        return StockLevel.UNKNOWN if self.availability is None else self.availability.level
-
 
 def discount_percent(base: int, price: int) -> int:
     """The whole percent ``price`` is below ``base``, rounded down; 0 when it is not below."""
