@@ -2,13 +2,15 @@
 
 All locking of pricing is here: ``lock_pricing`` takes the SKUs' pricing rows
 ``FOR UPDATE`` (in id order, so two writers never deadlock), and every change
-of a SKU's price happens under that lock; ``claim_due_boundaries`` claims the
+of a SKU's price happens under that lock; ``refresh_product_prices`` then takes
+the products' current-price rows, in id order too; ``claim_due_boundaries`` claims the
 scheduler's work with ``FOR UPDATE SKIP LOCKED``. The scheduler is the one writer that takes
 a boundary before the pricing rows, so whoever takes them the other way round
 (``cancel_schedule``) skips the boundaries it has claimed instead of waiting for them.
 
 The quote's facts come in one round trip (``quote_facts``): one statement with
-a LATERAL subquery per concern, each an index probe.
+a LATERAL subquery per concern, each an index probe; so do the offers product reads
+show (``offers``).
 """
 
 from __future__ import annotations
