@@ -7,9 +7,12 @@ from collections.abc import Awaitable
 from typing import Any
 
 import grpc
+import nats
 import pytest
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
+from toko.common.v1.event_pb2 import EventEnvelope
 from toko.infra.servers import InfraEndpoints
 from toko.platform.testing_auth import bearer, mint_token, trusting_env
 from toko.product.v1 import product_pb2 as pb
@@ -121,3 +124,25 @@ def new_product_request(
         else:
             setattr(request, name, value)
     return request
+
+
+async def publish_inventory_event(nats_url: str, message: Message, *, event_id: str = "") -> str:
+    """Publish ``message`` to JetStream as the inventory service's relay would; returns the event id."""
+    envelope = EventEnvelope(
+        id=event_id or str(uuid.uuid4()),
+        type=message.DESCRIPTOR.full_name,
+        source="inventory",
+        subject=getattr(message, "sku_id", ""),
+    )
+    envelope.time.GetCurrentTime()
+    envelope.payload.Pack(message)
+    connection = await nats.connect(nats_url)
+    try:
+        await connection.jetstream().publish(
+            f"toko.inventory.{message.DESCRIPTOR.name}",
+            envelope.SerializeToString(),
+            headers={"Nats-Msg-Id": envelope.id},
+        )
+    finally:
+        await connection.drain()
+    return envelope.id

@@ -116,6 +116,74 @@ async def test_a_taken_slug_is_refused_and_nothing_is_written(
     assert await rows_of_shop(database, shop_id) == (1, 4)
 
 
+async def test_a_second_product_of_the_same_title_gets_the_next_free_slug(
+    stub: Stub, category: pb.Category
+) -> None:
+    shop_id = new_shop()
+    first = await create(stub, new_product_request(shop_id, category.id, title="Kaos Polos"))
+    chosen = await create(
+        stub, new_product_request(shop_id, category.id, title="Kaos Polos", slug="kaos-polos-3")
+    )
+    second = await create(stub, new_product_request(shop_id, category.id, title="Kaos Polos"))
+    third = await create(stub, new_product_request(shop_id, category.id, title="Kaos Polos"))
+    elsewhere = await create(stub, new_product_request(new_shop(), category.id, title="Kaos Polos"))
+
+    assert [first.slug, chosen.slug, second.slug, third.slug] == [
+        "kaos-polos",
+        "kaos-polos-3",
+        "kaos-polos-2",
+        "kaos-polos-4",
+    ]
+    assert elsewhere.slug == "kaos-polos"
+
+
+async def test_concurrent_creates_of_one_title_all_succeed_with_different_slugs(
+    stub: Stub, category: pb.Category
+) -> None:
+    shop_id = new_shop()
+
+    created = await asyncio.gather(
+        *(
+            create(stub, new_product_request(shop_id, category.id, title="Sambal Roa Manado"))
+            for _ in range(6)
+        )
+    )
+
+    assert sorted(product.slug for product in created) == sorted(
+        ["sambal-roa-manado", *(f"sambal-roa-manado-{n}" for n in range(2, 7))]
+    )
+
+
+async def test_clearing_the_slug_of_an_update_derives_a_free_one(stub: Stub, category: pb.Category) -> None:
+    shop_id = new_shop()
+    await create(stub, new_product_request(shop_id, category.id, title="Kopi Gayo"))
+    other = await create(stub, new_product_request(shop_id, category.id, title="Kopi Toraja"))
+    numbered = await create(stub, new_product_request(shop_id, category.id, title="Kopi Gayo"))
+    mask = FieldMask(paths=["title", "slug"])
+
+    renamed = await stub.UpdateProduct(
+        pb.UpdateProductRequest(product=pb.Product(id=other.id, title="Kopi Gayo"), update_mask=mask),
+        metadata=ADMIN,
+    )
+    same = await stub.UpdateProduct(
+        pb.UpdateProductRequest(product=pb.Product(id=numbered.id, title="Kopi Gayo"), update_mask=mask),
+        metadata=ADMIN,
+    )
+    explicit = await failure(
+        stub.UpdateProduct(
+            pb.UpdateProductRequest(
+                product=pb.Product(id=other.id, slug="kopi-gayo"), update_mask=FieldMask(paths=["slug"])
+            ),
+            metadata=ADMIN,
+        )
+    )
+
+    assert numbered.slug == "kopi-gayo-2"
+    assert renamed.product.slug == "kopi-gayo-3"
+    assert (same.product.slug, same.product.version) == ("kopi-gayo-2", numbered.version)
+    assert explicit == (grpc.StatusCode.ALREADY_EXISTS, "SLUG_TAKEN", ["product.slug"])
+
+
 async def test_a_sku_missing_an_option_is_refused_naming_the_field(
     stub: Stub, category: pb.Category, database: Database
 ) -> None:
@@ -149,6 +217,28 @@ async def test_every_violation_is_reported_at_once(stub: Stub, category: pb.Cate
 
     assert (code, reason) == (INVALID, "VALIDATION_FAILED")
     assert set(fields) == {"title", "weight_grams", "image_urls[0]", "skus[0].price.currency"}
+
+
+@pytest.mark.parametrize(
+    "text", ["\u200b\u200c\u200d\u2060\ufeff", "Kaos \u202eSOLOP", "\u2066Kaos\u2069 Polos"]
+)
+async def test_invisible_or_bidi_text_in_names_is_refused_with_the_fields_reason(
+    stub: Stub, category: pb.Category, database: Database, text: str
+) -> None:
+    shop_id = new_shop()
+    title = await failure(
+        stub.CreateProduct(new_product_request(shop_id, category.id, title=text, slug="kaos"), metadata=ADMIN)
+    )
+    option = new_product_request(shop_id, category.id)
+    option.options[1].values[0] = text
+    option_value = await failure(stub.CreateProduct(option, metadata=ADMIN))
+    category_name = await failure(stub.CreateCategory(pb.CreateCategoryRequest(name=text), metadata=ADMIN))
+
+    assert title == (INVALID, "INVALID_TITLE", ["title"])
+    assert option_value[:2] == (INVALID, "VALIDATION_FAILED")
+    assert "options[1].values[0]" in option_value[2]
+    assert category_name == (INVALID, "INVALID_CATEGORY_NAME", ["name"])
+    assert await rows_of_shop(database, shop_id) == (0, 0)
 
 
 async def test_an_unknown_category_is_a_bad_request_on_its_field(stub: Stub) -> None:

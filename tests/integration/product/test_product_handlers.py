@@ -201,7 +201,7 @@ async def test_the_repository_round_trips_a_product_and_its_skus(catalog: Catalo
         views = await repository.get_skus([created.skus[1].id])
 
     assert by_id is not None
-    assert by_id == by_slug == listed[0]
+    assert by_id == by_slug == listed[0][0]
     assert by_id.options == (ProductOption("Varian", ("Original", "Pedas")),)
     assert [(s.code, dict(s.option_values), s.price) for s in by_id.skus] == [
         ("SB-ORI", {"Varian": "Original"}, Money(35_000)),
@@ -239,3 +239,26 @@ async def _events_about(catalog: Catalog, product_id: str) -> list[str]:
             select(outbox.c.type).where(outbox.c.aggregate == product_id).order_by(outbox.c.id)
         )
         return [row.type for row in rows]
+
+
+async def test_products_of_one_title_created_together_get_numbered_slugs(
+    catalog: Catalog, category_id: str
+) -> None:
+    shop_id = new_shop()
+    derived = CreateProduct(shop_id, spec(category_id))
+
+    created = await handlers.create_products(
+        catalog=catalog,
+        commands=[
+            derived,
+            CreateProduct(shop_id, spec(category_id, slug="sambal-bawang-bu-rudy-150g-2")),
+            derived,
+        ],
+        principal=ADMIN,
+    )
+
+    assert [p.slug for p in created] == [
+        "sambal-bawang-bu-rudy-150g",
+        "sambal-bawang-bu-rudy-150g-2",
+        "sambal-bawang-bu-rudy-150g-3",
+    ]

@@ -11,11 +11,18 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import nats
 import pytest
-from google.protobuf.any_pb2 import Any as AnyMessage
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from product_testkit import ADMIN, as_seller, failure, new_product_request, new_shop, product_settings
+from product_testkit import (
+    ADMIN,
+    as_seller,
+    failure,
+    new_product_request,
+    new_shop,
+    product_settings,
+    publish_inventory_event,
+)
 from sqlalchemy import func, select
 
 from toko.common.v1.event_pb2 import EventEnvelope
@@ -258,6 +265,24 @@ async def test_bad_quote_lines_get_a_clear_reason(stub: Stub, category: pb.Categ
     assert twice == (INVALID, "DUPLICATE_LINE", ["lines[1].sku_id"])
 
 
+async def test_a_quotes_buyer_id_is_a_user_id_when_given(stub: Stub, category: pb.Category) -> None:
+    sku = (await new_product(stub, category)).skus[0].id
+    line = ppb.QuoteLine(sku_id=sku, quantity=1)
+
+    anonymous = await stub.QuotePrices(ppb.QuotePricesRequest(lines=[line]))
+    known = await stub.QuotePrices(ppb.QuotePricesRequest(lines=[line], buyer_id=str(uuid.uuid4())))
+    not_an_id = await failure(stub.QuotePrices(ppb.QuotePricesRequest(lines=[line], buyer_id="budi")))
+    with_a_bad_line = await failure(
+        stub.QuotePrices(
+            ppb.QuotePricesRequest(lines=[ppb.QuoteLine(sku_id=sku, quantity=0)], buyer_id="budi")
+        )
+    )
+
+    assert known.lines[0].unit_price == anonymous.lines[0].unit_price
+    assert not_an_id == (INVALID, "INVALID_ID", ["buyer_id"])
+    assert with_a_bad_line == (INVALID, "VALIDATION_FAILED", ["buyer_id", "lines[0].quantity"])
+
+
 # --- schedules ----------------------------------------------------------------------------------------------
 
 
@@ -497,6 +522,26 @@ async def test_a_sku_cannot_join_overlapping_campaigns_and_bad_terms_are_refused
     assert (await stub.GetCampaign(ppb.GetCampaignRequest(id=second.id))).campaign.skus == []
 
 
+async def test_a_campaign_name_of_invisible_characters_or_with_bidi_controls_is_refused(stub: Stub) -> None:
+    start = datetime.now(UTC) + timedelta(hours=1)
+    window = {"start_time": stamp(start), "end_time": stamp(start + timedelta(hours=1))}
+
+    blank = await failure(
+        stub.CreateCampaign(
+            ppb.CreateCampaignRequest(name="\u200b\u2060\ufeff\u200d", **window), metadata=ADMIN
+        )
+    )
+    reordered = await failure(
+        stub.CreateCampaign(ppb.CreateCampaignRequest(name="Flash \u202eELAS", **window), metadata=ADMIN)
+    )
+    cleaned = (
+        await stub.CreateCampaign(ppb.CreateCampaignRequest(name="  Flash   Sale ", **window), metadata=ADMIN)
+    ).campaign
+
+    assert blank == reordered == (INVALID, "INVALID_CAMPAIGN_NAME", ["name"])
+    assert cleaned.name == "Flash Sale"
+
+
 # --- events -------------------------------------------------------------------------------------------------
 
 
@@ -548,27 +593,6 @@ async def test_a_price_change_reaches_a_jetstream_subscriber_quickly(
 # --- dynamic pricing ----------------------------------------------------------------------------------------
 
 
-async def publish_inventory_event(
-    settings: ProductSettings, message: inventory_events.StockAvailabilityChanged
-) -> None:
-    payload = AnyMessage()
-    payload.Pack(message)
-    envelope = EventEnvelope(
-        id=str(uuid.uuid4()), type=message.DESCRIPTOR.full_name, source="inventory", subject=message.sku_id
-    )
-    envelope.time.GetCurrentTime()
-    envelope.payload.CopyFrom(payload)
-    connection = await nats.connect(settings.nats_url)
-    try:
-        await connection.jetstream().publish(
-            f"toko.inventory.{message.DESCRIPTOR.name}",
-            envelope.SerializeToString(),
-            headers={"Nats-Msg-Id": envelope.id},
-        )
-    finally:
-        await connection.drain()
-
-
 async def test_dynamic_rules_lower_an_overstocked_sku_within_its_bounds(
     stub: Stub, category: pb.Category, settings: ProductSettings, database: Database
 ) -> None:
@@ -601,7 +625,7 @@ async def test_dynamic_rules_lower_an_overstocked_sku_within_its_bounds(
 
     # Plenty of stock and no sales: the stock covers more than 30 days.
     await publish_inventory_event(
-        settings,
+        settings.nats_url,
         inventory_events.StockAvailabilityChanged(
             sku_id=sku, shop_id=shop, in_stock=True, quantity_bucket="21+", version=1
         ),

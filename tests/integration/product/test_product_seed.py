@@ -28,6 +28,15 @@ def test_the_generated_catalogue_is_the_same_every_time() -> None:
     assert len({(p.shop.id, p.spec.slug) for p in first}) == len(first)
 
 
+def test_demo_pictures_are_the_svgs_the_gateway_draws_from_their_names() -> None:
+    generated = demo_products("http://127.0.0.1:8080/static/demo")
+
+    for product in generated:
+        names = [url.removeprefix("http://127.0.0.1:8080/static/demo/") for url in product.spec.image_urls]
+        assert names[0] == f"{product.spec.slug}.svg"
+        assert names[1:] == [f"{product.spec.slug}-{n}.svg" for n in range(2, len(names) + 1)]
+
+
 async def test_seeding_twice_builds_the_marketplace_once(infrastructure: InfraEndpoints) -> None:
     settings = product_settings(infrastructure, f"seed_{uuid.uuid4().hex[:8]}")
 

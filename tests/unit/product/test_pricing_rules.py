@@ -247,3 +247,10 @@ def test_bounds_must_hold_the_base_price() -> None:
 def test_the_lowest_30_day_price_is_the_current_one_without_history() -> None:
     assert pricing.lowest_price(None, [], 45_000) == 45_000
     assert pricing.lowest_price(50_000, [40_000, 47_000], 45_000) == 40_000
+
+
+def test_a_campaign_name_follows_the_text_rule() -> None:
+    assert pricing.checked_campaign_name("  Flash   Sale 12.12 ") == ("Flash Sale 12.12", [])
+    for name in ("\u200b\u200b\u200b\u200b", "\u2066Flash Sale\u2069", "Sale \u202eELAS", "ab"):
+        _, problems = pricing.checked_campaign_name(name)
+        assert [(v.field, v.reason) for v in problems] == [("name", ErrorCode.INVALID_CAMPAIGN_NAME)]

@@ -26,9 +26,11 @@ from toko.services.product.domain.catalog import (
     SkuSpec,
     archive_product,
     check_skus,
+    derives_slug,
     is_valid_slug,
     new_category,
     new_product,
+    numbered_slug,
     slugify,
     update_product,
 )
@@ -124,6 +126,26 @@ def test_invalid_slugs_are_refused(slug: str) -> None:
 def test_a_given_slug_is_kept_and_an_empty_one_derived() -> None:
     assert create(slug="kaos-keren").slug == "kaos-keren"
     assert create().slug == "kaos-polos-hitam-premium"
+
+
+def test_a_derived_slug_is_numbered_from_two_and_stays_valid() -> None:
+    longest = "k" * 60 + "-" + "p" * 59
+
+    assert [numbered_slug("kaos-polos", n) for n in (1, 2, 3, 10)] == [
+        "kaos-polos",
+        "kaos-polos-2",
+        "kaos-polos-3",
+        "kaos-polos-10",
+    ]
+    assert numbered_slug(longest, 2) == "k" * 60 + "-" + "p" * 57 + "-2"
+    # Cut where a hyphen would end the base: the hyphen goes too, or the slug would hold a double one.
+    assert numbered_slug("k" * 116 + "-pq", 12) == "k" * 116 + "-12"
+    assert all(is_valid_slug(numbered_slug(longest, n)) for n in (2, 99, 12_345))
+    assert (derives_slug(spec()), derives_slug(spec(slug="  ")), derives_slug(spec(slug="kaos"))) == (
+        True,
+        True,
+        False,
+    )
 
 
 # --- single fields ------------------------------------------------------------------------------------------
@@ -426,3 +448,50 @@ def test_categories_carry_their_path_and_a_derived_slug() -> None:
     assert (child.name, child.slug, child.path, child.parent_id) == ("Kaos", "kaos", ("r", "c"), "r")
     with pytest.raises(ValidationFailed):
         new_category(category_id="x", parent=None, name="", slug="")
+
+
+# --- the text rule ------------------------------------------------------------------------------------------
+
+INVISIBLE = ["\u200b\u200b\u200b", "\u200c\u200d\u2060", "\ufeff\ufeff\ufeff", " \u200b \u3164 "]
+BIDI = ["Kaos \u202eLOS", "\u2066Kaos Polos\u2069", "Kaos\u202a Polos"]
+
+
+@pytest.mark.parametrize("title", INVISIBLE + BIDI)
+def test_a_title_of_invisible_characters_or_with_bidi_controls_is_refused(title: str) -> None:
+    assert violations(title=title, slug="kaos") == [("title", "INVALID_TITLE")]
+
+
+@pytest.mark.parametrize("text", INVISIBLE[:2] + BIDI[:1])
+def test_option_names_and_values_and_attribute_names_follow_the_text_rule(text: str) -> None:
+    options = (ProductOption(text, ("Hitam",)), ProductOption("Ukuran", (text,)))
+    skus = (sku("A", **{text: "Hitam", "Ukuran": text}),)
+
+    assert ("options[0].name", "INVALID_OPTION") in violations(options=options, skus=skus)
+    assert ("options[1].values[0]", "INVALID_OPTION") in violations(options=options, skus=skus)
+    assert violations(attributes=(Attribute(text, "Katun"),)) == [("attributes[0].name", "INVALID_ATTRIBUTE")]
+
+
+def test_names_are_cleaned_the_same_in_options_and_in_sku_option_values() -> None:
+    product = create(
+        title="  Kaos   Polos  ",
+        options=(ProductOption("Warna  Dasar", ("Hitam  Pekat",)),),
+        skus=(sku("A", **{" Warna Dasar": "Hitam Pekat "}),),
+    )
+
+    assert product.title == "Kaos Polos"
+    assert product.options == (ProductOption("Warna Dasar", ("Hitam Pekat",)),)
+    assert dict(product.skus[0].option_values) == {"Warna Dasar": "Hitam Pekat"}
+
+
+def test_joiners_inside_visible_text_stay() -> None:
+    # A family emoji is joined by U+200D: visible text that needs its joiners.
+    assert create(title="Kaos Keluarga \U0001f468\u200d\U0001f469\u200d\U0001f467").title.endswith(
+        "\U0001f467"
+    )
+
+
+@pytest.mark.parametrize("name", INVISIBLE + BIDI)
+def test_a_category_name_of_invisible_characters_or_with_bidi_controls_is_refused(name: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        new_category(category_id="x", parent=None, name=name, slug="kategori")
+    assert [(v.field, v.reason) for v in caught.value.violations] == [("name", "INVALID_CATEGORY_NAME")]

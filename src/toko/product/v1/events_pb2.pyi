@@ -163,6 +163,44 @@ class PriceChanged(_message.Message):
 Global___PriceChanged: _TypeAlias = PriceChanged  # noqa: Y015
 
 @_typing.final
+class SkuAvailabilityChanged(_message.Message):
+    """SkuAvailabilityChanged is raised when the availability product reads show for a SKU changes:
+    the inventory service reported a newer in-stock state or quantity bucket for it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    AVAILABILITY_FIELD_NUMBER: _builtins.int
+    sku_id: _builtins.str
+    """The SKU."""
+    product_id: _builtins.str
+    """Its product."""
+    shop_id: _builtins.str
+    """Its shop."""
+    @_builtins.property
+    def availability(self) -> _product_pb2.SkuAvailability:
+        """The availability now."""
+
+    def __init__(
+        self,
+        *,
+        sku_id: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+        shop_id: _builtins.str = ...,
+        availability: _product_pb2.SkuAvailability | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "product_id", b"product_id", "shop_id", b"shop_id", "sku_id", b"sku_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SkuAvailabilityChanged: _TypeAlias = SkuAvailabilityChanged  # noqa: Y015
+
+@_typing.final
 class FlashSaleCampaignScheduled(_message.Message):
     """FlashSaleCampaignScheduled is raised when SKUs join a flash-sale campaign, so that the inventory
     service sets their quota apart (and refuses a quota above the stock it has).

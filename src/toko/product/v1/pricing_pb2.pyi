@@ -410,6 +410,58 @@ class Countdown(_message.Message):
 Global___Countdown: _TypeAlias = Countdown  # noqa: Y015
 
 @_typing.final
+class FlashSale(_message.Message):
+    """FlashSale is the flash-sale campaign that sets a SKU's price now, as a storefront shows it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_PRICE_FIELD_NUMBER: _builtins.int
+    BASE_PRICE_FIELD_NUMBER: _builtins.int
+    DISCOUNT_PERCENT_FIELD_NUMBER: _builtins.int
+    COUNTDOWN_FIELD_NUMBER: _builtins.int
+    PER_BUYER_LIMIT_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    """The campaign."""
+    name: _builtins.str
+    """Its name."""
+    discount_percent: _builtins.int
+    """Whole percent the campaign price is below the base price, rounded down."""
+    per_buyer_limit: _builtins.int
+    """Most units one buyer may buy at the campaign price; a line above it is priced without the campaign."""
+    @_builtins.property
+    def campaign_price(self) -> _money_pb2.Money:
+        """Price of one unit in the campaign (the SKU's current price)."""
+
+    @_builtins.property
+    def base_price(self) -> _money_pb2.Money:
+        """The seller's base price the campaign price is below."""
+
+    @_builtins.property
+    def countdown(self) -> Global___Countdown:
+        """The campaign's window; end_time is what a storefront counts down to (seconds_to_end as of the read)."""
+
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        campaign_price: _money_pb2.Money | None = ...,
+        base_price: _money_pb2.Money | None = ...,
+        discount_percent: _builtins.int = ...,
+        countdown: Global___Countdown | None = ...,
+        per_buyer_limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["base_price", b"base_price", "campaign_price", b"campaign_price", "countdown", b"countdown"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_price", b"base_price", "campaign_id", b"campaign_id", "campaign_price", b"campaign_price", "countdown", b"countdown", "discount_percent", b"discount_percent", "name", b"name", "per_buyer_limit", b"per_buyer_limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FlashSale: _TypeAlias = FlashSale  # noqa: Y015
+
+@_typing.final
 class CampaignSku(_message.Message):
     """CampaignSku is a SKU taking part in a flash-sale campaign."""
 
@@ -620,7 +672,10 @@ class QuotePricesRequest(_message.Message):
     BUYER_ID_FIELD_NUMBER: _builtins.int
     AT_FIELD_NUMBER: _builtins.int
     buyer_id: _builtins.str
-    """The buyer, when known."""
+    """The buyer, when known: a user id (a UUID; INVALID_ID naming buyer_id otherwise). No price
+    depends on the buyer today, so it is checked and otherwise unused: a campaign's per-buyer limit
+    is applied to each line by its quantity, not counted across a buyer's orders.
+    """
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___QuoteLine]:
         """Lines to price, 1 to 100, one per SKU."""

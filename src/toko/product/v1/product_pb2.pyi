@@ -75,6 +75,72 @@ PRODUCT_STATUS_ARCHIVED: ProductStatus.ValueType  # 3
 """Off sale for good."""
 Global___ProductStatus: _TypeAlias = ProductStatus  # noqa: Y015
 
+class _StockLevel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _StockLevelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StockLevel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    STOCK_LEVEL_UNSPECIFIED: _StockLevel.ValueType  # 0
+    """Not set."""
+    STOCK_LEVEL_UNKNOWN: _StockLevel.ValueType  # 1
+    """The inventory service has not reported on the SKU yet: availability unknown."""
+    STOCK_LEVEL_OUT_OF_STOCK: _StockLevel.ValueType  # 2
+    """No unit can be reserved (quantity bucket "0")."""
+    STOCK_LEVEL_LOW: _StockLevel.ValueType  # 3
+    """A few units left (quantity bucket "1-5")."""
+    STOCK_LEVEL_IN_STOCK: _StockLevel.ValueType  # 4
+    """In stock (quantity bucket "6-20" or "21+")."""
+
+class StockLevel(_StockLevel, metaclass=_StockLevelEnumTypeWrapper):
+    """StockLevel is how much of a SKU a buyer can get, as the inventory service last reported it."""
+
+STOCK_LEVEL_UNSPECIFIED: StockLevel.ValueType  # 0
+"""Not set."""
+STOCK_LEVEL_UNKNOWN: StockLevel.ValueType  # 1
+"""The inventory service has not reported on the SKU yet: availability unknown."""
+STOCK_LEVEL_OUT_OF_STOCK: StockLevel.ValueType  # 2
+"""No unit can be reserved (quantity bucket "0")."""
+STOCK_LEVEL_LOW: StockLevel.ValueType  # 3
+"""A few units left (quantity bucket "1-5")."""
+STOCK_LEVEL_IN_STOCK: StockLevel.ValueType  # 4
+"""In stock (quantity bucket "6-20" or "21+")."""
+Global___StockLevel: _TypeAlias = StockLevel  # noqa: Y015
+
+@_typing.final
+class SkuAvailability(_message.Message):
+    """SkuAvailability is whether a buyer can get a SKU, as the inventory service last reported it
+    (its StockAvailabilityChanged events, kept in the product service's database).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEVEL_FIELD_NUMBER: _builtins.int
+    IN_STOCK_FIELD_NUMBER: _builtins.int
+    QUANTITY_BUCKET_FIELD_NUMBER: _builtins.int
+    level: Global___StockLevel.ValueType
+    """Out of stock, low or in stock; unknown while the inventory service has not reported on the SKU."""
+    in_stock: _builtins.bool
+    """Whether any unit can be reserved; false also while the level is unknown."""
+    quantity_bucket: _builtins.str
+    """Available units over all warehouses, bucketed as the inventory service reports them: "0",
+    "1-5", "6-20" or "21+"; empty while the level is unknown.
+    """
+    def __init__(
+        self,
+        *,
+        level: Global___StockLevel.ValueType = ...,
+        in_stock: _builtins.bool = ...,
+        quantity_bucket: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["in_stock", b"in_stock", "level", b"level", "quantity_bucket", b"quantity_bucket"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SkuAvailability: _TypeAlias = SkuAvailability  # noqa: Y015
+
 @_typing.final
 class Category(_message.Message):
     """Category is a node of the category tree."""
@@ -229,10 +295,17 @@ class Sku(_message.Message):
     CODE_FIELD_NUMBER: _builtins.int
     OPTION_VALUES_FIELD_NUMBER: _builtins.int
     PRICE_FIELD_NUMBER: _builtins.int
+    CURRENT_PRICE_FIELD_NUMBER: _builtins.int
+    CURRENT_PRICE_SOURCE_FIELD_NUMBER: _builtins.int
+    LOWEST_PRICE_30D_FIELD_NUMBER: _builtins.int
+    FLASH_SALE_FIELD_NUMBER: _builtins.int
+    AVAILABILITY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """SKU id."""
     code: _builtins.str
     """Seller's SKU code, unique within the product."""
+    current_price_source: _pricing_pb2.PriceSource.ValueType
+    """What set current_price."""
     @_builtins.property
     def option_values(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Option name to chosen value, one entry per option of the product."""
@@ -241,6 +314,29 @@ class Sku(_message.Message):
     def price(self) -> _money_pb2.Money:
         """Base price of one unit."""
 
+    @_builtins.property
+    def current_price(self) -> _money_pb2.Money:
+        """Price of one unit now, as a quote of one unit charges it: the base price, or a campaign,
+        schedule or dynamic price (precedence on PriceSource). This and the fields below show the SKU
+        as of the answer or event carrying it; in a request they are ignored.
+        """
+
+    @_builtins.property
+    def lowest_price_30d(self) -> _money_pb2.Money:
+        """The lowest price of one unit in effect during the 30 days before the current price took
+        effect, for an honest strike-through: show one only when this is above current_price.
+        """
+
+    @_builtins.property
+    def flash_sale(self) -> _pricing_pb2.FlashSale:
+        """The flash sale that sets current_price; unset when none does."""
+
+    @_builtins.property
+    def availability(self) -> Global___SkuAvailability:
+        """Whether a buyer can get the SKU, as the inventory service last reported it; its level is
+        STOCK_LEVEL_UNKNOWN while the inventory service has not reported on the SKU.
+        """
+
     def __init__(
         self,
         *,
@@ -248,10 +344,15 @@ class Sku(_message.Message):
         code: _builtins.str = ...,
         option_values: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         price: _money_pb2.Money | None = ...,
+        current_price: _money_pb2.Money | None = ...,
+        current_price_source: _pricing_pb2.PriceSource.ValueType = ...,
+        lowest_price_30d: _money_pb2.Money | None = ...,
+        flash_sale: _pricing_pb2.FlashSale | None = ...,
+        availability: Global___SkuAvailability | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["price", b"price"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "current_price", b"current_price", "flash_sale", b"flash_sale", "lowest_price_30d", b"lowest_price_30d", "price", b"price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "id", b"id", "option_values", b"option_values", "price", b"price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "code", b"code", "current_price", b"current_price", "current_price_source", b"current_price_source", "flash_sale", b"flash_sale", "id", b"id", "lowest_price_30d", b"lowest_price_30d", "option_values", b"option_values", "price", b"price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -282,6 +383,8 @@ class Product(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    CURRENT_MIN_PRICE_FIELD_NUMBER: _builtins.int
+    CURRENT_MAX_PRICE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Product id."""
     shop_id: _builtins.str
@@ -291,7 +394,10 @@ class Product(_message.Message):
     title: _builtins.str
     """Title shown to buyers."""
     slug: _builtins.str
-    """URL slug, unique within the shop; derived from the title when left empty."""
+    """URL slug, unique within the shop. Derived from the title when left empty, and numbered
+    ("kaos-polos-2", "-3" …) when another product of the shop has it; a slug the seller sets
+    that another product has is refused (SLUG_TAKEN).
+    """
     description: _builtins.str
     """Long description."""
     condition: Global___Condition.ValueType
@@ -324,11 +430,11 @@ class Product(_message.Message):
 
     @_builtins.property
     def min_price(self) -> _money_pb2.Money:
-        """Lowest SKU price."""
+        """Lowest SKU base price."""
 
     @_builtins.property
     def max_price(self) -> _money_pb2.Money:
-        """Highest SKU price."""
+        """Highest SKU base price."""
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
@@ -337,6 +443,14 @@ class Product(_message.Message):
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the product last changed."""
+
+    @_builtins.property
+    def current_min_price(self) -> _money_pb2.Money:
+        """Lowest current SKU price: what the cheapest SKU's current_price is ("from Rp …" on a listing)."""
+
+    @_builtins.property
+    def current_max_price(self) -> _money_pb2.Money:
+        """Highest current SKU price."""
 
     def __init__(
         self,
@@ -360,10 +474,12 @@ class Product(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         version: _builtins.int = ...,
+        current_min_price: _money_pb2.Money | None = ...,
+        current_max_price: _money_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "dimensions", b"dimensions", "max_price", b"max_price", "min_price", b"min_price", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "current_max_price", b"current_max_price", "current_min_price", b"current_min_price", "dimensions", b"dimensions", "max_price", b"max_price", "min_price", b"min_price", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "category_id", b"category_id", "condition", b"condition", "create_time", b"create_time", "description", b"description", "dimensions", b"dimensions", "id", b"id", "image_urls", b"image_urls", "max_price", b"max_price", "min_price", b"min_price", "options", b"options", "shop_id", b"shop_id", "skus", b"skus", "slug", b"slug", "status", b"status", "title", b"title", "update_time", b"update_time", "version", b"version", "weight_grams", b"weight_grams"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "category_id", b"category_id", "condition", b"condition", "create_time", b"create_time", "current_max_price", b"current_max_price", "current_min_price", b"current_min_price", "description", b"description", "dimensions", b"dimensions", "id", b"id", "image_urls", b"image_urls", "max_price", b"max_price", "min_price", b"min_price", "options", b"options", "shop_id", b"shop_id", "skus", b"skus", "slug", b"slug", "status", b"status", "title", b"title", "update_time", b"update_time", "version", b"version", "weight_grams", b"weight_grams"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -673,7 +789,9 @@ class CreateProductRequest(_message.Message):
     title: _builtins.str
     """Title shown to buyers, 3 to 200 characters."""
     slug: _builtins.str
-    """URL slug, unique within the shop; derived from the title when empty."""
+    """URL slug, unique within the shop; when empty, derived from the title and numbered ("-2",
+    "-3" …) when the shop has that one already. A slug given that the shop has is SLUG_TAKEN.
+    """
     description: _builtins.str
     """Long description, at most 10,000 characters."""
     condition: Global___Condition.ValueType
@@ -873,12 +991,13 @@ class ListProductsRequest(_message.Message):
     status: Global___ProductStatus.ValueType
     """Only products with this status; active when unspecified."""
     min_price: _builtins.int
-    """Only products with a SKU priced at least this (IDR)."""
+    """Only products with a SKU whose current price (Sku.current_price) is at least this (IDR)."""
     max_price: _builtins.int
-    """Only products with a SKU priced at most this (IDR); 0 means no bound."""
+    """Only products with a SKU whose current price is at most this (IDR); 0 means no bound."""
     order_by: _builtins.str
     """Order of the listing: "create_time desc" (newest first, when empty), "price" or "price asc"
-    (cheapest first, by the lowest base price of its SKUs), "price desc" (dearest first).
+    (cheapest first, by the lowest current price of its SKUs: current_min_price, the price a buyer
+    pays now, campaigns and schedules included), "price desc" (dearest first, by the same price).
     """
     condition: Global___Condition.ValueType
     """Only products in this condition (new or used); any when unspecified."""

@@ -3,11 +3,14 @@
 Stock signals: the inventory service's availability and sales events feed the
 dynamic pricing rules (``StockSignals``); each re-evaluates the SKU's rules.
 
-The service consumes its own ProductUpdated and ProductArchived events to drop
-the changed product from the cache. The write handlers already invalidate right
-after commit; this consumer makes a missed invalidation (Valkey briefly down, a
-crash between commit and invalidation, a reader storing a value read just
-before the commit) converge, because a failed invalidation raises and the
+The service consumes its own ProductUpdated, ProductArchived, PriceChanged and
+SkuAvailabilityChanged events to drop the changed product from the cache (a product
+read shows its SKUs' current prices and availability). The write handlers and the
+price scheduler already invalidate right after commit; this consumer makes a missed
+invalidation (Valkey briefly down, a crash between commit and invalidation, a
+reader storing a value read just before the commit) converge, and it is the only
+one for changes without a handler of ours in between (a stock signal moving a
+dynamic price or the availability), because a failed invalidation raises and the
 consumer holds the event until Valkey is back.
 """
 
@@ -24,6 +27,7 @@ from toko.platform.clock import utcnow
 from toko.platform.db import UnitOfWork
 from toko.platform.events import event_subject
 from toko.product.v1 import events_pb2
+from toko.services.product.domain.storefront import Availability
 from toko.services.product.handlers import SOURCE
 from toko.services.product.handlers.common import product_cache_key
 from toko.services.product.handlers.pricing import record_availability, record_sales
@@ -32,6 +36,8 @@ CACHE_INVALIDATION_CONSUMER = "product-cache-invalidation"
 CACHE_INVALIDATION_SUBJECTS = (
     event_subject(SOURCE, events_pb2.ProductUpdated.DESCRIPTOR.name),
     event_subject(SOURCE, events_pb2.ProductArchived.DESCRIPTOR.name),
+    event_subject(SOURCE, events_pb2.PriceChanged.DESCRIPTOR.name),
+    event_subject(SOURCE, events_pb2.SkuAvailabilityChanged.DESCRIPTOR.name),
 )
 
 
@@ -45,7 +51,14 @@ class CacheInvalidation:
         """Invalidate the product the event is about; with Valkey down the event is held until it is back."""
         if isinstance(payload, events_pb2.ProductUpdated):
             product_id = payload.product.id
-        elif isinstance(payload, events_pb2.ProductArchived):
+        elif isinstance(payload, events_pb2.PriceChanged) and not payload.HasField("old_price"):
+            # A SKU's first price commits with its product's creation (or the update adding it, which
+            # raises ProductUpdated): no read before that commit could have cached the product with it.
+            return
+        elif isinstance(
+            payload,
+            events_pb2.ProductArchived | events_pb2.PriceChanged | events_pb2.SkuAvailabilityChanged,
+        ):
             product_id = payload.product_id
         else:
             return
@@ -58,15 +71,6 @@ STOCK_SIGNALS_SUBJECTS = (
     event_subject(INVENTORY_SOURCE, inventory_events.StockAvailabilityChanged.DESCRIPTOR.name),
     event_subject(INVENTORY_SOURCE, inventory_events.ReservationCommitted.DESCRIPTOR.name),
 )
-# The lower bound of each availability bucket: the least stock the SKU surely has.
-_BUCKET_FLOOR = {"0": 0, "1-5": 1, "6-20": 6, "21+": 21}
-
-
-def available_from_bucket(bucket: str, in_stock: bool) -> int:
-    """Units surely available, from an availability bucket ("0", "1-5", "6-20", "21+")."""
-    if not in_stock:
-        return 0
-    return max(_BUCKET_FLOOR.get(bucket, 1), 1)
 
 
 class StockSignals:
@@ -79,7 +83,7 @@ class StockSignals:
             await record_availability(
                 uow=uow,
                 sku_id=payload.sku_id,
-                available=available_from_bucket(payload.quantity_bucket, payload.in_stock),
+                availability=Availability(payload.in_stock, payload.quantity_bucket),
                 version=payload.version,
                 now=utcnow(),
             )

@@ -134,7 +134,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         """Price a cart."""
         lines = [quotes.QuoteLine(line.sku_id, line.quantity) for line in request.lines]
         at = _instant(request.at) if request.HasField("at") else None
-        return await quotes.quote_prices(catalog=self._catalog, lines=lines, at=at)
+        return await quotes.quote_prices(catalog=self._catalog, lines=lines, at=at, buyer_id=request.buyer_id)
 
     async def GetPriceHistory(
         self, request: ppb.GetPriceHistoryRequest, context: Any

@@ -5,12 +5,18 @@ dynamic rules, a schedule, a campaign, the scheduler at a window's boundary, a
 stock signal) calls ``reprice`` inside its own unit of work. It locks the SKUs'
 pricing rows, evaluates the dynamic rules and the precedence of ``pricing`` at
 ``now``, and, where the price of one unit changed, writes a history row and
-stages a ``PriceChanged`` event in the same transaction. Re-pricing a SKU whose
-price did not move writes nothing, which makes every caller idempotent.
+stages a ``PriceChanged`` event in the same transaction; last it brings the
+products' current prices (the order of a listing by price) up to date. Re-pricing
+a SKU whose price did not move writes nothing, which makes every caller idempotent.
+
+Lock order, which every writer keeps so that none deadlocks another: a product's
+row (catalog writes), then the SKUs' pricing rows in id order, then the products'
+current-price rows in id order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -50,8 +56,15 @@ async def reprice(
     uow: UnitOfWork, *, sku_ids: list[str], now: datetime, cause: Cause
 ) -> dict[str, PriceState]:
     """Re-evaluate the SKUs' prices at ``now``; record and announce every change. Returns the new states."""
+    return await reprice_each(uow, causes=dict.fromkeys(sku_ids, cause), now=now)
+
+
+async def reprice_each(
+    uow: UnitOfWork, *, causes: Mapping[str, Cause], now: datetime
+) -> dict[str, PriceState]:
+    """``reprice`` with a cause per SKU: all in one step, so their products' rows are locked in one order."""
     repository = PricingRepository(uow.session)
-    states = await repository.lock_pricing(sku_ids, now.date())
+    states = await repository.lock_pricing(list(causes), now.date())
     if not states:
         return {}
     schedules, campaigns = await repository.windows_at(list(states), now)
@@ -94,8 +107,10 @@ async def reprice(
         )
         if resolved.unit_price != state.current_price:
             await _record(
-                uow, repository, state, new_state, now=now, cause=_cause_of(state, new_state, cause)
+                uow, repository, state, new_state, now=now, cause=_cause_of(state, new_state, causes[sku_id])
             )
+    # Always, not only when a price moved: a product that lost a SKU has new current prices too.
+    await repository.refresh_product_prices([state.product_id for state in updated.values()])
     return updated
 
 

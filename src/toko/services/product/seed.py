@@ -158,7 +158,7 @@ def demo_products(image_base_url: str) -> list[DemoProduct]:
                         Attribute("Dikirim dari", shop.city),
                     ),
                     image_urls=tuple(
-                        f"{image_base_url}/{slug}{'' if n == 1 else f'-{n}'}.jpg"
+                        f"{image_base_url}/{slug}{'' if n == 1 else f'-{n}'}.svg"
                         for n in range(1, rng.randint(2, 4))
                     ),
                     weight_grams=weight,

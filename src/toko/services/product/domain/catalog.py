@@ -22,6 +22,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from toko.platform.rules import ValidationFailed, Violation, raise_if
+from toko.platform.text import clean_text, text_violations
 from toko.services.product.error_codes import ErrorCode
 
 CURRENCY = "IDR"
@@ -252,6 +253,22 @@ def slugify(text: str) -> str:
     return slug
 
 
+def numbered_slug(base: str, number: int) -> str:
+    """The ``number``-th slug of a derived ``base``: the base itself, then ``<base>-2``, ``<base>-3`` …
+
+    The base is shortened where the suffix would make the slug too long, so each stays valid.
+    """
+    if number <= 1:
+        return base
+    suffix = f"-{number}"
+    return f"{base[: SLUG_MAX_LENGTH - len(suffix)].rstrip('-')}{suffix}"
+
+
+def derives_slug(spec: ProductSpec) -> bool:
+    """Whether the slug of ``spec`` is left to be derived from the title (the seller set none)."""
+    return not spec.slug.strip()
+
+
 def is_valid_slug(slug: str) -> bool:
     """Whether ``slug`` is lowercase ASCII words of letters and digits joined by single hyphens."""
     return SLUG_MIN_LENGTH <= len(slug) <= SLUG_MAX_LENGTH and _SLUG.match(slug) is not None
@@ -274,6 +291,14 @@ def _check_text(
     low, high = bounds
     if not low <= len(value) <= high:
         out.append(Violation(path, f"must be {low} to {high} characters", reason))
+
+
+def _check_name(
+    out: list[Violation], path: str, value: str, bounds: tuple[int, int], reason: ErrorCode
+) -> None:
+    """A name a person reads: ``toko.platform.text``'s rule (visible, no bidirectional controls)."""
+    low, high = bounds
+    out.extend(text_violations(value, path, reason, minimum=low, maximum=high))
 
 
 def _check_price(price: Money, path: str, out: list[Violation]) -> None:
@@ -299,7 +324,7 @@ def _check_options(options: Sequence[ProductOption], prefix: str, out: list[Viol
     names: set[str] = set()
     for i, option in enumerate(options):
         path = f"{prefix}options[{i}]"
-        _check_text(out, f"{path}.name", option.name, (1, OPTION_NAME_MAX_LENGTH), ErrorCode.INVALID_OPTION)
+        _check_name(out, f"{path}.name", option.name, (1, OPTION_NAME_MAX_LENGTH), ErrorCode.INVALID_OPTION)
         # Case-blind: "Warna" and "warna" would read as one option to a buyer.
         if option.name.casefold() in names:
             out.append(
@@ -313,7 +338,7 @@ def _check_options(options: Sequence[ProductOption], prefix: str, out: list[Viol
                 )
             )
         for j, value in enumerate(option.values):
-            _check_text(
+            _check_name(
                 out, f"{path}.values[{j}]", value, (1, OPTION_VALUE_MAX_LENGTH), ErrorCode.INVALID_OPTION
             )
         if len(set(option.values)) != len(option.values):
@@ -385,7 +410,7 @@ def _option_values_problem(allowed: Mapping[str, frozenset[str]], chosen: Mappin
 def check_product(spec: ProductSpec, *, prefix: str = "", creating: bool = False) -> list[Violation]:
     """Every rule ``spec`` breaks, with field paths under ``prefix`` (``product.`` for an update)."""
     out: list[Violation] = []
-    _check_text(
+    _check_name(
         out, f"{prefix}title", spec.title, (TITLE_MIN_LENGTH, TITLE_MAX_LENGTH), ErrorCode.INVALID_TITLE
     )
     if not is_valid_slug(spec.slug):
@@ -417,7 +442,7 @@ def check_product(spec: ProductSpec, *, prefix: str = "", creating: bool = False
         )
     for i, attribute in enumerate(spec.attributes):
         path = f"{prefix}attributes[{i}]"
-        _check_text(
+        _check_name(
             out, f"{path}.name", attribute.name, (1, ATTRIBUTE_NAME_MAX_LENGTH), ErrorCode.INVALID_ATTRIBUTE
         )
         _check_text(
@@ -463,17 +488,17 @@ def check_product(spec: ProductSpec, *, prefix: str = "", creating: bool = False
 
 
 def normalized(spec: ProductSpec) -> ProductSpec:
-    """``spec`` trimmed, with the slug derived when empty and IDR for an empty currency."""
-    title = spec.title.strip()
+    """``spec`` trimmed, names cleaned (``clean_text``), the slug derived when empty, IDR for no currency."""
+    title = clean_text(spec.title)
     return replace(
         spec,
         title=title,
         slug=spec.slug.strip() or slugify(title),
         description=spec.description.strip(),
-        attributes=tuple(Attribute(a.name.strip(), a.value.strip()) for a in spec.attributes),
+        attributes=tuple(Attribute(clean_text(a.name), a.value.strip()) for a in spec.attributes),
         image_urls=tuple(url.strip() for url in spec.image_urls),
         options=tuple(
-            ProductOption(option.name.strip(), tuple(value.strip() for value in option.values))
+            ProductOption(clean_text(option.name), tuple(clean_text(value) for value in option.values))
             for option in spec.options
         ),
         skus=tuple(
@@ -481,7 +506,8 @@ def normalized(spec: ProductSpec) -> ProductSpec:
                 sku,
                 code=sku.code.strip(),
                 price=Money(sku.price.amount, sku.price.currency.strip().upper() or CURRENCY),
-                option_values={k.strip(): v.strip() for k, v in sku.option_values.items()},
+                # Cleaned as the option names and values are, so that they still match.
+                option_values={clean_text(k): clean_text(v) for k, v in sku.option_values.items()},
             )
             for sku in spec.skus
         ),
@@ -601,10 +627,10 @@ def archive_product(product: Product, *, now: datetime) -> tuple[Product, bool]:
 
 def new_category(*, category_id: str, parent: Category | None, name: str, slug: str) -> Category:
     """A category under ``parent`` (or at the root); raise ``ValidationFailed`` on a bad name or slug."""
-    name = name.strip()
+    name = clean_text(name)
     slug = slug.strip() or slugify(name)
     out: list[Violation] = []
-    _check_text(out, "name", name, (1, CATEGORY_NAME_MAX_LENGTH), ErrorCode.INVALID_CATEGORY_NAME)
+    _check_name(out, "name", name, (1, CATEGORY_NAME_MAX_LENGTH), ErrorCode.INVALID_CATEGORY_NAME)
     if not is_valid_slug(slug):
         out.append(
             Violation(

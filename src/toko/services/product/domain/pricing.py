@@ -27,6 +27,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 from toko.platform.rules import Violation
+from toko.platform.text import checked_text
 from toko.services.product.domain.catalog import MAX_PRICE, MIN_PRICE
 from toko.services.product.error_codes import ErrorCode
 
@@ -408,6 +409,17 @@ def check_window(
             )
         )
     return out
+
+
+def checked_campaign_name(raw: str) -> tuple[str, list[Violation]]:
+    """A campaign's name cleaned, and what is wrong with it (``toko.platform.text``'s rule, 3 to 100)."""
+    return checked_text(
+        raw,
+        "name",
+        ErrorCode.INVALID_CAMPAIGN_NAME,
+        minimum=CAMPAIGN_NAME_MIN_LENGTH,
+        maximum=CAMPAIGN_NAME_MAX_LENGTH,
+    )
 
 
 def check_campaign_sku(

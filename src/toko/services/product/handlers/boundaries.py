@@ -1,15 +1,17 @@
 """The price scheduler's use cases: apply the boundaries that are due, and tell when the next one is.
 
 A boundary is an instant at which a schedule or campaign window opens or closes for
-a SKU. Boundaries are claimed with ``FOR UPDATE SKIP LOCKED``, so every replica may
-run the scheduler (``toko.services.product.scheduler``) and each is applied once.
+a SKU: its price changes without anyone touching its product, so applying one also
+drops the product from the read cache. Boundaries are claimed with ``FOR UPDATE SKIP
+LOCKED``, so every replica may run the scheduler (``toko.services.product.scheduler``)
+and each is applied once.
 """
 
 from __future__ import annotations
 
-from toko.services.product.handlers.common import SOURCE, Catalog
+from toko.services.product.handlers.common import SOURCE, Catalog, forget_products
 from toko.services.product.repository.pricing import PricingRepository
-from toko.services.product.repricing import SYSTEM_ACTOR, Cause, reprice
+from toko.services.product.repricing import SYSTEM_ACTOR, Cause, reprice_each
 
 
 async def apply_due_boundaries(*, catalog: Catalog, batch_size: int = 100) -> int:
@@ -27,13 +29,13 @@ async def apply_due_boundaries(*, catalog: Catalog, batch_size: int = 100) -> in
             return 0
         # The latest boundary per SKU names the cause of that SKU's change.
         causes = {b.sku_id: Cause(b.kind, SYSTEM_ACTOR, b.ref_id) for b in due}
-        # All the SKUs locked at once, in id order like every other writer: one by one, in due order,
-        # two workers with overlapping SKUs could each wait for the other.
-        await repository.lock_pricing(list(causes), now.date())
-        for sku_id, cause in causes.items():
-            await reprice(uow, sku_ids=[sku_id], now=now, cause=cause)
+        # All the SKUs re-priced in one step, locked in id order like every other writer: one by one,
+        # in due order, two workers with overlapping SKUs or products could each wait for the other.
+        states = await reprice_each(uow, causes=causes, now=now)
         await repository.mark_applied([b.id for b in due], now)
         await uow.commit()
+    # A window opened or closed: the cached products show their SKUs' prices as they were.
+    await forget_products(catalog, sorted({state.product_id for state in states.values()}))
     return len(due)
 
 

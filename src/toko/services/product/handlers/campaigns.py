@@ -30,7 +30,13 @@ from toko.services.product.domain import pricing as domain
 from toko.services.product.domain.catalog import CURRENCY
 from toko.services.product.domain.pricing import ChangeSource, Window
 from toko.services.product.error_codes import ErrorCode
-from toko.services.product.handlers.common import Catalog, authorize_shop, run_idempotent, time_key
+from toko.services.product.handlers.common import (
+    Catalog,
+    authorize_shop,
+    forget_products,
+    run_idempotent,
+    time_key,
+)
 from toko.services.product.mapping.common import money, timestamp
 from toko.services.product.mapping.pricing import campaign_to_proto
 from toko.services.product.repository.pricing import (
@@ -63,22 +69,13 @@ async def create_campaign(
     if not principal.is_admin:
         raise PermissionDenied(CommonReason.ROLE_REQUIRED, "only admins create campaigns")
     now = catalog.clock()
-    name = name.strip()
+    name, name_problems = domain.checked_campaign_name(name)
     request = ppb.CreateCampaignRequest(
         name=name, start_time=timestamp(window.start), end_time=timestamp(window.end)
     )
 
     async def create(uow: UnitOfWork) -> ppb.Campaign:
-        problems: list[Violation] = []
-        if not domain.CAMPAIGN_NAME_MIN_LENGTH <= len(name) <= domain.CAMPAIGN_NAME_MAX_LENGTH:
-            problems.append(
-                Violation(
-                    "name",
-                    f"must be {domain.CAMPAIGN_NAME_MIN_LENGTH} to "
-                    f"{domain.CAMPAIGN_NAME_MAX_LENGTH} characters",
-                    ErrorCode.INVALID_CAMPAIGN_NAME,
-                )
-            )
+        problems = list(name_problems)
         problems.extend(
             domain.check_window(
                 window,
@@ -173,6 +170,8 @@ async def add_campaign_skus(
         ],
     )
 
+    repriced: list[str] = []
+
     async def add(uow: UnitOfWork) -> ppb.Campaign:
         repository = PricingRepository(uow.session)
         campaign = await repository.get_campaign(campaign_id, for_share=True)
@@ -246,6 +245,7 @@ async def add_campaign_skus(
                 for instant in (campaign.window.start, campaign.window.end)
             ]
         )
+        repriced.extend(m.product_id for m in members)
         await reprice(
             uow,
             sku_ids=[m.sku_id for m in members],
@@ -288,4 +288,5 @@ async def add_campaign_skus(
     )
     # The new boundaries are committed: an idle scheduler looks again for the next one due.
     catalog.boundaries_added.set()
+    await forget_products(catalog, repriced)
     return campaign

@@ -12,17 +12,23 @@ readable by id, for order history, but are listed only for their shop.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from toko.platform.auth import Principal
-from toko.platform.cache import CacheUnavailable
-from toko.platform.db import Database
 from toko.platform.error_codes import CommonReason
-from toko.platform.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from toko.platform.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import Page, PageSpec, bad_page_token, decode_token, encode_token, id_after
@@ -38,12 +44,16 @@ from toko.services.product.domain.catalog import (
     ProductSpec,
     ProductStatus,
 )
-from toko.services.product.domain.pricing import PriceSource
 from toko.services.product.error_codes import ErrorCode
-from toko.services.product.handlers.common import SOURCE, Catalog, authorize_shop, product_cache_key
+from toko.services.product.handlers.common import (
+    SOURCE,
+    Catalog,
+    authorize_shop,
+    forget_products,
+    product_cache_key,
+)
 from toko.services.product.mapping.catalog import category_to_proto, product_to_proto, sku_view_to_proto
-from toko.services.product.mapping.common import money
-from toko.services.product.mapping.pricing import PRICE_SOURCE_TO_PROTO
+from toko.services.product.mapping.storefront import refresh_countdowns
 from toko.services.product.repository.catalog import (
     CatalogRepository,
     ProductFilter,
@@ -53,8 +63,12 @@ from toko.services.product.repository.catalog import (
 from toko.services.product.repository.pricing import PricingRepository
 from toko.services.product.repricing import price_product
 
-log = logging.getLogger(__name__)
-
+# How many numbered slugs (``kaos-polos``, ``kaos-polos-2`` …) one look-up for a free one tries.
+SLUG_CANDIDATES = 20
+# How often a create chooses again after concurrent creates took the slugs it chose. Each lost
+# attempt means a concurrent create of the same title committed, so this bound only stops a
+# pathological loop; n creates of one title at once need up to n - 1 retries.
+SLUG_ATTEMPTS = 20
 PRODUCT_PAGES = PageSpec(default=20, maximum=100)
 CATEGORY_PAGES = PageSpec(default=50, maximum=200)
 MAX_BATCH_SKUS = 100
@@ -191,11 +205,13 @@ async def create_product(
                 ),
                 also=problems,
             )
-            await repository.add_products(product)
+            (product,) = await _add_with_free_slugs(
+                repository, [product], derived=[domain.derives_slug(command.spec)]
+            )
             await price_product(
                 uow, sku_ids=[sku.id for sku in product.skus], actor=principal.subject, now=now
             )
-            message = product_to_proto(product)
+            (message,) = await _shown(uow.session, [product], now)
             uow.publish(events_pb2.ProductCreated(product=message), subject=product.id)
             replay.response = message
         await uow.commit()
@@ -229,14 +245,16 @@ async def create_products(
                     also=checked[category_id],
                 )
             )
-        await repository.add_products(*created)
+        created = await _add_with_free_slugs(
+            repository, created, derived=[domain.derives_slug(command.spec) for command in commands]
+        )
         await price_product(
             uow,
             sku_ids=[sku.id for product in created for sku in product.skus],
             actor=principal.subject,
             now=catalog.clock(),
         )
-        messages = [product_to_proto(product) for product in created]
+        messages = await _shown(uow.session, created, catalog.clock())
         for message in messages:
             uow.publish(events_pb2.ProductCreated(product=message), subject=message.id)
         await uow.commit()
@@ -244,23 +262,41 @@ async def create_products(
 
 
 async def get_product(*, catalog: Catalog, product_id: str, principal: Principal) -> pb.Product:
-    """A product by id, from the cache when it is there (the hot path: no database round trip)."""
+    """A product by id with its SKUs' offers, from the cache when it is there (no database round trip).
+
+    The cached product is dropped whenever what it shows changes: by the writes, by the price
+    scheduler as a schedule or campaign window opens or closes, and by our consumer of the
+    price and availability events.
+    """
     require_id(product_id, "id")
     data = await catalog.cache.get_or_load(
-        product_cache_key(product_id), partial(_load_product, catalog.database, product_id)
+        product_cache_key(product_id), partial(_load_product, catalog, product_id)
     )
     if data is None:
         raise _product_not_found(product_id)
     product = pb.Product.FromString(data)
     if product.status == pb.PRODUCT_STATUS_DRAFT and not principal.manages(product.shop_id):
         raise _product_not_found(product_id)
+    refresh_countdowns(product.skus, catalog.clock())
     return product
 
 
-async def _load_product(database: Database, product_id: str) -> bytes | None:
-    async with database.sessions() as session:
+async def _load_product(catalog: Catalog, product_id: str) -> bytes | None:
+    async with catalog.database.sessions() as session:
         product = await CatalogRepository(session).get_product(product_id)
-    return None if product is None else product_to_proto(product).SerializeToString()
+        if product is None:
+            return None
+        (shown,) = await _shown(session, [product], catalog.clock())
+    return shown.SerializeToString()
+
+
+async def _shown(session: AsyncSession, products: Sequence[Product], now: datetime) -> list[pb.Product]:
+    """Products on the wire as a storefront shows them at ``now``: each SKU with its offer.
+
+    Every answer and event carrying a product carries it so, as of its moment.
+    """
+    offers = await PricingRepository(session).offers([sku.id for p in products for sku in p.skus], now)
+    return [product_to_proto(product, offers, now) for product in products]
 
 
 async def get_product_by_slug(
@@ -268,13 +304,13 @@ async def get_product_by_slug(
 ) -> pb.Product:
     """A product by its shop and slug, as in a storefront URL; only active ones for the public."""
     require_id(shop_id, "shop_id")
-    product = None
     if domain.is_valid_slug(slug):
         async with catalog.database.sessions() as session:
             product = await CatalogRepository(session).get_product_by_slug(shop_id, slug)
-    if product is None or (product.status is not ProductStatus.ACTIVE and not principal.manages(shop_id)):
-        raise NotFound(ErrorCode.PRODUCT_NOT_FOUND, f"shop {shop_id} has no product {slug!r}")
-    return product_to_proto(product)
+            if product is not None and (product.status is ProductStatus.ACTIVE or principal.manages(shop_id)):
+                (shown,) = await _shown(session, [product], catalog.clock())
+                return shown
+    raise NotFound(ErrorCode.PRODUCT_NOT_FOUND, f"shop {shop_id} has no product {slug!r}")
 
 
 async def list_products(*, catalog: Catalog, query: ListProducts, principal: Principal) -> Page[pb.Product]:
@@ -320,12 +356,13 @@ async def list_products(*, catalog: Catalog, query: ListProducts, principal: Pri
         found = await CatalogRepository(session).list_products(
             where, order=order, after=after, limit=size + 1
         )
+        shown = await _shown(session, [product for product, _ in found[:size]], catalog.clock())
     token = ""
     if len(found) > size:
-        last = found[size - 1]
-        key = [last.id] if order is ProductOrder.NEWEST else [last.min_price.amount, last.id]
+        _, last = found[size - 1]
+        key = [last.id] if order is ProductOrder.NEWEST else [last.min_price, last.id]
         token = encode_token(key, filters)
-    return Page([product_to_proto(p) for p in found[:size]], token)
+    return Page(shown, token)
 
 
 async def update_product(*, catalog: Catalog, command: UpdateProduct, principal: Principal) -> pb.Product:
@@ -350,8 +387,13 @@ async def update_product(*, catalog: Catalog, command: UpdateProduct, principal:
             ),
             also=problems,
         )
+        if "slug" in changed and domain.derives_slug(command.changes):
+            (updated,) = await _free_slugs(repository, [updated], derived=[True])
+            if updated.slug == current.slug:
+                changed = tuple(name for name in changed if name != "slug")
         if not changed:
-            return product_to_proto(current)
+            (unchanged,) = await _shown(uow.session, [current], catalog.clock())
+            return unchanged
         await repository.save_product(updated, skus_changed="skus" in changed)
         if "skus" in changed:
             await price_product(
@@ -361,14 +403,14 @@ async def update_product(*, catalog: Catalog, command: UpdateProduct, principal:
                 now=updated.updated_at,
                 prefix="product.",
             )
-        message = product_to_proto(updated)
+        (message,) = await _shown(uow.session, [updated], updated.updated_at)
         uow.publish(events_pb2.ProductUpdated(product=message, changed_fields=changed), subject=product_id)
         if updated.status is ProductStatus.ARCHIVED:
             uow.publish(
                 events_pb2.ProductArchived(product_id=product_id, shop_id=updated.shop_id), subject=product_id
             )
         await uow.commit()
-    await _forget(catalog, product_id)
+    await forget_products(catalog, [product_id])
     return message
 
 
@@ -380,14 +422,16 @@ async def archive_product(*, catalog: Catalog, product_id: str, principal: Princ
         current = await _product_to_change(repository, product_id, principal)
         archived, changed = domain.archive_product(current, now=catalog.clock())
         if not changed:
-            return product_to_proto(current)
+            (unchanged,) = await _shown(uow.session, [current], catalog.clock())
+            return unchanged
         await repository.save_product(archived, skus_changed=False)
         uow.publish(
             events_pb2.ProductArchived(product_id=product_id, shop_id=archived.shop_id), subject=product_id
         )
+        (message,) = await _shown(uow.session, [archived], archived.updated_at)
         await uow.commit()
-    await _forget(catalog, product_id)
-    return product_to_proto(archived)
+    await forget_products(catalog, [product_id])
+    return message
 
 
 async def batch_get_skus(
@@ -405,26 +449,91 @@ async def batch_get_skus(
     ]
     if bad:
         raise invalid(bad)
+    now = catalog.clock()
     async with catalog.database.sessions() as session:
         found = await CatalogRepository(session).get_skus(sku_ids)
-        prices = await PricingRepository(session).current_prices(list(found), catalog.clock())
+        offers = await PricingRepository(session).offers(list(found), now)
     views = (found.get(sku_id) for sku_id in sku_ids)
-    messages = [
-        sku_view_to_proto(view)
+    return [
+        sku_view_to_proto(view, offers.get(view.sku.id), now)
         for view in views
         if view is not None
         and (view.product_status is not ProductStatus.DRAFT or principal.manages(view.shop_id))
     ]
-    for message in messages:
-        current, source, lowest = prices.get(message.sku.id, (message.sku.price.amount, PriceSource.BASE, 0))
-        currency = message.sku.price.currency
-        message.current_price.CopyFrom(money(current, currency))
-        message.current_price_source = PRICE_SOURCE_TO_PROTO[source]
-        message.lowest_price_30d.CopyFrom(money(lowest or current, currency))
-    return messages
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
+
+
+async def _add_with_free_slugs(
+    repository: CatalogRepository, created: Sequence[Product], *, derived: Sequence[bool]
+) -> list[Product]:
+    """Insert new products; a derived slug the shop has already gets the first free number (``-2``, ``-3`` …).
+
+    Race-safe: two creates choosing the same slug meet at the shop's unique slug index; the one
+    that waited there for the other's commit looks again and takes the next free number. A slug
+    the seller set stays theirs to change (SLUG_TAKEN).
+    """
+    attempts = 0
+    while True:
+        attempts += 1
+        placed = await _free_slugs(repository, created, derived=derived)
+        try:
+            await repository.add_products(*placed)
+        except AlreadyExists as exc:
+            if exc.reason is not ErrorCode.SLUG_TAKEN or attempts == SLUG_ATTEMPTS:
+                raise
+            if not await _lost_a_slug(repository, placed, derived):
+                raise  # a slug the seller set is taken: choosing again changes nothing
+            continue
+        return placed
+
+
+async def _free_slugs(
+    repository: CatalogRepository, products: Sequence[Product], *, derived: Sequence[bool]
+) -> list[Product]:
+    """``products`` with each derived slug replaced by its first number no other product of the shop has."""
+    ids = [product.id for product in products]
+    # Slugs of this batch are spoken for too: the seller's, and the ones already chosen.
+    chosen = {(p.shop_id, p.slug) for p, derive in zip(products, derived, strict=True) if not derive}
+    placed: list[Product] = []
+    for product, derive in zip(products, derived, strict=True):
+        if not derive:
+            placed.append(product)
+            continue
+        slug = await _free_slug(repository, product.shop_id, product.slug, besides=ids, chosen=chosen)
+        chosen.add((product.shop_id, slug))
+        placed.append(replace(product, slug=slug))
+    return placed
+
+
+async def _free_slug(
+    repository: CatalogRepository,
+    shop_id: str,
+    base: str,
+    *,
+    besides: Sequence[str],
+    chosen: set[tuple[str, str]],
+) -> str:
+    first = 1
+    while True:
+        candidates = [domain.numbered_slug(base, n) for n in range(first, first + SLUG_CANDIDATES)]
+        taken = await repository.taken_slugs(shop_id, candidates, besides=besides)
+        for slug in candidates:
+            if slug not in taken and (shop_id, slug) not in chosen:
+                return slug
+        first += SLUG_CANDIDATES
+
+
+async def _lost_a_slug(
+    repository: CatalogRepository, placed: Sequence[Product], derived: Sequence[bool]
+) -> bool:
+    """Whether another product now has a slug chosen for ``placed`` (a concurrent create committed it)."""
+    ids = [product.id for product in placed]
+    for product, derive in zip(placed, derived, strict=True):
+        if derive and await repository.taken_slugs(product.shop_id, [product.slug], besides=ids):
+            return True
+    return False
 
 
 async def _product_to_change(repository: CatalogRepository, product_id: str, principal: Principal) -> Product:
@@ -494,11 +603,3 @@ def _ruled(build: Callable[[], T], *, also: Sequence[Violation] = ()) -> T:
         return ruled(build, also=also)
     except ArchivedProductError as exc:
         raise FailedPrecondition(exc.reason, str(exc)) from exc
-
-
-async def _forget(catalog: Catalog, product_id: str) -> None:
-    try:
-        await catalog.cache.invalidate(product_cache_key(product_id))
-    except CacheUnavailable:
-        # Our consumer of the product's own event invalidates it again once Valkey is back.
-        log.warning("cannot invalidate a cached product", extra={"product_id": product_id})

@@ -1,13 +1,14 @@
 """What the product service's use cases share: their dependencies, who manages a shop or SKU, retried writes.
 
-Also the cache key of a product (the consumers invalidate it too) and the time-keyed
-page tokens of the pricing listings.
+Also the cache key of a product and how a use case drops it after its commit (the
+consumers invalidate it too), and the time-keyed page tokens of the pricing listings.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -15,7 +16,7 @@ from typing import TypeVar
 from google.protobuf.message import Message
 
 from toko.platform.auth import Principal
-from toko.platform.cache import ReadThroughCache
+from toko.platform.cache import CacheUnavailable, ReadThroughCache
 from toko.platform.clock import Clock, utcnow
 from toko.platform.db import Database, UnitOfWork
 from toko.platform.errors import NotFound, PermissionDenied
@@ -24,6 +25,8 @@ from toko.platform.ids import is_id
 from toko.platform.pagination import bad_page_token
 from toko.services.product.error_codes import ErrorCode
 from toko.services.product.repository.pricing import PriceState, PricingRepository
+
+log = logging.getLogger(__name__)
 
 SOURCE = "product"
 
@@ -46,6 +49,16 @@ class Catalog:
 def product_cache_key(product_id: str) -> str:
     """The cache key of a product's serialized ``Product`` message."""
     return f"product:{product_id}"
+
+
+async def forget_products(catalog: Catalog, product_ids: Iterable[str]) -> None:
+    """Drop products from the read cache after a commit that changed what they show."""
+    keys = [product_cache_key(product_id) for product_id in dict.fromkeys(product_ids)]
+    try:
+        await catalog.cache.invalidate(*keys)
+    except CacheUnavailable:
+        # Our consumer of the change's own event invalidates them again once Valkey is back.
+        log.warning("cannot invalidate cached products", extra={"product_ids": list(product_ids)})
 
 
 def authorize_shop(principal: Principal, shop_id: str) -> None:

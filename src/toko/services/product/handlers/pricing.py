@@ -1,9 +1,9 @@
 """A SKU's pricing, managed by its shop's sellers and by admins: bounds, wholesale tiers, dynamic rules.
 
 Also the stock signals (inventory's availability and sales) that the dynamic rules
-react to. Every write that can move the price ends in ``repricing.reprice`` in the
-same unit of work, so the change, its history row and its ``PriceChanged`` event
-commit together.
+react to; the availability is kept for product reads too. Every write that can move
+the price ends in ``repricing.reprice`` in the same unit of work, so the change, its
+history row and its ``PriceChanged`` event commit together.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ from toko.platform.db import UnitOfWork
 from toko.platform.ids import new_id, require_id
 from toko.platform.rules import Violation
 from toko.platform.validation import invalid
+from toko.product.v1 import events_pb2
 from toko.product.v1 import pricing_pb2 as ppb
 from toko.services.product.domain import pricing as domain
 from toko.services.product.domain.pricing import Bounds, ChangeSource, DynamicRule, RuleKind, Tier
+from toko.services.product.domain.storefront import Availability
 from toko.services.product.error_codes import ErrorCode
-from toko.services.product.handlers.common import SOURCE, Catalog, sku_to_manage
+from toko.services.product.handlers.common import SOURCE, Catalog, forget_products, sku_to_manage
 from toko.services.product.mapping.pricing import pricing_to_proto
+from toko.services.product.mapping.storefront import availability_to_proto
 from toko.services.product.repository.pricing import PricingRepository
 from toko.services.product.repricing import SYSTEM_ACTOR, Cause, reprice
 
@@ -55,6 +58,7 @@ async def set_price_bounds(
             uow, sku_ids=[sku_id], now=now, cause=Cause(ChangeSource.DYNAMIC, principal.subject)
         )
         await uow.commit()
+    await forget_products(catalog, [state.product_id])
     return pricing_to_proto(states[sku_id])
 
 
@@ -104,6 +108,7 @@ async def set_dynamic_rules(
             uow, sku_ids=[sku_id], now=now, cause=Cause(ChangeSource.DYNAMIC, principal.subject)
         )
         await uow.commit()
+    await forget_products(catalog, [state.product_id])
     return pricing_to_proto(states[sku_id])
 
 
@@ -111,14 +116,29 @@ async def set_dynamic_rules(
 
 
 async def record_availability(
-    *, uow: UnitOfWork, sku_id: str, available: int, version: int, now: datetime
+    *, uow: UnitOfWork, sku_id: str, availability: Availability, version: int, now: datetime
 ) -> None:
-    """Keep a SKU's latest availability (older versions are ignored) and re-evaluate its dynamic rules."""
+    """Keep a SKU's latest availability (older versions are ignored), announce it, re-evaluate its rules.
+
+    The announcement (``SkuAvailabilityChanged``, committed with the change) is what drops the
+    SKU's product from the read cache: its consumer runs after this commit.
+    """
     repository = PricingRepository(uow.session)
     if not await repository.known_skus([sku_id]):
         return
-    if await repository.record_availability(sku_id, available, version):
-        await reprice(uow, sku_ids=[sku_id], now=now, cause=Cause(ChangeSource.DYNAMIC, SYSTEM_ACTOR))
+    if not await repository.record_availability(sku_id, availability, version):
+        return
+    states = await reprice(uow, sku_ids=[sku_id], now=now, cause=Cause(ChangeSource.DYNAMIC, SYSTEM_ACTOR))
+    state = states[sku_id]
+    uow.publish(
+        events_pb2.SkuAvailabilityChanged(
+            sku_id=sku_id,
+            product_id=state.product_id,
+            shop_id=state.shop_id,
+            availability=availability_to_proto(availability),
+        ),
+        subject=sku_id,
+    )
 
 
 async def record_sales(*, uow: UnitOfWork, sold: dict[str, int], day: date, now: datetime) -> None:

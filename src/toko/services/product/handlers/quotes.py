@@ -37,12 +37,16 @@ class QuoteLine:
 
 
 async def quote_prices(
-    *, catalog: Catalog, lines: Sequence[QuoteLine], at: datetime | None = None
+    *, catalog: Catalog, lines: Sequence[QuoteLine], at: datetime | None = None, buyer_id: str = ""
 ) -> ppb.QuotePricesResponse:
-    """Price a cart at ``at`` (now by default): one round trip to PostgreSQL for every line."""
+    """Price a cart at ``at`` (now by default): one round trip to PostgreSQL for every line.
+
+    ``buyer_id``, when given, must be a user id; no price depends on the buyer (yet), so it is
+    checked and otherwise unused.
+    """
     now = catalog.clock()
     instant = at or now
-    _check_lines(lines)
+    _check_request(lines, buyer_id)
     async with catalog.database.single_reads() as session:
         found = await PricingRepository(session).quote_facts([line.sku_id for line in lines], instant)
     unknown = [line.sku_id for line in lines if line.sku_id not in found]
@@ -96,7 +100,7 @@ async def quote_prices(
     )
 
 
-def _check_lines(lines: Sequence[QuoteLine]) -> None:
+def _check_request(lines: Sequence[QuoteLine], buyer_id: str) -> None:
     if not lines:
         raise InvalidArgument.field("lines", "name at least one line", ErrorCode.INVALID_QUANTITY)
     if len(lines) > domain.MAX_QUOTE_LINES:
@@ -104,6 +108,8 @@ def _check_lines(lines: Sequence[QuoteLine]) -> None:
             "lines", f"at most {domain.MAX_QUOTE_LINES} lines", ErrorCode.TOO_MANY_LINES
         )
     problems: list[Violation] = []
+    if buyer_id and not is_id(buyer_id):
+        problems.append(Violation("buyer_id", "must be a UUID (a user id)", ErrorCode.INVALID_ID))
     seen: set[str] = set()
     for i, line in enumerate(lines):
         if not is_id(line.sku_id):

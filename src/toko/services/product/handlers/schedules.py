@@ -21,7 +21,14 @@ from toko.services.product.domain import pricing as domain
 from toko.services.product.domain.catalog import CURRENCY
 from toko.services.product.domain.pricing import ChangeSource, Window
 from toko.services.product.error_codes import ErrorCode
-from toko.services.product.handlers.common import SOURCE, Catalog, run_idempotent, sku_to_manage, time_key
+from toko.services.product.handlers.common import (
+    SOURCE,
+    Catalog,
+    forget_products,
+    run_idempotent,
+    sku_to_manage,
+    time_key,
+)
 from toko.services.product.mapping.common import money, timestamp
 from toko.services.product.mapping.pricing import schedule_to_proto
 from toko.services.product.repository.pricing import PricingRepository, ScheduleRow, schedule_overlap
@@ -50,8 +57,11 @@ async def create_price_schedule(
         end_time=timestamp(window.end),
     )
 
+    repriced: list[str] = []
+
     async def create(uow: UnitOfWork) -> ppb.PriceSchedule:
         state = await sku_to_manage(uow, sku_id, principal, now)
+        repriced.append(state.product_id)
         problems: list[Violation] = []
         domain.check_money(price, "price.amount", problems)
         if (currency or CURRENCY) != CURRENCY:
@@ -98,6 +108,7 @@ async def create_price_schedule(
     )
     # The new boundaries are committed: an idle scheduler looks again for the next one due.
     catalog.boundaries_added.set()
+    await forget_products(catalog, repriced)
     return schedule
 
 
@@ -130,7 +141,7 @@ async def cancel_price_schedule(
         schedule = await repository.get_schedule(schedule_id)
         if schedule is None:
             raise NotFound(ErrorCode.SCHEDULE_NOT_FOUND, f"no price schedule {schedule_id}")
-        await sku_to_manage(uow, schedule.sku_id, principal, now)
+        state = await sku_to_manage(uow, schedule.sku_id, principal, now)
         schedule = await repository.get_schedule(schedule_id, for_update=True)
         assert schedule is not None  # its SKU's pricing row is locked, and schedules are never deleted
         if schedule.cancelled_at is not None:
@@ -143,4 +154,5 @@ async def cancel_price_schedule(
             cause=Cause(ChangeSource.SCHEDULE, principal.subject, schedule_id),
         )
         await uow.commit()
+    await forget_products(catalog, [state.product_id])
     return schedule_to_proto(replace(schedule, cancelled_at=now))

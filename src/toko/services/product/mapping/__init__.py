@@ -2,5 +2,6 @@
 
 - ``catalog``: categories, products and SKUs
 - ``pricing``: quotes, pricing state, history, schedules and campaigns
+- ``storefront``: a SKU's offer (current price, flash sale) and availability, as product reads show them
 - ``common``: money and timestamps on the wire
 """

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from toko.common.v1.money_pb2 import Money as MoneyProto
 from toko.product.v1 import product_pb2 as pb
@@ -20,7 +21,10 @@ from toko.services.product.domain.catalog import (
     SkuSpec,
     SkuView,
 )
+from toko.services.product.domain.pricing import PriceSource
+from toko.services.product.domain.storefront import SkuOffer
 from toko.services.product.mapping.common import money, timestamp
+from toko.services.product.mapping.storefront import offer_onto
 
 CONDITION_TO_PROTO = {Condition.NEW: pb.CONDITION_NEW, Condition.USED: pb.CONDITION_USED}
 CONDITION_FROM_PROTO: dict[int, Condition] = {
@@ -65,9 +69,11 @@ def sku_to_proto(sku: Sku) -> pb.Sku:
     return pb.Sku(id=sku.id, code=sku.code, option_values=sku.option_values, price=money_to_proto(sku.price))
 
 
-def product_to_proto(product: Product) -> pb.Product:
-    """A product on the wire, SKUs included."""
-    return pb.Product(
+def product_to_proto(
+    product: Product, offers: Mapping[str, SkuOffer] | None = None, now: datetime | None = None
+) -> pb.Product:
+    """A product on the wire, SKUs included; with ``offers``, what a storefront shows of each at ``now``."""
+    message = pb.Product(
         id=product.id,
         shop_id=product.shop_id,
         category_id=product.category_id,
@@ -92,11 +98,21 @@ def product_to_proto(product: Product) -> pb.Product:
         update_time=timestamp(product.updated_at),
         version=product.version,
     )
+    if offers is not None:
+        assert now is not None, "offers are shown as of an instant"
+        for sku in message.skus:
+            if sku.id in offers:
+                offer_onto(sku, offers[sku.id], now)
+        current = [sku.current_price.amount for sku in message.skus if sku.HasField("current_price")]
+        if current:
+            message.current_min_price.CopyFrom(money(min(current), product.currency))
+            message.current_max_price.CopyFrom(money(max(current), product.currency))
+    return message
 
 
-def sku_view_to_proto(view: SkuView) -> pb.SkuView:
-    """A SKU with its product facts on the wire."""
-    return pb.SkuView(
+def sku_view_to_proto(view: SkuView, offer: SkuOffer | None, now: datetime) -> pb.SkuView:
+    """A SKU with its product facts on the wire, and its offer as of ``now`` (the base price without one)."""
+    message = pb.SkuView(
         sku=sku_to_proto(view.sku),
         product_id=view.product_id,
         product_title=view.product_title,
@@ -105,6 +121,15 @@ def sku_view_to_proto(view: SkuView) -> pb.SkuView:
         weight_grams=view.weight_grams,
         image_url=view.image_url,
     )
+    if offer is None:
+        base = view.sku.price.amount
+        offer = SkuOffer(view.sku.id, base=base, price=base, source=PriceSource.BASE, lowest_30d=base)
+    offer_onto(message.sku, offer, now)
+    # The view's own copies, from before the SKU carried its offer.
+    message.current_price.CopyFrom(message.sku.current_price)
+    message.current_price_source = message.sku.current_price_source
+    message.lowest_price_30d.CopyFrom(message.sku.lowest_price_30d)
+    return message
 
 
 def _options(options: Iterable[pb.ProductOption]) -> tuple[ProductOption, ...]:

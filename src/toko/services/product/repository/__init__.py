@@ -2,6 +2,7 @@
 
 - ``tables``: the tables and their constraint names
 - ``catalog``: categories, products and SKUs (``CatalogRepository``)
-- ``pricing``: pricing state, history, schedules, campaigns, boundaries, stock signals (``PricingRepository``)
+- ``pricing``: pricing state, history, schedules, campaigns, boundaries, stock signals and availability,
+  the offers product reads show and products' current prices (``PricingRepository``)
 - ``common``: what both share
 """

@@ -39,7 +39,9 @@ from toko.services.product.repository.tables import (
     CATEGORY_SLUG_CONSTRAINT,
     PRODUCT_SLUG_CONSTRAINT,
     categories,
+    product_current_prices,
     products,
+    sku_pricing,
     skus,
 )
 
@@ -75,7 +77,7 @@ _PRODUCT_WITH_SKUS = select(products, type_coerce(_SKUS_OF_PRODUCT, JSONB).label
 
 @dataclass(frozen=True)
 class ProductFilter:
-    """The filters of a product listing; ``None`` or 0 means no filter."""
+    """The filters of a product listing; ``None`` or 0 means no filter (prices are current prices)."""
 
     status: ProductStatus
     category_id: str | None = None
@@ -95,7 +97,7 @@ class ProductOrder(StrEnum):
 
 @dataclass(frozen=True)
 class ProductPosition:
-    """Where a page of a listing starts: after this product, whose lowest price was ``min_price``."""
+    """A product's place in a listing: its id, and in an order by price its cheapest current SKU price."""
 
     id: str
     min_price: int = 0
@@ -153,15 +155,27 @@ class CatalogRepository:
     # --- products -------------------------------------------------------------------------------------------
 
     async def add_products(self, *added: Product) -> None:
-        """Insert products and their SKUs; raise ``AlreadyExists`` when a shop has one's slug already."""
-        # A violated constraint aborts the transaction: the caller's unit of work rolls everything back.
+        """Insert products and their SKUs; raise ``AlreadyExists`` when a shop has one's slug already.
+
+        Within a savepoint: after a taken slug the transaction goes on, so the caller may retry with another.
+        """
         try:
-            await self._session.execute(products.insert(), [_product_row(product) for product in added])
-            await self._session.execute(
-                skus.insert(), [row for product in added for row in _sku_rows(product)]
-            )
+            async with self._session.begin_nested():
+                await self._session.execute(products.insert(), [_product_row(product) for product in added])
+                await self._session.execute(
+                    skus.insert(), [row for product in added for row in _sku_rows(product)]
+                )
         except IntegrityError as exc:
             raise _translated(exc, added) from exc
+
+    async def taken_slugs(self, shop_id: str, slugs: Sequence[str], *, besides: Sequence[str]) -> set[str]:
+        """Which of ``slugs`` products of the shop other than ``besides`` (product ids) have."""
+        query = select(products.c.slug).where(
+            products.c.shop_id == shop_id,
+            products.c.slug.in_(list(slugs)),
+            products.c.id.not_in(list(besides)),
+        )
+        return set((await self._session.execute(query)).scalars())
 
     async def save_product(self, product: Product, *, skus_changed: bool) -> None:
         """Write a changed product back, and its SKUs when they changed (kept SKUs keep their ids)."""
@@ -208,23 +222,38 @@ class CatalogRepository:
         order: ProductOrder = ProductOrder.NEWEST,
         after: ProductPosition | None,
         limit: int,
-    ) -> list[Product]:
-        """Products matching ``where`` in ``order`` (newest: ids are time-ordered), after ``after``."""
+    ) -> list[tuple[Product, ProductPosition]]:
+        """Products matching ``where`` in ``order``, after ``after``, each with its position in the order.
+
+        Newest first is by id (ids are time-ordered); by price is by the cheapest SKU's current
+        price, the price of one unit a buyer pays now, then id.
+        """
+        prices = product_current_prices
         query = _PRODUCT_WITH_SKUS.where(products.c.status == where.status.value).limit(limit)
-        key = tuple_(products.c.min_price, products.c.id)
-        key_types = [products.c.min_price.type, products.c.id.type]
         if order is ProductOrder.NEWEST:
             query = query.order_by(products.c.id.desc())
             if after is not None:
                 query = query.where(products.c.id < after.id)
-        elif order is ProductOrder.CHEAPEST:
-            query = query.order_by(products.c.min_price, products.c.id)
-            if after is not None:
-                query = query.where(key > tuple_(after.min_price, after.id, types=key_types))
         else:
-            query = query.order_by(products.c.min_price.desc(), products.c.id.desc())
-            if after is not None:
-                query = query.where(key < tuple_(after.min_price, after.id, types=key_types))
+            query = query.add_columns(prices.c.min_price.label("current_min_price")).join(
+                prices, prices.c.product_id == products.c.id
+            )
+            key = tuple_(prices.c.min_price, prices.c.product_id)
+            position = (
+                None
+                if after is None
+                else tuple_(
+                    after.min_price, after.id, types=[prices.c.min_price.type, prices.c.product_id.type]
+                )
+            )
+            if order is ProductOrder.CHEAPEST:
+                query = query.order_by(prices.c.min_price, prices.c.product_id)
+                if position is not None:
+                    query = query.where(key > position)
+            else:
+                query = query.order_by(prices.c.min_price.desc(), prices.c.product_id.desc())
+                if position is not None:
+                    query = query.where(key < position)
         if where.shop_id is not None:
             query = query.where(products.c.shop_id == where.shop_id)
         if where.condition is not None:
@@ -233,13 +262,22 @@ class CatalogRepository:
             subtree = select(categories.c.id).where(categories.c.path.contains([where.category_id]))
             query = query.where(products.c.category_id.in_(subtree))
         if where.min_price or where.max_price:
+            current = func.coalesce(sku_pricing.c.current_price, skus.c.price)
             priced = skus.c.product_id == products.c.id
             if where.min_price:
-                priced &= skus.c.price >= where.min_price
+                priced &= current >= where.min_price
             if where.max_price:
-                priced &= skus.c.price <= where.max_price
-            query = query.where(exists().where(priced))
-        return [_product(row) for row in await self._session.execute(query)]
+                priced &= current <= where.max_price
+            query = query.where(
+                exists()
+                .select_from(skus.outerjoin(sku_pricing, sku_pricing.c.sku_id == skus.c.id))
+                .where(priced)
+            )
+        found = []
+        for row in await self._session.execute(query):
+            current_min = 0 if order is ProductOrder.NEWEST else int(row.current_min_price)
+            found.append((_product(row), ProductPosition(row.id, current_min)))
+        return found
 
     async def get_skus(self, sku_ids: Iterable[str]) -> dict[str, SkuView]:
         """The SKUs with these ids and their product facts, keyed by SKU id; unknown ids are absent."""

@@ -2,13 +2,15 @@
 
 All locking of pricing is here: ``lock_pricing`` takes the SKUs' pricing rows
 ``FOR UPDATE`` (in id order, so two writers never deadlock), and every change
-of a SKU's price happens under that lock; ``claim_due_boundaries`` claims the
+of a SKU's price happens under that lock; ``refresh_product_prices`` then takes
+the products' current-price rows, in id order too; ``claim_due_boundaries`` claims the
 scheduler's work with ``FOR UPDATE SKIP LOCKED``. The scheduler is the one writer that takes
 a boundary before the pricing rows, so whoever takes them the other way round
 (``cancel_schedule``) skips the boundaries it has claimed instead of waiting for them.
 
 The quote's facts come in one round trip (``quote_facts``): one statement with
-a LATERAL subquery per concern, each an index probe.
+a LATERAL subquery per concern, each an index probe; so do the offers product reads
+show (``offers``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from toko.services.product.domain.pricing import (
     Window,
     lowest_price,
 )
+from toko.services.product.domain.storefront import Availability, FlashSale, SkuOffer
 from toko.services.product.error_codes import ErrorCode
 from toko.services.product.repository.common import violated_constraint
 from toko.services.product.repository.tables import (
@@ -48,6 +51,7 @@ from toko.services.product.repository.tables import (
     price_boundaries,
     price_history,
     price_schedules,
+    product_current_prices,
     sku_daily_sales,
     sku_pricing,
     sku_stock_signals,
@@ -104,14 +108,40 @@ WHERE s.id = ANY(:ids)
 """
 ).bindparams(_IDS)
 
-_LOWEST_ONLY = text(
+# What a storefront shows of each SKU: the price of one unit as last re-priced, the flash sale
+# that set it, the lowest 30-day price and the availability inventory last reported.
+_OFFERS = text(
     f"""
 SELECT s.id::text AS sku_id, s.price AS base, sp.current_price, sp.current_source,
+       cs.campaign_id::text AS campaign_id, c.name AS campaign_name, cs.campaign_price,
+       cs.per_buyer_limit, cs.starts_at AS c_start, cs.ends_at AS c_end,
+       sig.in_stock, sig.quantity_bucket,
        low.at_window_start, low.within_window
 FROM skus s
 LEFT JOIN sku_pricing sp ON sp.sku_id = s.id
+LEFT JOIN campaign_skus cs
+    ON sp.current_source = 'campaign' AND cs.campaign_id = sp.current_rule_id AND cs.sku_id = s.id
+LEFT JOIN campaigns c ON c.id = cs.campaign_id
+LEFT JOIN sku_stock_signals sig ON sig.sku_id = s.id
 {_LOWEST_30D}
 WHERE s.id = ANY(:ids)
+"""
+).bindparams(_IDS)
+
+
+# A product's current prices from its SKUs' (a SKU never priced yet costs its base price); written
+# only when they moved.
+_REFRESH_PRODUCT_PRICES = text(
+    """
+INSERT INTO product_current_prices AS cur (product_id, min_price, max_price, updated_at)
+SELECT s.product_id, min(coalesce(sp.current_price, s.price)), max(coalesce(sp.current_price, s.price)), now()
+FROM skus s LEFT JOIN sku_pricing sp ON sp.sku_id = s.id
+WHERE s.product_id = ANY(:ids)
+GROUP BY s.product_id
+ORDER BY s.product_id
+ON CONFLICT (product_id) DO UPDATE
+SET min_price = excluded.min_price, max_price = excluded.max_price, updated_at = excluded.updated_at
+WHERE (cur.min_price, cur.max_price) IS DISTINCT FROM (excluded.min_price, excluded.max_price)
 """
 ).bindparams(_IDS)
 
@@ -266,21 +296,41 @@ class PricingRepository:
             )
         return found
 
-    async def current_prices(
-        self, sku_ids: Sequence[str], at: datetime
-    ) -> dict[str, tuple[int, PriceSource, int]]:
-        """Per SKU: the price of one unit now, what set it, and the lowest 30-day price."""
-        result = await self._session.execute(_LOWEST_ONLY, {"ids": list(sku_ids), "at": at})
-        out: dict[str, tuple[int, PriceSource, int]] = {}
+    async def offers(self, sku_ids: Sequence[str], at: datetime) -> dict[str, SkuOffer]:
+        """What a storefront shows of these SKUs at ``at``, in one statement; unknown ids are absent."""
+        if not sku_ids:
+            return {}
+        result = await self._session.execute(_OFFERS, {"ids": list(sku_ids), "at": at})
+        found: dict[str, SkuOffer] = {}
         for row in result:
             current = row.current_price if row.current_price is not None else row.base
-            out[row.sku_id] = (current, PriceSource(row.current_source or "base"), _lowest(row, current))
-        return out
+            flash_sale = None
+            if row.campaign_id is not None:
+                flash_sale = FlashSale(
+                    campaign_id=row.campaign_id,
+                    name=row.campaign_name,
+                    price=row.campaign_price,
+                    window=Window(row.c_start, row.c_end),
+                    per_buyer_limit=row.per_buyer_limit,
+                )
+            availability = None
+            if row.quantity_bucket is not None:
+                availability = Availability(bool(row.in_stock), row.quantity_bucket)
+            found[row.sku_id] = SkuOffer(
+                sku_id=row.sku_id,
+                base=row.base,
+                price=current,
+                source=PriceSource(row.current_source or "base"),
+                lowest_30d=_lowest(row, current),
+                flash_sale=flash_sale,
+                availability=availability,
+            )
+        return found
 
     async def lowest_30d(self, sku_id: str, at: datetime) -> int | None:
         """The lowest 30-day price of one SKU, or None for an unknown SKU."""
-        found = await self.current_prices([sku_id], at)
-        return found[sku_id][2] if sku_id in found else None
+        found = await self.offers([sku_id], at)
+        return found[sku_id].lowest_30d if sku_id in found else None
 
     # --- pricing state -----------------------------------------------------------------------------------
 
@@ -389,6 +439,24 @@ class PricingRepository:
                 for r in running
             },
         )
+
+    async def refresh_product_prices(self, product_ids: Sequence[str]) -> None:
+        """Recompute the products' cheapest and dearest current SKU prices (a listing's order by price).
+
+        Called under the SKUs' pricing locks. The products' rows are locked first, in id order,
+        and only then recomputed by a statement of its own: one that waited for the lock sees the
+        re-pricing of the product's other SKUs that the holder committed meanwhile.
+        """
+        wanted = sorted(set(product_ids))
+        if not wanted:
+            return
+        await self._session.execute(
+            select(product_current_prices.c.product_id)
+            .where(product_current_prices.c.product_id.in_(wanted))
+            .order_by(product_current_prices.c.product_id)
+            .with_for_update()
+        )
+        await self._session.execute(_REFRESH_PRODUCT_PRICES, {"ids": wanted})
 
     async def save_state(self, sku_id: str, **values: Any) -> None:
         """Write columns of a SKU's pricing row."""
@@ -676,15 +744,20 @@ class PricingRepository:
 
     # --- stock signals -----------------------------------------------------------------------------------
 
-    async def record_availability(self, sku_id: str, available: int, version: int) -> bool:
+    async def record_availability(self, sku_id: str, availability: Availability, version: int) -> bool:
         """Keep the latest availability of a SKU; False when ``version`` is not newer than the stored one."""
-        upsert = insert(sku_stock_signals).values(
-            sku_id=sku_id, available=available, availability_version=version, updated_at=func.now()
-        )
+        values = {
+            "available": availability.surely_available,
+            "in_stock": availability.in_stock,
+            "quantity_bucket": availability.quantity_bucket,
+            "availability_version": version,
+            "updated_at": func.now(),
+        }
+        upsert = insert(sku_stock_signals).values(sku_id=sku_id, **values)
         result = await self._session.execute(
             upsert.on_conflict_do_update(
                 index_elements=[sku_stock_signals.c.sku_id],
-                set_={"available": available, "availability_version": version, "updated_at": func.now()},
+                set_=values,
                 where=sku_stock_signals.c.availability_version < version,
             ).returning(sku_stock_signals.c.sku_id)
         )

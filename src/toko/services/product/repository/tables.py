@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -88,6 +89,16 @@ skus = Table(
 )
 
 # --- pricing ------------------------------------------------------------------------------------------------
+
+# Each product's cheapest and dearest current SKU price: the order of a listing by price.
+product_current_prices = Table(
+    "product_current_prices",
+    metadata,
+    Column("product_id", _UUID, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("min_price", BigInteger, nullable=False),
+    Column("max_price", BigInteger, nullable=False),
+    Column("updated_at", _TIME, nullable=False),
+)
 
 sku_pricing = Table(
     "sku_pricing",
@@ -180,6 +191,8 @@ sku_stock_signals = Table(
     Column("sku_id", _UUID, primary_key=True),
     Column("available", Integer),
     Column("availability_version", BigInteger, nullable=False),
+    Column("in_stock", Boolean),
+    Column("quantity_bucket", Text),
     Column("updated_at", _TIME, nullable=False),
 )
 
