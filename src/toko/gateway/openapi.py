@@ -25,14 +25,18 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _QUERY_DEPTH = 3
 _T = FieldDescriptor
 _FLOAT: Schema = {"anyOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]}
+_INT32: Schema = {"type": "integer", "format": "int32", "minimum": _INT32_MIN, "maximum": _INT32_MAX}
+_UINT32: Schema = {"type": "integer", "format": "uint32", "minimum": 0, "maximum": 2**32 - 1}
 _SCALARS: dict[int, Schema] = {
     _T.TYPE_DOUBLE: {**_FLOAT, "format": "double"},
     _T.TYPE_FLOAT: {**_FLOAT, "format": "float"},
-    _T.TYPE_INT32: {"type": "integer", "format": "int32", "minimum": _INT32_MIN, "maximum": _INT32_MAX},
-    _T.TYPE_SINT32: {"type": "integer", "format": "int32", "minimum": _INT32_MIN, "maximum": _INT32_MAX},
-    _T.TYPE_SFIXED32: {"type": "integer", "format": "int32", "minimum": _INT32_MIN, "maximum": _INT32_MAX},
-    _T.TYPE_UINT32: {"type": "integer", "format": "uint32", "minimum": 0, "maximum": 2**32 - 1},
-    _T.TYPE_FIXED32: {"type": "integer", "format": "uint32", "minimum": 0, "maximum": 2**32 - 1},
+    # Without an example, /docs fills a request body's integers with their minimum: a weight of
+    # -2147483648 grams. Every count, size and weight of ours is positive; 1 is valid for most.
+    _T.TYPE_INT32: {**_INT32, "example": 1},
+    _T.TYPE_SINT32: {**_INT32, "example": 1},
+    _T.TYPE_SFIXED32: {**_INT32, "example": 1},
+    _T.TYPE_UINT32: {**_UINT32, "example": 1},
+    _T.TYPE_FIXED32: {**_UINT32, "example": 1},
     # proto3 JSON writes 64-bit integers as strings (JavaScript numbers lose precision) and reads both.
     _T.TYPE_INT64: {
         "type": ["string", "integer"],

@@ -120,3 +120,12 @@ def test_path_fields_leave_the_body_schema(document: dict[str, Any]) -> None:
     archive = document["paths"]["/v1/products/{id}:archive"]["post"]
     body = archive["requestBody"]["content"]["application/json"]["schema"]
     assert body["properties"] == {}
+
+
+def test_docs_examples_show_a_plausible_weight_not_the_int32_minimum(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    product = next(schema for name, schema in schemas.items() if name.endswith("CreateProductRequest"))
+    weight = product["properties"]["weightGrams"]
+
+    assert weight["example"] == 1
+    assert weight["minimum"] == -(2**31)  # the wire's range, still declared
