@@ -28,10 +28,10 @@ from hypothesis.stateful import (
 from inventory_testkit import invariant_breaches, seller
 from sqlalchemy import text
 
-from toko.platform.db import Database
+from toko.platform.db import Database, open_service_database
 from toko.platform.errors import DomainError
 from toko.services.inventory import handlers
-from toko.services.inventory.bootstrap import prepare_database
+from toko.services.inventory.bootstrap import MIGRATIONS
 from toko.services.inventory.domain import Line
 from toko.services.inventory.handlers import Inventory, StockChange, Transfer
 from toko.services.inventory.settings import InventorySettings
@@ -195,7 +195,7 @@ class StockMachine(RuleBasedStateMachine):
 def machine_loop(settings: InventorySettings) -> Any:
     """An event loop of the machine's own (hypothesis drives it synchronously) and the migrated database."""
     loop = asyncio.new_event_loop()
-    database = loop.run_until_complete(prepare_database(settings))
+    database = loop.run_until_complete(open_service_database(settings, MIGRATIONS))
     yield loop, database
     loop.run_until_complete(database.dispose())
     loop.close()

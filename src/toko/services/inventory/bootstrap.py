@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from toko.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from toko.platform.cache import create_valkey
 from toko.platform.consumer import EventConsumer
-from toko.platform.db import Database, open_database
+from toko.platform.db import open_service_database
 from toko.platform.events import stream_name
 from toko.platform.grpc import GrpcService
 from toko.platform.outbox import OutboxRelay, ensure_streams
@@ -38,16 +38,6 @@ from toko.services.inventory.settings import InventorySettings
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-async def prepare_database(settings: InventorySettings) -> Database:
-    """Create the service's database if needed, migrate it to head, and open it."""
-    return await open_database(
-        server_url=settings.database_url,
-        name=settings.database_name,
-        migrations=MIGRATIONS,
-        pool_size=settings.db_pool_size,
-    )
 
 
 def batch_worker(
@@ -121,7 +111,7 @@ def after_stream_exists(js: JetStreamContext, stream: str, worker: BackgroundWor
 async def bootstrap(settings: InventorySettings) -> ServiceApp:
     """Build the inventory service: relay, catalog and campaign consumers, expiry and lot write-off
     workers, reconciler."""
-    database = await prepare_database(settings)
+    database = await open_service_database(settings, MIGRATIONS)
     valkey = create_valkey(settings.redis_url)
     connection = await nats.connect(settings.nats_url, name="toko-inventory", max_reconnect_attempts=-1)
     js = connection.jetstream()

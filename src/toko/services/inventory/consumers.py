@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC
 
 from google.protobuf.message import Message
 
 from toko.common.v1.event_pb2 import EventEnvelope
 from toko.inventory.v1 import events_pb2
 from toko.platform.auth import Principal
+from toko.platform.clock import Clock, utcnow
 from toko.platform.db import UnitOfWork
 from toko.platform.demo import SHOPS, DemoShop
 from toko.platform.errors import DomainError
@@ -141,7 +142,7 @@ class CampaignQuotas:
     so a redelivery (also past the inbox) changes nothing.
     """
 
-    def __init__(self, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, *, clock: Clock = utcnow) -> None:
         self._clock = clock
 
     async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:

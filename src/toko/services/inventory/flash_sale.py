@@ -32,7 +32,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from redis.asyncio import Redis
@@ -40,6 +40,7 @@ from redis.exceptions import RedisError
 
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
+from toko.platform.clock import Clock, utcnow
 from toko.platform.db import Database, UnitOfWork
 from toko.platform.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
 from toko.platform.ids import new_id, require_id
@@ -112,10 +113,6 @@ _MISSING_TTL_MS = 5_000
 _KEEP_AFTER_END = timedelta(days=1)
 
 Hook = Callable[[], Awaitable[None]]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _ms(moment: datetime) -> int:
@@ -224,7 +221,7 @@ class FlashSales:
 
     database: Database
     valkey: Redis
-    clock: Callable[[], datetime] = field(default=_utcnow)
+    clock: Clock = field(default=utcnow)
     after_decrement: Hook | None = None
     # Per allocation, the (claimed, remaining) pair seen disagreeing at the last reconciliation.
     _suspects: dict[str, tuple[int, int]] = field(default_factory=dict, init=False)

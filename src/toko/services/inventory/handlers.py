@@ -25,22 +25,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from google.protobuf.message import Message
 
 from toko.inventory.v1 import events_pb2
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
+from toko.platform.clock import Clock, utcnow
 from toko.platform.db import Database, UnitOfWork
 from toko.platform.error_codes import CommonReason
 from toko.platform.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from toko.platform.idempotency import idempotent
-from toko.platform.ids import is_id, new_id, require_id
-from toko.platform.pagination import PageSpec, bad_page_token, decode_token, encode_token
+from toko.platform.ids import new_id, require_id
+from toko.platform.pagination import Page, PageSpec, encode_token, id_after
 from toko.services.inventory import domain
 from toko.services.inventory.domain import (
     InsufficientStock,
@@ -74,11 +74,6 @@ log = logging.getLogger(__name__)
 SOURCE = "inventory"
 WAREHOUSE_PAGES = PageSpec(default=50, maximum=100)
 MOVEMENT_PAGES = PageSpec(default=50, maximum=200)
-T = TypeVar("T")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -86,15 +81,7 @@ class Inventory:
     """What the use cases work with: the database and a clock."""
 
     database: Database
-    clock: Callable[[], datetime] = field(default=_utcnow)
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a listing and the token of the next (empty on the last)."""
-
-    items: list[T]
-    next_page_token: str
+    clock: Clock = field(default=utcnow)
 
 
 # --- commands -----------------------------------------------------------------------------------------------
@@ -203,7 +190,7 @@ async def get_warehouse(*, inventory: Inventory, warehouse_id: str, principal: P
     require_id(warehouse_id, "id")
     async with inventory.database.sessions() as session:
         row = await InventoryRepository(session).warehouse(warehouse_id)
-    if row is None or (row.shop_id is not None and not _reads_shop(principal, str(row.shop_id))):
+    if row is None or (row.shop_id is not None and not reads_shop(principal, str(row.shop_id))):
         raise _warehouse_not_found(warehouse_id)
     return warehouse_to_proto(row)
 
@@ -214,10 +201,10 @@ async def list_warehouses(
     """A shop's warehouses, or the fulfilment centres when ``shop_id`` is empty, oldest first."""
     size = WAREHOUSE_PAGES.size(page_size)
     shop = require_id(shop_id, "shop_id") if shop_id else None
-    if shop is not None and not _reads_shop(principal, shop):
-        raise PermissionDenied(ErrorCode.NOT_SHOP_OWNER, f"you do not manage shop {shop}")
+    if shop is not None and not reads_shop(principal, shop):
+        raise PermissionDenied(CommonReason.NOT_SHOP_OWNER, f"you do not manage shop {shop}")
     filters = [shop or ""]
-    after = page_after(page_token, filters)
+    after = id_after(page_token, filters)
     async with inventory.database.sessions() as session:
         found = await InventoryRepository(session).warehouses_of(shop, after=after, limit=size + 1)
     token = encode_token([str(found[size - 1].id)], filters) if len(found) > size else ""
@@ -234,7 +221,7 @@ async def update_warehouse(
         raise InvalidArgument.field(
             "update_mask",
             f"name the fields to change, of: {', '.join(sorted(allowed))}",
-            ErrorCode.INVALID_UPDATE_MASK,
+            CommonReason.INVALID_UPDATE_MASK,
         )
     values: dict[str, str] = {}
     with rules():
@@ -517,7 +504,7 @@ async def get_sku_stock(*, inventory: Inventory, sku_id: str, principal: Princip
         repository = InventoryRepository(session)
         facts = await repository.sku_facts([sku_id])
         levels = await repository.stock_of_sku(sku_id)
-    if sku_id not in facts or not _reads_shop(principal, facts[sku_id][0]):
+    if sku_id not in facts or not reads_shop(principal, facts[sku_id][0]):
         raise NotFound(ErrorCode.SKU_NOT_STOCKED, f"no stock of SKU {sku_id}")
     available = sum(level.available for level in levels)
     return pb.GetSkuStockResponse(
@@ -542,7 +529,7 @@ async def list_movements(
     require_id(sku_id, "sku_id")
     size = MOVEMENT_PAGES.size(page_size)
     filters = [warehouse_id, sku_id]
-    before = page_after(page_token, filters)
+    before = id_after(page_token, filters)
     async with inventory.database.sessions() as session:
         repository = InventoryRepository(session)
         await writable_warehouse(repository, warehouse_id, principal)
@@ -874,7 +861,7 @@ async def _warehouse(repository: InventoryRepository, warehouse_id: str) -> Any:
 async def writable_warehouse(repository: InventoryRepository, warehouse_id: str, principal: Principal) -> Any:
     """The warehouse, when the caller manages it (its shop's sellers; admins for fulfilment centres)."""
     row = await repository.warehouse(warehouse_id)
-    if row is None or (row.shop_id is not None and not manages(principal, str(row.shop_id))):
+    if row is None or (row.shop_id is not None and not principal.manages(str(row.shop_id))):
         # Another shop's warehouse is reported as missing: its existence is that shop's business.
         raise _warehouse_not_found(warehouse_id)
     if row.shop_id is None and not principal.is_admin:
@@ -909,21 +896,15 @@ async def stock_line_for(
     return line
 
 
-def manages(principal: Principal, shop_id: str) -> bool:
-    """Whether the caller may change everything of ``shop_id``."""
-    return principal.is_admin or (
-        "seller" in principal.roles and bool(principal.shop_id) and principal.shop_id == shop_id
-    )
-
-
-def _reads_shop(principal: Principal, shop_id: str) -> bool:
-    return manages(principal, shop_id) or "service" in principal.roles
+def reads_shop(principal: Principal, shop_id: str) -> bool:
+    """Whether the caller may read the stock of ``shop_id``: who manages it, and the platform's services."""
+    return principal.manages(shop_id) or "service" in principal.roles
 
 
 def authorize_shop(principal: Principal, shop_id: str) -> None:
     """Raise unless the caller manages ``shop_id``."""
-    if not manages(principal, shop_id):
-        raise PermissionDenied(ErrorCode.NOT_SHOP_OWNER, f"you do not manage shop {shop_id}")
+    if not principal.manages(shop_id):
+        raise PermissionDenied(CommonReason.NOT_SHOP_OWNER, f"you do not manage shop {shop_id}")
 
 
 def _reference(value: str, *, required: bool = False) -> str:
@@ -935,15 +916,6 @@ def _reference(value: str, *, required: bool = False) -> str:
             ErrorCode.INVALID_REFERENCE,
         )
     return text
-
-
-def page_after(token: str, filters: Sequence[str | int]) -> str | None:
-    key = decode_token(token, filters, 1)
-    if key is None:
-        return None
-    if not isinstance(key[0], str) or not is_id(key[0]):
-        raise bad_page_token()
-    return key[0]
 
 
 def _warehouse_not_found(warehouse_id: str) -> NotFound:

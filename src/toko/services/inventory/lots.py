@@ -18,16 +18,15 @@ from toko.platform.auth import Principal
 from toko.platform.db import UnitOfWork
 from toko.platform.errors import NotFound
 from toko.platform.ids import require_id
-from toko.platform.pagination import PageSpec, bad_page_token, decode_token, encode_token
+from toko.platform.pagination import Page, PageSpec, bad_page_token, decode_token, encode_token
 from toko.services.inventory import domain
 from toko.services.inventory.domain import MovementKind
 from toko.services.inventory.error_codes import ErrorCode
 from toko.services.inventory.handlers import (
     SOURCE,
     Inventory,
-    Page,
-    manages,
     move_stock,
+    reads_shop,
     stock_line_for,
     writable_warehouse,
 )
@@ -142,11 +141,11 @@ async def list_stock_lots(
         repository = InventoryRepository(session)
         warehouse = await repository.warehouse(warehouse_id)
         if warehouse is None or (
-            warehouse.shop_id is not None and not _reads(principal, str(warehouse.shop_id))
+            warehouse.shop_id is not None and not reads_shop(principal, str(warehouse.shop_id))
         ):
             raise NotFound(ErrorCode.WAREHOUSE_NOT_FOUND, f"no warehouse {warehouse_id}")
         line = await repository.stock_line(sku_id=sku_id, warehouse_id=warehouse_id)
-        if line is None or not _reads(principal, line.shop_id):
+        if line is None or not reads_shop(principal, line.shop_id):
             raise NotFound(
                 ErrorCode.SKU_NOT_STOCKED, f"warehouse {warehouse_id} has no stock of SKU {sku_id}"
             )
@@ -154,10 +153,6 @@ async def list_stock_lots(
     last = found[size - 1] if len(found) > size else None
     token = encode_token([last.expires_on.isoformat(), last.code], filters) if last else ""
     return Page([lot_to_proto(lot, today) for lot in found[:size]], token)
-
-
-def _reads(principal: Principal, shop_id: str) -> bool:
-    return manages(principal, shop_id) or "service" in principal.roles
 
 
 def _lot_after(token: str, filters: Sequence[str | int]) -> tuple[date, str] | None:

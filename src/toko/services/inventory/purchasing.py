@@ -14,21 +14,19 @@ from typing import Any
 
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import InvalidArgument, NotFound
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import new_id, require_id
-from toko.platform.pagination import PageSpec, encode_token
+from toko.platform.pagination import Page, PageSpec, encode_token, id_after
 from toko.services.inventory import domain
 from toko.services.inventory.domain import MovementKind, OrderedLine, PurchaseOrderStatus, ReceivedLine
 from toko.services.inventory.error_codes import ErrorCode
 from toko.services.inventory.handlers import (
     SOURCE,
     Inventory,
-    Page,
     authorize_shop,
-    manages,
     move_stock,
-    page_after,
     rules,
     stock_line_for,
     writable_warehouse,
@@ -96,7 +94,7 @@ async def create_supplier(
         )
         contact = {
             field: domain.optional_text(
-                getattr(command, field), field, domain.NAME_MAX_LENGTH, ErrorCode.VALIDATION_FAILED
+                getattr(command, field), field, domain.NAME_MAX_LENGTH, CommonReason.VALIDATION_FAILED
             )
             for field in ("contact_name", "contact_email", "contact_phone")
         }
@@ -131,7 +129,7 @@ async def list_suppliers(
     shop = require_id(shop_id, "shop_id")
     authorize_shop(principal, shop)
     size = SUPPLIER_PAGES.size(page_size)
-    after = page_after(page_token, [shop])
+    after = id_after(page_token, [shop])
     async with inventory.database.sessions() as session:
         found = await PurchasingRepository(session).suppliers_of(shop, after=after, limit=size + 1)
     token = encode_token([str(found[size - 1].id)], [shop]) if len(found) > size else ""
@@ -483,7 +481,7 @@ async def supplier_performance(
 
 async def _supplier(repository: PurchasingRepository, supplier_id: str, principal: Principal) -> Any:
     row = await repository.supplier(supplier_id)
-    if row is None or not manages(principal, str(row.shop_id)):
+    if row is None or not principal.manages(str(row.shop_id)):
         raise NotFound(ErrorCode.SUPPLIER_NOT_FOUND, f"no supplier {supplier_id}")
     return row
 
@@ -496,6 +494,6 @@ async def _purchase_order(
     for_update: bool = False,
 ) -> Any:
     row = await repository.purchase_order(purchase_order_id, for_update=for_update)
-    if row is None or not manages(principal, str(row.shop_id)):
+    if row is None or not principal.manages(str(row.shop_id)):
         raise NotFound(ErrorCode.PURCHASE_ORDER_NOT_FOUND, f"no purchase order {purchase_order_id}")
     return row
