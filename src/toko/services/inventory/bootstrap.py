@@ -30,10 +30,12 @@ from toko.services.inventory.consumers import (
     CampaignQuotas,
     CatalogFollower,
 )
-from toko.services.inventory.flash_sale import FlashSales
+from toko.services.inventory.counters import FlashSaleCounters
 from toko.services.inventory.grpc_api import InventoryServicer
-from toko.services.inventory.handlers import SOURCE, Inventory, expire_due_reservations
-from toko.services.inventory.lots import seconds_until_lots_expire, write_off_due_lots
+from toko.services.inventory.handlers import SOURCE, Inventory
+from toko.services.inventory.handlers.flash_sale import reconcile_flash_sales
+from toko.services.inventory.handlers.lots import seconds_until_lots_expire, write_off_due_lots
+from toko.services.inventory.handlers.reservations import expire_due_reservations
 from toko.services.inventory.settings import InventorySettings
 
 log = logging.getLogger(__name__)
@@ -136,25 +138,32 @@ async def bootstrap(settings: InventorySettings) -> ServiceApp:
         handler=CampaignQuotas(),
         service=SOURCE,
     )
-    inventory = Inventory(database=database)
-    flash_sales = FlashSales(database=database, valkey=valkey)
+    inventory = Inventory(database=database, flash_sales=FlashSaleCounters(valkey))
     try:
         # Before serving: counters leaked by a process that died mid-claim, or lost with Valkey, are rebuilt.
-        await flash_sales.reconcile(force=True)
+        await reconcile_flash_sales(inventory=inventory, force=True)
     except (RedisError, OSError):
         log.warning(
             "cannot reconcile flash-sale counters at start; claims load them on demand", exc_info=True
         )
 
     async def reconcile(stop: asyncio.Event) -> None:
-        await flash_sales.run(stop, settings.flash_sale_reconcile_seconds)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.flash_sale_reconcile_seconds)
+            if stop.is_set():
+                return
+            try:
+                await reconcile_flash_sales(inventory=inventory)
+            except Exception:
+                log.warning("flash-sale reconciliation failed; retrying", exc_info=True)
 
     return ServiceApp(
         name=SOURCE,
         grpc_services=[
             GrpcService(
                 descriptor=inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"],
-                servicer=InventoryServicer(inventory, flash_sales),
+                servicer=InventoryServicer(inventory),
                 register=inventory_pb2_grpc.add_InventoryServiceServicer_to_server,
             )
         ],

@@ -32,9 +32,12 @@ from toko.platform.events import event_subject
 from toko.product.v1 import events_pb2 as product_events
 from toko.services.inventory import domain
 from toko.services.inventory.domain import MovementKind, WarehouseKind
-from toko.services.inventory.flash_sale import CreateAllocation, allocate_quota
-from toko.services.inventory.handlers import move_stock
-from toko.services.inventory.repository import InventoryRepository, Movement, warehouses
+from toko.services.inventory.handlers.common import move_stock
+from toko.services.inventory.handlers.flash_sale import CreateAllocation, allocate_quota
+from toko.services.inventory.repository.flash_sales import FlashSaleRepository
+from toko.services.inventory.repository.skus import SkuRepository
+from toko.services.inventory.repository.stock import Movement, StockRepository
+from toko.services.inventory.repository.tables import warehouses
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,7 @@ class CatalogFollower:
 
     async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
         """Record the SKUs an event names; raising makes JetStream redeliver it."""
-        repository = InventoryRepository(uow.session)
+        repository = SkuRepository(uow.session)
         if isinstance(payload, product_events.ProductArchived):
             await repository.archive_product_skus(payload.product_id)
             return
@@ -110,7 +113,7 @@ class CatalogFollower:
         warehouse_id = await ensure_demo_warehouse(uow, shop)
         movements = []
         for sku_id in new_skus:
-            line = await repository.ensure_stock_line(
+            line = await StockRepository(uow.session).ensure_stock_line(
                 sku_id=sku_id, warehouse_id=warehouse_id, shop_id=shop.id
             )
             movements.append(
@@ -149,7 +152,7 @@ class CampaignQuotas:
         """Allocate the campaign's SKUs; through a database outage the event is held until it is back."""
         if not isinstance(payload, product_events.FlashSaleCampaignScheduled):
             return
-        repository = InventoryRepository(uow.session)
+        repository = FlashSaleRepository(uow.session)
         starts = payload.start_time.ToDatetime(UTC) if payload.HasField("start_time") else None
         ends = payload.end_time.ToDatetime(UTC) if payload.HasField("end_time") else None
         for sku in payload.skus:

@@ -1,4 +1,4 @@
-"""The inventory's purchasing use cases: suppliers and their catalogues, purchase orders and goods
+"""Purchasing: suppliers and their catalogues, purchase orders and goods
 receipts, reorder suggestions and supplier performance. One transaction each.
 
 A goods receipt posts a ``receipt`` ledger row per accepted line through the same
@@ -22,10 +22,11 @@ from toko.platform.pagination import Page, PageSpec, encode_token, id_after
 from toko.services.inventory import domain
 from toko.services.inventory.domain import MovementKind, OrderedLine, PurchaseOrderStatus, ReceivedLine
 from toko.services.inventory.error_codes import ErrorCode
-from toko.services.inventory.handlers import (
+from toko.services.inventory.handlers.common import (
     SOURCE,
     Inventory,
     authorize_shop,
+    existing_warehouse,
     move_stock,
     rules,
     stock_line_for,
@@ -36,7 +37,9 @@ from toko.services.inventory.mapping import (
     supplier_item_to_proto,
     supplier_to_proto,
 )
-from toko.services.inventory.repository import InventoryRepository, Movement, PurchasingRepository
+from toko.services.inventory.repository.purchasing import PurchasingRepository
+from toko.services.inventory.repository.skus import SkuRepository
+from toko.services.inventory.repository.stock import Movement, StockRepository
 
 SUPPLIER_PAGES = PageSpec(default=50, maximum=100)
 CURRENCY = "IDR"
@@ -209,7 +212,7 @@ async def create_purchase_order(
                 return pb.PurchaseOrder.FromString(replay.stored)
             repository = PurchasingRepository(uow.session)
             supplier = await _supplier(repository, supplier_id, principal)
-            warehouse = await writable_warehouse(InventoryRepository(uow.session), warehouse_id, principal)
+            warehouse = await writable_warehouse(uow.session, warehouse_id, principal)
             if warehouse.shop_id is None or str(warehouse.shop_id) != str(supplier.shop_id):
                 raise InvalidArgument.field(
                     "warehouse_id",
@@ -335,7 +338,6 @@ async def receive_purchase_order(
             if replay.stored is not None:
                 return pb.PurchaseOrder.FromString(replay.stored)
             repository = PurchasingRepository(uow.session)
-            stock_repository = InventoryRepository(uow.session)
             row = await _purchase_order(repository, purchase_order_id, principal, for_update=True)
             lines = await repository.lines_of(purchase_order_id)
             ordered = [
@@ -343,19 +345,19 @@ async def receive_purchase_order(
             ]
             with rules():
                 status, _ = domain.apply_receipt(PurchaseOrderStatus(row.status), ordered, receipt)
-            warehouse = await stock_repository.warehouse(str(row.warehouse_id))
+            warehouse = await existing_warehouse(uow.session, str(row.warehouse_id))
             movements = []
             for index, got in enumerate(receipt):
                 if not got.accepted:
                     continue
                 lot = lots.get(index)
-                if lot is None and await stock_repository.is_perishable(got.sku_id):
+                if lot is None and await SkuRepository(uow.session).is_perishable(got.sku_id):
                     raise InvalidArgument.field(
                         f"lines[{index}].lot_code",
                         "the SKU is perishable: accepted units need a lot code and an expiry date",
                         ErrorCode.LOT_REQUIRED,
                     )
-                line = await stock_line_for(stock_repository, warehouse, got.sku_id, create=True)
+                line = await stock_line_for(uow.session, warehouse, got.sku_id, create=True)
                 arriving = (domain.LotDelta(lot[0], lot[1], got.accepted, 0),) if lot else ()
                 movements.append(
                     Movement(
@@ -406,12 +408,14 @@ async def reorder_suggestions(
     if not 1 <= days <= domain.MAX_DAYS:
         raise InvalidArgument.field("demand_days", f"must be 1 to {domain.MAX_DAYS}", ErrorCode.INVALID_DAYS)
     async with inventory.database.sessions() as session:
-        repository = PurchasingRepository(session)
-        warehouse = await writable_warehouse(InventoryRepository(session), warehouse_id, principal)
-        lines = await repository.stock_of_warehouse(warehouse_id)
-        sold = await repository.units_sold(warehouse_id, since=inventory.clock() - timedelta(days=days))
+        warehouse = await writable_warehouse(session, warehouse_id, principal)
+        stock = StockRepository(session)
+        lines = await stock.stock_of_warehouse(warehouse_id)
+        sold = await stock.units_sold(warehouse_id, since=inventory.clock() - timedelta(days=days))
         offers = (
-            await repository.cheapest_offers(str(warehouse.shop_id), [line.sku_id for line in lines])
+            await PurchasingRepository(session).cheapest_offers(
+                str(warehouse.shop_id), [line.sku_id for line in lines]
+            )
             if warehouse.shop_id
             else {}
         )
