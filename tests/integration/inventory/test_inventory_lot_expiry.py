@@ -38,11 +38,13 @@ WORKER_INTERVAL = 0.2
 
 @pytest.fixture(scope="module")
 def settings(infrastructure: InfraEndpoints) -> InventorySettings:
-    """Settings with a fresh database and a lot write-off worker passing every 0.2 s."""
+    """Settings with a fresh database and a lot write-off worker passing every 0.2 s, idle or not (the tests
+    expire lots behind its back)."""
     return inventory_settings(
         infrastructure,
         f"test_inventory_lot_expiry_{uuid.uuid4().hex[:8]}",
         lot_write_off_interval_seconds=WORKER_INTERVAL,
+        lot_write_off_idle_seconds=WORKER_INTERVAL,
         lot_write_off_batch_size=2,
     )
 

@@ -119,6 +119,8 @@ class FlashSaleCounters:
     after_decrement: Hook | None = None
     # Per allocation, the (claimed, remaining) pair seen disagreeing at the last reconciliation.
     suspects: dict[str, tuple[int, int]] = field(default_factory=dict, init=False)
+    # The last allocation the reconciliation pass under way has checked (None: the next batch starts over).
+    reconciled_up_to: str | None = field(default=None, init=False)
     # Whether Valkey being out of reach was logged since it was last reached: an outage logs once.
     down_logged: bool = field(default=False, init=False)
 

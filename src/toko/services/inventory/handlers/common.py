@@ -3,9 +3,11 @@ stock moves (``move_stock``) and the translation of the domain's errors."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,12 +37,42 @@ from toko.services.inventory.repository.warehouses import WarehouseRepository
 SOURCE = "inventory"
 
 
+@dataclass
+class ExpiryAlarm:
+    """When the expiry worker next means to look for reservations past their time, and how to wake it sooner.
+
+    As it goes idle the worker looks up the earliest expiry (``looking``, then ``planned``); a
+    reservation due before that, or made while it looks or knows of none, rings the alarm. So
+    the worker may sleep long while nothing is due and still expire each reservation about on time.
+    """
+
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    due_at: datetime | None = None
+
+    def looking(self) -> None:
+        """The worker is looking up the earliest expiry: until it knows, every new reservation rings."""
+        self.due_at = None
+
+    def planned(self, due_at: datetime | None) -> None:
+        """The worker will look again by ``due_at`` (None: it knows of nothing due), or when rung sooner."""
+        if due_at is not None and (self.due_at is None or due_at < self.due_at):
+            self.due_at = due_at
+
+    def reserved_until(self, expires_at: datetime) -> None:
+        """A reservation was made that expires at ``expires_at``: wake the worker if it is due first."""
+        if self.due_at is None or expires_at < self.due_at:
+            self.due_at = expires_at
+            self.wake.set()
+
+
 @dataclass(frozen=True)
 class Inventory:
-    """What the use cases work with: the database, the flash-sale counters in Valkey and a clock."""
+    """What the use cases work with: the database, the flash-sale counters in Valkey, the expiry worker's
+    alarm and a clock."""
 
     database: Database
     flash_sales: FlashSaleCounters
+    expiry_alarm: ExpiryAlarm = field(default_factory=ExpiryAlarm)
     clock: Clock = field(default=utcnow)
 
 

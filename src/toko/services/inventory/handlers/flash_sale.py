@@ -302,17 +302,32 @@ async def _record(
 # --- reconciliation -----------------------------------------------------------------------------------------
 
 
-async def reconcile_flash_sales(*, inventory: Inventory, force: bool = False) -> int:
-    """Bring the Valkey counters of live allocations in line with the durable claims; returns how many.
+@dataclass(frozen=True)
+class Reconciliation:
+    """What one reconciliation pass did: the live allocations it checked, and how many it rewrote."""
+
+    checked: int
+    rewritten: int
+
+
+async def reconcile_flash_sales(
+    *, inventory: Inventory, force: bool = False, limit: int | None = None
+) -> Reconciliation:
+    """Bring the Valkey counters of live allocations in line with the durable claims.
 
     ``force`` rewrites every one (at start, before serving). Otherwise a counter is
     rewritten when missing, or when it disagrees with the database twice in a row
-    with the same claimed count (a leaked decrement, not a claim in flight).
+    with the same claimed count (a leaked decrement, not a claim in flight). With a
+    ``limit``, one batch of allocations is checked, after those of the batch before:
+    a short batch ends the pass, and the next one starts over.
     """
     counters = inventory.flash_sales
     async with inventory.database.sessions() as session:
         repository = FlashSaleRepository(session)
-        rows = await repository.live_allocations(inventory.clock())
+        after = counters.reconciled_up_to if limit is not None else None
+        rows = await repository.live_allocations(inventory.clock(), after=after, limit=limit)
+        if limit is not None:
+            counters.reconciled_up_to = str(rows[-1].id) if len(rows) == limit else None
         rewritten = 0
         for row in rows:
             allocation_id = str(row.id)
@@ -330,7 +345,7 @@ async def reconcile_flash_sales(*, inventory: Inventory, force: bool = False) ->
             counters.suspects.pop(allocation_id, None)
             await counters.load(row, await repository.buyer_totals(allocation_id), force=True)
             rewritten += 1
-    return rewritten
+    return Reconciliation(checked=len(rows), rewritten=rewritten)
 
 
 async def _reload(inventory: Inventory, campaign_id: str, sku_id: str, *, force: bool = True) -> None:

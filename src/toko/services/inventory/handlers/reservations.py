@@ -109,6 +109,7 @@ async def reserve(*, inventory: Inventory, command: Reserve, principal: Principa
         )
         await repository.add_allocations(reservation.id, plan)
         await uow.commit()
+    inventory.expiry_alarm.reserved_until(reservation.expires_at)
     return reservation_to_proto(inputs.row, sorted(plan, key=lambda a: (a.sku_id, a.warehouse_id)))
 
 
@@ -186,6 +187,7 @@ async def get_reservation(*, inventory: Inventory, reference: str) -> pb.Reserva
 
 
 EXPIRY_ACTOR = Principal(subject="inventory-expiry", roles=frozenset({"service"}))
+EXPIRY_MARGIN_SECONDS = 0.1
 
 
 async def expire_due_reservations(*, inventory: Inventory, limit: int = 100) -> int:
@@ -199,6 +201,21 @@ async def expire_due_reservations(*, inventory: Inventory, limit: int = 100) -> 
     return len(rows)
 
 
+async def seconds_until_next_expiry(*, inventory: Inventory) -> float | None:
+    """Seconds until the first active reservation expires (None when none is active), noted on the alarm.
+
+    A moment past its time, so that the clock read then surely finds it due; never below that moment,
+    so a due reservation another transaction holds locked is not polled for in a tight loop.
+    """
+    inventory.expiry_alarm.looking()
+    async with inventory.database.sessions() as session:
+        due_at = await ReservationRepository(session).earliest_expiry()
+    inventory.expiry_alarm.planned(due_at)
+    if due_at is None:
+        return None
+    return max((due_at - inventory.clock()).total_seconds(), 0.0) + EXPIRY_MARGIN_SECONDS
+
+
 async def _end_reservations(
     uow: UnitOfWork, rows: Sequence[Any], status: ReservationStatus, principal: Principal
 ) -> list[pb.Reservation]:
@@ -206,7 +223,7 @@ async def _end_reservations(
     repository = ReservationRepository(uow.session)
     ids = [row.id for row in rows]
     allocations = await repository.allocations_of(ids)
-    reference_of = {row.id: row.reference for row in rows}
+    references = {row.id: row.reference for row in rows}
     # One move for the whole batch: its stock rows are then locked in one global id order.
     await move_stock(
         uow,
@@ -216,7 +233,7 @@ async def _end_reservations(
                 MovementKind.RELEASE,
                 0,
                 -a.quantity,
-                reference=reference_of[a.reservation_id],
+                reference=references[a.reservation_id],
                 reason=status.value,
             )
             for a in allocations

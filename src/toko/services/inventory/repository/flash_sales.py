@@ -53,12 +53,19 @@ class FlashSaleRepository(SessionRepository):
             )
         ).first()
 
-    async def live_allocations(self, now: datetime) -> list[Any]:
-        """Allocations whose window has not ended, for reconciling the counters in Valkey."""
-        result = await self._session.execute(
-            select(flash_sale_allocations).where(flash_sale_allocations.c.ends_at > now)
+    async def live_allocations(
+        self, now: datetime, *, after: str | None = None, limit: int | None = None
+    ) -> list[Any]:
+        """Allocations whose window has not ended, in id order after ``after`` (to reconcile counters)."""
+        query = (
+            select(flash_sale_allocations)
+            .where(flash_sale_allocations.c.ends_at > now)
+            .order_by(flash_sale_allocations.c.id)
+            .limit(limit)
         )
-        return list(result)
+        if after is not None:
+            query = query.where(flash_sale_allocations.c.id > after)
+        return list(await self._session.execute(query))
 
     async def buyer_totals(self, allocation_id: str) -> dict[str, int]:
         """Units durably claimed by each buyer of an allocation."""

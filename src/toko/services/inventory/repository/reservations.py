@@ -179,3 +179,12 @@ class ReservationRepository(SessionRepository):
             .with_for_update(skip_locked=True)
         )
         return list(result)
+
+    async def earliest_expiry(self) -> datetime | None:
+        """When the first active reservation expires; None when none is active (read off the expiry index)."""
+        earliest: datetime | None = await self._session.scalar(
+            select(func.min(reservations.c.expires_at)).where(
+                reservations.c.status == ReservationStatus.ACTIVE.value
+            )
+        )
+        return earliest
