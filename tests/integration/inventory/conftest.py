@@ -15,7 +15,7 @@ from toko.platform.cache import create_valkey
 from toko.platform.db import Database, service_database_url
 from toko.platform.service import RunningService, start_service
 from toko.services.inventory.bootstrap import bootstrap
-from toko.services.inventory.flash_sale import FlashSales
+from toko.services.inventory.counters import FlashSaleCounters
 from toko.services.inventory.handlers import Inventory
 from toko.services.inventory.settings import InventorySettings
 
@@ -51,14 +51,8 @@ async def database(service: RunningService, settings: InventorySettings) -> Asyn
 
 
 @pytest.fixture(scope="module")
-def inventory(database: Database) -> Inventory:
-    """The use cases' context on the service's database."""
-    return Inventory(database=database)
-
-
-@pytest.fixture(scope="module")
-async def flash_sales(database: Database, settings: InventorySettings) -> AsyncIterator[FlashSales]:
-    """A second flash-sale front on the service's database and Valkey (like another replica)."""
+async def inventory(database: Database, settings: InventorySettings) -> AsyncIterator[Inventory]:
+    """The use cases' dependencies on the service's database and Valkey, as another replica would hold them."""
     valkey = create_valkey(settings.redis_url)
-    yield FlashSales(database=database, valkey=valkey)
+    yield Inventory(database=database, flash_sales=FlashSaleCounters(valkey))
     await valkey.aclose()

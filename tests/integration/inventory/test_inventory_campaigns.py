@@ -31,7 +31,7 @@ from toko.platform.outbox import ensure_streams
 from toko.platform.schema import outbox
 from toko.product.v1 import events_pb2 as product_events
 from toko.product.v1 import pricing_pb2
-from toko.services.inventory.repository import flash_sale_allocations
+from toko.services.inventory.repository.tables import flash_sale_allocations
 
 
 def _stamp(moment: datetime) -> Timestamp:

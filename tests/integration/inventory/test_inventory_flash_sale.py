@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -25,8 +26,14 @@ from sqlalchemy import func, select
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.db import Database
 from toko.platform.errors import FailedPrecondition
-from toko.services.inventory.flash_sale import FlashSales, _keys
-from toko.services.inventory.repository import flash_sale_allocations, flash_sale_claims
+from toko.services.inventory.counters import FlashSaleCounters, counter_keys
+from toko.services.inventory.handlers import Inventory
+from toko.services.inventory.handlers.flash_sale import (
+    Reconciliation,
+    claim_flash_sale,
+    reconcile_flash_sales,
+)
+from toko.services.inventory.repository.tables import flash_sale_allocations, flash_sale_claims
 
 FAILED = grpc.StatusCode.FAILED_PRECONDITION
 
@@ -120,7 +127,7 @@ async def test_300_concurrent_claims_on_100_units_sell_exactly_100_within_the_bu
     assert sold_out[:2] == (FAILED, "SOLD_OUT")
 
 
-async def test_sold_out_is_answered_without_the_database(stub: Stub, flash_sales: FlashSales) -> None:
+async def test_sold_out_is_answered_without_the_database(stub: Stub, inventory: Inventory) -> None:
     _, campaign_id, sku_id = await flash_sale(stub, 1)
     await stub.ClaimFlashSale(
         pb.ClaimFlashSaleRequest(campaign_id=campaign_id, sku_id=sku_id, quantity=1),
@@ -129,11 +136,17 @@ async def test_sold_out_is_answered_without_the_database(stub: Stub, flash_sales
     # A front whose database does not exist: any PostgreSQL round trip would fail loudly.
     from toko.platform.db import Database as Db
 
-    unreachable = Db(flash_sales.database.url.set(database="no_such_database"), pool_size=1)
-    offline = FlashSales(database=unreachable, valkey=flash_sales.valkey)
+    unreachable = Db(inventory.database.url.set(database="no_such_database"), pool_size=1)
+    offline = Inventory(database=unreachable, flash_sales=FlashSaleCounters(inventory.flash_sales.valkey))
     try:
         with pytest.raises(FailedPrecondition) as refused:
-            await offline.claim(campaign_id=campaign_id, sku_id=sku_id, quantity=1, principal=buyer("fs2-b"))
+            await claim_flash_sale(
+                inventory=offline,
+                campaign_id=campaign_id,
+                sku_id=sku_id,
+                quantity=1,
+                principal=buyer("fs2-b"),
+            )
     finally:
         await unreachable.dispose()
 
@@ -141,15 +154,24 @@ async def test_sold_out_is_answered_without_the_database(stub: Stub, flash_sales
 
 
 async def test_claims_that_die_between_the_decrement_and_the_write_never_oversell(
-    stub: Stub, database: Database, flash_sales: FlashSales
+    stub: Stub, database: Database, inventory: Inventory
 ) -> None:
     _, campaign_id, sku_id = await flash_sale(stub, 20)
     stuck = asyncio.Event()
-    dying = FlashSales(database=database, valkey=flash_sales.valkey, after_decrement=stuck.wait)
+    dying = replace(
+        inventory,
+        flash_sales=FlashSaleCounters(inventory.flash_sales.valkey, after_decrement=stuck.wait),
+    )
     # Five claims take their units in Valkey and then their process "dies" before writing them.
     doomed = [
         asyncio.create_task(
-            dying.claim(campaign_id=campaign_id, sku_id=sku_id, quantity=1, principal=buyer(f"fs3-{n}"))
+            claim_flash_sale(
+                inventory=dying,
+                campaign_id=campaign_id,
+                sku_id=sku_id,
+                quantity=1,
+                principal=buyer(f"fs3-{n}"),
+            )
         )
         for n in range(5)
     ]
@@ -157,13 +179,21 @@ async def test_claims_that_die_between_the_decrement_and_the_write_never_oversel
     for task in doomed:
         task.cancel()
     await asyncio.gather(*doomed, return_exceptions=True)
-    remaining_before = int(await flash_sales.valkey.hget(_keys(campaign_id, sku_id)[0], "remaining"))
+    remaining_before = int(
+        await inventory.flash_sales.valkey.hget(counter_keys(campaign_id, sku_id)[0], "remaining")
+    )
 
     # A restarted process reconciles before serving, then the sale goes on.
-    await flash_sales.reconcile(force=True)
+    await reconcile_flash_sales(inventory=inventory, force=True)
     outcomes = await asyncio.gather(
         *(
-            flash_sales.claim(campaign_id=campaign_id, sku_id=sku_id, quantity=1, principal=buyer(f"fs3-{n}"))
+            claim_flash_sale(
+                inventory=inventory,
+                campaign_id=campaign_id,
+                sku_id=sku_id,
+                quantity=1,
+                principal=buyer(f"fs3-{n}"),
+            )
             for n in range(40)
         ),
         return_exceptions=True,
@@ -175,28 +205,60 @@ async def test_claims_that_die_between_the_decrement_and_the_write_never_oversel
 
 
 async def test_periodic_reconciliation_repairs_a_leak_once_it_is_stable(
-    stub: Stub, database: Database, flash_sales: FlashSales
+    stub: Stub, database: Database, inventory: Inventory
 ) -> None:
     _, campaign_id, sku_id = await flash_sale(stub, 10)
-    state = _keys(campaign_id, sku_id)[0]
-    await flash_sales.valkey.hincrby(state, "remaining", -3)  # as if three claims died mid-way
+    state = counter_keys(campaign_id, sku_id)[0]
+    await inventory.flash_sales.valkey.hincrby(state, "remaining", -3)  # as if three claims died mid-way
 
-    first = await flash_sales.reconcile()
-    second = await flash_sales.reconcile()
+    first = await reconcile_flash_sales(inventory=inventory)
+    second = await reconcile_flash_sales(inventory=inventory)
 
-    assert (first, second) == (0, 1)  # a single sighting may be a claim in flight; a repeated one is a leak
-    assert int(await flash_sales.valkey.hget(state, "remaining")) == 10
+    # A single sighting may be a claim in flight; a repeated one is a leak.
+    assert (first.rewritten, second.rewritten) == (0, 1)
+    assert int(await inventory.flash_sales.valkey.hget(state, "remaining")) == 10
+
+
+async def test_reconciliation_a_batch_at_a_time_reaches_every_live_allocation(
+    stub: Stub, inventory: Inventory
+) -> None:
+    sales = [await flash_sale(stub, 10) for _ in range(3)]
+    valkey = inventory.flash_sales.valkey
+    for _, campaign_id, sku_id in sales:
+        await valkey.hincrby(counter_keys(campaign_id, sku_id)[0], "remaining", -2)  # leaked decrements
+    fresh = replace(inventory, flash_sales=FlashSaleCounters(valkey))
+
+    async def one_pass() -> list[Reconciliation]:
+        """Batches of two until one comes back short, as the worker runs them."""
+        batches = [await reconcile_flash_sales(inventory=fresh, limit=2)]
+        while batches[-1].checked == 2:
+            batches.append(await reconcile_flash_sales(inventory=fresh, limit=2))
+        return batches
+
+    first = await one_pass()
+    await one_pass()
+
+    assert len(first) >= 2
+    assert sum(batch.checked for batch in first) >= len(sales)
+    for _, campaign_id, sku_id in sales:
+        assert int(await valkey.hget(counter_keys(campaign_id, sku_id)[0], "remaining")) == 10
 
 
 async def test_valkey_believing_too_much_still_cannot_oversell(
-    stub: Stub, database: Database, flash_sales: FlashSales
+    stub: Stub, database: Database, inventory: Inventory
 ) -> None:
     _, campaign_id, sku_id = await flash_sale(stub, 10)
-    await flash_sales.valkey.hset(_keys(campaign_id, sku_id)[0], "remaining", 1000)
+    await inventory.flash_sales.valkey.hset(counter_keys(campaign_id, sku_id)[0], "remaining", 1000)
 
     outcomes = await asyncio.gather(
         *(
-            flash_sales.claim(campaign_id=campaign_id, sku_id=sku_id, quantity=1, principal=buyer(f"fs4-{n}"))
+            claim_flash_sale(
+                inventory=inventory,
+                campaign_id=campaign_id,
+                sku_id=sku_id,
+                quantity=1,
+                principal=buyer(f"fs4-{n}"),
+            )
             for n in range(30)
         ),
         return_exceptions=True,
@@ -208,40 +270,58 @@ async def test_valkey_believing_too_much_still_cannot_oversell(
 
 
 async def test_a_valkey_that_lost_its_counters_reloads_them_from_the_claims(
-    stub: Stub, database: Database, flash_sales: FlashSales
+    stub: Stub, database: Database, inventory: Inventory
 ) -> None:
     _, campaign_id, sku_id = await flash_sale(stub, 10, limit=3)
     for _ in range(3):
-        await flash_sales.claim(campaign_id=campaign_id, sku_id=sku_id, quantity=1, principal=buyer("fs5"))
-    await flash_sales.valkey.delete(*_keys(campaign_id, sku_id))
+        await claim_flash_sale(
+            inventory=inventory, campaign_id=campaign_id, sku_id=sku_id, quantity=1, principal=buyer("fs5")
+        )
+    await inventory.flash_sales.valkey.delete(*counter_keys(campaign_id, sku_id))
 
     with pytest.raises(FailedPrecondition) as limited:
-        await flash_sales.claim(campaign_id=campaign_id, sku_id=sku_id, quantity=1, principal=buyer("fs5"))
-    other = await flash_sales.claim(
-        campaign_id=campaign_id, sku_id=sku_id, quantity=3, principal=buyer("fs5-b")
+        await claim_flash_sale(
+            inventory=inventory, campaign_id=campaign_id, sku_id=sku_id, quantity=1, principal=buyer("fs5")
+        )
+    other = await claim_flash_sale(
+        inventory=inventory, campaign_id=campaign_id, sku_id=sku_id, quantity=3, principal=buyer("fs5-b")
     )
 
     assert limited.value.reason == "PURCHASE_LIMIT_REACHED"
     assert other.buyer_total == 3
     assert await durable_claims(database, campaign_id) == (6, 6)
-    assert int(await flash_sales.valkey.hget(_keys(campaign_id, sku_id)[0], "remaining")) == 4
+    assert (
+        int(await inventory.flash_sales.valkey.hget(counter_keys(campaign_id, sku_id)[0], "remaining")) == 4
+    )
 
 
 async def test_a_retried_claim_with_an_idempotency_key_takes_its_units_once(
-    stub: Stub, database: Database, flash_sales: FlashSales
+    stub: Stub, database: Database, inventory: Inventory
 ) -> None:
     _, campaign_id, sku_id = await flash_sale(stub, 5, limit=5)
 
-    first = await flash_sales.claim(
-        campaign_id=campaign_id, sku_id=sku_id, quantity=2, principal=buyer("fs6"), idempotency_key="k1"
+    first = await claim_flash_sale(
+        inventory=inventory,
+        campaign_id=campaign_id,
+        sku_id=sku_id,
+        quantity=2,
+        principal=buyer("fs6"),
+        idempotency_key="k1",
     )
-    again = await flash_sales.claim(
-        campaign_id=campaign_id, sku_id=sku_id, quantity=2, principal=buyer("fs6"), idempotency_key="k1"
+    again = await claim_flash_sale(
+        inventory=inventory,
+        campaign_id=campaign_id,
+        sku_id=sku_id,
+        quantity=2,
+        principal=buyer("fs6"),
+        idempotency_key="k1",
     )
 
     assert again.claim_id == first.claim_id
     assert await durable_claims(database, campaign_id) == (2, 2)
-    assert int(await flash_sales.valkey.hget(_keys(campaign_id, sku_id)[0], "remaining")) == 3
+    assert (
+        int(await inventory.flash_sales.valkey.hget(counter_keys(campaign_id, sku_id)[0], "remaining")) == 3
+    )
 
 
 async def test_bad_flash_sales_get_clear_reasons_and_write_nothing(stub: Stub, database: Database) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -29,7 +30,7 @@ from toko.platform.db import Database
 from toko.platform.schema import outbox
 from toko.services.inventory.bootstrap import lot_write_off_worker
 from toko.services.inventory.handlers import Inventory
-from toko.services.inventory.lots import write_off_due_lots
+from toko.services.inventory.handlers.lots import write_off_due_lots
 from toko.services.inventory.settings import InventorySettings
 
 WORKER_INTERVAL = 0.2
@@ -37,11 +38,13 @@ WORKER_INTERVAL = 0.2
 
 @pytest.fixture(scope="module")
 def settings(infrastructure: InfraEndpoints) -> InventorySettings:
-    """Settings with a fresh database and a lot write-off worker passing every 0.2 s."""
+    """Settings with a fresh database and a lot write-off worker passing every 0.2 s, idle or not (the tests
+    expire lots behind its back)."""
     return inventory_settings(
         infrastructure,
         f"test_inventory_lot_expiry_{uuid.uuid4().hex[:8]}",
         lot_write_off_interval_seconds=WORKER_INTERVAL,
+        lot_write_off_idle_seconds=WORKER_INTERVAL,
         lot_write_off_batch_size=2,
     )
 
@@ -180,11 +183,11 @@ async def test_the_worker_writes_off_expired_lots_without_being_asked(stub: Stub
 
 
 async def test_replicas_share_the_batches_and_never_write_a_lot_off_twice(
-    stub: Stub, database: Database
+    stub: Stub, database: Database, inventory: Inventory
 ) -> None:
     skus = [(await _perishable_with_lots(stub, {"A": (100, 3), "B": (200, 1)}))[2] for _ in range(5)]
     # A clock 150 days ahead: lot A is past its date, B not yet (the service's own worker sees neither).
-    later = Inventory(database=database, clock=lambda: datetime.now(UTC) + timedelta(days=150))
+    later = replace(inventory, clock=lambda: datetime.now(UTC) + timedelta(days=150))
 
     async def replica() -> list[int]:
         batches = []
@@ -203,9 +206,11 @@ async def test_replicas_share_the_batches_and_never_write_a_lot_off_twice(
     assert await invariant_breaches(database) == []
 
 
-async def test_a_line_locked_elsewhere_is_skipped_not_waited_for(stub: Stub, database: Database) -> None:
+async def test_a_line_locked_elsewhere_is_skipped_not_waited_for(
+    stub: Stub, database: Database, inventory: Inventory
+) -> None:
     _, _, sku_id = await _perishable_with_lots(stub, {"A": (400, 2)})
-    later = Inventory(database=database, clock=lambda: datetime.now(UTC) + timedelta(days=401))
+    later = replace(inventory, clock=lambda: datetime.now(UTC) + timedelta(days=401))
 
     async with database.sessions() as session:
         await session.execute(text("SELECT id FROM stock WHERE sku_id = :sku FOR UPDATE"), {"sku": sku_id})
@@ -221,15 +226,13 @@ async def test_a_line_locked_elsewhere_is_skipped_not_waited_for(stub: Stub, dat
 
 
 async def test_the_worker_wakes_when_the_date_turns_not_at_its_next_interval(
-    stub: Stub, database: Database, settings: InventorySettings
+    stub: Stub, database: Database, inventory: Inventory, settings: InventorySettings
 ) -> None:
     _, _, sku_id = await _perishable_with_lots(stub, {"LAST": (0, 3)})  # sells through today
     now = datetime.now(UTC)
     to_midnight = datetime.combine(now.date() + timedelta(days=1), time.min, tzinfo=UTC) - now
     # A worker whose clock is a second before midnight, passing only hourly.
-    turning = Inventory(
-        database=database, clock=lambda: datetime.now(UTC) + to_midnight - timedelta(seconds=1)
-    )
+    turning = replace(inventory, clock=lambda: datetime.now(UTC) + to_midnight - timedelta(seconds=1))
     worker = lot_write_off_worker(
         turning, settings.model_copy(update={"lot_write_off_interval_seconds": 3600})
     )

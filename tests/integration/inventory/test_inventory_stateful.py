@@ -28,16 +28,18 @@ from hypothesis.stateful import (
 from inventory_testkit import invariant_breaches, seller
 from sqlalchemy import text
 
-from toko.platform.db import Database
+from toko.platform.cache import create_valkey
+from toko.platform.db import Database, open_service_database
 from toko.platform.errors import DomainError
-from toko.services.inventory import handlers
-from toko.services.inventory.bootstrap import prepare_database
-from toko.services.inventory.domain import Line
-from toko.services.inventory.handlers import Inventory, StockChange, Transfer
+from toko.services.inventory.bootstrap import MIGRATIONS
+from toko.services.inventory.counters import FlashSaleCounters
+from toko.services.inventory.domain import Line, WarehouseKind
+from toko.services.inventory.handlers import Inventory, reservations, stock, warehouses
+from toko.services.inventory.handlers.stock import StockChange, Transfer
 from toko.services.inventory.settings import InventorySettings
 
 T = TypeVar("T")
-SERVICE = handlers.EXPIRY_ACTOR
+SERVICE = reservations.EXPIRY_ACTOR
 
 
 class StockMachine(RuleBasedStateMachine):
@@ -46,20 +48,21 @@ class StockMachine(RuleBasedStateMachine):
     reservations = Bundle("reservations")
     loop: asyncio.AbstractEventLoop
     database: Database
+    counters: FlashSaleCounters
 
     def __init__(self) -> None:
         super().__init__()
         self.now = datetime.now(UTC)
-        self.inventory = Inventory(database=self.database, clock=lambda: self.now)
+        self.inventory = Inventory(database=self.database, flash_sales=self.counters, clock=lambda: self.now)
         self.shop = str(uuid.uuid4())
         self.principal = seller(self.shop)
         self.skus = [str(uuid.uuid4()) for _ in range(2)]
         self.warehouses = [
             self.run(
-                handlers.create_warehouse(
+                warehouses.create_warehouse(
                     inventory=self.inventory,
-                    command=handlers.CreateWarehouse(
-                        self.shop, f"Gudang {city}", "", city, handlers.WarehouseKind.SHOP
+                    command=warehouses.CreateWarehouse(
+                        self.shop, f"Gudang {city}", "", city, WarehouseKind.SHOP
                     ),
                     principal=self.principal,
                 )
@@ -67,7 +70,7 @@ class StockMachine(RuleBasedStateMachine):
             for city in ("Bandung", "Surabaya")
         ]
         self.run(
-            handlers.set_sku_perishable(
+            stock.set_sku_perishable(
                 inventory=self.inventory,
                 sku_id=self.skus[1],
                 shop_id=self.shop,
@@ -100,7 +103,7 @@ class StockMachine(RuleBasedStateMachine):
     @rule(w=st.integers(0, 1), s=st.integers(0, 1), quantity=st.integers(1, 20), lot=st.integers(0, 2))
     def receive(self, w: int, s: int, quantity: int, lot: int) -> None:
         change = StockChange(self.warehouses[w], self.skus[s], quantity, **self.lot(s, lot))
-        self.run(handlers.receive_stock(inventory=self.inventory, change=change, principal=self.principal))
+        self.run(stock.receive_stock(inventory=self.inventory, change=change, principal=self.principal))
         self.on_hand[self.skus[s]] += quantity
 
     @rule(
@@ -111,7 +114,7 @@ class StockMachine(RuleBasedStateMachine):
             self.warehouses[w], self.skus[s], delta, reason="stock opname", **self.lot(s, lot)
         )
         if self.attempt(
-            handlers.adjust_stock(inventory=self.inventory, change=change, principal=self.principal)
+            stock.adjust_stock(inventory=self.inventory, change=change, principal=self.principal)
         ):
             self.on_hand[self.skus[s]] += delta
 
@@ -119,7 +122,7 @@ class StockMachine(RuleBasedStateMachine):
     def write_off(self, w: int, s: int, quantity: int) -> None:
         change = StockChange(self.warehouses[w], self.skus[s], quantity, reason="rusak")
         if self.attempt(
-            handlers.write_off_stock(inventory=self.inventory, change=change, principal=self.principal)
+            stock.write_off_stock(inventory=self.inventory, change=change, principal=self.principal)
         ):
             self.on_hand[self.skus[s]] -= quantity
 
@@ -127,7 +130,7 @@ class StockMachine(RuleBasedStateMachine):
     def transfer(self, w: int, s: int, quantity: int) -> None:
         command = Transfer(self.skus[s], self.warehouses[w], self.warehouses[1 - w], quantity)
         self.attempt(
-            handlers.transfer_stock(inventory=self.inventory, command=command, principal=self.principal)
+            stock.transfer_stock(inventory=self.inventory, command=command, principal=self.principal)
         )
 
     @rule(target=reservations, first=st.integers(0, 5), second=st.integers(0, 5))
@@ -137,9 +140,9 @@ class StockMachine(RuleBasedStateMachine):
         )
         reference = f"order-{uuid.uuid4().hex[:12]}"
         if lines and self.attempt(
-            handlers.reserve(
+            reservations.reserve(
                 inventory=self.inventory,
-                command=handlers.Reserve(reference, lines, buyer_city="Bandung", ttl_seconds=60),
+                command=reservations.Reserve(reference, lines, buyer_city="Bandung", ttl_seconds=60),
                 principal=SERVICE,
             )
         ):
@@ -149,14 +152,14 @@ class StockMachine(RuleBasedStateMachine):
     @rule(reference=consumes(reservations))
     def release(self, reference: str) -> None:
         self.attempt(
-            handlers.release_reservation(inventory=self.inventory, reference=reference, principal=SERVICE)
+            reservations.release_reservation(inventory=self.inventory, reference=reference, principal=SERVICE)
         )
         self.live.pop(reference, None)
 
     @rule(reference=consumes(reservations))
     def commit(self, reference: str) -> None:
         if self.attempt(
-            handlers.commit_reservation(inventory=self.inventory, reference=reference, principal=SERVICE)
+            reservations.commit_reservation(inventory=self.inventory, reference=reference, principal=SERVICE)
         ):
             for sku, quantity in self.live.pop(reference).items():
                 self.on_hand[sku] -= quantity
@@ -164,7 +167,7 @@ class StockMachine(RuleBasedStateMachine):
     @rule()
     def time_passes(self) -> None:
         self.now += timedelta(seconds=61)
-        while self.run(handlers.expire_due_reservations(inventory=self.inventory)):
+        while self.run(reservations.expire_due_reservations(inventory=self.inventory)):
             pass
         self.live.clear()
 
@@ -193,16 +196,19 @@ class StockMachine(RuleBasedStateMachine):
 
 @pytest.fixture
 def machine_loop(settings: InventorySettings) -> Any:
-    """An event loop of the machine's own (hypothesis drives it synchronously) and the migrated database."""
+    """An event loop of the machine's own (hypothesis drives it synchronously), the migrated database,
+    and flash-sale counters (the machine claims none)."""
     loop = asyncio.new_event_loop()
-    database = loop.run_until_complete(prepare_database(settings))
-    yield loop, database
+    database = loop.run_until_complete(open_service_database(settings, MIGRATIONS))
+    valkey = create_valkey(settings.redis_url)
+    yield loop, database, FlashSaleCounters(valkey)
+    loop.run_until_complete(valkey.aclose())
     loop.run_until_complete(database.dispose())
     loop.close()
 
 
 def test_random_movements_keep_the_books_balanced(machine_loop: Any) -> None:
-    StockMachine.loop, StockMachine.database = machine_loop
+    StockMachine.loop, StockMachine.database, StockMachine.counters = machine_loop
     run_state_machine_as_test(
         StockMachine,
         settings=settings(

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import nats
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
-from redis.exceptions import RedisError
 
 from toko.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from toko.platform.cache import create_valkey
 from toko.platform.consumer import EventConsumer
-from toko.platform.db import Database, open_database
+from toko.platform.db import open_service_database
 from toko.platform.events import stream_name
 from toko.platform.grpc import GrpcService
 from toko.platform.outbox import OutboxRelay, ensure_streams
-from toko.platform.service import BackgroundWorker, ServiceApp
+from toko.platform.service import ServiceApp
+from toko.platform.workers import BackgroundWorker, batch_worker, sleep_until
 from toko.services.inventory.consumers import (
     CAMPAIGN_CONSUMER,
     CAMPAIGN_SUBJECTS,
@@ -30,58 +28,34 @@ from toko.services.inventory.consumers import (
     CampaignQuotas,
     CatalogFollower,
 )
-from toko.services.inventory.flash_sale import FlashSales
+from toko.services.inventory.counters import VALKEY_ERRORS, FlashSaleCounters
 from toko.services.inventory.grpc_api import InventoryServicer
-from toko.services.inventory.handlers import SOURCE, Inventory, expire_due_reservations
-from toko.services.inventory.lots import seconds_until_lots_expire, write_off_due_lots
+from toko.services.inventory.handlers import SOURCE, Inventory
+from toko.services.inventory.handlers.flash_sale import reconcile_flash_sales
+from toko.services.inventory.handlers.lots import seconds_until_lots_expire, write_off_due_lots
+from toko.services.inventory.handlers.reservations import expire_due_reservations, seconds_until_next_expiry
 from toko.services.inventory.settings import InventorySettings
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-async def prepare_database(settings: InventorySettings) -> Database:
-    """Create the service's database if needed, migrate it to head, and open it."""
-    return await open_database(
-        server_url=settings.database_url,
-        name=settings.database_name,
-        migrations=MIGRATIONS,
-        pool_size=settings.db_pool_size,
-    )
-
-
-def batch_worker(
-    one_batch: Callable[[int], Awaitable[int]],
-    *,
-    batch_size: int,
-    interval_seconds: float,
-    what: str,
-    next_due: Callable[[], float] | None = None,
-) -> BackgroundWorker:
-    """A worker running ``one_batch(batch_size)`` until a batch comes back short, then every interval,
-    or sooner when ``next_due()`` (seconds) says when work is known to come due."""
-
-    async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                while not stop.is_set() and await one_batch(batch_size) == batch_size:
-                    pass
-            except Exception:
-                log.warning("%s failed; retrying", what, exc_info=True)
-            wait = interval_seconds if next_due is None else min(interval_seconds, next_due())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=wait)
-
-    return run
+STREAM_WAIT_LONGEST_SECONDS = 60.0
 
 
 def expiry_worker(inventory: Inventory, settings: InventorySettings) -> BackgroundWorker:
-    """A worker releasing reservations past their time, a batch at a time (safe on many replicas)."""
+    """A worker releasing reservations past their time, a batch at a time (safe on many replicas).
+
+    Idle, it sleeps until the earliest active reservation is due (read off the expiry index), up to
+    ``expiry_idle_seconds``; the reserve use case rings ``inventory.expiry_alarm`` for a reservation
+    due sooner, so each one is released within about a second of its time.
+    """
     return batch_worker(
         lambda limit: expire_due_reservations(inventory=inventory, limit=limit),
-        batch_size=settings.expiry_batch_size,
-        interval_seconds=settings.expiry_interval_seconds,
         what="expiring reservations",
+        batch_size=settings.expiry_batch_size,
+        interval=settings.expiry_interval_seconds,
+        idle_interval=settings.expiry_idle_seconds,
+        next_due=lambda: seconds_until_next_expiry(inventory=inventory),
+        wake=inventory.expiry_alarm.wake,
     )
 
 
@@ -89,29 +63,53 @@ def lot_write_off_worker(inventory: Inventory, settings: InventorySettings) -> B
     """A worker writing off the unheld units of lots past their date, a batch of stock lines at a time.
 
     Each batch is one transaction over lines claimed with ``SKIP LOCKED``, so replicas share the work.
-    Lots expire when the inventory's date turns, so the worker also wakes then: the availability events
-    show expired units gone within moments of midnight, not at the next interval.
+    Lots expire when the inventory's date turns, so an idle worker also wakes then: the availability
+    events show expired units gone within moments of midnight, not at the next interval.
     """
+
+    async def next_due() -> float:
+        return seconds_until_lots_expire(inventory.clock())
+
     return batch_worker(
         lambda limit: write_off_due_lots(inventory=inventory, limit=limit),
-        batch_size=settings.lot_write_off_batch_size,
-        interval_seconds=settings.lot_write_off_interval_seconds,
         what="writing off expired lots",
-        next_due=lambda: seconds_until_lots_expire(inventory.clock()),
+        batch_size=settings.lot_write_off_batch_size,
+        interval=settings.lot_write_off_interval_seconds,
+        idle_interval=settings.lot_write_off_idle_seconds,
+        next_due=next_due,
+    )
+
+
+def reconciliation_worker(inventory: Inventory, settings: InventorySettings) -> BackgroundWorker:
+    """A worker checking the flash-sale counters in Valkey against the durable claims while sales are live."""
+
+    async def one_batch(limit: int) -> int:
+        return (await reconcile_flash_sales(inventory=inventory, limit=limit)).checked
+
+    return batch_worker(
+        one_batch,
+        what="reconciling flash-sale counters",
+        batch_size=settings.flash_sale_reconcile_batch_size,
+        interval=settings.flash_sale_reconcile_seconds,
+        idle_interval=settings.flash_sale_reconcile_idle_seconds,
     )
 
 
 def after_stream_exists(js: JetStreamContext, stream: str, worker: BackgroundWorker) -> BackgroundWorker:
-    """Run ``worker`` once another service's stream exists (it creates its own streams when it starts)."""
+    """Run ``worker`` once another service's stream exists (it creates its own streams when it starts).
+
+    Until then it looks again after a second, then twice as long each time, up to a minute.
+    """
 
     async def run(stop: asyncio.Event) -> None:
+        wait = 1.0
         while not stop.is_set():
             try:
                 await js.stream_info(stream)
                 break
             except NotFoundError:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+                await sleep_until(stop, wait)
+                wait = min(wait * 2, STREAM_WAIT_LONGEST_SECONDS)
         if not stop.is_set():
             await worker(stop)
 
@@ -121,7 +119,7 @@ def after_stream_exists(js: JetStreamContext, stream: str, worker: BackgroundWor
 async def bootstrap(settings: InventorySettings) -> ServiceApp:
     """Build the inventory service: relay, catalog and campaign consumers, expiry and lot write-off
     workers, reconciler."""
-    database = await prepare_database(settings)
+    database = await open_service_database(settings, MIGRATIONS)
     valkey = create_valkey(settings.redis_url)
     connection = await nats.connect(settings.nats_url, name="toko-inventory", max_reconnect_attempts=-1)
     js = connection.jetstream()
@@ -146,25 +144,21 @@ async def bootstrap(settings: InventorySettings) -> ServiceApp:
         handler=CampaignQuotas(),
         service=SOURCE,
     )
-    inventory = Inventory(database=database)
-    flash_sales = FlashSales(database=database, valkey=valkey)
+    inventory = Inventory(database=database, flash_sales=FlashSaleCounters(valkey))
     try:
         # Before serving: counters leaked by a process that died mid-claim, or lost with Valkey, are rebuilt.
-        await flash_sales.reconcile(force=True)
-    except (RedisError, OSError):
+        await reconcile_flash_sales(inventory=inventory, force=True)
+    except VALKEY_ERRORS:
         log.warning(
             "cannot reconcile flash-sale counters at start; claims load them on demand", exc_info=True
         )
-
-    async def reconcile(stop: asyncio.Event) -> None:
-        await flash_sales.run(stop, settings.flash_sale_reconcile_seconds)
 
     return ServiceApp(
         name=SOURCE,
         grpc_services=[
             GrpcService(
                 descriptor=inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"],
-                servicer=InventoryServicer(inventory, flash_sales),
+                servicer=InventoryServicer(inventory),
                 register=inventory_pb2_grpc.add_InventoryServiceServicer_to_server,
             )
         ],
@@ -174,7 +168,7 @@ async def bootstrap(settings: InventorySettings) -> ServiceApp:
             campaigns.run,
             expiry_worker(inventory, settings),
             lot_write_off_worker(inventory, settings),
-            reconcile,
+            reconciliation_worker(inventory, settings),
         ],
         on_stop=[connection.drain, valkey.aclose, database.dispose],
     )

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC
 
 from google.protobuf.message import Message
 
 from toko.common.v1.event_pb2 import EventEnvelope
 from toko.inventory.v1 import events_pb2
 from toko.platform.auth import Principal
+from toko.platform.clock import Clock, utcnow
 from toko.platform.db import UnitOfWork
 from toko.platform.demo import SHOPS, DemoShop
 from toko.platform.errors import DomainError
@@ -31,9 +32,12 @@ from toko.platform.events import event_subject
 from toko.product.v1 import events_pb2 as product_events
 from toko.services.inventory import domain
 from toko.services.inventory.domain import MovementKind, WarehouseKind
-from toko.services.inventory.flash_sale import CreateAllocation, allocate_quota
-from toko.services.inventory.handlers import move_stock
-from toko.services.inventory.repository import InventoryRepository, Movement, warehouses
+from toko.services.inventory.handlers.common import move_stock
+from toko.services.inventory.handlers.flash_sale import CreateAllocation, allocate_quota
+from toko.services.inventory.repository.flash_sales import FlashSaleRepository
+from toko.services.inventory.repository.skus import SkuRepository
+from toko.services.inventory.repository.stock import Movement, StockRepository
+from toko.services.inventory.repository.tables import warehouses
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +96,7 @@ class CatalogFollower:
 
     async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
         """Record the SKUs an event names; raising makes JetStream redeliver it."""
-        repository = InventoryRepository(uow.session)
+        repository = SkuRepository(uow.session)
         if isinstance(payload, product_events.ProductArchived):
             await repository.archive_product_skus(payload.product_id)
             return
@@ -109,7 +113,7 @@ class CatalogFollower:
         warehouse_id = await ensure_demo_warehouse(uow, shop)
         movements = []
         for sku_id in new_skus:
-            line = await repository.ensure_stock_line(
+            line = await StockRepository(uow.session).ensure_stock_line(
                 sku_id=sku_id, warehouse_id=warehouse_id, shop_id=shop.id
             )
             movements.append(
@@ -141,14 +145,14 @@ class CampaignQuotas:
     so a redelivery (also past the inbox) changes nothing.
     """
 
-    def __init__(self, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, *, clock: Clock = utcnow) -> None:
         self._clock = clock
 
     async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
         """Allocate the campaign's SKUs; through a database outage the event is held until it is back."""
         if not isinstance(payload, product_events.FlashSaleCampaignScheduled):
             return
-        repository = InventoryRepository(uow.session)
+        repository = FlashSaleRepository(uow.session)
         starts = payload.start_time.ToDatetime(UTC) if payload.HasField("start_time") else None
         ends = payload.end_time.ToDatetime(UTC) if payload.HasField("end_time") else None
         for sku in payload.skus:

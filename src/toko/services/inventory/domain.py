@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
 
+from toko.platform.error_codes import ReasonCode
 from toko.services.inventory.error_codes import ErrorCode
 
 MAX_QUANTITY = 1_000_000
@@ -81,7 +82,7 @@ class PurchaseOrderStatus(StrEnum):
 class InventoryRuleError(Exception):
     """Base of the errors the inventory's rules raise."""
 
-    def __init__(self, reason: ErrorCode, message: str, field: str = "") -> None:
+    def __init__(self, reason: ReasonCode, message: str, field: str = "") -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
@@ -120,14 +121,14 @@ def positive_quantity(value: int, field: str) -> int:
     return value
 
 
-def non_negative_quantity(value: int, field: str, reason: ErrorCode = ErrorCode.INVALID_QUANTITY) -> int:
+def non_negative_quantity(value: int, field: str, reason: ReasonCode = ErrorCode.INVALID_QUANTITY) -> int:
     """``value`` when it is a whole number from 0 to MAX_QUANTITY."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_QUANTITY:
         raise InvalidInput(reason, f"must be a whole number from 0 to {MAX_QUANTITY}", field)
     return value
 
 
-def required_text(value: str, field: str, max_length: int, reason: ErrorCode) -> str:
+def required_text(value: str, field: str, max_length: int, reason: ReasonCode) -> str:
     """``value`` stripped, when it is not blank and not too long."""
     text = value.strip()
     if not text or len(text) > max_length:
@@ -135,7 +136,7 @@ def required_text(value: str, field: str, max_length: int, reason: ErrorCode) ->
     return text
 
 
-def optional_text(value: str, field: str, max_length: int, reason: ErrorCode) -> str:
+def optional_text(value: str, field: str, max_length: int, reason: ReasonCode) -> str:
     """``value`` stripped, when it is not too long."""
     text = value.strip()
     if len(text) > max_length:

@@ -12,11 +12,7 @@ from toko.platform.error_codes import ReasonCode
 class ErrorCode(ReasonCode):
     """Why an inventory request failed."""
 
-    VALIDATION_FAILED = "VALIDATION_FAILED"
-    INVALID_ID = "INVALID_ID"
     INVALID_QUANTITY = "INVALID_QUANTITY"
-    INVALID_UPDATE_MASK = "INVALID_UPDATE_MASK"
-    NOT_SHOP_OWNER = "NOT_SHOP_OWNER"
     # Warehouses.
     WAREHOUSE_NOT_FOUND = "WAREHOUSE_NOT_FOUND"
     INVALID_WAREHOUSE_NAME = "INVALID_WAREHOUSE_NAME"

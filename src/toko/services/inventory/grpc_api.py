@@ -7,19 +7,25 @@ from typing import Any
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.inventory.v1 import inventory_pb2_grpc
 from toko.platform.context import current_principal, idempotency_key_var
-from toko.services.inventory import handlers, lots, purchasing
 from toko.services.inventory.domain import Line, ReceivedLine
-from toko.services.inventory.flash_sale import CreateAllocation, FlashSales
-from toko.services.inventory.handlers import Inventory, StockChange
+from toko.services.inventory.handlers import (
+    Inventory,
+    flash_sale,
+    lots,
+    purchasing,
+    reservations,
+    stock,
+    warehouses,
+)
+from toko.services.inventory.handlers.stock import StockChange
 from toko.services.inventory.mapping import from_timestamp, kind_from_proto
 
 
 class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
     """Serves the inventory over gRPC; access rules are enforced by the platform's interceptor."""
 
-    def __init__(self, inventory: Inventory, flash_sales: FlashSales) -> None:
+    def __init__(self, inventory: Inventory) -> None:
         self._inventory = inventory
-        self._flash_sales = flash_sales
 
     # --- warehouses -----------------------------------------------------------------------------------------
 
@@ -27,14 +33,14 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         self, request: pb.CreateWarehouseRequest, context: Any
     ) -> pb.CreateWarehouseResponse:
         """Add a warehouse."""
-        command = handlers.CreateWarehouse(
+        command = warehouses.CreateWarehouse(
             shop_id=request.shop_id,
             name=request.name,
             address=request.address,
             city=request.city,
             kind=kind_from_proto(request.kind),
         )
-        warehouse = await handlers.create_warehouse(
+        warehouse = await warehouses.create_warehouse(
             inventory=self._inventory,
             command=command,
             principal=current_principal(),
@@ -44,7 +50,7 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
 
     async def GetWarehouse(self, request: pb.GetWarehouseRequest, context: Any) -> pb.GetWarehouseResponse:
         """Return one warehouse."""
-        warehouse = await handlers.get_warehouse(
+        warehouse = await warehouses.get_warehouse(
             inventory=self._inventory, warehouse_id=request.id, principal=current_principal()
         )
         return pb.GetWarehouseResponse(warehouse=warehouse)
@@ -53,7 +59,7 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         self, request: pb.ListWarehousesRequest, context: Any
     ) -> pb.ListWarehousesResponse:
         """List warehouses."""
-        page = await handlers.list_warehouses(
+        page = await warehouses.list_warehouses(
             inventory=self._inventory,
             shop_id=request.shop_id,
             principal=current_principal(),
@@ -66,7 +72,7 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         self, request: pb.UpdateWarehouseRequest, context: Any
     ) -> pb.UpdateWarehouseResponse:
         """Change a warehouse."""
-        warehouse = await handlers.update_warehouse(
+        warehouse = await warehouses.update_warehouse(
             inventory=self._inventory,
             warehouse=request.warehouse,
             mask=tuple(request.update_mask.paths),
@@ -86,13 +92,13 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
             lot_code=request.lot_code,
             expiry_date=request.expiry_date,
         )
-        stock = await handlers.receive_stock(
+        level = await stock.receive_stock(
             inventory=self._inventory,
             change=change,
             principal=current_principal(),
             idempotency_key=idempotency_key_var.get(),
         )
-        return pb.ReceiveStockResponse(stock=stock)
+        return pb.ReceiveStockResponse(stock=level)
 
     async def AdjustStock(self, request: pb.AdjustStockRequest, context: Any) -> pb.AdjustStockResponse:
         """Book an adjustment."""
@@ -104,13 +110,13 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
             lot_code=request.lot_code,
             expiry_date=request.expiry_date,
         )
-        stock = await handlers.adjust_stock(
+        level = await stock.adjust_stock(
             inventory=self._inventory,
             change=change,
             principal=current_principal(),
             idempotency_key=idempotency_key_var.get(),
         )
-        return pb.AdjustStockResponse(stock=stock)
+        return pb.AdjustStockResponse(stock=level)
 
     async def CountStock(self, request: pb.CountStockRequest, context: Any) -> pb.CountStockResponse:
         """Book a stock count."""
@@ -122,27 +128,27 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
             lot_code=request.lot_code,
             expiry_date=request.expiry_date,
         )
-        stock, difference = await handlers.count_stock(
+        level, difference = await stock.count_stock(
             inventory=self._inventory, change=change, principal=current_principal()
         )
-        return pb.CountStockResponse(stock=stock, difference=difference)
+        return pb.CountStockResponse(stock=level, difference=difference)
 
     async def WriteOffStock(self, request: pb.WriteOffStockRequest, context: Any) -> pb.WriteOffStockResponse:
         """Book a write-off."""
         change = StockChange(request.warehouse_id, request.sku_id, request.quantity, reason=request.reason)
-        stock = await handlers.write_off_stock(
+        level = await stock.write_off_stock(
             inventory=self._inventory,
             change=change,
             principal=current_principal(),
             idempotency_key=idempotency_key_var.get(),
         )
-        return pb.WriteOffStockResponse(stock=stock)
+        return pb.WriteOffStockResponse(stock=level)
 
     async def SetSkuPerishable(
         self, request: pb.SetSkuPerishableRequest, context: Any
     ) -> pb.SetSkuPerishableResponse:
         """Mark a SKU perishable (or not)."""
-        perishable = await handlers.set_sku_perishable(
+        perishable = await stock.set_sku_perishable(
             inventory=self._inventory,
             sku_id=request.sku_id,
             shop_id=request.shop_id,
@@ -155,13 +161,13 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         self, request: pb.WriteOffExpiredLotsRequest, context: Any
     ) -> pb.WriteOffExpiredLotsResponse:
         """Write off the expired lots of a stock line."""
-        stock, units = await lots.write_off_expired_lots(
+        level, units = await lots.write_off_expired_lots(
             inventory=self._inventory,
             warehouse_id=request.warehouse_id,
             sku_id=request.sku_id,
             principal=current_principal(),
         )
-        return pb.WriteOffExpiredLotsResponse(stock=stock, written_off=units)
+        return pb.WriteOffExpiredLotsResponse(stock=level, written_off=units)
 
     async def ReturnToStock(self, request: pb.ReturnToStockRequest, context: Any) -> pb.ReturnToStockResponse:
         """Book returned goods."""
@@ -173,19 +179,19 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
             lot_code=request.lot_code,
             expiry_date=request.expiry_date,
         )
-        stock = await handlers.return_to_stock(
+        level = await stock.return_to_stock(
             inventory=self._inventory,
             change=change,
             principal=current_principal(),
             idempotency_key=idempotency_key_var.get(),
         )
-        return pb.ReturnToStockResponse(stock=stock)
+        return pb.ReturnToStockResponse(stock=level)
 
     async def SetStockPolicy(
         self, request: pb.SetStockPolicyRequest, context: Any
     ) -> pb.SetStockPolicyResponse:
         """Set safety stock and reorder point."""
-        stock = await handlers.set_stock_policy(
+        level = await stock.set_stock_policy(
             inventory=self._inventory,
             warehouse_id=request.warehouse_id,
             sku_id=request.sku_id,
@@ -193,14 +199,14 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
             reorder_point=request.reorder_point,
             principal=current_principal(),
         )
-        return pb.SetStockPolicyResponse(stock=stock)
+        return pb.SetStockPolicyResponse(stock=level)
 
     async def TransferStock(self, request: pb.TransferStockRequest, context: Any) -> pb.TransferStockResponse:
         """Move stock between warehouses."""
-        command = handlers.Transfer(
+        command = stock.Transfer(
             request.sku_id, request.from_warehouse_id, request.to_warehouse_id, request.quantity
         )
-        transfer_id, source, destination = await handlers.transfer_stock(
+        transfer_id, source, destination = await stock.transfer_stock(
             inventory=self._inventory,
             command=command,
             principal=current_principal(),
@@ -210,7 +216,7 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
 
     async def GetSkuStock(self, request: pb.GetSkuStockRequest, context: Any) -> pb.GetSkuStockResponse:
         """Return a SKU's stock."""
-        return await handlers.get_sku_stock(
+        return await stock.get_sku_stock(
             inventory=self._inventory, sku_id=request.sku_id, principal=current_principal()
         )
 
@@ -218,7 +224,7 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         self, request: pb.ListStockMovementsRequest, context: Any
     ) -> pb.ListStockMovementsResponse:
         """List a stock line's ledger."""
-        page = await handlers.list_movements(
+        page = await stock.list_movements(
             inventory=self._inventory,
             warehouse_id=request.warehouse_id,
             sku_id=request.sku_id,
@@ -244,13 +250,13 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
 
     async def Reserve(self, request: pb.ReserveRequest, context: Any) -> pb.ReserveResponse:
         """Hold stock for an order."""
-        command = handlers.Reserve(
+        command = reservations.Reserve(
             reference=request.reference,
             lines=tuple(Line(line.sku_id, line.quantity) for line in request.lines),
             buyer_city=request.buyer_city,
             ttl_seconds=request.ttl_seconds,
         )
-        reservation = await handlers.reserve(
+        reservation = await reservations.reserve(
             inventory=self._inventory, command=command, principal=current_principal()
         )
         return pb.ReserveResponse(reservation=reservation)
@@ -259,7 +265,7 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         self, request: pb.CommitReservationRequest, context: Any
     ) -> pb.CommitReservationResponse:
         """Sell a reservation."""
-        reservation = await handlers.commit_reservation(
+        reservation = await reservations.commit_reservation(
             inventory=self._inventory, reference=request.reference, principal=current_principal()
         )
         return pb.CommitReservationResponse(reservation=reservation)
@@ -268,7 +274,7 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         self, request: pb.ReleaseReservationRequest, context: Any
     ) -> pb.ReleaseReservationResponse:
         """Give a reservation back."""
-        reservation = await handlers.release_reservation(
+        reservation = await reservations.release_reservation(
             inventory=self._inventory, reference=request.reference, principal=current_principal()
         )
         return pb.ReleaseReservationResponse(reservation=reservation)
@@ -277,7 +283,9 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         self, request: pb.GetReservationRequest, context: Any
     ) -> pb.GetReservationResponse:
         """Return a reservation."""
-        reservation = await handlers.get_reservation(inventory=self._inventory, reference=request.reference)
+        reservation = await reservations.get_reservation(
+            inventory=self._inventory, reference=request.reference
+        )
         return pb.GetReservationResponse(reservation=reservation)
 
     # --- flash sales ----------------------------------------------------------------------------------------
@@ -286,7 +294,7 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         self, request: pb.CreateFlashSaleAllocationRequest, context: Any
     ) -> pb.CreateFlashSaleAllocationResponse:
         """Set a campaign quota apart."""
-        command = CreateAllocation(
+        command = flash_sale.CreateAllocation(
             campaign_id=request.campaign_id,
             sku_id=request.sku_id,
             warehouse_id=request.warehouse_id,
@@ -295,15 +303,17 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
             starts=from_timestamp(request.start_time) if request.HasField("start_time") else None,
             ends=from_timestamp(request.end_time) if request.HasField("end_time") else None,
         )
-        allocation = await self._flash_sales.create_allocation(command=command, principal=current_principal())
+        allocation = await flash_sale.create_allocation(
+            inventory=self._inventory, command=command, principal=current_principal()
+        )
         return pb.CreateFlashSaleAllocationResponse(allocation=allocation)
 
     async def GetFlashSaleAllocation(
         self, request: pb.GetFlashSaleAllocationRequest, context: Any
     ) -> pb.GetFlashSaleAllocationResponse:
         """Return a campaign quota."""
-        allocation = await self._flash_sales.get_allocation(
-            campaign_id=request.campaign_id, sku_id=request.sku_id
+        allocation = await flash_sale.get_allocation(
+            inventory=self._inventory, campaign_id=request.campaign_id, sku_id=request.sku_id
         )
         return pb.GetFlashSaleAllocationResponse(allocation=allocation)
 
@@ -311,7 +321,8 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         self, request: pb.ClaimFlashSaleRequest, context: Any
     ) -> pb.ClaimFlashSaleResponse:
         """Claim flash-sale units for the caller."""
-        return await self._flash_sales.claim(
+        return await flash_sale.claim_flash_sale(
+            inventory=self._inventory,
             campaign_id=request.campaign_id,
             sku_id=request.sku_id,
             quantity=request.quantity,

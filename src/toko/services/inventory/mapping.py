@@ -17,7 +17,7 @@ from toko.services.inventory.domain import (
     ReservationStatus,
     WarehouseKind,
 )
-from toko.services.inventory.repository import StockRow
+from toko.services.inventory.repository.common import StockRow
 
 KIND_TO_PROTO = {
     WarehouseKind.SHOP: pb.WAREHOUSE_KIND_SHOP,

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import uvloop
 
+from toko.platform.db import open_service_database
 from toko.platform.demo import SHOPS
-from toko.services.inventory.bootstrap import prepare_database
+from toko.services.inventory.bootstrap import MIGRATIONS
 from toko.services.inventory.consumers import ensure_demo_warehouse
 from toko.services.inventory.handlers import SOURCE
 from toko.services.inventory.settings import InventorySettings
@@ -24,7 +25,7 @@ from toko.services.inventory.settings import InventorySettings
 
 async def seed(settings: InventorySettings) -> int:
     """Create the demo shops' warehouses that are missing; returns how many demo shops there are."""
-    database = await prepare_database(settings)
+    database = await open_service_database(settings, MIGRATIONS)
     try:
         async with database.unit_of_work(SOURCE) as uow:
             for shop in SHOPS:

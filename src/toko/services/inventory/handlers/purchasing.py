@@ -1,4 +1,4 @@
-"""The inventory's purchasing use cases: suppliers and their catalogues, purchase orders and goods
+"""Purchasing: suppliers and their catalogues, purchase orders and goods
 receipts, reorder suggestions and supplier performance. One transaction each.
 
 A goods receipt posts a ``receipt`` ledger row per accepted line through the same
@@ -14,21 +14,20 @@ from typing import Any
 
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import InvalidArgument, NotFound
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import new_id, require_id
-from toko.platform.pagination import PageSpec, encode_token
+from toko.platform.pagination import Page, PageSpec, encode_token, id_after
 from toko.services.inventory import domain
 from toko.services.inventory.domain import MovementKind, OrderedLine, PurchaseOrderStatus, ReceivedLine
 from toko.services.inventory.error_codes import ErrorCode
-from toko.services.inventory.handlers import (
+from toko.services.inventory.handlers.common import (
     SOURCE,
     Inventory,
-    Page,
     authorize_shop,
-    manages,
+    existing_warehouse,
     move_stock,
-    page_after,
     rules,
     stock_line_for,
     writable_warehouse,
@@ -38,7 +37,9 @@ from toko.services.inventory.mapping import (
     supplier_item_to_proto,
     supplier_to_proto,
 )
-from toko.services.inventory.repository import InventoryRepository, Movement, PurchasingRepository
+from toko.services.inventory.repository.purchasing import PurchasingRepository
+from toko.services.inventory.repository.skus import SkuRepository
+from toko.services.inventory.repository.stock import Movement, StockRepository
 
 SUPPLIER_PAGES = PageSpec(default=50, maximum=100)
 CURRENCY = "IDR"
@@ -96,7 +97,7 @@ async def create_supplier(
         )
         contact = {
             field: domain.optional_text(
-                getattr(command, field), field, domain.NAME_MAX_LENGTH, ErrorCode.VALIDATION_FAILED
+                getattr(command, field), field, domain.NAME_MAX_LENGTH, CommonReason.VALIDATION_FAILED
             )
             for field in ("contact_name", "contact_email", "contact_phone")
         }
@@ -131,7 +132,7 @@ async def list_suppliers(
     shop = require_id(shop_id, "shop_id")
     authorize_shop(principal, shop)
     size = SUPPLIER_PAGES.size(page_size)
-    after = page_after(page_token, [shop])
+    after = id_after(page_token, [shop])
     async with inventory.database.sessions() as session:
         found = await PurchasingRepository(session).suppliers_of(shop, after=after, limit=size + 1)
     token = encode_token([str(found[size - 1].id)], [shop]) if len(found) > size else ""
@@ -211,7 +212,7 @@ async def create_purchase_order(
                 return pb.PurchaseOrder.FromString(replay.stored)
             repository = PurchasingRepository(uow.session)
             supplier = await _supplier(repository, supplier_id, principal)
-            warehouse = await writable_warehouse(InventoryRepository(uow.session), warehouse_id, principal)
+            warehouse = await writable_warehouse(uow.session, warehouse_id, principal)
             if warehouse.shop_id is None or str(warehouse.shop_id) != str(supplier.shop_id):
                 raise InvalidArgument.field(
                     "warehouse_id",
@@ -337,7 +338,6 @@ async def receive_purchase_order(
             if replay.stored is not None:
                 return pb.PurchaseOrder.FromString(replay.stored)
             repository = PurchasingRepository(uow.session)
-            stock_repository = InventoryRepository(uow.session)
             row = await _purchase_order(repository, purchase_order_id, principal, for_update=True)
             lines = await repository.lines_of(purchase_order_id)
             ordered = [
@@ -345,19 +345,19 @@ async def receive_purchase_order(
             ]
             with rules():
                 status, _ = domain.apply_receipt(PurchaseOrderStatus(row.status), ordered, receipt)
-            warehouse = await stock_repository.warehouse(str(row.warehouse_id))
+            warehouse = await existing_warehouse(uow.session, str(row.warehouse_id))
             movements = []
             for index, got in enumerate(receipt):
                 if not got.accepted:
                     continue
                 lot = lots.get(index)
-                if lot is None and await stock_repository.is_perishable(got.sku_id):
+                if lot is None and await SkuRepository(uow.session).is_perishable(got.sku_id):
                     raise InvalidArgument.field(
                         f"lines[{index}].lot_code",
                         "the SKU is perishable: accepted units need a lot code and an expiry date",
                         ErrorCode.LOT_REQUIRED,
                     )
-                line = await stock_line_for(stock_repository, warehouse, got.sku_id, create=True)
+                line = await stock_line_for(uow.session, warehouse, got.sku_id, create=True)
                 arriving = (domain.LotDelta(lot[0], lot[1], got.accepted, 0),) if lot else ()
                 movements.append(
                     Movement(
@@ -408,12 +408,14 @@ async def reorder_suggestions(
     if not 1 <= days <= domain.MAX_DAYS:
         raise InvalidArgument.field("demand_days", f"must be 1 to {domain.MAX_DAYS}", ErrorCode.INVALID_DAYS)
     async with inventory.database.sessions() as session:
-        repository = PurchasingRepository(session)
-        warehouse = await writable_warehouse(InventoryRepository(session), warehouse_id, principal)
-        lines = await repository.stock_of_warehouse(warehouse_id)
-        sold = await repository.units_sold(warehouse_id, since=inventory.clock() - timedelta(days=days))
+        warehouse = await writable_warehouse(session, warehouse_id, principal)
+        stock = StockRepository(session)
+        lines = await stock.stock_of_warehouse(warehouse_id)
+        sold = await stock.units_sold(warehouse_id, since=inventory.clock() - timedelta(days=days))
         offers = (
-            await repository.cheapest_offers(str(warehouse.shop_id), [line.sku_id for line in lines])
+            await PurchasingRepository(session).cheapest_offers(
+                str(warehouse.shop_id), [line.sku_id for line in lines]
+            )
             if warehouse.shop_id
             else {}
         )
@@ -483,7 +485,7 @@ async def supplier_performance(
 
 async def _supplier(repository: PurchasingRepository, supplier_id: str, principal: Principal) -> Any:
     row = await repository.supplier(supplier_id)
-    if row is None or not manages(principal, str(row.shop_id)):
+    if row is None or not principal.manages(str(row.shop_id)):
         raise NotFound(ErrorCode.SUPPLIER_NOT_FOUND, f"no supplier {supplier_id}")
     return row
 
@@ -496,6 +498,6 @@ async def _purchase_order(
     for_update: bool = False,
 ) -> Any:
     row = await repository.purchase_order(purchase_order_id, for_update=for_update)
-    if row is None or not manages(principal, str(row.shop_id)):
+    if row is None or not principal.manages(str(row.shop_id)):
         raise NotFound(ErrorCode.PURCHASE_ORDER_NOT_FOUND, f"no purchase order {purchase_order_id}")
     return row

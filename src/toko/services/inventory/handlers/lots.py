@@ -1,5 +1,5 @@
-"""The inventory's use cases for the lots of perishable SKUs: writing off expired lots (on request for one
-stock line, and by a background worker for every line) and listing a line's lots. One transaction each.
+"""The lots of perishable SKUs: writing off expired lots (on request for one stock line, and by a background
+worker for every line) and listing a line's lots. One transaction each.
 
 Stock lines are locked before their lots are read (lots have no lock of their own), and units leave
 through ``move_stock`` like every other movement: a ``write_off`` ledger row per line, the lots moved by
@@ -18,21 +18,24 @@ from toko.platform.auth import Principal
 from toko.platform.db import UnitOfWork
 from toko.platform.errors import NotFound
 from toko.platform.ids import require_id
-from toko.platform.pagination import PageSpec, bad_page_token, decode_token, encode_token
+from toko.platform.pagination import Page, PageSpec, bad_page_token, decode_token, encode_token
 from toko.services.inventory import domain
 from toko.services.inventory.domain import MovementKind
 from toko.services.inventory.error_codes import ErrorCode
-from toko.services.inventory.handlers import (
+from toko.services.inventory.handlers.common import (
     SOURCE,
     Inventory,
-    Page,
-    manages,
     move_stock,
+    reads_shop,
     stock_line_for,
+    warehouse_not_found,
     writable_warehouse,
 )
 from toko.services.inventory.mapping import lot_to_proto, stock_to_proto
-from toko.services.inventory.repository import InventoryRepository, Movement, StockRow
+from toko.services.inventory.repository.common import StockRow
+from toko.services.inventory.repository.lots import LotRepository
+from toko.services.inventory.repository.stock import Movement, StockRepository
+from toko.services.inventory.repository.warehouses import WarehouseRepository
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +53,9 @@ async def write_off_expired_lots(
     sku_id = require_id(sku_id, "sku_id")
     warehouse_id = require_id(warehouse_id, "warehouse_id")
     async with inventory.database.unit_of_work(SOURCE) as uow:
-        repository = InventoryRepository(uow.session)
-        warehouse = await writable_warehouse(repository, warehouse_id, principal)
-        line = await stock_line_for(repository, warehouse, sku_id, create=False)
-        line = await repository.lock_line(line.id)
+        warehouse = await writable_warehouse(uow.session, warehouse_id, principal)
+        line = await stock_line_for(uow.session, warehouse, sku_id, create=False)
+        line = await StockRepository(uow.session).lock_line(line.id)
         ((row, units),) = await write_off_expired_units(uow, [line], inventory.clock().date(), principal)
         if units:
             await uow.commit()
@@ -77,7 +79,7 @@ async def write_off_due_lots(*, inventory: Inventory, limit: int = 100) -> int:
     """
     today = inventory.clock().date()
     async with inventory.database.unit_of_work(SOURCE) as uow:
-        lines = await InventoryRepository(uow.session).claim_lines_with_expired_lots(today=today, limit=limit)
+        lines = await LotRepository(uow.session).claim_lines_with_expired_lots(today=today, limit=limit)
         if not lines:
             return 0
         written = await write_off_expired_units(uow, lines, today, LOT_EXPIRY_ACTOR)
@@ -96,7 +98,7 @@ async def write_off_expired_units(
     One ``write_off`` ledger row (reason "expired lots") per line holding any, all in one move, so the
     availability events of the SKUs show the units gone. Returns each line after, with its units.
     """
-    lots = await InventoryRepository(uow.session).lots_of_lines([line.id for line in lines])
+    lots = await LotRepository(uow.session).lots_of_lines([line.id for line in lines])
     movements = []
     for line in lines:
         deltas = domain.expired_lots_write_off(lots[line.id], today)
@@ -139,25 +141,20 @@ async def list_stock_lots(
     after = _lot_after(page_token, filters)
     today = inventory.clock().date()
     async with inventory.database.sessions() as session:
-        repository = InventoryRepository(session)
-        warehouse = await repository.warehouse(warehouse_id)
+        warehouse = await WarehouseRepository(session).warehouse(warehouse_id)
         if warehouse is None or (
-            warehouse.shop_id is not None and not _reads(principal, str(warehouse.shop_id))
+            warehouse.shop_id is not None and not reads_shop(principal, str(warehouse.shop_id))
         ):
-            raise NotFound(ErrorCode.WAREHOUSE_NOT_FOUND, f"no warehouse {warehouse_id}")
-        line = await repository.stock_line(sku_id=sku_id, warehouse_id=warehouse_id)
-        if line is None or not _reads(principal, line.shop_id):
+            raise warehouse_not_found(warehouse_id)
+        line = await StockRepository(session).stock_line(sku_id=sku_id, warehouse_id=warehouse_id)
+        if line is None or not reads_shop(principal, line.shop_id):
             raise NotFound(
                 ErrorCode.SKU_NOT_STOCKED, f"warehouse {warehouse_id} has no stock of SKU {sku_id}"
             )
-        found = await repository.lots_holding_units(line.id, after=after, limit=size + 1)
+        found = await LotRepository(session).lots_holding_units(line.id, after=after, limit=size + 1)
     last = found[size - 1] if len(found) > size else None
     token = encode_token([last.expires_on.isoformat(), last.code], filters) if last else ""
     return Page([lot_to_proto(lot, today) for lot in found[:size]], token)
-
-
-def _reads(principal: Principal, shop_id: str) -> bool:
-    return manages(principal, shop_id) or "service" in principal.roles
 
 
 def _lot_after(token: str, filters: Sequence[str | int]) -> tuple[date, str] | None:

@@ -1,0 +1,150 @@
+"""Warehouses: a shop's own, kept by its sellers, and the platform's fulfilment centres, kept by admins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from toko.inventory.v1 import inventory_pb2 as pb
+from toko.platform.auth import Principal
+from toko.platform.error_codes import CommonReason
+from toko.platform.errors import InvalidArgument, PermissionDenied
+from toko.platform.idempotency import idempotent
+from toko.platform.ids import new_id, require_id
+from toko.platform.pagination import Page, PageSpec, encode_token, id_after
+from toko.services.inventory import domain
+from toko.services.inventory.domain import InvalidInput, WarehouseKind
+from toko.services.inventory.error_codes import ErrorCode
+from toko.services.inventory.handlers.common import (
+    SOURCE,
+    Inventory,
+    authorize_shop,
+    reads_shop,
+    rules,
+    warehouse_not_found,
+    writable_warehouse,
+)
+from toko.services.inventory.mapping import warehouse_to_proto
+from toko.services.inventory.repository.warehouses import WarehouseRepository
+
+WAREHOUSE_PAGES = PageSpec(default=50, maximum=100)
+
+
+@dataclass(frozen=True)
+class CreateWarehouse:
+    """Add a shop warehouse or (admins) a fulfilment centre."""
+
+    shop_id: str
+    name: str
+    address: str
+    city: str
+    kind: WarehouseKind | None
+
+
+async def create_warehouse(
+    *, inventory: Inventory, command: CreateWarehouse, principal: Principal, idempotency_key: str = ""
+) -> pb.Warehouse:
+    """Add a warehouse; fulfilment centres belong to no shop and only admins add them."""
+    with rules():
+        if command.kind is None:
+            raise InvalidInput(ErrorCode.INVALID_WAREHOUSE_KIND, "unknown warehouse kind", "kind")
+        name = domain.required_text(
+            command.name, "name", domain.NAME_MAX_LENGTH, ErrorCode.INVALID_WAREHOUSE_NAME
+        )
+        city = domain.required_text(command.city, "city", domain.CITY_MAX_LENGTH, ErrorCode.INVALID_CITY)
+        address = domain.optional_text(
+            command.address, "address", domain.ADDRESS_MAX_LENGTH, ErrorCode.INVALID_ADDRESS
+        )
+    shop_id: str | None
+    if command.kind is WarehouseKind.FULFILMENT_CENTRE:
+        if command.shop_id:
+            raise InvalidArgument.field(
+                "shop_id", "a fulfilment centre belongs to no shop", ErrorCode.INVALID_WAREHOUSE_KIND
+            )
+        if not principal.is_admin:
+            raise PermissionDenied(CommonReason.ROLE_REQUIRED, "only admins add fulfilment centres")
+        shop_id = None
+    else:
+        shop_id = require_id(command.shop_id, "shop_id")
+        authorize_shop(principal, shop_id)
+    async with inventory.database.unit_of_work(SOURCE) as uow:
+        async with idempotent(
+            uow.session,
+            operation="inventory.CreateWarehouse",
+            caller=principal.subject,
+            key=idempotency_key,
+            command=command,
+        ) as replay:
+            if replay.stored is not None:
+                return pb.Warehouse.FromString(replay.stored)
+            row = await WarehouseRepository(uow.session).add_warehouse(
+                warehouse_id=new_id(),
+                shop_id=shop_id,
+                name=name,
+                address=address,
+                city=city,
+                kind=command.kind,
+            )
+            replay.response = warehouse_to_proto(row)
+        await uow.commit()
+    created: pb.Warehouse = replay.response
+    return created
+
+
+async def get_warehouse(*, inventory: Inventory, warehouse_id: str, principal: Principal) -> pb.Warehouse:
+    """One warehouse; a shop's only to its sellers, admins and services."""
+    require_id(warehouse_id, "id")
+    async with inventory.database.sessions() as session:
+        row = await WarehouseRepository(session).warehouse(warehouse_id)
+    if row is None or (row.shop_id is not None and not reads_shop(principal, str(row.shop_id))):
+        raise warehouse_not_found(warehouse_id)
+    return warehouse_to_proto(row)
+
+
+async def list_warehouses(
+    *, inventory: Inventory, shop_id: str, principal: Principal, page_size: int = 0, page_token: str = ""
+) -> Page[pb.Warehouse]:
+    """A shop's warehouses, or the fulfilment centres when ``shop_id`` is empty, oldest first."""
+    size = WAREHOUSE_PAGES.size(page_size)
+    shop = require_id(shop_id, "shop_id") if shop_id else None
+    if shop is not None and not reads_shop(principal, shop):
+        raise PermissionDenied(CommonReason.NOT_SHOP_OWNER, f"you do not manage shop {shop}")
+    filters = [shop or ""]
+    after = id_after(page_token, filters)
+    async with inventory.database.sessions() as session:
+        found = await WarehouseRepository(session).warehouses_of(shop, after=after, limit=size + 1)
+    token = encode_token([str(found[size - 1].id)], filters) if len(found) > size else ""
+    return Page([warehouse_to_proto(row) for row in found[:size]], token)
+
+
+async def update_warehouse(
+    *, inventory: Inventory, warehouse: pb.Warehouse, mask: Sequence[str], principal: Principal
+) -> pb.Warehouse:
+    """Change a warehouse's name, address or city."""
+    warehouse_id = require_id(warehouse.id, "warehouse.id")
+    allowed = {"name", "address", "city"}
+    if not mask or not set(mask) <= allowed:
+        raise InvalidArgument.field(
+            "update_mask",
+            f"name the fields to change, of: {', '.join(sorted(allowed))}",
+            CommonReason.INVALID_UPDATE_MASK,
+        )
+    values: dict[str, str] = {}
+    with rules():
+        if "name" in mask:
+            values["name"] = domain.required_text(
+                warehouse.name, "warehouse.name", domain.NAME_MAX_LENGTH, ErrorCode.INVALID_WAREHOUSE_NAME
+            )
+        if "city" in mask:
+            values["city"] = domain.required_text(
+                warehouse.city, "warehouse.city", domain.CITY_MAX_LENGTH, ErrorCode.INVALID_CITY
+            )
+        if "address" in mask:
+            values["address"] = domain.optional_text(
+                warehouse.address, "warehouse.address", domain.ADDRESS_MAX_LENGTH, ErrorCode.INVALID_ADDRESS
+            )
+    async with inventory.database.unit_of_work(SOURCE) as uow:
+        await writable_warehouse(uow.session, warehouse_id, principal)
+        row = await WarehouseRepository(uow.session).update_warehouse(warehouse_id, values)
+        await uow.commit()
+    return warehouse_to_proto(row)
