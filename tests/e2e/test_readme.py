@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from conftest import Platform
 
 pytestmark = pytest.mark.e2e
+NEW_KEY = "$(python3 -c 'import uuid; print(uuid.uuid4())')"
 README = Path(__file__).resolve().parents[2] / "README.md"
 # Answers that say the request itself is wrong, not the state it met.
 SHAPE_REASONS = frozenset(
@@ -134,6 +135,8 @@ def test_every_api_example_in_the_readme_reaches_its_operation(platform: Platfor
             # Resources no example creates first: their answers are NOT_FOUND, a state, not a shape.
             "<supplier id>": str(uuid.uuid4()),
             "<campaign id>": str(uuid.uuid4()),
+            # A fresh key per run, as the shell's substitution gives a person.
+            NEW_KEY: str(uuid.uuid4()),
             "$TOKEN": token,
             # What `toko token --user <a demo buyer>` prints: a buyer's own token.
             "$BUYER_TOKEN": sign_in(platform.base_url, buyer["email"], buyer["password"]).access_token,
