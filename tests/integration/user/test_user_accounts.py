@@ -127,6 +127,47 @@ async def test_resending_verification_voids_the_earlier_link(
     assert done[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "EMAIL_ALREADY_VERIFIED")
 
 
+async def test_an_accounts_language_is_chosen_at_sign_up_changed_by_mask_and_carried_to_its_emails(
+    stub: Stub, sign_up: SignUp, events: EventLog
+) -> None:
+    default, _ = await sign_up()
+    english, password = await sign_up(language="en", name="Jane Doe")
+    refused = await failure(
+        stub.SignUp(pb.SignUpRequest(email=unique_email(), password=PASSWORD, name="Budi", language="fr"))
+    )
+    [verification] = await events.wait_for(events_pb2.EmailVerificationRequested, english.id)
+    await stub.RequestPasswordReset(pb.RequestPasswordResetRequest(email=english.email))
+    [reset] = await events.wait_for(events_pb2.PasswordResetRequested, english.id)
+
+    switched = (
+        await stub.UpdateUser(
+            pb.UpdateUserRequest(
+                user=pb.User(id="me", language="id"), update_mask=FieldMask(paths=["language"])
+            ),
+            metadata=metadata_of(english),
+        )
+    ).user
+    unknown = await failure(
+        stub.UpdateUser(
+            pb.UpdateUserRequest(
+                user=pb.User(id="me", language="jv"), update_mask=FieldMask(paths=["language"])
+            ),
+            metadata=metadata_of(english),
+        )
+    )
+    credentials = await stub.VerifyCredentials(
+        pb.VerifyCredentialsRequest(email=english.email, password=password), metadata=as_service()
+    )
+
+    assert (default.language, english.language) == ("id", "en")
+    assert refused == (INVALID, "INVALID_LANGUAGE", ["language"])
+    assert (verification.language, verification.name) == ("en", "Jane Doe")
+    assert (reset.language, reset.name) == ("en", "Jane Doe")
+    assert switched.language == "id"
+    assert unknown == (INVALID, "INVALID_LANGUAGE", ["user.language"])
+    assert (credentials.email, credentials.language) == (english.email, "id")
+
+
 # --- passwords ----------------------------------------------------------------------------------------------
 
 

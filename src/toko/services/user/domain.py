@@ -50,6 +50,9 @@ LONGITUDE_RANGE = (95.0, 141.0)
 
 PHONE_REGION = "ID"
 DEFAULT_COLLECTION_NAME = "Semua"
+# The languages of an account's emails and pages; Indonesian unless the account chose otherwise.
+LANGUAGES: tuple[str, ...] = ("id", "en")
+DEFAULT_LANGUAGE = "id"
 
 # Indonesia's 38 provinces (since the 2022 split of Papua), as the Ministry of Home Affairs names them.
 PROVINCES: tuple[str, ...] = (
@@ -208,6 +211,7 @@ class User:
     totp_enabled: bool
     created_at: datetime
     updated_at: datetime
+    language: str = DEFAULT_LANGUAGE
     deleted: bool = False
 
     @property
@@ -292,7 +296,7 @@ class ShopFields:
 
 
 SHOP_UPDATABLE_FIELDS: tuple[str, ...] = ("name", "description", "origin_city")
-PROFILE_UPDATABLE_FIELDS: tuple[str, ...] = ("name", "phone", "birth_date", "avatar_url")
+PROFILE_UPDATABLE_FIELDS: tuple[str, ...] = ("name", "phone", "birth_date", "avatar_url", "language")
 
 
 # --- text ---------------------------------------------------------------------------------------------------
@@ -359,6 +363,16 @@ def check_name(raw: str, path: str = "name") -> tuple[str, list[Violation]]:
     """The display name, cleaned, and what is wrong with it."""
     name = clean_text(raw)
     return name, _text_problem(name, path, ErrorCode.INVALID_NAME, maximum=NAME_MAX_LENGTH)
+
+
+def check_language(raw: str, path: str = "language") -> tuple[str, list[Violation]]:
+    """The account's language code and what is wrong with it; empty means the default, Indonesian."""
+    language = raw.strip().lower() or DEFAULT_LANGUAGE
+    if language not in LANGUAGES:
+        return language, [
+            Violation(path, f"must be one of: {', '.join(LANGUAGES)}", ErrorCode.INVALID_LANGUAGE)
+        ]
+    return language, []
 
 
 def parse_birth_date(raw: str, *, today: date, path: str = "birth_date") -> date | None:

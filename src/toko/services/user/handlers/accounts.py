@@ -49,6 +49,8 @@ class SignUp:
     password: str
     name: str
     phone: str = ""
+    # "id" or "en"; empty is Indonesian.
+    language: str = ""
     # Only the demo seed sets these: its accounts are created verified, admins as admins.
     email_verified: bool = False
     is_admin: bool = False
@@ -64,6 +66,7 @@ class UpdateProfile:
     phone: str = ""
     birth_date: str = ""
     avatar_url: str = ""
+    language: str = ""
 
 
 def _link(base_url: str, path: str, token: str) -> str:
@@ -86,6 +89,8 @@ async def _request_verification(users: Users, uow: UnitOfWork, user: User, now: 
             email=user.email,
             verification_url=_link(users.links_base_url, VERIFY_EMAIL_PATH, token),
             expire_time=timestamp(expires),
+            language=user.language,
+            name=user.name,
         ),
         subject=user.id,
     )
@@ -111,7 +116,8 @@ async def sign_up(
         phone = domain.normalise_phone(command.phone) if command.phone.strip() else ""
 
     name, name_problems = domain.check_name(command.name)
-    problems = [*collect(check_email), *name_problems, *collect(check_phone)]
+    language, language_problems = domain.check_language(command.language)
+    problems = [*collect(check_email), *name_problems, *collect(check_phone), *language_problems]
     problems += users.policy.problems(command.password, email=email)
     if problems:
         raise invalid(problems)
@@ -123,7 +129,7 @@ async def sign_up(
             operation=SIGN_UP_OPERATION,
             caller=principal.subject or "anonymous",
             key=idempotency_key,
-            command=(email, name, phone),
+            command=(email, name, phone, language),
         ) as replay:
             if replay.stored is not None:
                 return pb.User.FromString(replay.stored)
@@ -140,6 +146,7 @@ async def sign_up(
                 totp_enabled=False,
                 created_at=now,
                 updated_at=now,
+                language=language,
             )
             if not await UserRepository(uow.session).add_user(user, password_hash):
                 raise AlreadyExists(
@@ -220,6 +227,8 @@ async def request_password_reset(*, users: Users, email: str) -> None:
                 email=found.user.email,
                 reset_url=_link(users.links_base_url, RESET_PASSWORD_PATH, token),
                 expire_time=timestamp(expires),
+                language=found.user.language,
+                name=found.user.name,
             ),
             subject=found.user.id,
         )
@@ -307,6 +316,9 @@ async def update_user(*, users: Users, command: UpdateProfile, principal: Princi
     if "avatar_url" in mask:
         values["avatar_url"], found = domain.check_avatar_url(command.avatar_url, "user.avatar_url")
         problems += found
+    if "language" in mask:
+        values["language"], found = domain.check_language(command.language, "user.language")
+        problems += found
     if problems:
         raise invalid(problems)
     now = users.clock()
@@ -389,6 +401,8 @@ async def verify_credentials(*, users: Users, email: str, password: str) -> pb.V
         shop_id=user.shop_id or "",
         email_verified=user.email_verified,
         totp_required=user.totp_enabled,
+        email=user.email,
+        language=user.language,
     )
 
 
