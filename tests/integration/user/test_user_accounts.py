@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import grpc
+import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from sqlalchemy import func, select, update
 from user_testkit import as_admin, as_service, as_user, failure, metadata_of, unique_email
@@ -346,6 +347,32 @@ async def test_a_profile_is_updated_by_field_mask(stub: Stub, sign_up: SignUp) -
     assert set(bad[2]) == {"user.birth_date", "user.avatar_url"}
     assert email_mask[:2] == (INVALID, "INVALID_UPDATE_MASK")
     assert fetched == updated
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["\u200b", "\u200c\u200d\u2060", "\ufeff \u200b", "Budi \u202eotnasS", "\u2066Budi\u2069"],
+    ids=["zero-width-space", "joiners", "bom-and-space", "right-to-left-override", "isolates"],
+)
+async def test_a_profile_name_of_invisible_or_reordering_characters_is_refused(
+    stub: Stub, sign_up: SignUp, name: str
+) -> None:
+    user, _ = await sign_up()
+
+    refused = await failure(
+        stub.UpdateUser(
+            pb.UpdateUserRequest(user=pb.User(id="me", name=name), update_mask=FieldMask(paths=["name"])),
+            metadata=metadata_of(user),
+        )
+    )
+    signing_up = await failure(
+        stub.SignUp(pb.SignUpRequest(email=unique_email(), password=PASSWORD, name=name))
+    )
+    kept = (await stub.GetUser(pb.GetUserRequest(user_id="me"), metadata=metadata_of(user))).user
+
+    assert refused == (INVALID, "INVALID_NAME", ["user.name"])
+    assert signing_up == (INVALID, "INVALID_NAME", ["name"])
+    assert kept.name == user.name
 
 
 async def test_one_buyer_cannot_reach_another_buyers_account(stub: Stub, sign_up: SignUp) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import grpc
+import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from sqlalchemy import func, select
 from user_testkit import failure, metadata_of
@@ -285,6 +286,26 @@ async def test_collections_group_items_that_stay_on_the_wishlist(stub: Stub, sig
     assert [(i.product_id, list(i.collection_ids)) for i in in_collection] == [(kue, [lebaran.id])]
     assert [(c.name, c.item_count) for c in collections] == [("Kado Lebaran", 1)]
     assert [i.product_id for i in everything] == [baju, kue]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["\u200b\u200c\u200d", "\u2060\ufeff", "Kado \u202eanarebeL", "\u2066Kado\u2069"],
+    ids=["zero-width", "word-joiner-and-bom", "right-to-left-override", "isolates"],
+)
+async def test_a_collection_name_of_invisible_or_reordering_characters_is_refused(
+    stub: Stub, sign_up: SignUp, name: str
+) -> None:
+    user, _ = await sign_up()
+
+    refused = await failure(
+        stub.CreateWishlistCollection(
+            pb.CreateWishlistCollectionRequest(user_id="me", collection=pb.WishlistCollection(name=name)),
+            metadata=metadata_of(user),
+        )
+    )
+
+    assert refused == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_COLLECTION_NAME", ["collection.name"])
 
 
 async def test_the_wishlist_pages_newest_first(stub: Stub, sign_up: SignUp) -> None:
