@@ -419,6 +419,19 @@ class UserRepository:
         owner: str | None = used.scalar_one_or_none()
         return owner
 
+    async def used_token_owner(self, *, digest: str, purpose: TokenPurpose, now: datetime) -> str | None:
+        """The account of a token that was used (or voided) and has not expired yet, or None."""
+        found = await self.session.execute(
+            select(account_tokens.c.user_id).where(
+                account_tokens.c.digest == digest,
+                account_tokens.c.purpose == purpose.value,
+                account_tokens.c.used_at.is_not(None),
+                account_tokens.c.expires_at > now,
+            )
+        )
+        owner: str | None = found.scalar_one_or_none()
+        return owner
+
     async def void_tokens(self, *, user_id: str, purpose: TokenPurpose, now: datetime) -> None:
         """Make every outstanding token of ``purpose`` of an account unusable."""
         await self.session.execute(

@@ -37,8 +37,9 @@ from toko.user.v1 import events_pb2
 from toko.user.v1 import user_pb2 as pb
 
 SIGN_UP_OPERATION = "user.SignUp"
-VERIFY_EMAIL_PATH = "/v1/users:verifyEmail"
-RESET_PASSWORD_PATH = "/v1/users:resetPassword"  # noqa: S105 - a path
+# The account pages of the auth service, on the gateway's origin (the JSON routes stay for API clients).
+VERIFY_EMAIL_PATH = "/account/verify-email"
+RESET_PASSWORD_PATH = "/account/reset-password"  # noqa: S105 - a path
 
 
 @dataclass(frozen=True)
@@ -164,14 +165,25 @@ async def sign_up(
 
 
 async def verify_email(*, users: Users, token: str) -> pb.User:
-    """Mark the address of the token's account verified; the token works once."""
+    """Mark the address of the token's account verified.
+
+    The token works once; presented again before it expires (a second click, or a mail scanner
+    that fetched the link first) it still answers with the account while its address is verified.
+    """
     now = users.clock()
+    digest = token_digest(token)
     async with users.database.unit_of_work(SOURCE) as uow:
         repository = UserRepository(uow.session)
-        owner = await repository.use_token(
-            digest=token_digest(token), purpose=TokenPurpose.VERIFY_EMAIL, now=now
-        )
-        user = await repository.get_user(owner, for_update=True) if owner else None
+        owner = await repository.use_token(digest=digest, purpose=TokenPurpose.VERIFY_EMAIL, now=now)
+        if owner is None:
+            used_by = await repository.used_token_owner(
+                digest=digest, purpose=TokenPurpose.VERIFY_EMAIL, now=now
+            )
+            verified = await repository.get_user(used_by) if used_by else None
+            if verified is None or not verified.email_verified:
+                raise _invalid_token()
+            return user_to_proto(verified)
+        user = await repository.get_user(owner, for_update=True)
         if user is None:
             raise _invalid_token()
         if not user.email_verified:
