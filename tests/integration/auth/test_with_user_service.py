@@ -25,6 +25,8 @@ from auth_testkit import AsyncOAuth2Client, auth_settings, free_port, sign_in
 from toko.common.v1.event_pb2 import EventEnvelope
 from toko.infra.servers import InfraEndpoints
 from toko.platform.service import RunningService, start_service
+from toko.services.auth.bootstrap import AuthService
+from toko.services.auth.revocations import revoked_key
 from toko.services.auth.settings import AuthSettings
 from toko.services.user.bootstrap import bootstrap as user_bootstrap
 from toko.services.user.settings import UserSettings
@@ -84,7 +86,11 @@ async def users(user_service: RunningService) -> AsyncIterator[user_pb2_grpc.Use
 
 
 async def test_sign_in_call_a_protected_api_refresh_revoke_and_change_password(
-    base_url: str, storefront: str, browser: httpx.AsyncClient, users: user_pb2_grpc.UserServiceAsyncStub
+    base_url: str,
+    storefront: str,
+    browser: httpx.AsyncClient,
+    users: user_pb2_grpc.UserServiceAsyncStub,
+    auth: AuthService,
 ) -> None:
     email = f"siti-{uuid.uuid4().hex[:6]}@tokodemo.id"
     await users.SignUp(user_pb2.SignUpRequest(email=email, password=PASSWORD, name="Siti Rahayu"))
@@ -137,6 +143,8 @@ async def test_sign_in_call_a_protected_api_refresh_revoke_and_change_password(
         pytest.fail("the password change did not revoke the refresh token")
     refused = await oauth.get("/oauth2/userinfo")
     assert refused.status_code == 401
+    denied = await auth.provider.valkey.get(revoked_key(_claims(refreshed["access_token"])["jti"]))
+    assert denied == b"REVOCATION_CAUSE_PASSWORD_CHANGED"
     await oauth.aclose()
 
 
@@ -146,6 +154,7 @@ async def test_a_role_change_ends_the_access_tokens_and_the_next_refresh_carries
     browser: httpx.AsyncClient,
     users: user_pb2_grpc.UserServiceAsyncStub,
     infrastructure: InfraEndpoints,
+    auth: AuthService,
 ) -> None:
     email = f"budi-{uuid.uuid4().hex[:6]}@tokodemo.id"
     await _sign_up_verified(users, infrastructure, email)
@@ -190,8 +199,11 @@ async def test_a_role_change_ends_the_access_tokens_and_the_next_refresh_carries
         if outcome[0] != grpc.StatusCode.OK:
             break
         await asyncio.sleep(0.05)
+    # Told why, so the client refreshes the token instead of signing in again.
     assert outcome[0] == grpc.StatusCode.UNAUTHENTICATED, outcome
-    assert "revoked" in outcome[1]
+    assert "refresh it" in outcome[1]
+    denied = await auth.provider.valkey.get(revoked_key(_claims(token["access_token"])["jti"]))
+    assert denied == b"REVOCATION_CAUSE_ROLES_CHANGED"
 
     refreshed = await oauth.refresh_token(f"{base_url}/oauth2/token", refresh_token=token["refresh_token"])
     assert "seller" in _claims(refreshed["access_token"])["roles"]
