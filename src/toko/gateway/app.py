@@ -98,9 +98,11 @@ def create_app(
             jwks=settings.auth_jwks,
             revoked=revocations if revocations is not None else NOTHING_REVOKED,
         )
-    if limiter is None and settings.rate_limit_enabled:
+    limits: EdgeLimits | None = None
+    if settings.rate_limit_enabled:
         # Short timeouts: a slow Valkey must cost a request little before the limiter fails open.
-        limiter = RateLimiter(create_valkey(settings.redis_url, max_connections=128, timeout=0.25))
+        valkey = create_valkey(settings.redis_url, max_connections=128, timeout=0.25)
+        limits = EdgeLimits(settings, limiter or RateLimiter(valkey), valkey)
     openapi = orjson.dumps(build_openapi(contracts, routes, public_base_url=settings.public_base_url))
     return Gateway(
         settings,
@@ -109,7 +111,7 @@ def create_app(
         authenticator,
         openapi,
         mounts=HttpMounts(settings.http_upstreams, timeout=settings.http_upstream_timeout),
-        limits=EdgeLimits(settings, limiter) if limiter is not None and settings.rate_limit_enabled else None,
+        limits=limits,
         revocations=revocations,
     )
 
@@ -170,7 +172,7 @@ class Gateway:
         await self.upstreams.close(self.settings.shutdown_grace_seconds)
         await self.mounts.aclose()
         if self.limits is not None:
-            await self.limits.limiter.aclose()
+            await self.limits.aclose()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -319,7 +321,7 @@ class Gateway:
                 if not decision.allowed:
                     raise _rate_limited(decision)
                 if decision.key_exists:
-                    raise revoked()
+                    raise revoked(await self.limits.revocation_cause(token_id))
         if failure is not None:
             raise failure
         admit(rule, principal)

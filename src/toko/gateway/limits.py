@@ -4,31 +4,43 @@
 - API calls without one (or with a bad one) and HTTP-mount pages: per IP, ``rate_limit_api_ip``;
 - POSTs to the sign-in and token endpoints: per IP, ``rate_limit_sign_in_ip`` (much stricter).
 
+A token found on the auth service's deny-list is refused; the entry's value says why
+(``revocation_cause``), so a client whose roles changed is told to refresh its token.
+
 The IP is the peer's address as the server saw it: the gateway is the edge, so a
 client's own ``X-Forwarded-For`` is not trusted.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import MutableMapping
 from typing import Any
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from toko.auth.v1.events_pb2 import RevocationCause
 from toko.gateway.settings import GatewaySettings
 from toko.platform.auth import Principal
 from toko.platform.ratelimit import Bucket, Decision, RateLimiter, RateLimitPolicy
 
 __all__ = ["REVOKED_PREFIX", "EdgeLimits"]
 
+log = logging.getLogger("toko.gateway")
+
 PREFIX = "toko:gateway:ratelimit:"
-# The auth service's denylist of revoked access tokens, by jti (value "1", expiring with the token).
+# The auth service's denylist of revoked access tokens, by jti, expiring with the token; the value is
+# the name of the RevocationCause ("1" in entries written before causes were recorded).
 REVOKED_PREFIX = "toko:auth:revoked:"
 
 
 class EdgeLimits:
     """The gateway's policies over a ``RateLimiter``."""
 
-    def __init__(self, settings: GatewaySettings, limiter: RateLimiter) -> None:
+    def __init__(self, settings: GatewaySettings, limiter: RateLimiter, denylist: Redis) -> None:
         self.limiter = limiter
+        self._denylist = denylist
         self.api_ip = RateLimitPolicy(
             "api-ip", settings.rate_limit_api_ip.limit, settings.rate_limit_api_ip.window
         )
@@ -51,6 +63,29 @@ class EdgeLimits:
                 f"{PREFIX}{self.api_client.name}:{principal.client_id}:{principal.subject}", self.api_client
             )
         return await self.limiter.check((bucket,), exists=REVOKED_PREFIX + revoked if revoked else None)
+
+    async def aclose(self) -> None:
+        """Finish the checks in flight and close the connections to Valkey."""
+        await self.limiter.aclose()
+        await (
+            self._denylist.aclose()
+        )  # the limiter's own client, unless one was given: closing twice is harmless
+
+    async def revocation_cause(self, jti: str) -> RevocationCause.ValueType:
+        """Why the deny-listed token ``jti`` was revoked; UNSPECIFIED when the entry does not say.
+
+        A second round trip, but only for a token already found revoked.
+        """
+        try:
+            value = await self._denylist.get(REVOKED_PREFIX + jti)
+        except (RedisError, OSError, TimeoutError) as error:
+            log.warning("cannot read why a token was revoked", extra={"error": str(error)})
+            return RevocationCause.REVOCATION_CAUSE_UNSPECIFIED
+        name = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value or "")
+        try:
+            return RevocationCause.Value(name)
+        except ValueError:  # "1", or a cause this gateway does not know yet
+            return RevocationCause.REVOCATION_CAUSE_UNSPECIFIED
 
     async def page(self, scope: MutableMapping[str, Any], path: str) -> Decision | None:
         """Charge a request to an HTTP mount: strictly for sign-in and token POSTs."""

@@ -142,6 +142,32 @@ async def test_a_revoked_token_is_refused_on_protected_routes(
     assert public.status_code == 200
 
 
+async def test_a_token_revoked_because_the_roles_changed_is_refused_saying_to_refresh_it(
+    limited: tuple[Gateway, Client], token_issuer: TokenIssuer, infrastructure: InfraEndpoints
+) -> None:
+    _, client = limited
+    tokens = {cause: uuid.uuid4().hex for cause in ("roles", "password", "unknown")}
+    valkey = create_valkey(infrastructure.redis_url)
+    await valkey.set(f"toko:auth:revoked:{tokens['roles']}", b"REVOCATION_CAUSE_ROLES_CHANGED", ex=900)
+    await valkey.set(f"toko:auth:revoked:{tokens['password']}", b"REVOCATION_CAUSE_PASSWORD_CHANGED", ex=900)
+    await valkey.set(f"toko:auth:revoked:{tokens['unknown']}", b"SOMETHING_ELSE", ex=900)
+    await valkey.aclose()
+    answers = {}
+    async with client(_ip()) as http:
+        for cause, jti in tokens.items():
+            token = token_issuer.mint(sub=f"u-{jti}", roles=["buyer"], scopes=["catalog.write"], jti=jti)
+            answers[cause] = await http.post(
+                "/v1/products", json={"title": "Kopi"}, headers={"Authorization": bearer(token)}
+            )
+
+    roles = answers["roles"]
+    assert roles.status_code == 401
+    assert roles.json()["reason"] == "TOKEN_ROLES_CHANGED"
+    assert "refresh it" in roles.json()["detail"]
+    assert 'error="invalid_token"' in roles.headers["www-authenticate"]
+    assert [answers[c].json()["reason"] for c in ("password", "unknown")] == ["INVALID_TOKEN"] * 2
+
+
 async def test_without_valkey_requests_pass_and_the_gateway_says_so(
     upstream: Upstream, caplog: pytest.LogCaptureFixture
 ) -> None:
