@@ -29,8 +29,9 @@ from toko.services.auth.domain import KeyPolicy
 from toko.services.auth.grpc_api import AuthServicer
 from toko.services.auth.handlers import SOURCE, Lifetimes, Provider
 from toko.services.auth.handlers.tokens import purge_expired
-from toko.services.auth.http.app import OAuthApp, templates
+from toko.services.auth.http.app import OAuthApp
 from toko.services.auth.http.asgi import HttpListener, bind_socket
+from toko.services.auth.http.pages import templates
 from toko.services.auth.http.security import LoginThrottle, Sessions, Signer
 from toko.services.auth.keys import KeyRing
 from toko.services.auth.settings import AuthSettings
