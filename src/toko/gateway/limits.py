@@ -2,7 +2,8 @@
 
 - API calls with a valid token: per client (``client_id`` and subject), ``rate_limit_api_client``;
 - API calls without one (or with a bad one) and HTTP-mount pages: per IP, ``rate_limit_api_ip``;
-- POSTs to the sign-in and token endpoints: per IP, ``rate_limit_sign_in_ip`` (much stricter).
+- POSTs to the sign-in and token endpoints and to the account pages (sign-up, password reset…):
+  per IP, ``rate_limit_sign_in_ip`` (much stricter).
 
 A token found on the auth service's deny-list is refused; the entry's value says why
 (``revocation_cause``), so a client whose roles changed is told to refresh its token.
@@ -51,6 +52,7 @@ class EdgeLimits:
             "sign-in-ip", settings.rate_limit_sign_in_ip.limit, settings.rate_limit_sign_in_ip.window
         )
         self._sign_in_paths = frozenset(path.rstrip("/") for path in settings.rate_limit_sign_in_paths)
+        self._sign_in_prefixes = tuple(settings.rate_limit_sign_in_prefixes)
 
     async def api(
         self, scope: MutableMapping[str, Any], principal: Principal, *, revoked: str = ""
@@ -88,12 +90,11 @@ class EdgeLimits:
             return RevocationCause.REVOCATION_CAUSE_UNSPECIFIED
 
     async def page(self, scope: MutableMapping[str, Any], path: str) -> Decision | None:
-        """Charge a request to an HTTP mount: strictly for sign-in and token POSTs."""
-        policy = (
-            self.sign_in_ip
-            if scope["method"] == "POST" and path.rstrip("/") in self._sign_in_paths
-            else self.api_ip
+        """Charge a request to an HTTP mount: strictly for the POSTs of sign-in, tokens and accounts."""
+        strict = scope["method"] == "POST" and (
+            path.rstrip("/") in self._sign_in_paths or path.startswith(self._sign_in_prefixes)
         )
+        policy = self.sign_in_ip if strict else self.api_ip
         return await self.limiter.check((Bucket(f"{PREFIX}{policy.name}:{_peer(scope)}", policy),))
 
 

@@ -73,4 +73,6 @@ class GatewaySettings(BaseSettings):
     rate_limit_sign_in_paths: list[str] = Field(
         default_factory=lambda: ["/oauth2/token", "/oauth2/login", "/oauth2/authorize"]
     )
+    # POSTs under these prefixes are limited like sign-ins: the account pages (sign-up, password reset).
+    rate_limit_sign_in_prefixes: list[str] = Field(default_factory=lambda: ["/account/"])
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("TOKO_LOG_LEVEL"))

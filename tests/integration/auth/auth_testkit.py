@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -17,12 +18,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import grpc
 import httpx
+import nats
+import nats.aio.msg
+import pytest
 from authlib.deprecate import AuthlibDeprecationWarning
+from google.protobuf.message import Message
 
+from toko.common.v1.event_pb2 import EventEnvelope
 from toko.infra.servers import InfraEndpoints
 from toko.platform.errors import Unauthenticated
 from toko.platform.grpc import STATUS_DETAILS_KEY, status_of
 from toko.services.auth.settings import AuthSettings
+from toko.user.v1 import events_pb2 as user_events_pb2
 from toko.user.v1 import user_pb2, user_pb2_grpc
 
 with warnings.catch_warnings():
@@ -65,6 +72,18 @@ def auth_settings(
             "user_service_address": user_service,
             **overrides,
         }
+    )
+
+
+def real_user_settings(
+    infrastructure: InfraEndpoints, user_port: int, tmp_path_factory: pytest.TempPathFactory
+) -> AuthSettings:
+    """Settings of a provider calling the real user service on ``user_port`` (the ``user_service`` fixture)."""
+    return auth_settings(
+        infrastructure,
+        database_name=f"auth_real_{uuid.uuid4().hex[:8]}",
+        data_dir=Path(tmp_path_factory.mktemp("auth-real")),
+        user_service=f"127.0.0.1:{user_port}",
     )
 
 
@@ -145,6 +164,35 @@ class FakeUserService(user_pb2_grpc.UserServiceServicer):
             roles=list(account.roles),
             shop_id=account.shop_id,
         )
+
+
+class Mailbox:
+    """The links the user service mails (its EmailVerificationRequested and PasswordResetRequested events,
+    read from NATS until the notification service sends them), by address."""
+
+    def __init__(self) -> None:
+        self.events: list[Message] = []
+        self.arrived = asyncio.Event()
+
+    async def collect(self, message: nats.aio.msg.Msg) -> None:
+        envelope = EventEnvelope.FromString(message.data)
+        for kind in (user_events_pb2.EmailVerificationRequested, user_events_pb2.PasswordResetRequested):
+            event = kind()
+            if envelope.payload.Unpack(event):
+                self.events.append(event)
+                self.arrived.set()
+
+    def of(self, kind: type[Message], email: str) -> list[Any]:
+        """The events of ``kind`` mailed to ``email`` so far."""
+        return [e for e in self.events if isinstance(e, kind) and getattr(e, "email", "") == email]
+
+    async def wait_for(self, kind: type[Message], email: str, count: int = 1) -> list[Any]:
+        """Wait until ``count`` events of ``kind`` were mailed to ``email``."""
+        async with asyncio.timeout(10):
+            while len(found := self.of(kind, email)) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+        return found
 
 
 def pkce_pair() -> tuple[str, str]:

@@ -42,7 +42,7 @@ async def limited(
             settings_for(
                 upstream.address,
                 redis_url=infrastructure.redis_url,
-                http_upstreams={"/oauth2/": base},
+                http_upstreams={"/oauth2/": base, "/account/": base},
                 **LIMITS,
             )
         )
@@ -114,6 +114,17 @@ async def test_sign_in_posts_have_a_stricter_limit(limited: tuple[Gateway, Clien
     async with client(_ip()) as http:
         posts = [(await http.post("/oauth2/token", content=b"grant_type=x")).status_code for _ in range(3)]
         page = await http.get("/oauth2/login")
+
+    assert posts == [200, 200, 429]
+    assert page.status_code == 200
+    assert page.headers["ratelimit-policy"] == '"api-ip";q=3;w=60'
+
+
+async def test_account_page_posts_have_the_sign_in_limit(limited: tuple[Gateway, Client]) -> None:
+    _, client = limited
+    async with client(_ip()) as http:
+        posts = [(await http.post("/account/signup", content=b"email=x")).status_code for _ in range(3)]
+        page = await http.get("/account/signup")
 
     assert posts == [200, 200, 429]
     assert page.status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import grpc
 import pytest
@@ -21,7 +22,7 @@ PASSWORD = "Kopi-Susu-Gula-Aren-2025"
 
 
 def token_of(url: str) -> str:
-    return url.split("token=", 1)[1]
+    return parse_qs(urlsplit(url).query)["token"][0]
 
 
 async def count_users(database: Database, email: str) -> int:
@@ -54,6 +55,7 @@ async def test_sign_up_mails_a_link_that_verifies_the_address(stub: Stub, events
     assert (user.email_verified, list(user.roles)) == (False, ["buyer"])
     assert signed_up.email == email.lower()
     assert requested.verification_url.startswith("http://127.0.0.1:8080/account/verify-email?token=")
+    assert parse_qs(urlsplit(requested.verification_url).query)["lang"] == ["id"]
     assert requested.expire_time.ToDatetime(UTC) > datetime.now(UTC) + timedelta(hours=23)
     assert verified.email_verified
     assert again == verified

@@ -114,6 +114,7 @@ async def build(settings: AuthSettings, *, accounts: Accounts | None = None) -> 
         ),
         signer=Signer(derive_key(load_master_secret(settings.data_dir, SOURCE), SOURCE, "cookies")),
         pages=templates(),
+        registration=user_service,
     )
     http = HttpListener(
         web, bind_socket(settings.host, settings.http_port), forwarded_allow_ips=settings.forwarded_allow_ips

@@ -1,6 +1,7 @@
-"""The provider's HTTP endpoints: discovery, JWKS, authorize with its pages, token, revoke, introspect.
+"""The provider's HTTP endpoints: discovery, JWKS, authorize with its pages, token, revoke, introspect,
+and the account pages (``account``).
 
-Served on the gateway's origin (the gateway forwards ``/oauth2/`` and
+Served on the gateway's origin (the gateway forwards ``/oauth2/``, ``/account/`` and
 ``/.well-known/`` unchanged), so links between pages are absolute paths and
 every URL printed for clients starts with the issuer.
 """
@@ -25,7 +26,12 @@ from toko.platform.asgi import (
     routing_method,
 )
 from toko.platform.inputs import NUL
-from toko.services.auth.accounts import AccountsUnavailable, InvalidCredentials, InvalidSecondFactor
+from toko.services.auth.accounts import (
+    AccountsUnavailable,
+    InvalidCredentials,
+    InvalidSecondFactor,
+    Registration,
+)
 from toko.services.auth.domain import (
     KNOWN_SCOPES,
     SCOPE_CLAIMS,
@@ -44,6 +50,7 @@ from toko.services.auth.handlers.authorization import (
     needs_consent,
 )
 from toko.services.auth.handlers.clients import ClientCredentials
+from toko.services.auth.http.account import AccountPages
 from toko.services.auth.http.asgi import (
     Endpoint,
     NulInParameters,
@@ -81,6 +88,8 @@ class OAuthApp:
     throttle: LoginThrottle
     signer: Signer
     pages: Environment
+    # Signs up, verifies addresses and resets passwords on the account pages (none without it).
+    registration: Registration | None = None
 
     def __post_init__(self) -> None:
         self.secure_cookies = self.provider.issuer.startswith("https://")
@@ -103,6 +112,8 @@ class OAuthApp:
             ("GET", "/oauth2/logout"): self.logout,
             ("POST", "/oauth2/logout"): self.logout,
         }
+        if self.registration is not None:
+            self.routes |= AccountPages(self.registration, self.view, self.throttle).routes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""

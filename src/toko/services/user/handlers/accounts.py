@@ -70,8 +70,9 @@ class UpdateProfile:
     language: str = ""
 
 
-def _link(base_url: str, path: str, token: str) -> str:
-    return f"{base_url.rstrip('/')}{path}?{urlencode({'token': token})}"
+def _link(base_url: str, path: str, token: str, language: str) -> str:
+    # The page opens in the account's language.
+    return f"{base_url.rstrip('/')}{path}?{urlencode({'token': token, 'lang': language})}"
 
 
 async def _request_verification(users: Users, uow: UnitOfWork, user: User, now: datetime) -> None:
@@ -88,7 +89,7 @@ async def _request_verification(users: Users, uow: UnitOfWork, user: User, now: 
         events_pb2.EmailVerificationRequested(
             user_id=user.id,
             email=user.email,
-            verification_url=_link(users.links_base_url, VERIFY_EMAIL_PATH, token),
+            verification_url=_link(users.links_base_url, VERIFY_EMAIL_PATH, token, user.language),
             expire_time=timestamp(expires),
             language=user.language,
             name=user.name,
@@ -237,7 +238,7 @@ async def request_password_reset(*, users: Users, email: str) -> None:
             events_pb2.PasswordResetRequested(
                 user_id=found.user.id,
                 email=found.user.email,
-                reset_url=_link(users.links_base_url, RESET_PASSWORD_PATH, token),
+                reset_url=_link(users.links_base_url, RESET_PASSWORD_PATH, token, found.user.language),
                 expire_time=timestamp(expires),
                 language=found.user.language,
                 name=found.user.name,
