@@ -9,6 +9,8 @@ every URL printed for clients starts with the issuer.
 from __future__ import annotations
 
 import logging
+import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +75,13 @@ from toko.services.auth.repository import AuthRepository
 
 log = logging.getLogger(__name__)
 
+# The seeded storefront's redirect URI on the provider's own origin: a page that shows the code.
+CALLBACK_DEMO_PATH = "/oauth2/callback-demo"
+DEMO_CLIENT_ID = "storefront"
+# What the provider issues as codes (new_secret: 32 random bytes, base64url); nothing else is echoed into a
+# command a person may paste into a shell.
+_CODE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+
 TOO_MANY_ATTEMPTS = "Terlalu banyak percobaan, coba lagi nanti. (Too many attempts, try again later.)"
 BAD_CREDENTIALS = "Email atau kata sandi salah. (Wrong email or password.)"
 BAD_CODE = "Kode salah atau sudah dipakai. (Wrong or already used code.)"
@@ -111,6 +120,7 @@ class OAuthApp:
             ("POST", "/oauth2/userinfo"): self.userinfo,
             ("GET", "/oauth2/logout"): self.logout,
             ("POST", "/oauth2/logout"): self.logout,
+            ("GET", CALLBACK_DEMO_PATH): self.callback_demo,
         }
         if self.registration is not None:
             self.routes |= AccountPages(self.registration, self.view, self.throttle).routes()
@@ -515,6 +525,40 @@ class OAuthApp:
             response.headers.append(("www-authenticate", f'Bearer error="{error.error}"'))
             return response
         return Response.json(claims, no_store=True)
+
+    # --- the demo client's redirect -------------------------------------------------------------------------
+
+    async def callback_demo(self, request: Request) -> Response:
+        """Where the storefront's authorization ends in a browser: the code, and how to exchange it."""
+        params, _ = single(request.query_pairs())
+        error = params.get("error", "")
+        if error:
+            description = params.get("error_description", "")
+            message = f"{error}: {description}" if description else error
+            return self.view.render(
+                "callback_demo.html", 400, error=message[:500], state=params.get("state", "")
+            )
+        code = params.get("code", "")
+        curl = ""
+        if _CODE.fullmatch(code):
+            issuer = self.provider.issuer
+            form = [
+                ("grant_type", "authorization_code"),
+                ("client_id", DEMO_CLIENT_ID),
+                ("redirect_uri", f"{issuer}{CALLBACK_DEMO_PATH}"),
+                ("code", code),
+            ]
+            lines = [f"curl -X POST {shlex.quote(issuer + '/oauth2/token')}"]
+            lines += [f"  -d {shlex.quote(f'{name}={value}')}" for name, value in form]
+            lines.append("  -d code_verifier=YOUR_CODE_VERIFIER")
+            curl = " \\\n".join(lines)
+        return self.view.render(
+            "callback_demo.html",
+            code=code if curl else "",
+            curl=curl,
+            state=params.get("state", "")[:500],
+            code_seconds=int(self.provider.lifetimes.authorization_code.total_seconds()),
+        )
 
     # --- logout ---------------------------------------------------------------------------------------------
 
