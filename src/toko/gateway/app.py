@@ -22,7 +22,7 @@ import orjson
 from toko.gateway.auth import Authenticator, admit, header_text, identify, revoked
 from toko.gateway.cors import Cors
 from toko.gateway.descriptors import Contracts, load_contracts
-from toko.gateway.docs import ASSETS_PREFIX, Asset, DocsAssets
+from toko.gateway.docs import ASSETS_PREFIX, REDIRECT_PAGE, REDIRECT_SCRIPT, Asset, DocsAssets
 from toko.gateway.error_codes import ErrorCode
 from toko.gateway.health import LIVE, Health
 from toko.gateway.limits import EdgeLimits
@@ -54,7 +54,9 @@ log = logging.getLogger("toko.gateway")
 
 JSON = b"application/json"
 _MAX_REQUEST_ID = 128
-_BUILTIN_PATHS = frozenset({"/openapi.json", "/docs", "/docs/", "/healthz", "/livez"})
+_BUILTIN_PATHS = frozenset(
+    {"/openapi.json", "/docs", "/docs/", REDIRECT_PAGE, REDIRECT_SCRIPT, "/healthz", "/livez"}
+)
 
 
 @dataclass(slots=True)
@@ -103,7 +105,14 @@ def create_app(
         # Short timeouts: a slow Valkey must cost a request little before the limiter fails open.
         valkey = create_valkey(settings.redis_url, max_connections=128, timeout=0.25)
         limits = EdgeLimits(settings, limiter or RateLimiter(valkey), valkey)
-    openapi = orjson.dumps(build_openapi(contracts, routes, public_base_url=settings.public_base_url))
+    openapi = orjson.dumps(
+        build_openapi(
+            contracts,
+            routes,
+            public_base_url=settings.public_base_url,
+            docs_client_id=settings.docs_client_id,
+        )
+    )
     return Gateway(
         settings,
         Router(routes),
@@ -141,7 +150,10 @@ class Gateway:
         self.limits = limits
         self._authenticator = authenticator
         self._openapi = Asset(openapi, zlib.compress(openapi, 9, wbits=31), JSON)
-        self._docs = DocsAssets()
+        self._docs = DocsAssets(
+            client_id=settings.docs_client_id,
+            redirect_url=settings.public_base_url.rstrip("/") + REDIRECT_PAGE,
+        )
         self._max_body = settings.max_body_bytes
         self._gzip_min = settings.gzip_min_bytes
         self._cors = Cors(settings.cors_origins, settings.cors_max_age)
@@ -365,7 +377,10 @@ class Gateway:
             return _asset_response(self._openapi)
         if path in ("/docs", "/docs/"):
             return _asset_response(self._docs.page())
-        asset = self._docs.asset(path.removeprefix(ASSETS_PREFIX))
+        if path in (REDIRECT_PAGE, REDIRECT_SCRIPT):
+            asset = self._docs.asset(path.rsplit("/", 1)[-1])
+        else:
+            asset = self._docs.asset(path.removeprefix(ASSETS_PREFIX))
         if asset is None:
             raise _no_route(path, [])
         response = _asset_response(asset)
