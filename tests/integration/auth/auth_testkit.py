@@ -97,6 +97,7 @@ class FakeAccount:
     roles: tuple[str, ...] = ("buyer",)
     shop_id: str = ""
     totp: bool = False
+    language: str = "id"
 
 
 class FakeUserService(user_pb2_grpc.UserServiceServicer):
@@ -139,6 +140,8 @@ class FakeUserService(user_pb2_grpc.UserServiceServicer):
             shop_id=account.shop_id,
             email_verified=True,
             totp_required=account.totp,
+            email=account.email,
+            language=account.language,
         )
 
     async def VerifySecondFactor(self, request: Any, context: Any) -> user_pb2.VerifySecondFactorResponse:

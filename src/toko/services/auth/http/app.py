@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from jinja2 import Environment
 
@@ -52,6 +52,7 @@ from toko.services.auth.handlers.authorization import (
     needs_consent,
 )
 from toko.services.auth.handlers.clients import ClientCredentials
+from toko.services.auth.handlers.sign_ins import NewBrowserSignIn, signed_in_from_new_browser
 from toko.services.auth.http.account import AccountPages
 from toko.services.auth.http.asgi import (
     Endpoint,
@@ -63,11 +64,15 @@ from toko.services.auth.http.asgi import (
 )
 from toko.services.auth.http.pages import AUTHORIZE_PATH, Pages, safe_return
 from toko.services.auth.http.security import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_SECONDS,
     SESSION_COOKIE,
+    KnownBrowsers,
     LoginSession,
     LoginThrottle,
     Sessions,
     Signer,
+    SignIn,
 )
 from toko.services.auth.keys import InvalidToken
 from toko.services.auth.pkce import basic_credentials
@@ -103,6 +108,7 @@ class OAuthApp:
     def __post_init__(self) -> None:
         self.secure_cookies = self.provider.issuer.startswith("https://")
         self.view = Pages(self.pages, self.signer, self.secure_cookies)
+        self.browsers = KnownBrowsers(self.signer)
         self.routes: dict[tuple[str, str], Endpoint] = {
             ("GET", "/.well-known/openid-configuration"): self.discovery,
             ("GET", "/.well-known/oauth-authorization-server"): self.discovery,
@@ -169,8 +175,8 @@ class OAuthApp:
         sid = self.signer.unsign("session", signed)
         return await self.sessions.get(sid) if sid else None
 
-    async def _signed_in(self, user_id: str, return_to: str) -> Response:
-        session = await self.sessions.create(user_id)
+    async def _signed_in(self, request: Request, sign_in: SignIn, return_to: str) -> Response:
+        session = await self.sessions.create(sign_in.user_id)
         target = safe_return(return_to)
         response = (
             Response.redirect(target, 303)
@@ -183,7 +189,38 @@ class OAuthApp:
             max_age=self.sessions.lifetime_seconds,
             secure=self.secure_cookies,
         )
+        device = request.cookies.get(DEVICE_COOKIE)
+        if self.browsers.knows(device, sign_in.user_id) or await self._tell_new_browser(
+            request, sign_in, target
+        ):
+            response.set_cookie(
+                DEVICE_COOKIE,
+                self.browsers.remember(device, sign_in.user_id),
+                max_age=DEVICE_COOKIE_SECONDS,
+                secure=self.secure_cookies,
+            )
         return response
+
+    async def _tell_new_browser(self, request: Request, sign_in: SignIn, return_to: str) -> bool:
+        """Raise the new sign-in notice; whether it was raised (if not, the browser stays new)."""
+        client_id = parse_qs(urlsplit(return_to).query).get("client_id", [""])[0]
+        try:
+            await signed_in_from_new_browser(
+                provider=self.provider,
+                sign_in=NewBrowserSignIn(
+                    user_id=sign_in.user_id,
+                    email=sign_in.email,
+                    language=sign_in.language,
+                    client_id=client_id,
+                    ip_address=request.client_ip,
+                    user_agent=request.headers.get("user-agent", ""),
+                ),
+            )
+        except Exception:
+            # The notice must not cost the person the sign-in they just completed.
+            log.exception("the notice of a sign-in from a new browser was not raised")
+            return False
+        return True
 
     # --- discovery and keys ---------------------------------------------------------------------------------
 
@@ -338,12 +375,13 @@ class OAuthApp:
                 request, "login.html", 401, error=BAD_CREDENTIALS, return_to=return_to, email=email
             )
         await self.throttle.succeeded(account_key=account_key)
+        sign_in = SignIn(user_id=account.user_id, email=account.email, language=account.language)
         if account.totp_required:
-            pending = await self.sessions.hold_pending(account.user_id)
+            pending = await self.sessions.hold_pending(sign_in)
             return self.view.form(
                 request, "totp.html", pending=self.signer.sign("pending", pending), return_to=return_to
             )
-        return await self._signed_in(account.user_id, return_to)
+        return await self._signed_in(request, sign_in, return_to)
 
     async def login_totp(self, request: Request) -> Response:
         """The second factor of a sign-in whose password was right."""
@@ -355,11 +393,12 @@ class OAuthApp:
                 request, "totp.html", 403, error=FORM_EXPIRED, pending=signed_pending, return_to=return_to
             )
         pending = self.signer.unsign("pending", signed_pending)
-        user_id = await self.sessions.pending_user(pending) if pending else None
-        if pending is None or user_id is None:
+        sign_in = await self.sessions.pending_sign_in(pending) if pending else None
+        if pending is None or sign_in is None:
             return self.view.form(
                 request, "login.html", 400, error=FORM_EXPIRED, return_to=return_to, email=""
             )
+        user_id = sign_in.user_id
         user_key = self.throttle.user_key(user_id)
         if await self.throttle.blocked(account_key=user_key, ip=request.client_ip):
             return self.view.form(
@@ -382,7 +421,7 @@ class OAuthApp:
                 request, "login.html", 400, error=FORM_EXPIRED, return_to=return_to, email=""
             )
         await self.throttle.succeeded(account_key=user_key)
-        return await self._signed_in(user_id, return_to)
+        return await self._signed_in(request, sign_in, return_to)
 
     async def consent(self, request: Request) -> Response:
         """The user's answer on the consent page."""
