@@ -6,19 +6,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import re
-import subprocess
-import sys
 import time
 import uuid
-from html import unescape
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import nats
 import pytest
 from nats.js.api import DeliverPolicy
+from test_identity import hidden
+from test_token_command import toko_token
 
 from toko.common.v1.event_pb2 import EventEnvelope
 from toko.user.v1 import events_pb2
@@ -27,15 +24,8 @@ if TYPE_CHECKING:
     from conftest import Platform
 
 pytestmark = pytest.mark.e2e
-TOKO = str(Path(sys.executable).parent / "toko")
 PASSWORD = "Es-Teh-Manis-Dingin-2026"
 PROBLEM = "application/problem+json"
-
-
-def hidden(html: str, name: str) -> str:
-    match = re.search(rf'<input type="hidden" name="{re.escape(name)}" value="([^"]*)">', html)
-    assert match, f"no {name} field in the page"
-    return unescape(match.group(1))
 
 
 def verification_link(platform: Platform, email: str) -> str:
@@ -59,16 +49,9 @@ def verification_link(platform: Platform, email: str) -> str:
     return asyncio.run(read())
 
 
-def toko_token(platform: Platform, *args: str, stdin: str = "") -> str:
-    result = subprocess.run(
-        [TOKO, "token", *args],
-        check=False,
-        env=platform.env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def signed_in(platform: Platform, *args: str, stdin: str = "") -> str:
+    """The access token ``toko token`` prints."""
+    result = toko_token(platform, *args, stdin=stdin)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -122,7 +105,7 @@ def test_sign_up_verify_sign_in_open_a_shop_refresh_and_list_a_product(platform:
     assert all(f"{email} is verified" in page.text for page in opened)
 
     # Sign in from the shell, then open a shop with the buyer's token.
-    token = toko_token(platform, "--user", email, "--password-stdin", stdin=f"{PASSWORD}\n")
+    token = signed_in(platform, "--user", email, "--password-stdin", stdin=f"{PASSWORD}\n")
     bearer = {"Authorization": f"Bearer {token}"}
     with platform.client() as client:
         opened_shop = client.post(
@@ -145,7 +128,7 @@ def test_sign_up_verify_sign_in_open_a_shop_refresh_and_list_a_product(platform:
     assert "refresh" in refused.json()["detail"]
 
     # Refreshing gives a token with the seller role and the shop, and with it the shop lists a product.
-    fresh = toko_token(platform, "--user", email, "--refresh")
+    fresh = signed_in(platform, "--user", email, "--refresh")
     assert "seller" in claims(fresh)["roles"]
     assert claims(fresh)["shop_id"] == shop_id
     with platform.client() as client:

@@ -10,10 +10,12 @@ import secrets
 import socket
 import uuid
 import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import grpc
@@ -29,7 +31,6 @@ from toko.infra.servers import InfraEndpoints
 from toko.platform.errors import Unauthenticated
 from toko.platform.grpc import STATUS_DETAILS_KEY, status_of
 from toko.services.auth.settings import AuthSettings
-from toko.user.v1 import events_pb2 as user_events_pb2
 from toko.user.v1 import user_pb2, user_pb2_grpc
 
 with warnings.catch_warnings():
@@ -39,6 +40,8 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 __all__ = ["AsyncOAuth2Client"]
+
+M = TypeVar("M", bound=Message)
 
 PASSWORD = "kata-sandi-rahasia-1"
 TOTP_CODE = "246810"
@@ -169,33 +172,51 @@ class FakeUserService(user_pb2_grpc.UserServiceServicer):
         )
 
 
-class Mailbox:
-    """The links the user service mails (its EmailVerificationRequested and PasswordResetRequested events,
-    read from NATS until the notification service sends them), by address."""
+class Events:
+    """Events of some kinds published on NATS while a test module runs, as its tests read them: the
+    links the user service mails (until the notification service sends them), the provider's notices."""
 
-    def __init__(self) -> None:
+    def __init__(self, *kinds: type[Message]) -> None:
+        self.kinds = kinds
         self.events: list[Message] = []
         self.arrived = asyncio.Event()
 
     async def collect(self, message: nats.aio.msg.Msg) -> None:
         envelope = EventEnvelope.FromString(message.data)
-        for kind in (user_events_pb2.EmailVerificationRequested, user_events_pb2.PasswordResetRequested):
+        for kind in self.kinds:
             event = kind()
             if envelope.payload.Unpack(event):
                 self.events.append(event)
                 self.arrived.set()
 
-    def of(self, kind: type[Message], email: str) -> list[Any]:
-        """The events of ``kind`` mailed to ``email`` so far."""
-        return [e for e in self.events if isinstance(e, kind) and getattr(e, "email", "") == email]
+    def of(self, kind: type[M], **fields: str) -> list[M]:
+        """The events of ``kind`` whose ``fields`` have these values, so far."""
+        return [
+            e
+            for e in self.events
+            if isinstance(e, kind) and all(getattr(e, name) == value for name, value in fields.items())
+        ]
 
-    async def wait_for(self, kind: type[Message], email: str, count: int = 1) -> list[Any]:
-        """Wait until ``count`` events of ``kind`` were mailed to ``email``."""
+    async def wait_for(self, kind: type[M], count: int = 1, **fields: str) -> list[M]:
+        """Wait until ``count`` events of ``kind`` with these ``fields`` have arrived."""
         async with asyncio.timeout(10):
-            while len(found := self.of(kind, email)) < count:
+            while len(found := self.of(kind, **fields)) < count:
                 self.arrived.clear()
                 await self.arrived.wait()
         return found
+
+
+@asynccontextmanager
+async def listening(nats_url: str, subject: str, *kinds: type[Message]) -> AsyncIterator[Events]:
+    """The events of ``kinds`` published on ``subject`` from now on, until the block ends."""
+    events = Events(*kinds)
+    client = await nats.connect(nats_url)
+    subscription = await client.subscribe(subject, cb=events.collect)
+    try:
+        yield events
+    finally:
+        await subscription.unsubscribe()
+        await client.close()
 
 
 def pkce_pair() -> tuple[str, str]:

@@ -13,9 +13,8 @@ from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import nats
 import pytest
-from auth_testkit import Mailbox, hidden, real_user_settings
+from auth_testkit import Events, hidden, listening, real_user_settings
 
 from toko.infra.servers import InfraEndpoints
 from toko.services.auth.settings import AuthSettings
@@ -38,14 +37,10 @@ def settings(
 @pytest.fixture(scope="module")
 async def mailbox(
     infrastructure: InfraEndpoints, users: user_pb2_grpc.UserServiceAsyncStub
-) -> AsyncIterator[Mailbox]:
+) -> AsyncIterator[Events]:
     """The links the user service mails from now on."""
-    box = Mailbox()
-    client = await nats.connect(infrastructure.nats_url)
-    subscription = await client.subscribe("toko.user.>", cb=box.collect)
-    yield box
-    await subscription.unsubscribe()
-    await client.close()
+    async with listening(infrastructure.nats_url, "toko.user.>", Verification, Reset) as events:
+        yield events
 
 
 def unique_email() -> str:
@@ -73,7 +68,7 @@ async def fill_in(browser: httpx.AsyncClient, page_url: str, **fields: str) -> h
 
 
 async def test_signing_up_on_the_page_mails_a_link_that_says_verified_on_every_click(
-    browser: httpx.AsyncClient, mailbox: Mailbox, base_url: str
+    browser: httpx.AsyncClient, mailbox: Events, base_url: str
 ) -> None:
     email = unique_email()
     form = await browser.get("/account/signup?lang=en")
@@ -81,7 +76,7 @@ async def test_signing_up_on_the_page_mails_a_link_that_says_verified_on_every_c
     done = await fill_in(
         browser, "/account/signup?lang=en", email=email, name="Rina Wati", password=PASSWORD, language="en"
     )
-    [mailed] = await mailbox.wait_for(Verification, email)
+    [mailed] = await mailbox.wait_for(Verification, email=email)
     first = await browser.get(path_of(mailed.verification_url))
     second = await browser.get(path_of(mailed.verification_url))
 
@@ -121,7 +116,7 @@ async def test_a_refused_sign_up_shows_each_problem_next_to_its_field_and_refill
 
 
 async def test_a_form_posted_without_its_token_is_refused_and_creates_nothing(
-    browser: httpx.AsyncClient, mailbox: Mailbox
+    browser: httpx.AsyncClient, mailbox: Events
 ) -> None:
     email = unique_email()
 
@@ -130,10 +125,10 @@ async def test_a_form_posted_without_its_token_is_refused_and_creates_nothing(
     )
 
     assert forged.status_code == 403
-    assert mailbox.of(Verification, email) == []
+    assert mailbox.of(Verification, email=email) == []
 
 
-async def test_a_double_submission_creates_one_account(browser: httpx.AsyncClient, mailbox: Mailbox) -> None:
+async def test_a_double_submission_creates_one_account(browser: httpx.AsyncClient, mailbox: Events) -> None:
     email = unique_email()
     page = await browser.get("/account/signup")
     form = {
@@ -149,22 +144,22 @@ async def test_a_double_submission_creates_one_account(browser: httpx.AsyncClien
     second = await browser.post("/account/signup", data=form)
 
     assert first.status_code == second.status_code == 200
-    assert len(await mailbox.wait_for(Verification, email)) == 1
+    assert len(await mailbox.wait_for(Verification, email=email)) == 1
 
 
 async def test_a_dead_verification_link_offers_a_new_one_sent_to_whoever_proves_the_password(
-    browser: httpx.AsyncClient, mailbox: Mailbox, users: user_pb2_grpc.UserServiceAsyncStub
+    browser: httpx.AsyncClient, mailbox: Events, users: user_pb2_grpc.UserServiceAsyncStub
 ) -> None:
     email = unique_email()
     await users.SignUp(user_pb2.SignUpRequest(email=email, password=PASSWORD, name="Rina"))
-    await mailbox.wait_for(Verification, email)
+    await mailbox.wait_for(Verification, email=email)
 
     dead = await browser.get("/account/verify-email?token=bukan-token&lang=en")
     wrong = await fill_in(
         browser, "/account/resend-verification?lang=en", email=email, password="salah-salah"
     )
     sent = await fill_in(browser, "/account/resend-verification?lang=en", email=email, password=PASSWORD)
-    first, second = await mailbox.wait_for(Verification, email, count=2)
+    first, second = await mailbox.wait_for(Verification, 2, email=email)
     old = await browser.get(path_of(first.verification_url))
     new = await browser.get(path_of(second.verification_url))
     again = await fill_in(browser, "/account/resend-verification?lang=en", email=email, password=PASSWORD)
@@ -180,7 +175,7 @@ async def test_a_dead_verification_link_offers_a_new_one_sent_to_whoever_proves_
 
 
 async def test_forgetting_a_password_answers_alike_and_the_mailed_link_sets_a_new_one(
-    browser: httpx.AsyncClient, mailbox: Mailbox, users: user_pb2_grpc.UserServiceAsyncStub, base_url: str
+    browser: httpx.AsyncClient, mailbox: Events, users: user_pb2_grpc.UserServiceAsyncStub, base_url: str
 ) -> None:
     email = unique_email()
     await users.SignUp(user_pb2.SignUpRequest(email=email, password=PASSWORD, name="Rina", language="en"))
@@ -188,7 +183,7 @@ async def test_forgetting_a_password_answers_alike_and_the_mailed_link_sets_a_ne
     stranger = unique_email()
     nobody = await fill_in(browser, "/account/forgot-password?lang=en", email=stranger)
     somebody = await fill_in(browser, "/account/forgot-password?lang=en", email=email)
-    [mailed] = await mailbox.wait_for(Reset, email)
+    [mailed] = await mailbox.wait_for(Reset, email=email)
     reset_page = path_of(mailed.reset_url)
     differ = await fill_in(browser, reset_page, password="Sate-Ayam-Madura-9", confirm="Sate-Ayam-Madura-8")
     weak = await fill_in(browser, reset_page, password="password", confirm="password")
@@ -213,7 +208,7 @@ async def test_forgetting_a_password_answers_alike_and_the_mailed_link_sets_a_ne
 
 
 async def test_the_login_page_leads_to_sign_up_and_back_to_the_authorization_request(
-    browser: httpx.AsyncClient, storefront: str, mailbox: Mailbox
+    browser: httpx.AsyncClient, storefront: str, mailbox: Events
 ) -> None:
     authorize = "/oauth2/authorize?" + "&".join(
         [

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
 import httpx
-import nats
-import nats.aio.msg
 import pytest
-from auth_testkit import FakeAccount, FakeUserService, hidden, pkce_pair, sign_in
+from auth_testkit import Events, FakeAccount, FakeUserService, hidden, listening, pkce_pair, sign_in
 
-from toko.auth.v1.events_pb2 import SignedInFromNewBrowser
-from toko.common.v1.event_pb2 import EventEnvelope
+from toko.auth.v1.events_pb2 import SignedInFromNewBrowser as Notice
 from toko.infra.servers import InfraEndpoints
 from toko.platform.events import event_subject
 from toko.services.auth.bootstrap import AuthService
@@ -21,40 +17,12 @@ from toko.services.auth.bootstrap import AuthService
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) " + " ".join(["KHTML"] * 60)
 
 
-class Notices:
-    """The SignedInFromNewBrowser events raised while the module runs."""
-
-    def __init__(self) -> None:
-        self.events: list[SignedInFromNewBrowser] = []
-        self.arrived = asyncio.Event()
-
-    async def collect(self, message: nats.aio.msg.Msg) -> None:
-        event = SignedInFromNewBrowser()
-        if EventEnvelope.FromString(message.data).payload.Unpack(event):
-            self.events.append(event)
-            self.arrived.set()
-
-    def of(self, user_id: str) -> list[SignedInFromNewBrowser]:
-        return [e for e in self.events if e.user_id == user_id]
-
-    async def wait_for(self, user_id: str, count: int = 1) -> list[SignedInFromNewBrowser]:
-        async with asyncio.timeout(10):
-            while len(found := self.of(user_id)) < count:
-                self.arrived.clear()
-                await self.arrived.wait()
-        return found
-
-
 @pytest.fixture(scope="module")
-async def notices(infrastructure: InfraEndpoints, auth: AuthService) -> AsyncIterator[Notices]:
-    box = Notices()
-    client = await nats.connect(infrastructure.nats_url)
-    subscription = await client.subscribe(
-        event_subject("auth", SignedInFromNewBrowser.DESCRIPTOR.name), cb=box.collect
-    )
-    yield box
-    await subscription.unsubscribe()
-    await client.close()
+async def notices(infrastructure: InfraEndpoints, auth: AuthService) -> AsyncIterator[Events]:
+    """The provider's SignedInFromNewBrowser events from now on."""
+    subject = event_subject("auth", Notice.DESCRIPTOR.name)
+    async with listening(infrastructure.nats_url, subject, Notice) as events:
+        yield events
 
 
 def authorize_url(redirect_uri: str) -> str:
@@ -83,21 +51,21 @@ async def signed_in_again(browser: httpx.AsyncClient, storefront: str, email: st
 
 
 async def test_a_new_browser_is_told_once_and_the_same_browser_never_again(
-    base_url: str, storefront: str, notices: Notices, fake_users: tuple[FakeUserService, str]
+    base_url: str, storefront: str, notices: Events, fake_users: tuple[FakeUserService, str]
 ) -> None:
     owner = fake_users[0].add(FakeAccount(email=f"ani-{uuid.uuid4().hex[:6]}@toko.test", language="en"))
     other = fake_users[0].add(FakeAccount(email=f"eko-{uuid.uuid4().hex[:6]}@toko.test"))
     async with a_browser(base_url, "10.20.30.40") as browser:
         await signed_in_again(browser, storefront, owner.email)
-        [notice] = await notices.wait_for(owner.user_id)
+        [notice] = await notices.wait_for(Notice, user_id=owner.user_id)
         device = next(c for c in browser.cookies.jar if c.name == "toko_auth_device")
         await signed_in_again(browser, storefront, owner.email)
         # Another account in the same browser is new to it.
         await signed_in_again(browser, storefront, other.email)
-        await notices.wait_for(other.user_id)
+        await notices.wait_for(Notice, user_id=other.user_id)
     async with a_browser(base_url, "10.20.30.41") as elsewhere:
         await signed_in_again(elsewhere, storefront, owner.email)
-        first, second = await notices.wait_for(owner.user_id, count=2)
+        first, second = await notices.wait_for(Notice, 2, user_id=owner.user_id)
 
     assert notice is first
     assert (notice.email, notice.language) == (owner.email, "en")
@@ -113,12 +81,12 @@ async def test_a_new_browser_is_told_once_and_the_same_browser_never_again(
 
 
 async def test_a_two_factor_sign_in_is_told_after_its_code(
-    base_url: str, storefront: str, notices: Notices, fake_users: tuple[FakeUserService, str]
+    base_url: str, storefront: str, notices: Events, fake_users: tuple[FakeUserService, str]
 ) -> None:
     seller = fake_users[0].add(FakeAccount(email=f"tuti-{uuid.uuid4().hex[:6]}@toko.test", totp=True))
     async with a_browser(base_url, "10.20.30.42") as browser:
         step = await sign_in(browser, authorize_url(storefront), email=seller.email)
-        before = list(notices.of(seller.user_id))
+        before = list(notices.of(Notice, user_id=seller.user_id))
         done = await browser.post(
             "/oauth2/login/totp",
             data={
@@ -128,7 +96,7 @@ async def test_a_two_factor_sign_in_is_told_after_its_code(
                 "code": "246810",
             },
         )
-        [notice] = await notices.wait_for(seller.user_id)
+        [notice] = await notices.wait_for(Notice, user_id=seller.user_id)
 
     assert before == []
     assert done.status_code == 303
@@ -136,12 +104,12 @@ async def test_a_two_factor_sign_in_is_told_after_its_code(
 
 
 async def test_a_forged_device_cookie_makes_the_browser_new(
-    base_url: str, storefront: str, notices: Notices, fake_users: tuple[FakeUserService, str]
+    base_url: str, storefront: str, notices: Events, fake_users: tuple[FakeUserService, str]
 ) -> None:
     account = fake_users[0].add(FakeAccount(email=f"dedi-{uuid.uuid4().hex[:6]}@toko.test"))
     async with a_browser(base_url, "10.20.30.43") as browser:
         browser.cookies.set("toko_auth_device", "a~b~c.forged", domain="127.0.0.1", path="/oauth2/")
         await signed_in_again(browser, storefront, account.email)
-        [notice] = await notices.wait_for(account.user_id)
+        [notice] = await notices.wait_for(Notice, user_id=account.user_id)
 
     assert notice.email == account.email

@@ -8,7 +8,7 @@ import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from sqlalchemy import func, select
-from user_testkit import failure, metadata_of
+from user_testkit import UNSEEN_OR_REORDERED_NAMES, failure, metadata_of
 
 from conftest import SignUp, Stub
 from toko.platform.db import Database
@@ -289,9 +289,7 @@ async def test_collections_group_items_that_stay_on_the_wishlist(stub: Stub, sig
 
 
 @pytest.mark.parametrize(
-    "name",
-    ["\u200b\u200c\u200d", "\u2060\ufeff", "Kado \u202eanarebeL", "\u2066Kado\u2069"],
-    ids=["zero-width", "word-joiner-and-bom", "right-to-left-override", "isolates"],
+    "name", list(UNSEEN_OR_REORDERED_NAMES.values()), ids=list(UNSEEN_OR_REORDERED_NAMES)
 )
 async def test_a_collection_name_of_invisible_or_reordering_characters_is_refused(
     stub: Stub, sign_up: SignUp, name: str

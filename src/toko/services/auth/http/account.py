@@ -30,6 +30,9 @@ EMAIL_MAX, NAME_MAX, PASSWORD_MAX, TOKEN_MAX, ATTEMPT_MAX = 320, 300, 1024, 512,
 # The user service's field paths, as the forms name them.
 _SIGN_UP_FIELDS = {"email": "email", "name": "name", "password": "password", "language": "language"}
 _RESET_FIELDS = {"new_password": "password"}
+# Where a person whose emailed link did not work gets a new one, and what the way is called.
+NEW_VERIFICATION_LINK = ("/account/resend-verification", "new_verification_link")
+NEW_RESET_LINK = ("/account/forgot-password", "new_reset_link")
 
 
 def _field_errors(
@@ -120,6 +123,19 @@ class AccountPages:
             **self._words(request, language),
         )
 
+    def _dead_link(self, request: Request, language: str, page: str, way: tuple[str, str]) -> Response:
+        """The page of an emailed link that does not work (used, expired, unknown): the way to a new one."""
+        path, text = way
+        return self._message(
+            request,
+            language,
+            f"{page}_failed_title",
+            f"{page}_failed",
+            400,
+            kind="error",
+            links=((f"{path}?lang={language}", text),),
+        )
+
     async def _form_values(self, request: Request) -> dict[str, str]:
         return single(await request.form_pairs())[0]
 
@@ -195,15 +211,7 @@ class AccountPages:
         except AccountRefused:
             email = None
         if email is None:
-            return self._message(
-                request,
-                language,
-                "verify_failed_title",
-                "verify_failed",
-                400,
-                kind="error",
-                links=((f"/account/resend-verification?lang={language}", "new_verification_link"),),
-            )
+            return self._dead_link(request, language, "verify", NEW_VERIFICATION_LINK)
         return self._message(request, language, "verified_title", "verified", email=email)
 
     async def resend_page(self, request: Request) -> Response:
@@ -291,23 +299,12 @@ class AccountPages:
         back = ((return_to, "continue"),) if return_to else ()
         return self._message(request, language, "forgot_done_title", "forgot_done", links=back, email=email)
 
-    def _reset_failed(self, request: Request, language: str) -> Response:
-        return self._message(
-            request,
-            language,
-            "reset_failed_title",
-            "reset_failed",
-            400,
-            kind="error",
-            links=((f"/account/forgot-password?lang={language}", "new_reset_link"),),
-        )
-
     async def reset_page(self, request: Request) -> Response:
         """The form setting a new password, for the emailed link's token."""
         language = self._language(request)
         token = self._query(request).get("token", "")[:TOKEN_MAX]
         if not token:
-            return self._reset_failed(request, language)
+            return self._dead_link(request, language, "reset", NEW_RESET_LINK)
         return self._form(request, "account_reset.html", language, token=token, errors={})
 
     async def reset(self, request: Request) -> Response:
@@ -331,7 +328,7 @@ class AccountPages:
             await self.registration.reset_password(token=token, new_password=password)
         except AccountRefused as refused:
             if refused.reason == "INVALID_TOKEN" or any(p.field == "token" for p in refused.problems):
-                return self._reset_failed(request, language)
+                return self._dead_link(request, language, "reset", NEW_RESET_LINK)
             errors, message = _field_errors(refused, language, _RESET_FIELDS)
             return again(400, errors, message)
         return self._message(request, language, "reset_done_title", "reset_done")
