@@ -71,7 +71,8 @@ async def commit_revocation(
     subject: str,
     cause: Cause = RevocationCause.REVOCATION_CAUSE_GRANT_REVOKED,
 ) -> None:
-    """Commit a revocation with its event, then deny-list the tokens in Valkey at once.
+    """Commit a revocation with its event, then deny-list the tokens in Valkey at once; ``cause`` says
+    why (a grant revoked: signed out, a code replayed, a refresh token reused, a client deleted).
 
     The event is the durable record: were Valkey unreachable or this process killed before the
     deny-list is written, every verifier still learns of the revocation from the event.
