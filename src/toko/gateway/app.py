@@ -23,7 +23,7 @@ from toko.gateway.auth import Authenticator, admit, header_text, identify, revok
 from toko.gateway.cors import Cors
 from toko.gateway.demo_images import DEMO_IMAGE_POLICY, DEMO_IMAGES_PREFIX, demo_image
 from toko.gateway.descriptors import Contracts, load_contracts
-from toko.gateway.docs import ASSETS_PREFIX, Asset, DocsAssets
+from toko.gateway.docs import ASSETS_PREFIX, REDIRECT_PAGE, REDIRECT_SCRIPT, Asset, DocsAssets
 from toko.gateway.error_codes import ErrorCode
 from toko.gateway.health import LIVE, Health
 from toko.gateway.limits import EdgeLimits
@@ -55,7 +55,9 @@ log = logging.getLogger("toko.gateway")
 
 JSON = b"application/json"
 _MAX_REQUEST_ID = 128
-_BUILTIN_PATHS = frozenset({"/openapi.json", "/docs", "/docs/", "/healthz", "/livez"})
+_BUILTIN_PATHS = frozenset(
+    {"/openapi.json", "/docs", "/docs/", REDIRECT_PAGE, REDIRECT_SCRIPT, "/healthz", "/livez"}
+)
 
 
 @dataclass(slots=True)
@@ -99,10 +101,19 @@ def create_app(
             jwks=settings.auth_jwks,
             revoked=revocations if revocations is not None else NOTHING_REVOKED,
         )
-    if limiter is None and settings.rate_limit_enabled:
+    limits: EdgeLimits | None = None
+    if settings.rate_limit_enabled:
         # Short timeouts: a slow Valkey must cost a request little before the limiter fails open.
-        limiter = RateLimiter(create_valkey(settings.redis_url, max_connections=128, timeout=0.25))
-    openapi = orjson.dumps(build_openapi(contracts, routes, public_base_url=settings.public_base_url))
+        valkey = create_valkey(settings.redis_url, max_connections=128, timeout=0.25)
+        limits = EdgeLimits(settings, limiter or RateLimiter(valkey), valkey)
+    openapi = orjson.dumps(
+        build_openapi(
+            contracts,
+            routes,
+            public_base_url=settings.public_base_url,
+            docs_client_id=settings.docs_client_id,
+        )
+    )
     return Gateway(
         settings,
         Router(routes),
@@ -110,7 +121,7 @@ def create_app(
         authenticator,
         openapi,
         mounts=HttpMounts(settings.http_upstreams, timeout=settings.http_upstream_timeout),
-        limits=EdgeLimits(settings, limiter) if limiter is not None and settings.rate_limit_enabled else None,
+        limits=limits,
         revocations=revocations,
     )
 
@@ -140,7 +151,10 @@ class Gateway:
         self.limits = limits
         self._authenticator = authenticator
         self._openapi = Asset(openapi, zlib.compress(openapi, 9, wbits=31), JSON)
-        self._docs = DocsAssets()
+        self._docs = DocsAssets(
+            client_id=settings.docs_client_id,
+            redirect_url=settings.public_base_url.rstrip("/") + REDIRECT_PAGE,
+        )
         self._max_body = settings.max_body_bytes
         self._gzip_min = settings.gzip_min_bytes
         self._cors = Cors(settings.cors_origins, settings.cors_max_age)
@@ -171,7 +185,7 @@ class Gateway:
         await self.upstreams.close(self.settings.shutdown_grace_seconds)
         await self.mounts.aclose()
         if self.limits is not None:
-            await self.limits.limiter.aclose()
+            await self.limits.aclose()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -320,7 +334,7 @@ class Gateway:
                 if not decision.allowed:
                     raise _rate_limited(decision)
                 if decision.key_exists:
-                    raise revoked()
+                    raise revoked(await self.limits.revocation_cause(token_id))
         if failure is not None:
             raise failure
         admit(rule, principal)
@@ -366,7 +380,10 @@ class Gateway:
             return _asset_response(self._docs.page())
         if path.startswith(DEMO_IMAGES_PREFIX):
             return _demo_image(path)
-        asset = self._docs.asset(path.removeprefix(ASSETS_PREFIX))
+        if path in (REDIRECT_PAGE, REDIRECT_SCRIPT):
+            asset = self._docs.asset(path.rsplit("/", 1)[-1])
+        else:
+            asset = self._docs.asset(path.removeprefix(ASSETS_PREFIX))
         if asset is None:
             raise _no_route(path, [])
         response = _asset_response(asset)

@@ -7,8 +7,9 @@ bad one; 403 with ``error="insufficient_scope"`` and the scopes the route needs.
 
 from __future__ import annotations
 
+from toko.auth.v1.events_pb2 import RevocationCause
 from toko.gateway.problems import Problem, from_domain_error
-from toko.platform.auth import AccessRule, Authenticator, Principal, authenticate
+from toko.platform.auth import AccessRule, Authenticator, Principal, authenticate, revoked_token
 from toko.platform.error_codes import CommonReason, ReasonCode
 from toko.platform.errors import DomainError, Unauthenticated
 
@@ -17,6 +18,7 @@ __all__ = ["Authenticator", "admit", "header_text", "identify", "revoked"]
 _REALM = 'Bearer realm="toko"'
 _ERROR_OF_REASON: dict[ReasonCode, str] = {
     CommonReason.INVALID_TOKEN: "invalid_token",
+    CommonReason.TOKEN_ROLES_CHANGED: "invalid_token",
     CommonReason.INVALID_AUTHORIZATION: "invalid_request",
 }
 
@@ -59,9 +61,10 @@ def admit(rule: AccessRule, principal: Principal) -> None:
         raise problem from None
 
 
-def revoked() -> Problem:
-    """The 401 of a token its owner or an admin revoked."""
-    return _unauthorized(Unauthenticated(CommonReason.INVALID_TOKEN, "the token has been revoked"))
+def revoked(cause: RevocationCause.ValueType) -> Problem:
+    """The 401 of a revoked token: TOKEN_ROLES_CHANGED, saying to refresh it, when the account's roles
+    changed; INVALID_TOKEN otherwise."""
+    return _unauthorized(revoked_token(cause))
 
 
 def _unauthorized(error: Unauthenticated) -> Problem:

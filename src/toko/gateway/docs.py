@@ -1,7 +1,14 @@
-"""Interactive API docs at ``/docs``: Swagger UI from the ``swagger-ui-bundle-v2`` wheel, served locally."""
+"""Interactive API docs at ``/docs``: Swagger UI from the ``swagger-ui-bundle-v2`` wheel, served locally.
+
+Its Authorize button signs in with the authorization code flow and PKCE as the public client
+``docs_client_id`` (the auth seed registers ``api-docs``): the provider sends the browser back to
+Swagger UI's own ``oauth2-redirect.html``, served from the same wheel at ``/docs/oauth2-redirect.html``
+(where Swagger UI looks for it beside ``/docs/``), which hands the code to the docs page.
+"""
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,6 +16,9 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 
 ASSETS_PREFIX = "/docs/assets/"
+REDIRECT_PAGE = "/docs/oauth2-redirect.html"
+# The page loads its script by a relative path: beside it.
+REDIRECT_SCRIPT = "/docs/oauth2-redirect.js"
 _PACKAGE = "swagger_ui_bundle"
 _TYPES = {
     "swagger-ui.css": b"text/css; charset=utf-8",
@@ -17,15 +27,23 @@ _TYPES = {
     "swagger-ui-standalone-preset.js": b"text/javascript; charset=utf-8",
     "favicon-32x32.png": b"image/png",
     "favicon-16x16.png": b"image/png",
+    "oauth2-redirect.html": b"text/html; charset=utf-8",
+    "oauth2-redirect.js": b"text/javascript; charset=utf-8",
 }
-_INITIALIZER = b"""window.onload = function () {
+_INITIALIZER = """window.onload = function () {
   window.ui = SwaggerUIBundle({
     url: "/openapi.json",
     dom_id: "#swagger-ui",
     deepLinking: true,
     persistAuthorization: true,
+    oauth2RedirectUrl: %(redirect_url)s,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
     layout: "StandaloneLayout"
+  });
+  window.ui.initOAuth({
+    clientId: %(client_id)s,
+    usePkceWithAuthorizationCodeGrant: true,
+    scopes: "openid account"
   });
 };
 """
@@ -71,10 +89,23 @@ def _asset(body: bytes, content_type: bytes) -> Asset:
     return Asset(body, zlib.compress(body, 9, wbits=31), content_type)
 
 
+def initializer(*, client_id: str, redirect_url: str) -> bytes:
+    """The script that starts Swagger UI on ``/openapi.json``, its Authorize button set up for PKCE."""
+    return (
+        _INITIALIZER % {"client_id": json.dumps(client_id), "redirect_url": json.dumps(redirect_url)}
+    ).encode()
+
+
 @dataclass
 class DocsAssets:
-    """The docs page and its assets, read from the wheel on first request and kept."""
+    """The docs page and its assets, read from the wheel on first request and kept.
 
+    ``client_id`` is the public OAuth client of the Authorize button; the provider sends the browser
+    back to ``redirect_url`` (``REDIRECT_PAGE`` on the public origin).
+    """
+
+    client_id: str = "api-docs"
+    redirect_url: str = f"http://127.0.0.1:8080{REDIRECT_PAGE}"
     _cache: dict[str, Asset] = field(default_factory=dict)
 
     def page(self) -> Asset:
@@ -84,7 +115,8 @@ class DocsAssets:
     def asset(self, name: str) -> Asset | None:
         """The asset called ``name`` (a bare file name), or None when there is no such asset."""
         if name == "swagger-initializer.js":
-            return self._cached(name, lambda: _asset(_INITIALIZER, b"text/javascript; charset=utf-8"))
+            script = initializer(client_id=self.client_id, redirect_url=self.redirect_url)
+            return self._cached(name, lambda: _asset(script, b"text/javascript; charset=utf-8"))
         content_type = _TYPES.get(name)
         if content_type is None:
             return None

@@ -141,10 +141,12 @@ def build_openapi(
     routes: list[Route],
     *,
     public_base_url: str = "http://127.0.0.1:8080",
+    docs_client_id: str = "api-docs",
     title: str = "toko API",
     version: str = "v1",
 ) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``routes``; the OAuth 2 endpoints are under ``public_base_url``."""
+    """The OpenAPI 3.1 document of ``routes``; the OAuth 2 endpoints are under ``public_base_url``, and
+    ``docs_client_id`` is the public client that signs in from the docs."""
     schemas = _Schemas(contracts)
     paths: dict[str, dict[str, Any]] = {}
     used_ids: set[str] = set()
@@ -189,7 +191,7 @@ def build_openapi(
                     "schema": {"type": "string"},
                 }
             },
-            "securitySchemes": _security_schemes(public_base_url.rstrip("/"), routes),
+            "securitySchemes": _security_schemes(public_base_url.rstrip("/"), routes, docs_client_id),
         },
     }
 
@@ -274,7 +276,7 @@ def _operation(
     return operation
 
 
-def _security_schemes(base: str, routes: list[Route]) -> dict[str, Any]:
+def _security_schemes(base: str, routes: list[Route], docs_client_id: str) -> dict[str, Any]:
     used = {scope for route in routes for scope in route.rule.scopes}
     scopes = {**SCOPES, **{scope: scope for scope in sorted(used - SCOPES.keys())}}
     return {
@@ -289,7 +291,12 @@ def _security_schemes(base: str, routes: list[Route]) -> dict[str, Any]:
         },
         "oauth2": {
             "type": "oauth2",
-            "description": "toko's OAuth 2.1 / OpenID Connect provider (PKCE with S256 is required).",
+            "description": (
+                "toko's OAuth 2.1 / OpenID Connect provider. The authorization code flow is for public "
+                "clients, with PKCE (S256, required) and no secret: these docs sign in as the public "
+                f"client `{docs_client_id}` (leave the secret empty). Client credentials are for "
+                "confidential clients."
+            ),
             "flows": {
                 "authorizationCode": {
                     "authorizationUrl": f"{base}/oauth2/authorize",

@@ -61,6 +61,9 @@ class GatewaySettings(BaseSettings):
         default="nats://127.0.0.1:14222", validation_alias=AliasChoices("nats_url", "TOKO_NATS_URL")
     )
     follow_revocations: bool = True
+    # The public OAuth client of the Authorize button on /docs (the auth seed registers it, with
+    # <public_base_url>/docs/oauth2-redirect.html as its redirect URI).
+    docs_client_id: str = "api-docs"
     # Rate limiting, in Valkey; anonymous API calls are limited per IP, authenticated ones per client
     # (client id + subject), and POSTs to the sign-in and token endpoints per IP, much more strictly.
     redis_url: str = Field(
@@ -73,4 +76,6 @@ class GatewaySettings(BaseSettings):
     rate_limit_sign_in_paths: list[str] = Field(
         default_factory=lambda: ["/oauth2/token", "/oauth2/login", "/oauth2/authorize"]
     )
+    # POSTs under these prefixes are limited like sign-ins: the account pages (sign-up, password reset).
+    rate_limit_sign_in_prefixes: list[str] = Field(default_factory=lambda: ["/account/"])
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("TOKO_LOG_LEVEL"))

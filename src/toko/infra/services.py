@@ -101,7 +101,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         proto_service="toko.auth.v1.AuthService",
         seed=("toko.services.auth.seed",),
         http_port=50064,
-        http_mounts=("/oauth2/", "/.well-known/"),
+        http_mounts=("/oauth2/", "/account/", "/.well-known/"),
     ),
     ServiceSpec(
         "inventory",

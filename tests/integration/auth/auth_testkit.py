@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -9,16 +10,23 @@ import secrets
 import socket
 import uuid
 import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import grpc
 import httpx
+import nats
+import nats.aio.msg
+import pytest
 from authlib.deprecate import AuthlibDeprecationWarning
+from google.protobuf.message import Message
 
+from toko.common.v1.event_pb2 import EventEnvelope
 from toko.infra.servers import InfraEndpoints
 from toko.platform.errors import Unauthenticated
 from toko.platform.grpc import STATUS_DETAILS_KEY, status_of
@@ -32,6 +40,8 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 __all__ = ["AsyncOAuth2Client"]
+
+M = TypeVar("M", bound=Message)
 
 PASSWORD = "kata-sandi-rahasia-1"
 TOTP_CODE = "246810"
@@ -68,6 +78,18 @@ def auth_settings(
     )
 
 
+def real_user_settings(
+    infrastructure: InfraEndpoints, user_port: int, tmp_path_factory: pytest.TempPathFactory
+) -> AuthSettings:
+    """Settings of a provider calling the real user service on ``user_port`` (the ``user_service`` fixture)."""
+    return auth_settings(
+        infrastructure,
+        database_name=f"auth_real_{uuid.uuid4().hex[:8]}",
+        data_dir=Path(tmp_path_factory.mktemp("auth-real")),
+        user_service=f"127.0.0.1:{user_port}",
+    )
+
+
 @dataclass
 class FakeAccount:
     """An account of the fake user service."""
@@ -78,6 +100,7 @@ class FakeAccount:
     roles: tuple[str, ...] = ("buyer",)
     shop_id: str = ""
     totp: bool = False
+    language: str = "id"
 
 
 class FakeUserService(user_pb2_grpc.UserServiceServicer):
@@ -120,6 +143,8 @@ class FakeUserService(user_pb2_grpc.UserServiceServicer):
             shop_id=account.shop_id,
             email_verified=True,
             totp_required=account.totp,
+            email=account.email,
+            language=account.language,
         )
 
     async def VerifySecondFactor(self, request: Any, context: Any) -> user_pb2.VerifySecondFactorResponse:
@@ -145,6 +170,53 @@ class FakeUserService(user_pb2_grpc.UserServiceServicer):
             roles=list(account.roles),
             shop_id=account.shop_id,
         )
+
+
+class Events:
+    """Events of some kinds published on NATS while a test module runs, as its tests read them: the
+    links the user service mails (until the notification service sends them), the provider's notices."""
+
+    def __init__(self, *kinds: type[Message]) -> None:
+        self.kinds = kinds
+        self.events: list[Message] = []
+        self.arrived = asyncio.Event()
+
+    async def collect(self, message: nats.aio.msg.Msg) -> None:
+        envelope = EventEnvelope.FromString(message.data)
+        for kind in self.kinds:
+            event = kind()
+            if envelope.payload.Unpack(event):
+                self.events.append(event)
+                self.arrived.set()
+
+    def of(self, kind: type[M], **fields: str) -> list[M]:
+        """The events of ``kind`` whose ``fields`` have these values, so far."""
+        return [
+            e
+            for e in self.events
+            if isinstance(e, kind) and all(getattr(e, name) == value for name, value in fields.items())
+        ]
+
+    async def wait_for(self, kind: type[M], count: int = 1, **fields: str) -> list[M]:
+        """Wait until ``count`` events of ``kind`` with these ``fields`` have arrived."""
+        async with asyncio.timeout(10):
+            while len(found := self.of(kind, **fields)) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+        return found
+
+
+@asynccontextmanager
+async def listening(nats_url: str, subject: str, *kinds: type[Message]) -> AsyncIterator[Events]:
+    """The events of ``kinds`` published on ``subject`` from now on, until the block ends."""
+    events = Events(*kinds)
+    client = await nats.connect(nats_url)
+    subscription = await client.subscribe(subject, cb=events.collect)
+    try:
+        yield events
+    finally:
+        await subscription.unsubscribe()
+        await client.close()
 
 
 def pkce_pair() -> tuple[str, str]:

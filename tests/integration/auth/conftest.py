@@ -9,7 +9,7 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
-from auth_testkit import FakeAccount, FakeUserService, auth_settings
+from auth_testkit import FakeAccount, FakeUserService, auth_settings, free_port
 
 from toko.infra.servers import InfraEndpoints
 from toko.platform.auth import Principal
@@ -18,6 +18,8 @@ from toko.services.auth.bootstrap import AuthService, build
 from toko.services.auth.domain import ClientSpec, ClientType
 from toko.services.auth.handlers import clients
 from toko.services.auth.settings import AuthSettings
+from toko.services.user.bootstrap import bootstrap as user_bootstrap
+from toko.services.user.settings import UserSettings
 from toko.user.v1 import user_pb2_grpc
 
 ADMIN = Principal(subject="test-admin", roles=frozenset({"admin"}))
@@ -89,6 +91,43 @@ async def browser(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
         base_url=base_url, follow_redirects=False, headers={"x-forwarded-for": address}, timeout=20
     ) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def user_port() -> int:
+    """Where the real user service listens, for the modules that start it (``user_service``)."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+async def user_service(
+    infrastructure: InfraEndpoints, settings: AuthSettings, user_port: int, base_url: str
+) -> AsyncIterator[RunningService]:
+    """The real user service, trusting the provider's keys; its module's ``settings`` point the provider
+    at it (``real_user_settings``)."""
+    user_settings = UserSettings.model_validate(
+        {
+            "TOKO_DATABASE_URL": infrastructure.database_url,
+            "TOKO_NATS_URL": infrastructure.nats_url,
+            "TOKO_REDIS_URL": infrastructure.redis_url,
+            "TOKO_PUBLIC_BASE_URL": base_url,
+            "TOKO_AUTH_JWKS_URL": f"{base_url}/oauth2/jwks",
+            "TOKO_DATA_DIR": str(settings.data_dir),
+            "port": user_port,
+            "database_name": f"user_real_{uuid.uuid4().hex[:8]}",
+            "db_pool_size": 4,
+        }
+    )
+    running = await start_service(await user_bootstrap(user_settings), user_settings)
+    yield running
+    await running.stop(1.0)
+
+
+@pytest.fixture(scope="module")
+async def users(user_service: RunningService) -> AsyncIterator[user_pb2_grpc.UserServiceAsyncStub]:
+    """A client of the real user service."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{user_service.port}") as channel:
+        yield user_pb2_grpc.UserServiceStub(channel)
 
 
 @pytest.fixture

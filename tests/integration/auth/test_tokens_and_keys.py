@@ -114,7 +114,7 @@ async def test_introspection(
         "active"
     ] is False
     jti = jwt.decode(token, KeySet.import_key_set((await browser.get("/oauth2/jwks")).json())).claims["jti"]
-    assert await auth.provider.valkey.exists(revoked_key(jti))
+    assert await auth.provider.valkey.get(revoked_key(jti)) == b"REVOCATION_CAUSE_GRANT_REVOKED"
 
 
 async def test_rotation_publishes_ahead_and_keeps_the_old_key_until_its_tokens_expire(

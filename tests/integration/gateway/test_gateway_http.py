@@ -331,8 +331,23 @@ async def test_docs_and_assets_are_served_locally(client: httpx.AsyncClient) -> 
     assert len(bundle.content) > 100_000
     init = await client.get("/docs/assets/swagger-initializer.js")
     assert "/openapi.json" in init.text
+    assert 'clientId: "api-docs"' in init.text
+    assert "usePkceWithAuthorizationCodeGrant: true" in init.text
+    assert 'oauth2RedirectUrl: "http://127.0.0.1:8080/docs/oauth2-redirect.html"' in init.text
     _problem(await client.get("/docs/assets/../../etc/passwd"), 404, "ROUTE_NOT_FOUND")
     _problem(await client.post("/openapi.json"), 405, "METHOD_NOT_ALLOWED")
+
+
+async def test_swagger_uis_oauth2_redirect_page_is_served_beside_the_docs(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs/oauth2-redirect.html")
+    script = await client.get("/docs/oauth2-redirect.js")
+
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<script src="oauth2-redirect.js"></script>' in page.text
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "swaggerUIRedirectOauth2" in script.text
 
 
 async def test_health_and_liveness(client: httpx.AsyncClient) -> None:

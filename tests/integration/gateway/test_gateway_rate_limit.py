@@ -42,7 +42,7 @@ async def limited(
             settings_for(
                 upstream.address,
                 redis_url=infrastructure.redis_url,
-                http_upstreams={"/oauth2/": base},
+                http_upstreams={"/oauth2/": base, "/account/": base},
                 **LIMITS,
             )
         )
@@ -109,15 +109,20 @@ async def test_bad_tokens_spend_the_ip_budget(limited: tuple[Gateway, Client]) -
     assert statuses == [401, 401, 401, 429]
 
 
-async def test_sign_in_posts_have_a_stricter_limit(limited: tuple[Gateway, Client]) -> None:
+@pytest.mark.parametrize(
+    ("post", "page"), [("/oauth2/token", "/oauth2/login"), ("/account/signup", "/account/signup")]
+)
+async def test_sign_in_and_account_posts_have_a_stricter_limit(
+    limited: tuple[Gateway, Client], post: str, page: str
+) -> None:
     _, client = limited
     async with client(_ip()) as http:
-        posts = [(await http.post("/oauth2/token", content=b"grant_type=x")).status_code for _ in range(3)]
-        page = await http.get("/oauth2/login")
+        posts = [(await http.post(post, content=b"grant_type=x")).status_code for _ in range(3)]
+        shown = await http.get(page)
 
     assert posts == [200, 200, 429]
-    assert page.status_code == 200
-    assert page.headers["ratelimit-policy"] == '"api-ip";q=3;w=60'
+    assert shown.status_code == 200
+    assert shown.headers["ratelimit-policy"] == '"api-ip";q=3;w=60'
 
 
 async def test_a_revoked_token_is_refused_on_protected_routes(
@@ -140,6 +145,32 @@ async def test_a_revoked_token_is_refused_on_protected_routes(
     assert after.json()["reason"] == "INVALID_TOKEN"
     assert 'error_description="the token has been revoked"' in after.headers["www-authenticate"]
     assert public.status_code == 200
+
+
+async def test_a_token_revoked_because_the_roles_changed_is_refused_saying_to_refresh_it(
+    limited: tuple[Gateway, Client], token_issuer: TokenIssuer, infrastructure: InfraEndpoints
+) -> None:
+    _, client = limited
+    tokens = {cause: uuid.uuid4().hex for cause in ("roles", "password", "unknown")}
+    valkey = create_valkey(infrastructure.redis_url)
+    await valkey.set(f"toko:auth:revoked:{tokens['roles']}", b"REVOCATION_CAUSE_ROLES_CHANGED", ex=900)
+    await valkey.set(f"toko:auth:revoked:{tokens['password']}", b"REVOCATION_CAUSE_PASSWORD_CHANGED", ex=900)
+    await valkey.set(f"toko:auth:revoked:{tokens['unknown']}", b"SOMETHING_ELSE", ex=900)
+    await valkey.aclose()
+    answers = {}
+    async with client(_ip()) as http:
+        for cause, jti in tokens.items():
+            token = token_issuer.mint(sub=f"u-{jti}", roles=["buyer"], scopes=["catalog.write"], jti=jti)
+            answers[cause] = await http.post(
+                "/v1/products", json={"title": "Kopi"}, headers={"Authorization": bearer(token)}
+            )
+
+    roles = answers["roles"]
+    assert roles.status_code == 401
+    assert roles.json()["reason"] == "TOKEN_ROLES_CHANGED"
+    assert "refresh it" in roles.json()["detail"]
+    assert 'error="invalid_token"' in roles.headers["www-authenticate"]
+    assert [answers[c].json()["reason"] for c in ("password", "unknown")] == ["INVALID_TOKEN"] * 2
 
 
 async def test_without_valkey_requests_pass_and_the_gateway_says_so(

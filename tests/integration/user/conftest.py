@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import parse_qs, urlsplit
 
 import grpc
 import nats
@@ -116,7 +117,8 @@ def sign_up(stub: Stub, events: EventLog) -> SignUp:
         user = (await stub.SignUp(request)).user
         if verified:
             [requested] = await events.wait_for(events_pb2.EmailVerificationRequested, user.id)
-            token = requested.verification_url.split("token=", 1)[1]  # type: ignore[attr-defined]
+            link = urlsplit(requested.verification_url)  # type: ignore[attr-defined]
+            token = parse_qs(link.query)["token"][0]
             user = (await stub.VerifyEmail(pb.VerifyEmailRequest(token=token))).user
         return user, password
 

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import grpc
+import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from sqlalchemy import func, select, update
-from user_testkit import as_admin, as_service, as_user, failure, metadata_of, unique_email
+from user_testkit import (
+    UNSEEN_OR_REORDERED_NAMES,
+    as_admin,
+    as_service,
+    as_user,
+    failure,
+    metadata_of,
+    unique_email,
+)
 
 from conftest import EventLog, SignUp, Stub
 from toko.platform.db import Database
@@ -20,7 +30,18 @@ PASSWORD = "Kopi-Susu-Gula-Aren-2025"
 
 
 def token_of(url: str) -> str:
-    return url.split("token=", 1)[1]
+    return parse_qs(urlsplit(url).query)["token"][0]
+
+
+async def expire_tokens(database: Database, user_id: str) -> None:
+    """Let every emailed token of the account run out, as a day later."""
+    async with database.sessions() as session:
+        await session.execute(
+            update(account_tokens)
+            .where(account_tokens.c.user_id == user_id)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        await session.commit()
 
 
 async def count_users(database: Database, email: str) -> int:
@@ -44,17 +65,35 @@ async def test_sign_up_mails_a_link_that_verifies_the_address(stub: Stub, events
     verified = (
         await stub.VerifyEmail(pb.VerifyEmailRequest(token=token_of(requested.verification_url)))
     ).user
-    again = await failure(stub.VerifyEmail(pb.VerifyEmailRequest(token=token_of(requested.verification_url))))
+    # A second click, or a mail scanner that opened the link first, still ends in "verified".
+    again = (await stub.VerifyEmail(pb.VerifyEmailRequest(token=token_of(requested.verification_url)))).user
     await events.wait_for(events_pb2.EmailVerified, user.id)
 
     assert user.email == email.lower()
     assert user.phone == "+6281234567890"
     assert (user.email_verified, list(user.roles)) == (False, ["buyer"])
     assert signed_up.email == email.lower()
-    assert requested.verification_url.startswith("http://127.0.0.1:8080/v1/users:verifyEmail?token=")
+    assert requested.verification_url.startswith("http://127.0.0.1:8080/account/verify-email?token=")
+    assert parse_qs(urlsplit(requested.verification_url).query)["lang"] == ["id"]
     assert requested.expire_time.ToDatetime(UTC) > datetime.now(UTC) + timedelta(hours=23)
     assert verified.email_verified
-    assert again == (INVALID, "INVALID_TOKEN", ["token"])
+    assert again == verified
+    assert len(events.of(events_pb2.EmailVerified, user.id)) == 1
+
+
+async def test_a_verification_link_past_its_time_or_unknown_is_refused_even_once_used(
+    stub: Stub, sign_up: SignUp, events: EventLog, database: Database
+) -> None:
+    user, _ = await sign_up()
+    [requested] = await events.wait_for(events_pb2.EmailVerificationRequested, user.id)
+    token = token_of(requested.verification_url)
+    await stub.VerifyEmail(pb.VerifyEmailRequest(token=token))
+    await expire_tokens(database, user.id)
+
+    expired = await failure(stub.VerifyEmail(pb.VerifyEmailRequest(token=token)))
+    unknown = await failure(stub.VerifyEmail(pb.VerifyEmailRequest(token="bukan-token-yang-benar")))
+
+    assert expired == unknown == (INVALID, "INVALID_TOKEN", ["token"])
 
 
 async def test_a_duplicate_email_is_a_conflict_whatever_its_case(
@@ -127,6 +166,47 @@ async def test_resending_verification_voids_the_earlier_link(
     assert done[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "EMAIL_ALREADY_VERIFIED")
 
 
+async def test_an_accounts_language_is_chosen_at_sign_up_changed_by_mask_and_carried_to_its_emails(
+    stub: Stub, sign_up: SignUp, events: EventLog
+) -> None:
+    default, _ = await sign_up()
+    english, password = await sign_up(language="en", name="Jane Doe")
+    refused = await failure(
+        stub.SignUp(pb.SignUpRequest(email=unique_email(), password=PASSWORD, name="Budi", language="fr"))
+    )
+    [verification] = await events.wait_for(events_pb2.EmailVerificationRequested, english.id)
+    await stub.RequestPasswordReset(pb.RequestPasswordResetRequest(email=english.email))
+    [reset] = await events.wait_for(events_pb2.PasswordResetRequested, english.id)
+
+    switched = (
+        await stub.UpdateUser(
+            pb.UpdateUserRequest(
+                user=pb.User(id="me", language="id"), update_mask=FieldMask(paths=["language"])
+            ),
+            metadata=metadata_of(english),
+        )
+    ).user
+    unknown = await failure(
+        stub.UpdateUser(
+            pb.UpdateUserRequest(
+                user=pb.User(id="me", language="jv"), update_mask=FieldMask(paths=["language"])
+            ),
+            metadata=metadata_of(english),
+        )
+    )
+    credentials = await stub.VerifyCredentials(
+        pb.VerifyCredentialsRequest(email=english.email, password=password), metadata=as_service()
+    )
+
+    assert (default.language, english.language) == ("id", "en")
+    assert refused == (INVALID, "INVALID_LANGUAGE", ["language"])
+    assert (verification.language, verification.name) == ("en", "Jane Doe")
+    assert (reset.language, reset.name) == ("en", "Jane Doe")
+    assert switched.language == "id"
+    assert unknown == (INVALID, "INVALID_LANGUAGE", ["user.language"])
+    assert (credentials.email, credentials.language) == (english.email, "id")
+
+
 # --- passwords ----------------------------------------------------------------------------------------------
 
 
@@ -167,13 +247,7 @@ async def test_an_expired_reset_token_is_refused(
     user, _ = await sign_up()
     await stub.RequestPasswordReset(pb.RequestPasswordResetRequest(email=user.email))
     [requested] = await events.wait_for(events_pb2.PasswordResetRequested, user.id)
-    async with database.sessions() as session:
-        await session.execute(
-            update(account_tokens)
-            .where(account_tokens.c.user_id == user.id)
-            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
-        )
-        await session.commit()
+    await expire_tokens(database, user.id)
 
     code, reason, _ = await failure(
         stub.ResetPassword(
@@ -305,6 +379,30 @@ async def test_a_profile_is_updated_by_field_mask(stub: Stub, sign_up: SignUp) -
     assert set(bad[2]) == {"user.birth_date", "user.avatar_url"}
     assert email_mask[:2] == (INVALID, "INVALID_UPDATE_MASK")
     assert fetched == updated
+
+
+@pytest.mark.parametrize(
+    "name", list(UNSEEN_OR_REORDERED_NAMES.values()), ids=list(UNSEEN_OR_REORDERED_NAMES)
+)
+async def test_a_profile_name_of_invisible_or_reordering_characters_is_refused(
+    stub: Stub, sign_up: SignUp, name: str
+) -> None:
+    user, _ = await sign_up()
+
+    refused = await failure(
+        stub.UpdateUser(
+            pb.UpdateUserRequest(user=pb.User(id="me", name=name), update_mask=FieldMask(paths=["name"])),
+            metadata=metadata_of(user),
+        )
+    )
+    signing_up = await failure(
+        stub.SignUp(pb.SignUpRequest(email=unique_email(), password=PASSWORD, name=name))
+    )
+    kept = (await stub.GetUser(pb.GetUserRequest(user_id="me"), metadata=metadata_of(user))).user
+
+    assert refused == (INVALID, "INVALID_NAME", ["user.name"])
+    assert signing_up == (INVALID, "INVALID_NAME", ["name"])
+    assert kept.name == user.name
 
 
 async def test_one_buyer_cannot_reach_another_buyers_account(stub: Stub, sign_up: SignUp) -> None:

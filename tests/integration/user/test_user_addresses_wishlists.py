@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 
 import grpc
+import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from sqlalchemy import func, select
-from user_testkit import failure, metadata_of
+from user_testkit import UNSEEN_OR_REORDERED_NAMES, failure, metadata_of
 
 from conftest import SignUp, Stub
 from toko.platform.db import Database
@@ -285,6 +286,24 @@ async def test_collections_group_items_that_stay_on_the_wishlist(stub: Stub, sig
     assert [(i.product_id, list(i.collection_ids)) for i in in_collection] == [(kue, [lebaran.id])]
     assert [(c.name, c.item_count) for c in collections] == [("Kado Lebaran", 1)]
     assert [i.product_id for i in everything] == [baju, kue]
+
+
+@pytest.mark.parametrize(
+    "name", list(UNSEEN_OR_REORDERED_NAMES.values()), ids=list(UNSEEN_OR_REORDERED_NAMES)
+)
+async def test_a_collection_name_of_invisible_or_reordering_characters_is_refused(
+    stub: Stub, sign_up: SignUp, name: str
+) -> None:
+    user, _ = await sign_up()
+
+    refused = await failure(
+        stub.CreateWishlistCollection(
+            pb.CreateWishlistCollectionRequest(user_id="me", collection=pb.WishlistCollection(name=name)),
+            metadata=metadata_of(user),
+        )
+    )
+
+    assert refused == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_COLLECTION_NAME", ["collection.name"])
 
 
 async def test_the_wishlist_pages_newest_first(stub: Stub, sign_up: SignUp) -> None:

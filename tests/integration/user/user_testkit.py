@@ -18,6 +18,14 @@ from toko.services.user.settings import UserSettings
 Metadata = tuple[tuple[str, str], ...]
 ACCOUNT_SCOPES = ("openid", "account", "shop.manage")
 ADMIN_ID = "00000000-0000-7000-8000-000000000001"
+# Names that would show as a blank, or display as something they are not (the platform's text rule).
+UNSEEN_OR_REORDERED_NAMES = {
+    "zero-width-space": "\u200b",
+    "joiners-and-word-joiner": "\u200c\u200d\u2060",
+    "byte-order-mark-and-space": "\ufeff \u200b",
+    "right-to-left-override": "Budi \u202eotnasS",
+    "isolates": "\u2066Budi\u2069",
+}
 
 
 def user_settings(infrastructure: InfraEndpoints, database_name: str, **overrides: Any) -> UserSettings:

@@ -74,6 +74,8 @@ def test_refused_redirect_uris(uri: str) -> None:
         ({"grant_types": ("client_credentials",), "roles": ("service",)}, "UNKNOWN_ROLE"),
         ({"redirect_uris": ()}, "REDIRECT_URI_REQUIRED"),
         ({"name": " "}, "INVALID_NAME"),
+        ({"name": "\u200b\u2060\ufeff"}, "INVALID_NAME"),
+        ({"name": "toko \u202eerots"}, "INVALID_NAME"),
     ],
 )
 def test_refused_registrations(changes: dict[str, object], reason: str) -> None:

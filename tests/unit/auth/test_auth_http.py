@@ -8,8 +8,9 @@ from typing import Any
 
 import orjson
 
-from toko.services.auth.http.app import OAuthApp, templates
+from toko.services.auth.http.app import OAuthApp
 from toko.services.auth.http.asgi import MAX_BODY_BYTES
+from toko.services.auth.http.pages import templates
 
 
 def _app() -> OAuthApp:

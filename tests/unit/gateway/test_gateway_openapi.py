@@ -72,6 +72,8 @@ def test_query_parameters_and_protected_routes(document: dict[str, Any]) -> None
         "bearerFormat": "JWT",
         "description": schemes["bearerAuth"]["description"],
     }
+    assert "PKCE" in schemes["oauth2"]["description"]
+    assert "public client `api-docs`" in schemes["oauth2"]["description"]
     code_flow = schemes["oauth2"]["flows"]["authorizationCode"]
     assert code_flow["authorizationUrl"] == "https://toko.example/oauth2/authorize"
     assert code_flow["tokenUrl"] == "https://toko.example/oauth2/token"

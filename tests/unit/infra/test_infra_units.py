@@ -84,6 +84,7 @@ def test_service_env_carries_the_platform_configuration(tmp_path: Path) -> None:
     assert json.loads(gateway["TOKO_GATEWAY_UPSTREAMS"]) == upstreams(SERVICES)
     assert json.loads(gateway["TOKO_GATEWAY_HTTP_UPSTREAMS"]) == {
         "/oauth2/": "http://127.0.0.1:50064",
+        "/account/": "http://127.0.0.1:50064",
         "/.well-known/": "http://127.0.0.1:50064",
     }
 

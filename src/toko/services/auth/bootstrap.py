@@ -29,8 +29,9 @@ from toko.services.auth.domain import KeyPolicy
 from toko.services.auth.grpc_api import AuthServicer
 from toko.services.auth.handlers import SOURCE, Lifetimes, Provider
 from toko.services.auth.handlers.tokens import purge_expired
-from toko.services.auth.http.app import OAuthApp, templates
+from toko.services.auth.http.app import OAuthApp
 from toko.services.auth.http.asgi import HttpListener, bind_socket
+from toko.services.auth.http.pages import templates
 from toko.services.auth.http.security import LoginThrottle, Sessions, Signer
 from toko.services.auth.keys import KeyRing
 from toko.services.auth.settings import AuthSettings
@@ -113,6 +114,7 @@ async def build(settings: AuthSettings, *, accounts: Accounts | None = None) -> 
         ),
         signer=Signer(derive_key(load_master_secret(settings.data_dir, SOURCE), SOURCE, "cookies")),
         pages=templates(),
+        registration=user_service,
     )
     http = HttpListener(
         web, bind_socket(settings.host, settings.http_port), forwarded_allow_ips=settings.forwarded_allow_ips

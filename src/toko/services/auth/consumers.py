@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 
+from toko.auth.v1.events_pb2 import RevocationCause
 from toko.common.v1.event_pb2 import EventEnvelope
 from toko.platform.db import UnitOfWork
 from toko.platform.events import event_subject
@@ -42,7 +43,11 @@ class UserEvents:
         if isinstance(payload, events_pb2.UserRolesChanged):
             await end_user_access_tokens(provider=self._provider, uow=uow, user_id=payload.user_id)
             return
-        if not isinstance(payload, events_pb2.PasswordChanged | events_pb2.UserDeleted):
+        if isinstance(payload, events_pb2.PasswordChanged):
+            cause = RevocationCause.REVOCATION_CAUSE_PASSWORD_CHANGED
+        elif isinstance(payload, events_pb2.UserDeleted):
+            cause = RevocationCause.REVOCATION_CAUSE_ACCOUNT_DELETED
+        else:
             return
-        await revoke_user_tokens(provider=self._provider, uow=uow, user_id=payload.user_id)
+        await revoke_user_tokens(provider=self._provider, uow=uow, user_id=payload.user_id, cause=cause)
         await self._sessions.end_all(payload.user_id)

@@ -18,6 +18,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from toko.platform.rules import Violation, raise_if
+from toko.platform.text import checked_text
 from toko.services.auth.error_codes import ErrorCode
 
 # --- scopes and roles ---------------------------------------------------------------------------------------
@@ -151,12 +152,8 @@ def _uri_problem(uri: str) -> str | None:
 
 def validate_client(spec: ClientSpec) -> ClientSpec:
     """The registration, normalised; raise ``ValidationFailed`` naming every broken rule."""
-    problems: list[Violation] = []
-    name = spec.name.strip()
-    if not name or len(name) > MAX_NAME_LENGTH:
-        problems.append(
-            Violation("client.name", f"must be 1 to {MAX_NAME_LENGTH} characters", ErrorCode.INVALID_NAME)
-        )
+    # The name is shown on the login and consent pages: the platform's rule for text a person reads.
+    name, problems = checked_text(spec.name, "client.name", ErrorCode.INVALID_NAME, maximum=MAX_NAME_LENGTH)
     for label, uris in (
         ("client.redirect_uris", spec.redirect_uris),
         ("client.post_logout_redirect_uris", spec.post_logout_redirect_uris),

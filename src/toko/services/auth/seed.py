@@ -1,7 +1,9 @@
 """The first-party OAuth clients: ``python -m toko.services.auth.seed`` (runs after the user seed).
 
-Registers ``storefront`` (public, PKCE, authorization code and refresh token)
-and ``toko-scripts`` (confidential, client credentials, admin role) and merges
+Registers ``storefront`` (public, PKCE, authorization code and refresh token; its
+redirect on our origin is the page ``/oauth2/callback-demo``), ``api-docs`` (public,
+PKCE, authorization code: the Authorize button of the gateway's ``/docs``) and
+``toko-scripts`` (confidential, client credentials, admin role) and merges
 them under ``"clients"`` into ``<TOKO_DATA_DIR>/demo-credentials.json`` (mode
 0600), the file the user seed writes its demo accounts to. Running it again
 changes nothing; a ``toko-scripts`` secret missing from the file (or not
@@ -26,14 +28,18 @@ from toko.services.auth.accounts import VerifiedAccount
 from toko.services.auth.bootstrap import MIGRATIONS, key_ring, lifetimes
 from toko.services.auth.domain import OIDC_SCOPES, ClientSpec, ClientType, UserClaims, hash_secret, new_secret
 from toko.services.auth.handlers import SOURCE, Provider, clients
+from toko.services.auth.http.app import CALLBACK_DEMO_PATH, DEMO_CLIENT_ID
 from toko.services.auth.repository import AuthRepository
 from toko.services.auth.settings import AuthSettings
 
 CREDENTIALS_FILE = "demo-credentials.json"
 SEED_PRINCIPAL = Principal(subject="seed", roles=frozenset({"admin"}))
-STOREFRONT = "storefront"
+STOREFRONT = DEMO_CLIENT_ID
 SCRIPTS = "toko-scripts"
+API_DOCS = "api-docs"
 STOREFRONT_SCOPES = (*OIDC_SCOPES, "account", "shop.manage", "catalog.write")
+# Swagger UI's redirect page, as the gateway serves it (and configures /docs to use).
+DOCS_REDIRECT_PATH = "/docs/oauth2-redirect.html"
 
 
 def demo_clients(public_base_url: str) -> dict[str, ClientSpec]:
@@ -43,10 +49,19 @@ def demo_clients(public_base_url: str) -> dict[str, ClientSpec]:
         STOREFRONT: ClientSpec(
             name="toko storefront",
             client_type=ClientType.PUBLIC,
-            redirect_uris=(f"{base}/oauth2/callback-demo", "http://localhost:8765/callback"),
+            redirect_uris=(f"{base}{CALLBACK_DEMO_PATH}", "http://localhost:8765/callback"),
             post_logout_redirect_uris=(f"{base}/", "http://localhost:8765/"),
             allowed_scopes=STOREFRONT_SCOPES,
             grant_types=("authorization_code", "refresh_token"),
+            first_party=True,
+        ),
+        API_DOCS: ClientSpec(
+            name="toko API docs",
+            client_type=ClientType.PUBLIC,
+            redirect_uris=(f"{base}{DOCS_REDIRECT_PATH}",),
+            # Scopes are what a token may do at most; the roles the account holds still decide.
+            allowed_scopes=("openid", "profile", "email", "account", "shop.manage", "catalog.write", "admin"),
+            grant_types=("authorization_code",),
             first_party=True,
         ),
         SCRIPTS: ClientSpec(

@@ -3,7 +3,9 @@
 Pure Python: no database, transport or proto imports (an import-linter contract
 keeps it so). Every rule that a request can break is checked here and reported
 as a ``Violation`` naming the field, so one answer tells the client everything
-to fix. Password strength lives in ``passwords`` (it reads a word list).
+to fix. Password strength lives in ``passwords`` (it reads a word list). Every name a
+person reads (display, shop, collection, recipient, label, places) obeys the platform's
+text rule (``toko.platform.text``): no blanks of invisible characters, no bidi controls.
 
 Errors raised here (translated into platform errors by the handlers): ``ValidationFailed``
 (``toko.platform.rules``), for bad values; it carries every violation.
@@ -23,6 +25,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from toko.platform.rules import ValidationFailed, Violation, raise_if
+from toko.platform.text import checked_text, clean_text
 from toko.services.user.error_codes import ErrorCode
 
 # --- limits -------------------------------------------------------------------------------------------------
@@ -50,6 +53,9 @@ LONGITUDE_RANGE = (95.0, 141.0)
 
 PHONE_REGION = "ID"
 DEFAULT_COLLECTION_NAME = "Semua"
+# The languages of an account's emails and pages; Indonesian unless the account chose otherwise.
+LANGUAGES: tuple[str, ...] = ("id", "en")
+DEFAULT_LANGUAGE = "id"
 
 # Indonesia's 38 provinces (since the 2022 split of Papua), as the Ministry of Home Affairs names them.
 PROVINCES: tuple[str, ...] = (
@@ -208,6 +214,7 @@ class User:
     totp_enabled: bool
     created_at: datetime
     updated_at: datetime
+    language: str = DEFAULT_LANGUAGE
     deleted: bool = False
 
     @property
@@ -292,27 +299,7 @@ class ShopFields:
 
 
 SHOP_UPDATABLE_FIELDS: tuple[str, ...] = ("name", "description", "origin_city")
-PROFILE_UPDATABLE_FIELDS: tuple[str, ...] = ("name", "phone", "birth_date", "avatar_url")
-
-
-# --- text ---------------------------------------------------------------------------------------------------
-
-
-def clean_text(value: str) -> str:
-    """NFC-normalised, trimmed, inner runs of whitespace made one space."""
-    return " ".join(unicodedata.normalize("NFC", value).split())
-
-
-def _text_problem(
-    value: str, path: str, reason: ErrorCode, *, maximum: int, minimum: int = 1, what: str = "characters"
-) -> list[Violation]:
-    if _CONTROL.search(value):
-        return [Violation(path, "must not contain control characters", reason)]
-    if not minimum <= len(value) <= maximum:
-        if minimum <= 0:
-            return [Violation(path, f"must be at most {maximum} {what}", reason)]
-        return [Violation(path, f"must be {minimum} to {maximum} {what}", reason)]
-    return []
+PROFILE_UPDATABLE_FIELDS: tuple[str, ...] = ("name", "phone", "birth_date", "avatar_url", "language")
 
 
 # --- accounts -----------------------------------------------------------------------------------------------
@@ -357,8 +344,17 @@ def normalise_phone(raw: str, path: str = "phone") -> str:
 
 def check_name(raw: str, path: str = "name") -> tuple[str, list[Violation]]:
     """The display name, cleaned, and what is wrong with it."""
-    name = clean_text(raw)
-    return name, _text_problem(name, path, ErrorCode.INVALID_NAME, maximum=NAME_MAX_LENGTH)
+    return checked_text(raw, path, ErrorCode.INVALID_NAME, maximum=NAME_MAX_LENGTH)
+
+
+def check_language(raw: str, path: str = "language") -> tuple[str, list[Violation]]:
+    """The account's language code and what is wrong with it; empty means the default, Indonesian."""
+    language = raw.strip().lower() or DEFAULT_LANGUAGE
+    if language not in LANGUAGES:
+        return language, [
+            Violation(path, f"must be one of: {', '.join(LANGUAGES)}", ErrorCode.INVALID_LANGUAGE)
+        ]
+    return language, []
 
 
 def parse_birth_date(raw: str, *, today: date, path: str = "birth_date") -> date | None:
@@ -430,19 +426,21 @@ def check_address(fields: AddressFields, *, prefix: str = "address.") -> Address
     problems: list[Violation] = []
     texts: dict[str, str] = {}
     for name in ("recipient", "city", "district", "sub_district"):
-        value = clean_text(getattr(fields, name))
-        texts[name] = value
-        problems += _text_problem(
-            value, prefix + name, ErrorCode.INVALID_ADDRESS_FIELD, maximum=ADDRESS_FIELD_MAX_LENGTH
+        texts[name], found = checked_text(
+            getattr(fields, name),
+            prefix + name,
+            ErrorCode.INVALID_ADDRESS_FIELD,
+            maximum=ADDRESS_FIELD_MAX_LENGTH,
         )
-    street = " ".join(unicodedata.normalize("NFC", fields.street).split())
-    problems += _text_problem(
-        street, prefix + "street", ErrorCode.INVALID_ADDRESS_FIELD, maximum=STREET_MAX_LENGTH
+        problems += found
+    street, found = checked_text(
+        fields.street, prefix + "street", ErrorCode.INVALID_ADDRESS_FIELD, maximum=STREET_MAX_LENGTH
     )
-    label = clean_text(fields.label)
-    problems += _text_problem(
-        label, prefix + "label", ErrorCode.INVALID_LABEL, maximum=LABEL_MAX_LENGTH, minimum=0
+    problems += found
+    label, found = checked_text(
+        fields.label, prefix + "label", ErrorCode.INVALID_LABEL, maximum=LABEL_MAX_LENGTH, minimum=0
     )
+    problems += found
     province = normalise_province(fields.province)
     if province is None:
         problems.append(
@@ -519,9 +517,8 @@ def merge_address(current: AddressFields, changes: AddressFields, mask: Sequence
 
 def check_collection_name(raw: str, path: str = "collection.name") -> str:
     """A collection name, cleaned; raise when empty, too long, or the implicit "Semua"."""
-    name = clean_text(raw)
-    problems = _text_problem(
-        name, path, ErrorCode.INVALID_COLLECTION_NAME, maximum=COLLECTION_NAME_MAX_LENGTH
+    name, problems = checked_text(
+        raw, path, ErrorCode.INVALID_COLLECTION_NAME, maximum=COLLECTION_NAME_MAX_LENGTH
     )
     if not problems and name.casefold() == DEFAULT_COLLECTION_NAME.casefold():
         problems = [
@@ -557,18 +554,20 @@ def domain_problem(domain: str, path: str = "domain") -> list[Violation]:
 def check_shop(fields: ShopFields, *, names: Sequence[str], prefix: str = "") -> ShopFields:
     """The named fields of a shop cleaned; raise with every problem."""
     problems: list[Violation] = []
-    name = clean_text(fields.name)
+    name, name_problems = checked_text(
+        fields.name,
+        prefix + "name",
+        ErrorCode.INVALID_SHOP_NAME,
+        minimum=SHOP_NAME_MIN_LENGTH,
+        maximum=SHOP_NAME_MAX_LENGTH,
+    )
     description = unicodedata.normalize("NFC", fields.description).strip()
-    city = clean_text(fields.origin_city)
+    city, city_problems = checked_text(
+        fields.origin_city, prefix + "origin_city", ErrorCode.INVALID_CITY, maximum=CITY_MAX_LENGTH
+    )
     domain = fields.domain.strip()
     if "name" in names:
-        problems += _text_problem(
-            name,
-            prefix + "name",
-            ErrorCode.INVALID_SHOP_NAME,
-            minimum=SHOP_NAME_MIN_LENGTH,
-            maximum=SHOP_NAME_MAX_LENGTH,
-        )
+        problems += name_problems
     if "description" in names and len(description) > SHOP_DESCRIPTION_MAX_LENGTH:
         problems.append(
             Violation(
@@ -578,9 +577,7 @@ def check_shop(fields: ShopFields, *, names: Sequence[str], prefix: str = "") ->
             )
         )
     if "origin_city" in names:
-        problems += _text_problem(
-            city, prefix + "origin_city", ErrorCode.INVALID_CITY, maximum=CITY_MAX_LENGTH
-        )
+        problems += city_problems
     if "domain" in names:
         problems += domain_problem(domain, prefix + "domain")
     raise_if(problems)

@@ -23,7 +23,11 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
     async def SignUp(self, request: pb.SignUpRequest, context: Any) -> pb.SignUpResponse:
         """Create an account."""
         command = accounts.SignUp(
-            email=request.email, password=request.password, name=request.name, phone=request.phone
+            email=request.email,
+            password=request.password,
+            name=request.name,
+            phone=request.phone,
+            language=request.language,
         )
         user = await accounts.sign_up(
             users=self._users,
@@ -91,6 +95,7 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
             phone=request.user.phone,
             birth_date=request.user.birth_date,
             avatar_url=request.user.avatar_url,
+            language=request.user.language,
         )
         user = await accounts.update_user(users=self._users, command=command, principal=current_principal())
         return pb.UpdateUserResponse(user=user)

@@ -35,6 +35,7 @@ def user_to_proto(user: User) -> pb.User:
         totp_enabled=user.totp_enabled,
         create_time=timestamp(user.created_at),
         update_time=timestamp(user.updated_at),
+        language=user.language,
     )
 
 

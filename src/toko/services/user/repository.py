@@ -65,6 +65,7 @@ users = Table(
     Column("phone", Text, nullable=False),
     Column("birth_date", Date, nullable=True),
     Column("avatar_url", Text, nullable=False),
+    Column("language", Text, nullable=False),
     Column("password_hash", Text, nullable=True),
     Column("is_admin", Boolean, nullable=False),
     Column("shop_id", _UUID, nullable=True),
@@ -232,6 +233,7 @@ def _user(row: Row[Any]) -> User:
         totp_enabled=row.totp_enabled,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        language=row.language,
         deleted=row.deleted_at is not None,
     )
 
@@ -339,6 +341,7 @@ class UserRepository:
                 phone=user.phone,
                 birth_date=user.birth_date,
                 avatar_url=user.avatar_url,
+                language=user.language,
                 password_hash=password_hash,
                 is_admin=user.is_admin,
                 shop_id=user.shop_id,
@@ -414,6 +417,19 @@ class UserRepository:
             .returning(account_tokens.c.user_id)
         )
         owner: str | None = used.scalar_one_or_none()
+        return owner
+
+    async def used_token_owner(self, *, digest: str, purpose: TokenPurpose, now: datetime) -> str | None:
+        """The account of a token that was used (or voided) and has not expired yet, or None."""
+        found = await self.session.execute(
+            select(account_tokens.c.user_id).where(
+                account_tokens.c.digest == digest,
+                account_tokens.c.purpose == purpose.value,
+                account_tokens.c.used_at.is_not(None),
+                account_tokens.c.expires_at > now,
+            )
+        )
+        owner: str | None = found.scalar_one_or_none()
         return owner
 
     async def void_tokens(self, *, user_id: str, purpose: TokenPurpose, now: datetime) -> None:

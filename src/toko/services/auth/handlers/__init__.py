@@ -9,6 +9,7 @@ the same for the admin API with ``DomainError``s. Grouped by aggregate:
 - ``authorization``: the authorization endpoint, consent and codes
 - ``tokens``: the token grants, revocation, introspection, userinfo
 - ``signing_keys``: rotation on request
+- ``sign_ins``: the notice of a sign-in from a new browser
 """
 
 from toko.services.auth.handlers.common import SOURCE, Lifetimes, OAuthError, Provider

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 
+from toko.auth.v1.events_pb2 import RevocationCause
 from toko.platform.auth import Principal
 from toko.platform.clock import Clock, utcnow
 from toko.platform.db import Database, UnitOfWork
@@ -14,7 +15,7 @@ from toko.platform.error_codes import CommonReason
 from toko.platform.errors import PermissionDenied
 from toko.services.auth.accounts import Accounts
 from toko.services.auth.keys import KeyRing
-from toko.services.auth.revocations import announce, deny
+from toko.services.auth.revocations import Cause, announce, deny
 
 SOURCE = "auth"
 
@@ -63,13 +64,19 @@ def require_admin(principal: Principal) -> None:
 
 
 async def commit_revocation(
-    provider: Provider, uow: UnitOfWork, live: list[tuple[str, datetime]], *, subject: str
+    provider: Provider,
+    uow: UnitOfWork,
+    live: list[tuple[str, datetime]],
+    *,
+    subject: str,
+    cause: Cause = RevocationCause.REVOCATION_CAUSE_GRANT_REVOKED,
 ) -> None:
-    """Commit a revocation with its event, then deny-list the tokens in Valkey at once.
+    """Commit a revocation with its event, then deny-list the tokens in Valkey at once; ``cause`` says
+    why (a grant revoked: signed out, a code replayed, a refresh token reused, a client deleted).
 
     The event is the durable record: were Valkey unreachable or this process killed before the
     deny-list is written, every verifier still learns of the revocation from the event.
     """
-    announce(uow, live, subject=subject)
+    announce(uow, live, subject=subject, cause=cause)
     await uow.commit()
-    await deny(provider.valkey, live)
+    await deny(provider.valkey, live, cause)

@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from toko.auth.v1.events_pb2 import RevocationCause
 from toko.platform.db import UnitOfWork
 from toko.services.auth import domain
 from toko.services.auth.accounts import InvalidCredentials
@@ -33,7 +34,7 @@ from toko.services.auth.handlers.common import SOURCE, OAuthError, Provider, com
 from toko.services.auth.keys import InvalidToken
 from toko.services.auth.pkce import s256_challenge, token_half_hash
 from toko.services.auth.repository import AuthRepository
-from toko.services.auth.revocations import announce, deny, is_denied
+from toko.services.auth.revocations import Cause, announce, deny, is_denied
 
 log = logging.getLogger(__name__)
 
@@ -359,19 +360,20 @@ async def userinfo(*, provider: Provider, access_token: str) -> dict[str, object
     return user.released(scope)
 
 
-async def revoke_user_tokens(*, provider: Provider, uow: UnitOfWork, user_id: str) -> None:
+async def revoke_user_tokens(*, provider: Provider, uow: UnitOfWork, user_id: str, cause: Cause) -> None:
     """Revoke every grant of a user (password changed, account deleted), in the caller's transaction."""
     live = await AuthRepository(uow.session).revoke_families(provider.clock(), user_id=user_id)
-    announce(uow, live, subject=user_id)
-    await deny(provider.valkey, live)
+    announce(uow, live, subject=user_id, cause=cause)
+    await deny(provider.valkey, live, cause)
 
 
 async def end_user_access_tokens(*, provider: Provider, uow: UnitOfWork, user_id: str) -> None:
     """Revoke a user's live access tokens (their roles changed), in the caller's transaction; refresh
     tokens stay, and the next refresh reads the roles as they now are."""
     live = await AuthRepository(uow.session).live_access_tokens(provider.clock(), user_id=user_id)
-    announce(uow, live, subject=user_id)
-    await deny(provider.valkey, live)
+    roles_changed = RevocationCause.REVOCATION_CAUSE_ROLES_CHANGED
+    announce(uow, live, subject=user_id, cause=roles_changed)
+    await deny(provider.valkey, live, roles_changed)
 
 
 async def purge_expired(*, provider: Provider) -> None:

@@ -1,6 +1,7 @@
-"""The provider's HTTP endpoints: discovery, JWKS, authorize with its pages, token, revoke, introspect.
+"""The provider's HTTP endpoints: discovery, JWKS, authorize with its pages, token, revoke, introspect,
+and the account pages (``account``).
 
-Served on the gateway's origin (the gateway forwards ``/oauth2/`` and
+Served on the gateway's origin (the gateway forwards ``/oauth2/``, ``/account/`` and
 ``/.well-known/`` unchanged), so links between pages are absolute paths and
 every URL printed for clients starts with the issuer.
 """
@@ -8,14 +9,14 @@ every URL printed for clients starts with the issuer.
 from __future__ import annotations
 
 import logging
+import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from secrets import token_urlsafe
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment
 
 from toko.platform.asgi import (
     BodyTooLarge,
@@ -27,7 +28,12 @@ from toko.platform.asgi import (
     routing_method,
 )
 from toko.platform.inputs import NUL
-from toko.services.auth.accounts import AccountsUnavailable, InvalidCredentials, InvalidSecondFactor
+from toko.services.auth.accounts import (
+    AccountsUnavailable,
+    InvalidCredentials,
+    InvalidSecondFactor,
+    Registration,
+)
 from toko.services.auth.domain import (
     KNOWN_SCOPES,
     SCOPE_CLAIMS,
@@ -46,20 +52,27 @@ from toko.services.auth.handlers.authorization import (
     needs_consent,
 )
 from toko.services.auth.handlers.clients import ClientCredentials
+from toko.services.auth.handlers.sign_ins import NewBrowserSignIn, signed_in_from_new_browser
+from toko.services.auth.http.account import AccountPages
 from toko.services.auth.http.asgi import (
     Endpoint,
     NulInParameters,
     Request,
     Response,
     parse_parameters,
+    single,
 )
+from toko.services.auth.http.pages import AUTHORIZE_PATH, Pages, safe_return
 from toko.services.auth.http.security import (
-    CSRF_COOKIE,
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_SECONDS,
     SESSION_COOKIE,
+    KnownBrowsers,
     LoginSession,
     LoginThrottle,
     Sessions,
     Signer,
+    SignIn,
 )
 from toko.services.auth.keys import InvalidToken
 from toko.services.auth.pkce import basic_credentials
@@ -67,28 +80,17 @@ from toko.services.auth.repository import AuthRepository
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-AUTHORIZE_PATH = "/oauth2/authorize"
+# The seeded storefront's redirect URI on the provider's own origin: a page that shows the code.
+CALLBACK_DEMO_PATH = "/oauth2/callback-demo"
+DEMO_CLIENT_ID = "storefront"
+# What the provider issues as codes (new_secret: 32 random bytes, base64url); nothing else is echoed into a
+# command a person may paste into a shell.
+_CODE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+
 TOO_MANY_ATTEMPTS = "Terlalu banyak percobaan, coba lagi nanti. (Too many attempts, try again later.)"
 BAD_CREDENTIALS = "Email atau kata sandi salah. (Wrong email or password.)"
 BAD_CODE = "Kode salah atau sudah dipakai. (Wrong or already used code.)"
 FORM_EXPIRED = "Formulir kedaluwarsa; muat ulang halaman dan coba lagi. (The form expired; reload and retry.)"
-
-
-def templates() -> Environment:
-    """The Jinja environment of the pages (autoescaped)."""
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-
-
-def _single(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], set[str]]:
-    """Parameters as a dict, and the names that appeared more than once (RFC 6749 §3.1 forbids it)."""
-    values: dict[str, str] = {}
-    repeated: set[str] = set()
-    for name, value in pairs:
-        if name in values:
-            repeated.add(name)
-        values[name] = value
-    return values, repeated
 
 
 @dataclass
@@ -100,9 +102,13 @@ class OAuthApp:
     throttle: LoginThrottle
     signer: Signer
     pages: Environment
+    # Signs up, verifies addresses and resets passwords on the account pages (none without it).
+    registration: Registration | None = None
 
     def __post_init__(self) -> None:
         self.secure_cookies = self.provider.issuer.startswith("https://")
+        self.view = Pages(self.pages, self.signer, self.secure_cookies)
+        self.browsers = KnownBrowsers(self.signer)
         self.routes: dict[tuple[str, str], Endpoint] = {
             ("GET", "/.well-known/openid-configuration"): self.discovery,
             ("GET", "/.well-known/oauth-authorization-server"): self.discovery,
@@ -120,7 +126,10 @@ class OAuthApp:
             ("POST", "/oauth2/userinfo"): self.userinfo,
             ("GET", "/oauth2/logout"): self.logout,
             ("POST", "/oauth2/logout"): self.logout,
+            ("GET", CALLBACK_DEMO_PATH): self.callback_demo,
         }
+        if self.registration is not None:
+            self.routes |= AccountPages(self.registration, self.view, self.throttle).routes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
@@ -151,39 +160,13 @@ class OAuthApp:
             response = Response.json({"error": "invalid_request", "error_description": description}, 400)
         except AccountsUnavailable:
             log.exception("the user service is unavailable")
-            response = self._error_page("Layanan sedang tidak tersedia. (Service unavailable, retry.)", 503)
+            response = self.view.error("Layanan sedang tidak tersedia. (Service unavailable, retry.)", 503)
         except Exception:
             log.exception("unhandled error", extra={"path": request.path})
             response = Response.json({"error": "server_error"}, 500)
         await response.send(send, head=head, unread=request.body_unread)
 
     # --- helpers --------------------------------------------------------------------------------------------
-
-    def _render(self, template: str, status: int = 200, **context: Any) -> Response:
-        body = self.pages.get_template(template).render(**context).encode()
-        return Response(status=status, body=body, headers=[("cache-control", "no-store")])
-
-    def _error_page(self, message: str, status: int = 400) -> Response:
-        return self._render("error.html", status, message=message)
-
-    def _csrf(self, request: Request, response_cookies: list[tuple[str, str]]) -> str:
-        """The form token for this browser, creating its CSRF cookie when it has none."""
-        cookie = request.cookies.get(CSRF_COOKIE)
-        if not cookie:
-            cookie = token_urlsafe(24)
-            response_cookies.append((CSRF_COOKIE, cookie))
-        return self.signer.csrf_token(cookie)
-
-    def _form_page(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
-        cookies: list[tuple[str, str]] = []
-        token = self._csrf(request, cookies)
-        response = self._render(template, status, csrf_token=token, **context)
-        for name, value in cookies:
-            response.set_cookie(name, value, max_age=None, secure=self.secure_cookies)
-        return response
-
-    def _csrf_ok(self, request: Request, form: Mapping[str, str]) -> bool:
-        return self.signer.check_csrf(request.cookies.get(CSRF_COOKIE), form.get("csrf_token"))
 
     async def _session(self, request: Request) -> LoginSession | None:
         signed = request.cookies.get(SESSION_COOKIE)
@@ -192,18 +175,13 @@ class OAuthApp:
         sid = self.signer.unsign("session", signed)
         return await self.sessions.get(sid) if sid else None
 
-    @staticmethod
-    def _safe_return(return_to: str) -> str:
-        # Only back to our own authorization endpoint: never an open redirect.
-        return return_to if return_to.startswith(f"{AUTHORIZE_PATH}?") else ""
-
-    async def _signed_in(self, user_id: str, return_to: str) -> Response:
-        session = await self.sessions.create(user_id)
-        target = self._safe_return(return_to)
+    async def _signed_in(self, request: Request, sign_in: SignIn, return_to: str) -> Response:
+        session = await self.sessions.create(sign_in.user_id)
+        target = safe_return(return_to)
         response = (
             Response.redirect(target, 303)
             if target
-            else self._render("error.html", 200, message="Anda sudah masuk. (You are signed in.)")
+            else self.view.render("error.html", 200, message="Anda sudah masuk. (You are signed in.)")
         )
         response.set_cookie(
             SESSION_COOKIE,
@@ -211,7 +189,38 @@ class OAuthApp:
             max_age=self.sessions.lifetime_seconds,
             secure=self.secure_cookies,
         )
+        device = request.cookies.get(DEVICE_COOKIE)
+        if self.browsers.knows(device, sign_in.user_id) or await self._tell_new_browser(
+            request, sign_in, target
+        ):
+            response.set_cookie(
+                DEVICE_COOKIE,
+                self.browsers.remember(device, sign_in.user_id),
+                max_age=DEVICE_COOKIE_SECONDS,
+                secure=self.secure_cookies,
+            )
         return response
+
+    async def _tell_new_browser(self, request: Request, sign_in: SignIn, return_to: str) -> bool:
+        """Raise the new sign-in notice; whether it was raised (if not, the browser stays new)."""
+        client_id = parse_qs(urlsplit(return_to).query).get("client_id", [""])[0]
+        try:
+            await signed_in_from_new_browser(
+                provider=self.provider,
+                sign_in=NewBrowserSignIn(
+                    user_id=sign_in.user_id,
+                    email=sign_in.email,
+                    language=sign_in.language,
+                    client_id=client_id,
+                    ip_address=request.client_ip,
+                    user_agent=request.headers.get("user-agent", ""),
+                ),
+            )
+        except Exception:
+            # The notice must not cost the person the sign-in they just completed.
+            log.exception("the notice of a sign-in from a new browser was not raised")
+            return False
+        return True
 
     # --- discovery and keys ---------------------------------------------------------------------------------
 
@@ -269,15 +278,15 @@ class OAuthApp:
     async def _authorization_request(
         self, pairs: list[tuple[str, str]]
     ) -> tuple[AuthorizationRequest | None, Response | None]:
-        params, repeated = _single(pairs)
+        params, repeated = single(pairs)
         if repeated:
-            return None, self._error_page(
+            return None, self.view.error(
                 f"Parameter diulang (repeated parameter): {', '.join(sorted(repeated))}"
             )
         try:
             return await check_authorization_request(provider=self.provider, params=params), None
         except InvalidRedirect as error:
-            return None, self._error_page(f"Permintaan otorisasi tidak sah: {error}")
+            return None, self.view.error(f"Permintaan otorisasi tidak sah: {error}")
         except AuthorizationRefused as refused:
             return None, Response.redirect(refused.location)
 
@@ -294,7 +303,7 @@ class OAuthApp:
                 return Response.redirect(authorization.error_redirect("login_required", "sign-in required"))
             # Come back here without prompt=login, or the login page would loop.
             again = urlencode([(k, v) for k, v in pairs if k != "prompt"])
-            return self._form_page(
+            return self.view.form(
                 request,
                 "login.html",
                 client_name=authorization.client.name,
@@ -313,7 +322,7 @@ class OAuthApp:
         if await needs_consent(provider=self.provider, request=authorization, user_id=session.user_id):
             if authorization.prompt == "none":
                 return Response.redirect(authorization.error_redirect("consent_required", "consent required"))
-            return self._form_page(
+            return self.view.form(
                 request,
                 "consent.html",
                 client_name=authorization.client.name,
@@ -332,27 +341,27 @@ class OAuthApp:
 
     async def login_page(self, request: Request) -> Response:
         """The sign-in form on its own."""
-        params, _ = _single(request.query_pairs())
-        return self._form_page(
+        params, _ = single(request.query_pairs())
+        return self.view.form(
             request,
             "login.html",
             client_name="",
-            return_to=self._safe_return(params.get("return_to", "")),
+            return_to=safe_return(params.get("return_to", "")),
             email="",
         )
 
     async def login(self, request: Request) -> Response:
         """Check email and password; then the TOTP step, or back to the authorization request."""
-        form, _ = _single(await request.form_pairs())
-        return_to = self._safe_return(form.get("return_to", ""))
+        form, _ = single(await request.form_pairs())
+        return_to = safe_return(form.get("return_to", ""))
         email = form.get("email", "").strip()[:320]
-        if not self._csrf_ok(request, form):
-            return self._form_page(
+        if not self.view.csrf_ok(request, form):
+            return self.view.form(
                 request, "login.html", 403, error=FORM_EXPIRED, return_to=return_to, email=email
             )
         account_key = self.throttle.account_key(email)
         if await self.throttle.blocked(account_key=account_key, ip=request.client_ip):
-            return self._form_page(
+            return self.view.form(
                 request, "login.html", 429, error=TOO_MANY_ATTEMPTS, return_to=return_to, email=email
             )
         try:
@@ -362,35 +371,37 @@ class OAuthApp:
         except InvalidCredentials:
             await self.throttle.failed(account_key=account_key, ip=request.client_ip)
             # One answer whether the email is unknown or the password wrong.
-            return self._form_page(
+            return self.view.form(
                 request, "login.html", 401, error=BAD_CREDENTIALS, return_to=return_to, email=email
             )
         await self.throttle.succeeded(account_key=account_key)
+        sign_in = SignIn(user_id=account.user_id, email=account.email, language=account.language)
         if account.totp_required:
-            pending = await self.sessions.hold_pending(account.user_id)
-            return self._form_page(
+            pending = await self.sessions.hold_pending(sign_in)
+            return self.view.form(
                 request, "totp.html", pending=self.signer.sign("pending", pending), return_to=return_to
             )
-        return await self._signed_in(account.user_id, return_to)
+        return await self._signed_in(request, sign_in, return_to)
 
     async def login_totp(self, request: Request) -> Response:
         """The second factor of a sign-in whose password was right."""
-        form, _ = _single(await request.form_pairs())
-        return_to = self._safe_return(form.get("return_to", ""))
+        form, _ = single(await request.form_pairs())
+        return_to = safe_return(form.get("return_to", ""))
         signed_pending = form.get("pending", "")
-        if not self._csrf_ok(request, form):
-            return self._form_page(
+        if not self.view.csrf_ok(request, form):
+            return self.view.form(
                 request, "totp.html", 403, error=FORM_EXPIRED, pending=signed_pending, return_to=return_to
             )
         pending = self.signer.unsign("pending", signed_pending)
-        user_id = await self.sessions.pending_user(pending) if pending else None
-        if pending is None or user_id is None:
-            return self._form_page(
+        sign_in = await self.sessions.pending_sign_in(pending) if pending else None
+        if pending is None or sign_in is None:
+            return self.view.form(
                 request, "login.html", 400, error=FORM_EXPIRED, return_to=return_to, email=""
             )
+        user_id = sign_in.user_id
         user_key = self.throttle.user_key(user_id)
         if await self.throttle.blocked(account_key=user_key, ip=request.client_ip):
-            return self._form_page(
+            return self.view.form(
                 request,
                 "totp.html",
                 429,
@@ -402,21 +413,21 @@ class OAuthApp:
             await self.provider.accounts.verify_second_factor(user_id=user_id, code=form.get("code", "")[:64])
         except InvalidSecondFactor:
             await self.throttle.failed(account_key=user_key, ip=request.client_ip)
-            return self._form_page(
+            return self.view.form(
                 request, "totp.html", 401, error=BAD_CODE, pending=signed_pending, return_to=return_to
             )
         if not await self.sessions.finish_pending(pending):
-            return self._form_page(
+            return self.view.form(
                 request, "login.html", 400, error=FORM_EXPIRED, return_to=return_to, email=""
             )
         await self.throttle.succeeded(account_key=user_key)
-        return await self._signed_in(user_id, return_to)
+        return await self._signed_in(request, sign_in, return_to)
 
     async def consent(self, request: Request) -> Response:
         """The user's answer on the consent page."""
-        form, _ = _single(await request.form_pairs())
-        if not self._csrf_ok(request, form):
-            return self._error_page(FORM_EXPIRED, 403)
+        form, _ = single(await request.form_pairs())
+        if not self.view.csrf_ok(request, form):
+            return self.view.error(FORM_EXPIRED, 403)
         pairs = parse_parameters(form.get("request", ""))
         authorization, refusal = await self._authorization_request(pairs)
         if authorization is None:
@@ -475,7 +486,7 @@ class OAuthApp:
 
     async def _client_form(self, request: Request) -> tuple[dict[str, str], Any]:
         pairs = await request.form_pairs()
-        form, repeated = _single(pairs)
+        form, repeated = single(pairs)
         if repeated:
             raise OAuthError("invalid_request", f"repeated parameters: {', '.join(sorted(repeated))}")
         client = await clients.authenticate_client(
@@ -554,12 +565,46 @@ class OAuthApp:
             return response
         return Response.json(claims, no_store=True)
 
+    # --- the demo client's redirect -------------------------------------------------------------------------
+
+    async def callback_demo(self, request: Request) -> Response:
+        """Where the storefront's authorization ends in a browser: the code, and how to exchange it."""
+        params, _ = single(request.query_pairs())
+        error = params.get("error", "")
+        if error:
+            description = params.get("error_description", "")
+            message = f"{error}: {description}" if description else error
+            return self.view.render(
+                "callback_demo.html", 400, error=message[:500], state=params.get("state", "")
+            )
+        code = params.get("code", "")
+        curl = ""
+        if _CODE.fullmatch(code):
+            issuer = self.provider.issuer
+            form = [
+                ("grant_type", "authorization_code"),
+                ("client_id", DEMO_CLIENT_ID),
+                ("redirect_uri", f"{issuer}{CALLBACK_DEMO_PATH}"),
+                ("code", code),
+            ]
+            lines = [f"curl -X POST {shlex.quote(issuer + '/oauth2/token')}"]
+            lines += [f"  -d {shlex.quote(f'{name}={value}')}" for name, value in form]
+            lines.append("  -d code_verifier=YOUR_CODE_VERIFIER")
+            curl = " \\\n".join(lines)
+        return self.view.render(
+            "callback_demo.html",
+            code=code if curl else "",
+            curl=curl,
+            state=params.get("state", "")[:500],
+            code_seconds=int(self.provider.lifetimes.authorization_code.total_seconds()),
+        )
+
     # --- logout ---------------------------------------------------------------------------------------------
 
     async def logout(self, request: Request) -> Response:
         """RP-initiated logout (OIDC RP-Initiated Logout 1.0): confirm, end the session, go back."""
         pairs = request.query_pairs() if request.method == "GET" else await request.form_pairs()
-        params, _ = _single(pairs)
+        params, _ = single(pairs)
         client_id = params.get("client_id", "")
         hint = params.get("id_token_hint", "")
         if hint:
@@ -568,10 +613,10 @@ class OAuthApp:
                     hint, issuer=self.provider.issuer, typ=None, audience=None, check_expiry=False
                 )
             except InvalidToken:
-                return self._error_page("id_token_hint tidak sah (invalid id_token_hint)")
+                return self.view.error("id_token_hint tidak sah (invalid id_token_hint)")
             audience = str(claims.get("aud", ""))
             if client_id and client_id != audience:
-                return self._error_page("client_id tidak cocok dengan id_token_hint")
+                return self.view.error("client_id tidak cocok dengan id_token_hint")
             client_id = audience
         target = params.get("post_logout_redirect_uri", "")
         client_name = ""
@@ -579,16 +624,16 @@ class OAuthApp:
             async with self.provider.database.sessions() as db:
                 client = await AuthRepository(db).get_client(client_id)
             if client is None:
-                return self._error_page("Aplikasi tidak dikenal (unknown client)")
+                return self.view.error("Aplikasi tidak dikenal (unknown client)")
             client_name = client.name
             if target and target not in client.post_logout_redirect_uris:
-                return self._error_page("post_logout_redirect_uri tidak terdaftar (not registered)")
+                return self.view.error("post_logout_redirect_uri tidak terdaftar (not registered)")
         elif target:
-            return self._error_page("post_logout_redirect_uri perlu client_id atau id_token_hint")
+            return self.view.error("post_logout_redirect_uri perlu client_id atau id_token_hint")
         state = params.get("state", "")
         session = await self._session(request)
         if request.method == "GET" and session is not None:
-            return self._form_page(
+            return self.view.form(
                 request,
                 "logout.html",
                 done=False,
@@ -597,8 +642,8 @@ class OAuthApp:
                 post_logout_redirect_uri=target,
                 state=state,
             )
-        if request.method == "POST" and not self._csrf_ok(request, params):
-            return self._error_page(FORM_EXPIRED, 403)
+        if request.method == "POST" and not self.view.csrf_ok(request, params):
+            return self.view.error(FORM_EXPIRED, 403)
         if session is not None:
             await self.sessions.end(session)
         response = (
@@ -607,7 +652,7 @@ class OAuthApp:
                 303,
             )
             if target
-            else self._render("logout.html", done=True)
+            else self.view.render("logout.html", done=True)
         )
         response.delete_cookie(SESSION_COOKIE, secure=self.secure_cookies)
         return response

@@ -51,6 +51,17 @@ def parse_parameters(encoded: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def single(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], set[str]]:
+    """Parameters as a dict, and the names that appeared more than once (RFC 6749 §3.1 forbids it)."""
+    values: dict[str, str] = {}
+    repeated: set[str] = set()
+    for name, value in pairs:
+        if name in values:
+            repeated.add(name)
+        values[name] = value
+    return values, repeated
+
+
 @dataclass
 class Request:
     """An HTTP request as the endpoints need it."""

@@ -1,17 +1,24 @@
-"""Browser-facing state of the login pages: signed cookies, login sessions, CSRF tokens, throttling.
+"""Browser-facing state of the login pages: signed cookies, login sessions, CSRF tokens, throttling,
+and the browsers an account has signed in from.
 
 Valkey keys (all under ``toko:auth:``):
 
 - ``session:<sid>``: a login session, JSON ``{"user_id", "auth_time"}``, for ``login_session_hours``;
   the browser holds only the signed session id (cookie ``toko_auth_session``).
 - ``user-sessions:<user_id>``: the set of a user's session ids, so a password change ends them all.
-- ``pending:<id>``: a sign-in that passed the password and waits for its TOTP code (5 minutes).
+- ``pending:<id>``: a sign-in that passed the password and waits for its TOTP code (5 minutes), JSON
+  ``{"user_id", "email", "language"}``.
 - ``login-fail:account:<sha256(email)[:32]>`` / ``login-fail:ip:<ip>`` / ``login-fail:user:<user_id>``:
   failed attempts in the current window (``INCR``, expiring with the window).
 
 CSRF: the double-submit pattern with a signed token. The browser holds a random
 value in the ``toko_auth_csrf`` cookie (HttpOnly, SameSite=Lax); every form
 carries HMAC(key, value), which a cross-site page can neither read nor forge.
+
+Known browsers: the ``toko_auth_device`` cookie (signed, HttpOnly, 400 days) lists a mark of
+each account that signed in from the browser, HMAC(key, user id) cut short, so it names
+nobody; an account signing in from a browser without its mark is a sign-in from a new
+browser (``KnownBrowsers``). Nothing is stored on our side.
 """
 
 from __future__ import annotations
@@ -32,7 +39,13 @@ from toko.platform.clock import utcnow
 PREFIX = "toko:auth:"
 SESSION_COOKIE = "toko_auth_session"
 CSRF_COOKIE = "toko_auth_csrf"
+DEVICE_COOKIE = "toko_auth_device"
 PENDING_SECONDS = 300
+# The longest a browser keeps a cookie (Chrome caps Max-Age at 400 days).
+DEVICE_COOKIE_SECONDS = 400 * 24 * 3600
+# Accounts remembered per browser, newest kept: a shared computer does not grow the cookie without end.
+ACCOUNTS_PER_BROWSER = 20
+_MARK_LENGTH = 16
 
 
 def _b64(data: bytes) -> str:
@@ -85,6 +98,40 @@ class LoginSession:
 
 
 @dataclass(frozen=True)
+class KnownBrowsers:
+    """Which accounts a browser has signed in to, as its device cookie says."""
+
+    signer: Signer
+
+    def _marks(self, cookie: str | None) -> list[str]:
+        value = self.signer.unsign("device", cookie) if cookie else None
+        return [mark for mark in value.split("~") if mark] if value else []
+
+    def _mark(self, user_id: str) -> str:
+        return self.signer.mac("device-account", user_id)[:_MARK_LENGTH]
+
+    def knows(self, cookie: str | None, user_id: str) -> bool:
+        """Whether ``user_id`` signed in from the browser holding ``cookie`` before."""
+        return self._mark(user_id) in self._marks(cookie)
+
+    def remember(self, cookie: str | None, user_id: str) -> str:
+        """The device cookie's new value, with ``user_id`` as its newest account."""
+        mark = self._mark(user_id)
+        others = [m for m in self._marks(cookie) if m != mark]
+        marks = [*others[-(ACCOUNTS_PER_BROWSER - 1) :], mark]
+        return self.signer.sign("device", "~".join(marks))
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """An account whose password was right: who, and what a notice to its owner needs."""
+
+    user_id: str
+    email: str = ""
+    language: str = ""
+
+
+@dataclass(frozen=True)
 class Sessions:
     """Login sessions in Valkey."""
 
@@ -125,18 +172,29 @@ class Sessions:
         keys = [f"{PREFIX}session:{sid.decode() if isinstance(sid, bytes) else str(sid)}" for sid in sids]
         await self.valkey.delete(key, *keys)
 
-    async def hold_pending(self, user_id: str) -> str:
+    async def hold_pending(self, sign_in: SignIn) -> str:
         """Remember a sign-in waiting for its second factor; return its id."""
         pending = secrets.token_urlsafe(24)
-        await self.valkey.set(f"{PREFIX}pending:{pending}", user_id.encode(), ex=PENDING_SECONDS)
+        record = orjson.dumps(
+            {"user_id": sign_in.user_id, "email": sign_in.email, "language": sign_in.language}
+        )
+        await self.valkey.set(f"{PREFIX}pending:{pending}", record, ex=PENDING_SECONDS)
         return pending
 
-    async def pending_user(self, pending: str) -> str | None:
-        """The user of a pending sign-in (which stays pending until ``finish_pending``)."""
+    async def pending_sign_in(self, pending: str) -> SignIn | None:
+        """A pending sign-in (which stays pending until ``finish_pending``)."""
         raw = await self.valkey.get(f"{PREFIX}pending:{pending}")
         if raw is None:
             return None
-        return raw.decode() if isinstance(raw, bytes) else str(raw)
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        if not text.startswith("{"):
+            return SignIn(user_id=text)  # held before pending sign-ins kept more than the user id
+        record = orjson.loads(text)
+        return SignIn(
+            user_id=str(record["user_id"]),
+            email=str(record.get("email", "")),
+            language=str(record.get("language", "")),
+        )
 
     async def finish_pending(self, pending: str) -> bool:
         """Consume a pending sign-in; False when it was already used (single use)."""

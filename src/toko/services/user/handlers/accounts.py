@@ -37,8 +37,9 @@ from toko.user.v1 import events_pb2
 from toko.user.v1 import user_pb2 as pb
 
 SIGN_UP_OPERATION = "user.SignUp"
-VERIFY_EMAIL_PATH = "/v1/users:verifyEmail"
-RESET_PASSWORD_PATH = "/v1/users:resetPassword"  # noqa: S105 - a path
+# The account pages of the auth service, on the gateway's origin (the JSON routes stay for API clients).
+VERIFY_EMAIL_PATH = "/account/verify-email"
+RESET_PASSWORD_PATH = "/account/reset-password"  # noqa: S105 - a path
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class SignUp:
     password: str
     name: str
     phone: str = ""
+    # "id" or "en"; empty is Indonesian.
+    language: str = ""
     # Only the demo seed sets these: its accounts are created verified, admins as admins.
     email_verified: bool = False
     is_admin: bool = False
@@ -64,10 +67,12 @@ class UpdateProfile:
     phone: str = ""
     birth_date: str = ""
     avatar_url: str = ""
+    language: str = ""
 
 
-def _link(base_url: str, path: str, token: str) -> str:
-    return f"{base_url.rstrip('/')}{path}?{urlencode({'token': token})}"
+def _link(base_url: str, path: str, token: str, language: str) -> str:
+    # The page opens in the account's language.
+    return f"{base_url.rstrip('/')}{path}?{urlencode({'token': token, 'lang': language})}"
 
 
 async def _request_verification(users: Users, uow: UnitOfWork, user: User, now: datetime) -> None:
@@ -84,8 +89,10 @@ async def _request_verification(users: Users, uow: UnitOfWork, user: User, now: 
         events_pb2.EmailVerificationRequested(
             user_id=user.id,
             email=user.email,
-            verification_url=_link(users.links_base_url, VERIFY_EMAIL_PATH, token),
+            verification_url=_link(users.links_base_url, VERIFY_EMAIL_PATH, token, user.language),
             expire_time=timestamp(expires),
+            language=user.language,
+            name=user.name,
         ),
         subject=user.id,
     )
@@ -111,7 +118,8 @@ async def sign_up(
         phone = domain.normalise_phone(command.phone) if command.phone.strip() else ""
 
     name, name_problems = domain.check_name(command.name)
-    problems = [*collect(check_email), *name_problems, *collect(check_phone)]
+    language, language_problems = domain.check_language(command.language)
+    problems = [*collect(check_email), *name_problems, *collect(check_phone), *language_problems]
     problems += users.policy.problems(command.password, email=email)
     if problems:
         raise invalid(problems)
@@ -123,7 +131,7 @@ async def sign_up(
             operation=SIGN_UP_OPERATION,
             caller=principal.subject or "anonymous",
             key=idempotency_key,
-            command=(email, name, phone),
+            command=(email, name, phone, language),
         ) as replay:
             if replay.stored is not None:
                 return pb.User.FromString(replay.stored)
@@ -140,6 +148,7 @@ async def sign_up(
                 totp_enabled=False,
                 created_at=now,
                 updated_at=now,
+                language=language,
             )
             if not await UserRepository(uow.session).add_user(user, password_hash):
                 raise AlreadyExists(
@@ -157,14 +166,25 @@ async def sign_up(
 
 
 async def verify_email(*, users: Users, token: str) -> pb.User:
-    """Mark the address of the token's account verified; the token works once."""
+    """Mark the address of the token's account verified.
+
+    The token works once; presented again before it expires (a second click, or a mail scanner
+    that fetched the link first) it still answers with the account while its address is verified.
+    """
     now = users.clock()
+    digest = token_digest(token)
     async with users.database.unit_of_work(SOURCE) as uow:
         repository = UserRepository(uow.session)
-        owner = await repository.use_token(
-            digest=token_digest(token), purpose=TokenPurpose.VERIFY_EMAIL, now=now
-        )
-        user = await repository.get_user(owner, for_update=True) if owner else None
+        owner = await repository.use_token(digest=digest, purpose=TokenPurpose.VERIFY_EMAIL, now=now)
+        if owner is None:
+            used_by = await repository.used_token_owner(
+                digest=digest, purpose=TokenPurpose.VERIFY_EMAIL, now=now
+            )
+            verified = await repository.get_user(used_by) if used_by else None
+            if verified is None or not verified.email_verified:
+                raise _invalid_token()
+            return user_to_proto(verified)
+        user = await repository.get_user(owner, for_update=True)
         if user is None:
             raise _invalid_token()
         if not user.email_verified:
@@ -218,8 +238,10 @@ async def request_password_reset(*, users: Users, email: str) -> None:
             events_pb2.PasswordResetRequested(
                 user_id=found.user.id,
                 email=found.user.email,
-                reset_url=_link(users.links_base_url, RESET_PASSWORD_PATH, token),
+                reset_url=_link(users.links_base_url, RESET_PASSWORD_PATH, token, found.user.language),
                 expire_time=timestamp(expires),
+                language=found.user.language,
+                name=found.user.name,
             ),
             subject=found.user.id,
         )
@@ -307,6 +329,9 @@ async def update_user(*, users: Users, command: UpdateProfile, principal: Princi
     if "avatar_url" in mask:
         values["avatar_url"], found = domain.check_avatar_url(command.avatar_url, "user.avatar_url")
         problems += found
+    if "language" in mask:
+        values["language"], found = domain.check_language(command.language, "user.language")
+        problems += found
     if problems:
         raise invalid(problems)
     now = users.clock()
@@ -389,6 +414,8 @@ async def verify_credentials(*, users: Users, email: str, password: str) -> pb.V
         shop_id=user.shop_id or "",
         email_verified=user.email_verified,
         totp_required=user.totp_enabled,
+        email=user.email,
+        language=user.language,
     )
 
 
