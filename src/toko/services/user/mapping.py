@@ -6,8 +6,15 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from toko.common.v1.money_pb2 import Money
 from toko.services.user.domain import Address, AddressFields, MapPin, Shop, ShopStatus, User
-from toko.services.user.repository import CollectionRow, StaffMember, WishlistRow
+from toko.services.user.repository import (
+    CollectionRow,
+    ListingStatus,
+    ProductSummary,
+    StaffMember,
+    WishlistRow,
+)
 from toko.user.v1 import user_pb2 as pb
 
 SHOP_STATUS_TO_PROTO = {ShopStatus.ACTIVE: pb.SHOP_STATUS_ACTIVE, ShopStatus.CLOSED: pb.SHOP_STATUS_CLOSED}
@@ -100,11 +107,27 @@ def staff_to_proto(member: StaffMember) -> pb.ShopStaffMember:
     )
 
 
-def wishlist_item_to_proto(item: WishlistRow) -> pb.WishlistItem:
-    """A wishlist item on the wire."""
-    return pb.WishlistItem(
+def wishlist_item_to_proto(item: WishlistRow, product: ProductSummary | None = None) -> pb.WishlistItem:
+    """A wishlist item on the wire, with what is known of its product (ids only when nothing is)."""
+    message = pb.WishlistItem(
         product_id=item.product_id, collection_ids=item.collection_ids, create_time=timestamp(item.created_at)
     )
+    if product is not None:
+        message.title = product.title
+        message.image_url = product.image_url
+        message.availability = availability(product)
+        if product.price is not None:
+            message.current_price.CopyFrom(
+                Money(amount=product.price.amount, currency=product.price.currency)
+            )
+    return message
+
+
+def availability(product: ProductSummary) -> pb.ProductAvailability.ValueType:
+    """Whether a product can be bought now: on sale, and with stock in some variant."""
+    if product.status is not ListingStatus.ACTIVE:
+        return pb.PRODUCT_AVAILABILITY_OFF_SALE
+    return pb.PRODUCT_AVAILABILITY_IN_STOCK if product.in_stock else pb.PRODUCT_AVAILABILITY_OUT_OF_STOCK
 
 
 def collection_to_proto(collection: CollectionRow) -> pb.WishlistCollection:

@@ -10,6 +10,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from toko.common.v1 import money_pb2 as _money_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -44,6 +45,34 @@ SHOP_STATUS_ACTIVE: ShopStatus.ValueType  # 1
 SHOP_STATUS_CLOSED: ShopStatus.ValueType  # 2
 """Closed for good."""
 Global___ShopStatus: _TypeAlias = ShopStatus  # noqa: Y015
+
+class _ProductAvailability:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ProductAvailabilityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ProductAvailability.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PRODUCT_AVAILABILITY_UNSPECIFIED: _ProductAvailability.ValueType  # 0
+    """Not known yet: the catalog has not told the user service about the product."""
+    PRODUCT_AVAILABILITY_IN_STOCK: _ProductAvailability.ValueType  # 1
+    """On sale, and some variant has stock."""
+    PRODUCT_AVAILABILITY_OUT_OF_STOCK: _ProductAvailability.ValueType  # 2
+    """On sale, but no variant has stock."""
+    PRODUCT_AVAILABILITY_OFF_SALE: _ProductAvailability.ValueType  # 3
+    """Not on sale: archived for good, or back in draft."""
+
+class ProductAvailability(_ProductAvailability, metaclass=_ProductAvailabilityEnumTypeWrapper):
+    """ProductAvailability is whether a wishlisted product can be bought now."""
+
+PRODUCT_AVAILABILITY_UNSPECIFIED: ProductAvailability.ValueType  # 0
+"""Not known yet: the catalog has not told the user service about the product."""
+PRODUCT_AVAILABILITY_IN_STOCK: ProductAvailability.ValueType  # 1
+"""On sale, and some variant has stock."""
+PRODUCT_AVAILABILITY_OUT_OF_STOCK: ProductAvailability.ValueType  # 2
+"""On sale, but no variant has stock."""
+PRODUCT_AVAILABILITY_OFF_SALE: ProductAvailability.ValueType  # 3
+"""Not on sale: archived for good, or back in draft."""
+Global___ProductAvailability: _TypeAlias = ProductAvailability  # noqa: Y015
 
 @_typing.final
 class User(_message.Message):
@@ -229,15 +258,29 @@ Global___Address: _TypeAlias = Address  # noqa: Y015
 
 @_typing.final
 class WishlistItem(_message.Message):
-    """WishlistItem is a product on a wishlist."""
+    """WishlistItem is a product on a wishlist, with what a list of it shows.
+
+    The product facts come from the catalog's and the inventory's events, so they may lag
+    a change by moments; an item whose product is not known yet carries its ids only.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     PRODUCT_ID_FIELD_NUMBER: _builtins.int
     COLLECTION_IDS_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    CURRENT_PRICE_FIELD_NUMBER: _builtins.int
+    IMAGE_URL_FIELD_NUMBER: _builtins.int
+    AVAILABILITY_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     """The product's id."""
+    title: _builtins.str
+    """The product's title; empty while the product is not known."""
+    image_url: _builtins.str
+    """The product's first (cover) image; empty when it has none or is not known."""
+    availability: Global___ProductAvailability.ValueType
+    """Whether the product can be bought now."""
     @_builtins.property
     def collection_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The named collections it is in."""
@@ -246,16 +289,24 @@ class WishlistItem(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When it was added."""
 
+    @_builtins.property
+    def current_price(self) -> _money_pb2.Money:
+        """Price of one unit now, the lowest over the product's variants; unset while not known."""
+
     def __init__(
         self,
         *,
         product_id: _builtins.str = ...,
         collection_ids: _abc.Iterable[_builtins.str] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        title: _builtins.str = ...,
+        current_price: _money_pb2.Money | None = ...,
+        image_url: _builtins.str = ...,
+        availability: Global___ProductAvailability.ValueType = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "current_price", b"current_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection_ids", b"collection_ids", "create_time", b"create_time", "product_id", b"product_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "collection_ids", b"collection_ids", "create_time", b"create_time", "current_price", b"current_price", "image_url", b"image_url", "product_id", b"product_id", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -2,7 +2,10 @@
 
 Products are stored by id and not checked against the catalog (services do not
 call each other for this): a wishlist may name a product that was archived
-since, and removing it is as harmless as removing one that is not there.
+since, and removing it is as harmless as removing one that is not there. Items
+are shown with their product's summary (title, price, cover image, availability)
+from the read model the catalog's and the inventory's events keep
+(``toko.services.user.consumers``); a product it does not know yet shows ids only.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from toko.services.user.handlers.common import (
     optional_id,
 )
 from toko.services.user.mapping import collection_to_proto, wishlist_item_to_proto
-from toko.services.user.repository import UserRepository
+from toko.services.user.repository import ProductSummaryRepository, UserRepository
 from toko.user.v1 import user_pb2 as pb
 
 ITEM_PAGES = PageSpec(default=20, maximum=100)
@@ -56,9 +59,10 @@ async def add_item(
         if collection is not None:
             await repository.add_to_collection(target, collection, product_id)
         item = await repository.get_wishlist_item(target, product_id)
+        summaries = await ProductSummaryRepository(uow.session).summaries([product_id])
         await uow.commit()
     assert item is not None  # just written in this transaction
-    return wishlist_item_to_proto(item)
+    return wishlist_item_to_proto(item, summaries.get(product_id))
 
 
 async def remove_item(
@@ -82,7 +86,7 @@ async def list_items(
     page_size: int = 0,
     page_token: str = "",
 ) -> Page[pb.WishlistItem]:
-    """The wishlist, newest first, or one collection of it."""
+    """The wishlist, newest first, or one collection of it, each item with its product's summary."""
     target = account_id(principal, user_id, sub_resource=True)
     collection = optional_id(collection_id, "collection_id")
     size = ITEM_PAGES.size(page_size)
@@ -101,11 +105,13 @@ async def list_items(
         found = await repository.list_wishlist_items(
             target, collection_id=collection, after=after, limit=size + 1
         )
+        shown = found[:size]
+        summaries = await ProductSummaryRepository(session).summaries(item.product_id for item in shown)
     token = ""
     if len(found) > size:
         last_seen = found[size - 1]
         token = encode_token([_micros(last_seen.created_at), last_seen.product_id], filters)
-    return Page([wishlist_item_to_proto(item) for item in found[:size]], token)
+    return Page([wishlist_item_to_proto(item, summaries.get(item.product_id)) for item in shown], token)
 
 
 async def create_collection(
