@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from toko.platform.error_codes import CommonReason
+from toko.platform.rules import ValidationFailed
 from toko.services.inventory import domain
 from toko.services.inventory.domain import (
     Candidate,
     InsufficientStock,
-    InvalidInput,
     Line,
     NotPossible,
     OrderedLine,
@@ -112,13 +113,13 @@ def test_low_stock_is_crossed_only_on_the_way_down(before: int, after: int, poin
 
 @pytest.mark.parametrize("bad", [0, -1, 1_000_001, True, 1.5])
 def test_quantities_are_positive_whole_numbers(bad: object) -> None:
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(ValidationFailed) as refused:
         domain.positive_quantity(bad, "quantity")  # type: ignore[arg-type]
     assert refused.value.reason == ErrorCode.INVALID_QUANTITY
 
 
 def test_an_adjustment_needs_a_reason() -> None:
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(ValidationFailed) as refused:
         domain.adjustment_reason("   ")
     assert refused.value.reason == ErrorCode.ADJUSTMENT_REASON_REQUIRED
 
@@ -176,7 +177,7 @@ def test_receipts_move_the_order_on_and_refuse_more_than_was_ordered() -> None:
 
     status, after = domain.apply_receipt(PurchaseOrderStatus.SUBMITTED, ordered, [ReceivedLine("a", 8, 2)])
     done, _ = domain.apply_receipt(status, after, [ReceivedLine("b", 5, 0)])
-    with pytest.raises(InvalidInput) as over:
+    with pytest.raises(ValidationFailed) as over:
         domain.apply_receipt(status, after, [ReceivedLine("b", 6, 0)])
 
     assert status is PurchaseOrderStatus.PARTIALLY_RECEIVED
@@ -255,18 +256,21 @@ def test_expired_lots_are_written_off_but_not_their_held_units() -> None:
     ],
 )
 def test_arriving_lots_are_checked(code: str, expiry: str, reason: ErrorCode, field: str) -> None:
-    with pytest.raises(InvalidInput) as raised:
+    with pytest.raises(ValidationFailed) as raised:
         domain.incoming_lot(code, expiry, TODAY)
 
-    assert (raised.value.reason, raised.value.field) == (reason, field)
+    assert (raised.value.reason, raised.value.violations[0].field) == (reason, field)
     assert domain.incoming_lot(" L1 ", "2026-11-25", TODAY) == ("L1", TODAY)
 
 
 def test_lots_named_in_a_line_of_a_request_report_the_lines_field() -> None:
-    with pytest.raises(InvalidInput) as raised:
+    with pytest.raises(ValidationFailed) as raised:
         domain.incoming_lot("L1", "2026-11-24", TODAY, "lines[3].")
 
-    assert (raised.value.reason, raised.value.field) == (ErrorCode.LOT_EXPIRED, "lines[3].expiry_date")
+    assert (raised.value.reason, raised.value.violations[0].field) == (
+        ErrorCode.LOT_EXPIRED,
+        "lines[3].expiry_date",
+    )
     assert domain.lot_identity("L1", "2026-11-24") == ("L1", TODAY - timedelta(days=1))
 
 
@@ -278,9 +282,9 @@ def test_a_count_sets_one_lot_and_counts_an_expired_lot_down_only() -> None:
     )
     assert domain.lot_count_delta(lots, "A", TODAY + timedelta(days=6), 6, TODAY).on_hand_delta == 6  # new
     assert domain.lot_count_delta(lots, "OLD", TODAY - timedelta(days=1), 1, TODAY).on_hand_delta == -2
-    with pytest.raises(InvalidInput) as raised:
+    with pytest.raises(ValidationFailed) as raised:
         domain.lot_count_delta(lots, "OLD", TODAY - timedelta(days=1), 4, TODAY)
-    assert (raised.value.reason, raised.value.field) == (ErrorCode.LOT_EXPIRED, "expiry_date")
+    assert (raised.value.reason, raised.value.violations[0].field) == (ErrorCode.LOT_EXPIRED, "expiry_date")
 
 
 @given(
@@ -318,3 +322,22 @@ def test_planned_lot_movements_keep_the_lots_summing_to_the_line(steps: list[tup
         )
 
     assert (sum(lot[0] for lot in lots.values()), sum(lot[1] for lot in lots.values())) == (on_hand, reserved)
+
+
+def test_every_bad_field_of_a_new_warehouse_is_reported_at_once() -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        domain.warehouse_details(kind=None, shop_named=True, name=" ", address="x" * 1_000, city="")
+
+    fields = {violation.field for violation in refused.value.violations}
+    assert {"name", "city", "address"} <= fields
+    assert refused.value.reason == CommonReason.VALIDATION_FAILED
+
+
+def test_every_bad_field_of_a_transfer_is_reported_at_once() -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        domain.transfer_quantity(from_warehouse_id="w-1", to_warehouse_id="w-1", quantity=0)
+
+    assert [(v.field, v.reason) for v in refused.value.violations] == [
+        ("to_warehouse_id", ErrorCode.SAME_WAREHOUSE_TRANSFER),
+        ("quantity", ErrorCode.INVALID_QUANTITY),
+    ]

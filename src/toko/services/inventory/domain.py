@@ -7,10 +7,15 @@ with conditional UPDATEs, and this module decides *what* to move.
 
 Errors raised here (translated into platform errors by the handlers)::
 
+    ValidationFailed        bad values in the request, every one of them (INVALID_ARGUMENT;
+                            from ``toko.platform.rules``)
     InventoryRuleError
-    ├── InvalidInput        a bad value in the request (INVALID_ARGUMENT)
     ├── NotPossible         the state forbids it (FAILED_PRECONDITION)
     └── InsufficientStock   not enough available for some SKUs (FAILED_PRECONDITION)
+
+Each small rule raises ``ValidationFailed`` naming its one field; the checks of a whole
+request (``warehouse_details``, ``stock_change``, ``reservation_request``...) run every rule
+that applies and raise what they find together, so a client fixes its request in one round trip.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
+from functools import partial
 
-from toko.platform.error_codes import ReasonCode
+from toko.platform.error_codes import CommonReason, ReasonCode
+from toko.platform.rules import ValidationFailed, Violation, collect, raise_if
 from toko.services.inventory.error_codes import ErrorCode
 
 MAX_QUANTITY = 1_000_000
@@ -32,7 +39,10 @@ DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS = 900, 86_400
 NAME_MAX_LENGTH, ADDRESS_MAX_LENGTH, CITY_MAX_LENGTH = 100, 500, 100
 REASON_MAX_LENGTH, REFERENCE_MAX_LENGTH = 500, 200
 MAX_DAYS = 365
+DEFAULT_DEMAND_DAYS = 30
 MAX_COST = 100_000_000_000
+CURRENCY = "IDR"
+SUPPLIER_SKU_MAX_LENGTH = 64
 
 
 class WarehouseKind(StrEnum):
@@ -80,17 +90,12 @@ class PurchaseOrderStatus(StrEnum):
 
 
 class InventoryRuleError(Exception):
-    """Base of the errors the inventory's rules raise."""
+    """Base of the errors the inventory's rules raise about the state of things."""
 
-    def __init__(self, reason: ReasonCode, message: str, field: str = "") -> None:
+    def __init__(self, reason: ReasonCode, message: str) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
-        self.field = field
-
-
-class InvalidInput(InventoryRuleError):
-    """A value in the request breaks a rule."""
 
 
 class NotPossible(InventoryRuleError):
@@ -112,19 +117,22 @@ class InsufficientStock(InventoryRuleError):
 # --- values -------------------------------------------------------------------------------------------------
 
 
+def broken(field: str, description: str, reason: ReasonCode) -> ValidationFailed:
+    """The error of one field breaking one rule."""
+    return ValidationFailed([Violation(field, description, reason)])
+
+
 def positive_quantity(value: int, field: str) -> int:
     """``value`` when it is a whole number of units from 1 to MAX_QUANTITY."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_QUANTITY:
-        raise InvalidInput(
-            ErrorCode.INVALID_QUANTITY, f"must be a whole number from 1 to {MAX_QUANTITY}", field
-        )
+        raise broken(field, f"must be a whole number from 1 to {MAX_QUANTITY}", ErrorCode.INVALID_QUANTITY)
     return value
 
 
 def non_negative_quantity(value: int, field: str, reason: ReasonCode = ErrorCode.INVALID_QUANTITY) -> int:
     """``value`` when it is a whole number from 0 to MAX_QUANTITY."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_QUANTITY:
-        raise InvalidInput(reason, f"must be a whole number from 0 to {MAX_QUANTITY}", field)
+        raise broken(field, f"must be a whole number from 0 to {MAX_QUANTITY}", reason)
     return value
 
 
@@ -132,7 +140,7 @@ def required_text(value: str, field: str, max_length: int, reason: ReasonCode) -
     """``value`` stripped, when it is not blank and not too long."""
     text = value.strip()
     if not text or len(text) > max_length:
-        raise InvalidInput(reason, f"must be 1 to {max_length} characters", field)
+        raise broken(field, f"must be 1 to {max_length} characters", reason)
     return text
 
 
@@ -140,7 +148,19 @@ def optional_text(value: str, field: str, max_length: int, reason: ReasonCode) -
     """``value`` stripped, when it is not too long."""
     text = value.strip()
     if len(text) > max_length:
-        raise InvalidInput(reason, f"must be at most {max_length} characters", field)
+        raise broken(field, f"must be at most {max_length} characters", reason)
+    return text
+
+
+def valid_reference(value: str, *, required: bool = False) -> str:
+    """The order or document reference a request names, stripped."""
+    text = value.strip()
+    if (required and not text) or len(text) > REFERENCE_MAX_LENGTH:
+        raise broken(
+            "reference",
+            f"must be {int(required)} to {REFERENCE_MAX_LENGTH} characters",
+            ErrorCode.INVALID_REFERENCE,
+        )
     return text
 
 
@@ -148,17 +168,17 @@ def adjustment_reason(value: str, field: str = "reason") -> str:
     """The reason of an adjustment or write-off, which the books require."""
     text = value.strip()
     if not text:
-        raise InvalidInput(ErrorCode.ADJUSTMENT_REASON_REQUIRED, "say why the stock is corrected", field)
+        raise broken(field, "say why the stock is corrected", ErrorCode.ADJUSTMENT_REASON_REQUIRED)
     if len(text) > REASON_MAX_LENGTH:
-        raise InvalidInput(ErrorCode.INVALID_REASON, f"must be at most {REASON_MAX_LENGTH} characters", field)
+        raise broken(field, f"must be at most {REASON_MAX_LENGTH} characters", ErrorCode.INVALID_REASON)
     return text
 
 
 def adjustment_delta(value: int, field: str = "delta") -> int:
     """A signed, non-zero change of the quantity on hand."""
     if isinstance(value, bool) or not isinstance(value, int) or value == 0 or abs(value) > MAX_QUANTITY:
-        raise InvalidInput(
-            ErrorCode.INVALID_QUANTITY, f"must be a non-zero whole number within ±{MAX_QUANTITY}", field
+        raise broken(
+            field, f"must be a non-zero whole number within ±{MAX_QUANTITY}", ErrorCode.INVALID_QUANTITY
         )
     return value
 
@@ -168,8 +188,15 @@ def reservation_ttl(seconds: int) -> timedelta:
     if seconds == 0:
         return timedelta(seconds=DEFAULT_TTL_SECONDS)
     if not 1 <= seconds <= MAX_TTL_SECONDS:
-        raise InvalidInput(ErrorCode.INVALID_TTL, f"must be 1 to {MAX_TTL_SECONDS} seconds", "ttl_seconds")
+        raise broken("ttl_seconds", f"must be 1 to {MAX_TTL_SECONDS} seconds", ErrorCode.INVALID_TTL)
     return timedelta(seconds=seconds)
+
+
+def day_count(value: int, field: str) -> int:
+    """A number of days from 0 to MAX_DAYS (payment terms, lead times)."""
+    if not 0 <= value <= MAX_DAYS:
+        raise broken(field, f"must be 0 to {MAX_DAYS} days", ErrorCode.INVALID_DAYS)
+    return value
 
 
 def quantity_bucket(available: int) -> str:
@@ -191,6 +218,217 @@ def is_low(available: int, reorder_point: int) -> bool:
 def crossed_into_low(before: int, after: int, reorder_point: int) -> bool:
     """True when a movement took a line from above its reorder point to at or below it."""
     return is_low(after, reorder_point) and not is_low(before, reorder_point)
+
+
+# --- requests -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WarehouseDetails:
+    """What a warehouse is called and where it is, stripped."""
+
+    name: str
+    address: str
+    city: str
+    kind: WarehouseKind
+
+
+def warehouse_kind(kind: WarehouseKind | None, *, shop_named: bool) -> WarehouseKind:
+    """A known kind of warehouse; a fulfilment centre belongs to no shop."""
+    if kind is None:
+        raise broken("kind", "unknown warehouse kind", ErrorCode.INVALID_WAREHOUSE_KIND)
+    if kind is WarehouseKind.FULFILMENT_CENTRE and shop_named:
+        raise broken("shop_id", "a fulfilment centre belongs to no shop", ErrorCode.INVALID_WAREHOUSE_KIND)
+    return kind
+
+
+def warehouse_details(
+    *, kind: WarehouseKind | None, shop_named: bool, name: str, address: str, city: str
+) -> WarehouseDetails:
+    """A new warehouse's details; ``ValidationFailed`` names every bad one."""
+    raise_if(
+        collect(
+            partial(warehouse_kind, kind, shop_named=shop_named),
+            partial(required_text, name, "name", NAME_MAX_LENGTH, ErrorCode.INVALID_WAREHOUSE_NAME),
+            partial(required_text, city, "city", CITY_MAX_LENGTH, ErrorCode.INVALID_CITY),
+            partial(optional_text, address, "address", ADDRESS_MAX_LENGTH, ErrorCode.INVALID_ADDRESS),
+        )
+    )
+    return WarehouseDetails(
+        name=name.strip(),
+        address=address.strip(),
+        city=city.strip(),
+        kind=warehouse_kind(kind, shop_named=shop_named),
+    )
+
+
+WAREHOUSE_CHANGES = ("address", "city", "name")
+
+
+def warehouse_changes(
+    mask: Sequence[str], *, name: str, address: str, city: str, prefix: str = "warehouse."
+) -> dict[str, str]:
+    """The fields an update mask names, checked and stripped; ``ValidationFailed`` names every bad one."""
+    if not mask or not set(mask) <= set(WAREHOUSE_CHANGES):
+        raise broken(
+            "update_mask",
+            f"name the fields to change, of: {', '.join(WAREHOUSE_CHANGES)}",
+            CommonReason.INVALID_UPDATE_MASK,
+        )
+    rules: dict[str, Callable[[], str]] = {
+        "name": partial(
+            required_text, name, f"{prefix}name", NAME_MAX_LENGTH, ErrorCode.INVALID_WAREHOUSE_NAME
+        ),
+        "city": partial(required_text, city, f"{prefix}city", CITY_MAX_LENGTH, ErrorCode.INVALID_CITY),
+        "address": partial(
+            optional_text, address, f"{prefix}address", ADDRESS_MAX_LENGTH, ErrorCode.INVALID_ADDRESS
+        ),
+    }
+    named = [field for field in rules if field in mask]
+    raise_if(collect(*(rules[field] for field in named)))
+    return {field: rules[field]() for field in named}
+
+
+@dataclass(frozen=True)
+class ChangeOfStock:
+    """A movement of one stock line a client asks for, checked: how on hand changes, why, and the lot
+    of units arriving (when named)."""
+
+    on_hand_delta: int
+    reference: str = ""
+    reason: str = ""
+    lots: tuple[LotDelta, ...] = ()
+
+
+_NEEDS_A_REASON = (MovementKind.ADJUSTMENT, MovementKind.WRITE_OFF)
+
+
+def stock_change(
+    kind: MovementKind,
+    *,
+    quantity: int,
+    today: date,
+    reference: str = "",
+    reason: str = "",
+    lot_code: str = "",
+    expiry_date: str = "",
+) -> ChangeOfStock:
+    """A receipt, return, adjustment or write-off as a client asks for it; ``ValidationFailed`` names
+    every bad field.
+
+    Receipts and returns bring a positive quantity and may name a reference; an adjustment is a
+    signed ``delta``, and it and a write-off need the reason the books require. Units arriving may
+    name their lot, which must not be past its date (a perishable SKU's must name one: the movement
+    finds out).
+    """
+    adjusting = kind is MovementKind.ADJUSTMENT
+    arriving = kind in (MovementKind.RECEIPT, MovementKind.RETURN_TO_STOCK) or (adjusting and quantity > 0)
+    raise_if(
+        collect(
+            partial(adjustment_delta, quantity)
+            if adjusting
+            else partial(positive_quantity, quantity, "quantity"),
+            partial(adjustment_reason, reason)
+            if kind in _NEEDS_A_REASON
+            else partial(valid_reference, reference),
+            partial(incoming_lot, lot_code, expiry_date, today)
+            if arriving and (lot_code or expiry_date)
+            else _none,
+        )
+    )
+    on_hand_delta = -quantity if kind is MovementKind.WRITE_OFF else quantity
+    lots: tuple[LotDelta, ...] = ()
+    if arriving and (lot_code or expiry_date):
+        code, expires_on = incoming_lot(lot_code, expiry_date, today)
+        lots = (LotDelta(code, expires_on, on_hand_delta, 0),)
+    if kind in _NEEDS_A_REASON:
+        return ChangeOfStock(on_hand_delta, reason=reason.strip(), lots=lots)
+    return ChangeOfStock(on_hand_delta, reference=reference.strip(), lots=lots)
+
+
+def _none() -> None:
+    """A rule that nothing breaks, for a field with nothing to check."""
+
+
+@dataclass(frozen=True)
+class StockCount:
+    """A stock count, checked: the units found, why, and the lot counted (a perishable SKU's)."""
+
+    counted: int
+    reason: str
+    lot: tuple[str, date] | None
+
+
+def stock_count(*, counted: int, reason: str, lot_code: str, expiry_date: str) -> StockCount:
+    """A count as a client records it; ``ValidationFailed`` names every bad field."""
+    named = bool(lot_code or expiry_date)
+    raise_if(
+        collect(
+            partial(non_negative_quantity, counted, "counted"),
+            partial(optional_text, reason, "reason", REASON_MAX_LENGTH, ErrorCode.INVALID_REASON),
+            partial(lot_identity, lot_code, expiry_date) if named else _none,
+        )
+    )
+    return StockCount(counted, reason.strip(), lot_identity(lot_code, expiry_date) if named else None)
+
+
+def check_stock_policy(*, safety_stock: int, reorder_point: int) -> None:
+    """Raise ``ValidationFailed`` naming each of a line's safety stock and reorder point that is bad."""
+    raise_if(
+        collect(
+            partial(non_negative_quantity, safety_stock, "safety_stock", ErrorCode.INVALID_STOCK_POLICY),
+            partial(non_negative_quantity, reorder_point, "reorder_point", ErrorCode.INVALID_STOCK_POLICY),
+        )
+    )
+
+
+def distinct_warehouses(from_warehouse_id: str, to_warehouse_id: str) -> None:
+    """A transfer goes from one warehouse to another."""
+    if from_warehouse_id and from_warehouse_id == to_warehouse_id:
+        raise broken(
+            "to_warehouse_id", "must differ from from_warehouse_id", ErrorCode.SAME_WAREHOUSE_TRANSFER
+        )
+
+
+def transfer_quantity(*, from_warehouse_id: str, to_warehouse_id: str, quantity: int) -> int:
+    """The units a transfer between two warehouses moves; ``ValidationFailed`` names every bad field."""
+    raise_if(
+        collect(
+            partial(distinct_warehouses, from_warehouse_id, to_warehouse_id),
+            partial(positive_quantity, quantity, "quantity"),
+        )
+    )
+    return quantity
+
+
+@dataclass(frozen=True)
+class ReservationRequest:
+    """A reservation as asked for, checked: its reference, lines, how long it holds, the buyer's city."""
+
+    reference: str
+    lines: tuple[Line, ...]
+    ttl: timedelta
+    buyer_city: str
+
+
+def reservation_request(
+    *, reference: str, lines: Sequence[Line], ttl_seconds: int, buyer_city: str
+) -> ReservationRequest:
+    """A reservation as the order service asks for it; ``ValidationFailed`` names every bad field."""
+    raise_if(
+        collect(
+            partial(valid_reference, reference, required=True),
+            partial(validate_lines, lines),
+            partial(reservation_ttl, ttl_seconds),
+            partial(optional_text, buyer_city, "buyer_city", CITY_MAX_LENGTH, ErrorCode.INVALID_CITY),
+        )
+    )
+    return ReservationRequest(
+        reference=reference.strip(),
+        lines=tuple(lines),
+        ttl=reservation_ttl(ttl_seconds),
+        buyer_city=buyer_city.strip(),
+    )
 
 
 # --- allocation ---------------------------------------------------------------------------------------------
@@ -265,17 +503,22 @@ class Allocated:
 
 
 def validate_lines(lines: Sequence[Line]) -> tuple[Line, ...]:
-    """Lines with positive quantities, at most MAX_LINES, each SKU once."""
+    """Lines with positive quantities, at most MAX_LINES, each SKU once; ``ValidationFailed`` names every
+    bad line."""
     if not lines:
-        raise InvalidInput(ErrorCode.NO_LINES, "ask for at least one SKU", "lines")
+        raise broken("lines", "ask for at least one SKU", ErrorCode.NO_LINES)
     if len(lines) > MAX_LINES:
-        raise InvalidInput(ErrorCode.TOO_MANY_LINES, f"at most {MAX_LINES} lines", "lines")
+        raise broken("lines", f"at most {MAX_LINES} lines", ErrorCode.TOO_MANY_LINES)
+    found: list[Violation] = []
     seen: set[str] = set()
     for index, line in enumerate(lines):
-        positive_quantity(line.quantity, f"lines[{index}].quantity")
+        found += collect(partial(positive_quantity, line.quantity, f"lines[{index}].quantity"))
         if line.sku_id in seen:
-            raise InvalidInput(ErrorCode.DUPLICATE_SKU, "each SKU once per request", f"lines[{index}].sku_id")
+            found.append(
+                Violation(f"lines[{index}].sku_id", "each SKU once per request", ErrorCode.DUPLICATE_SKU)
+            )
         seen.add(line.sku_id)
+    raise_if(found)
     return tuple(lines)
 
 
@@ -323,29 +566,72 @@ def plan_allocation(
 # --- flash sales --------------------------------------------------------------------------------------------
 
 
-def flash_sale_window(starts: datetime, ends: datetime) -> tuple[datetime, datetime]:
-    """A campaign's claim window, which must end after it starts."""
+def flash_sale_window(
+    starts: datetime | None, ends: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """A campaign's claim window, which must be set, end after it starts, and not be over already."""
+    if starts is None or ends is None:
+        raise broken("start_time", "set start_time and end_time", ErrorCode.INVALID_TIME_WINDOW)
     if ends <= starts:
-        raise InvalidInput(ErrorCode.INVALID_TIME_WINDOW, "must end after it starts", "end_time")
+        raise broken("end_time", "must end after it starts", ErrorCode.INVALID_TIME_WINDOW)
+    if ends <= now:
+        raise broken("end_time", "is already over", ErrorCode.INVALID_TIME_WINDOW)
     return starts, ends
 
 
 def per_buyer_limit(value: int, quota: int) -> int:
     """How many units one buyer may claim: at least 1, at most the quota."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= quota:
-        raise InvalidInput(
-            ErrorCode.INVALID_PER_BUYER_LIMIT, "must be at least 1 and at most the quota", "per_buyer_limit"
+        raise broken(
+            "per_buyer_limit", "must be at least 1 and at most the quota", ErrorCode.INVALID_PER_BUYER_LIMIT
         )
     return value
+
+
+@dataclass(frozen=True)
+class FlashSaleTerms:
+    """A campaign's quota of a SKU, checked: its units, the most one buyer may claim, and its window."""
+
+    quota: int
+    per_buyer_limit: int
+    starts: datetime
+    ends: datetime
+
+
+def flash_sale_terms(
+    *, quantity: int, limit: int, starts: datetime | None, ends: datetime | None, now: datetime
+) -> FlashSaleTerms:
+    """A quota as a seller or campaign sets it; ``ValidationFailed`` names every bad field.
+
+    The per-buyer limit is held to the quota when the quota itself is good.
+    """
+    quota_known = not collect(partial(positive_quantity, quantity, "quantity"))
+    raise_if(
+        collect(
+            partial(positive_quantity, quantity, "quantity"),
+            partial(per_buyer_limit, limit, quantity if quota_known else MAX_QUANTITY),
+            partial(flash_sale_window, starts, ends, now),
+        )
+    )
+    window = flash_sale_window(starts, ends, now)
+    return FlashSaleTerms(quota=quantity, per_buyer_limit=limit, starts=window[0], ends=window[1])
 
 
 # --- reordering ---------------------------------------------------------------------------------------------
 
 
+def demand_days(value: int) -> int:
+    """The days of sales a reorder suggestion looks back over; 0 means the default."""
+    looked_back = value or DEFAULT_DEMAND_DAYS
+    if not 1 <= looked_back <= MAX_DAYS:
+        raise broken("demand_days", f"must be 1 to {MAX_DAYS}", ErrorCode.INVALID_DAYS)
+    return looked_back
+
+
 def average_daily_demand(units_sold: int, days: int) -> Fraction:
     """Units sold per day over ``days`` days, exactly."""
     if days < 1:
-        raise InvalidInput(ErrorCode.INVALID_DAYS, "must be at least one day", "demand_days")
+        raise broken("demand_days", "must be at least one day", ErrorCode.INVALID_DAYS)
     return Fraction(max(units_sold, 0), days)
 
 
@@ -427,36 +713,52 @@ class ReceivedLine:
 def apply_receipt(
     status: PurchaseOrderStatus, lines: Sequence[OrderedLine], receipt: Sequence[ReceivedLine]
 ) -> tuple[PurchaseOrderStatus, list[OrderedLine]]:
-    """The status and lines after a goods receipt; refuses receiving more than was ordered."""
+    """The status and lines after a goods receipt; refuses receiving more than was ordered.
+
+    ``ValidationFailed`` names every bad line of the receipt.
+    """
     if status not in (PurchaseOrderStatus.SUBMITTED, PurchaseOrderStatus.PARTIALLY_RECEIVED):
         raise NotPossible(
             ErrorCode.INVALID_PO_TRANSITION, f"goods cannot be received on a {status.value} purchase order"
         )
     if not receipt:
-        raise InvalidInput(ErrorCode.NO_LINES, "name at least one line received", "lines")
+        raise broken("lines", "name at least one line received", ErrorCode.NO_LINES)
     by_sku = {line.sku_id: line for line in lines}
+    found: list[Violation] = []
     seen: set[str] = set()
     for index, got in enumerate(receipt):
         field = f"lines[{index}]"
         if got.sku_id not in by_sku:
-            raise InvalidInput(ErrorCode.SKU_NOT_ON_ORDER, "this SKU is not on the order", f"{field}.sku_id")
-        if got.sku_id in seen:
-            raise InvalidInput(ErrorCode.DUPLICATE_SKU, "each SKU once per receipt", f"{field}.sku_id")
-        seen.add(got.sku_id)
-        non_negative_quantity(got.accepted, f"{field}.accepted")
-        non_negative_quantity(got.rejected, f"{field}.rejected")
-        if got.accepted + got.rejected == 0:
-            raise InvalidInput(ErrorCode.INVALID_QUANTITY, "receive at least one unit", field)
-        line = by_sku[got.sku_id]
-        if got.accepted + got.rejected > line.outstanding:
-            raise InvalidInput(
-                ErrorCode.OVER_RECEIPT,
-                f"only {line.outstanding} of {line.quantity} units are still expected",
-                field,
+            found.append(
+                Violation(f"{field}.sku_id", "this SKU is not on the order", ErrorCode.SKU_NOT_ON_ORDER)
             )
-        by_sku[got.sku_id] = OrderedLine(
-            line.sku_id, line.quantity, line.accepted + got.accepted, line.rejected + got.rejected
+            continue
+        if got.sku_id in seen:
+            found.append(Violation(f"{field}.sku_id", "each SKU once per receipt", ErrorCode.DUPLICATE_SKU))
+            continue
+        seen.add(got.sku_id)
+        counts = collect(
+            partial(non_negative_quantity, got.accepted, f"{field}.accepted"),
+            partial(non_negative_quantity, got.rejected, f"{field}.rejected"),
         )
+        line = by_sku[got.sku_id]
+        if counts:
+            found += counts
+        elif got.accepted + got.rejected == 0:
+            found.append(Violation(field, "receive at least one unit", ErrorCode.INVALID_QUANTITY))
+        elif got.accepted + got.rejected > line.outstanding:
+            found.append(
+                Violation(
+                    field,
+                    f"only {line.outstanding} of {line.quantity} units are still expected",
+                    ErrorCode.OVER_RECEIPT,
+                )
+            )
+        else:
+            by_sku[got.sku_id] = OrderedLine(
+                line.sku_id, line.quantity, line.accepted + got.accepted, line.rejected + got.rejected
+            )
+    raise_if(found)
     updated = [by_sku[line.sku_id] for line in lines]
     target = (
         PurchaseOrderStatus.RECEIVED
@@ -464,6 +766,123 @@ def apply_receipt(
         else PurchaseOrderStatus.PARTIALLY_RECEIVED
     )
     return po_transition(status, target), updated
+
+
+def receipt_lots(receipt: Sequence[ReceivedLine], today: date) -> dict[int, tuple[str, date]]:
+    """The lot each line accepting units names, by line (a line accepting nothing brings no lot);
+    ``ValidationFailed`` names every bad one."""
+    named = {
+        index: partial(incoming_lot, got.lot_code, got.expiry_date, today, f"lines[{index}].")
+        for index, got in enumerate(receipt)
+        if got.accepted > 0 and (got.lot_code or got.expiry_date)
+    }
+    raise_if(collect(*named.values()))
+    return {index: lot() for index, lot in named.items()}
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """A SKU to order; a zero cost takes the supplier's catalogue price."""
+
+    sku_id: str
+    quantity: int
+    unit_cost: int = 0
+
+
+def check_order_lines(lines: Sequence[OrderLine]) -> None:
+    """Raise ``ValidationFailed`` naming every bad line of a purchase order: at least one, each SKU once."""
+    if not lines:
+        raise broken("lines", "order at least one SKU", ErrorCode.NO_LINES)
+    found: list[Violation] = []
+    seen: set[str] = set()
+    for index, line in enumerate(lines):
+        found += collect(partial(positive_quantity, line.quantity, f"lines[{index}].quantity"))
+        if line.sku_id in seen:
+            found.append(
+                Violation(f"lines[{index}].sku_id", "each SKU once per order", ErrorCode.DUPLICATE_SKU)
+            )
+        if not 0 <= line.unit_cost <= MAX_COST:
+            found.append(Violation(f"lines[{index}].unit_cost", "out of range", ErrorCode.INVALID_COST_PRICE))
+        seen.add(line.sku_id)
+    raise_if(found)
+
+
+@dataclass(frozen=True)
+class SupplierDetails:
+    """A supplier's name, contacts and terms, checked and stripped."""
+
+    name: str
+    contact_name: str
+    contact_email: str
+    contact_phone: str
+    payment_terms_days: int
+    lead_time_days: int
+
+
+def supplier_details(
+    *,
+    name: str,
+    contact_name: str,
+    contact_email: str,
+    contact_phone: str,
+    payment_terms_days: int,
+    lead_time_days: int,
+) -> SupplierDetails:
+    """A new supplier as a seller describes it; ``ValidationFailed`` names every bad field."""
+    contacts = {"contact_name": contact_name, "contact_email": contact_email, "contact_phone": contact_phone}
+    raise_if(
+        collect(
+            partial(required_text, name, "name", NAME_MAX_LENGTH, ErrorCode.INVALID_SUPPLIER_NAME),
+            *(
+                partial(optional_text, value, field, NAME_MAX_LENGTH, CommonReason.VALIDATION_FAILED)
+                for field, value in contacts.items()
+            ),
+            partial(day_count, payment_terms_days, "payment_terms_days"),
+            partial(day_count, lead_time_days, "lead_time_days"),
+        )
+    )
+    return SupplierDetails(
+        name=name.strip(),
+        contact_name=contact_name.strip(),
+        contact_email=contact_email.strip(),
+        contact_phone=contact_phone.strip(),
+        payment_terms_days=payment_terms_days,
+        lead_time_days=lead_time_days,
+    )
+
+
+def cost_price(amount: int, currency: str, field: str) -> int:
+    """A supplier's price of one unit, in minor units of the one currency (blank means it)."""
+    if not 0 <= amount <= MAX_COST or (currency or CURRENCY) != CURRENCY:
+        raise broken(field, f"must be 0 to {MAX_COST} {CURRENCY}", ErrorCode.INVALID_COST_PRICE)
+    return amount
+
+
+def supplier_sku(
+    *, code: str, cost_amount: int, currency: str, min_order_quantity: int, prefix: str = "item."
+) -> str:
+    """A supplier catalogue line's own SKU code, stripped, once the whole line is checked;
+    ``ValidationFailed`` names every bad field."""
+    raise_if(
+        collect(
+            partial(
+                required_text,
+                code,
+                f"{prefix}supplier_sku",
+                SUPPLIER_SKU_MAX_LENGTH,
+                ErrorCode.INVALID_SUPPLIER_SKU,
+            ),
+            partial(positive_quantity, min_order_quantity, f"{prefix}min_order_quantity"),
+            partial(cost_price, cost_amount, currency, f"{prefix}cost_price"),
+        )
+    )
+    return code.strip()
+
+
+def check_period(start: datetime, end: datetime) -> None:
+    """A period of time ends after it starts."""
+    if end <= start:
+        raise broken("end_time", "must be after start_time", ErrorCode.INVALID_PERIOD)
 
 
 @dataclass(frozen=True)
@@ -554,45 +973,53 @@ class LotsShort(Exception):
     """The lots of a line do not hold the units a movement takes (e.g. only expired ones are left)."""
 
 
+def lot_code(code: str, field: str) -> str:
+    """A lot's code as a request names it: printable, stripped, not too long."""
+    text = code.strip()
+    if not text:
+        raise broken(field, "a perishable SKU's units need a lot code", ErrorCode.LOT_REQUIRED)
+    if len(text) > LOT_CODE_MAX_LENGTH or not text.isprintable():
+        raise broken(
+            field, f"must be printable, at most {LOT_CODE_MAX_LENGTH} characters", ErrorCode.INVALID_LOT
+        )
+    return text
+
+
+def expiry_date_of(value: str, field: str) -> date:
+    """A lot's expiry date as a request names it: YYYY-MM-DD."""
+    if not value.strip():
+        raise broken(field, "a perishable SKU's units need an expiry date", ErrorCode.LOT_REQUIRED)
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise broken(field, "must be a date as YYYY-MM-DD", ErrorCode.INVALID_LOT) from None
+
+
 def lot_identity(code: str, expiry_date: str, field_prefix: str = "") -> tuple[str, date]:
     """A lot as a request names it: a printable code and an expiry date as YYYY-MM-DD (either may be past).
 
-    ``field_prefix`` (e.g. ``"lines[2]."``) is put before the field names errors report.
+    ``field_prefix`` (e.g. ``"lines[2]."``) is put before the field names errors report;
+    ``ValidationFailed`` names both fields when both are bad.
     """
-    code = code.strip()
-    if not code:
-        raise InvalidInput(
-            ErrorCode.LOT_REQUIRED, "a perishable SKU's units need a lot code", f"{field_prefix}lot_code"
+    raise_if(
+        collect(
+            partial(lot_code, code, f"{field_prefix}lot_code"),
+            partial(expiry_date_of, expiry_date, f"{field_prefix}expiry_date"),
         )
-    if not expiry_date.strip():
-        raise InvalidInput(
-            ErrorCode.LOT_REQUIRED,
-            "a perishable SKU's units need an expiry date",
-            f"{field_prefix}expiry_date",
-        )
-    if len(code) > LOT_CODE_MAX_LENGTH or not code.isprintable():
-        raise InvalidInput(
-            ErrorCode.INVALID_LOT,
-            f"must be printable, at most {LOT_CODE_MAX_LENGTH} characters",
-            f"{field_prefix}lot_code",
-        )
-    try:
-        expires_on = date.fromisoformat(expiry_date.strip())
-    except ValueError:
-        raise InvalidInput(
-            ErrorCode.INVALID_LOT, "must be a date as YYYY-MM-DD", f"{field_prefix}expiry_date"
-        ) from None
-    return code, expires_on
+    )
+    return lot_code(code, f"{field_prefix}lot_code"), expiry_date_of(
+        expiry_date, f"{field_prefix}expiry_date"
+    )
 
 
 def incoming_lot(code: str, expiry_date: str, today: date, field_prefix: str = "") -> tuple[str, date]:
     """The lot of units arriving: a code and an ISO expiry date not in the past."""
     code, expires_on = lot_identity(code, expiry_date, field_prefix)
     if expires_on < today:
-        raise InvalidInput(
-            ErrorCode.LOT_EXPIRED,
-            f"the lot expired on {expires_on.isoformat()}",
+        raise broken(
             f"{field_prefix}expiry_date",
+            f"the lot expired on {expires_on.isoformat()}",
+            ErrorCode.LOT_EXPIRED,
         )
     return code, expires_on
 
@@ -663,9 +1090,9 @@ def lot_count_delta(lots: Sequence[Lot], code: str, expires_on: date, counted: i
     on_hand = next((lot.on_hand for lot in lots if (lot.code, lot.expires_on) == (code, expires_on)), 0)
     difference = counted - on_hand
     if difference > 0 and expires_on < today:
-        raise InvalidInput(
-            ErrorCode.LOT_EXPIRED,
-            f"the lot expired on {expires_on.isoformat()}: it can be counted down, not up",
+        raise broken(
             "expiry_date",
+            f"the lot expired on {expires_on.isoformat()}: it can be counted down, not up",
+            ErrorCode.LOT_EXPIRED,
         )
     return LotDelta(code, expires_on, difference, 0)

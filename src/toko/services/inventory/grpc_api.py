@@ -7,7 +7,7 @@ from typing import Any
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.inventory.v1 import inventory_pb2_grpc
 from toko.platform.context import current_principal, idempotency_key_var
-from toko.services.inventory.domain import Line, ReceivedLine
+from toko.services.inventory.domain import Line, OrderLine, ReceivedLine
 from toko.services.inventory.handlers import (
     Inventory,
     flash_sale,
@@ -391,10 +391,7 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
             inventory=self._inventory,
             supplier_id=request.supplier_id,
             warehouse_id=request.warehouse_id,
-            lines=[
-                purchasing.OrderLine(line.sku_id, line.quantity, line.unit_cost.amount)
-                for line in request.lines
-            ],
+            lines=[OrderLine(line.sku_id, line.quantity, line.unit_cost.amount) for line in request.lines],
             principal=current_principal(),
             idempotency_key=idempotency_key_var.get(),
         )

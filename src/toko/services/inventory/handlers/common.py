@@ -18,9 +18,12 @@ from toko.platform.clock import Clock, utcnow
 from toko.platform.db import Database, UnitOfWork
 from toko.platform.error_codes import CommonReason
 from toko.platform.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from toko.platform.ids import is_id
+from toko.platform.rules import ValidationFailed, Violation
+from toko.platform.validation import invalid
 from toko.services.inventory import domain
 from toko.services.inventory.counters import FlashSaleCounters
-from toko.services.inventory.domain import InsufficientStock, InvalidInput, NotPossible
+from toko.services.inventory.domain import InsufficientStock, NotPossible
 from toko.services.inventory.error_codes import ErrorCode
 from toko.services.inventory.repository.common import StockRow
 from toko.services.inventory.repository.skus import SkuRepository
@@ -78,29 +81,32 @@ class Inventory:
 
 @contextlib.contextmanager
 def rules() -> Iterator[None]:
-    """Turn the domain's rule errors into the platform's errors."""
+    """Turn the errors of the domain's rules about the state of things into the platform's errors."""
     try:
         yield
+    except ValidationFailed as exc:
+        raise invalid(exc.violations) from exc
     except InsufficientStock as exc:
         raise FailedPrecondition(
             exc.reason, exc.message, metadata={"sku_ids": ",".join(sorted(exc.shortages))}
         ) from exc
-    except InvalidInput as exc:
-        raise InvalidArgument.field(exc.field, exc.message, exc.reason) from exc
     except NotPossible as exc:
         raise FailedPrecondition(exc.reason, exc.message) from exc
 
 
-def reference_of(value: str, *, required: bool = False) -> str:
-    """The order or document reference a request names, trimmed."""
-    text = value.strip()
-    if (required and not text) or len(text) > domain.REFERENCE_MAX_LENGTH:
-        raise InvalidArgument.field(
-            "reference",
-            f"must be {int(required)} to {domain.REFERENCE_MAX_LENGTH} characters",
-            ErrorCode.INVALID_REFERENCE,
-        )
-    return text
+def id_violations(*named: tuple[str, str]) -> list[Violation]:
+    """A violation for each (field, value) whose value is not a UUID."""
+    return [
+        Violation(field, "must be a UUID", CommonReason.INVALID_ID)
+        for field, value in named
+        if not is_id(value)
+    ]
+
+
+def require_ids(*named: tuple[str, str]) -> None:
+    """Raise one INVALID_ARGUMENT naming every (field, value) whose value is not a UUID."""
+    if found := id_violations(*named):
+        raise invalid(found)
 
 
 # --- who may reach what -------------------------------------------------------------------------------------

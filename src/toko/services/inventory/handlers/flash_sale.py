@@ -32,23 +32,26 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
 from toko.platform.db import UnitOfWork
-from toko.platform.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
-from toko.platform.ids import new_id, require_id
+from toko.platform.errors import DomainError, FailedPrecondition, NotFound
+from toko.platform.ids import new_id
+from toko.platform.validation import ruled
 from toko.services.inventory import domain
 from toko.services.inventory.counters import VALKEY_ERRORS, Outcome
-from toko.services.inventory.domain import InvalidInput, MovementKind
+from toko.services.inventory.domain import MovementKind
 from toko.services.inventory.error_codes import ErrorCode
 from toko.services.inventory.handlers.common import (
     SOURCE,
     Inventory,
     authorize_shop,
+    id_violations,
     publish_stock_events,
-    rules,
+    require_ids,
 )
 from toko.services.inventory.mapping import allocation_to_proto
 from toko.services.inventory.repository.flash_sales import FlashSaleRepository
@@ -84,19 +87,22 @@ async def allocate_quota(
     most available units gives the quota. Everything is checked before anything is staged, so a refusal
     raised from here leaves nothing behind once the caller rolls back (to a savepoint, or altogether).
     """
-    campaign_id = require_id(command.campaign_id, "campaign_id")
-    sku_id = require_id(command.sku_id, "sku_id")
-    warehouse_id = require_id(command.warehouse_id, "warehouse_id") if command.warehouse_id else None
-    if command.starts is None or command.ends is None:
-        raise InvalidArgument.field(
-            "start_time", "set start_time and end_time", ErrorCode.INVALID_TIME_WINDOW
-        )
-    with rules():
-        quota = domain.positive_quantity(command.quantity, "quantity")
-        limit = domain.per_buyer_limit(command.per_buyer_limit, quota)
-        starts, ends = domain.flash_sale_window(command.starts, command.ends)
-        if ends <= now:
-            raise InvalidInput(ErrorCode.INVALID_TIME_WINDOW, "is already over", "end_time")
+    ids = [("campaign_id", command.campaign_id), ("sku_id", command.sku_id)]
+    if command.warehouse_id:
+        ids.append(("warehouse_id", command.warehouse_id))
+    terms = ruled(
+        partial(
+            domain.flash_sale_terms,
+            quantity=command.quantity,
+            limit=command.per_buyer_limit,
+            starts=command.starts,
+            ends=command.ends,
+            now=now,
+        ),
+        also=id_violations(*ids),
+    )
+    campaign_id, sku_id, warehouse_id = command.campaign_id, command.sku_id, command.warehouse_id or None
+    quota = terms.quota
     allocations = FlashSaleRepository(uow.session)
     stock = StockRepository(uow.session)
     facts = await SkuRepository(uow.session).sku_facts([sku_id])
@@ -127,7 +133,7 @@ async def allocate_quota(
             f"the quota of {quota} is more than warehouse {line.warehouse_id} has available",
         ) from exc
     # Checked after ``move`` took the SKU's row lock: concurrent creations for one SKU queue up here.
-    clash = await allocations.overlapping_allocation(sku_id=sku_id, starts=starts, ends=ends)
+    clash = await allocations.overlapping_allocation(sku_id=sku_id, starts=terms.starts, ends=terms.ends)
     if clash is not None:
         raise FailedPrecondition(
             ErrorCode.CAMPAIGN_OVERLAP,
@@ -144,9 +150,9 @@ async def allocate_quota(
             "shop_id": shop_id,
             "quota": quota,
             "claimed": 0,
-            "per_buyer_limit": limit,
-            "starts_at": starts,
-            "ends_at": ends,
+            "per_buyer_limit": terms.per_buyer_limit,
+            "starts_at": terms.starts,
+            "ends_at": terms.ends,
         }
     )
     # Staged last: nothing raised above may leave events behind.
@@ -169,8 +175,7 @@ async def create_allocation(
 
 async def get_allocation(*, inventory: Inventory, campaign_id: str, sku_id: str) -> pb.FlashSaleAllocation:
     """A campaign's quota of a SKU with its durable claimed count."""
-    require_id(campaign_id, "campaign_id")
-    require_id(sku_id, "sku_id")
+    require_ids(("campaign_id", campaign_id), ("sku_id", sku_id))
     async with inventory.database.sessions() as session:
         row = await FlashSaleRepository(session).allocation(campaign_id, sku_id)
     if row is None:
@@ -191,10 +196,10 @@ async def claim_flash_sale(
     idempotency_key: str = "",
 ) -> pb.ClaimFlashSaleResponse:
     """Claim units for the caller: refused from Valkey alone, recorded durably when granted."""
-    require_id(campaign_id, "campaign_id")
-    require_id(sku_id, "sku_id")
-    with rules():
-        domain.positive_quantity(quantity, "quantity")
+    ruled(
+        partial(domain.positive_quantity, quantity, "quantity"),
+        also=id_violations(("campaign_id", campaign_id), ("sku_id", sku_id)),
+    )
     counters = inventory.flash_sales
     buyer = principal.subject
     granted = await _decrement(inventory, campaign_id, sku_id, buyer, quantity)

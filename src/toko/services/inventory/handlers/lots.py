@@ -17,7 +17,6 @@ from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
 from toko.platform.db import UnitOfWork
 from toko.platform.errors import NotFound
-from toko.platform.ids import require_id
 from toko.platform.pagination import Page, PageSpec, bad_page_token, decode_token, encode_token
 from toko.services.inventory import domain
 from toko.services.inventory.domain import MovementKind
@@ -27,6 +26,7 @@ from toko.services.inventory.handlers.common import (
     Inventory,
     move_stock,
     reads_shop,
+    require_ids,
     stock_line_for,
     warehouse_not_found,
     writable_warehouse,
@@ -50,8 +50,7 @@ async def write_off_expired_lots(
     *, inventory: Inventory, warehouse_id: str, sku_id: str, principal: Principal
 ) -> tuple[pb.StockLevel, int]:
     """Write off every unheld unit of a line's lots past their date (one ledger row); returns the units."""
-    sku_id = require_id(sku_id, "sku_id")
-    warehouse_id = require_id(warehouse_id, "warehouse_id")
+    require_ids(("sku_id", sku_id), ("warehouse_id", warehouse_id))
     async with inventory.database.unit_of_work(SOURCE) as uow:
         warehouse = await writable_warehouse(uow.session, warehouse_id, principal)
         line = await stock_line_for(uow.session, warehouse, sku_id, create=False)
@@ -134,8 +133,7 @@ async def list_stock_lots(
     Read like a SKU's stock: a shop's lines only by its sellers, admins and services; another shop's
     warehouse is reported as missing, and in a fulfilment centre a seller sees their own SKUs only.
     """
-    require_id(warehouse_id, "warehouse_id")
-    require_id(sku_id, "sku_id")
+    require_ids(("warehouse_id", warehouse_id), ("sku_id", sku_id))
     size = LOT_PAGES.size(page_size)
     filters = [warehouse_id, sku_id]
     after = _lot_after(page_token, filters)

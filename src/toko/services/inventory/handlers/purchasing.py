@@ -8,25 +8,33 @@ A goods receipt posts a ``receipt`` ledger row per accepted line through the sam
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
-from toko.platform.error_codes import CommonReason
 from toko.platform.errors import InvalidArgument, NotFound
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import new_id, require_id
 from toko.platform.pagination import Page, PageSpec, encode_token, id_after
+from toko.platform.validation import ruled
 from toko.services.inventory import domain
-from toko.services.inventory.domain import MovementKind, OrderedLine, PurchaseOrderStatus, ReceivedLine
+from toko.services.inventory.domain import (
+    MovementKind,
+    OrderedLine,
+    OrderLine,
+    PurchaseOrderStatus,
+    ReceivedLine,
+)
 from toko.services.inventory.error_codes import ErrorCode
 from toko.services.inventory.handlers.common import (
     SOURCE,
     Inventory,
     authorize_shop,
     existing_warehouse,
+    id_violations,
     move_stock,
     rules,
     stock_line_for,
@@ -42,8 +50,6 @@ from toko.services.inventory.repository.skus import SkuRepository
 from toko.services.inventory.repository.stock import Movement, StockRepository
 
 SUPPLIER_PAGES = PageSpec(default=50, maximum=100)
-CURRENCY = "IDR"
-DEFAULT_DEMAND_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -70,45 +76,25 @@ class SupplierItem:
     min_order_quantity: int
 
 
-@dataclass(frozen=True)
-class OrderLine:
-    """A SKU to order; a zero cost takes the supplier's catalogue price."""
-
-    sku_id: str
-    quantity: int
-    unit_cost: int = 0
-
-
-def _days(value: int, field: str) -> int:
-    if not 0 <= value <= domain.MAX_DAYS:
-        raise InvalidArgument.field(field, f"must be 0 to {domain.MAX_DAYS} days", ErrorCode.INVALID_DAYS)
-    return value
-
-
 async def create_supplier(
     *, inventory: Inventory, command: CreateSupplier, principal: Principal, idempotency_key: str = ""
 ) -> pb.Supplier:
     """Add a supplier to a shop."""
+    # Whose supplier it is comes first: a caller who may not add one learns nothing of the fields' rules.
     shop_id = require_id(command.shop_id, "shop_id")
     authorize_shop(principal, shop_id)
-    with rules():
-        name = domain.required_text(
-            command.name, "name", domain.NAME_MAX_LENGTH, ErrorCode.INVALID_SUPPLIER_NAME
+    details = ruled(
+        partial(
+            domain.supplier_details,
+            name=command.name,
+            contact_name=command.contact_name,
+            contact_email=command.contact_email,
+            contact_phone=command.contact_phone,
+            payment_terms_days=command.payment_terms_days,
+            lead_time_days=command.lead_time_days,
         )
-        contact = {
-            field: domain.optional_text(
-                getattr(command, field), field, domain.NAME_MAX_LENGTH, CommonReason.VALIDATION_FAILED
-            )
-            for field in ("contact_name", "contact_email", "contact_phone")
-        }
-    values = {
-        "id": new_id(),
-        "shop_id": shop_id,
-        "name": name,
-        **contact,
-        "payment_terms_days": _days(command.payment_terms_days, "payment_terms_days"),
-        "lead_time_days": _days(command.lead_time_days, "lead_time_days"),
-    }
+    )
+    values = {"id": new_id(), "shop_id": shop_id, **asdict(details)}
     async with inventory.database.unit_of_work(SOURCE) as uow:
         async with idempotent(
             uow.session,
@@ -143,17 +129,16 @@ async def set_supplier_item(
     *, inventory: Inventory, supplier_id: str, item: SupplierItem, principal: Principal
 ) -> pb.SupplierItem:
     """Add or change one line of a supplier's catalogue."""
-    require_id(supplier_id, "supplier_id")
-    require_id(item.sku_id, "item.sku_id")
-    with rules():
-        supplier_sku = domain.required_text(
-            item.supplier_sku, "item.supplier_sku", 64, ErrorCode.INVALID_SUPPLIER_SKU
-        )
-        domain.positive_quantity(item.min_order_quantity, "item.min_order_quantity")
-    if not 0 <= item.cost_amount <= domain.MAX_COST or (item.currency or CURRENCY) != CURRENCY:
-        raise InvalidArgument.field(
-            "item.cost_price", f"must be 0 to {domain.MAX_COST} {CURRENCY}", ErrorCode.INVALID_COST_PRICE
-        )
+    supplier_sku = ruled(
+        partial(
+            domain.supplier_sku,
+            code=item.supplier_sku,
+            cost_amount=item.cost_amount,
+            currency=item.currency,
+            min_order_quantity=item.min_order_quantity,
+        ),
+        also=id_violations(("supplier_id", supplier_id), ("item.sku_id", item.sku_id)),
+    )
     async with inventory.database.unit_of_work(SOURCE) as uow:
         repository = PurchasingRepository(uow.session)
         await _supplier(repository, supplier_id, principal)
@@ -163,7 +148,7 @@ async def set_supplier_item(
                 "sku_id": item.sku_id,
                 "supplier_sku": supplier_sku,
                 "cost_amount": item.cost_amount,
-                "currency": CURRENCY,
+                "currency": domain.CURRENCY,
                 "min_order_quantity": item.min_order_quantity,
             }
         )
@@ -181,24 +166,14 @@ async def create_purchase_order(
     idempotency_key: str = "",
 ) -> pb.PurchaseOrder:
     """Draft a purchase order into one of the supplier's shop's warehouses."""
-    require_id(supplier_id, "supplier_id")
-    require_id(warehouse_id, "warehouse_id")
-    if not lines:
-        raise InvalidArgument.field("lines", "order at least one SKU", ErrorCode.NO_LINES)
-    seen: set[str] = set()
-    for index, line in enumerate(lines):
-        require_id(line.sku_id, f"lines[{index}].sku_id")
-        with rules():
-            domain.positive_quantity(line.quantity, f"lines[{index}].quantity")
-        if line.sku_id in seen:
-            raise InvalidArgument.field(
-                f"lines[{index}].sku_id", "each SKU once per order", ErrorCode.DUPLICATE_SKU
-            )
-        if not 0 <= line.unit_cost <= domain.MAX_COST:
-            raise InvalidArgument.field(
-                f"lines[{index}].unit_cost", "out of range", ErrorCode.INVALID_COST_PRICE
-            )
-        seen.add(line.sku_id)
+    ruled(
+        partial(domain.check_order_lines, lines),
+        also=id_violations(
+            ("supplier_id", supplier_id),
+            ("warehouse_id", warehouse_id),
+            *((f"lines[{index}].sku_id", line.sku_id) for index, line in enumerate(lines)),
+        ),
+    )
     command = (supplier_id, warehouse_id, list(lines))
     async with inventory.database.unit_of_work(SOURCE) as uow:
         async with idempotent(
@@ -233,7 +208,7 @@ async def create_purchase_order(
                         "position": index,
                         "quantity": line.quantity,
                         "unit_cost": cost,
-                        "currency": CURRENCY,
+                        "currency": domain.CURRENCY,
                         "accepted": 0,
                         "rejected": 0,
                     }
@@ -317,15 +292,11 @@ async def receive_purchase_order(
     A receipt retried with its idempotency key is booked once: a partial receipt sent twice would
     otherwise put its units on hand twice.
     """
-    require_id(purchase_order_id, "id")
-    # The lots named, checked as ReceiveStock checks them (a line accepting nothing brings no lot).
-    lots: dict[int, tuple[str, date]] = {}
-    with rules():
-        for index, got in enumerate(receipt):
-            if got.accepted > 0 and (got.lot_code or got.expiry_date):
-                lots[index] = domain.incoming_lot(
-                    got.lot_code, got.expiry_date, inventory.clock().date(), f"lines[{index}]."
-                )
+    # The lots named, checked as ReceiveStock checks them.
+    lots = ruled(
+        partial(domain.receipt_lots, receipt, inventory.clock().date()),
+        also=id_violations(("id", purchase_order_id)),
+    )
     command = (purchase_order_id, list(receipt))
     async with inventory.database.unit_of_work(SOURCE) as uow:
         async with idempotent(
@@ -403,10 +374,7 @@ async def reorder_suggestions(
     *, inventory: Inventory, warehouse_id: str, demand_days: int, principal: Principal
 ) -> list[pb.ReorderSuggestion]:
     """Lines at or below their computed reorder point, with what to order from their cheapest supplier."""
-    require_id(warehouse_id, "warehouse_id")
-    days = demand_days or DEFAULT_DEMAND_DAYS
-    if not 1 <= days <= domain.MAX_DAYS:
-        raise InvalidArgument.field("demand_days", f"must be 1 to {domain.MAX_DAYS}", ErrorCode.INVALID_DAYS)
+    days = ruled(partial(domain.demand_days, demand_days), also=id_violations(("warehouse_id", warehouse_id)))
     async with inventory.database.sessions() as session:
         warehouse = await writable_warehouse(session, warehouse_id, principal)
         stock = StockRepository(session)
@@ -452,9 +420,7 @@ async def supplier_performance(
     *, inventory: Inventory, supplier_id: str, start: datetime, end: datetime, principal: Principal
 ) -> pb.GetSupplierPerformanceResponse:
     """On-time rate, fill rate, lead time against the promise and rejection rate over a period."""
-    require_id(supplier_id, "supplier_id")
-    if end <= start:
-        raise InvalidArgument.field("end_time", "must be after start_time", ErrorCode.INVALID_PERIOD)
+    ruled(partial(domain.check_period, start, end), also=id_violations(("supplier_id", supplier_id)))
     async with inventory.database.sessions() as session:
         repository = PurchasingRepository(session)
         supplier = await _supplier(repository, supplier_id, principal)

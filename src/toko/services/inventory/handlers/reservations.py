@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from google.protobuf.message import Message
@@ -24,11 +25,12 @@ from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
 from toko.platform.db import UnitOfWork
 from toko.platform.errors import Conflict, FailedPrecondition, NotFound
-from toko.platform.ids import new_id, require_id
+from toko.platform.ids import new_id
+from toko.platform.validation import ruled
 from toko.services.inventory import domain
 from toko.services.inventory.domain import Line, MovementKind, ReservationStatus
 from toko.services.inventory.error_codes import ErrorCode
-from toko.services.inventory.handlers.common import SOURCE, Inventory, move_stock, reference_of, rules
+from toko.services.inventory.handlers.common import SOURCE, Inventory, id_violations, move_stock, rules
 from toko.services.inventory.mapping import reservation_to_proto
 from toko.services.inventory.repository.reservations import NewReservation, ReservationRepository
 from toko.services.inventory.repository.skus import SkuRepository
@@ -47,15 +49,19 @@ class Reserve:
 
 async def reserve(*, inventory: Inventory, command: Reserve, principal: Principal) -> pb.Reservation:
     """Hold every line or none, nearest warehouses first; a retried reference gets the same answer."""
-    reference = reference_of(command.reference, required=True)
-    for index, line in enumerate(command.lines):
-        require_id(line.sku_id, f"lines[{index}].sku_id")
-    with rules():
-        lines = domain.validate_lines(command.lines)
-        ttl = domain.reservation_ttl(command.ttl_seconds)
-        city = domain.optional_text(
-            command.buyer_city, "buyer_city", domain.CITY_MAX_LENGTH, ErrorCode.INVALID_CITY
-        )
+    request = ruled(
+        partial(
+            domain.reservation_request,
+            reference=command.reference,
+            lines=command.lines,
+            ttl_seconds=command.ttl_seconds,
+            buyer_city=command.buyer_city,
+        ),
+        also=id_violations(
+            *((f"lines[{index}].sku_id", line.sku_id) for index, line in enumerate(command.lines))
+        ),
+    )
+    reference, lines, city = request.reference, request.lines, request.buyer_city
     digest = domain.lines_digest(lines)
     sku_ids = sorted(line.sku_id for line in lines)
     reservation = NewReservation(
@@ -66,7 +72,7 @@ async def reserve(*, inventory: Inventory, command: Reserve, principal: Principa
         lines_digest=digest,
         buyer_city=city,
         actor=principal.subject,
-        expires_at=inventory.clock() + ttl,
+        expires_at=inventory.clock() + request.ttl,
     )
     async with inventory.database.unit_of_work(SOURCE) as uow:
         repository = ReservationRepository(uow.session)
@@ -115,7 +121,7 @@ async def reserve(*, inventory: Inventory, command: Reserve, principal: Principa
 
 async def commit_reservation(*, inventory: Inventory, reference: str, principal: Principal) -> pb.Reservation:
     """Sell what a reservation holds; committing twice is harmless, committing a lapsed one is refused."""
-    reference = reference_of(reference, required=True)
+    reference = ruled(partial(domain.valid_reference, reference, required=True))
     expired = False
     async with inventory.database.unit_of_work(SOURCE) as uow:
         repository = ReservationRepository(uow.session)
@@ -156,7 +162,7 @@ async def release_reservation(
     *, inventory: Inventory, reference: str, principal: Principal
 ) -> pb.Reservation:
     """Give a reservation's stock back; releasing a released or expired one changes nothing."""
-    reference = reference_of(reference, required=True)
+    reference = ruled(partial(domain.valid_reference, reference, required=True))
     async with inventory.database.unit_of_work(SOURCE) as uow:
         repository = ReservationRepository(uow.session)
         row = await repository.reservation(reference, for_update=True)
@@ -177,7 +183,7 @@ async def release_reservation(
 
 async def get_reservation(*, inventory: Inventory, reference: str) -> pb.Reservation:
     """A reservation by its reference."""
-    reference = reference_of(reference, required=True)
+    reference = ruled(partial(domain.valid_reference, reference, required=True))
     async with inventory.database.sessions() as session:
         repository = ReservationRepository(session)
         row = await repository.reservation(reference)

@@ -10,6 +10,7 @@ anything; the ``service`` role (the order service) returns goods to any warehous
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
@@ -17,6 +18,8 @@ from toko.platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import new_id, require_id
 from toko.platform.pagination import Page, PageSpec, encode_token, id_after
+from toko.platform.rules import Violation
+from toko.platform.validation import ruled
 from toko.services.inventory import domain
 from toko.services.inventory.domain import MovementKind
 from toko.services.inventory.error_codes import ErrorCode
@@ -25,9 +28,10 @@ from toko.services.inventory.handlers.common import (
     Inventory,
     authorize_shop,
     existing_warehouse,
+    id_violations,
     move_stock,
     reads_shop,
-    reference_of,
+    require_ids,
     rules,
     stock_line_for,
     writable_warehouse,
@@ -67,9 +71,6 @@ async def receive_stock(
     *, inventory: Inventory, change: StockChange, principal: Principal, idempotency_key: str = ""
 ) -> pb.StockLevel:
     """Book goods received into a warehouse."""
-    with rules():
-        quantity = domain.positive_quantity(change.quantity, "quantity")
-        reference = reference_of(change.reference)
     return await _single_movement(
         inventory,
         change,
@@ -77,8 +78,6 @@ async def receive_stock(
         idempotency_key,
         operation="inventory.ReceiveStock",
         kind=MovementKind.RECEIPT,
-        on_hand_delta=quantity,
-        reference=reference,
     )
 
 
@@ -86,9 +85,6 @@ async def return_to_stock(
     *, inventory: Inventory, change: StockChange, principal: Principal, idempotency_key: str = ""
 ) -> pb.StockLevel:
     """Put returned goods back on hand."""
-    with rules():
-        quantity = domain.positive_quantity(change.quantity, "quantity")
-        reference = reference_of(change.reference)
     return await _single_movement(
         inventory,
         change,
@@ -96,8 +92,6 @@ async def return_to_stock(
         idempotency_key,
         operation="inventory.ReturnToStock",
         kind=MovementKind.RETURN_TO_STOCK,
-        on_hand_delta=quantity,
-        reference=reference,
     )
 
 
@@ -105,9 +99,6 @@ async def adjust_stock(
     *, inventory: Inventory, change: StockChange, principal: Principal, idempotency_key: str = ""
 ) -> pb.StockLevel:
     """Correct the quantity on hand by a signed delta, with the reason the books require."""
-    with rules():
-        delta = domain.adjustment_delta(change.quantity)
-        reason = domain.adjustment_reason(change.reason)
     return await _single_movement(
         inventory,
         change,
@@ -115,8 +106,6 @@ async def adjust_stock(
         idempotency_key,
         operation="inventory.AdjustStock",
         kind=MovementKind.ADJUSTMENT,
-        on_hand_delta=delta,
-        reason=reason,
     )
 
 
@@ -124,9 +113,6 @@ async def write_off_stock(
     *, inventory: Inventory, change: StockChange, principal: Principal, idempotency_key: str = ""
 ) -> pb.StockLevel:
     """Remove damaged, lost or expired units from what is available."""
-    with rules():
-        quantity = domain.positive_quantity(change.quantity, "quantity")
-        reason = domain.adjustment_reason(change.reason)
     return await _single_movement(
         inventory,
         change,
@@ -134,8 +120,6 @@ async def write_off_stock(
         idempotency_key,
         operation="inventory.WriteOffStock",
         kind=MovementKind.WRITE_OFF,
-        on_hand_delta=-quantity,
-        reason=reason,
     )
 
 
@@ -147,30 +131,27 @@ async def count_stock(
     A perishable SKU is counted lot by lot: the count sets the named lot's units on hand, and the
     difference is an adjustment of that lot.
     """
-    sku_id, warehouse_id = (
-        require_id(change.sku_id, "sku_id"),
-        require_id(change.warehouse_id, "warehouse_id"),
+    count = ruled(
+        partial(
+            domain.stock_count,
+            counted=change.quantity,
+            reason=change.reason,
+            lot_code=change.lot_code,
+            expiry_date=change.expiry_date,
+        ),
+        also=_line_ids(change.warehouse_id, change.sku_id),
     )
-    with rules():
-        counted = domain.non_negative_quantity(change.quantity, "counted")
-        reason = domain.optional_text(
-            change.reason, "reason", domain.REASON_MAX_LENGTH, ErrorCode.INVALID_REASON
-        )
-        named_lot = (
-            domain.lot_identity(change.lot_code, change.expiry_date)
-            if change.lot_code or change.expiry_date
-            else None
-        )
+    sku_id, warehouse_id = change.sku_id, change.warehouse_id
     async with inventory.database.unit_of_work(SOURCE) as uow:
         stock = StockRepository(uow.session)
         warehouse = await writable_warehouse(uow.session, warehouse_id, principal)
         line = await stock_line_for(uow.session, warehouse, sku_id, create=True)
         # Locked so that the difference is taken against the very quantity it is applied to.
         line = await stock.lock_line(line.id)
-        difference = counted - line.on_hand
+        difference = count.counted - line.on_hand
         lots: tuple[domain.LotDelta, ...] = ()
         if await SkuRepository(uow.session).is_perishable(sku_id):
-            if named_lot is None:
+            if count.lot is None:
                 raise InvalidArgument.field(
                     "lot_code",
                     "the SKU is perishable: count it lot by lot, naming the lot_code and expiry_date",
@@ -178,13 +159,13 @@ async def count_stock(
                 )
             with rules():
                 lot = domain.lot_count_delta(
-                    await stock.lots(line.id), *named_lot, counted, inventory.clock().date()
+                    await stock.lots(line.id), *count.lot, count.counted, inventory.clock().date()
                 )
             difference, lots = lot.on_hand_delta, (lot,)
         if difference == 0:
             return stock_to_proto(line), 0
         adjustment = Movement(
-            line.id, MovementKind.ADJUSTMENT, difference, 0, reason=reason or "stock count", lots=lots
+            line.id, MovementKind.ADJUSTMENT, difference, 0, reason=count.reason or "stock count", lots=lots
         )
         moved = await move_stock(uow, [adjustment], principal)
         await uow.commit()
@@ -201,11 +182,10 @@ async def set_stock_policy(
     principal: Principal,
 ) -> pb.StockLevel:
     """Set a line's safety stock and reorder point."""
-    require_id(sku_id, "sku_id")
-    require_id(warehouse_id, "warehouse_id")
-    with rules():
-        domain.non_negative_quantity(safety_stock, "safety_stock", ErrorCode.INVALID_STOCK_POLICY)
-        domain.non_negative_quantity(reorder_point, "reorder_point", ErrorCode.INVALID_STOCK_POLICY)
+    ruled(
+        partial(domain.check_stock_policy, safety_stock=safety_stock, reorder_point=reorder_point),
+        also=_line_ids(warehouse_id, sku_id),
+    )
     async with inventory.database.unit_of_work(SOURCE) as uow:
         stock = StockRepository(uow.session)
         warehouse = await writable_warehouse(uow.session, warehouse_id, principal)
@@ -238,15 +218,20 @@ async def transfer_stock(
     *, inventory: Inventory, command: Transfer, principal: Principal, idempotency_key: str = ""
 ) -> tuple[str, pb.StockLevel, pb.StockLevel]:
     """Move available units between two warehouses: a transfer_out and a transfer_in ledger row."""
-    sku_id = require_id(command.sku_id, "sku_id")
-    source_id = require_id(command.from_warehouse_id, "from_warehouse_id")
-    target_id = require_id(command.to_warehouse_id, "to_warehouse_id")
-    if source_id == target_id:
-        raise InvalidArgument.field(
-            "to_warehouse_id", "must differ from from_warehouse_id", ErrorCode.SAME_WAREHOUSE_TRANSFER
-        )
-    with rules():
-        quantity = domain.positive_quantity(command.quantity, "quantity")
+    quantity = ruled(
+        partial(
+            domain.transfer_quantity,
+            from_warehouse_id=command.from_warehouse_id,
+            to_warehouse_id=command.to_warehouse_id,
+            quantity=command.quantity,
+        ),
+        also=id_violations(
+            ("sku_id", command.sku_id),
+            ("from_warehouse_id", command.from_warehouse_id),
+            ("to_warehouse_id", command.to_warehouse_id),
+        ),
+    )
+    sku_id, source_id, target_id = command.sku_id, command.from_warehouse_id, command.to_warehouse_id
     async with inventory.database.unit_of_work(SOURCE) as uow:
         async with idempotent(
             uow.session,
@@ -340,8 +325,7 @@ async def list_movements(
     page_token: str = "",
 ) -> Page[pb.StockMovement]:
     """The ledger of one stock line, newest first."""
-    require_id(warehouse_id, "warehouse_id")
-    require_id(sku_id, "sku_id")
+    require_ids(("warehouse_id", warehouse_id), ("sku_id", sku_id))
     size = MOVEMENT_PAGES.size(page_size)
     filters = [warehouse_id, sku_id]
     before = id_after(page_token, filters)
@@ -366,21 +350,21 @@ async def _single_movement(
     *,
     operation: str,
     kind: MovementKind,
-    on_hand_delta: int,
-    reference: str = "",
-    reason: str = "",
 ) -> pb.StockLevel:
-    sku_id, warehouse_id = (
-        require_id(change.sku_id, "sku_id"),
-        require_id(change.warehouse_id, "warehouse_id"),
+    checked = ruled(
+        partial(
+            domain.stock_change,
+            kind,
+            quantity=change.quantity,
+            today=inventory.clock().date(),
+            reference=change.reference,
+            reason=change.reason,
+            lot_code=change.lot_code,
+            expiry_date=change.expiry_date,
+        ),
+        also=_line_ids(change.warehouse_id, change.sku_id),
     )
-    lots: tuple[domain.LotDelta, ...] = ()
-    if on_hand_delta > 0 and (change.lot_code or change.expiry_date):
-        with rules():
-            code, expires_on = domain.incoming_lot(
-                change.lot_code, change.expiry_date, inventory.clock().date()
-            )
-        lots = (domain.LotDelta(code, expires_on, on_hand_delta, 0),)
+    sku_id, warehouse_id = change.sku_id, change.warehouse_id
     async with inventory.database.unit_of_work(SOURCE) as uow:
         async with idempotent(
             uow.session, operation=operation, caller=principal.subject, key=idempotency_key, command=change
@@ -391,13 +375,23 @@ async def _single_movement(
                 warehouse = await existing_warehouse(uow.session, warehouse_id)
             else:
                 warehouse = await writable_warehouse(uow.session, warehouse_id, principal)
-            line = await stock_line_for(uow.session, warehouse, sku_id, create=on_hand_delta > 0)
-            moved = await move_stock(
-                uow,
-                [Movement(line.id, kind, on_hand_delta, 0, reference=reference, reason=reason, lots=lots)],
-                principal,
+            line = await stock_line_for(uow.session, warehouse, sku_id, create=checked.on_hand_delta > 0)
+            movement = Movement(
+                line.id,
+                kind,
+                checked.on_hand_delta,
+                0,
+                reference=checked.reference,
+                reason=checked.reason,
+                lots=checked.lots,
             )
+            moved = await move_stock(uow, [movement], principal)
             replay.response = stock_to_proto(moved[0].row)
         await uow.commit()
     level: pb.StockLevel = replay.response
     return level
+
+
+def _line_ids(warehouse_id: str, sku_id: str) -> list[Violation]:
+    """The violations of the ids naming a stock line: its SKU's and its warehouse's."""
+    return id_violations(("sku_id", sku_id), ("warehouse_id", warehouse_id))

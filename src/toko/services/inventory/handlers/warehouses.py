@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
 from toko.platform.error_codes import CommonReason
-from toko.platform.errors import InvalidArgument, PermissionDenied
+from toko.platform.errors import PermissionDenied
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import new_id, require_id
 from toko.platform.pagination import Page, PageSpec, encode_token, id_after
+from toko.platform.validation import ruled
 from toko.services.inventory import domain
-from toko.services.inventory.domain import InvalidInput, WarehouseKind
-from toko.services.inventory.error_codes import ErrorCode
+from toko.services.inventory.domain import WarehouseKind
 from toko.services.inventory.handlers.common import (
     SOURCE,
     Inventory,
     authorize_shop,
+    id_violations,
     reads_shop,
-    rules,
     warehouse_not_found,
     writable_warehouse,
 )
@@ -45,27 +46,24 @@ async def create_warehouse(
     *, inventory: Inventory, command: CreateWarehouse, principal: Principal, idempotency_key: str = ""
 ) -> pb.Warehouse:
     """Add a warehouse; fulfilment centres belong to no shop and only admins add them."""
-    with rules():
-        if command.kind is None:
-            raise InvalidInput(ErrorCode.INVALID_WAREHOUSE_KIND, "unknown warehouse kind", "kind")
-        name = domain.required_text(
-            command.name, "name", domain.NAME_MAX_LENGTH, ErrorCode.INVALID_WAREHOUSE_NAME
-        )
-        city = domain.required_text(command.city, "city", domain.CITY_MAX_LENGTH, ErrorCode.INVALID_CITY)
-        address = domain.optional_text(
-            command.address, "address", domain.ADDRESS_MAX_LENGTH, ErrorCode.INVALID_ADDRESS
-        )
+    details = ruled(
+        partial(
+            domain.warehouse_details,
+            kind=command.kind,
+            shop_named=bool(command.shop_id),
+            name=command.name,
+            address=command.address,
+            city=command.city,
+        ),
+        also=id_violations(("shop_id", command.shop_id)) if command.kind is WarehouseKind.SHOP else (),
+    )
     shop_id: str | None
     if command.kind is WarehouseKind.FULFILMENT_CENTRE:
-        if command.shop_id:
-            raise InvalidArgument.field(
-                "shop_id", "a fulfilment centre belongs to no shop", ErrorCode.INVALID_WAREHOUSE_KIND
-            )
         if not principal.is_admin:
             raise PermissionDenied(CommonReason.ROLE_REQUIRED, "only admins add fulfilment centres")
         shop_id = None
     else:
-        shop_id = require_id(command.shop_id, "shop_id")
+        shop_id = command.shop_id
         authorize_shop(principal, shop_id)
     async with inventory.database.unit_of_work(SOURCE) as uow:
         async with idempotent(
@@ -80,10 +78,10 @@ async def create_warehouse(
             row = await WarehouseRepository(uow.session).add_warehouse(
                 warehouse_id=new_id(),
                 shop_id=shop_id,
-                name=name,
-                address=address,
-                city=city,
-                kind=command.kind,
+                name=details.name,
+                address=details.address,
+                city=details.city,
+                kind=details.kind,
             )
             replay.response = warehouse_to_proto(row)
         await uow.commit()
@@ -121,28 +119,17 @@ async def update_warehouse(
     *, inventory: Inventory, warehouse: pb.Warehouse, mask: Sequence[str], principal: Principal
 ) -> pb.Warehouse:
     """Change a warehouse's name, address or city."""
-    warehouse_id = require_id(warehouse.id, "warehouse.id")
-    allowed = {"name", "address", "city"}
-    if not mask or not set(mask) <= allowed:
-        raise InvalidArgument.field(
-            "update_mask",
-            f"name the fields to change, of: {', '.join(sorted(allowed))}",
-            CommonReason.INVALID_UPDATE_MASK,
-        )
-    values: dict[str, str] = {}
-    with rules():
-        if "name" in mask:
-            values["name"] = domain.required_text(
-                warehouse.name, "warehouse.name", domain.NAME_MAX_LENGTH, ErrorCode.INVALID_WAREHOUSE_NAME
-            )
-        if "city" in mask:
-            values["city"] = domain.required_text(
-                warehouse.city, "warehouse.city", domain.CITY_MAX_LENGTH, ErrorCode.INVALID_CITY
-            )
-        if "address" in mask:
-            values["address"] = domain.optional_text(
-                warehouse.address, "warehouse.address", domain.ADDRESS_MAX_LENGTH, ErrorCode.INVALID_ADDRESS
-            )
+    values = ruled(
+        partial(
+            domain.warehouse_changes,
+            mask,
+            name=warehouse.name,
+            address=warehouse.address,
+            city=warehouse.city,
+        ),
+        also=id_violations(("warehouse.id", warehouse.id)),
+    )
+    warehouse_id = warehouse.id
     async with inventory.database.unit_of_work(SOURCE) as uow:
         await writable_warehouse(uow.session, warehouse_id, principal)
         row = await WarehouseRepository(uow.session).update_warehouse(warehouse_id, values)
