@@ -41,6 +41,8 @@ def inventory_settings(
             "database_name": database_name,
             "db_pool_size": 8,
             "expiry_interval_seconds": 0.2,
+            # As under make up: demo shops' new SKUs get opening stock (off by default, in production).
+            "demo_stock": True,
             # Tests expire lots by hand and write them off on request; those of the worker set it short.
             "lot_write_off_interval_seconds": 3600.0,
             **overrides,

@@ -34,8 +34,7 @@ from toko.platform.events import PendingEvent
 from toko.platform.outbox import ensure_streams
 from toko.product.v1 import events_pb2 as product_events
 from toko.product.v1 import product_pb2
-from toko.services.inventory.consumers import demo_warehouse_id
-from toko.services.inventory.domain import demo_initial_stock
+from toko.services.inventory.demo import demo_initial_stock, demo_warehouse_id
 from toko.services.inventory.repository.tables import stock_ledger
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from toko.platform.error_codes import CommonReason
 from toko.platform.rules import ValidationFailed
 from toko.services.inventory import domain
+from toko.services.inventory.demo import demo_initial_stock
 from toko.services.inventory.domain import (
     Candidate,
     InsufficientStock,
@@ -204,8 +205,8 @@ def test_supplier_performance_rates() -> None:
 
 @given(st.uuids().map(str))
 def test_demo_opening_stock_is_deterministic_and_in_range(sku_id: str) -> None:
-    assert domain.demo_initial_stock(sku_id) == domain.demo_initial_stock(sku_id)
-    assert 20 <= domain.demo_initial_stock(sku_id) <= 200
+    assert demo_initial_stock(sku_id) == demo_initial_stock(sku_id)
+    assert 20 <= demo_initial_stock(sku_id) <= 200
 
 
 # --- lots of perishable SKUs ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from toko.services.inventory.consumers import (
     CatalogFollower,
 )
 from toko.services.inventory.counters import VALKEY_ERRORS, FlashSaleCounters
+from toko.services.inventory.demo import DemoOpeningStock
 from toko.services.inventory.grpc_api import InventoryServicer
 from toko.services.inventory.handlers import SOURCE, Inventory
 from toko.services.inventory.handlers.flash_sale import reconcile_flash_sales
@@ -132,7 +133,7 @@ async def bootstrap(settings: InventorySettings) -> ServiceApp:
         subjects=CATALOG_SUBJECTS,
         database=database,
         nats=connection,
-        handler=CatalogFollower(demo_stock=settings.demo_stock),
+        handler=CatalogFollower(opening_stock=DemoOpeningStock() if settings.demo_stock else None),
         service=SOURCE,
     )
     campaigns = EventConsumer(

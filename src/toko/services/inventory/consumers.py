@@ -5,19 +5,18 @@ product database: ``ProductCreated`` and ``ProductUpdated`` record each SKU with
 its shop (so stock can be checked against its owner), ``ProductArchived`` marks a
 product's SKUs archived (they can no longer be reserved).
 
-For ``make up``'s demo marketplace, a new SKU of a demo shop also gets opening
-stock in that shop's demo warehouse (created on first need), 20 to 200 units
-decided by the SKU id, as a ``receipt`` ledger row. SKUs of any other shop start
-with no stock: their sellers receive it themselves. The consumer's inbox makes a
-redelivered event harmless.
+For ``make up``'s demo marketplace (``settings.demo_stock``), new SKUs are handed to
+``toko.services.inventory.demo``, which gives those of demo shops opening stock. SKUs
+of any other shop start with no stock: their sellers receive it themselves. The
+consumer's inbox makes a redelivered event harmless.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import UTC
+from typing import Protocol
 
 from google.protobuf.message import Message
 
@@ -26,20 +25,23 @@ from toko.inventory.v1 import events_pb2
 from toko.platform.auth import Principal
 from toko.platform.clock import Clock, utcnow
 from toko.platform.db import UnitOfWork
-from toko.platform.demo import SHOPS, DemoShop
 from toko.platform.errors import DomainError
 from toko.platform.events import event_subject
 from toko.product.v1 import events_pb2 as product_events
-from toko.services.inventory import domain
-from toko.services.inventory.domain import MovementKind, WarehouseKind
-from toko.services.inventory.handlers.common import move_stock
 from toko.services.inventory.handlers.flash_sale import CreateAllocation, allocate_quota
 from toko.services.inventory.repository.flash_sales import FlashSaleRepository
 from toko.services.inventory.repository.skus import SkuRepository
-from toko.services.inventory.repository.stock import Movement, StockRepository
-from toko.services.inventory.repository.tables import warehouses
 
 log = logging.getLogger(__name__)
+
+
+class OpeningStock(Protocol):
+    """What gives new SKUs their first stock (the demo marketplace's ``DemoOpeningStock``)."""
+
+    async def __call__(self, uow: UnitOfWork, *, shop_id: str, sku_ids: Sequence[str]) -> None:
+        """Receive opening stock of ``sku_ids`` of ``shop_id`` in the unit of work, if any is due."""
+        ...
+
 
 CATALOG_CONSUMER = "inventory-catalog"
 PRODUCT_SOURCE = "product"
@@ -51,48 +53,14 @@ CATALOG_SUBJECTS = tuple(
         product_events.ProductArchived,
     )
 )
-DEMO_ACTOR = Principal(subject="inventory-demo-seed", roles=frozenset({"admin"}))
-DEMO_REFERENCE = "demo-opening-stock"
-# Never change: it keys every demo warehouse's id.
-_WAREHOUSE_NAMESPACE = uuid.UUID("3a0e6f5c-1b7d-5e2a-8c4f-9d0b1e2f3a4b")
-
-
-def demo_warehouse_id(shop_id: str) -> str:
-    """The id of a demo shop's warehouse, the same on every run."""
-    return str(uuid.uuid5(_WAREHOUSE_NAMESPACE, shop_id))
-
-
-def demo_shops() -> Mapping[str, DemoShop]:
-    """The demo shops by id."""
-    return {shop.id: shop for shop in SHOPS}
-
-
-async def ensure_demo_warehouse(uow: UnitOfWork, shop: DemoShop) -> str:
-    """Create the demo shop's warehouse in its city unless it exists; returns its id."""
-    from sqlalchemy.dialects.postgresql import insert
-
-    warehouse_id = demo_warehouse_id(shop.id)
-    await uow.session.execute(
-        insert(warehouses)
-        .values(
-            id=warehouse_id,
-            shop_id=shop.id,
-            name=f"Gudang {shop.name}",
-            address=f"Jl. Raya {shop.city} No. 1",
-            city=shop.city,
-            kind=WarehouseKind.SHOP.value,
-        )
-        .on_conflict_do_nothing()
-    )
-    return warehouse_id
 
 
 class CatalogFollower:
-    """Keeps the inventory's view of SKUs in step with the catalog, and stocks the demo shops."""
+    """Keeps the inventory's view of SKUs in step with the catalog (and, for ``make up``'s demo
+    marketplace, hands new SKUs to ``opening_stock``)."""
 
-    def __init__(self, *, demo_stock: bool) -> None:
-        self._demo_stock = demo_stock
-        self._demo_shops = demo_shops()
+    def __init__(self, *, opening_stock: OpeningStock | None = None) -> None:
+        self._opening_stock = opening_stock
 
     async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
         """Record the SKUs an event names; raising makes JetStream redeliver it."""
@@ -106,26 +74,9 @@ class CatalogFollower:
         known = await repository.sku_facts([sku.id for sku in product.skus])
         for sku in product.skus:
             await repository.record_sku(sku_id=sku.id, shop_id=product.shop_id, product_id=product.id)
-        shop = self._demo_shops.get(product.shop_id)
         new_skus = [sku.id for sku in product.skus if sku.id not in known]
-        if not (self._demo_stock and shop is not None and new_skus):
-            return
-        warehouse_id = await ensure_demo_warehouse(uow, shop)
-        movements = []
-        for sku_id in new_skus:
-            line = await StockRepository(uow.session).ensure_stock_line(
-                sku_id=sku_id, warehouse_id=warehouse_id, shop_id=shop.id
-            )
-            movements.append(
-                Movement(
-                    line.id,
-                    MovementKind.RECEIPT,
-                    domain.demo_initial_stock(sku_id),
-                    0,
-                    reference=DEMO_REFERENCE,
-                )
-            )
-        await move_stock(uow, movements, DEMO_ACTOR)
+        if self._opening_stock is not None and new_skus:
+            await self._opening_stock(uow, shop_id=product.shop_id, sku_ids=new_skus)
 
 
 CAMPAIGN_CONSUMER = "inventory-campaigns"

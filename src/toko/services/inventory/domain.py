@@ -929,12 +929,6 @@ def supplier_performance(orders: Sequence[DeliveredOrder]) -> Performance:
     )
 
 
-def demo_initial_stock(sku_id: str) -> int:
-    """The demo seed's opening stock of a SKU: 20 to 200 units, the same for the same SKU every time."""
-    digest = hashlib.blake2s(sku_id.encode(), digest_size=4).digest()
-    return 20 + int.from_bytes(digest, "big") % 181
-
-
 # --- lots of perishable SKUs ---------------------------------------------------------------------------
 
 LOT_CODE_MAX_LENGTH = 64

@@ -18,7 +18,7 @@ import uvloop
 from toko.platform.db import open_service_database
 from toko.platform.demo import SHOPS
 from toko.services.inventory.bootstrap import MIGRATIONS
-from toko.services.inventory.consumers import ensure_demo_warehouse
+from toko.services.inventory.demo import ensure_demo_warehouse
 from toko.services.inventory.handlers import SOURCE
 from toko.services.inventory.settings import InventorySettings
 

@@ -33,5 +33,5 @@ class InventorySettings(ServiceSettings):
     flash_sale_reconcile_seconds: float = Field(default=5.0, gt=0)
     flash_sale_reconcile_idle_seconds: float = Field(default=60.0, gt=0)
     flash_sale_reconcile_batch_size: int = Field(default=100, ge=1)
-    # Demo shops get opening stock for their new SKUs (make up's demo marketplace); off in production.
-    demo_stock: bool = True
+    # Demo shops get opening stock for their new SKUs (make up's demo marketplace sets it); off by default.
+    demo_stock: bool = False
