@@ -22,6 +22,7 @@ from toko.services.inventory.domain import (
     OrderedLine,
     PurchaseOrderStatus,
     ReceivedLine,
+    WarehouseKind,
 )
 from toko.services.inventory.error_codes import ErrorCode
 
@@ -341,4 +342,16 @@ def test_every_bad_field_of_a_transfer_is_reported_at_once() -> None:
     assert [(v.field, v.reason) for v in refused.value.violations] == [
         ("to_warehouse_id", ErrorCode.SAME_WAREHOUSE_TRANSFER),
         ("quantity", ErrorCode.INVALID_QUANTITY),
+    ]
+
+
+@pytest.mark.parametrize("name", ["\u200b\u200c", "\ufeff", "Gudang\u202eAmam"])
+def test_a_warehouse_name_of_invisible_or_reordering_characters_is_refused(name: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        domain.warehouse_details(
+            kind=WarehouseKind.SHOP, shop_named=True, name=name, address="", city="Bandung"
+        )
+
+    assert [(v.field, v.reason) for v in refused.value.violations] == [
+        ("name", ErrorCode.INVALID_WAREHOUSE_NAME)
     ]

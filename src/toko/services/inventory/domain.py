@@ -31,6 +31,7 @@ from functools import partial
 
 from toko.platform.error_codes import CommonReason, ReasonCode
 from toko.platform.rules import ValidationFailed, Violation, collect, raise_if
+from toko.platform.text import checked_text
 from toko.services.inventory.error_codes import ErrorCode
 
 MAX_QUANTITY = 1_000_000
@@ -137,18 +138,16 @@ def non_negative_quantity(value: int, field: str, reason: ReasonCode = ErrorCode
 
 
 def required_text(value: str, field: str, max_length: int, reason: ReasonCode) -> str:
-    """``value`` stripped, when it is not blank and not too long."""
-    text = value.strip()
-    if not text or len(text) > max_length:
-        raise broken(field, f"must be 1 to {max_length} characters", reason)
+    """``value`` cleaned, when something visible is left and it is not too long (``toko.platform.text``)."""
+    text, problems = checked_text(value, field, reason, maximum=max_length)
+    raise_if(problems)
     return text
 
 
 def optional_text(value: str, field: str, max_length: int, reason: ReasonCode) -> str:
-    """``value`` stripped, when it is not too long."""
-    text = value.strip()
-    if len(text) > max_length:
-        raise broken(field, f"must be at most {max_length} characters", reason)
+    """``value`` cleaned, when it is not too long and holds no invisible-only or reordering text."""
+    text, problems = checked_text(value, field, reason, maximum=max_length, minimum=0)
+    raise_if(problems)
     return text
 
 
