@@ -91,6 +91,8 @@ def platform() -> Iterator[Platform]:
             "USER",
             "AUTH",
             "INVENTORY",
+            "SANDBOX",
+            "SANDBOX_SMTP",
             "NATS",
             "NATS_MONITOR",
             "VALKEY",

@@ -390,3 +390,24 @@ def test_a_crashed_service_is_restarted_by_the_supervisor(platform: Platform) ->
             return False
 
     wait_until(serving_again, seconds=60)
+
+
+def test_make_up_runs_the_sandbox_whose_mailbox_shows_what_its_smtp_server_got(platform: Platform) -> None:
+    import smtplib
+    from email.message import EmailMessage
+
+    mailbox = f"http://127.0.0.1:{platform.env['TOKO_SANDBOX_PORT']}"
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "toko <no-reply@toko.test>", "budi@toko.test", "Halo"
+    message.set_content("Buka https://toko.test/account/verify-email?token=abc")
+    with smtplib.SMTP("127.0.0.1", int(platform.env["TOKO_SANDBOX_SMTP_PORT"]), timeout=10) as smtp:
+        smtp.send_message(message)
+
+    listed = httpx.get(f"{mailbox}/mailbox/api/messages", params={"to": "budi@toko.test"}, timeout=10)
+    page = httpx.get(f"{mailbox}/mailbox", timeout=10)
+
+    assert listed.status_code == 200
+    assert [m["subject"] for m in listed.json()["messages"]] == ["Halo"]
+    assert page.status_code == 200
+    assert "Halo" in page.text
+    assert f"sandbox   {mailbox}/mailbox" in "\n".join(platform.output)

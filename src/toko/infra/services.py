@@ -39,6 +39,10 @@ class ServiceSpec:
     # Only benchmarks run it (`toko up --bench`, `make bench`): `make up` starts it not, the gateway
     # routes nothing to it, and it is not deployed.
     bench_only: bool = False
+    # Further listeners by label, each moved by TOKO_<NAME>_<LABEL>_PORT (the sandbox's SMTP server).
+    extra_ports: tuple[tuple[str, int], ...] = ()
+    # The page `make up`'s banner shows for an HTTP process other than the gateway (the mailbox).
+    home_path: str = ""
 
     @property
     def port_env(self) -> str:
@@ -64,16 +68,35 @@ class ServiceSpec:
         """Name of the variable carrying the HTTP port, e.g. TOKO_AUTH_HTTP_PORT."""
         return f"TOKO_{self.name.upper().replace('-', '_')}_HTTP_PORT"
 
+    def extra_port_env(self, label: str) -> str:
+        """Name of the variable carrying an extra port, e.g. TOKO_SANDBOX_SMTP_PORT."""
+        return f"TOKO_{self.name.upper().replace('-', '_')}_{label.upper()}_PORT"
+
     def port_claims(self) -> list[PortClaim]:
         """Every port the service listens on, with the variable that moves it."""
         claims = [PortClaim(self.port, self.name, self.port_env)]
         if self.http_port:
             claims.append(PortClaim(self.http_port, f"{self.name} http", self.http_port_env))
+        claims += [
+            PortClaim(port, f"{self.name} {label}", self.extra_port_env(label))
+            for label, port in self.extra_ports
+        ]
         return claims
 
     def with_port(self, port: int, http_port: int | None = None) -> ServiceSpec:
         """Same service on other ports."""
         return dataclasses.replace(self, port=port, http_port=http_port or self.http_port)
+
+    def with_environment_ports(self, env: Mapping[str, str]) -> ServiceSpec:
+        """Same service with every port the environment moves (``TOKO_<NAME>_…PORT``)."""
+        moved = self.with_port(
+            int(env.get(self.port_env, self.port)),
+            int(env[self.http_port_env]) if self.http_port_env in env else None,
+        )
+        extra = tuple(
+            (label, int(env.get(self.extra_port_env(label), port))) for label, port in self.extra_ports
+        )
+        return dataclasses.replace(moved, extra_ports=extra)
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -112,6 +135,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
         # The demo marketplace's shops get opening stock for their SKUs; off by default (production).
         env={"TOKO_INVENTORY_DEMO_STOCK": "true"},
     ),
+    # Stands in for the third parties toko cannot reach (DESIGN §1): a real SMTP server and a mailbox
+    # viewer, where the platform's emails land under `make up`.
+    ServiceSpec(
+        "sandbox", "toko.sandbox", 8025, kind="http", extra_ports=(("smtp", 2525),), home_path="/mailbox"
+    ),
     ServiceSpec("gateway", "toko.gateway", 8080, kind="http", upstreams=True),
 )
 
@@ -122,14 +150,7 @@ def configured_services(
     """What `toko up` starts (with `bench`, the bench-only services too), in the registry's order, with
     ports overridden by ``TOKO_<NAME>_PORT`` and ``TOKO_<NAME>_HTTP_PORT``."""
     env = os.environ if environ is None else environ
-    return tuple(
-        spec.with_port(
-            int(env.get(spec.port_env, spec.port)),
-            int(env[spec.http_port_env]) if spec.http_port_env in env else None,
-        )
-        for spec in SERVICES
-        if bench or not spec.bench_only
-    )
+    return tuple(spec.with_environment_ports(env) for spec in SERVICES if bench or not spec.bench_only)
 
 
 def find_service(name: str, specs: Sequence[ServiceSpec] = SERVICES) -> ServiceSpec:
@@ -178,6 +199,11 @@ def service_env(
     }
     if spec.http_port:
         env[spec.http_port_env] = str(spec.http_port)
+    env |= {spec.extra_port_env(label): str(port) for label, port in spec.extra_ports}
+    sandbox = next((s for s in specs if s.name == "sandbox"), None)
+    if sandbox is not None:
+        # Mail goes to the sandbox's SMTP server unless the operator points it at a real relay.
+        env.setdefault("TOKO_SMTP_URL", f"smtp://{HOST}:{dict(sandbox.extra_ports)['smtp']}")
     env |= auth_urls(specs)
     # Where every gRPC service listens, for the few service-to-service calls (auth -> user).
     env |= {f"TOKO_{s.name.upper()}_ADDRESS": s.address for s in specs if s.kind == "grpc"}

@@ -182,10 +182,12 @@ class Supervisor:
         ep = self.endpoints
         lines = [f"toko is up (pid {os.getpid()}), data in {self.infra.config.data_dir}"]
         for spec in self.services:
-            if spec.kind == "http":
+            if spec.upstreams:
                 lines.append(
                     f"  {spec.name:<9} {spec.url}  (docs {spec.url}/docs, spec {spec.url}/openapi.json)"
                 )
+            elif spec.kind == "http":
+                lines.append(f"  {spec.name:<9} {spec.url}{spec.home_path}")
             else:
                 lines.append(f"  {spec.name:<9} grpc {spec.address}")
         lines += [

@@ -75,9 +75,13 @@ def test_service_env_carries_the_platform_configuration(tmp_path: Path) -> None:
         "PYTHONUNBUFFERED": "1",
         "TOKO_AUTH_JWKS_URL": "http://127.0.0.1:50064/oauth2/jwks",
         "TOKO_PUBLIC_BASE_URL": "http://127.0.0.1:8080",
+        # Mail goes to the sandbox's SMTP server under `make up`.
+        "TOKO_SMTP_URL": "smtp://127.0.0.1:2525",
         **{f"TOKO_{s.name.upper()}_ADDRESS": s.address for s in SERVICES if s.kind == "grpc"},
     }
     assert env["TOKO_USER_ADDRESS"] == "127.0.0.1:50062"
+    sandbox = service_env(find_service("sandbox"), SERVICES, ENDPOINTS, data_dir=tmp_path, base={})
+    assert (sandbox["TOKO_SANDBOX_PORT"], sandbox["TOKO_SANDBOX_SMTP_PORT"]) == ("8025", "2525")
     assert not any("ADMIN_TOKEN" in name for name in env)
     gateway = service_env(find_service("gateway"), SERVICES, ENDPOINTS, data_dir=tmp_path, base={})
     assert gateway["TOKO_GATEWAY_PORT"] == "8080"
