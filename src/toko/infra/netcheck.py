@@ -6,13 +6,23 @@ import contextlib
 import http.client
 import socket
 
+_handed_out: set[int] = set()
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free right now (for tests; another process may still take it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port that is free right now and not handed out before by this process.
+
+    The kernel may give the same ephemeral port to two binds in a row once the first socket is
+    closed, so two servers configured from two calls could collide; remembering what was handed out
+    keeps one process's picks distinct (another process may still take a port).
+    """
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

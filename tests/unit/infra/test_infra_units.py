@@ -246,3 +246,9 @@ def test_a_taken_or_doubled_port_is_refused_in_one_line() -> None:
             [PortClaim(free, "user", "TOKO_USER_PORT"), PortClaim(free, "product", "TOKO_PRODUCT_PORT")]
         )
     refuse_taken_ports([PortClaim(free_port(), "user", "TOKO_USER_PORT")])
+
+
+def test_free_ports_handed_out_by_one_process_never_repeat() -> None:
+    """Servers configured from separate picks (NATS, its monitor, Valkey) must never share a port."""
+    picks = [free_port() for _ in range(300)]
+    assert len(set(picks)) == len(picks)
