@@ -140,6 +140,18 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         "sandbox", "toko.sandbox", 8025, kind="http", extra_ports=(("smtp", 2525),), home_path="/mailbox"
     ),
+    ServiceSpec(
+        "notification",
+        "toko.services.notification",
+        50066,
+        proto_service="toko.notification.v1.NotificationService",
+    ),
+    ServiceSpec(
+        "cart",
+        "toko.services.cart",
+        50067,
+        proto_service="toko.cart.v1.CartService",
+    ),
     ServiceSpec("gateway", "toko.gateway", 8080, kind="http", upstreams=True),
 )
 

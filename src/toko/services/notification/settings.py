@@ -1,0 +1,17 @@
+"""Notification service settings."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from toko.platform.settings import ServiceSettings
+
+
+class NotificationSettings(ServiceSettings):
+    """Settings of the service, prefix ``TOKO_NOTIFICATION_``."""
+
+    model_config = SettingsConfigDict(env_prefix="TOKO_NOTIFICATION_", extra="ignore")
+
+    port: int = 50066
+    # A setting rather than a constant so that tests can give each module a fresh database.
+    database_name: str = "notification"
