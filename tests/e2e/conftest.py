@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from toko.infra.netcheck import free_port
+from toko.infra.testing import every_port_variable
 
 STARTUP_SECONDS = 180.0
 
@@ -42,6 +44,18 @@ class Platform:
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=15.0, **kwargs)  # type: ignore[arg-type]
+
+    def mail_to(self, address: str, count: int = 1, seconds: float = 30.0) -> list[dict[str, Any]]:
+        """The messages the sandbox's mailbox holds for ``address``, newest first, once ``count`` arrived."""
+        url = f"http://127.0.0.1:{self.env['TOKO_SANDBOX_PORT']}/mailbox/api/messages"
+        deadline = time.monotonic() + seconds
+        while True:
+            messages: list[dict[str, Any]] = httpx.get(url, params={"to": address}, timeout=5).json()[
+                "messages"
+            ]
+            if len(messages) >= count or time.monotonic() > deadline:
+                return messages
+            time.sleep(0.2)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -82,25 +96,10 @@ def platform() -> Iterator[Platform]:
         tempfile.mkdtemp(prefix="toko-e2e-", dir="/var/tmp" if os.path.isdir("/var/tmp") else None)
     )
     data_dir.chmod(0o755)
-    ports = {
-        name: free_port()
-        for name in (
-            "GATEWAY",
-            "ECHO",
-            "PRODUCT",
-            "USER",
-            "AUTH",
-            "INVENTORY",
-            "SANDBOX",
-            "SANDBOX_SMTP",
-            "NATS",
-            "NATS_MONITOR",
-            "VALKEY",
-        )
-    }
+    # Every port of every server and service moves, so a developer's own `make up` can keep running.
+    ports = {variable: free_port() for variable in every_port_variable()}
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOKO_")}
-    env |= {f"TOKO_{name}_PORT": str(port) for name, port in ports.items()}
-    env |= {f"TOKO_{name}_HTTP_PORT": str(free_port()) for name in ("AUTH",)}
+    env |= {variable: str(port) for variable, port in ports.items()}
     env |= {"TOKO_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
     # One machine sends everything from 127.0.0.1: raise the per-IP limits so the suite measures
     # behaviour, not the limiter (which has its own tests against Valkey).
@@ -119,7 +118,7 @@ def platform() -> Iterator[Platform]:
     if not ready.wait(STARTUP_SECONDS) or process.poll() is not None:
         process.kill()
         pytest.fail("toko up did not come up:\n" + "\n".join(lines[-60:]))
-    base_url = f"http://127.0.0.1:{ports['GATEWAY']}"
+    base_url = f"http://127.0.0.1:{ports['TOKO_GATEWAY_PORT']}"
     credentials = json.loads((data_dir / "demo-credentials.json").read_text())
     platform = Platform(
         base_url=base_url,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 import psutil
 import pytest
 
 from toko.infra.servers import InfraConfig, InfraEndpoints, Infrastructure
+from toko.infra.services import configured_services
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +24,13 @@ def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfraEn
     finally:
         infra.stop()
         infra.discard_data()
+
+
+def every_port_variable() -> list[str]:
+    """TOKO_*_PORT of every server and every service `toko up` starts (what a test moves out of the way)."""
+    claims = InfraConfig.from_env(Path("unused"), environ={}).port_claims()
+    claims += [claim for spec in configured_services(environ={}) for claim in spec.port_claims()]
+    return [claim.variable for claim in claims]
 
 
 def wait_for(condition: Callable[[], object], seconds: float = 15.0, what: str = "condition") -> None:

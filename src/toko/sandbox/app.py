@@ -17,7 +17,7 @@ from toko.platform.grpc import stop_signal
 from toko.platform.logging import configure_logging
 from toko.sandbox.asgi import HttpServer, Request, Response, Route, Router
 from toko.sandbox.mail.mailbox import Mailbox
-from toko.sandbox.mail.smtp import start_smtp
+from toko.sandbox.mail.smtp import RecipientFaults, start_smtp
 from toko.sandbox.mail.web import mailbox_routes
 from toko.sandbox.settings import SandboxSettings
 
@@ -56,13 +56,15 @@ class RunningSandbox:
 async def start_sandbox(settings: SandboxSettings) -> RunningSandbox:
     """Open the stand-ins' stores and start their servers."""
     mailbox = await Mailbox.open(settings.sandbox_dir / "mail", max_messages=settings.mail_max_messages)
+    faults = RecipientFaults()
     smtp = await start_smtp(
         mailbox,
         host=settings.smtp_host,
         port=settings.smtp_port,
         max_message_bytes=settings.mail_max_message_bytes,
+        faults=faults,
     )
-    router = Router([Route("GET", "/healthz", _healthz), *mailbox_routes(mailbox)])
+    router = Router([Route("GET", "/healthz", _healthz), *mailbox_routes(mailbox, faults)])
     http = await HttpServer.start(
         router, host=settings.host, port=settings.port, grace=settings.shutdown_grace_seconds
     )

@@ -13,18 +13,9 @@ from pathlib import Path
 import pytest
 
 from toko.infra.netcheck import free_port
-from toko.infra.servers import InfraConfig
-from toko.infra.services import configured_services
-from toko.infra.testing import processes_mentioning
+from toko.infra.testing import every_port_variable, processes_mentioning
 
 TOKO = Path(sys.executable).with_name("toko")
-
-
-def _every_port_variable() -> list[str]:
-    """TOKO_*_PORT of every server and every service `toko up` starts."""
-    claims = InfraConfig.from_env(Path("unused"), environ={}).port_claims()
-    claims += [claim for spec in configured_services(environ={}) for claim in spec.port_claims()]
-    return [claim.variable for claim in claims]
 
 
 @pytest.fixture
@@ -48,12 +39,12 @@ def _toko(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subp
     )
 
 
-@pytest.mark.parametrize("variable", _every_port_variable())
+@pytest.mark.parametrize("variable", every_port_variable())
 def test_up_refuses_a_taken_port_at_once_naming_it_and_its_variable(
     variable: str, listening: int, tmp_path: Path
 ) -> None:
     # Given every port moved out of the way, and the one under test taken by another program
-    ports = {name: str(free_port()) for name in _every_port_variable()}
+    ports = {name: str(free_port()) for name in every_port_variable()}
     ports[variable] = str(listening)
 
     # When toko up starts
@@ -74,7 +65,7 @@ def test_up_refuses_a_taken_port_at_once_naming_it_and_its_variable(
 
 
 def test_up_refuses_one_port_given_twice(tmp_path: Path) -> None:
-    ports = {name: str(free_port()) for name in _every_port_variable()}
+    ports = {name: str(free_port()) for name in every_port_variable()}
     ports["TOKO_USER_PORT"] = ports["TOKO_PRODUCT_PORT"]
 
     result = _toko("up", data_dir=tmp_path, env=ports)

@@ -8,22 +8,51 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
+import nats
 import pytest
-from notification_testkit import Eventually, notification_settings
+from nats.js import JetStreamContext
+from notification_testkit import Eventually, Relay, notification_settings
 
 from toko.infra.servers import InfraEndpoints
 from toko.notification.v1 import notification_pb2_grpc
 from toko.platform.db import Database, service_database_url
 from toko.platform.service import RunningService, start_service
+from toko.sandbox.mail.mailbox import Mailbox
+from toko.sandbox.mail.smtp import RecipientFaults, start_smtp
 from toko.services.notification.bootstrap import bootstrap
 from toko.services.notification.settings import NotificationSettings
 
 
 @pytest.fixture(scope="module")
-def settings(infrastructure: InfraEndpoints, request: pytest.FixtureRequest) -> NotificationSettings:
-    """Settings with a fresh database for this test module."""
+async def relay(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Relay]:
+    """The sandbox's SMTP server, in this process: what the service sends lands in its mailbox."""
+    mailbox = await Mailbox.open(tmp_path_factory.mktemp("mail"), max_messages=1000)
+    faults = RecipientFaults()
+    server = await start_smtp(mailbox, host="127.0.0.1", port=0, max_message_bytes=1 << 20, faults=faults)
+    port = server.sockets[0].getsockname()[1]
+    yield Relay(mailbox=mailbox, faults=faults, url=f"smtp://127.0.0.1:{port}")
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.fixture(scope="module")
+def settings(
+    infrastructure: InfraEndpoints, relay: Relay, request: pytest.FixtureRequest
+) -> NotificationSettings:
+    """Settings with a fresh database for this test module, sending to the module's relay; deferred
+    mail is retried after a fifth of a second instead of a minute."""
     module = request.module.__name__.rsplit(".", 1)[-1]
-    return notification_settings(infrastructure, f"{module}_{uuid.uuid4().hex[:8]}")
+    return notification_settings(
+        infrastructure, f"{module}_{uuid.uuid4().hex[:8]}", smtp_url=relay.url, first_retry_seconds=0.2
+    )
+
+
+@pytest.fixture(scope="module")
+async def jetstream(infrastructure: InfraEndpoints) -> AsyncIterator[JetStreamContext]:
+    """A JetStream client, to publish events as the user and auth services do."""
+    connection = await nats.connect(infrastructure.nats_url)
+    yield connection.jetstream()
+    await connection.drain()
 
 
 @pytest.fixture(scope="module")

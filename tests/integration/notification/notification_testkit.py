@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -12,16 +13,34 @@ from google.rpc import error_details_pb2, status_pb2
 
 from toko.infra.servers import InfraEndpoints
 from toko.platform.testing_auth import bearer, mint_token, trusting_env
+from toko.sandbox.mail.mailbox import Mailbox
+from toko.sandbox.mail.smtp import RecipientFaults
 from toko.services.notification.settings import NotificationSettings
 
 Metadata = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Relay:
+    """The SMTP server the service sends to, its mailbox and its faults."""
+
+    mailbox: Mailbox
+    faults: RecipientFaults
+    url: str
+
+
 # The ``eventually`` fixture: wait until an async condition holds.
 Eventually = Callable[..., Awaitable[None]]
 
 
-def as_user(subject: str = "") -> Metadata:
-    """Metadata of a signed-in buyer (a new one unless ``subject`` is given)."""
-    token = mint_token(sub=subject or f"user-{uuid.uuid4().hex[:8]}", roles=["buyer"], scopes=["account"])
+def as_user(subject: str) -> Metadata:
+    """Metadata of the signed-in buyer ``subject``."""
+    return (("authorization", bearer(mint_token(sub=subject, roles=["buyer"], scopes=["account"]))),)
+
+
+def as_admin() -> Metadata:
+    """Metadata of a platform admin."""
+    token = mint_token(sub=str(uuid.uuid4()), roles=["admin"], scopes=["admin"])
     return (("authorization", bearer(token)),)
 
 

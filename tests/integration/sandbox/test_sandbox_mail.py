@@ -207,3 +207,40 @@ async def test_the_mailbox_survives_a_restart(tmp_path: Path) -> None:
     assert message["subject"] == "kept across restarts"
     assert message["links"] == [VERIFY_URL]
     assert list((tmp_path / "sandbox" / "mail").glob("*.eml"))
+
+
+async def test_a_fault_defers_or_bounces_the_next_messages_to_one_address_then_mail_flows_again(
+    sandbox: RunningSandbox, web: httpx.AsyncClient
+) -> None:
+    deferred = await web.post(
+        "/mailbox/api/faults", params={"recipient": "Later@Example.com", "code": 451, "times": 2}
+    )
+    bounced = await web.post("/mailbox/api/faults", params={"recipient": "gone@example.com", "code": 550})
+    assert (deferred.status_code, bounced.status_code) == (204, 204)
+
+    replies = []
+    for to in ["later@example.com", "later@example.com", "gone@example.com", "later@example.com"]:
+        try:
+            await _send(sandbox, _mail(to, "Halo", "Halo"))
+            replies.append(250)
+        except aiosmtplib.SMTPRecipientsRefused as refused:
+            replies.append(refused.recipients[0].code)
+
+    assert replies == [451, 451, 550, 250]
+    assert (
+        len((await web.get("/mailbox/api/messages", params={"to": "later@example.com"})).json()["messages"])
+        == 1
+    )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"code": 451}, {"recipient": "a@b.c", "code": 250}, {"recipient": "a@b.c", "code": 451, "times": 0}],
+)
+async def test_a_fault_without_an_address_or_with_a_reply_that_is_no_refusal_is_refused(
+    web: httpx.AsyncClient, params: dict[str, object]
+) -> None:
+    answer = await web.post("/mailbox/api/faults", params=params)  # type: ignore[arg-type]
+
+    assert answer.status_code == 400
+    assert "error" in answer.json()

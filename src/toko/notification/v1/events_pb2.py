@@ -25,13 +25,15 @@ _sym_db = _symbol_database.Default()
 from toko.notification.v1 import notification_pb2 as toko_dot_notification_dot_v1_dot_notification__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!toko/notification/v1/events.proto\x12\x14toko.notification.v1\x1a\'toko/notification/v1/notification.proto\"7\n\x0bNoteCreated\x12(\n\x04note\x18\x01 \x01(\x0b\x32\x1a.toko.notification.v1.Noteb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!toko/notification/v1/events.proto\x12\x14toko.notification.v1\x1a\'toko/notification/v1/notification.proto\"\xb4\x01\n\x10NotificationSent\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x34\n\x04kind\x18\x03 \x01(\x0e\x32&.toko.notification.v1.NotificationKind\x12.\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x1d.toko.notification.v1.Channel\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\"\xc5\x01\n\x12NotificationFailed\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x34\n\x04kind\x18\x03 \x01(\x0e\x32&.toko.notification.v1.NotificationKind\x12.\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x1d.toko.notification.v1.Channel\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\r\n\x05\x65rror\x18\x06 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'toko.notification.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NOTECREATED']._serialized_start=100
-  _globals['_NOTECREATED']._serialized_end=155
+  _globals['_NOTIFICATIONSENT']._serialized_start=101
+  _globals['_NOTIFICATIONSENT']._serialized_end=281
+  _globals['_NOTIFICATIONFAILED']._serialized_start=284
+  _globals['_NOTIFICATIONFAILED']._serialized_end=481
 # @@protoc_insertion_point(module_scope)

@@ -18,25 +18,81 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
-class NoteCreated(_message.Message):
-    """NoteCreated is raised when a note is written."""
+class NotificationSent(_message.Message):
+    """NotificationSent is raised when the mail relay accepted a notification."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def note(self) -> _notification_pb2.Note:
-        """The note as written."""
-
+    NOTIFICATION_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    notification_id: _builtins.str
+    """The notification."""
+    user_id: _builtins.str
+    """Its account."""
+    kind: _notification_pb2.NotificationKind.ValueType
+    """What it was about."""
+    channel: _notification_pb2.Channel.ValueType
+    """How it travelled."""
+    attempts: _builtins.int
+    """Attempts it took."""
     def __init__(
         self,
         *,
-        note: _notification_pb2.Note | None = ...,
+        notification_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        kind: _notification_pb2.NotificationKind.ValueType = ...,
+        channel: _notification_pb2.Channel.ValueType = ...,
+        attempts: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "channel", b"channel", "kind", b"kind", "notification_id", b"notification_id", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___NoteCreated: _TypeAlias = NoteCreated  # noqa: Y015
+Global___NotificationSent: _TypeAlias = NotificationSent  # noqa: Y015
+
+@_typing.final
+class NotificationFailed(_message.Message):
+    """NotificationFailed is raised when a notification could not be delivered and will not be retried."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTIFICATION_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    notification_id: _builtins.str
+    """The notification."""
+    user_id: _builtins.str
+    """Its account."""
+    kind: _notification_pb2.NotificationKind.ValueType
+    """What it was about."""
+    channel: _notification_pb2.Channel.ValueType
+    """How it would have travelled."""
+    attempts: _builtins.int
+    """Attempts made."""
+    error: _builtins.str
+    """The last error, e.g. "550 5.1.1 no such mailbox"."""
+    def __init__(
+        self,
+        *,
+        notification_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        kind: _notification_pb2.NotificationKind.ValueType = ...,
+        channel: _notification_pb2.Channel.ValueType = ...,
+        attempts: _builtins.int = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "channel", b"channel", "error", b"error", "kind", b"kind", "notification_id", b"notification_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NotificationFailed: _TypeAlias = NotificationFailed  # noqa: Y015

@@ -28,41 +28,55 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from toko.options.v1 import access_pb2 as toko_dot_options_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'toko/notification/v1/notification.proto\x12\x14toko.notification.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctoko/options/v1/access.proto\"\xb1\x01\n\x04Note\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04text\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tauthor_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x33\n\tseen_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"C\n\x11\x43reateNoteRequest\x12.\n\x04note\x18\x01 \x01(\x0b\x32\x1a.toko.notification.v1.NoteB\x04\xe2\x41\x01\x02\">\n\x12\x43reateNoteResponse\x12(\n\x04note\x18\x01 \x01(\x0b\x32\x1a.toko.notification.v1.Note\"\"\n\x0eGetNoteRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\";\n\x0fGetNoteResponse\x12(\n\x04note\x18\x01 \x01(\x0b\x32\x1a.toko.notification.v1.Note2\xa5\x02\n\x13NotificationService\x12\x89\x01\n\nCreateNote\x12\'.toko.notification.v1.CreateNoteRequest\x1a(.toko.notification.v1.CreateNoteResponse\"(\xca\xf3\x18\x00\x82\xd3\xe4\x93\x02\x1e\"\x16/v1/notification/notes:\x04note\x12\x81\x01\n\x07GetNote\x12$.toko.notification.v1.GetNoteRequest\x1a%.toko.notification.v1.GetNoteResponse\")\xca\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/notification/notes/{id}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'toko/notification/v1/notification.proto\x12\x14toko.notification.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctoko/options/v1/access.proto\"\x8c\x04\n\x0cNotification\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12:\n\x04kind\x18\x03 \x01(\x0e\x32&.toko.notification.v1.NotificationKindB\x04\xe2\x41\x01\x03\x12\x34\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x1d.toko.notification.v1.ChannelB\x04\xe2\x41\x01\x03\x12\x17\n\trecipient\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08language\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07subject\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12>\n\x06status\x18\x08 \x01(\x0e\x32(.toko.notification.v1.NotificationStatusB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x61ttempts\x18\t \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x18\n\nlast_error\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x33\n\tsend_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12;\n\x11next_attempt_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"X\n\x18ListNotificationsRequest\x12\x15\n\x07user_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"o\n\x19ListNotificationsResponse\x12\x39\n\rnotifications\x18\x01 \x03(\x0b\x32\".toko.notification.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xa8\x01\n\x10NotificationKind\x12!\n\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12(\n$NOTIFICATION_KIND_EMAIL_VERIFICATION\x10\x01\x12$\n NOTIFICATION_KIND_PASSWORD_RESET\x10\x02\x12!\n\x1dNOTIFICATION_KIND_NEW_SIGN_IN\x10\x03*5\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x11\n\rCHANNEL_EMAIL\x10\x01*\x98\x01\n\x12NotificationStatus\x12#\n\x1fNOTIFICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bNOTIFICATION_STATUS_PENDING\x10\x01\x12\x1c\n\x18NOTIFICATION_STATUS_SENT\x10\x02\x12\x1e\n\x1aNOTIFICATION_STATUS_FAILED\x10\x03\x32\xbb\x01\n\x13NotificationService\x12\xa3\x01\n\x11ListNotifications\x12..toko.notification.v1.ListNotificationsRequest\x1a/.toko.notification.v1.ListNotificationsResponse\"-\xca\xf3\x18\x00\x82\xd3\xe4\x93\x02#\x12!/v1/users/{user_id}/notificationsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'toko.notification.v1.notification_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NOTE'].fields_by_name['id']._loaded_options = None
-  _globals['_NOTE'].fields_by_name['id']._serialized_options = b'\342A\001\003'
-  _globals['_NOTE'].fields_by_name['text']._loaded_options = None
-  _globals['_NOTE'].fields_by_name['text']._serialized_options = b'\342A\001\002'
-  _globals['_NOTE'].fields_by_name['author_id']._loaded_options = None
-  _globals['_NOTE'].fields_by_name['author_id']._serialized_options = b'\342A\001\003'
-  _globals['_NOTE'].fields_by_name['create_time']._loaded_options = None
-  _globals['_NOTE'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
-  _globals['_NOTE'].fields_by_name['seen_time']._loaded_options = None
-  _globals['_NOTE'].fields_by_name['seen_time']._serialized_options = b'\342A\001\003'
-  _globals['_CREATENOTEREQUEST'].fields_by_name['note']._loaded_options = None
-  _globals['_CREATENOTEREQUEST'].fields_by_name['note']._serialized_options = b'\342A\001\002'
-  _globals['_GETNOTEREQUEST'].fields_by_name['id']._loaded_options = None
-  _globals['_GETNOTEREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
-  _globals['_NOTIFICATIONSERVICE'].methods_by_name['CreateNote']._loaded_options = None
-  _globals['_NOTIFICATIONSERVICE'].methods_by_name['CreateNote']._serialized_options = b'\312\363\030\000\202\323\344\223\002\036\"\026/v1/notification/notes:\004note'
-  _globals['_NOTIFICATIONSERVICE'].methods_by_name['GetNote']._loaded_options = None
-  _globals['_NOTIFICATIONSERVICE'].methods_by_name['GetNote']._serialized_options = b'\312\363\030\002\010\001\202\323\344\223\002\035\022\033/v1/notification/notes/{id}'
-  _globals['_NOTE']._serialized_start=192
-  _globals['_NOTE']._serialized_end=369
-  _globals['_CREATENOTEREQUEST']._serialized_start=371
-  _globals['_CREATENOTEREQUEST']._serialized_end=438
-  _globals['_CREATENOTERESPONSE']._serialized_start=440
-  _globals['_CREATENOTERESPONSE']._serialized_end=502
-  _globals['_GETNOTEREQUEST']._serialized_start=504
-  _globals['_GETNOTEREQUEST']._serialized_end=538
-  _globals['_GETNOTERESPONSE']._serialized_start=540
-  _globals['_GETNOTERESPONSE']._serialized_end=599
-  _globals['_NOTIFICATIONSERVICE']._serialized_start=602
-  _globals['_NOTIFICATIONSERVICE']._serialized_end=895
+  _globals['_NOTIFICATION'].fields_by_name['id']._loaded_options = None
+  _globals['_NOTIFICATION'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_NOTIFICATION'].fields_by_name['user_id']._loaded_options = None
+  _globals['_NOTIFICATION'].fields_by_name['user_id']._serialized_options = b'\342A\001\003'
+  _globals['_NOTIFICATION'].fields_by_name['kind']._loaded_options = None
+  _globals['_NOTIFICATION'].fields_by_name['kind']._serialized_options = b'\342A\001\003'
+  _globals['_NOTIFICATION'].fields_by_name['channel']._loaded_options = None
+  _globals['_NOTIFICATION'].fields_by_name['channel']._serialized_options = b'\342A\001\003'
+  _globals['_NOTIFICATION'].fields_by_name['recipient']._loaded_options = None
+  _globals['_NOTIFICATION'].fields_by_name['recipient']._serialized_options = b'\342A\001\003'
+  _globals['_NOTIFICATION'].fields_by_name['language']._loaded_options = None
+  _globals['_NOTIFICATION'].fields_by_name['language']._serialized_options = b'\342A\001\003'
+  _globals['_NOTIFICATION'].fields_by_name['subject']._loaded_options = None
+  _globals['_NOTIFICATION'].fields_by_name['subject']._serialized_options = b'\342A\001\003'
+  _globals['_NOTIFICATION'].fields_by_name['status']._loaded_options = None
+  _globals['_NOTIFICATION'].fields_by_name['status']._serialized_options = b'\342A\001\003'
+  _globals['_NOTIFICATION'].fields_by_name['attempts']._loaded_options = None
+  _globals['_NOTIFICATION'].fields_by_name['attempts']._serialized_options = b'\342A\001\003'
+  _globals['_NOTIFICATION'].fields_by_name['last_error']._loaded_options = None
+  _globals['_NOTIFICATION'].fields_by_name['last_error']._serialized_options = b'\342A\001\003'
+  _globals['_NOTIFICATION'].fields_by_name['create_time']._loaded_options = None
+  _globals['_NOTIFICATION'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_NOTIFICATION'].fields_by_name['send_time']._loaded_options = None
+  _globals['_NOTIFICATION'].fields_by_name['send_time']._serialized_options = b'\342A\001\003'
+  _globals['_NOTIFICATION'].fields_by_name['next_attempt_time']._loaded_options = None
+  _globals['_NOTIFICATION'].fields_by_name['next_attempt_time']._serialized_options = b'\342A\001\003'
+  _globals['_LISTNOTIFICATIONSREQUEST'].fields_by_name['user_id']._loaded_options = None
+  _globals['_LISTNOTIFICATIONSREQUEST'].fields_by_name['user_id']._serialized_options = b'\342A\001\002'
+  _globals['_NOTIFICATIONSERVICE'].methods_by_name['ListNotifications']._loaded_options = None
+  _globals['_NOTIFICATIONSERVICE'].methods_by_name['ListNotifications']._serialized_options = b'\312\363\030\000\202\323\344\223\002#\022!/v1/users/{user_id}/notifications'
+  _globals['_NOTIFICATIONKIND']._serialized_start=922
+  _globals['_NOTIFICATIONKIND']._serialized_end=1090
+  _globals['_CHANNEL']._serialized_start=1092
+  _globals['_CHANNEL']._serialized_end=1145
+  _globals['_NOTIFICATIONSTATUS']._serialized_start=1148
+  _globals['_NOTIFICATIONSTATUS']._serialized_end=1300
+  _globals['_NOTIFICATION']._serialized_start=192
+  _globals['_NOTIFICATION']._serialized_end=716
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=718
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=806
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=808
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=919
+  _globals['_NOTIFICATIONSERVICE']._serialized_start=1303
+  _globals['_NOTIFICATIONSERVICE']._serialized_end=1490
 # @@protoc_insertion_point(module_scope)

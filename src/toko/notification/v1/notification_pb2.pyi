@@ -3,9 +3,12 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,138 +20,212 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _NotificationKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _NotificationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_NotificationKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    NOTIFICATION_KIND_UNSPECIFIED: _NotificationKind.ValueType  # 0
+    """Not set."""
+    NOTIFICATION_KIND_EMAIL_VERIFICATION: _NotificationKind.ValueType  # 1
+    """A link to verify an email address."""
+    NOTIFICATION_KIND_PASSWORD_RESET: _NotificationKind.ValueType  # 2
+    """A link to reset a forgotten password."""
+    NOTIFICATION_KIND_NEW_SIGN_IN: _NotificationKind.ValueType  # 3
+    """A sign-in from a browser the account had not used before."""
+
+class NotificationKind(_NotificationKind, metaclass=_NotificationKindEnumTypeWrapper):
+    """NotificationKind is what a notification is about."""
+
+NOTIFICATION_KIND_UNSPECIFIED: NotificationKind.ValueType  # 0
+"""Not set."""
+NOTIFICATION_KIND_EMAIL_VERIFICATION: NotificationKind.ValueType  # 1
+"""A link to verify an email address."""
+NOTIFICATION_KIND_PASSWORD_RESET: NotificationKind.ValueType  # 2
+"""A link to reset a forgotten password."""
+NOTIFICATION_KIND_NEW_SIGN_IN: NotificationKind.ValueType  # 3
+"""A sign-in from a browser the account had not used before."""
+Global___NotificationKind: _TypeAlias = NotificationKind  # noqa: Y015
+
+class _Channel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Channel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHANNEL_UNSPECIFIED: _Channel.ValueType  # 0
+    """Not set."""
+    CHANNEL_EMAIL: _Channel.ValueType  # 1
+    """Email over SMTP."""
+
+class Channel(_Channel, metaclass=_ChannelEnumTypeWrapper):
+    """Channel is how a notification travels."""
+
+CHANNEL_UNSPECIFIED: Channel.ValueType  # 0
+"""Not set."""
+CHANNEL_EMAIL: Channel.ValueType  # 1
+"""Email over SMTP."""
+Global___Channel: _TypeAlias = Channel  # noqa: Y015
+
+class _NotificationStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _NotificationStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_NotificationStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    NOTIFICATION_STATUS_UNSPECIFIED: _NotificationStatus.ValueType  # 0
+    """Not set."""
+    NOTIFICATION_STATUS_PENDING: _NotificationStatus.ValueType  # 1
+    """Waiting for its first or next attempt."""
+    NOTIFICATION_STATUS_SENT: _NotificationStatus.ValueType  # 2
+    """Accepted by the mail relay."""
+    NOTIFICATION_STATUS_FAILED: _NotificationStatus.ValueType  # 3
+    """Refused for good (a permanent SMTP error, or every retry failed)."""
+
+class NotificationStatus(_NotificationStatus, metaclass=_NotificationStatusEnumTypeWrapper):
+    """NotificationStatus is where a notification is on its way."""
+
+NOTIFICATION_STATUS_UNSPECIFIED: NotificationStatus.ValueType  # 0
+"""Not set."""
+NOTIFICATION_STATUS_PENDING: NotificationStatus.ValueType  # 1
+"""Waiting for its first or next attempt."""
+NOTIFICATION_STATUS_SENT: NotificationStatus.ValueType  # 2
+"""Accepted by the mail relay."""
+NOTIFICATION_STATUS_FAILED: NotificationStatus.ValueType  # 3
+"""Refused for good (a permanent SMTP error, or every retry failed)."""
+Global___NotificationStatus: _TypeAlias = NotificationStatus  # noqa: Y015
+
 @_typing.final
-class Note(_message.Message):
-    """Note is a short text and who wrote it."""
+class Notification(_message.Message):
+    """Notification is one message to one person."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
-    TEXT_FIELD_NUMBER: _builtins.int
-    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
-    SEEN_TIME_FIELD_NUMBER: _builtins.int
+    SEND_TIME_FIELD_NUMBER: _builtins.int
+    NEXT_ATTEMPT_TIME_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Id of the note (UUIDv7)."""
-    text: _builtins.str
-    """The text, 1 to 500 characters after trimming."""
-    author_id: _builtins.str
-    """Who wrote it: the subject of the writer's token."""
+    """Id of the notification (UUIDv7); the email's Message-ID is derived from it."""
+    user_id: _builtins.str
+    """The account it was sent to."""
+    kind: Global___NotificationKind.ValueType
+    """What it is about."""
+    channel: Global___Channel.ValueType
+    """How it travels."""
+    recipient: _builtins.str
+    """Where it went: an email address."""
+    language: _builtins.str
+    """Its language: "id" or "en"."""
+    subject: _builtins.str
+    """Its subject line."""
+    status: Global___NotificationStatus.ValueType
+    """Pending, sent or failed."""
+    attempts: _builtins.int
+    """Delivery attempts so far."""
+    last_error: _builtins.str
+    """Why the last attempt failed, e.g. "451 4.3.0 try again later"; empty when none did."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
-        """When it was written."""
+        """When the event asking for it was received."""
 
     @_builtins.property
-    def seen_time(self) -> _timestamp_pb2.Timestamp:
-        """When the service's own consumer of NoteCreated saw it; unset until then."""
+    def send_time(self) -> _timestamp_pb2.Timestamp:
+        """When the relay accepted it; unset unless sent."""
+
+    @_builtins.property
+    def next_attempt_time(self) -> _timestamp_pb2.Timestamp:
+        """When the next attempt is due; unset unless pending."""
 
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
-        text: _builtins.str = ...,
-        author_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        kind: Global___NotificationKind.ValueType = ...,
+        channel: Global___Channel.ValueType = ...,
+        recipient: _builtins.str = ...,
+        language: _builtins.str = ...,
+        subject: _builtins.str = ...,
+        status: Global___NotificationStatus.ValueType = ...,
+        attempts: _builtins.int = ...,
+        last_error: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
-        seen_time: _timestamp_pb2.Timestamp | None = ...,
+        send_time: _timestamp_pb2.Timestamp | None = ...,
+        next_attempt_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "seen_time", b"seen_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "next_attempt_time", b"next_attempt_time", "send_time", b"send_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "create_time", b"create_time", "id", b"id", "seen_time", b"seen_time", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "channel", b"channel", "create_time", b"create_time", "id", b"id", "kind", b"kind", "language", b"language", "last_error", b"last_error", "next_attempt_time", b"next_attempt_time", "recipient", b"recipient", "send_time", b"send_time", "status", b"status", "subject", b"subject", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___Note: _TypeAlias = Note  # noqa: Y015
+Global___Notification: _TypeAlias = Notification  # noqa: Y015
 
 @_typing.final
-class CreateNoteRequest(_message.Message):
-    """CreateNoteRequest carries the note to write."""
+class ListNotificationsRequest(_message.Message):
+    """Request of ListNotifications."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def note(self) -> Global___Note:
-        """The note; only its text is read."""
-
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The account: `me`, or a user id (admins only for another's)."""
+    page_size: _builtins.int
+    """At most this many, 1 to 100; 20 when unset."""
+    page_token: _builtins.str
+    """next_page_token of the previous page."""
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___CreateNoteRequest: _TypeAlias = CreateNoteRequest  # noqa: Y015
-
-@_typing.final
-class CreateNoteResponse(_message.Message):
-    """CreateNoteResponse carries the note as written."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    NOTE_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def note(self) -> Global___Note:
-        """The note written."""
-
-    def __init__(
-        self,
-        *,
-        note: Global___Note | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___CreateNoteResponse: _TypeAlias = CreateNoteResponse  # noqa: Y015
-
-@_typing.final
-class GetNoteRequest(_message.Message):
-    """GetNoteRequest names the note to read."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    ID_FIELD_NUMBER: _builtins.int
-    id: _builtins.str
-    """Id of the note."""
-    def __init__(
-        self,
-        *,
-        id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetNoteRequest: _TypeAlias = GetNoteRequest  # noqa: Y015
+Global___ListNotificationsRequest: _TypeAlias = ListNotificationsRequest  # noqa: Y015
 
 @_typing.final
-class GetNoteResponse(_message.Message):
-    """GetNoteResponse carries the note."""
+class ListNotificationsResponse(_message.Message):
+    """Response of ListNotifications."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    NOTIFICATIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token of the next page; empty on the last."""
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note."""
+    def notifications(self) -> _containers.RepeatedCompositeFieldContainer[Global___Notification]:
+        """The notifications, newest first."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        notifications: _abc.Iterable[Global___Notification] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "notifications", b"notifications"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetNoteResponse: _TypeAlias = GetNoteResponse  # noqa: Y015
+Global___ListNotificationsResponse: _TypeAlias = ListNotificationsResponse  # noqa: Y015

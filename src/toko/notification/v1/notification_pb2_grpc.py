@@ -26,7 +26,10 @@ if _version_not_supported:
 
 
 class NotificationServiceStub:
-    """NotificationService owns notes: short texts written by signed-in callers and read back by anyone.
+    """NotificationService sends what the platform has to tell a person: for now the account emails
+    (verify an address, reset a password, a sign-in from a new browser), written from the user and
+    auth services' events, one message per event, in the account's language (Indonesian or English),
+    over SMTP. A temporary failure is retried with back-off; a permanent one is recorded.
     """
 
     def __init__(self, channel):
@@ -35,31 +38,23 @@ class NotificationServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.CreateNote = channel.unary_unary(
-                '/toko.notification.v1.NotificationService/CreateNote',
-                request_serializer=toko_dot_notification_dot_v1_dot_notification__pb2.CreateNoteRequest.SerializeToString,
-                response_deserializer=toko_dot_notification_dot_v1_dot_notification__pb2.CreateNoteResponse.FromString,
-                _registered_method=True)
-        self.GetNote = channel.unary_unary(
-                '/toko.notification.v1.NotificationService/GetNote',
-                request_serializer=toko_dot_notification_dot_v1_dot_notification__pb2.GetNoteRequest.SerializeToString,
-                response_deserializer=toko_dot_notification_dot_v1_dot_notification__pb2.GetNoteResponse.FromString,
+        self.ListNotifications = channel.unary_unary(
+                '/toko.notification.v1.NotificationService/ListNotifications',
+                request_serializer=toko_dot_notification_dot_v1_dot_notification__pb2.ListNotificationsRequest.SerializeToString,
+                response_deserializer=toko_dot_notification_dot_v1_dot_notification__pb2.ListNotificationsResponse.FromString,
                 _registered_method=True)
 
 
 class NotificationServiceServicer:
-    """NotificationService owns notes: short texts written by signed-in callers and read back by anyone.
+    """NotificationService sends what the platform has to tell a person: for now the account emails
+    (verify an address, reset a password, a sign-in from a new browser), written from the user and
+    auth services' events, one message per event, in the account's language (Indonesian or English),
+    over SMTP. A temporary failure is retried with back-off; a permanent one is recorded.
     """
 
-    def CreateNote(self, request, context):
-        """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def GetNote(self, request, context):
-        """GetNote returns a note by id.
+    def ListNotifications(self, request, context):
+        """ListNotifications lists the messages sent (or being sent) to an account, newest first: its owner
+        sees their own (`me`), an admin anyone's. Bodies are not shown: they carry single-use links.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -68,15 +63,10 @@ class NotificationServiceServicer:
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'CreateNote': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateNote,
-                    request_deserializer=toko_dot_notification_dot_v1_dot_notification__pb2.CreateNoteRequest.FromString,
-                    response_serializer=toko_dot_notification_dot_v1_dot_notification__pb2.CreateNoteResponse.SerializeToString,
-            ),
-            'GetNote': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetNote,
-                    request_deserializer=toko_dot_notification_dot_v1_dot_notification__pb2.GetNoteRequest.FromString,
-                    response_serializer=toko_dot_notification_dot_v1_dot_notification__pb2.GetNoteResponse.SerializeToString,
+            'ListNotifications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNotifications,
+                    request_deserializer=toko_dot_notification_dot_v1_dot_notification__pb2.ListNotificationsRequest.FromString,
+                    response_serializer=toko_dot_notification_dot_v1_dot_notification__pb2.ListNotificationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,11 +77,14 @@ def add_NotificationServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class NotificationService:
-    """NotificationService owns notes: short texts written by signed-in callers and read back by anyone.
+    """NotificationService sends what the platform has to tell a person: for now the account emails
+    (verify an address, reset a password, a sign-in from a new browser), written from the user and
+    auth services' events, one message per event, in the account's language (Indonesian or English),
+    over SMTP. A temporary failure is retried with back-off; a permanent one is recorded.
     """
 
     @staticmethod
-    def CreateNote(request,
+    def ListNotifications(request,
             target,
             options=(),
             channel_credentials=None,
@@ -104,36 +97,9 @@ class NotificationService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/toko.notification.v1.NotificationService/CreateNote',
-            toko_dot_notification_dot_v1_dot_notification__pb2.CreateNoteRequest.SerializeToString,
-            toko_dot_notification_dot_v1_dot_notification__pb2.CreateNoteResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def GetNote(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/toko.notification.v1.NotificationService/GetNote',
-            toko_dot_notification_dot_v1_dot_notification__pb2.GetNoteRequest.SerializeToString,
-            toko_dot_notification_dot_v1_dot_notification__pb2.GetNoteResponse.FromString,
+            '/toko.notification.v1.NotificationService/ListNotifications',
+            toko_dot_notification_dot_v1_dot_notification__pb2.ListNotificationsRequest.SerializeToString,
+            toko_dot_notification_dot_v1_dot_notification__pb2.ListNotificationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,44 +27,50 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class NotificationServiceStub:
-    """NotificationService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """NotificationService sends what the platform has to tell a person: for now the account emails
+    (verify an address, reset a password, a sign-in from a new browser), written from the user and
+    auth services' events, one message per event, in the account's language (Indonesian or English),
+    over SMTP. A temporary failure is retried with back-off; a permanent one is recorded.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> NotificationServiceAsyncStub: ...
-    CreateNote: _grpc.UnaryUnaryMultiCallable[_notification_pb2.CreateNoteRequest, _notification_pb2.CreateNoteResponse]
-    """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
-    GetNote: _grpc.UnaryUnaryMultiCallable[_notification_pb2.GetNoteRequest, _notification_pb2.GetNoteResponse]
-    """GetNote returns a note by id."""
+    ListNotifications: _grpc.UnaryUnaryMultiCallable[_notification_pb2.ListNotificationsRequest, _notification_pb2.ListNotificationsResponse]
+    """ListNotifications lists the messages sent (or being sent) to an account, newest first: its owner
+    sees their own (`me`), an admin anyone's. Bodies are not shown: they carry single-use links.
+    """
 
 @_typing.type_check_only
 class NotificationServiceAsyncStub(NotificationServiceStub):
-    """NotificationService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """NotificationService sends what the platform has to tell a person: for now the account emails
+    (verify an address, reset a password, a sign-in from a new browser), written from the user and
+    auth services' events, one message per event, in the account's language (Indonesian or English),
+    over SMTP. A temporary failure is retried with back-off; a permanent one is recorded.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateNote: _aio.UnaryUnaryMultiCallable[_notification_pb2.CreateNoteRequest, _notification_pb2.CreateNoteResponse]  # type: ignore[assignment]
-    """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
-    GetNote: _aio.UnaryUnaryMultiCallable[_notification_pb2.GetNoteRequest, _notification_pb2.GetNoteResponse]  # type: ignore[assignment]
-    """GetNote returns a note by id."""
+    ListNotifications: _aio.UnaryUnaryMultiCallable[_notification_pb2.ListNotificationsRequest, _notification_pb2.ListNotificationsResponse]  # type: ignore[assignment]
+    """ListNotifications lists the messages sent (or being sent) to an account, newest first: its owner
+    sees their own (`me`), an admin anyone's. Bodies are not shown: they carry single-use links.
+    """
 
 class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
-    """NotificationService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """NotificationService sends what the platform has to tell a person: for now the account emails
+    (verify an address, reset a password, a sign-in from a new browser), written from the user and
+    auth services' events, one message per event, in the account's language (Indonesian or English),
+    over SMTP. A temporary failure is retried with back-off; a permanent one is recorded.
+    """
 
     @_abc_1.abstractmethod
-    def CreateNote(
+    def ListNotifications(
         self,
-        request: _notification_pb2.CreateNoteRequest,
+        request: _notification_pb2.ListNotificationsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_notification_pb2.CreateNoteResponse, _abc.Awaitable[_notification_pb2.CreateNoteResponse]]:
-        """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
-
-    @_abc_1.abstractmethod
-    def GetNote(
-        self,
-        request: _notification_pb2.GetNoteRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_notification_pb2.GetNoteResponse, _abc.Awaitable[_notification_pb2.GetNoteResponse]]:
-        """GetNote returns a note by id."""
+    ) -> _typing.Union[_notification_pb2.ListNotificationsResponse, _abc.Awaitable[_notification_pb2.ListNotificationsResponse]]:
+        """ListNotifications lists the messages sent (or being sent) to an account, newest first: its owner
+        sees their own (`me`), an admin anyone's. Bodies are not shown: they carry single-use links.
+        """
 
 def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

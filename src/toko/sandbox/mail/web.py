@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from toko.sandbox.asgi import Request, Response, Route
 from toko.sandbox.mail.mailbox import Mailbox, Message, split_links
+from toko.sandbox.mail.smtp import RecipientFaults
 
 # Links in the HTML part open outside the frame: in a new tab that the frame's sandbox does not confine.
 _FRAME_BASE = '<base target="_blank">'
@@ -55,8 +56,8 @@ def message_document(message: Message) -> dict[str, object]:
     }
 
 
-def mailbox_routes(mailbox: Mailbox) -> list[Route]:
-    """The mailbox's pages and JSON API."""
+def mailbox_routes(mailbox: Mailbox, faults: RecipientFaults) -> list[Route]:
+    """The mailbox's pages and JSON API, and the SMTP server's faults."""
     templates = _templates()
 
     async def list_page(request: Request) -> Response:
@@ -87,7 +88,25 @@ def mailbox_routes(mailbox: Mailbox) -> list[Route]:
         await mailbox.clear()
         return Response(status=204)
 
+    async def add_fault(request: Request) -> Response:
+        # ?recipient=a@b&code=451&times=2: the next two messages to a@b are deferred.
+        recipient = request.query.get("recipient", "").strip()
+        code = request.query.get("code", "")
+        times = request.query.get("times", "1")
+        if not 0 < len(recipient) <= 254 or not code.isdigit() or not 400 <= int(code) <= 599:
+            return Response.json({"error": "recipient (an address) and code (400-599) are required"}, 400)
+        if not times.isdigit() or not 1 <= int(times) <= 100:
+            return Response.json({"error": "times must be 1 to 100"}, status=400)
+        faults.add(recipient, int(code), int(times))
+        return Response(status=204)
+
+    async def clear_faults(request: Request) -> Response:
+        faults.clear()
+        return Response(status=204)
+
     return [
+        Route("POST", "/mailbox/api/faults", add_fault),
+        Route("DELETE", "/mailbox/api/faults", clear_faults),
         Route("GET", "/mailbox", list_page),
         Route("GET", "/mailbox/api/messages", list_messages),
         Route("DELETE", "/mailbox/api/messages", clear_messages),

@@ -13,5 +13,5 @@ from toko.platform.error_codes import ReasonCode
 class ErrorCode(ReasonCode):
     """Why a notification request failed."""
 
-    INVALID_NOTE_TEXT = "INVALID_NOTE_TEXT"
-    NOTE_NOT_FOUND = "NOTE_NOT_FOUND"
+    # Another account's notifications are reported as not found, so account ids cannot be probed.
+    USER_NOT_FOUND = "USER_NOT_FOUND"

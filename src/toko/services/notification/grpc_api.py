@@ -1,4 +1,4 @@
-"""The gRPC servicer: request -> command -> handler -> response, nothing else."""
+"""The gRPC servicer: request -> handler -> response, nothing else."""
 
 from __future__ import annotations
 
@@ -6,27 +6,26 @@ from typing import Any
 
 from toko.notification.v1 import notification_pb2 as pb
 from toko.notification.v1.notification_pb2_grpc import NotificationServiceServicer
-from toko.platform.context import current_principal, idempotency_key_var
+from toko.platform.context import current_principal
 from toko.services.notification import handlers
-from toko.services.notification.handlers import Notes
+from toko.services.notification.handlers import Notifications
 
 
 class NotificationServicer(NotificationServiceServicer):
-    """Serves notes over gRPC; access rules are enforced by the platform's interceptor."""
+    """Serves notifications over gRPC; access rules are enforced by the platform's interceptor."""
 
-    def __init__(self, notes: Notes) -> None:
-        self._notes = notes
+    def __init__(self, notifications: Notifications) -> None:
+        self._notifications = notifications
 
-    async def CreateNote(self, request: pb.CreateNoteRequest, context: Any) -> pb.CreateNoteResponse:
-        """Write a note."""
-        note = await handlers.create_note(
-            notes=self._notes,
-            command=handlers.CreateNote(text=request.note.text),
+    async def ListNotifications(
+        self, request: pb.ListNotificationsRequest, context: Any
+    ) -> pb.ListNotificationsResponse:
+        """List an account's notifications."""
+        found, next_page_token = await handlers.list_notifications(
+            notifications=self._notifications,
             principal=current_principal(),
-            idempotency_key=idempotency_key_var.get(),
+            user_id=request.user_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
         )
-        return pb.CreateNoteResponse(note=note)
-
-    async def GetNote(self, request: pb.GetNoteRequest, context: Any) -> pb.GetNoteResponse:
-        """Return a note."""
-        return pb.GetNoteResponse(note=await handlers.get_note(notes=self._notes, note_id=request.id))
+        return pb.ListNotificationsResponse(notifications=found, next_page_token=next_page_token)
