@@ -152,6 +152,18 @@ SERVICES: tuple[ServiceSpec, ...] = (
         50067,
         proto_service="toko.cart.v1.CartService",
     ),
+    ServiceSpec(
+        "promotion",
+        "toko.services.promotion",
+        50068,
+        proto_service="toko.promotion.v1.PromotionService",
+    ),
+    ServiceSpec(
+        "shipping",
+        "toko.services.shipping",
+        50069,
+        proto_service="toko.shipping.v1.ShippingService",
+    ),
     ServiceSpec("gateway", "toko.gateway", 8080, kind="http", upstreams=True),
 )
 
