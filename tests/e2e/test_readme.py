@@ -124,6 +124,8 @@ def test_every_api_example_in_the_readme_reaches_its_operation(platform: Platfor
                 "skus": [{"code": "R-M", "optionValues": {"Ukuran": "M"}, "price": {"amount": "10000"}}],
             },
         ).json()["product"]
+        # A guest cart of the test's own, as the README's first cart example makes one.
+        guest_cart_id = client.post("/v1/guest-carts", json={}).json()["cart"]["id"]
         values = {
             "http://127.0.0.1:8080": platform.base_url,
             "<shop id>": shop_id,
@@ -132,6 +134,7 @@ def test_every_api_example_in_the_readme_reaches_its_operation(platform: Platfor
             "<slug>": mine["slug"],
             "<sku id>": seeded["skus"][0]["id"],
             "<warehouse id>": warehouse.json()["warehouses"][0]["id"],
+            "<guest cart id>": guest_cart_id,
             # Resources no example creates first: their answers are NOT_FOUND, a state, not a shape.
             "<supplier id>": str(uuid.uuid4()),
             "<campaign id>": str(uuid.uuid4()),

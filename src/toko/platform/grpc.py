@@ -46,7 +46,7 @@ from toko.platform.context import (
     request_id_var,
     trace_var,
 )
-from toko.platform.errors import ERROR_DOMAIN, DomainError, as_retryable
+from toko.platform.errors import ERROR_DOMAIN, DomainError, FieldViolation, as_retryable
 from toko.platform.ids import new_id
 from toko.platform.inputs import request_violations
 from toko.platform.telemetry import server_span
@@ -93,6 +93,27 @@ def status_of(error: DomainError, service: str) -> status_pb2.Status:
         )
         details.append(bad_request)
     return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
+
+
+def refusal_of(error: grpc.aio.AioRpcError) -> tuple[str, list[FieldViolation]]:
+    """What another service's failed call said, as ``status_of`` wrote it: its reason and field violations.
+
+    For a client of another toko service that branches on why a call was refused; ``("", [])`` when
+    the failure carries no details (a transport error, a deadline).
+    """
+    reason, violations = "", []
+    for key, value in error.trailing_metadata() or ():
+        if key != STATUS_DETAILS_KEY or not isinstance(value, bytes):
+            continue
+        for detail in status_pb2.Status.FromString(value).details:
+            info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+            if detail.Unpack(info):
+                reason = info.reason
+            elif detail.Unpack(bad_request):
+                violations += [
+                    FieldViolation(v.field, v.description, v.reason) for v in bad_request.field_violations
+                ]
+    return reason, violations
 
 
 def _metadata_value(metadata: Any, key: str) -> str | None:

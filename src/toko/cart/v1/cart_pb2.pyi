@@ -3,9 +3,13 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from toko.common.v1 import money_pb2 as _money_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,138 +21,741 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _CartLineNoticeKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CartLineNoticeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CartLineNoticeKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CART_LINE_NOTICE_KIND_UNSPECIFIED: _CartLineNoticeKind.ValueType  # 0
+    """Not set."""
+    CART_LINE_NOTICE_KIND_PRICE_UP: _CartLineNoticeKind.ValueType  # 1
+    """The unit price went up since the buyer last saw it."""
+    CART_LINE_NOTICE_KIND_PRICE_DOWN: _CartLineNoticeKind.ValueType  # 2
+    """The unit price went down since the buyer last saw it."""
+    CART_LINE_NOTICE_KIND_OUT_OF_STOCK: _CartLineNoticeKind.ValueType  # 3
+    """No unit can be bought now (not purchasable)."""
+    CART_LINE_NOTICE_KIND_FEWER_LEFT: _CartLineNoticeKind.ValueType  # 4
+    """Fewer units are left than the line wants (not purchasable until lowered)."""
+    CART_LINE_NOTICE_KIND_OVER_PURCHASE_LIMIT: _CartLineNoticeKind.ValueType  # 5
+    """The quantity is above a flash sale's per-buyer limit: the line is priced without the sale."""
+    CART_LINE_NOTICE_KIND_FLASH_SALE_ENDED: _CartLineNoticeKind.ValueType  # 6
+    """The flash sale the buyer saw the line in has ended: the line is priced without it."""
+    CART_LINE_NOTICE_KIND_UNAVAILABLE: _CartLineNoticeKind.ValueType  # 7
+    """The product is no longer sold (archived or removed); not purchasable."""
+    CART_LINE_NOTICE_KIND_NEXT_TIER: _CartLineNoticeKind.ValueType  # 8
+    """Buying quantity units or more gets a lower wholesale unit price."""
+
+class CartLineNoticeKind(_CartLineNoticeKind, metaclass=_CartLineNoticeKindEnumTypeWrapper):
+    """CartLineNoticeKind is what a CartLineNotice is about."""
+
+CART_LINE_NOTICE_KIND_UNSPECIFIED: CartLineNoticeKind.ValueType  # 0
+"""Not set."""
+CART_LINE_NOTICE_KIND_PRICE_UP: CartLineNoticeKind.ValueType  # 1
+"""The unit price went up since the buyer last saw it."""
+CART_LINE_NOTICE_KIND_PRICE_DOWN: CartLineNoticeKind.ValueType  # 2
+"""The unit price went down since the buyer last saw it."""
+CART_LINE_NOTICE_KIND_OUT_OF_STOCK: CartLineNoticeKind.ValueType  # 3
+"""No unit can be bought now (not purchasable)."""
+CART_LINE_NOTICE_KIND_FEWER_LEFT: CartLineNoticeKind.ValueType  # 4
+"""Fewer units are left than the line wants (not purchasable until lowered)."""
+CART_LINE_NOTICE_KIND_OVER_PURCHASE_LIMIT: CartLineNoticeKind.ValueType  # 5
+"""The quantity is above a flash sale's per-buyer limit: the line is priced without the sale."""
+CART_LINE_NOTICE_KIND_FLASH_SALE_ENDED: CartLineNoticeKind.ValueType  # 6
+"""The flash sale the buyer saw the line in has ended: the line is priced without it."""
+CART_LINE_NOTICE_KIND_UNAVAILABLE: CartLineNoticeKind.ValueType  # 7
+"""The product is no longer sold (archived or removed); not purchasable."""
+CART_LINE_NOTICE_KIND_NEXT_TIER: CartLineNoticeKind.ValueType  # 8
+"""Buying quantity units or more gets a lower wholesale unit price."""
+Global___CartLineNoticeKind: _TypeAlias = CartLineNoticeKind  # noqa: Y015
+
 @_typing.final
-class Note(_message.Message):
-    """Note is a short text and who wrote it."""
+class Cart(_message.Message):
+    """Cart is a buyer's or a guest's cart, priced as of price_time."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
-    TEXT_FIELD_NUMBER: _builtins.int
-    AUTHOR_ID_FIELD_NUMBER: _builtins.int
-    CREATE_TIME_FIELD_NUMBER: _builtins.int
-    SEEN_TIME_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    SHOPS_FIELD_NUMBER: _builtins.int
+    TOTAL_QUANTITY_FIELD_NUMBER: _builtins.int
+    SELECTED_QUANTITY_FIELD_NUMBER: _builtins.int
+    SELECTED_TOTAL_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    PRICE_TIME_FIELD_NUMBER: _builtins.int
+    PRICE_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Id of the note (UUIDv7)."""
-    text: _builtins.str
-    """The text, 1 to 500 characters after trimming."""
-    author_id: _builtins.str
-    """Who wrote it: the subject of the writer's token."""
+    """The cart's id: the guest cart's id, or the buyer's cart id (a UUID)."""
+    buyer_id: _builtins.str
+    """The buyer owning the cart; empty for a guest cart."""
+    total_quantity: _builtins.int
+    """Units in all lines."""
+    selected_quantity: _builtins.int
+    """Units in the selected lines that can be bought now."""
     @_builtins.property
-    def create_time(self) -> _timestamp_pb2.Timestamp:
-        """When it was written."""
+    def shops(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShopLines]:
+        """Lines grouped by shop, shops in the order their first line was added."""
 
     @_builtins.property
-    def seen_time(self) -> _timestamp_pb2.Timestamp:
-        """When the service's own consumer of NoteCreated saw it; unset until then."""
+    def selected_total(self) -> _money_pb2.Money:
+        """Sum of the selected, purchasable lines' totals at current prices (PPN included in prices)."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the cart last changed."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When a guest cart is deleted unless it changes before; unset for a buyer's cart."""
+
+    @_builtins.property
+    def price_time(self) -> _timestamp_pb2.Timestamp:
+        """The instant the lines were priced at."""
+
+    @_builtins.property
+    def price_expire_time(self) -> _timestamp_pb2.Timestamp:
+        """Until when these prices hold (the quote's expiry); read the cart again after it."""
 
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
-        text: _builtins.str = ...,
-        author_id: _builtins.str = ...,
-        create_time: _timestamp_pb2.Timestamp | None = ...,
-        seen_time: _timestamp_pb2.Timestamp | None = ...,
+        buyer_id: _builtins.str = ...,
+        shops: _abc.Iterable[Global___ShopLines] | None = ...,
+        total_quantity: _builtins.int = ...,
+        selected_quantity: _builtins.int = ...,
+        selected_total: _money_pb2.Money | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        price_time: _timestamp_pb2.Timestamp | None = ...,
+        price_expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "seen_time", b"seen_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "price_expire_time", b"price_expire_time", "price_time", b"price_time", "selected_total", b"selected_total", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "create_time", b"create_time", "id", b"id", "seen_time", b"seen_time", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "expire_time", b"expire_time", "id", b"id", "price_expire_time", b"price_expire_time", "price_time", b"price_time", "selected_quantity", b"selected_quantity", "selected_total", b"selected_total", "shops", b"shops", "total_quantity", b"total_quantity", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___Note: _TypeAlias = Note  # noqa: Y015
+Global___Cart: _TypeAlias = Cart  # noqa: Y015
 
 @_typing.final
-class CreateNoteRequest(_message.Message):
-    """CreateNoteRequest carries the note to write."""
+class ShopLines(_message.Message):
+    """ShopLines are a cart's lines of one shop."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
+    SELECTED_SUBTOTAL_FIELD_NUMBER: _builtins.int
+    shop_id: _builtins.str
+    """The shop."""
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note; only its text is read."""
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___CartLine]:
+        """Its lines, in the order they were added."""
 
-    def __init__(
-        self,
-        *,
-        note: Global___Note | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___CreateNoteRequest: _TypeAlias = CreateNoteRequest  # noqa: Y015
-
-@_typing.final
-class CreateNoteResponse(_message.Message):
-    """CreateNoteResponse carries the note as written."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    NOTE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note written."""
+    def selected_subtotal(self) -> _money_pb2.Money:
+        """Sum of its selected, purchasable lines' totals."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        shop_id: _builtins.str = ...,
+        lines: _abc.Iterable[Global___CartLine] | None = ...,
+        selected_subtotal: _money_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["selected_subtotal", b"selected_subtotal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lines", b"lines", "selected_subtotal", b"selected_subtotal", "shop_id", b"shop_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___CreateNoteResponse: _TypeAlias = CreateNoteResponse  # noqa: Y015
+Global___ShopLines: _TypeAlias = ShopLines  # noqa: Y015
 
 @_typing.final
-class GetNoteRequest(_message.Message):
-    """GetNoteRequest names the note to read."""
+class CartLine(_message.Message):
+    """CartLine is one SKU in a cart, priced now."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    ID_FIELD_NUMBER: _builtins.int
-    id: _builtins.str
-    """Id of the note."""
+    @_typing.final
+    class OptionValuesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_TITLE_FIELD_NUMBER: _builtins.int
+    IMAGE_URL_FIELD_NUMBER: _builtins.int
+    OPTION_VALUES_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    SELECTED_FIELD_NUMBER: _builtins.int
+    PURCHASABLE_FIELD_NUMBER: _builtins.int
+    UNIT_PRICE_FIELD_NUMBER: _builtins.int
+    LINE_TOTAL_FIELD_NUMBER: _builtins.int
+    PRICE_SOURCE_FIELD_NUMBER: _builtins.int
+    BASE_PRICE_FIELD_NUMBER: _builtins.int
+    SEEN_UNIT_PRICE_FIELD_NUMBER: _builtins.int
+    QUANTITY_BUCKET_FIELD_NUMBER: _builtins.int
+    NOTICES_FIELD_NUMBER: _builtins.int
+    ADD_TIME_FIELD_NUMBER: _builtins.int
+    sku_id: _builtins.str
+    """The SKU."""
+    product_id: _builtins.str
+    """Its product."""
+    product_title: _builtins.str
+    """Its product's title."""
+    image_url: _builtins.str
+    """Its product's cover image."""
+    quantity: _builtins.int
+    """Units wanted, 1 to 999."""
+    note: _builtins.str
+    """The buyer's note to the seller, at most 200 characters."""
+    selected: _builtins.bool
+    """Whether the line goes to checkout."""
+    purchasable: _builtins.bool
+    """Whether the line can be bought now as it is: the product is sold, stock covers the quantity as
+    far as known, and the price is known. A selected line that cannot be bought is left out of the
+    totals and of checkout.
+    """
+    price_source: _builtins.str
+    """What sets the unit price: "base", "schedule", "campaign", "tier" or "dynamic"."""
+    quantity_bucket: _builtins.str
+    """Stock as buyers see it: "0", "1-5", "6-20" or "21+"; empty while unknown."""
+    @_builtins.property
+    def option_values(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The SKU's option values, e.g. {"Warna": "Hitam", "Ukuran": "L"}."""
+
+    @_builtins.property
+    def unit_price(self) -> _money_pb2.Money:
+        """Unit price charged now for this quantity."""
+
+    @_builtins.property
+    def line_total(self) -> _money_pb2.Money:
+        """unit_price × quantity."""
+
+    @_builtins.property
+    def base_price(self) -> _money_pb2.Money:
+        """The seller's base price, for a strike-through."""
+
+    @_builtins.property
+    def seen_unit_price(self) -> _money_pb2.Money:
+        """The unit price the buyer last saw: when the line was added, changed or acknowledged."""
+
+    @_builtins.property
+    def notices(self) -> _containers.RepeatedCompositeFieldContainer[Global___CartLineNotice]:
+        """What changed or needs the buyer's attention; empty when nothing does."""
+
+    @_builtins.property
+    def add_time(self) -> _timestamp_pb2.Timestamp:
+        """When the line was first added."""
+
     def __init__(
         self,
         *,
-        id: _builtins.str = ...,
+        sku_id: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+        product_title: _builtins.str = ...,
+        image_url: _builtins.str = ...,
+        option_values: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        quantity: _builtins.int = ...,
+        note: _builtins.str = ...,
+        selected: _builtins.bool = ...,
+        purchasable: _builtins.bool = ...,
+        unit_price: _money_pb2.Money | None = ...,
+        line_total: _money_pb2.Money | None = ...,
+        price_source: _builtins.str = ...,
+        base_price: _money_pb2.Money | None = ...,
+        seen_unit_price: _money_pb2.Money | None = ...,
+        quantity_bucket: _builtins.str = ...,
+        notices: _abc.Iterable[Global___CartLineNotice] | None = ...,
+        add_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["add_time", b"add_time", "base_price", b"base_price", "line_total", b"line_total", "seen_unit_price", b"seen_unit_price", "unit_price", b"unit_price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_time", b"add_time", "base_price", b"base_price", "image_url", b"image_url", "line_total", b"line_total", "note", b"note", "notices", b"notices", "option_values", b"option_values", "price_source", b"price_source", "product_id", b"product_id", "product_title", b"product_title", "purchasable", b"purchasable", "quantity", b"quantity", "quantity_bucket", b"quantity_bucket", "seen_unit_price", b"seen_unit_price", "selected", b"selected", "sku_id", b"sku_id", "unit_price", b"unit_price"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CartLine: _TypeAlias = CartLine  # noqa: Y015
+
+@_typing.final
+class CartLineNotice(_message.Message):
+    """CartLineNotice is one thing about a line the buyer should know before checking out."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    PREVIOUS_UNIT_PRICE_FIELD_NUMBER: _builtins.int
+    UNIT_PRICE_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    kind: Global___CartLineNoticeKind.ValueType
+    """What it is."""
+    message: _builtins.str
+    """A sentence to show as it is (English)."""
+    quantity: _builtins.int
+    """FEWER_LEFT: the most units known to be left; OVER_PURCHASE_LIMIT: the limit; NEXT_TIER: the
+    quantity from which the tier price applies.
+    """
+    @_builtins.property
+    def previous_unit_price(self) -> _money_pb2.Money:
+        """PRICE_UP / PRICE_DOWN: the price the buyer last saw; NEXT_TIER: the price now."""
+
+    @_builtins.property
+    def unit_price(self) -> _money_pb2.Money:
+        """PRICE_UP / PRICE_DOWN: the price now; NEXT_TIER: the unit price from quantity on."""
+
+    def __init__(
+        self,
+        *,
+        kind: Global___CartLineNoticeKind.ValueType = ...,
+        message: _builtins.str = ...,
+        previous_unit_price: _money_pb2.Money | None = ...,
+        unit_price: _money_pb2.Money | None = ...,
+        quantity: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["previous_unit_price", b"previous_unit_price", "unit_price", b"unit_price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "message", b"message", "previous_unit_price", b"previous_unit_price", "quantity", b"quantity", "unit_price", b"unit_price"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CartLineNotice: _TypeAlias = CartLineNotice  # noqa: Y015
+
+@_typing.final
+class CreateGuestCartRequest(_message.Message):
+    """Request of CreateGuestCart."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetNoteRequest: _TypeAlias = GetNoteRequest  # noqa: Y015
+Global___CreateGuestCartRequest: _TypeAlias = CreateGuestCartRequest  # noqa: Y015
 
 @_typing.final
-class GetNoteResponse(_message.Message):
-    """GetNoteResponse carries the note."""
+class CreateGuestCartResponse(_message.Message):
+    """Response of CreateGuestCart."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    CART_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note."""
+    def cart(self) -> Global___Cart:
+        """The new, empty cart; keep its id."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        cart: Global___Cart | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetNoteResponse: _TypeAlias = GetNoteResponse  # noqa: Y015
+Global___CreateGuestCartResponse: _TypeAlias = CreateGuestCartResponse  # noqa: Y015
+
+@_typing.final
+class GetCartRequest(_message.Message):
+    """Request of GetCart."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CART_ID_FIELD_NUMBER: _builtins.int
+    cart_id: _builtins.str
+    """`me` or a guest cart's id."""
+    def __init__(
+        self,
+        *,
+        cart_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart_id", b"cart_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCartRequest: _TypeAlias = GetCartRequest  # noqa: Y015
+
+@_typing.final
+class GetCartResponse(_message.Message):
+    """Response of GetCart."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CART_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cart(self) -> Global___Cart:
+        """The cart, repriced now."""
+
+    def __init__(
+        self,
+        *,
+        cart: Global___Cart | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCartResponse: _TypeAlias = GetCartResponse  # noqa: Y015
+
+@_typing.final
+class AddCartLineRequest(_message.Message):
+    """Request of AddCartLine."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CART_ID_FIELD_NUMBER: _builtins.int
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    cart_id: _builtins.str
+    """`me` or a guest cart's id."""
+    sku_id: _builtins.str
+    """The SKU to add."""
+    quantity: _builtins.int
+    """Units to add, 1 to 999; the line's quantity after adding is at most 999."""
+    note: _builtins.str
+    """A note to the seller, at most 200 characters; replaces the line's note when given."""
+    def __init__(
+        self,
+        *,
+        cart_id: _builtins.str = ...,
+        sku_id: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart_id", b"cart_id", "note", b"note", "quantity", b"quantity", "sku_id", b"sku_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddCartLineRequest: _TypeAlias = AddCartLineRequest  # noqa: Y015
+
+@_typing.final
+class AddCartLineResponse(_message.Message):
+    """Response of AddCartLine."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CART_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cart(self) -> Global___Cart:
+        """The cart after the change, repriced."""
+
+    def __init__(
+        self,
+        *,
+        cart: Global___Cart | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddCartLineResponse: _TypeAlias = AddCartLineResponse  # noqa: Y015
+
+@_typing.final
+class UpdateCartLineRequest(_message.Message):
+    """Request of UpdateCartLine."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CART_ID_FIELD_NUMBER: _builtins.int
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    SELECTED_FIELD_NUMBER: _builtins.int
+    cart_id: _builtins.str
+    """`me` or a guest cart's id."""
+    sku_id: _builtins.str
+    """The SKU of the line."""
+    quantity: _builtins.int
+    """New quantity, 1 to 999, when given."""
+    note: _builtins.str
+    """New note, when given; empty clears it."""
+    selected: _builtins.bool
+    """New selection, when given."""
+    def __init__(
+        self,
+        *,
+        cart_id: _builtins.str = ...,
+        sku_id: _builtins.str = ...,
+        quantity: _builtins.int | None = ...,
+        note: _builtins.str | None = ...,
+        selected: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_note", b"_note", "_quantity", b"_quantity", "_selected", b"_selected", "note", b"note", "quantity", b"quantity", "selected", b"selected"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_note", b"_note", "_quantity", b"_quantity", "_selected", b"_selected", "cart_id", b"cart_id", "note", b"note", "quantity", b"quantity", "selected", b"selected", "sku_id", b"sku_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__note: _TypeAlias = _typing.Literal["note"]  # noqa: Y015
+    _WhichOneofArgType__note: _TypeAlias = _typing.Literal["_note", b"_note"]  # noqa: Y015
+    _WhichOneofReturnType__quantity: _TypeAlias = _typing.Literal["quantity"]  # noqa: Y015
+    _WhichOneofArgType__quantity: _TypeAlias = _typing.Literal["_quantity", b"_quantity"]  # noqa: Y015
+    _WhichOneofReturnType__selected: _TypeAlias = _typing.Literal["selected"]  # noqa: Y015
+    _WhichOneofArgType__selected: _TypeAlias = _typing.Literal["_selected", b"_selected"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__note) -> _WhichOneofReturnType__note | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__quantity) -> _WhichOneofReturnType__quantity | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__selected) -> _WhichOneofReturnType__selected | None: ...
+
+Global___UpdateCartLineRequest: _TypeAlias = UpdateCartLineRequest  # noqa: Y015
+
+@_typing.final
+class UpdateCartLineResponse(_message.Message):
+    """Response of UpdateCartLine."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CART_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cart(self) -> Global___Cart:
+        """The cart after the change, repriced."""
+
+    def __init__(
+        self,
+        *,
+        cart: Global___Cart | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateCartLineResponse: _TypeAlias = UpdateCartLineResponse  # noqa: Y015
+
+@_typing.final
+class RemoveCartLineRequest(_message.Message):
+    """Request of RemoveCartLine."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CART_ID_FIELD_NUMBER: _builtins.int
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    cart_id: _builtins.str
+    """`me` or a guest cart's id."""
+    sku_id: _builtins.str
+    """The SKU of the line."""
+    def __init__(
+        self,
+        *,
+        cart_id: _builtins.str = ...,
+        sku_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart_id", b"cart_id", "sku_id", b"sku_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveCartLineRequest: _TypeAlias = RemoveCartLineRequest  # noqa: Y015
+
+@_typing.final
+class RemoveCartLineResponse(_message.Message):
+    """Response of RemoveCartLine."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CART_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cart(self) -> Global___Cart:
+        """The cart after the change, repriced."""
+
+    def __init__(
+        self,
+        *,
+        cart: Global___Cart | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveCartLineResponse: _TypeAlias = RemoveCartLineResponse  # noqa: Y015
+
+@_typing.final
+class SelectCartLinesRequest(_message.Message):
+    """Request of SelectCartLines."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CART_ID_FIELD_NUMBER: _builtins.int
+    SELECTED_FIELD_NUMBER: _builtins.int
+    SKU_IDS_FIELD_NUMBER: _builtins.int
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    cart_id: _builtins.str
+    """`me` or a guest cart's id."""
+    selected: _builtins.bool
+    """Select (true) or unselect (false)."""
+    shop_id: _builtins.str
+    """Every line of this shop; not together with sku_ids."""
+    @_builtins.property
+    def sku_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The SKUs whose lines change, at most 100; with shop_id empty and this empty, every line."""
+
+    def __init__(
+        self,
+        *,
+        cart_id: _builtins.str = ...,
+        selected: _builtins.bool = ...,
+        sku_ids: _abc.Iterable[_builtins.str] | None = ...,
+        shop_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart_id", b"cart_id", "selected", b"selected", "shop_id", b"shop_id", "sku_ids", b"sku_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SelectCartLinesRequest: _TypeAlias = SelectCartLinesRequest  # noqa: Y015
+
+@_typing.final
+class SelectCartLinesResponse(_message.Message):
+    """Response of SelectCartLines."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CART_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cart(self) -> Global___Cart:
+        """The cart after the change, repriced."""
+
+    def __init__(
+        self,
+        *,
+        cart: Global___Cart | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SelectCartLinesResponse: _TypeAlias = SelectCartLinesResponse  # noqa: Y015
+
+@_typing.final
+class AcknowledgeCartChangesRequest(_message.Message):
+    """Request of AcknowledgeCartChanges."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CART_ID_FIELD_NUMBER: _builtins.int
+    cart_id: _builtins.str
+    """`me` or a guest cart's id."""
+    def __init__(
+        self,
+        *,
+        cart_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart_id", b"cart_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcknowledgeCartChangesRequest: _TypeAlias = AcknowledgeCartChangesRequest  # noqa: Y015
+
+@_typing.final
+class AcknowledgeCartChangesResponse(_message.Message):
+    """Response of AcknowledgeCartChanges."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CART_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cart(self) -> Global___Cart:
+        """The cart after the change, repriced."""
+
+    def __init__(
+        self,
+        *,
+        cart: Global___Cart | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcknowledgeCartChangesResponse: _TypeAlias = AcknowledgeCartChangesResponse  # noqa: Y015
+
+@_typing.final
+class MergeGuestCartRequest(_message.Message):
+    """Request of MergeGuestCart."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GUEST_CART_ID_FIELD_NUMBER: _builtins.int
+    guest_cart_id: _builtins.str
+    """The guest cart to merge into the caller's cart."""
+    def __init__(
+        self,
+        *,
+        guest_cart_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["guest_cart_id", b"guest_cart_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergeGuestCartRequest: _TypeAlias = MergeGuestCartRequest  # noqa: Y015
+
+@_typing.final
+class MergeGuestCartResponse(_message.Message):
+    """Response of MergeGuestCart."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CART_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cart(self) -> Global___Cart:
+        """The caller's cart after the merge, repriced."""
+
+    def __init__(
+        self,
+        *,
+        cart: Global___Cart | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart", b"cart"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergeGuestCartResponse: _TypeAlias = MergeGuestCartResponse  # noqa: Y015

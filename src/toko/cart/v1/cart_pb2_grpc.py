@@ -26,7 +26,14 @@ if _version_not_supported:
 
 
 class CartServiceStub:
-    """CartService owns notes: short texts written by signed-in callers and read back by anyone.
+    """CartService owns shopping carts: a signed-in buyer's cart, kept until emptied, and guest carts,
+    kept 7 days after their last change and merged into the buyer's cart on sign-in. Every read
+    reprices the cart from the product service's quote and says, line by line, what changed since the
+    buyer last saw it: nothing changes silently.
+
+    A cart is named by `cart_id`: `me` is the signed-in caller's cart (created on first use), any other
+    value is a guest cart's id as CreateGuestCart returned it (an unguessable token: whoever holds it
+    may use the cart, so clients keep it like a session cookie).
     """
 
     def __init__(self, channel):
@@ -35,31 +42,116 @@ class CartServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.CreateNote = channel.unary_unary(
-                '/toko.cart.v1.CartService/CreateNote',
-                request_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.CreateNoteRequest.SerializeToString,
-                response_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.CreateNoteResponse.FromString,
+        self.CreateGuestCart = channel.unary_unary(
+                '/toko.cart.v1.CartService/CreateGuestCart',
+                request_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.CreateGuestCartRequest.SerializeToString,
+                response_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.CreateGuestCartResponse.FromString,
                 _registered_method=True)
-        self.GetNote = channel.unary_unary(
-                '/toko.cart.v1.CartService/GetNote',
-                request_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.GetNoteRequest.SerializeToString,
-                response_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.GetNoteResponse.FromString,
+        self.GetCart = channel.unary_unary(
+                '/toko.cart.v1.CartService/GetCart',
+                request_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.GetCartRequest.SerializeToString,
+                response_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.GetCartResponse.FromString,
+                _registered_method=True)
+        self.AddCartLine = channel.unary_unary(
+                '/toko.cart.v1.CartService/AddCartLine',
+                request_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.AddCartLineRequest.SerializeToString,
+                response_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.AddCartLineResponse.FromString,
+                _registered_method=True)
+        self.UpdateCartLine = channel.unary_unary(
+                '/toko.cart.v1.CartService/UpdateCartLine',
+                request_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.UpdateCartLineRequest.SerializeToString,
+                response_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.UpdateCartLineResponse.FromString,
+                _registered_method=True)
+        self.RemoveCartLine = channel.unary_unary(
+                '/toko.cart.v1.CartService/RemoveCartLine',
+                request_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.RemoveCartLineRequest.SerializeToString,
+                response_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.RemoveCartLineResponse.FromString,
+                _registered_method=True)
+        self.SelectCartLines = channel.unary_unary(
+                '/toko.cart.v1.CartService/SelectCartLines',
+                request_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.SelectCartLinesRequest.SerializeToString,
+                response_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.SelectCartLinesResponse.FromString,
+                _registered_method=True)
+        self.AcknowledgeCartChanges = channel.unary_unary(
+                '/toko.cart.v1.CartService/AcknowledgeCartChanges',
+                request_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.AcknowledgeCartChangesRequest.SerializeToString,
+                response_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.AcknowledgeCartChangesResponse.FromString,
+                _registered_method=True)
+        self.MergeGuestCart = channel.unary_unary(
+                '/toko.cart.v1.CartService/MergeGuestCart',
+                request_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.MergeGuestCartRequest.SerializeToString,
+                response_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.MergeGuestCartResponse.FromString,
                 _registered_method=True)
 
 
 class CartServiceServicer:
-    """CartService owns notes: short texts written by signed-in callers and read back by anyone.
+    """CartService owns shopping carts: a signed-in buyer's cart, kept until emptied, and guest carts,
+    kept 7 days after their last change and merged into the buyer's cart on sign-in. Every read
+    reprices the cart from the product service's quote and says, line by line, what changed since the
+    buyer last saw it: nothing changes silently.
+
+    A cart is named by `cart_id`: `me` is the signed-in caller's cart (created on first use), any other
+    value is a guest cart's id as CreateGuestCart returned it (an unguessable token: whoever holds it
+    may use the cart, so clients keep it like a session cookie).
     """
 
-    def CreateNote(self, request, context):
-        """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer.
+    def CreateGuestCart(self, request, context):
+        """CreateGuestCart starts an empty cart for a visitor who has not signed in and returns its id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def GetNote(self, request, context):
-        """GetNote returns a note by id.
+    def GetCart(self, request, context):
+        """GetCart returns a cart repriced now, its lines grouped by shop, with what changed per line.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddCartLine(self, request, context):
+        """AddCartLine puts a SKU in the cart; a SKU already there gets the quantity added to its line (one
+        line per SKU), and is selected again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateCartLine(self, request, context):
+        """UpdateCartLine sets a line's quantity, note or selection; the fields left unset keep their value.
+        Changing it acknowledges its changes (the price it shows becomes the one it compares with).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveCartLine(self, request, context):
+        """RemoveCartLine takes a SKU out of the cart. Removing a SKU that is not there is not an error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SelectCartLines(self, request, context):
+        """SelectCartLines selects or unselects lines for checkout: the SKUs named, every line of one shop,
+        or every line when neither is given.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcknowledgeCartChanges(self, request, context):
+        """AcknowledgeCartChanges records that the buyer saw the cart as it is now: each line's current price
+        becomes the price it compares with, so a price change is reported until the buyer has seen it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MergeGuestCart(self, request, context):
+        """MergeGuestCart moves a guest cart's lines into the signed-in caller's cart (quantities of a SKU in
+        both are added, up to the caps) and deletes the guest cart. Merging the same guest cart again, or
+        one that expired, leaves the buyer's cart as it is.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -68,15 +160,45 @@ class CartServiceServicer:
 
 def add_CartServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'CreateNote': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateNote,
-                    request_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.CreateNoteRequest.FromString,
-                    response_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.CreateNoteResponse.SerializeToString,
+            'CreateGuestCart': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateGuestCart,
+                    request_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.CreateGuestCartRequest.FromString,
+                    response_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.CreateGuestCartResponse.SerializeToString,
             ),
-            'GetNote': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetNote,
-                    request_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.GetNoteRequest.FromString,
-                    response_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.GetNoteResponse.SerializeToString,
+            'GetCart': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCart,
+                    request_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.GetCartRequest.FromString,
+                    response_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.GetCartResponse.SerializeToString,
+            ),
+            'AddCartLine': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddCartLine,
+                    request_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.AddCartLineRequest.FromString,
+                    response_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.AddCartLineResponse.SerializeToString,
+            ),
+            'UpdateCartLine': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCartLine,
+                    request_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.UpdateCartLineRequest.FromString,
+                    response_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.UpdateCartLineResponse.SerializeToString,
+            ),
+            'RemoveCartLine': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveCartLine,
+                    request_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.RemoveCartLineRequest.FromString,
+                    response_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.RemoveCartLineResponse.SerializeToString,
+            ),
+            'SelectCartLines': grpc.unary_unary_rpc_method_handler(
+                    servicer.SelectCartLines,
+                    request_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.SelectCartLinesRequest.FromString,
+                    response_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.SelectCartLinesResponse.SerializeToString,
+            ),
+            'AcknowledgeCartChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeCartChanges,
+                    request_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.AcknowledgeCartChangesRequest.FromString,
+                    response_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.AcknowledgeCartChangesResponse.SerializeToString,
+            ),
+            'MergeGuestCart': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeGuestCart,
+                    request_deserializer=toko_dot_cart_dot_v1_dot_cart__pb2.MergeGuestCartRequest.FromString,
+                    response_serializer=toko_dot_cart_dot_v1_dot_cart__pb2.MergeGuestCartResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,11 +209,18 @@ def add_CartServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class CartService:
-    """CartService owns notes: short texts written by signed-in callers and read back by anyone.
+    """CartService owns shopping carts: a signed-in buyer's cart, kept until emptied, and guest carts,
+    kept 7 days after their last change and merged into the buyer's cart on sign-in. Every read
+    reprices the cart from the product service's quote and says, line by line, what changed since the
+    buyer last saw it: nothing changes silently.
+
+    A cart is named by `cart_id`: `me` is the signed-in caller's cart (created on first use), any other
+    value is a guest cart's id as CreateGuestCart returned it (an unguessable token: whoever holds it
+    may use the cart, so clients keep it like a session cookie).
     """
 
     @staticmethod
-    def CreateNote(request,
+    def CreateGuestCart(request,
             target,
             options=(),
             channel_credentials=None,
@@ -104,9 +233,9 @@ class CartService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/toko.cart.v1.CartService/CreateNote',
-            toko_dot_cart_dot_v1_dot_cart__pb2.CreateNoteRequest.SerializeToString,
-            toko_dot_cart_dot_v1_dot_cart__pb2.CreateNoteResponse.FromString,
+            '/toko.cart.v1.CartService/CreateGuestCart',
+            toko_dot_cart_dot_v1_dot_cart__pb2.CreateGuestCartRequest.SerializeToString,
+            toko_dot_cart_dot_v1_dot_cart__pb2.CreateGuestCartResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -118,7 +247,7 @@ class CartService:
             _registered_method=True)
 
     @staticmethod
-    def GetNote(request,
+    def GetCart(request,
             target,
             options=(),
             channel_credentials=None,
@@ -131,9 +260,171 @@ class CartService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/toko.cart.v1.CartService/GetNote',
-            toko_dot_cart_dot_v1_dot_cart__pb2.GetNoteRequest.SerializeToString,
-            toko_dot_cart_dot_v1_dot_cart__pb2.GetNoteResponse.FromString,
+            '/toko.cart.v1.CartService/GetCart',
+            toko_dot_cart_dot_v1_dot_cart__pb2.GetCartRequest.SerializeToString,
+            toko_dot_cart_dot_v1_dot_cart__pb2.GetCartResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddCartLine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.cart.v1.CartService/AddCartLine',
+            toko_dot_cart_dot_v1_dot_cart__pb2.AddCartLineRequest.SerializeToString,
+            toko_dot_cart_dot_v1_dot_cart__pb2.AddCartLineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCartLine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.cart.v1.CartService/UpdateCartLine',
+            toko_dot_cart_dot_v1_dot_cart__pb2.UpdateCartLineRequest.SerializeToString,
+            toko_dot_cart_dot_v1_dot_cart__pb2.UpdateCartLineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveCartLine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.cart.v1.CartService/RemoveCartLine',
+            toko_dot_cart_dot_v1_dot_cart__pb2.RemoveCartLineRequest.SerializeToString,
+            toko_dot_cart_dot_v1_dot_cart__pb2.RemoveCartLineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SelectCartLines(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.cart.v1.CartService/SelectCartLines',
+            toko_dot_cart_dot_v1_dot_cart__pb2.SelectCartLinesRequest.SerializeToString,
+            toko_dot_cart_dot_v1_dot_cart__pb2.SelectCartLinesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeCartChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.cart.v1.CartService/AcknowledgeCartChanges',
+            toko_dot_cart_dot_v1_dot_cart__pb2.AcknowledgeCartChangesRequest.SerializeToString,
+            toko_dot_cart_dot_v1_dot_cart__pb2.AcknowledgeCartChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeGuestCart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.cart.v1.CartService/MergeGuestCart',
+            toko_dot_cart_dot_v1_dot_cart__pb2.MergeGuestCartRequest.SerializeToString,
+            toko_dot_cart_dot_v1_dot_cart__pb2.MergeGuestCartResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,44 +27,173 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class CartServiceStub:
-    """CartService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """CartService owns shopping carts: a signed-in buyer's cart, kept until emptied, and guest carts,
+    kept 7 days after their last change and merged into the buyer's cart on sign-in. Every read
+    reprices the cart from the product service's quote and says, line by line, what changed since the
+    buyer last saw it: nothing changes silently.
+
+    A cart is named by `cart_id`: `me` is the signed-in caller's cart (created on first use), any other
+    value is a guest cart's id as CreateGuestCart returned it (an unguessable token: whoever holds it
+    may use the cart, so clients keep it like a session cookie).
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> CartServiceAsyncStub: ...
-    CreateNote: _grpc.UnaryUnaryMultiCallable[_cart_pb2.CreateNoteRequest, _cart_pb2.CreateNoteResponse]
-    """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
-    GetNote: _grpc.UnaryUnaryMultiCallable[_cart_pb2.GetNoteRequest, _cart_pb2.GetNoteResponse]
-    """GetNote returns a note by id."""
+    CreateGuestCart: _grpc.UnaryUnaryMultiCallable[_cart_pb2.CreateGuestCartRequest, _cart_pb2.CreateGuestCartResponse]
+    """CreateGuestCart starts an empty cart for a visitor who has not signed in and returns its id."""
+    GetCart: _grpc.UnaryUnaryMultiCallable[_cart_pb2.GetCartRequest, _cart_pb2.GetCartResponse]
+    """GetCart returns a cart repriced now, its lines grouped by shop, with what changed per line."""
+    AddCartLine: _grpc.UnaryUnaryMultiCallable[_cart_pb2.AddCartLineRequest, _cart_pb2.AddCartLineResponse]
+    """AddCartLine puts a SKU in the cart; a SKU already there gets the quantity added to its line (one
+    line per SKU), and is selected again.
+    """
+    UpdateCartLine: _grpc.UnaryUnaryMultiCallable[_cart_pb2.UpdateCartLineRequest, _cart_pb2.UpdateCartLineResponse]
+    """UpdateCartLine sets a line's quantity, note or selection; the fields left unset keep their value.
+    Changing it acknowledges its changes (the price it shows becomes the one it compares with).
+    """
+    RemoveCartLine: _grpc.UnaryUnaryMultiCallable[_cart_pb2.RemoveCartLineRequest, _cart_pb2.RemoveCartLineResponse]
+    """RemoveCartLine takes a SKU out of the cart. Removing a SKU that is not there is not an error."""
+    SelectCartLines: _grpc.UnaryUnaryMultiCallable[_cart_pb2.SelectCartLinesRequest, _cart_pb2.SelectCartLinesResponse]
+    """SelectCartLines selects or unselects lines for checkout: the SKUs named, every line of one shop,
+    or every line when neither is given.
+    """
+    AcknowledgeCartChanges: _grpc.UnaryUnaryMultiCallable[_cart_pb2.AcknowledgeCartChangesRequest, _cart_pb2.AcknowledgeCartChangesResponse]
+    """AcknowledgeCartChanges records that the buyer saw the cart as it is now: each line's current price
+    becomes the price it compares with, so a price change is reported until the buyer has seen it.
+    """
+    MergeGuestCart: _grpc.UnaryUnaryMultiCallable[_cart_pb2.MergeGuestCartRequest, _cart_pb2.MergeGuestCartResponse]
+    """MergeGuestCart moves a guest cart's lines into the signed-in caller's cart (quantities of a SKU in
+    both are added, up to the caps) and deletes the guest cart. Merging the same guest cart again, or
+    one that expired, leaves the buyer's cart as it is.
+    """
 
 @_typing.type_check_only
 class CartServiceAsyncStub(CartServiceStub):
-    """CartService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """CartService owns shopping carts: a signed-in buyer's cart, kept until emptied, and guest carts,
+    kept 7 days after their last change and merged into the buyer's cart on sign-in. Every read
+    reprices the cart from the product service's quote and says, line by line, what changed since the
+    buyer last saw it: nothing changes silently.
+
+    A cart is named by `cart_id`: `me` is the signed-in caller's cart (created on first use), any other
+    value is a guest cart's id as CreateGuestCart returned it (an unguessable token: whoever holds it
+    may use the cart, so clients keep it like a session cookie).
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateNote: _aio.UnaryUnaryMultiCallable[_cart_pb2.CreateNoteRequest, _cart_pb2.CreateNoteResponse]  # type: ignore[assignment]
-    """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
-    GetNote: _aio.UnaryUnaryMultiCallable[_cart_pb2.GetNoteRequest, _cart_pb2.GetNoteResponse]  # type: ignore[assignment]
-    """GetNote returns a note by id."""
+    CreateGuestCart: _aio.UnaryUnaryMultiCallable[_cart_pb2.CreateGuestCartRequest, _cart_pb2.CreateGuestCartResponse]  # type: ignore[assignment]
+    """CreateGuestCart starts an empty cart for a visitor who has not signed in and returns its id."""
+    GetCart: _aio.UnaryUnaryMultiCallable[_cart_pb2.GetCartRequest, _cart_pb2.GetCartResponse]  # type: ignore[assignment]
+    """GetCart returns a cart repriced now, its lines grouped by shop, with what changed per line."""
+    AddCartLine: _aio.UnaryUnaryMultiCallable[_cart_pb2.AddCartLineRequest, _cart_pb2.AddCartLineResponse]  # type: ignore[assignment]
+    """AddCartLine puts a SKU in the cart; a SKU already there gets the quantity added to its line (one
+    line per SKU), and is selected again.
+    """
+    UpdateCartLine: _aio.UnaryUnaryMultiCallable[_cart_pb2.UpdateCartLineRequest, _cart_pb2.UpdateCartLineResponse]  # type: ignore[assignment]
+    """UpdateCartLine sets a line's quantity, note or selection; the fields left unset keep their value.
+    Changing it acknowledges its changes (the price it shows becomes the one it compares with).
+    """
+    RemoveCartLine: _aio.UnaryUnaryMultiCallable[_cart_pb2.RemoveCartLineRequest, _cart_pb2.RemoveCartLineResponse]  # type: ignore[assignment]
+    """RemoveCartLine takes a SKU out of the cart. Removing a SKU that is not there is not an error."""
+    SelectCartLines: _aio.UnaryUnaryMultiCallable[_cart_pb2.SelectCartLinesRequest, _cart_pb2.SelectCartLinesResponse]  # type: ignore[assignment]
+    """SelectCartLines selects or unselects lines for checkout: the SKUs named, every line of one shop,
+    or every line when neither is given.
+    """
+    AcknowledgeCartChanges: _aio.UnaryUnaryMultiCallable[_cart_pb2.AcknowledgeCartChangesRequest, _cart_pb2.AcknowledgeCartChangesResponse]  # type: ignore[assignment]
+    """AcknowledgeCartChanges records that the buyer saw the cart as it is now: each line's current price
+    becomes the price it compares with, so a price change is reported until the buyer has seen it.
+    """
+    MergeGuestCart: _aio.UnaryUnaryMultiCallable[_cart_pb2.MergeGuestCartRequest, _cart_pb2.MergeGuestCartResponse]  # type: ignore[assignment]
+    """MergeGuestCart moves a guest cart's lines into the signed-in caller's cart (quantities of a SKU in
+    both are added, up to the caps) and deletes the guest cart. Merging the same guest cart again, or
+    one that expired, leaves the buyer's cart as it is.
+    """
 
 class CartServiceServicer(metaclass=_abc_1.ABCMeta):
-    """CartService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """CartService owns shopping carts: a signed-in buyer's cart, kept until emptied, and guest carts,
+    kept 7 days after their last change and merged into the buyer's cart on sign-in. Every read
+    reprices the cart from the product service's quote and says, line by line, what changed since the
+    buyer last saw it: nothing changes silently.
+
+    A cart is named by `cart_id`: `me` is the signed-in caller's cart (created on first use), any other
+    value is a guest cart's id as CreateGuestCart returned it (an unguessable token: whoever holds it
+    may use the cart, so clients keep it like a session cookie).
+    """
 
     @_abc_1.abstractmethod
-    def CreateNote(
+    def CreateGuestCart(
         self,
-        request: _cart_pb2.CreateNoteRequest,
+        request: _cart_pb2.CreateGuestCartRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_cart_pb2.CreateNoteResponse, _abc.Awaitable[_cart_pb2.CreateNoteResponse]]:
-        """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
+    ) -> _typing.Union[_cart_pb2.CreateGuestCartResponse, _abc.Awaitable[_cart_pb2.CreateGuestCartResponse]]:
+        """CreateGuestCart starts an empty cart for a visitor who has not signed in and returns its id."""
 
     @_abc_1.abstractmethod
-    def GetNote(
+    def GetCart(
         self,
-        request: _cart_pb2.GetNoteRequest,
+        request: _cart_pb2.GetCartRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_cart_pb2.GetNoteResponse, _abc.Awaitable[_cart_pb2.GetNoteResponse]]:
-        """GetNote returns a note by id."""
+    ) -> _typing.Union[_cart_pb2.GetCartResponse, _abc.Awaitable[_cart_pb2.GetCartResponse]]:
+        """GetCart returns a cart repriced now, its lines grouped by shop, with what changed per line."""
+
+    @_abc_1.abstractmethod
+    def AddCartLine(
+        self,
+        request: _cart_pb2.AddCartLineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cart_pb2.AddCartLineResponse, _abc.Awaitable[_cart_pb2.AddCartLineResponse]]:
+        """AddCartLine puts a SKU in the cart; a SKU already there gets the quantity added to its line (one
+        line per SKU), and is selected again.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateCartLine(
+        self,
+        request: _cart_pb2.UpdateCartLineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cart_pb2.UpdateCartLineResponse, _abc.Awaitable[_cart_pb2.UpdateCartLineResponse]]:
+        """UpdateCartLine sets a line's quantity, note or selection; the fields left unset keep their value.
+        Changing it acknowledges its changes (the price it shows becomes the one it compares with).
+        """
+
+    @_abc_1.abstractmethod
+    def RemoveCartLine(
+        self,
+        request: _cart_pb2.RemoveCartLineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cart_pb2.RemoveCartLineResponse, _abc.Awaitable[_cart_pb2.RemoveCartLineResponse]]:
+        """RemoveCartLine takes a SKU out of the cart. Removing a SKU that is not there is not an error."""
+
+    @_abc_1.abstractmethod
+    def SelectCartLines(
+        self,
+        request: _cart_pb2.SelectCartLinesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cart_pb2.SelectCartLinesResponse, _abc.Awaitable[_cart_pb2.SelectCartLinesResponse]]:
+        """SelectCartLines selects or unselects lines for checkout: the SKUs named, every line of one shop,
+        or every line when neither is given.
+        """
+
+    @_abc_1.abstractmethod
+    def AcknowledgeCartChanges(
+        self,
+        request: _cart_pb2.AcknowledgeCartChangesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cart_pb2.AcknowledgeCartChangesResponse, _abc.Awaitable[_cart_pb2.AcknowledgeCartChangesResponse]]:
+        """AcknowledgeCartChanges records that the buyer saw the cart as it is now: each line's current price
+        becomes the price it compares with, so a price change is reported until the buyer has seen it.
+        """
+
+    @_abc_1.abstractmethod
+    def MergeGuestCart(
+        self,
+        request: _cart_pb2.MergeGuestCartRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cart_pb2.MergeGuestCartResponse, _abc.Awaitable[_cart_pb2.MergeGuestCartResponse]]:
+        """MergeGuestCart moves a guest cart's lines into the signed-in caller's cart (quantities of a SKU in
+        both are added, up to the caps) and deletes the guest cart. Merging the same guest cart again, or
+        one that expired, leaves the buyer's cart as it is.
+        """
 
 def add_CartServiceServicer_to_server(servicer: CartServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

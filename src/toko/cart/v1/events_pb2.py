@@ -22,16 +22,17 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from toko.cart.v1 import cart_pb2 as toko_dot_cart_dot_v1_dot_cart__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19toko/cart/v1/events.proto\x12\x0ctoko.cart.v1\x1a\x17toko/cart/v1/cart.proto\"/\n\x0bNoteCreated\x12 \n\x04note\x18\x01 \x01(\x0b\x32\x12.toko.cart.v1.Noteb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19toko/cart/v1/events.proto\x12\x0ctoko.cart.v1\"T\n\rCartLineAdded\x12\x0f\n\x07\x63\x61rt_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0e\n\x06sku_id\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x05\"K\n\x0fGuestCartMerged\x12\x0f\n\x07\x63\x61rt_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x15\n\rguest_cart_id\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'toko.cart.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NOTECREATED']._serialized_start=68
-  _globals['_NOTECREATED']._serialized_end=115
+  _globals['_CARTLINEADDED']._serialized_start=43
+  _globals['_CARTLINEADDED']._serialized_end=127
+  _globals['_GUESTCARTMERGED']._serialized_start=129
+  _globals['_GUESTCARTMERGED']._serialized_end=204
 # @@protoc_insertion_point(module_scope)

@@ -5,7 +5,6 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from toko.cart.v1 import cart_pb2 as _cart_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,25 +17,69 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
-class NoteCreated(_message.Message):
-    """NoteCreated is raised when a note is written."""
+class CartLineAdded(_message.Message):
+    """CartLineAdded is raised when a SKU is put in a cart or its quantity grows (for recommendations and
+    abandoned-cart reminders later).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def note(self) -> _cart_pb2.Note:
-        """The note as written."""
-
+    CART_ID_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    cart_id: _builtins.str
+    """The cart's internal id (a UUID). Never a guest cart's id: that is a bearer secret only its holder
+    knows, so it stays out of events.
+    """
+    buyer_id: _builtins.str
+    """The buyer; empty for a guest cart."""
+    sku_id: _builtins.str
+    """The SKU."""
+    quantity: _builtins.int
+    """Units added."""
     def __init__(
         self,
         *,
-        note: _cart_pb2.Note | None = ...,
+        cart_id: _builtins.str = ...,
+        buyer_id: _builtins.str = ...,
+        sku_id: _builtins.str = ...,
+        quantity: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "cart_id", b"cart_id", "quantity", b"quantity", "sku_id", b"sku_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___NoteCreated: _TypeAlias = NoteCreated  # noqa: Y015
+Global___CartLineAdded: _TypeAlias = CartLineAdded  # noqa: Y015
+
+@_typing.final
+class GuestCartMerged(_message.Message):
+    """GuestCartMerged is raised when a guest cart's lines moved into a buyer's cart."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CART_ID_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    GUEST_CART_ID_FIELD_NUMBER: _builtins.int
+    cart_id: _builtins.str
+    """The buyer's cart."""
+    buyer_id: _builtins.str
+    """The buyer."""
+    guest_cart_id: _builtins.str
+    """The guest cart's internal id (a UUID, not the id its holder used), now deleted."""
+    def __init__(
+        self,
+        *,
+        cart_id: _builtins.str = ...,
+        buyer_id: _builtins.str = ...,
+        guest_cart_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "cart_id", b"cart_id", "guest_cart_id", b"guest_cart_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GuestCartMerged: _TypeAlias = GuestCartMerged  # noqa: Y015
