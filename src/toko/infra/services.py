@@ -164,6 +164,18 @@ SERVICES: tuple[ServiceSpec, ...] = (
         50069,
         proto_service="toko.shipping.v1.ShippingService",
     ),
+    ServiceSpec(
+        "payment",
+        "toko.services.payment",
+        50070,
+        proto_service="toko.payment.v1.PaymentService",
+    ),
+    ServiceSpec(
+        "order",
+        "toko.services.order",
+        50071,
+        proto_service="toko.order.v1.OrderService",
+    ),
     ServiceSpec("gateway", "toko.gateway", 8080, kind="http", upstreams=True),
 )
 
