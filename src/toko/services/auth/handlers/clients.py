@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from toko.platform.auth import Principal
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from toko.platform.ids import new_id
 from toko.platform.pagination import Page, PageSpec, bad_page_token, decode_token, encode_token
-from toko.platform.rules import ValidationFailed
+from toko.platform.rules import ValidationFailed, Violation
 from toko.services.auth import domain
 from toko.services.auth.domain import Client, ClientSpec, hash_secret, new_secret
 from toko.services.auth.error_codes import ErrorCode
@@ -31,16 +33,14 @@ async def register_client(
     try:
         valid = domain.validate_client(spec)
     except ValidationFailed as error:
-        # Not ``toko.platform.validation.invalid``: the admin API has always answered a broken
-        # registration with VALIDATION_FAILED, even when one rule alone was broken.
-        raise InvalidArgument.of(
-            FieldViolation(v.field, v.description, v.reason) for v in error.violations
-        ) from error
-    secret = "" if valid.client_type is domain.ClientType.PUBLIC else new_secret()
+        raise _refused_registration(error.violations) from error
+    client_type = valid.client_type
+    assert client_type is not None  # validate_client refuses a registration without one
+    secret = "" if client_type is domain.ClientType.PUBLIC else new_secret()
     client = Client(
         client_id=client_id or new_id(),
         name=valid.name,
-        client_type=valid.client_type,
+        client_type=client_type,
         secret_hash=hash_secret(secret) if secret else None,
         redirect_uris=valid.redirect_uris,
         post_logout_redirect_uris=valid.post_logout_redirect_uris,
@@ -131,3 +131,17 @@ def _position(key: list[object]) -> tuple[datetime, str]:
     except ValueError as exc:
         raise bad_page_token() from exc
     return created, str(key[1])
+
+
+def _refused_registration(violations: Sequence[Violation]) -> InvalidArgument:
+    """One INVALID_ARGUMENT naming every broken rule of a registration.
+
+    Not ``toko.platform.validation.invalid``: the admin API has always answered a broken registration
+    with VALIDATION_FAILED, even when one rule alone was broken, and an unknown client type alone
+    with INVALID_CLIENT_TYPE (it used to be refused before the other rules ran); clients branch on both.
+    """
+    only_the_type = {v.reason for v in violations} == {ErrorCode.INVALID_CLIENT_TYPE}
+    return InvalidArgument.of(
+        (FieldViolation(v.field, v.description, v.reason) for v in violations),
+        reason=ErrorCode.INVALID_CLIENT_TYPE if only_the_type else CommonReason.VALIDATION_FAILED,
+    )
