@@ -11,6 +11,8 @@ Every package under ``src/toko/services/`` (found by directory, so a new service
 - has the modules of DESIGN.md §4, each a module or a package: ``__init__``, ``__main__``,
   ``bootstrap``, ``settings``, ``grpc_api``, ``error_codes``, ``domain``, ``handlers``, ``repository``,
   ``mapping``, and ``migrations/`` (``env.py`` and ``versions/``);
+- splits ``handlers`` and ``repository`` alike: once either is a package (a service with more than one
+  aggregate), both are, each with a ``common`` module beside the modules of its aggregates;
 - has ``consumers`` exactly when it consumes events: its event handlers live there, so a bootstrap that
   builds an ``EventConsumer`` needs it, and a ``consumers`` that no bootstrap runs is dead code.
 
@@ -45,8 +47,8 @@ K8S_GRPC_PORT = 50051
 
 SERVING_MODULES = ("__init__", "__main__", "bootstrap", "settings", "grpc_api", "error_codes")
 DOMAIN_MODULES = ("domain", "handlers", "repository", "mapping")
-# Modules a service lacks today, each with where its code is instead. A gap closed must leave this list
-# (a test says so), so the list only ever shrinks.
+# Split one module per aggregate together, once a service has more than one aggregate.
+PER_AGGREGATE_PACKAGES = ("handlers", "repository")
 SERVICE_NAMES = sorted(
     path.name for path in SERVICES_DIR.iterdir() if path.is_dir() and not path.name.startswith(("_", "."))
 )
@@ -213,6 +215,24 @@ def test_the_service_has_the_modules_of_its_shape(service: str) -> None:
     for part in ("env.py", "versions"):
         assert (migrations / part).exists(), (
             f"src/toko/services/{service}/ lacks migrations/{part} (its Alembic migrations)"
+        )
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+def test_handlers_and_repository_are_split_by_aggregate_alike(service: str) -> None:
+    package = SERVICES_DIR / service
+    packages = [name for name in PER_AGGREGATE_PACKAGES if (package / name / "__init__.py").is_file()]
+    if not packages:
+        return
+    modules = [name for name in PER_AGGREGATE_PACKAGES if (package / f"{name}.py").is_file()]
+    assert not modules, (
+        f"src/toko/services/{service}/{packages[0]}/ is a package (one module per aggregate), but "
+        f"{', '.join(f'{name}.py' for name in modules)} is still one module: split it the same way "
+        "(see docs/adding-a-service.md)"
+    )
+    for name in packages:
+        assert (package / name / "common.py").is_file(), (
+            f"src/toko/services/{service}/{name}/ lacks common.py (what its aggregates' modules share)"
         )
 
 

@@ -8,12 +8,14 @@ import grpc
 import httpx
 import pytest
 from auth_testkit import FakeAccount, hidden, pkce_pair, query_of, sign_in
+from google.rpc import error_details_pb2, status_pb2
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from toko.auth.v1 import auth_pb2 as pb
 from toko.auth.v1 import auth_pb2_grpc
 from toko.platform.auth import JwtAuthenticator
+from toko.platform.grpc import STATUS_DETAILS_KEY
 from toko.platform.jwks import RemoteJwks
 from toko.platform.pagination import encode_token
 from toko.services.auth.bootstrap import AuthService
@@ -230,6 +232,68 @@ async def test_admin_api_registers_third_party_apps(
 
         rotated = await stub.RotateSigningKey(pb.RotateSigningKeyRequest(), metadata=admin)
         assert rotated.kid in rotated.published_kids
+
+
+def _refusal(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
+    """The reason of a refused call, and the reason of each field it names."""
+    status = status_pb2.Status.FromString(dict(error.trailing_metadata() or ())[STATUS_DETAILS_KEY])
+    info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+    for detail in status.details:
+        if not detail.Unpack(info):
+            detail.Unpack(bad_request)
+    return info.reason, {v.field: v.reason for v in bad_request.field_violations}
+
+
+@pytest.mark.parametrize(
+    ("client_type", "redirect_uri", "reason", "violations"),
+    [
+        pytest.param(
+            99,
+            "http://evil.example/cb",
+            "VALIDATION_FAILED",
+            {"client.client_type": "INVALID_CLIENT_TYPE", "client.redirect_uris[0]": "INVALID_REDIRECT_URI"},
+            id="an unknown type and a bad redirect URI",
+        ),
+        pytest.param(
+            pb.CLIENT_TYPE_UNSPECIFIED,
+            "https://kasir.example/callback",
+            "INVALID_CLIENT_TYPE",
+            {"client.client_type": "INVALID_CLIENT_TYPE"},
+            id="no type, nothing else wrong",
+        ),
+    ],
+)
+async def test_a_broken_registration_names_every_broken_rule_in_one_answer(
+    browser: httpx.AsyncClient,
+    scripts: tuple[str, str],
+    grpc_address: str,
+    client_type: int,
+    redirect_uri: str,
+    reason: str,
+    violations: dict[str, str],
+) -> None:
+    token = (await scripts_token(browser, scripts, "admin")).json()["access_token"]
+    async with grpc.aio.insecure_channel(grpc_address) as channel:
+        stub = auth_pb2_grpc.AuthServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.RegisterClient(
+                pb.RegisterClientRequest(
+                    client=pb.OAuthClient(
+                        name="Aplikasi Kasir",
+                        client_type=client_type,  # type: ignore[arg-type]
+                        redirect_uris=[redirect_uri],
+                        grant_types=["authorization_code"],
+                    )
+                ),
+                metadata=(("authorization", f"Bearer {token}"),),
+            )
+        listed = await stub.ListClients(
+            pb.ListClientsRequest(), metadata=(("authorization", f"Bearer {token}"),)
+        )
+
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert _refusal(refused.value) == (reason, violations)
+    assert "Aplikasi Kasir" not in {client.name for client in listed.clients}
 
 
 async def test_a_third_party_app_asks_for_consent_once(

@@ -21,7 +21,7 @@ from user_testkit import (
 
 from conftest import EventLog, SignUp, Stub
 from toko.platform.db import Database
-from toko.services.user.repository import account_tokens, addresses, users
+from toko.services.user.repository.tables import account_tokens, addresses, users
 from toko.user.v1 import events_pb2
 from toko.user.v1 import user_pb2 as pb
 

@@ -12,7 +12,7 @@ from user_testkit import UNSEEN_OR_REORDERED_NAMES, failure, metadata_of
 
 from conftest import SignUp, Stub
 from toko.platform.db import Database
-from toko.services.user.repository import addresses
+from toko.services.user.repository.tables import addresses
 from toko.user.v1 import user_pb2 as pb
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT

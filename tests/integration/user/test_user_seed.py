@@ -15,7 +15,7 @@ from toko.platform.db import Database, service_database_url
 from toko.platform.demo import SHOPS
 from toko.services.user.bootstrap import build_users
 from toko.services.user.handlers.accounts import verify_credentials
-from toko.services.user.repository import shops, users
+from toko.services.user.repository.tables import shops, users
 from toko.services.user.seed import seed
 
 

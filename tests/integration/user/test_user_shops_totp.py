@@ -15,7 +15,7 @@ from conftest import EventLog, SignUp, Stub
 from toko.platform.db import Database
 from toko.services.user.bootstrap import build_users
 from toko.services.user.handlers import totp as totp_handlers
-from toko.services.user.repository import users
+from toko.services.user.repository.tables import users
 from toko.services.user.settings import UserSettings
 from toko.user.v1 import events_pb2
 from toko.user.v1 import user_pb2 as pb

@@ -76,6 +76,7 @@ def test_refused_redirect_uris(uri: str) -> None:
         ({"name": " "}, "INVALID_NAME"),
         ({"name": "\u200b\u2060\ufeff"}, "INVALID_NAME"),
         ({"name": "toko \u202eerots"}, "INVALID_NAME"),
+        ({"client_type": None}, "INVALID_CLIENT_TYPE"),
     ],
 )
 def test_refused_registrations(changes: dict[str, object], reason: str) -> None:

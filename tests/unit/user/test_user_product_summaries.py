@@ -8,7 +8,8 @@ from toko.common.v1.money_pb2 import Money
 from toko.product.v1 import product_pb2
 from toko.services.user.consumers import product_facts
 from toko.services.user.mapping import wishlist_item_to_proto
-from toko.services.user.repository import ListingStatus, Price, ProductSummary, WishlistRow
+from toko.services.user.repository.product_summaries import ListingStatus, Price, ProductSummary
+from toko.services.user.repository.wishlists import WishlistRow
 from toko.user.v1 import user_pb2 as pb
 
 ITEM = WishlistRow("0190a6c4-0000-7000-8000-000000000001", (), datetime(2026, 3, 1, tzinfo=UTC))

@@ -79,10 +79,10 @@ class GrantType(StrEnum):
 
 @dataclass(frozen=True)
 class ClientSpec:
-    """What a registration asks for."""
+    """What a registration asks for; ``client_type`` is None when it names no type this provider knows."""
 
     name: str
-    client_type: ClientType
+    client_type: ClientType | None
     redirect_uris: tuple[str, ...] = ()
     post_logout_redirect_uris: tuple[str, ...] = ()
     allowed_scopes: tuple[str, ...] = ()
@@ -154,6 +154,10 @@ def validate_client(spec: ClientSpec) -> ClientSpec:
     """The registration, normalised; raise ``ValidationFailed`` naming every broken rule."""
     # The name is shown on the login and consent pages: the platform's rule for text a person reads.
     name, problems = checked_text(spec.name, "client.name", ErrorCode.INVALID_NAME, maximum=MAX_NAME_LENGTH)
+    if spec.client_type is None:
+        problems.append(
+            Violation("client.client_type", "must be public or confidential", ErrorCode.INVALID_CLIENT_TYPE)
+        )
     for label, uris in (
         ("client.redirect_uris", spec.redirect_uris),
         ("client.post_logout_redirect_uris", spec.post_logout_redirect_uris),

@@ -35,7 +35,7 @@ from toko.platform.clock import Clock, utcnow
 from toko.platform.db import Database
 from toko.platform.secrets import Sealer
 from toko.services.auth.domain import ACCESS_TOKEN_AUDIENCE, SIGNING_ALGORITHM, KeyPolicy, SigningKey
-from toko.services.auth.repository import AuthRepository
+from toko.services.auth.repository.signing_keys import SigningKeyRepository
 
 REFRESH_SECONDS = 30.0
 
@@ -57,7 +57,7 @@ class KeyRing:
         """Create a new key when the policy (or ``force``) says so; return the newest kid."""
         now = self.clock()
         async with self.database.unit_of_work("auth") as uow:
-            repository = AuthRepository(uow.session)
+            repository = SigningKeyRepository(uow.session)
             await repository.lock_key_rotation()
             keys = [_key(row) for row in await repository.signing_key_rows(now)]
             newest = keys[0] if keys else None
@@ -89,7 +89,7 @@ class KeyRing:
         """Read the keys again from the database."""
         now = self.clock()
         async with self.database.sessions() as session:
-            rows = await AuthRepository(session).signing_key_rows(now)
+            rows = await SigningKeyRepository(session).signing_key_rows(now)
         signing = next((row for row in rows if _key(row).signs(now)), None)
         if signing is not None:
             pem = self.cipher.open(signing.kid, signing.private_key)

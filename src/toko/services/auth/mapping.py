@@ -5,9 +5,7 @@ from __future__ import annotations
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from toko.auth.v1 import auth_pb2 as pb
-from toko.platform.errors import InvalidArgument
 from toko.services.auth.domain import Client, ClientSpec, ClientType
-from toko.services.auth.error_codes import ErrorCode
 
 _TYPE_TO_PROTO = {
     ClientType.PUBLIC: pb.CLIENT_TYPE_PUBLIC,
@@ -35,15 +33,10 @@ def client_to_proto(client: Client) -> pb.OAuthClient:
 
 
 def spec_from_proto(client: pb.OAuthClient) -> ClientSpec:
-    """What a registration request asks for."""
-    kind = _TYPE_FROM_PROTO.get(client.client_type)
-    if kind is None:
-        raise InvalidArgument.field(
-            "client.client_type", "must be public or confidential", ErrorCode.INVALID_CLIENT_TYPE
-        )
+    """What a registration request asks for (an unspecified or unknown type is None: the rules refuse it)."""
     return ClientSpec(
         name=client.name,
-        client_type=kind,
+        client_type=_TYPE_FROM_PROTO.get(client.client_type),
         redirect_uris=tuple(client.redirect_uris),
         post_logout_redirect_uris=tuple(client.post_logout_redirect_uris),
         allowed_scopes=tuple(client.allowed_scopes),

@@ -29,7 +29,7 @@ from toko.services.auth.bootstrap import MIGRATIONS, key_ring, lifetimes
 from toko.services.auth.domain import OIDC_SCOPES, ClientSpec, ClientType, UserClaims, hash_secret, new_secret
 from toko.services.auth.handlers import SOURCE, Provider, clients
 from toko.services.auth.http.app import CALLBACK_DEMO_PATH, DEMO_CLIENT_ID
-from toko.services.auth.repository import AuthRepository
+from toko.services.auth.repository.clients import ClientRepository
 from toko.services.auth.settings import AuthSettings
 
 CREDENTIALS_FILE = "demo-credentials.json"
@@ -136,7 +136,7 @@ async def seed(settings: AuthSettings) -> dict[str, dict[str, Any]]:
     try:
         for client_id, spec in demo_clients(settings.public_base_url).items():
             async with database.sessions() as session:
-                existing = await AuthRepository(session).get_client(client_id)
+                existing = await ClientRepository(session).get_client(client_id)
             secret = ""
             if existing is None:
                 client, secret = await clients.register_client(
@@ -149,7 +149,7 @@ async def seed(settings: AuthSettings) -> dict[str, dict[str, Any]]:
                     if not secret or not client.check_secret(secret):
                         secret = new_secret()
                         async with database.unit_of_work(SOURCE) as uow:
-                            await AuthRepository(uow.session).set_client_secret(
+                            await ClientRepository(uow.session).set_client_secret(
                                 client_id, hash_secret(secret)
                             )
                             await uow.commit()

@@ -21,7 +21,12 @@ from toko.platform.db import UnitOfWork
 from toko.platform.events import event_subject
 from toko.product.v1 import events_pb2 as product_events
 from toko.product.v1 import product_pb2
-from toko.services.user.repository import ListingStatus, Price, ProductFacts, ProductSummaryRepository
+from toko.services.user.repository.product_summaries import (
+    ListingStatus,
+    Price,
+    ProductFacts,
+    ProductSummaryRepository,
+)
 
 PRODUCT_SOURCE = "product"
 INVENTORY_SOURCE = "inventory"

@@ -8,13 +8,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from toko.common.v1.money_pb2 import Money
 from toko.services.user.domain import Address, AddressFields, MapPin, Shop, ShopStatus, User
-from toko.services.user.repository import (
-    CollectionRow,
-    ListingStatus,
-    ProductSummary,
-    StaffMember,
-    WishlistRow,
-)
+from toko.services.user.repository.product_summaries import ListingStatus, ProductSummary
+from toko.services.user.repository.shops import StaffMember
+from toko.services.user.repository.wishlists import CollectionRow, WishlistRow
 from toko.user.v1 import user_pb2 as pb
 
 SHOP_STATUS_TO_PROTO = {ShopStatus.ACTIVE: pb.SHOP_STATUS_ACTIVE, ShopStatus.CLOSED: pb.SHOP_STATUS_CLOSED}

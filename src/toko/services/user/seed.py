@@ -36,7 +36,8 @@ from toko.platform.demo import SHOPS, DemoShop
 from toko.services.user.bootstrap import MIGRATIONS, build_users
 from toko.services.user.domain import AddressFields
 from toko.services.user.handlers import Users, accounts, addresses, shops
-from toko.services.user.repository import UserRepository
+from toko.services.user.repository.accounts import AccountRepository
+from toko.services.user.repository.shops import ShopRepository
 from toko.services.user.settings import UserSettings
 
 ADMIN_EMAIL = "admin@toko.test"
@@ -198,7 +199,7 @@ def write_credentials(data_dir: Path, accounts_found: list[dict[str, str]]) -> P
 async def _ensure_account(users: Users, account: DemoAccount, password: str) -> tuple[str, bool]:
     """The account's id, creating it when missing; whether it was created."""
     async with users.database.sessions() as session:
-        found = await UserRepository(session).get_credentials(account.email)
+        found = await AccountRepository(session).get_credentials(account.email)
     if found is not None:
         return found.user.id, False
     command = accounts.SignUp(
@@ -220,7 +221,7 @@ async def _ensure_account(users: Users, account: DemoAccount, password: str) -> 
 async def _ensure_shop(users: Users, shop: DemoShop, owner_id: str) -> bool:
     """Open the demo shop for its seller unless it exists; whether it was opened."""
     async with users.database.sessions() as session:
-        if await UserRepository(session).get_shop(shop.id) is not None:
+        if await ShopRepository(session).get_shop(shop.id) is not None:
             return False
     command = shops.OpenShop(
         name=shop.name,

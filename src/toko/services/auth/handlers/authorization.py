@@ -18,7 +18,9 @@ from toko.services.auth.domain import (
     parse_scope,
 )
 from toko.services.auth.handlers.common import SOURCE, Provider
-from toko.services.auth.repository import AuthRepository
+from toko.services.auth.repository.authorization_codes import AuthorizationCodeRepository
+from toko.services.auth.repository.clients import ClientRepository
+from toko.services.auth.repository.consents import ConsentRepository
 
 
 class InvalidRedirect(Exception):
@@ -64,7 +66,7 @@ async def check_authorization_request(
     client_id = params.get("client_id", "")
     redirect_uri = params.get("redirect_uri", "")
     async with provider.database.sessions() as session:
-        client = await AuthRepository(session).get_client(client_id) if client_id else None
+        client = await ClientRepository(session).get_client(client_id) if client_id else None
     # Until client and redirect URI are known good, nothing may be sent to the redirect URI.
     if client is None:
         raise InvalidRedirect("unknown client")
@@ -117,14 +119,16 @@ async def needs_consent(*, provider: Provider, request: AuthorizationRequest, us
     if request.client.first_party:
         return False
     async with provider.database.sessions() as session:
-        remembered = await AuthRepository(session).get_consent(user_id, request.client.client_id)
+        remembered = await ConsentRepository(session).get_consent(user_id, request.client.client_id)
     return not domain.consent_covers(remembered, request.scope)
 
 
 async def grant_consent(*, provider: Provider, request: AuthorizationRequest, user_id: str) -> None:
     """Remember that the user granted the client these scopes."""
     async with provider.database.unit_of_work(SOURCE) as uow:
-        await AuthRepository(uow.session).remember_consent(user_id, request.client.client_id, request.scope)
+        await ConsentRepository(uow.session).remember_consent(
+            user_id, request.client.client_id, request.scope
+        )
         await uow.commit()
 
 
@@ -135,7 +139,7 @@ async def issue_code(
     code = new_secret()
     now = provider.clock()
     async with provider.database.unit_of_work(SOURCE) as uow:
-        await AuthRepository(uow.session).add_code(
+        await AuthorizationCodeRepository(uow.session).add_code(
             AuthorizationCode(
                 code_hash=hash_secret(code),
                 client_id=request.client.client_id,

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from toko.platform.auth import Principal
+from toko.platform.error_codes import CommonReason
 from toko.platform.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from toko.platform.ids import new_id
 from toko.platform.pagination import Page, PageSpec, bad_page_token, decode_token, encode_token
-from toko.platform.rules import ValidationFailed
+from toko.platform.rules import ValidationFailed, Violation
 from toko.services.auth import domain
 from toko.services.auth.domain import Client, ClientSpec, hash_secret, new_secret
 from toko.services.auth.error_codes import ErrorCode
 from toko.services.auth.handlers.common import SOURCE, OAuthError, Provider, commit_revocation, require_admin
-from toko.services.auth.repository import AuthRepository
+from toko.services.auth.repository.clients import ClientRepository
+from toko.services.auth.repository.tokens import TokenRepository
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +33,14 @@ async def register_client(
     try:
         valid = domain.validate_client(spec)
     except ValidationFailed as error:
-        # Not ``toko.platform.validation.invalid``: the admin API has always answered a broken
-        # registration with VALIDATION_FAILED, even when one rule alone was broken.
-        raise InvalidArgument.of(
-            FieldViolation(v.field, v.description, v.reason) for v in error.violations
-        ) from error
-    secret = "" if valid.client_type is domain.ClientType.PUBLIC else new_secret()
+        raise _refused_registration(error.violations) from error
+    client_type = valid.client_type
+    assert client_type is not None  # validate_client refuses a registration without one
+    secret = "" if client_type is domain.ClientType.PUBLIC else new_secret()
     client = Client(
         client_id=client_id or new_id(),
         name=valid.name,
-        client_type=valid.client_type,
+        client_type=client_type,
         secret_hash=hash_secret(secret) if secret else None,
         redirect_uris=valid.redirect_uris,
         post_logout_redirect_uris=valid.post_logout_redirect_uris,
@@ -50,7 +51,7 @@ async def register_client(
         created_at=provider.clock(),
     )
     async with provider.database.unit_of_work(SOURCE) as uow:
-        if not await AuthRepository(uow.session).add_client(client):
+        if not await ClientRepository(uow.session).add_client(client):
             raise AlreadyExists(ErrorCode.CLIENT_EXISTS, f"client {client.client_id!r} is already registered")
         await uow.commit()
     log.info("client registered", extra={"client_id": client.client_id})
@@ -61,7 +62,7 @@ async def get_client(*, provider: Provider, client_id: str, principal: Principal
     """A registered client."""
     require_admin(principal)
     async with provider.database.sessions() as session:
-        client = await AuthRepository(session).get_client(client_id)
+        client = await ClientRepository(session).get_client(client_id)
     if client is None:
         raise NotFound(ErrorCode.CLIENT_NOT_FOUND, f"no client {client_id!r}")
     return client
@@ -76,7 +77,7 @@ async def list_clients(
     after = decode_token(page_token, ["clients"], 2)
     position = _position(after) if after else None
     async with provider.database.sessions() as session:
-        found = await AuthRepository(session).list_clients(after=position, limit=size + 1)
+        found = await ClientRepository(session).list_clients(after=position, limit=size + 1)
     page = found[:size]
     token = (
         encode_token([page[-1].created_at.isoformat(), page[-1].client_id], ["clients"])
@@ -91,10 +92,9 @@ async def delete_client(*, provider: Provider, client_id: str, principal: Princi
     require_admin(principal)
     now = provider.clock()
     async with provider.database.unit_of_work(SOURCE) as uow:
-        repository = AuthRepository(uow.session)
-        if not await repository.delete_client(client_id):
+        if not await ClientRepository(uow.session).delete_client(client_id):
             raise NotFound(ErrorCode.CLIENT_NOT_FOUND, f"no client {client_id!r}")
-        live = await repository.revoke_families(now, client_id=client_id)
+        live = await TokenRepository(uow.session).revoke_families(now, client_id=client_id)
         await commit_revocation(provider, uow, live, subject=client_id)
 
 
@@ -112,7 +112,7 @@ async def authenticate_client(*, provider: Provider, credentials: ClientCredenti
     if credentials is None or not credentials.client_id:
         raise OAuthError("invalid_client", "client authentication is required", 401)
     async with provider.database.sessions() as session:
-        client = await AuthRepository(session).get_client(credentials.client_id)
+        client = await ClientRepository(session).get_client(credentials.client_id)
     if client is None:
         raise OAuthError("invalid_client", "unknown client or wrong secret", 401)
     if client.is_public:
@@ -131,3 +131,17 @@ def _position(key: list[object]) -> tuple[datetime, str]:
     except ValueError as exc:
         raise bad_page_token() from exc
     return created, str(key[1])
+
+
+def _refused_registration(violations: Sequence[Violation]) -> InvalidArgument:
+    """One INVALID_ARGUMENT naming every broken rule of a registration.
+
+    Not ``toko.platform.validation.invalid``: the admin API has always answered a broken registration
+    with VALIDATION_FAILED, even when one rule alone was broken, and an unknown client type alone
+    with INVALID_CLIENT_TYPE (it used to be refused before the other rules ran); clients branch on both.
+    """
+    only_the_type = {v.reason for v in violations} == {ErrorCode.INVALID_CLIENT_TYPE}
+    return InvalidArgument.of(
+        (FieldViolation(v.field, v.description, v.reason) for v in violations),
+        reason=ErrorCode.INVALID_CLIENT_TYPE if only_the_type else CommonReason.VALIDATION_FAILED,
+    )

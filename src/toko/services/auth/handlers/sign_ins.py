@@ -13,7 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from toko.auth.v1.events_pb2 import SignedInFromNewBrowser
 from toko.services.auth.handlers.common import SOURCE, Provider
-from toko.services.auth.repository import AuthRepository
+from toko.services.auth.repository.clients import ClientRepository
 
 USER_AGENT_MAX_LENGTH = 200
 
@@ -38,7 +38,7 @@ async def signed_in_from_new_browser(*, provider: Provider, sign_in: NewBrowserS
     sign_in_time.FromDatetime(now)
     async with provider.database.unit_of_work(SOURCE) as uow:
         client = (
-            await AuthRepository(uow.session).get_client(sign_in.client_id) if sign_in.client_id else None
+            await ClientRepository(uow.session).get_client(sign_in.client_id) if sign_in.client_id else None
         )
         uow.publish(
             SignedInFromNewBrowser(

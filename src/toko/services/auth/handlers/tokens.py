@@ -33,7 +33,8 @@ from toko.services.auth.domain import (
 from toko.services.auth.handlers.common import SOURCE, OAuthError, Provider, commit_revocation
 from toko.services.auth.keys import InvalidToken
 from toko.services.auth.pkce import s256_challenge, token_half_hash
-from toko.services.auth.repository import AuthRepository
+from toko.services.auth.repository.authorization_codes import AuthorizationCodeRepository
+from toko.services.auth.repository.tokens import TokenRepository
 from toko.services.auth.revocations import Cause, announce, deny, is_denied
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ async def _issue_for_user(
     auth_time: datetime,
     family_id: str,
     nonce: str,
-    repository: AuthRepository,
+    repository: TokenRepository,
     grant_scope: tuple[str, ...] | None = None,
 ) -> IssuedTokens:
     """Access (and ID, and refresh) tokens for a user grant, recorded in the caller's transaction.
@@ -177,10 +178,11 @@ async def exchange_code(
     now = provider.clock()
     code_hash = hash_secret(code)
     async with provider.database.unit_of_work(SOURCE) as uow:
-        repository = AuthRepository(uow.session)
-        stored = await repository.consume_code(code_hash, now)
+        repository = TokenRepository(uow.session)
+        codes = AuthorizationCodeRepository(uow.session)
+        stored = await codes.consume_code(code_hash, now)
         if stored is None:
-            replayed = await repository.get_code(code_hash)
+            replayed = await codes.get_code(code_hash)
             if replayed is None or replayed.client_id != client.client_id:
                 raise OAuthError("invalid_grant", "unknown authorization code")
             # RFC 6749 §4.1.2 / RFC 9700 §4.5: a second use means the code leaked; revoke its grant.
@@ -221,7 +223,7 @@ async def refresh(*, provider: Provider, client: Client, refresh_token: str, sco
     now = provider.clock()
     token_hash = hash_secret(refresh_token)
     async with provider.database.unit_of_work(SOURCE) as uow:
-        repository = AuthRepository(uow.session)
+        repository = TokenRepository(uow.session)
         current = await repository.rotate_refresh_token(token_hash, now)
         if current is None:
             known = await repository.get_refresh_token(token_hash)
@@ -287,7 +289,7 @@ async def revoke(*, provider: Provider, client: Client, token: str, token_type_h
     now = provider.clock()
     if token_type_hint != "access_token" or token.count(".") != 2:  # noqa: S105 - a hint name
         async with provider.database.unit_of_work(SOURCE) as uow:
-            repository = AuthRepository(uow.session)
+            repository = TokenRepository(uow.session)
             stored = await repository.get_refresh_token(hash_secret(token))
             if stored is not None:
                 if stored.client_id != client.client_id:
@@ -328,7 +330,7 @@ async def introspect(*, provider: Provider, client: Client, token: str) -> dict[
             "shop_id": claims.get("shop_id", ""),
         }
     async with provider.database.sessions() as session:
-        stored = await AuthRepository(session).get_refresh_token(hash_secret(token))
+        stored = await TokenRepository(session).get_refresh_token(hash_secret(token))
     if stored is None or not stored.usable(provider.clock()):
         return inactive
     return {
@@ -362,7 +364,7 @@ async def userinfo(*, provider: Provider, access_token: str) -> dict[str, object
 
 async def revoke_user_tokens(*, provider: Provider, uow: UnitOfWork, user_id: str, cause: Cause) -> None:
     """Revoke every grant of a user (password changed, account deleted), in the caller's transaction."""
-    live = await AuthRepository(uow.session).revoke_families(provider.clock(), user_id=user_id)
+    live = await TokenRepository(uow.session).revoke_families(provider.clock(), user_id=user_id)
     announce(uow, live, subject=user_id, cause=cause)
     await deny(provider.valkey, live, cause)
 
@@ -370,7 +372,7 @@ async def revoke_user_tokens(*, provider: Provider, uow: UnitOfWork, user_id: st
 async def end_user_access_tokens(*, provider: Provider, uow: UnitOfWork, user_id: str) -> None:
     """Revoke a user's live access tokens (their roles changed), in the caller's transaction; refresh
     tokens stay, and the next refresh reads the roles as they now are."""
-    live = await AuthRepository(uow.session).live_access_tokens(provider.clock(), user_id=user_id)
+    live = await TokenRepository(uow.session).live_access_tokens(provider.clock(), user_id=user_id)
     roles_changed = RevocationCause.REVOCATION_CAUSE_ROLES_CHANGED
     announce(uow, live, subject=user_id, cause=roles_changed)
     await deny(provider.valkey, live, roles_changed)
@@ -379,5 +381,5 @@ async def end_user_access_tokens(*, provider: Provider, uow: UnitOfWork, user_id
 async def purge_expired(*, provider: Provider) -> None:
     """Delete codes and tokens past their lifetime."""
     async with provider.database.unit_of_work(SOURCE) as uow:
-        await AuthRepository(uow.session).purge_expired(provider.clock())
+        await TokenRepository(uow.session).purge_expired(provider.clock())
         await uow.commit()

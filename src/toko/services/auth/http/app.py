@@ -76,7 +76,7 @@ from toko.services.auth.http.security import (
 )
 from toko.services.auth.keys import InvalidToken
 from toko.services.auth.pkce import basic_credentials
-from toko.services.auth.repository import AuthRepository
+from toko.services.auth.repository.clients import ClientRepository
 
 log = logging.getLogger(__name__)
 
@@ -622,7 +622,7 @@ class OAuthApp:
         client_name = ""
         if client_id:
             async with self.provider.database.sessions() as db:
-                client = await AuthRepository(db).get_client(client_id)
+                client = await ClientRepository(db).get_client(client_id)
             if client is None:
                 return self.view.error("Aplikasi tidak dikenal (unknown client)")
             client_name = client.name

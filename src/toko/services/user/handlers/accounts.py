@@ -31,7 +31,9 @@ from toko.services.user.handlers.common import (
     roles_changed,
 )
 from toko.services.user.mapping import timestamp, user_to_proto
-from toko.services.user.repository import UserRepository
+from toko.services.user.repository.account_tokens import AccountTokenRepository
+from toko.services.user.repository.accounts import AccountRepository
+from toko.services.user.repository.shops import ShopRepository
 from toko.services.user.tokens import TokenPurpose, new_token, token_digest
 from toko.user.v1 import events_pb2
 from toko.user.v1 import user_pb2 as pb
@@ -78,7 +80,7 @@ def _link(base_url: str, path: str, token: str, language: str) -> str:
 async def _request_verification(users: Users, uow: UnitOfWork, user: User, now: datetime) -> None:
     token = new_token()
     expires = now + users.verification_ttl
-    await UserRepository(uow.session).add_token(
+    await AccountTokenRepository(uow.session).add_token(
         digest=token_digest(token),
         user_id=user.id,
         purpose=TokenPurpose.VERIFY_EMAIL,
@@ -150,7 +152,7 @@ async def sign_up(
                 updated_at=now,
                 language=language,
             )
-            if not await UserRepository(uow.session).add_user(user, password_hash):
+            if not await AccountRepository(uow.session).add_user(user, password_hash):
                 raise AlreadyExists(
                     ErrorCode.EMAIL_TAKEN,
                     "an account with this email address exists already",
@@ -174,10 +176,11 @@ async def verify_email(*, users: Users, token: str) -> pb.User:
     now = users.clock()
     digest = token_digest(token)
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
-        owner = await repository.use_token(digest=digest, purpose=TokenPurpose.VERIFY_EMAIL, now=now)
+        repository = AccountRepository(uow.session)
+        account_tokens = AccountTokenRepository(uow.session)
+        owner = await account_tokens.use_token(digest=digest, purpose=TokenPurpose.VERIFY_EMAIL, now=now)
         if owner is None:
-            used_by = await repository.used_token_owner(
+            used_by = await account_tokens.used_token_owner(
                 digest=digest, purpose=TokenPurpose.VERIFY_EMAIL, now=now
             )
             verified = await repository.get_user(used_by) if used_by else None
@@ -200,13 +203,14 @@ async def resend_verification(*, users: Users, user_id: str, principal: Principa
     target = account_id(principal, user_id)
     now = users.clock()
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
+        repository = AccountRepository(uow.session)
+        account_tokens = AccountTokenRepository(uow.session)
         user = await live_user(repository, target, for_update=True)
         if user.email_verified:
             raise FailedPrecondition(
                 ErrorCode.EMAIL_ALREADY_VERIFIED, "the email address is verified already"
             )
-        await repository.void_tokens(user_id=user.id, purpose=TokenPurpose.VERIFY_EMAIL, now=now)
+        await account_tokens.void_tokens(user_id=user.id, purpose=TokenPurpose.VERIFY_EMAIL, now=now)
         await _request_verification(users, uow, user, now)
         await uow.commit()
 
@@ -221,13 +225,14 @@ async def request_password_reset(*, users: Users, email: str) -> None:
         raise InvalidArgument.field("email", "must be an email address", ErrorCode.INVALID_EMAIL)
     now = users.clock()
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
+        repository = AccountRepository(uow.session)
+        account_tokens = AccountTokenRepository(uow.session)
         found = await repository.get_credentials(address)
         if found is None:
             return
         token = new_token()
         expires = now + users.reset_ttl
-        await repository.add_token(
+        await account_tokens.add_token(
             digest=token_digest(token),
             user_id=found.user.id,
             purpose=TokenPurpose.RESET_PASSWORD,
@@ -252,8 +257,9 @@ async def reset_password(*, users: Users, token: str, new_password: str) -> None
     """Set a new password with a reset token; the token and every other outstanding one stop working."""
     now = users.clock()
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
-        owner = await repository.use_token(
+        repository = AccountRepository(uow.session)
+        account_tokens = AccountTokenRepository(uow.session)
+        owner = await account_tokens.use_token(
             digest=token_digest(token), purpose=TokenPurpose.RESET_PASSWORD, now=now
         )
         user = await repository.get_user(owner, for_update=True) if owner else None
@@ -264,7 +270,7 @@ async def reset_password(*, users: Users, token: str, new_password: str) -> None
             # Nothing is committed, so the token still works with a better password.
             raise invalid(problems)
         await repository.set_password_hash(user.id, await users.hash_password(new_password), now)
-        await repository.void_tokens(user_id=user.id, purpose=TokenPurpose.RESET_PASSWORD, now=now)
+        await account_tokens.void_tokens(user_id=user.id, purpose=TokenPurpose.RESET_PASSWORD, now=now)
         uow.publish(events_pb2.PasswordChanged(user_id=user.id), subject=user.id)
         await uow.commit()
 
@@ -276,7 +282,8 @@ async def change_password(
     target = account_id(principal, user_id)
     now = users.clock()
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
+        repository = AccountRepository(uow.session)
+        account_tokens = AccountTokenRepository(uow.session)
         user = await live_user(repository, target, for_update=True)
         if not await users.verify_password(await repository.password_hash_of(user.id), current_password):
             raise InvalidArgument.field(
@@ -286,7 +293,7 @@ async def change_password(
         if problems:
             raise invalid(problems)
         await repository.set_password_hash(user.id, await users.hash_password(new_password), now)
-        await repository.void_tokens(user_id=user.id, purpose=TokenPurpose.RESET_PASSWORD, now=now)
+        await account_tokens.void_tokens(user_id=user.id, purpose=TokenPurpose.RESET_PASSWORD, now=now)
         uow.publish(events_pb2.PasswordChanged(user_id=user.id), subject=user.id)
         await uow.commit()
 
@@ -298,7 +305,7 @@ async def get_user(*, users: Users, user_id: str, principal: Principal) -> pb.Us
     """An account's profile."""
     target = account_id(principal, user_id)
     async with users.database.sessions() as session:
-        return user_to_proto(await live_user(UserRepository(session), target))
+        return user_to_proto(await live_user(AccountRepository(session), target))
 
 
 async def update_user(*, users: Users, command: UpdateProfile, principal: Principal) -> pb.User:
@@ -336,7 +343,7 @@ async def update_user(*, users: Users, command: UpdateProfile, principal: Princi
         raise invalid(problems)
     now = users.clock()
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
+        repository = AccountRepository(uow.session)
         user = await live_user(repository, target, for_update=True)
         changed = {name: value for name, value in values.items() if getattr(user, name) != value}
         if not changed:
@@ -352,10 +359,10 @@ async def delete_user(*, users: Users, user_id: str, principal: Principal) -> No
     target = account_id(principal, user_id)
     now = users.clock()
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
+        repository = AccountRepository(uow.session)
         user = await live_user(repository, target, for_update=True)
         if user.shop_id:
-            shop = await repository.get_shop(user.shop_id)
+            shop = await ShopRepository(uow.session).get_shop(user.shop_id)
             if shop is not None and shop.owner_id == user.id:
                 raise FailedPrecondition(
                     ErrorCode.SHOP_STILL_OPEN, "close or transfer your shop before deleting the account"
@@ -376,7 +383,7 @@ async def set_role(*, users: Users, user_id: str, role: str, granted: bool, prin
             "role", f"only {', '.join(sorted(GRANTABLE_ROLES))} is granted by hand", ErrorCode.INVALID_ROLE
         )
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
+        repository = AccountRepository(uow.session)
         user = await live_user(repository, target, for_update=True)
         if role == Role.ADMIN and user.is_admin != granted:
             now = users.clock()
@@ -397,7 +404,7 @@ async def verify_credentials(*, users: Users, email: str, password: str) -> pb.V
     except ValidationFailed:
         address = ""
     async with users.database.sessions() as session:
-        found = await UserRepository(session).get_credentials(address) if address else None
+        found = await AccountRepository(session).get_credentials(address) if address else None
     stored_hash = found.password_hash if found else None
     if not await users.verify_password(stored_hash, password) or found is None or stored_hash is None:
         raise Unauthenticated(ErrorCode.INVALID_CREDENTIALS, "the email address or password is wrong")
@@ -406,7 +413,7 @@ async def verify_credentials(*, users: Users, email: str, password: str) -> pb.V
         # Parameters were raised since this hash was made: upgrade it while we know the password.
         new_hash = await users.hash_password(password)
         async with users.database.unit_of_work(SOURCE) as uow:
-            await UserRepository(uow.session).update_user(user.id, password_hash=new_hash)
+            await AccountRepository(uow.session).update_user(user.id, password_hash=new_hash)
             await uow.commit()
     return pb.VerifyCredentialsResponse(
         user_id=user.id,
@@ -424,7 +431,7 @@ async def get_user_claims(*, users: Users, user_id: str) -> pb.GetUserClaimsResp
     if not is_id(user_id):
         raise InvalidArgument.field("user_id", "must be a UUID", ErrorCode.INVALID_ID)
     async with users.database.sessions() as session:
-        user = await live_user(UserRepository(session), user_id)
+        user = await live_user(AccountRepository(session), user_id)
     return pb.GetUserClaimsResponse(
         user_id=user.id,
         email=user.email,

@@ -21,7 +21,8 @@ from toko.services.user.handlers.common import (
     live_user,
 )
 from toko.services.user.mapping import address_to_proto
-from toko.services.user.repository import UserRepository
+from toko.services.user.repository.accounts import AccountRepository
+from toko.services.user.repository.addresses import AddressRepository
 from toko.user.v1 import user_pb2 as pb
 
 ADDRESS_PAGES = PageSpec(default=20, maximum=50)
@@ -55,9 +56,9 @@ async def create_address(
         ) as replay:
             if replay.stored is not None:
                 return pb.Address.FromString(replay.stored)
-            repository = UserRepository(uow.session)
+            repository = AddressRepository(uow.session)
             # The account's row lock serializes its address writes: the cap and the default stay exact.
-            await live_user(repository, target, for_update=True)
+            await live_user(AccountRepository(uow.session), target, for_update=True)
             count = await repository.count_addresses(target)
             if count >= MAX_ADDRESSES:
                 raise FailedPrecondition(
@@ -94,7 +95,7 @@ async def list_addresses(
             raise bad_page_token()
         after = (rank, last)
     async with users.database.sessions() as session:
-        found = await UserRepository(session).list_addresses(target, after=after, limit=size + 1)
+        found = await AddressRepository(session).list_addresses(target, after=after, limit=size + 1)
     token = ""
     if len(found) > size:
         last_seen = found[size - 1]
@@ -107,7 +108,7 @@ async def get_address(*, users: Users, user_id: str, address_id: str, principal:
     target = account_id(principal, user_id, sub_resource=True)
     require_id(address_id, "address_id")
     async with users.database.sessions() as session:
-        address = await UserRepository(session).get_address(target, address_id)
+        address = await AddressRepository(session).get_address(target, address_id)
     if address is None:
         raise _not_found(address_id)
     return address_to_proto(address)
@@ -118,7 +119,7 @@ async def update_address(*, users: Users, command: UpdateAddress, principal: Pri
     target = account_id(principal, command.user_id, sub_resource=True)
     require_id(command.address_id, "address.id")
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
+        repository = AddressRepository(uow.session)
         current = await repository.get_address(target, command.address_id)
         if current is None:
             raise _not_found(command.address_id)
@@ -137,8 +138,8 @@ async def delete_address(*, users: Users, user_id: str, address_id: str, princip
     target = account_id(principal, user_id, sub_resource=True)
     require_id(address_id, "address_id")
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
-        await live_user(repository, target, for_update=True)
+        repository = AddressRepository(uow.session)
+        await live_user(AccountRepository(uow.session), target, for_update=True)
         deleted = await repository.delete_address(target, address_id)
         if deleted is None:
             raise _not_found(address_id)
@@ -154,8 +155,8 @@ async def set_default_address(
     target = account_id(principal, user_id, sub_resource=True)
     require_id(address_id, "address_id")
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
-        await live_user(repository, target, for_update=True)
+        repository = AddressRepository(uow.session)
+        await live_user(AccountRepository(uow.session), target, for_update=True)
         address = await repository.get_address(target, address_id)
         if address is None:
             raise _not_found(address_id)

@@ -16,7 +16,7 @@ from toko.platform.secrets import Sealer
 from toko.services.user.domain import User
 from toko.services.user.error_codes import ErrorCode
 from toko.services.user.passwords import PasswordHashing, PasswordPolicy
-from toko.services.user.repository import UserRepository
+from toko.services.user.repository.accounts import AccountRepository
 from toko.user.v1 import events_pb2
 
 SOURCE = "user"
@@ -72,7 +72,7 @@ def account_id(
     return target
 
 
-async def live_user(repository: UserRepository, user_id: str, *, for_update: bool = False) -> User:
+async def live_user(repository: AccountRepository, user_id: str, *, for_update: bool = False) -> User:
     """A live account, or NOT_FOUND (deleted accounts are gone for everyone)."""
     user = await repository.get_user(user_id, for_update=for_update)
     if user is None:

@@ -44,7 +44,8 @@ from toko.services.user.handlers.common import (
     roles_changed,
 )
 from toko.services.user.mapping import shop_to_proto, staff_to_proto, timestamp
-from toko.services.user.repository import UserRepository
+from toko.services.user.repository.accounts import AccountRepository
+from toko.services.user.repository.shops import ShopRepository
 from toko.user.v1 import events_pb2
 from toko.user.v1 import user_pb2 as pb
 
@@ -98,8 +99,9 @@ async def open_shop(
         ) as replay:
             if replay.stored is not None:
                 return pb.Shop.FromString(replay.stored)
-            repository = UserRepository(uow.session)
-            owner = await live_user(repository, owner_id, for_update=True)
+            repository = ShopRepository(uow.session)
+            accounts = AccountRepository(uow.session)
+            owner = await live_user(accounts, owner_id, for_update=True)
             if not owner.email_verified:
                 raise FailedPrecondition(
                     ErrorCode.EMAIL_NOT_VERIFIED, "verify your email address before opening a shop"
@@ -122,7 +124,7 @@ async def open_shop(
                     f"the shop domain {shop.domain!r} is taken",
                     [FieldViolation("domain", "is taken", ErrorCode.DOMAIN_TAKEN)],
                 )
-            await _join(uow, repository, owner, shop.id)
+            await _join(uow, accounts, owner, shop.id)
             uow.publish(
                 events_pb2.ShopOpened(shop_id=shop.id, owner_id=owner.id, domain=shop.domain), subject=shop.id
             )
@@ -136,7 +138,7 @@ async def get_shop(*, users: Users, shop_id: str) -> pb.Shop:
     """A shop by id, closed ones included (order history links to them)."""
     require_id(shop_id, "shop_id")
     async with users.database.sessions() as session:
-        shop = await UserRepository(session).get_shop(shop_id)
+        shop = await ShopRepository(session).get_shop(shop_id)
     if shop is None:
         raise _shop_not_found(shop_id)
     return shop_to_proto(shop)
@@ -147,7 +149,7 @@ async def get_shop_by_domain(*, users: Users, domain_slug: str) -> pb.Shop:
     shop = None
     if not domain.domain_problem(domain_slug):
         async with users.database.sessions() as session:
-            shop = await UserRepository(session).get_shop_by_domain(domain_slug)
+            shop = await ShopRepository(session).get_shop_by_domain(domain_slug)
     if shop is None:
         raise NotFound(ErrorCode.SHOP_NOT_FOUND, f"no shop at {domain_slug!r}")
     return shop_to_proto(shop)
@@ -159,7 +161,7 @@ async def list_shops(*, users: Users, page_size: int = 0, page_token: str = "") 
     filters = ["active"]
     after = id_after(page_token, filters)
     async with users.database.sessions() as session:
-        found = await UserRepository(session).list_active_shops(after=after, limit=size + 1)
+        found = await ShopRepository(session).list_active_shops(after=after, limit=size + 1)
     token = encode_token([found[size - 1].id], filters) if len(found) > size else ""
     return Page([shop_to_proto(s) for s in found[:size]], token)
 
@@ -170,7 +172,7 @@ async def update_shop(*, users: Users, command: UpdateShop, principal: Principal
     mask = check_mask(command.mask, SHOP_UPDATABLE_FIELDS)
     fields = ruled(partial(domain.check_shop, command.changes, names=mask, prefix="shop."))
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
+        repository = ShopRepository(uow.session)
         shop = await _managed_shop(repository, command.shop_id, principal)
         updated = replace(shop, **{name: getattr(fields, name) for name in mask})
         if updated == shop:
@@ -186,7 +188,8 @@ async def close_shop(*, users: Users, shop_id: str, principal: Principal) -> pb.
     require_id(shop_id, "shop_id")
     now = users.clock()
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
+        repository = ShopRepository(uow.session)
+        accounts = AccountRepository(uow.session)
         shop = await _managed_shop(repository, shop_id, principal, allow_closed=True)
         if shop.status is ShopStatus.CLOSED:
             return shop_to_proto(shop)
@@ -194,8 +197,8 @@ async def close_shop(*, users: Users, shop_id: str, principal: Principal) -> pb.
         await repository.save_shop(closed)
         for member_id in await repository.staff_of(shop.id):
             await repository.remove_staff(shop.id, member_id)
-            await _leave(uow, repository, member_id)
-        await _leave(uow, repository, shop.owner_id)
+            await _leave(uow, accounts, member_id)
+        await _leave(uow, accounts, shop.owner_id)
         uow.publish(events_pb2.ShopClosed(shop_id=shop.id), subject=shop.id)
         await uow.commit()
     return shop_to_proto(closed)
@@ -207,11 +210,12 @@ async def transfer_shop(*, users: Users, shop_id: str, new_owner_id: str, princi
     require_id(new_owner_id, "new_owner_id")
     now = users.clock()
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
+        repository = ShopRepository(uow.session)
+        accounts = AccountRepository(uow.session)
         shop = await _managed_shop(repository, shop_id, principal)
         if new_owner_id == shop.owner_id:
             raise InvalidArgument.field("new_owner_id", "already owns the shop", ErrorCode.ALREADY_OWNS_SHOP)
-        heir = await repository.get_user(new_owner_id, for_update=True)
+        heir = await accounts.get_user(new_owner_id, for_update=True)
         if heir is None:
             raise InvalidArgument.field("new_owner_id", "no such account", ErrorCode.USER_NOT_FOUND)
         if not heir.email_verified:
@@ -225,8 +229,8 @@ async def transfer_shop(*, users: Users, shop_id: str, new_owner_id: str, princi
             await _require_free(repository, heir, path="new_owner_id")
         transferred = replace(shop, owner_id=heir.id, updated_at=now)
         await repository.save_shop(transferred)
-        await _leave(uow, repository, shop.owner_id)
-        await _join(uow, repository, heir, shop.id)
+        await _leave(uow, accounts, shop.owner_id)
+        await _join(uow, accounts, heir, shop.id)
         uow.publish(
             events_pb2.ShopTransferred(shop_id=shop.id, from_owner_id=shop.owner_id, to_owner_id=heir.id),
             subject=shop.id,
@@ -241,9 +245,10 @@ async def add_staff(*, users: Users, shop_id: str, user_id: str, principal: Prin
     require_id(user_id, "user_id")
     now = users.clock()
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
+        repository = ShopRepository(uow.session)
+        accounts = AccountRepository(uow.session)
         shop = await _managed_shop(repository, shop_id, principal)
-        member = await repository.get_user(user_id, for_update=True)
+        member = await accounts.get_user(user_id, for_update=True)
         if member is None:
             raise InvalidArgument.field("user_id", "no such account", ErrorCode.USER_NOT_FOUND)
         await _require_free(repository, member, path="user_id")
@@ -252,7 +257,7 @@ async def add_staff(*, users: Users, shop_id: str, user_id: str, principal: Prin
                 ErrorCode.STAFF_LIMIT_REACHED, f"a shop has at most {MAX_SHOP_STAFF} staff"
             )
         await repository.add_staff(shop.id, member.id, now)
-        await _join(uow, repository, member, shop.id)
+        await _join(uow, accounts, member, shop.id)
         await uow.commit()
     return pb.ShopStaffMember(user_id=member.id, name=member.name, create_time=timestamp(now))
 
@@ -262,11 +267,12 @@ async def remove_staff(*, users: Users, shop_id: str, user_id: str, principal: P
     require_id(shop_id, "shop_id")
     require_id(user_id, "user_id")
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
+        repository = ShopRepository(uow.session)
+        accounts = AccountRepository(uow.session)
         shop = await _managed_shop(repository, shop_id, principal, allow_closed=True)
         if not await repository.remove_staff(shop.id, user_id):
             raise NotFound(ErrorCode.STAFF_NOT_FOUND, f"{user_id} does not work for shop {shop.id}")
-        await _leave(uow, repository, user_id)
+        await _leave(uow, accounts, user_id)
         await uow.commit()
 
 
@@ -279,7 +285,7 @@ async def list_staff(
     filters = [shop_id]
     after = id_after(page_token, filters)
     async with users.database.sessions() as session:
-        repository = UserRepository(session)
+        repository = ShopRepository(session)
         await _managed_shop(repository, shop_id, principal, allow_closed=True)
         found = await repository.list_staff(shop_id, after=after, limit=size + 1)
     token = encode_token([found[size - 1].user_id], filters) if len(found) > size else ""
@@ -296,7 +302,7 @@ def _caller(principal: Principal) -> str:
 
 
 async def _managed_shop(
-    repository: UserRepository, shop_id: str, principal: Principal, *, allow_closed: bool = False
+    repository: ShopRepository, shop_id: str, principal: Principal, *, allow_closed: bool = False
 ) -> Shop:
     """The shop, locked, if the caller owns it (or is an admin)."""
     shop = await repository.get_shop(shop_id, for_update=True)
@@ -309,7 +315,7 @@ async def _managed_shop(
     return shop
 
 
-async def _require_free(repository: UserRepository, user: User, *, path: str) -> None:
+async def _require_free(repository: ShopRepository, user: User, *, path: str) -> None:
     """Refuse an account that owns or works for a shop already."""
     if not user.shop_id:
         return
@@ -322,14 +328,14 @@ async def _require_free(repository: UserRepository, user: User, *, path: str) ->
     raise FailedPrecondition(reason, message, violations)
 
 
-async def _join(uow: UnitOfWork, repository: UserRepository, user: User, shop_id: str) -> None:
-    await repository.update_user(user.id, shop_id=shop_id)
+async def _join(uow: UnitOfWork, accounts: AccountRepository, user: User, shop_id: str) -> None:
+    await accounts.update_user(user.id, shop_id=shop_id)
     roles_changed(uow, replace(user, shop_id=shop_id))
 
 
-async def _leave(uow: UnitOfWork, repository: UserRepository, user_id: str) -> None:
-    await repository.update_user(user_id, shop_id=None)
-    user = await repository.get_user(user_id)
+async def _leave(uow: UnitOfWork, accounts: AccountRepository, user_id: str) -> None:
+    await accounts.update_user(user_id, shop_id=None)
+    user = await accounts.get_user(user_id)
     if user is not None:
         roles_changed(uow, user)
 

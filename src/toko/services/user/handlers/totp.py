@@ -37,7 +37,8 @@ from toko.platform.secrets import Sealer
 from toko.services.user.domain import Role
 from toko.services.user.error_codes import ErrorCode
 from toko.services.user.handlers.common import SOURCE, Users, account_id, live_user
-from toko.services.user.repository import UserRepository
+from toko.services.user.repository.accounts import AccountRepository
+from toko.services.user.repository.totp import TotpRepository
 from toko.services.user.tokens import new_recovery_codes, normalise_recovery_code, token_digest
 from toko.user.v1 import user_pb2 as pb
 
@@ -63,10 +64,10 @@ def open_secret(sealer: Sealer, user_id: str, stored: str) -> str:
 async def seal_stored_secrets(database: Database, sealer: Sealer) -> int:
     """Seal every secret still stored in the clear; returns how many. Run at start; safe to repeat."""
     async with database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
-        clear = await repository.unsealed_totp_secrets(SEALED_PREFIX)
+        accounts = AccountRepository(uow.session)
+        clear = await TotpRepository(uow.session).unsealed_totp_secrets(SEALED_PREFIX)
         for user_id, secret in clear:
-            await repository.update_user(user_id, totp_secret=seal_secret(sealer, user_id, secret))
+            await accounts.update_user(user_id, totp_secret=seal_secret(sealer, user_id, secret))
         await uow.commit()
     return len(clear)
 
@@ -87,8 +88,8 @@ async def enroll(*, users: Users, user_id: str, principal: Principal) -> pb.Enro
     """Store a new pending secret and show it (with its otpauth URI and QR code) this once."""
     target = account_id(principal, user_id)
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
-        user = await live_user(repository, target, for_update=True)
+        accounts = AccountRepository(uow.session)
+        user = await live_user(accounts, target, for_update=True)
         if not ({Role.SELLER.value, Role.ADMIN.value} & set(user.roles)):
             raise PermissionDenied(CommonReason.ROLE_REQUIRED, "a second factor is for sellers and admins")
         if user.totp_enabled:
@@ -96,7 +97,7 @@ async def enroll(*, users: Users, user_id: str, principal: Principal) -> pb.Enro
                 ErrorCode.TOTP_ALREADY_ENABLED, "a second factor is on already; disable it first"
             )
         secret = pyotp.random_base32()
-        await repository.update_user(
+        await accounts.update_user(
             user.id, totp_secret=seal_secret(users.sealer, user.id, secret), totp_last_step=0
         )
         await uow.commit()
@@ -111,8 +112,8 @@ async def confirm(*, users: Users, user_id: str, code: str, principal: Principal
     target = account_id(principal, user_id)
     now = users.clock()
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
-        state = await repository.totp_state(target, for_update=True)
+        factors = TotpRepository(uow.session)
+        state = await factors.totp_state(target, for_update=True)
         if state is None or state.secret is None:
             raise FailedPrecondition(ErrorCode.TOTP_NOT_ENROLLED, "enrol first (EnrollTotp)")
         if state.enabled:
@@ -122,8 +123,10 @@ async def confirm(*, users: Users, user_id: str, code: str, principal: Principal
         if step is None:
             raise InvalidArgument.field("code", "is not the current code", ErrorCode.INVALID_TOTP_CODE)
         codes = new_recovery_codes()
-        await repository.update_user(target, totp_enabled=True, totp_last_step=step, updated_at=now)
-        await repository.replace_recovery_codes(target, [token_digest(c) for c in codes])
+        await AccountRepository(uow.session).update_user(
+            target, totp_enabled=True, totp_last_step=step, updated_at=now
+        )
+        await factors.replace_recovery_codes(target, [token_digest(c) for c in codes])
         await uow.commit()
     return codes
 
@@ -133,15 +136,18 @@ async def disable(*, users: Users, user_id: str, code: str, principal: Principal
     target = account_id(principal, user_id)
     now = users.clock()
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
-        if not await _second_factor_holds(repository, users.sealer, target, code, now):
+        accounts = AccountRepository(uow.session)
+        factors = TotpRepository(uow.session)
+        if not await _second_factor_holds(
+            accounts, factors, sealer=users.sealer, user_id=target, code=code, now=now
+        ):
             raise InvalidArgument.field(
                 "code", "is not a current code or unused recovery code", ErrorCode.INVALID_TOTP_CODE
             )
-        await repository.update_user(
+        await accounts.update_user(
             target, totp_secret=None, totp_enabled=False, totp_last_step=0, updated_at=now
         )
-        await repository.replace_recovery_codes(target, [])
+        await factors.replace_recovery_codes(target, [])
         await uow.commit()
 
 
@@ -152,8 +158,14 @@ async def verify_second_factor(*, users: Users, user_id: str, code: str) -> None
         raise refused
     async with users.database.unit_of_work(SOURCE) as uow:
         try:
-            repository = UserRepository(uow.session)
-            holds = await _second_factor_holds(repository, users.sealer, user_id, code, users.clock())
+            holds = await _second_factor_holds(
+                AccountRepository(uow.session),
+                TotpRepository(uow.session),
+                sealer=users.sealer,
+                user_id=user_id,
+                code=code,
+                now=users.clock(),
+            )
         except DomainError as exc:
             # No account or no factor: the same answer as a wrong code.
             raise refused from exc
@@ -163,17 +175,23 @@ async def verify_second_factor(*, users: Users, user_id: str, code: str) -> None
 
 
 async def _second_factor_holds(
-    repository: UserRepository, sealer: Sealer, user_id: str, code: str, now: datetime
+    accounts: AccountRepository,
+    factors: TotpRepository,
+    *,
+    sealer: Sealer,
+    user_id: str,
+    code: str,
+    now: datetime,
 ) -> bool:
     """Whether ``code`` is good for the account's enabled factor; uses it up (in the caller's transaction)."""
-    state = await repository.totp_state(user_id, for_update=True)
+    state = await factors.totp_state(user_id, for_update=True)
     if state is None or not state.enabled or state.secret is None:
         if state is None:
-            await live_user(repository, user_id)
+            await live_user(accounts, user_id)
         raise FailedPrecondition(ErrorCode.TOTP_NOT_ENABLED, "the second factor is off")
     step = matching_step(open_secret(sealer, user_id, state.secret), code.strip(), now, after=state.last_step)
     if step is not None:
-        await repository.update_user(user_id, totp_last_step=step)
+        await accounts.update_user(user_id, totp_last_step=step)
         return True
     recovery = normalise_recovery_code(code)
-    return bool(recovery) and await repository.use_recovery_code(user_id, token_digest(recovery), now)
+    return bool(recovery) and await factors.use_recovery_code(user_id, token_digest(recovery), now)

@@ -28,7 +28,9 @@ from toko.services.user.handlers.common import (
     optional_id,
 )
 from toko.services.user.mapping import collection_to_proto, wishlist_item_to_proto
-from toko.services.user.repository import ProductSummaryRepository, UserRepository
+from toko.services.user.repository.accounts import AccountRepository
+from toko.services.user.repository.product_summaries import ProductSummaryRepository
+from toko.services.user.repository.wishlists import WishlistRepository
 from toko.user.v1 import user_pb2 as pb
 
 ITEM_PAGES = PageSpec(default=20, maximum=100)
@@ -44,9 +46,9 @@ async def add_item(
     require_id(product_id, "product_id")
     collection = optional_id(collection_id, "collection_id")
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
+        repository = WishlistRepository(uow.session)
         # The account's row lock serializes its wishlist writes, so the cap holds exactly.
-        await live_user(repository, target, for_update=True)
+        await live_user(AccountRepository(uow.session), target, for_update=True)
         if collection is not None and await repository.get_collection(target, collection) is None:
             raise _collection_not_found(collection)
         if not await repository.has_wishlist_item(target, product_id):
@@ -73,7 +75,7 @@ async def remove_item(
     require_id(product_id, "product_id")
     collection = optional_id(collection_id, "collection_id")
     async with users.database.unit_of_work(SOURCE) as uow:
-        await UserRepository(uow.session).remove_wishlist_item(target, product_id, collection)
+        await WishlistRepository(uow.session).remove_wishlist_item(target, product_id, collection)
         await uow.commit()
 
 
@@ -99,7 +101,7 @@ async def list_items(
             raise bad_page_token()
         after = (_EPOCH + timedelta(microseconds=micros), last)
     async with users.database.sessions() as session:
-        repository = UserRepository(session)
+        repository = WishlistRepository(session)
         if collection is not None and await repository.get_collection(target, collection) is None:
             raise _collection_not_found(collection)
         found = await repository.list_wishlist_items(
@@ -122,8 +124,8 @@ async def create_collection(
     checked = ruled(lambda: domain.check_collection_name(name))
     collection_id = new_id()
     async with users.database.unit_of_work(SOURCE) as uow:
-        repository = UserRepository(uow.session)
-        await live_user(repository, target, for_update=True)
+        repository = WishlistRepository(uow.session)
+        await live_user(AccountRepository(uow.session), target, for_update=True)
         if await repository.count_collections(target) >= MAX_WISHLIST_COLLECTIONS:
             raise FailedPrecondition(
                 ErrorCode.WISHLIST_LIMIT_REACHED,
@@ -152,7 +154,7 @@ async def list_collections(
     filters = [target]
     after = id_after(page_token, filters)
     async with users.database.sessions() as session:
-        found = await UserRepository(session).list_collections(target, after=after, limit=size + 1)
+        found = await WishlistRepository(session).list_collections(target, after=after, limit=size + 1)
     token = encode_token([found[size - 1].id], filters) if len(found) > size else ""
     return Page([collection_to_proto(c) for c in found[:size]], token)
 
@@ -162,7 +164,7 @@ async def delete_collection(*, users: Users, user_id: str, collection_id: str, p
     target = account_id(principal, user_id, sub_resource=True)
     require_id(collection_id, "collection_id")
     async with users.database.unit_of_work(SOURCE) as uow:
-        if not await UserRepository(uow.session).delete_collection(target, collection_id):
+        if not await WishlistRepository(uow.session).delete_collection(target, collection_id):
             raise _collection_not_found(collection_id)
         await uow.commit()
 
