@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shlex
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -140,6 +141,8 @@ def test_every_api_example_in_the_readme_reaches_its_operation(platform: Platfor
             "<campaign id>": str(uuid.uuid4()),
             # A fresh key per run, as the shell's substitution gives a person.
             NEW_KEY: str(uuid.uuid4()),
+            # The README computes it with python3, as a person's shell would.
+            "$IN_30_DAYS": f"{datetime.now(UTC) + timedelta(days=30):%Y-%m-%dT%H:%M:%SZ}",
             "$TOKEN": token,
             # What `toko token --user <a demo buyer>` prints: a buyer's own token.
             "$BUYER_TOKEN": sign_in(platform.base_url, buyer["email"], buyer["password"]).access_token,

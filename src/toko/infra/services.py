@@ -157,6 +157,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "toko.services.promotion",
         50068,
         proto_service="toko.promotion.v1.PromotionService",
+        seed=("toko.services.promotion.seed",),
     ),
     ServiceSpec(
         "shipping",

@@ -21,8 +21,26 @@ Eventually = Callable[..., Awaitable[None]]
 
 def as_user(subject: str = "") -> Metadata:
     """Metadata of a signed-in buyer (a new one unless ``subject`` is given)."""
-    token = mint_token(sub=subject or f"user-{uuid.uuid4().hex[:8]}", roles=["buyer"], scopes=["account"])
+    token = mint_token(sub=subject or str(uuid.uuid4()), roles=["buyer"], scopes=["account"])
     return (("authorization", bearer(token)),)
+
+
+def as_seller(shop_id: str) -> Metadata:
+    """Metadata of the seller of ``shop_id``."""
+    token = mint_token(
+        sub=str(uuid.uuid4()), roles=["buyer", "seller"], scopes=["shop.manage"], shop_id=shop_id
+    )
+    return (("authorization", bearer(token)),)
+
+
+def as_admin() -> Metadata:
+    """Metadata of a platform admin."""
+    return (("authorization", bearer(mint_token(sub=str(uuid.uuid4()), roles=["admin"], scopes=["admin"]))),)
+
+
+def as_service() -> Metadata:
+    """Metadata of another service (the order service holding usages)."""
+    return (("authorization", bearer(mint_token(sub="service:order", roles=["service"]))),)
 
 
 def promotion_settings(

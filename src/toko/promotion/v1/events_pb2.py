@@ -25,13 +25,21 @@ _sym_db = _symbol_database.Default()
 from toko.promotion.v1 import promotion_pb2 as toko_dot_promotion_dot_v1_dot_promotion__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etoko/promotion/v1/events.proto\x12\x11toko.promotion.v1\x1a!toko/promotion/v1/promotion.proto\"4\n\x0bNoteCreated\x12%\n\x04note\x18\x01 \x01(\x0b\x32\x17.toko.promotion.v1.Noteb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etoko/promotion/v1/events.proto\x12\x11toko.promotion.v1\x1a!toko/promotion/v1/promotion.proto\"=\n\x0eVoucherCreated\x12+\n\x07voucher\x18\x01 \x01(\x0b\x32\x1a.toko.promotion.v1.Voucher\";\n\x0cVoucherEnded\x12+\n\x07voucher\x18\x01 \x01(\x0b\x32\x1a.toko.promotion.v1.Voucher\"D\n\x11VoucherUsagesHeld\x12/\n\x06usages\x18\x01 \x03(\x0b\x32\x1f.toko.promotion.v1.VoucherUsage\"H\n\x15VoucherUsagesRedeemed\x12/\n\x06usages\x18\x01 \x03(\x0b\x32\x1f.toko.promotion.v1.VoucherUsage\"H\n\x15VoucherUsagesReleased\x12/\n\x06usages\x18\x01 \x03(\x0b\x32\x1f.toko.promotion.v1.VoucherUsageb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'toko.promotion.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NOTECREATED']._serialized_start=88
-  _globals['_NOTECREATED']._serialized_end=140
+  _globals['_VOUCHERCREATED']._serialized_start=88
+  _globals['_VOUCHERCREATED']._serialized_end=149
+  _globals['_VOUCHERENDED']._serialized_start=151
+  _globals['_VOUCHERENDED']._serialized_end=210
+  _globals['_VOUCHERUSAGESHELD']._serialized_start=212
+  _globals['_VOUCHERUSAGESHELD']._serialized_end=280
+  _globals['_VOUCHERUSAGESREDEEMED']._serialized_start=282
+  _globals['_VOUCHERUSAGESREDEEMED']._serialized_end=354
+  _globals['_VOUCHERUSAGESRELEASED']._serialized_start=356
+  _globals['_VOUCHERUSAGESRELEASED']._serialized_end=428
 # @@protoc_insertion_point(module_scope)

@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from toko.promotion.v1 import promotion_pb2 as _promotion_pb2
 import builtins as _builtins
 import sys
@@ -18,25 +20,121 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
-class NoteCreated(_message.Message):
-    """NoteCreated is raised when a note is written."""
+class VoucherCreated(_message.Message):
+    """VoucherCreated is raised when a voucher is made."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    VOUCHER_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def note(self) -> _promotion_pb2.Note:
-        """The note as written."""
+    def voucher(self) -> _promotion_pb2.Voucher:
+        """The voucher as made."""
 
     def __init__(
         self,
         *,
-        note: _promotion_pb2.Note | None = ...,
+        voucher: _promotion_pb2.Voucher | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___NoteCreated: _TypeAlias = NoteCreated  # noqa: Y015
+Global___VoucherCreated: _TypeAlias = VoucherCreated  # noqa: Y015
+
+@_typing.final
+class VoucherEnded(_message.Message):
+    """VoucherEnded is raised when a voucher is ended early."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOUCHER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def voucher(self) -> _promotion_pb2.Voucher:
+        """The voucher, ended."""
+
+    def __init__(
+        self,
+        *,
+        voucher: _promotion_pb2.Voucher | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VoucherEnded: _TypeAlias = VoucherEnded  # noqa: Y015
+
+@_typing.final
+class VoucherUsagesHeld(_message.Message):
+    """VoucherUsagesHeld is raised when a checkout holds voucher usages."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def usages(self) -> _containers.RepeatedCompositeFieldContainer[_promotion_pb2.VoucherUsage]:
+        """The usages."""
+
+    def __init__(
+        self,
+        *,
+        usages: _abc.Iterable[_promotion_pb2.VoucherUsage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["usages", b"usages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VoucherUsagesHeld: _TypeAlias = VoucherUsagesHeld  # noqa: Y015
+
+@_typing.final
+class VoucherUsagesRedeemed(_message.Message):
+    """VoucherUsagesRedeemed is raised when a paid checkout's usages are redeemed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def usages(self) -> _containers.RepeatedCompositeFieldContainer[_promotion_pb2.VoucherUsage]:
+        """The usages."""
+
+    def __init__(
+        self,
+        *,
+        usages: _abc.Iterable[_promotion_pb2.VoucherUsage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["usages", b"usages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VoucherUsagesRedeemed: _TypeAlias = VoucherUsagesRedeemed  # noqa: Y015
+
+@_typing.final
+class VoucherUsagesReleased(_message.Message):
+    """VoucherUsagesReleased is raised when a checkout's held usages are given back (cancelled, expired)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def usages(self) -> _containers.RepeatedCompositeFieldContainer[_promotion_pb2.VoucherUsage]:
+        """The usages."""
+
+    def __init__(
+        self,
+        *,
+        usages: _abc.Iterable[_promotion_pb2.VoucherUsage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["usages", b"usages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VoucherUsagesReleased: _TypeAlias = VoucherUsagesReleased  # noqa: Y015

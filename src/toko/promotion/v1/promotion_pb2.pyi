@@ -3,9 +3,13 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from toko.common.v1 import money_pb2 as _money_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,105 +21,458 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _VoucherKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _VoucherKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VoucherKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    VOUCHER_KIND_UNSPECIFIED: _VoucherKind.ValueType  # 0
+    """Not set."""
+    VOUCHER_KIND_PERCENTAGE: _VoucherKind.ValueType  # 1
+    """A percentage of the eligible lines, up to a cap."""
+    VOUCHER_KIND_FIXED_AMOUNT: _VoucherKind.ValueType  # 2
+    """A fixed amount off the eligible lines (never more than they cost)."""
+    VOUCHER_KIND_FREE_SHIPPING: _VoucherKind.ValueType  # 3
+    """The shipping of the eligible shops, up to an amount."""
+
+class VoucherKind(_VoucherKind, metaclass=_VoucherKindEnumTypeWrapper):
+    """VoucherKind is what a voucher takes off."""
+
+VOUCHER_KIND_UNSPECIFIED: VoucherKind.ValueType  # 0
+"""Not set."""
+VOUCHER_KIND_PERCENTAGE: VoucherKind.ValueType  # 1
+"""A percentage of the eligible lines, up to a cap."""
+VOUCHER_KIND_FIXED_AMOUNT: VoucherKind.ValueType  # 2
+"""A fixed amount off the eligible lines (never more than they cost)."""
+VOUCHER_KIND_FREE_SHIPPING: VoucherKind.ValueType  # 3
+"""The shipping of the eligible shops, up to an amount."""
+Global___VoucherKind: _TypeAlias = VoucherKind  # noqa: Y015
+
+class _UsageState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _UsageStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_UsageState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    USAGE_STATE_UNSPECIFIED: _UsageState.ValueType  # 0
+    """Not set."""
+    USAGE_STATE_HELD: _UsageState.ValueType  # 1
+    """Held for a checkout awaiting payment."""
+    USAGE_STATE_REDEEMED: _UsageState.ValueType  # 2
+    """Used by a paid checkout."""
+    USAGE_STATE_RELEASED: _UsageState.ValueType  # 3
+    """Given back: the checkout was cancelled or its payment expired."""
+
+class UsageState(_UsageState, metaclass=_UsageStateEnumTypeWrapper):
+    """UsageState is where a voucher usage is."""
+
+USAGE_STATE_UNSPECIFIED: UsageState.ValueType  # 0
+"""Not set."""
+USAGE_STATE_HELD: UsageState.ValueType  # 1
+"""Held for a checkout awaiting payment."""
+USAGE_STATE_REDEEMED: UsageState.ValueType  # 2
+"""Used by a paid checkout."""
+USAGE_STATE_RELEASED: UsageState.ValueType  # 3
+"""Given back: the checkout was cancelled or its payment expired."""
+Global___UsageState: _TypeAlias = UsageState  # noqa: Y015
+
 @_typing.final
-class Note(_message.Message):
-    """Note is a short text and who wrote it."""
+class Voucher(_message.Message):
+    """Voucher is a discount a buyer can use under its conditions."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
-    TEXT_FIELD_NUMBER: _builtins.int
-    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    PERCENT_BP_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    MIN_SPEND_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    TOTAL_LIMIT_FIELD_NUMBER: _builtins.int
+    PER_BUYER_LIMIT_FIELD_NUMBER: _builtins.int
+    ELIGIBLE_SHOP_IDS_FIELD_NUMBER: _builtins.int
+    ELIGIBLE_CATEGORY_IDS_FIELD_NUMBER: _builtins.int
+    ELIGIBLE_SKU_IDS_FIELD_NUMBER: _builtins.int
+    NEW_BUYERS_ONLY_FIELD_NUMBER: _builtins.int
+    PAYMENT_METHODS_FIELD_NUMBER: _builtins.int
+    AUTO_APPLY_FIELD_NUMBER: _builtins.int
+    HELD_COUNT_FIELD_NUMBER: _builtins.int
+    REDEEMED_COUNT_FIELD_NUMBER: _builtins.int
+    ENDED_TIME_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
-    SEEN_TIME_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Id of the note (UUIDv7)."""
-    text: _builtins.str
-    """The text, 1 to 500 characters after trimming."""
-    author_id: _builtins.str
-    """Who wrote it: the subject of the writer's token."""
+    """Voucher id."""
+    code: _builtins.str
+    """What buyers type, 4 to 20 upper-case letters and digits, unique; empty for a voucher that is
+    only auto-applied.
+    """
+    name: _builtins.str
+    """Display name, e.g. "Diskon Gajian 10%"."""
+    shop_id: _builtins.str
+    """The shop whose voucher it is; empty for a platform voucher (admins only)."""
+    kind: Global___VoucherKind.ValueType
+    """What it takes off."""
+    percent_bp: _builtins.int
+    """PERCENTAGE: the percentage in basis points (1000 = 10 %), 1 to 10,000."""
+    total_limit: _builtins.int
+    """Most usages in all (held and redeemed); 0: unlimited."""
+    per_buyer_limit: _builtins.int
+    """Most usages per buyer; 0: unlimited."""
+    new_buyers_only: _builtins.bool
+    """Only for a buyer's first order."""
+    auto_apply: _builtins.bool
+    """Applied without a code whenever its conditions hold (the best one per stacking slot)."""
+    held_count: _builtins.int
+    """Usages held now."""
+    redeemed_count: _builtins.int
+    """Usages redeemed."""
     @_builtins.property
-    def create_time(self) -> _timestamp_pb2.Timestamp:
-        """When it was written."""
+    def amount(self) -> _money_pb2.Money:
+        """PERCENTAGE: the most it takes off (0: no cap); FIXED_AMOUNT: the amount; FREE_SHIPPING: the
+        most shipping it pays.
+        """
 
     @_builtins.property
-    def seen_time(self) -> _timestamp_pb2.Timestamp:
-        """When the service's own consumer of NoteCreated saw it; unset until then."""
+    def min_spend(self) -> _money_pb2.Money:
+        """Least spend on eligible lines for the voucher to apply."""
+
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """First instant it can be used; now when unset."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """First instant it can no longer be used."""
+
+    @_builtins.property
+    def eligible_shop_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only lines of these shops count (platform vouchers); every shop when empty."""
+
+    @_builtins.property
+    def eligible_category_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only lines of these categories count; every category when empty."""
+
+    @_builtins.property
+    def eligible_sku_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only these SKUs count; every SKU when empty."""
+
+    @_builtins.property
+    def payment_methods(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only when paid with one of these methods (e.g. "bank_transfer", "qris", "ewallet", "card"); any when empty."""
+
+    @_builtins.property
+    def ended_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was ended early; unset unless ended."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was made."""
 
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
-        text: _builtins.str = ...,
-        author_id: _builtins.str = ...,
+        code: _builtins.str = ...,
+        name: _builtins.str = ...,
+        shop_id: _builtins.str = ...,
+        kind: Global___VoucherKind.ValueType = ...,
+        percent_bp: _builtins.int = ...,
+        amount: _money_pb2.Money | None = ...,
+        min_spend: _money_pb2.Money | None = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        total_limit: _builtins.int = ...,
+        per_buyer_limit: _builtins.int = ...,
+        eligible_shop_ids: _abc.Iterable[_builtins.str] | None = ...,
+        eligible_category_ids: _abc.Iterable[_builtins.str] | None = ...,
+        eligible_sku_ids: _abc.Iterable[_builtins.str] | None = ...,
+        new_buyers_only: _builtins.bool = ...,
+        payment_methods: _abc.Iterable[_builtins.str] | None = ...,
+        auto_apply: _builtins.bool = ...,
+        held_count: _builtins.int = ...,
+        redeemed_count: _builtins.int = ...,
+        ended_time: _timestamp_pb2.Timestamp | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
-        seen_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "seen_time", b"seen_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "end_time", b"end_time", "ended_time", b"ended_time", "min_spend", b"min_spend", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "create_time", b"create_time", "id", b"id", "seen_time", b"seen_time", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "auto_apply", b"auto_apply", "code", b"code", "create_time", b"create_time", "eligible_category_ids", b"eligible_category_ids", "eligible_shop_ids", b"eligible_shop_ids", "eligible_sku_ids", b"eligible_sku_ids", "end_time", b"end_time", "ended_time", b"ended_time", "held_count", b"held_count", "id", b"id", "kind", b"kind", "min_spend", b"min_spend", "name", b"name", "new_buyers_only", b"new_buyers_only", "payment_methods", b"payment_methods", "per_buyer_limit", b"per_buyer_limit", "percent_bp", b"percent_bp", "redeemed_count", b"redeemed_count", "shop_id", b"shop_id", "start_time", b"start_time", "total_limit", b"total_limit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___Note: _TypeAlias = Note  # noqa: Y015
+Global___Voucher: _TypeAlias = Voucher  # noqa: Y015
 
 @_typing.final
-class CreateNoteRequest(_message.Message):
-    """CreateNoteRequest carries the note to write."""
+class CheckoutLine(_message.Message):
+    """CheckoutLine is one line of a checkout, as priced by the quote."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    CATEGORY_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    LINE_TOTAL_FIELD_NUMBER: _builtins.int
+    sku_id: _builtins.str
+    """The SKU."""
+    shop_id: _builtins.str
+    """Its shop."""
+    category_id: _builtins.str
+    """Its product's category."""
+    quantity: _builtins.int
+    """Units."""
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note; only its text is read."""
+    def line_total(self) -> _money_pb2.Money:
+        """What the line costs before vouchers."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        sku_id: _builtins.str = ...,
+        shop_id: _builtins.str = ...,
+        category_id: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        line_total: _money_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["line_total", b"line_total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category_id", b"category_id", "line_total", b"line_total", "quantity", b"quantity", "shop_id", b"shop_id", "sku_id", b"sku_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___CreateNoteRequest: _TypeAlias = CreateNoteRequest  # noqa: Y015
+Global___CheckoutLine: _TypeAlias = CheckoutLine  # noqa: Y015
 
 @_typing.final
-class CreateNoteResponse(_message.Message):
-    """CreateNoteResponse carries the note as written."""
+class ShopShipping(_message.Message):
+    """ShopShipping is a shop's shipping fee in a checkout."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    FEE_FIELD_NUMBER: _builtins.int
+    shop_id: _builtins.str
+    """The shop."""
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note written."""
+    def fee(self) -> _money_pb2.Money:
+        """Its shipping fee."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        shop_id: _builtins.str = ...,
+        fee: _money_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["fee", b"fee"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fee", b"fee", "shop_id", b"shop_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___CreateNoteResponse: _TypeAlias = CreateNoteResponse  # noqa: Y015
+Global___ShopShipping: _TypeAlias = ShopShipping  # noqa: Y015
 
 @_typing.final
-class GetNoteRequest(_message.Message):
-    """GetNoteRequest names the note to read."""
+class AppliedVoucher(_message.Message):
+    """AppliedVoucher is a voucher that applies, and what it takes off where."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOUCHER_FIELD_NUMBER: _builtins.int
+    DISCOUNT_FIELD_NUMBER: _builtins.int
+    LINE_DISCOUNTS_FIELD_NUMBER: _builtins.int
+    SHIPPING_DISCOUNTS_FIELD_NUMBER: _builtins.int
+    AUTO_APPLIED_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
+    auto_applied: _builtins.bool
+    """Whether it was applied without being asked for."""
+    explanation: _builtins.str
+    """One sentence saying what it did, e.g. "10% off Rp 250.000, capped at Rp 20.000"."""
+    @_builtins.property
+    def voucher(self) -> Global___Voucher:
+        """The voucher."""
+
+    @_builtins.property
+    def discount(self) -> _money_pb2.Money:
+        """What it takes off in all."""
+
+    @_builtins.property
+    def line_discounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___LineDiscount]:
+        """Its discount on each line it touches (largest remainder: the parts add up to the discount);
+        empty for a free-shipping voucher.
+        """
+
+    @_builtins.property
+    def shipping_discounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShippingDiscount]:
+        """Its discount on each shop's shipping; free-shipping vouchers only."""
+
+    def __init__(
+        self,
+        *,
+        voucher: Global___Voucher | None = ...,
+        discount: _money_pb2.Money | None = ...,
+        line_discounts: _abc.Iterable[Global___LineDiscount] | None = ...,
+        shipping_discounts: _abc.Iterable[Global___ShippingDiscount] | None = ...,
+        auto_applied: _builtins.bool = ...,
+        explanation: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["discount", b"discount", "voucher", b"voucher"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_applied", b"auto_applied", "discount", b"discount", "explanation", b"explanation", "line_discounts", b"line_discounts", "shipping_discounts", b"shipping_discounts", "voucher", b"voucher"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppliedVoucher: _TypeAlias = AppliedVoucher  # noqa: Y015
+
+@_typing.final
+class LineDiscount(_message.Message):
+    """LineDiscount is a voucher's part of one line."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    sku_id: _builtins.str
+    """The line's SKU."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """The part."""
+
+    def __init__(
+        self,
+        *,
+        sku_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "sku_id", b"sku_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineDiscount: _TypeAlias = LineDiscount  # noqa: Y015
+
+@_typing.final
+class ShippingDiscount(_message.Message):
+    """ShippingDiscount is a free-shipping voucher's part of one shop's shipping."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    shop_id: _builtins.str
+    """The shop."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """The part."""
+
+    def __init__(
+        self,
+        *,
+        shop_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "shop_id", b"shop_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShippingDiscount: _TypeAlias = ShippingDiscount  # noqa: Y015
+
+@_typing.final
+class RefusedVoucher(_message.Message):
+    """RefusedVoucher is a voucher asked for that does not apply, and why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    requested: _builtins.str
+    """The code or id asked for."""
+    reason: _builtins.str
+    """Why, a stable reason: VOUCHER_NOT_FOUND, VOUCHER_NOT_STARTED, VOUCHER_EXPIRED, VOUCHER_USED_UP,
+    VOUCHER_BUYER_LIMIT_REACHED, VOUCHER_MIN_SPEND_NOT_MET, VOUCHER_NOT_ELIGIBLE,
+    VOUCHER_NEW_BUYERS_ONLY, VOUCHER_PAYMENT_METHOD, VOUCHER_NOT_STACKABLE.
+    """
+    message: _builtins.str
+    """A sentence to show as it is."""
+    def __init__(
+        self,
+        *,
+        requested: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "reason", b"reason", "requested", b"requested"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefusedVoucher: _TypeAlias = RefusedVoucher  # noqa: Y015
+
+@_typing.final
+class CreateVoucherRequest(_message.Message):
+    """Request of CreateVoucher."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOUCHER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def voucher(self) -> Global___Voucher:
+        """The voucher."""
+
+    def __init__(
+        self,
+        *,
+        voucher: Global___Voucher | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateVoucherRequest: _TypeAlias = CreateVoucherRequest  # noqa: Y015
+
+@_typing.final
+class CreateVoucherResponse(_message.Message):
+    """Response of CreateVoucher."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOUCHER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def voucher(self) -> Global___Voucher:
+        """The voucher as made."""
+
+    def __init__(
+        self,
+        *,
+        voucher: Global___Voucher | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateVoucherResponse: _TypeAlias = CreateVoucherResponse  # noqa: Y015
+
+@_typing.final
+class GetVoucherRequest(_message.Message):
+    """Request of GetVoucher."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Id of the note."""
+    """Voucher id."""
     def __init__(
         self,
         *,
@@ -127,28 +484,422 @@ class GetNoteRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetNoteRequest: _TypeAlias = GetNoteRequest  # noqa: Y015
+Global___GetVoucherRequest: _TypeAlias = GetVoucherRequest  # noqa: Y015
 
 @_typing.final
-class GetNoteResponse(_message.Message):
-    """GetNoteResponse carries the note."""
+class GetVoucherResponse(_message.Message):
+    """Response of GetVoucher."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    VOUCHER_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note."""
+    def voucher(self) -> Global___Voucher:
+        """The voucher."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        voucher: Global___Voucher | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetNoteResponse: _TypeAlias = GetNoteResponse  # noqa: Y015
+Global___GetVoucherResponse: _TypeAlias = GetVoucherResponse  # noqa: Y015
+
+@_typing.final
+class ListVouchersRequest(_message.Message):
+    """Request of ListVouchers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    shop_id: _builtins.str
+    """Also this shop's vouchers; platform vouchers only when empty."""
+    page_size: _builtins.int
+    """At most this many, 1 to 100; 20 when unset."""
+    page_token: _builtins.str
+    """next_page_token of the previous page."""
+    def __init__(
+        self,
+        *,
+        shop_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "shop_id", b"shop_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListVouchersRequest: _TypeAlias = ListVouchersRequest  # noqa: Y015
+
+@_typing.final
+class ListVouchersResponse(_message.Message):
+    """Response of ListVouchers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOUCHERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token of the next page; empty on the last."""
+    @_builtins.property
+    def vouchers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Voucher]:
+        """Vouchers live now, ending soonest first."""
+
+    def __init__(
+        self,
+        *,
+        vouchers: _abc.Iterable[Global___Voucher] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "vouchers", b"vouchers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListVouchersResponse: _TypeAlias = ListVouchersResponse  # noqa: Y015
+
+@_typing.final
+class EndVoucherRequest(_message.Message):
+    """Request of EndVoucher."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Voucher id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndVoucherRequest: _TypeAlias = EndVoucherRequest  # noqa: Y015
+
+@_typing.final
+class EndVoucherResponse(_message.Message):
+    """Response of EndVoucher."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOUCHER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def voucher(self) -> Global___Voucher:
+        """The voucher, ended."""
+
+    def __init__(
+        self,
+        *,
+        voucher: Global___Voucher | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndVoucherResponse: _TypeAlias = EndVoucherResponse  # noqa: Y015
+
+@_typing.final
+class ApplyVouchersRequest(_message.Message):
+    """Request of ApplyVouchers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
+    SHIPPING_FIELD_NUMBER: _builtins.int
+    VOUCHERS_FIELD_NUMBER: _builtins.int
+    PAYMENT_METHOD_FIELD_NUMBER: _builtins.int
+    FIRST_ORDER_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    buyer_id: _builtins.str
+    """The buyer; the caller when empty (a service or admin may name any)."""
+    payment_method: _builtins.str
+    """The payment method, when chosen."""
+    first_order: _builtins.bool
+    """Whether this would be the buyer's first order (the order service knows; false when unknown)."""
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckoutLine]:
+        """The lines, 1 to 100."""
+
+    @_builtins.property
+    def shipping(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShopShipping]:
+        """Each shop's shipping fee."""
+
+    @_builtins.property
+    def vouchers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Codes or voucher ids the buyer asked for, at most 10."""
+
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """The instant to apply at; now when unset."""
+
+    def __init__(
+        self,
+        *,
+        buyer_id: _builtins.str = ...,
+        lines: _abc.Iterable[Global___CheckoutLine] | None = ...,
+        shipping: _abc.Iterable[Global___ShopShipping] | None = ...,
+        vouchers: _abc.Iterable[_builtins.str] | None = ...,
+        payment_method: _builtins.str = ...,
+        first_order: _builtins.bool = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "buyer_id", b"buyer_id", "first_order", b"first_order", "lines", b"lines", "payment_method", b"payment_method", "shipping", b"shipping", "vouchers", b"vouchers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyVouchersRequest: _TypeAlias = ApplyVouchersRequest  # noqa: Y015
+
+@_typing.final
+class ApplyVouchersResponse(_message.Message):
+    """Response of ApplyVouchers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLIED_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
+    ITEMS_DISCOUNT_FIELD_NUMBER: _builtins.int
+    SHIPPING_DISCOUNT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def applied(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedVoucher]:
+        """The vouchers that apply, platform voucher first, then shop vouchers, then free shipping."""
+
+    @_builtins.property
+    def refused(self) -> _containers.RepeatedCompositeFieldContainer[Global___RefusedVoucher]:
+        """The vouchers asked for that do not, each with its reason."""
+
+    @_builtins.property
+    def items_discount(self) -> _money_pb2.Money:
+        """Everything taken off the lines."""
+
+    @_builtins.property
+    def shipping_discount(self) -> _money_pb2.Money:
+        """Everything taken off shipping."""
+
+    def __init__(
+        self,
+        *,
+        applied: _abc.Iterable[Global___AppliedVoucher] | None = ...,
+        refused: _abc.Iterable[Global___RefusedVoucher] | None = ...,
+        items_discount: _money_pb2.Money | None = ...,
+        shipping_discount: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["items_discount", b"items_discount", "shipping_discount", b"shipping_discount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied", b"applied", "items_discount", b"items_discount", "refused", b"refused", "shipping_discount", b"shipping_discount"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyVouchersResponse: _TypeAlias = ApplyVouchersResponse  # noqa: Y015
+
+@_typing.final
+class HoldVoucherUsagesRequest(_message.Message):
+    """Request of HoldVoucherUsages."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKOUT_ID_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    VOUCHER_IDS_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    checkout_id: _builtins.str
+    """The checkout holding them (one hold per checkout)."""
+    buyer_id: _builtins.str
+    """The buyer."""
+    @_builtins.property
+    def voucher_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The vouchers, as ApplyVouchers applied them, at most 10."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the hold lapses unless redeemed: the payment's expiry."""
+
+    def __init__(
+        self,
+        *,
+        checkout_id: _builtins.str = ...,
+        buyer_id: _builtins.str = ...,
+        voucher_ids: _abc.Iterable[_builtins.str] | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "checkout_id", b"checkout_id", "expire_time", b"expire_time", "voucher_ids", b"voucher_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldVoucherUsagesRequest: _TypeAlias = HoldVoucherUsagesRequest  # noqa: Y015
+
+@_typing.final
+class HoldVoucherUsagesResponse(_message.Message):
+    """Response of HoldVoucherUsages."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def usages(self) -> _containers.RepeatedCompositeFieldContainer[Global___VoucherUsage]:
+        """The usages held."""
+
+    def __init__(
+        self,
+        *,
+        usages: _abc.Iterable[Global___VoucherUsage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["usages", b"usages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldVoucherUsagesResponse: _TypeAlias = HoldVoucherUsagesResponse  # noqa: Y015
+
+@_typing.final
+class VoucherUsage(_message.Message):
+    """VoucherUsage is one use of a voucher by one checkout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOUCHER_ID_FIELD_NUMBER: _builtins.int
+    CHECKOUT_ID_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    voucher_id: _builtins.str
+    """The voucher."""
+    checkout_id: _builtins.str
+    """The checkout."""
+    buyer_id: _builtins.str
+    """The buyer."""
+    state: Global___UsageState.ValueType
+    """Held, redeemed or released."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When a held usage lapses."""
+
+    def __init__(
+        self,
+        *,
+        voucher_id: _builtins.str = ...,
+        checkout_id: _builtins.str = ...,
+        buyer_id: _builtins.str = ...,
+        state: Global___UsageState.ValueType = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "checkout_id", b"checkout_id", "expire_time", b"expire_time", "state", b"state", "voucher_id", b"voucher_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VoucherUsage: _TypeAlias = VoucherUsage  # noqa: Y015
+
+@_typing.final
+class RedeemVoucherUsagesRequest(_message.Message):
+    """Request of RedeemVoucherUsages."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKOUT_ID_FIELD_NUMBER: _builtins.int
+    checkout_id: _builtins.str
+    """The checkout."""
+    def __init__(
+        self,
+        *,
+        checkout_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkout_id", b"checkout_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeemVoucherUsagesRequest: _TypeAlias = RedeemVoucherUsagesRequest  # noqa: Y015
+
+@_typing.final
+class RedeemVoucherUsagesResponse(_message.Message):
+    """Response of RedeemVoucherUsages."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def usages(self) -> _containers.RepeatedCompositeFieldContainer[Global___VoucherUsage]:
+        """The usages, redeemed."""
+
+    def __init__(
+        self,
+        *,
+        usages: _abc.Iterable[Global___VoucherUsage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["usages", b"usages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeemVoucherUsagesResponse: _TypeAlias = RedeemVoucherUsagesResponse  # noqa: Y015
+
+@_typing.final
+class ReleaseVoucherUsagesRequest(_message.Message):
+    """Request of ReleaseVoucherUsages."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKOUT_ID_FIELD_NUMBER: _builtins.int
+    checkout_id: _builtins.str
+    """The checkout."""
+    def __init__(
+        self,
+        *,
+        checkout_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkout_id", b"checkout_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseVoucherUsagesRequest: _TypeAlias = ReleaseVoucherUsagesRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseVoucherUsagesResponse(_message.Message):
+    """Response of ReleaseVoucherUsages."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def usages(self) -> _containers.RepeatedCompositeFieldContainer[Global___VoucherUsage]:
+        """The usages after the release."""
+
+    def __init__(
+        self,
+        *,
+        usages: _abc.Iterable[Global___VoucherUsage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["usages", b"usages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseVoucherUsagesResponse: _TypeAlias = ReleaseVoucherUsagesResponse  # noqa: Y015

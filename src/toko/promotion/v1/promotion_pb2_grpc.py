@@ -26,7 +26,13 @@ if _version_not_supported:
 
 
 class PromotionServiceStub:
-    """PromotionService owns notes: short texts written by signed-in callers and read back by anyone.
+    """PromotionService owns vouchers and their usages. Admins make platform vouchers, sellers their
+    shop's. A checkout asks which vouchers apply to its lines (ApplyVouchers: the discounts, apportioned
+    to lines in whole rupiah, and why each other voucher does not apply), then holds their usages until
+    its payment expires (HoldVoucherUsages), redeems them once paid or releases them when cancelled.
+    A usage is never granted above a voucher's total or per-buyer limit, however many checkouts race.
+
+    Stacking: at most one platform discount voucher, one voucher per shop and one free-shipping voucher.
     """
 
     def __init__(self, channel):
@@ -35,31 +41,113 @@ class PromotionServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.CreateNote = channel.unary_unary(
-                '/toko.promotion.v1.PromotionService/CreateNote',
-                request_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.CreateNoteRequest.SerializeToString,
-                response_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.CreateNoteResponse.FromString,
+        self.CreateVoucher = channel.unary_unary(
+                '/toko.promotion.v1.PromotionService/CreateVoucher',
+                request_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.CreateVoucherRequest.SerializeToString,
+                response_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.CreateVoucherResponse.FromString,
                 _registered_method=True)
-        self.GetNote = channel.unary_unary(
-                '/toko.promotion.v1.PromotionService/GetNote',
-                request_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.GetNoteRequest.SerializeToString,
-                response_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.GetNoteResponse.FromString,
+        self.GetVoucher = channel.unary_unary(
+                '/toko.promotion.v1.PromotionService/GetVoucher',
+                request_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.GetVoucherRequest.SerializeToString,
+                response_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.GetVoucherResponse.FromString,
+                _registered_method=True)
+        self.ListVouchers = channel.unary_unary(
+                '/toko.promotion.v1.PromotionService/ListVouchers',
+                request_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.ListVouchersRequest.SerializeToString,
+                response_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.ListVouchersResponse.FromString,
+                _registered_method=True)
+        self.EndVoucher = channel.unary_unary(
+                '/toko.promotion.v1.PromotionService/EndVoucher',
+                request_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.EndVoucherRequest.SerializeToString,
+                response_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.EndVoucherResponse.FromString,
+                _registered_method=True)
+        self.ApplyVouchers = channel.unary_unary(
+                '/toko.promotion.v1.PromotionService/ApplyVouchers',
+                request_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.ApplyVouchersRequest.SerializeToString,
+                response_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.ApplyVouchersResponse.FromString,
+                _registered_method=True)
+        self.HoldVoucherUsages = channel.unary_unary(
+                '/toko.promotion.v1.PromotionService/HoldVoucherUsages',
+                request_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.HoldVoucherUsagesRequest.SerializeToString,
+                response_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.HoldVoucherUsagesResponse.FromString,
+                _registered_method=True)
+        self.RedeemVoucherUsages = channel.unary_unary(
+                '/toko.promotion.v1.PromotionService/RedeemVoucherUsages',
+                request_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.RedeemVoucherUsagesRequest.SerializeToString,
+                response_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.RedeemVoucherUsagesResponse.FromString,
+                _registered_method=True)
+        self.ReleaseVoucherUsages = channel.unary_unary(
+                '/toko.promotion.v1.PromotionService/ReleaseVoucherUsages',
+                request_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.ReleaseVoucherUsagesRequest.SerializeToString,
+                response_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.ReleaseVoucherUsagesResponse.FromString,
                 _registered_method=True)
 
 
 class PromotionServiceServicer:
-    """PromotionService owns notes: short texts written by signed-in callers and read back by anyone.
+    """PromotionService owns vouchers and their usages. Admins make platform vouchers, sellers their
+    shop's. A checkout asks which vouchers apply to its lines (ApplyVouchers: the discounts, apportioned
+    to lines in whole rupiah, and why each other voucher does not apply), then holds their usages until
+    its payment expires (HoldVoucherUsages), redeems them once paid or releases them when cancelled.
+    A usage is never granted above a voucher's total or per-buyer limit, however many checkouts race.
+
+    Stacking: at most one platform discount voucher, one voucher per shop and one free-shipping voucher.
     """
 
-    def CreateNote(self, request, context):
-        """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer.
+    def CreateVoucher(self, request, context):
+        """CreateVoucher makes a voucher: a platform voucher (admins) or a shop's (its seller).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def GetNote(self, request, context):
-        """GetNote returns a note by id.
+    def GetVoucher(self, request, context):
+        """GetVoucher returns a voucher by id, with its usage counts: to admins and the shop's seller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListVouchers(self, request, context):
+        """ListVouchers lists the vouchers a buyer can see now: the platform's and, with shop_id, the
+        shop's, live and not used up, that are claimable by code or auto-applied.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndVoucher(self, request, context):
+        """EndVoucher ends a voucher now: no new usage; held usages may still be redeemed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyVouchers(self, request, context):
+        """ApplyVouchers works out the discounts of the vouchers asked for (by code or id) and of the
+        auto-applied ones on a checkout's lines, under the stacking policy; nothing is held.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HoldVoucherUsages(self, request, context):
+        """HoldVoucherUsages holds one usage of each voucher for a checkout until expire_time, all or none.
+        Idempotent by checkout id: holding again returns the same hold.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeemVoucherUsages(self, request, context):
+        """RedeemVoucherUsages turns a checkout's held usages into redeemed ones (it was paid). Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseVoucherUsages(self, request, context):
+        """ReleaseVoucherUsages gives a checkout's held usages back (cancelled or expired). Idempotent; a
+        redeemed usage is not released.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -68,15 +156,45 @@ class PromotionServiceServicer:
 
 def add_PromotionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'CreateNote': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateNote,
-                    request_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.CreateNoteRequest.FromString,
-                    response_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.CreateNoteResponse.SerializeToString,
+            'CreateVoucher': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateVoucher,
+                    request_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.CreateVoucherRequest.FromString,
+                    response_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.CreateVoucherResponse.SerializeToString,
             ),
-            'GetNote': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetNote,
-                    request_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.GetNoteRequest.FromString,
-                    response_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.GetNoteResponse.SerializeToString,
+            'GetVoucher': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVoucher,
+                    request_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.GetVoucherRequest.FromString,
+                    response_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.GetVoucherResponse.SerializeToString,
+            ),
+            'ListVouchers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVouchers,
+                    request_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.ListVouchersRequest.FromString,
+                    response_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.ListVouchersResponse.SerializeToString,
+            ),
+            'EndVoucher': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndVoucher,
+                    request_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.EndVoucherRequest.FromString,
+                    response_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.EndVoucherResponse.SerializeToString,
+            ),
+            'ApplyVouchers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyVouchers,
+                    request_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.ApplyVouchersRequest.FromString,
+                    response_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.ApplyVouchersResponse.SerializeToString,
+            ),
+            'HoldVoucherUsages': grpc.unary_unary_rpc_method_handler(
+                    servicer.HoldVoucherUsages,
+                    request_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.HoldVoucherUsagesRequest.FromString,
+                    response_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.HoldVoucherUsagesResponse.SerializeToString,
+            ),
+            'RedeemVoucherUsages': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeemVoucherUsages,
+                    request_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.RedeemVoucherUsagesRequest.FromString,
+                    response_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.RedeemVoucherUsagesResponse.SerializeToString,
+            ),
+            'ReleaseVoucherUsages': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseVoucherUsages,
+                    request_deserializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.ReleaseVoucherUsagesRequest.FromString,
+                    response_serializer=toko_dot_promotion_dot_v1_dot_promotion__pb2.ReleaseVoucherUsagesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,11 +205,17 @@ def add_PromotionServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class PromotionService:
-    """PromotionService owns notes: short texts written by signed-in callers and read back by anyone.
+    """PromotionService owns vouchers and their usages. Admins make platform vouchers, sellers their
+    shop's. A checkout asks which vouchers apply to its lines (ApplyVouchers: the discounts, apportioned
+    to lines in whole rupiah, and why each other voucher does not apply), then holds their usages until
+    its payment expires (HoldVoucherUsages), redeems them once paid or releases them when cancelled.
+    A usage is never granted above a voucher's total or per-buyer limit, however many checkouts race.
+
+    Stacking: at most one platform discount voucher, one voucher per shop and one free-shipping voucher.
     """
 
     @staticmethod
-    def CreateNote(request,
+    def CreateVoucher(request,
             target,
             options=(),
             channel_credentials=None,
@@ -104,9 +228,9 @@ class PromotionService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/toko.promotion.v1.PromotionService/CreateNote',
-            toko_dot_promotion_dot_v1_dot_promotion__pb2.CreateNoteRequest.SerializeToString,
-            toko_dot_promotion_dot_v1_dot_promotion__pb2.CreateNoteResponse.FromString,
+            '/toko.promotion.v1.PromotionService/CreateVoucher',
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.CreateVoucherRequest.SerializeToString,
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.CreateVoucherResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -118,7 +242,7 @@ class PromotionService:
             _registered_method=True)
 
     @staticmethod
-    def GetNote(request,
+    def GetVoucher(request,
             target,
             options=(),
             channel_credentials=None,
@@ -131,9 +255,171 @@ class PromotionService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/toko.promotion.v1.PromotionService/GetNote',
-            toko_dot_promotion_dot_v1_dot_promotion__pb2.GetNoteRequest.SerializeToString,
-            toko_dot_promotion_dot_v1_dot_promotion__pb2.GetNoteResponse.FromString,
+            '/toko.promotion.v1.PromotionService/GetVoucher',
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.GetVoucherRequest.SerializeToString,
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.GetVoucherResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVouchers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.promotion.v1.PromotionService/ListVouchers',
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.ListVouchersRequest.SerializeToString,
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.ListVouchersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndVoucher(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.promotion.v1.PromotionService/EndVoucher',
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.EndVoucherRequest.SerializeToString,
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.EndVoucherResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyVouchers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.promotion.v1.PromotionService/ApplyVouchers',
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.ApplyVouchersRequest.SerializeToString,
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.ApplyVouchersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HoldVoucherUsages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.promotion.v1.PromotionService/HoldVoucherUsages',
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.HoldVoucherUsagesRequest.SerializeToString,
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.HoldVoucherUsagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeemVoucherUsages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.promotion.v1.PromotionService/RedeemVoucherUsages',
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.RedeemVoucherUsagesRequest.SerializeToString,
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.RedeemVoucherUsagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseVoucherUsages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.promotion.v1.PromotionService/ReleaseVoucherUsages',
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.ReleaseVoucherUsagesRequest.SerializeToString,
+            toko_dot_promotion_dot_v1_dot_promotion__pb2.ReleaseVoucherUsagesResponse.FromString,
             options,
             channel_credentials,
             insecure,

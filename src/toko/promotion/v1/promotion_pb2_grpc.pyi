@@ -27,44 +27,161 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class PromotionServiceStub:
-    """PromotionService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """PromotionService owns vouchers and their usages. Admins make platform vouchers, sellers their
+    shop's. A checkout asks which vouchers apply to its lines (ApplyVouchers: the discounts, apportioned
+    to lines in whole rupiah, and why each other voucher does not apply), then holds their usages until
+    its payment expires (HoldVoucherUsages), redeems them once paid or releases them when cancelled.
+    A usage is never granted above a voucher's total or per-buyer limit, however many checkouts race.
+
+    Stacking: at most one platform discount voucher, one voucher per shop and one free-shipping voucher.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PromotionServiceAsyncStub: ...
-    CreateNote: _grpc.UnaryUnaryMultiCallable[_promotion_pb2.CreateNoteRequest, _promotion_pb2.CreateNoteResponse]
-    """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
-    GetNote: _grpc.UnaryUnaryMultiCallable[_promotion_pb2.GetNoteRequest, _promotion_pb2.GetNoteResponse]
-    """GetNote returns a note by id."""
+    CreateVoucher: _grpc.UnaryUnaryMultiCallable[_promotion_pb2.CreateVoucherRequest, _promotion_pb2.CreateVoucherResponse]
+    """CreateVoucher makes a voucher: a platform voucher (admins) or a shop's (its seller)."""
+    GetVoucher: _grpc.UnaryUnaryMultiCallable[_promotion_pb2.GetVoucherRequest, _promotion_pb2.GetVoucherResponse]
+    """GetVoucher returns a voucher by id, with its usage counts: to admins and the shop's seller."""
+    ListVouchers: _grpc.UnaryUnaryMultiCallable[_promotion_pb2.ListVouchersRequest, _promotion_pb2.ListVouchersResponse]
+    """ListVouchers lists the vouchers a buyer can see now: the platform's and, with shop_id, the
+    shop's, live and not used up, that are claimable by code or auto-applied.
+    """
+    EndVoucher: _grpc.UnaryUnaryMultiCallable[_promotion_pb2.EndVoucherRequest, _promotion_pb2.EndVoucherResponse]
+    """EndVoucher ends a voucher now: no new usage; held usages may still be redeemed."""
+    ApplyVouchers: _grpc.UnaryUnaryMultiCallable[_promotion_pb2.ApplyVouchersRequest, _promotion_pb2.ApplyVouchersResponse]
+    """ApplyVouchers works out the discounts of the vouchers asked for (by code or id) and of the
+    auto-applied ones on a checkout's lines, under the stacking policy; nothing is held.
+    """
+    HoldVoucherUsages: _grpc.UnaryUnaryMultiCallable[_promotion_pb2.HoldVoucherUsagesRequest, _promotion_pb2.HoldVoucherUsagesResponse]
+    """HoldVoucherUsages holds one usage of each voucher for a checkout until expire_time, all or none.
+    Idempotent by checkout id: holding again returns the same hold.
+    """
+    RedeemVoucherUsages: _grpc.UnaryUnaryMultiCallable[_promotion_pb2.RedeemVoucherUsagesRequest, _promotion_pb2.RedeemVoucherUsagesResponse]
+    """RedeemVoucherUsages turns a checkout's held usages into redeemed ones (it was paid). Idempotent."""
+    ReleaseVoucherUsages: _grpc.UnaryUnaryMultiCallable[_promotion_pb2.ReleaseVoucherUsagesRequest, _promotion_pb2.ReleaseVoucherUsagesResponse]
+    """ReleaseVoucherUsages gives a checkout's held usages back (cancelled or expired). Idempotent; a
+    redeemed usage is not released.
+    """
 
 @_typing.type_check_only
 class PromotionServiceAsyncStub(PromotionServiceStub):
-    """PromotionService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """PromotionService owns vouchers and their usages. Admins make platform vouchers, sellers their
+    shop's. A checkout asks which vouchers apply to its lines (ApplyVouchers: the discounts, apportioned
+    to lines in whole rupiah, and why each other voucher does not apply), then holds their usages until
+    its payment expires (HoldVoucherUsages), redeems them once paid or releases them when cancelled.
+    A usage is never granted above a voucher's total or per-buyer limit, however many checkouts race.
+
+    Stacking: at most one platform discount voucher, one voucher per shop and one free-shipping voucher.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateNote: _aio.UnaryUnaryMultiCallable[_promotion_pb2.CreateNoteRequest, _promotion_pb2.CreateNoteResponse]  # type: ignore[assignment]
-    """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
-    GetNote: _aio.UnaryUnaryMultiCallable[_promotion_pb2.GetNoteRequest, _promotion_pb2.GetNoteResponse]  # type: ignore[assignment]
-    """GetNote returns a note by id."""
+    CreateVoucher: _aio.UnaryUnaryMultiCallable[_promotion_pb2.CreateVoucherRequest, _promotion_pb2.CreateVoucherResponse]  # type: ignore[assignment]
+    """CreateVoucher makes a voucher: a platform voucher (admins) or a shop's (its seller)."""
+    GetVoucher: _aio.UnaryUnaryMultiCallable[_promotion_pb2.GetVoucherRequest, _promotion_pb2.GetVoucherResponse]  # type: ignore[assignment]
+    """GetVoucher returns a voucher by id, with its usage counts: to admins and the shop's seller."""
+    ListVouchers: _aio.UnaryUnaryMultiCallable[_promotion_pb2.ListVouchersRequest, _promotion_pb2.ListVouchersResponse]  # type: ignore[assignment]
+    """ListVouchers lists the vouchers a buyer can see now: the platform's and, with shop_id, the
+    shop's, live and not used up, that are claimable by code or auto-applied.
+    """
+    EndVoucher: _aio.UnaryUnaryMultiCallable[_promotion_pb2.EndVoucherRequest, _promotion_pb2.EndVoucherResponse]  # type: ignore[assignment]
+    """EndVoucher ends a voucher now: no new usage; held usages may still be redeemed."""
+    ApplyVouchers: _aio.UnaryUnaryMultiCallable[_promotion_pb2.ApplyVouchersRequest, _promotion_pb2.ApplyVouchersResponse]  # type: ignore[assignment]
+    """ApplyVouchers works out the discounts of the vouchers asked for (by code or id) and of the
+    auto-applied ones on a checkout's lines, under the stacking policy; nothing is held.
+    """
+    HoldVoucherUsages: _aio.UnaryUnaryMultiCallable[_promotion_pb2.HoldVoucherUsagesRequest, _promotion_pb2.HoldVoucherUsagesResponse]  # type: ignore[assignment]
+    """HoldVoucherUsages holds one usage of each voucher for a checkout until expire_time, all or none.
+    Idempotent by checkout id: holding again returns the same hold.
+    """
+    RedeemVoucherUsages: _aio.UnaryUnaryMultiCallable[_promotion_pb2.RedeemVoucherUsagesRequest, _promotion_pb2.RedeemVoucherUsagesResponse]  # type: ignore[assignment]
+    """RedeemVoucherUsages turns a checkout's held usages into redeemed ones (it was paid). Idempotent."""
+    ReleaseVoucherUsages: _aio.UnaryUnaryMultiCallable[_promotion_pb2.ReleaseVoucherUsagesRequest, _promotion_pb2.ReleaseVoucherUsagesResponse]  # type: ignore[assignment]
+    """ReleaseVoucherUsages gives a checkout's held usages back (cancelled or expired). Idempotent; a
+    redeemed usage is not released.
+    """
 
 class PromotionServiceServicer(metaclass=_abc_1.ABCMeta):
-    """PromotionService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """PromotionService owns vouchers and their usages. Admins make platform vouchers, sellers their
+    shop's. A checkout asks which vouchers apply to its lines (ApplyVouchers: the discounts, apportioned
+    to lines in whole rupiah, and why each other voucher does not apply), then holds their usages until
+    its payment expires (HoldVoucherUsages), redeems them once paid or releases them when cancelled.
+    A usage is never granted above a voucher's total or per-buyer limit, however many checkouts race.
+
+    Stacking: at most one platform discount voucher, one voucher per shop and one free-shipping voucher.
+    """
 
     @_abc_1.abstractmethod
-    def CreateNote(
+    def CreateVoucher(
         self,
-        request: _promotion_pb2.CreateNoteRequest,
+        request: _promotion_pb2.CreateVoucherRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_promotion_pb2.CreateNoteResponse, _abc.Awaitable[_promotion_pb2.CreateNoteResponse]]:
-        """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
+    ) -> _typing.Union[_promotion_pb2.CreateVoucherResponse, _abc.Awaitable[_promotion_pb2.CreateVoucherResponse]]:
+        """CreateVoucher makes a voucher: a platform voucher (admins) or a shop's (its seller)."""
 
     @_abc_1.abstractmethod
-    def GetNote(
+    def GetVoucher(
         self,
-        request: _promotion_pb2.GetNoteRequest,
+        request: _promotion_pb2.GetVoucherRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_promotion_pb2.GetNoteResponse, _abc.Awaitable[_promotion_pb2.GetNoteResponse]]:
-        """GetNote returns a note by id."""
+    ) -> _typing.Union[_promotion_pb2.GetVoucherResponse, _abc.Awaitable[_promotion_pb2.GetVoucherResponse]]:
+        """GetVoucher returns a voucher by id, with its usage counts: to admins and the shop's seller."""
+
+    @_abc_1.abstractmethod
+    def ListVouchers(
+        self,
+        request: _promotion_pb2.ListVouchersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_promotion_pb2.ListVouchersResponse, _abc.Awaitable[_promotion_pb2.ListVouchersResponse]]:
+        """ListVouchers lists the vouchers a buyer can see now: the platform's and, with shop_id, the
+        shop's, live and not used up, that are claimable by code or auto-applied.
+        """
+
+    @_abc_1.abstractmethod
+    def EndVoucher(
+        self,
+        request: _promotion_pb2.EndVoucherRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_promotion_pb2.EndVoucherResponse, _abc.Awaitable[_promotion_pb2.EndVoucherResponse]]:
+        """EndVoucher ends a voucher now: no new usage; held usages may still be redeemed."""
+
+    @_abc_1.abstractmethod
+    def ApplyVouchers(
+        self,
+        request: _promotion_pb2.ApplyVouchersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_promotion_pb2.ApplyVouchersResponse, _abc.Awaitable[_promotion_pb2.ApplyVouchersResponse]]:
+        """ApplyVouchers works out the discounts of the vouchers asked for (by code or id) and of the
+        auto-applied ones on a checkout's lines, under the stacking policy; nothing is held.
+        """
+
+    @_abc_1.abstractmethod
+    def HoldVoucherUsages(
+        self,
+        request: _promotion_pb2.HoldVoucherUsagesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_promotion_pb2.HoldVoucherUsagesResponse, _abc.Awaitable[_promotion_pb2.HoldVoucherUsagesResponse]]:
+        """HoldVoucherUsages holds one usage of each voucher for a checkout until expire_time, all or none.
+        Idempotent by checkout id: holding again returns the same hold.
+        """
+
+    @_abc_1.abstractmethod
+    def RedeemVoucherUsages(
+        self,
+        request: _promotion_pb2.RedeemVoucherUsagesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_promotion_pb2.RedeemVoucherUsagesResponse, _abc.Awaitable[_promotion_pb2.RedeemVoucherUsagesResponse]]:
+        """RedeemVoucherUsages turns a checkout's held usages into redeemed ones (it was paid). Idempotent."""
+
+    @_abc_1.abstractmethod
+    def ReleaseVoucherUsages(
+        self,
+        request: _promotion_pb2.ReleaseVoucherUsagesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_promotion_pb2.ReleaseVoucherUsagesResponse, _abc.Awaitable[_promotion_pb2.ReleaseVoucherUsagesResponse]]:
+        """ReleaseVoucherUsages gives a checkout's held usages back (cancelled or expired). Idempotent; a
+        redeemed usage is not released.
+        """
 
 def add_PromotionServiceServicer_to_server(servicer: PromotionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -15,3 +15,7 @@ class PromotionSettings(ServiceSettings):
     port: int = 50068
     # A setting rather than a constant so that tests can give each module a fresh database.
     database_name: str = "promotion"
+    # Held usages lapse at their checkout's payment expiry; the worker waits for the earliest, and
+    # looks at least this often when none is known.
+    idle_poll_seconds: float = 300.0
+    release_batch_size: int = 100
