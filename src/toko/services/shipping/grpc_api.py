@@ -4,29 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from toko.platform.context import current_principal, idempotency_key_var
+import grpc
+
 from toko.services.shipping import handlers
-from toko.services.shipping.handlers import Notes
 from toko.shipping.v1 import shipping_pb2 as pb
 from toko.shipping.v1.shipping_pb2_grpc import ShippingServiceServicer
 
 
 class ShippingServicer(ShippingServiceServicer):
-    """Serves notes over gRPC; access rules are enforced by the platform's interceptor."""
+    """Couriers, rates, slots and shipments; access rules are enforced by the platform's interceptor."""
 
-    def __init__(self, notes: Notes) -> None:
-        self._notes = notes
+    async def ListCouriers(self, request: pb.ListCouriersRequest, context: Any) -> pb.ListCouriersResponse:
+        """Every courier and its services."""
+        return pb.ListCouriersResponse(couriers=handlers.list_couriers())
 
-    async def CreateNote(self, request: pb.CreateNoteRequest, context: Any) -> pb.CreateNoteResponse:
-        """Write a note."""
-        note = await handlers.create_note(
-            notes=self._notes,
-            command=handlers.CreateNote(text=request.note.text),
-            principal=current_principal(),
-            idempotency_key=idempotency_key_var.get(),
-        )
-        return pb.CreateNoteResponse(note=note)
+    async def QuoteShippingRates(self, request: Any, context: Any) -> Any:
+        """Not served yet."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not yet")
 
-    async def GetNote(self, request: pb.GetNoteRequest, context: Any) -> pb.GetNoteResponse:
-        """Return a note."""
-        return pb.GetNoteResponse(note=await handlers.get_note(notes=self._notes, note_id=request.id))
+    async def GetShippingRate(self, request: Any, context: Any) -> Any:
+        """Not served yet."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not yet")
+
+    async def ListDeliverySlots(self, request: Any, context: Any) -> Any:
+        """Not served yet."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not yet")
+
+    async def CreateShipment(self, request: Any, context: Any) -> Any:
+        """Not served yet."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not yet")
+
+    async def GetShipment(self, request: Any, context: Any) -> Any:
+        """Not served yet."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not yet")
