@@ -163,6 +163,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "toko.services.shipping",
         50069,
         proto_service="toko.shipping.v1.ShippingService",
+        # The couriers' tracking webhooks (the sandbox's under `make up`) reach it through the gateway.
+        http_port=50070,
+        http_mounts=("/webhooks/couriers/",),
     ),
     ServiceSpec("gateway", "toko.gateway", 8080, kind="http", upstreams=True),
 )
