@@ -164,6 +164,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "toko.services.shipping",
         50069,
         proto_service="toko.shipping.v1.ShippingService",
+        # The couriers' tracking webhooks (the sandbox's under `make up`) reach it through the gateway.
+        http_port=50073,
+        http_mounts=("/webhooks/couriers/",),
     ),
     ServiceSpec(
         "payment",

@@ -16,6 +16,8 @@ import uvloop
 from toko.platform.grpc import stop_signal
 from toko.platform.logging import configure_logging
 from toko.sandbox.asgi import HttpServer, Request, Response, Route, Router
+from toko.sandbox.couriers.shipments import Parcels, WebhookSender
+from toko.sandbox.couriers.web import courier_routes
 from toko.sandbox.mail.mailbox import Mailbox
 from toko.sandbox.mail.smtp import RecipientFaults, start_smtp
 from toko.sandbox.mail.web import mailbox_routes
@@ -35,6 +37,7 @@ class RunningSandbox:
     mailbox: Mailbox
     smtp: asyncio.Server
     http: HttpServer
+    parcels: Parcels
 
     @property
     def smtp_port(self) -> int:
@@ -51,6 +54,7 @@ class RunningSandbox:
         self.smtp.close()
         await self.smtp.wait_closed()
         await self.http.stop()
+        await self.parcels.webhooks.close()
 
 
 async def start_sandbox(settings: SandboxSettings) -> RunningSandbox:
@@ -64,11 +68,25 @@ async def start_sandbox(settings: SandboxSettings) -> RunningSandbox:
         max_message_bytes=settings.mail_max_message_bytes,
         faults=faults,
     )
-    router = Router([Route("GET", "/healthz", _healthz), *mailbox_routes(mailbox, faults)])
+    parcels = Parcels(
+        WebhookSender(
+            url_template=settings.courier_webhook_url,
+            secret=settings.courier_webhook_secret,
+            first_retry_seconds=settings.courier_webhook_first_retry_seconds,
+            max_attempts=settings.courier_webhook_max_attempts,
+        )
+    )
+    router = Router(
+        [
+            Route("GET", "/healthz", _healthz),
+            *mailbox_routes(mailbox, faults),
+            *courier_routes(parcels, api_key=settings.courier_api_key),
+        ]
+    )
     http = await HttpServer.start(
         router, host=settings.host, port=settings.port, grace=settings.shutdown_grace_seconds
     )
-    sandbox = RunningSandbox(mailbox=mailbox, smtp=smtp, http=http)
+    sandbox = RunningSandbox(mailbox=mailbox, smtp=smtp, http=http, parcels=parcels)
     log.info("serving", extra={"port": sandbox.http_port, "smtp_port": sandbox.smtp_port})
     return sandbox
 

@@ -1,14 +1,16 @@
 """Just enough ASGI for the stand-ins' pages and JSON APIs: requests, responses, routes, and a uvicorn server.
 
-The stand-ins answer a few GETs and DELETEs each, so a web framework would add
-more than it saves. uvicorn serves the app inside the sandbox's own event loop,
-beside the stand-ins' other servers (SMTP…), on a socket bound here (so tests
-can use port 0).
+The stand-ins answer a few GETs, POSTs and DELETEs each, so a web framework would add
+more than it saves. A request's body is read before routing, within ``MAX_BODY_BYTES``
+(``toko.platform.asgi.RequestBody`` counts it as it arrives): a larger one is answered 413.
+uvicorn serves the app inside the sandbox's own event loop, beside the stand-ins' other
+servers (SMTP…), on a socket bound here (so tests can use port 0).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -18,12 +20,16 @@ from urllib.parse import parse_qsl
 import orjson
 import uvicorn
 
+from toko.platform.asgi import BodyTooLarge, ClientGone, InvalidContentLength, RequestBody
 from toko.platform.embedded_http import EmbeddedServer
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+# The stand-ins' APIs take small forms and JSON documents; nothing a courier or a page is sent comes close.
+MAX_BODY_BYTES = 64 * 1024
 
 # Pages need no script and may not be framed; the frames they hold (a message's HTML part) load images
 # and inline styles only, since a srcdoc frame inherits this policy.
@@ -40,12 +46,27 @@ _PAGE_CSP = "; ".join(
 
 @dataclass(frozen=True)
 class Request:
-    """An HTTP request as the endpoints need it: method, path, query and the path's variables."""
+    """An HTTP request as the endpoints need it: method, path, query, the path's variables, headers, body.
+
+    Header names are lower case; a repeated header keeps its last value.
+    """
 
     method: str
     path: str
     query: Mapping[str, str]
     params: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def form(self) -> dict[str, str]:
+        """The ``application/x-www-form-urlencoded`` body's fields (empty for another type or bad UTF-8)."""
+        content_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            return {}
+        try:
+            return dict(parse_qsl(self.body.decode(), keep_blank_values=True))
+        except UnicodeDecodeError:
+            return {}
 
 
 @dataclass(frozen=True)
@@ -91,7 +112,10 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 @dataclass(frozen=True)
 class Route:
-    """``method`` on ``path``, where a ``{name}`` segment matches any one segment and binds it."""
+    """``method`` on ``path``, where a ``{name}`` segment matches any one segment and binds it.
+
+    A variable may be followed by a literal suffix (``{waybill}:advance``, as in custom methods).
+    """
 
     method: str
     path: str
@@ -104,10 +128,11 @@ class Route:
             return None
         params: dict[str, str] = {}
         for expected, actual in zip(pattern, segments, strict=True):
-            if expected.startswith("{") and expected.endswith("}"):
-                if not actual:
+            if expected.startswith("{") and "}" in expected:
+                name, suffix = expected[1:].split("}", 1)
+                if len(actual) <= len(suffix) or not actual.endswith(suffix):
                     return None
-                params[expected[1:-1]] = actual
+                params[name] = actual[: len(actual) - len(suffix)]
             elif expected != actual:
                 return None
         return params
@@ -124,13 +149,28 @@ class Router:
         if scope["type"] != "http":
             return
         method = scope["method"]
-        response = await self.respond(
-            Request(
-                method="GET" if method == "HEAD" else method,
-                path=scope["path"],
-                query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))),
+        raw_headers = dict(scope.get("headers", ()))
+        try:
+            body = await RequestBody(receive, raw_headers, MAX_BODY_BYTES).read()
+        except ClientGone:
+            return
+        except BodyTooLarge:
+            response = Response(status=413, body=b"request body too large", headers=[("connection", "close")])
+        except InvalidContentLength:
+            response = Response(status=400, body=b"invalid content-length", headers=[("connection", "close")])
+        else:
+            response = await self.respond(
+                Request(
+                    method="GET" if method == "HEAD" else method,
+                    path=scope["path"],
+                    query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))),
+                    headers={
+                        name.decode("latin-1").lower(): value.decode("latin-1")
+                        for name, value in raw_headers.items()
+                    },
+                    body=body,
+                )
             )
-        )
         headers = list(response.raw_headers())
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else response.body})
@@ -144,7 +184,7 @@ class Router:
             if params is None:
                 continue
             if route.method == request.method:
-                return await route.endpoint(Request(request.method, request.path, request.query, params))
+                return await route.endpoint(dataclasses.replace(request, params=params))
             allowed.append(route.method)
         if allowed:
             return Response(status=405, body=b"method not allowed", headers=[("allow", ", ".join(allowed))])

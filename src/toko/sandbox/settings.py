@@ -24,6 +24,16 @@ class SandboxSettings(BaseSettings):
     mail_max_message_bytes: int = Field(default=1024 * 1024, gt=0)
     # The mailbox keeps this many messages; a new one beyond it drops the oldest.
     mail_max_messages: int = Field(default=1000, gt=0)
+    # The couriers' credentials: every stand-in courier accepts this one key (J&T signs with it).
+    courier_api_key: str = "sandbox-courier-key"
+    # Where the couriers send their tracking webhooks ({courier} is the courier's code): the gateway's
+    # public path, which forwards to the shipping service; empty sends none.
+    courier_webhook_url: str = "http://127.0.0.1:8080/webhooks/couriers/{courier}"
+    # The secret the webhooks are signed with (HMAC-SHA256), shared with the shipping service.
+    courier_webhook_secret: str = "sandbox-courier-webhook-secret"  # noqa: S105 - a development default
+    # A webhook not answered 2xx is retried after this many seconds, doubling, this many times in all.
+    courier_webhook_first_retry_seconds: float = Field(default=1.0, gt=0)
+    courier_webhook_max_attempts: int = Field(default=8, gt=0)
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("log_level", "TOKO_LOG_LEVEL"))
     shutdown_grace_seconds: float = 5.0
 

@@ -63,3 +63,15 @@ async def failure(call: Awaitable[Any]) -> tuple[grpc.StatusCode, str, list[str]
         await call
     reason, fields = error_details(caught.value)
     return caught.value.code(), reason, fields
+
+
+def as_seller(shop_id: str) -> Metadata:
+    """Metadata of the seller of ``shop_id``."""
+    token = mint_token(sub=f"seller-{shop_id[:8]}", roles=["seller"], scopes=["account"], shop_id=shop_id)
+    return (("authorization", bearer(token)),)
+
+
+def as_admin() -> Metadata:
+    """Metadata of an administrator."""
+    token = mint_token(sub="admin-1", roles=["admin"], scopes=["account"])
+    return (("authorization", bearer(token)),)

@@ -90,6 +90,7 @@ def test_service_env_carries_the_platform_configuration(tmp_path: Path) -> None:
         "/oauth2/": "http://127.0.0.1:50064",
         "/account/": "http://127.0.0.1:50064",
         "/.well-known/": "http://127.0.0.1:50064",
+        "/webhooks/couriers/": "http://127.0.0.1:50073",
     }
 
 

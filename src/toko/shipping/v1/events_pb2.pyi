@@ -18,25 +18,79 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
-class NoteCreated(_message.Message):
-    """NoteCreated is raised when a note is written."""
+class ShipmentBooked(_message.Message):
+    """ShipmentBooked is raised when a courier accepted a shipment and gave its waybill number."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    SHIPMENT_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def note(self) -> _shipping_pb2.Note:
-        """The note as written."""
+    def shipment(self) -> _shipping_pb2.Shipment:
+        """The shipment."""
 
     def __init__(
         self,
         *,
-        note: _shipping_pb2.Note | None = ...,
+        shipment: _shipping_pb2.Shipment | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["shipment", b"shipment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["shipment", b"shipment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___NoteCreated: _TypeAlias = NoteCreated  # noqa: Y015
+Global___ShipmentBooked: _TypeAlias = ShipmentBooked  # noqa: Y015
+
+@_typing.final
+class ShipmentStatusChanged(_message.Message):
+    """ShipmentStatusChanged is raised when a shipment's normalised status changes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHIPMENT_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATUS_FIELD_NUMBER: _builtins.int
+    previous_status: _shipping_pb2.ShipmentStatus.ValueType
+    """The status before."""
+    @_builtins.property
+    def shipment(self) -> _shipping_pb2.Shipment:
+        """The shipment after the change."""
+
+    def __init__(
+        self,
+        *,
+        shipment: _shipping_pb2.Shipment | None = ...,
+        previous_status: _shipping_pb2.ShipmentStatus.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["shipment", b"shipment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["previous_status", b"previous_status", "shipment", b"shipment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShipmentStatusChanged: _TypeAlias = ShipmentStatusChanged  # noqa: Y015
+
+@_typing.final
+class ShipmentDelivered(_message.Message):
+    """ShipmentDelivered is raised once, when a shipment is delivered; the order service completes the
+    order's delivery from it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHIPMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def shipment(self) -> _shipping_pb2.Shipment:
+        """The shipment."""
+
+    def __init__(
+        self,
+        *,
+        shipment: _shipping_pb2.Shipment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["shipment", b"shipment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["shipment", b"shipment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShipmentDelivered: _TypeAlias = ShipmentDelivered  # noqa: Y015

@@ -3,9 +3,13 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from toko.common.v1 import money_pb2 as _money_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,105 +21,812 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _ServiceLevel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ServiceLevelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ServiceLevel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SERVICE_LEVEL_UNSPECIFIED: _ServiceLevel.ValueType  # 0
+    """Not set."""
+    SERVICE_LEVEL_ECONOMY: _ServiceLevel.ValueType  # 1
+    """Cheapest, slowest."""
+    SERVICE_LEVEL_REGULAR: _ServiceLevel.ValueType  # 2
+    """Regular."""
+    SERVICE_LEVEL_EXPRESS: _ServiceLevel.ValueType  # 3
+    """Next day."""
+    SERVICE_LEVEL_SAME_DAY: _ServiceLevel.ValueType  # 4
+    """Within the day."""
+    SERVICE_LEVEL_INSTANT: _ServiceLevel.ValueType  # 5
+    """Within hours, by motorbike."""
+
+class ServiceLevel(_ServiceLevel, metaclass=_ServiceLevelEnumTypeWrapper):
+    """ServiceLevel is how fast a courier service delivers."""
+
+SERVICE_LEVEL_UNSPECIFIED: ServiceLevel.ValueType  # 0
+"""Not set."""
+SERVICE_LEVEL_ECONOMY: ServiceLevel.ValueType  # 1
+"""Cheapest, slowest."""
+SERVICE_LEVEL_REGULAR: ServiceLevel.ValueType  # 2
+"""Regular."""
+SERVICE_LEVEL_EXPRESS: ServiceLevel.ValueType  # 3
+"""Next day."""
+SERVICE_LEVEL_SAME_DAY: ServiceLevel.ValueType  # 4
+"""Within the day."""
+SERVICE_LEVEL_INSTANT: ServiceLevel.ValueType  # 5
+"""Within hours, by motorbike."""
+Global___ServiceLevel: _TypeAlias = ServiceLevel  # noqa: Y015
+
+class _ShipmentStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ShipmentStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ShipmentStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SHIPMENT_STATUS_UNSPECIFIED: _ShipmentStatus.ValueType  # 0
+    """Not set."""
+    SHIPMENT_STATUS_BOOKED: _ShipmentStatus.ValueType  # 1
+    """Booked with the courier, waiting for pickup."""
+    SHIPMENT_STATUS_PICKED_UP: _ShipmentStatus.ValueType  # 2
+    """Picked up from the seller."""
+    SHIPMENT_STATUS_IN_TRANSIT: _ShipmentStatus.ValueType  # 3
+    """Between hubs."""
+    SHIPMENT_STATUS_OUT_FOR_DELIVERY: _ShipmentStatus.ValueType  # 4
+    """With the driver for delivery."""
+    SHIPMENT_STATUS_DELIVERED: _ShipmentStatus.ValueType  # 5
+    """Delivered to the buyer."""
+    SHIPMENT_STATUS_FAILED_ATTEMPT: _ShipmentStatus.ValueType  # 6
+    """A delivery attempt failed; the courier tries again."""
+    SHIPMENT_STATUS_RETURNED_TO_SENDER: _ShipmentStatus.ValueType  # 7
+    """Returned to the seller."""
+
+class ShipmentStatus(_ShipmentStatus, metaclass=_ShipmentStatusEnumTypeWrapper):
+    """ShipmentStatus is where a parcel is, the same for every courier."""
+
+SHIPMENT_STATUS_UNSPECIFIED: ShipmentStatus.ValueType  # 0
+"""Not set."""
+SHIPMENT_STATUS_BOOKED: ShipmentStatus.ValueType  # 1
+"""Booked with the courier, waiting for pickup."""
+SHIPMENT_STATUS_PICKED_UP: ShipmentStatus.ValueType  # 2
+"""Picked up from the seller."""
+SHIPMENT_STATUS_IN_TRANSIT: ShipmentStatus.ValueType  # 3
+"""Between hubs."""
+SHIPMENT_STATUS_OUT_FOR_DELIVERY: ShipmentStatus.ValueType  # 4
+"""With the driver for delivery."""
+SHIPMENT_STATUS_DELIVERED: ShipmentStatus.ValueType  # 5
+"""Delivered to the buyer."""
+SHIPMENT_STATUS_FAILED_ATTEMPT: ShipmentStatus.ValueType  # 6
+"""A delivery attempt failed; the courier tries again."""
+SHIPMENT_STATUS_RETURNED_TO_SENDER: ShipmentStatus.ValueType  # 7
+"""Returned to the seller."""
+Global___ShipmentStatus: _TypeAlias = ShipmentStatus  # noqa: Y015
+
 @_typing.final
-class Note(_message.Message):
-    """Note is a short text and who wrote it."""
+class Courier(_message.Message):
+    """Courier is a delivery company toko books with."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    SERVICES_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """Stable code, e.g. "jne", "jnt", "sicepat", "anteraja", "gosend"."""
+    name: _builtins.str
+    """Display name, e.g. "JNE"."""
+    @_builtins.property
+    def services(self) -> _containers.RepeatedCompositeFieldContainer[Global___CourierService]:
+        """Its services."""
+
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        name: _builtins.str = ...,
+        services: _abc.Iterable[Global___CourierService] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "name", b"name", "services", b"services"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Courier: _TypeAlias = Courier  # noqa: Y015
+
+@_typing.final
+class CourierService(_message.Message):
+    """CourierService is one product of a courier, e.g. JNE REG."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    COD_SUPPORTED_FIELD_NUMBER: _builtins.int
+    SLOTTED_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """Code within the courier, e.g. "REG", "YES", "OKE", "EZ", "INSTANT", "SAMEDAY"."""
+    name: _builtins.str
+    """Display name, e.g. "JNE Reguler"."""
+    level: Global___ServiceLevel.ValueType
+    """How fast it is."""
+    cod_supported: _builtins.bool
+    """Whether it can collect cash on delivery."""
+    slotted: _builtins.bool
+    """Whether the buyer picks a delivery time slot (instant and same-day)."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        name: _builtins.str = ...,
+        level: Global___ServiceLevel.ValueType = ...,
+        cod_supported: _builtins.bool = ...,
+        slotted: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cod_supported", b"cod_supported", "code", b"code", "level", b"level", "name", b"name", "slotted", b"slotted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CourierService: _TypeAlias = CourierService  # noqa: Y015
+
+@_typing.final
+class Place(_message.Message):
+    """Place is where a parcel starts or ends, as precise as the courier needs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVINCE_FIELD_NUMBER: _builtins.int
+    CITY_FIELD_NUMBER: _builtins.int
+    DISTRICT_FIELD_NUMBER: _builtins.int
+    POSTAL_CODE_FIELD_NUMBER: _builtins.int
+    province: _builtins.str
+    """Province, e.g. "Jawa Barat"."""
+    city: _builtins.str
+    """City or regency, e.g. "Kota Bandung"."""
+    district: _builtins.str
+    """District (kecamatan); needed at the destination."""
+    postal_code: _builtins.str
+    """Five-digit postal code."""
+    def __init__(
+        self,
+        *,
+        province: _builtins.str = ...,
+        city: _builtins.str = ...,
+        district: _builtins.str = ...,
+        postal_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["city", b"city", "district", b"district", "postal_code", b"postal_code", "province", b"province"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Place: _TypeAlias = Place  # noqa: Y015
+
+@_typing.final
+class ParcelItem(_message.Message):
+    """ParcelItem is one line of what goes in the parcel."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEIGHT_GRAMS_FIELD_NUMBER: _builtins.int
+    LENGTH_MM_FIELD_NUMBER: _builtins.int
+    WIDTH_MM_FIELD_NUMBER: _builtins.int
+    HEIGHT_MM_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    UNIT_VALUE_FIELD_NUMBER: _builtins.int
+    weight_grams: _builtins.int
+    """Packed weight of one unit in grams, 1 to 50,000."""
+    length_mm: _builtins.int
+    """Packed length of one unit in millimetres, 0 (unknown) to 2,000."""
+    width_mm: _builtins.int
+    """Packed width of one unit in millimetres, 0 to 2,000."""
+    height_mm: _builtins.int
+    """Packed height of one unit in millimetres, 0 to 2,000."""
+    quantity: _builtins.int
+    """Units, 1 to 999."""
+    @_builtins.property
+    def unit_value(self) -> _money_pb2.Money:
+        """Value of one unit, for insurance and COD."""
+
+    def __init__(
+        self,
+        *,
+        weight_grams: _builtins.int = ...,
+        length_mm: _builtins.int = ...,
+        width_mm: _builtins.int = ...,
+        height_mm: _builtins.int = ...,
+        quantity: _builtins.int = ...,
+        unit_value: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["unit_value", b"unit_value"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["height_mm", b"height_mm", "length_mm", b"length_mm", "quantity", b"quantity", "unit_value", b"unit_value", "weight_grams", b"weight_grams", "width_mm", b"width_mm"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ParcelItem: _TypeAlias = ParcelItem  # noqa: Y015
+
+@_typing.final
+class ShippingRate(_message.Message):
+    """ShippingRate is one courier service's price for one parcel on one route."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
-    TEXT_FIELD_NUMBER: _builtins.int
-    AUTHOR_ID_FIELD_NUMBER: _builtins.int
-    CREATE_TIME_FIELD_NUMBER: _builtins.int
-    SEEN_TIME_FIELD_NUMBER: _builtins.int
+    COURIER_FIELD_NUMBER: _builtins.int
+    SERVICE_FIELD_NUMBER: _builtins.int
+    SERVICE_NAME_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    CHARGEABLE_WEIGHT_GRAMS_FIELD_NUMBER: _builtins.int
+    ETD_MIN_DAYS_FIELD_NUMBER: _builtins.int
+    ETD_MAX_DAYS_FIELD_NUMBER: _builtins.int
+    COD_AVAILABLE_FIELD_NUMBER: _builtins.int
+    INSURANCE_FEE_FIELD_NUMBER: _builtins.int
+    SLOTTED_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    ORIGIN_FIELD_NUMBER: _builtins.int
+    DESTINATION_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Id of the note (UUIDv7)."""
-    text: _builtins.str
-    """The text, 1 to 500 characters after trimming."""
-    author_id: _builtins.str
-    """Who wrote it: the subject of the writer's token."""
+    """Id to cite at checkout while the rate holds."""
+    courier: _builtins.str
+    """Courier code."""
+    service: _builtins.str
+    """Service code."""
+    service_name: _builtins.str
+    """Display name, e.g. "JNE Reguler"."""
+    level: Global___ServiceLevel.ValueType
+    """Its level."""
+    chargeable_weight_grams: _builtins.int
+    """The weight charged, after volumetric weight and the courier's rounding."""
+    etd_min_days: _builtins.int
+    """Fewest days to deliver (0 for same day)."""
+    etd_max_days: _builtins.int
+    """Most days to deliver."""
+    cod_available: _builtins.bool
+    """Whether cash on delivery is possible on this route."""
+    slotted: _builtins.bool
+    """Whether the buyer must pick a delivery slot."""
     @_builtins.property
-    def create_time(self) -> _timestamp_pb2.Timestamp:
-        """When it was written."""
+    def price(self) -> _money_pb2.Money:
+        """What the buyer pays for shipping."""
 
     @_builtins.property
-    def seen_time(self) -> _timestamp_pb2.Timestamp:
-        """When the service's own consumer of NoteCreated saw it; unset until then."""
+    def insurance_fee(self) -> _money_pb2.Money:
+        """Fee to insure the parcel's value; zero when the courier does not insure."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """Until when the rate holds."""
+
+    @_builtins.property
+    def origin(self) -> Global___Place:
+        """The route it prices."""
+
+    @_builtins.property
+    def destination(self) -> Global___Place:
+        """The route it prices."""
 
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
-        text: _builtins.str = ...,
-        author_id: _builtins.str = ...,
+        courier: _builtins.str = ...,
+        service: _builtins.str = ...,
+        service_name: _builtins.str = ...,
+        level: Global___ServiceLevel.ValueType = ...,
+        price: _money_pb2.Money | None = ...,
+        chargeable_weight_grams: _builtins.int = ...,
+        etd_min_days: _builtins.int = ...,
+        etd_max_days: _builtins.int = ...,
+        cod_available: _builtins.bool = ...,
+        insurance_fee: _money_pb2.Money | None = ...,
+        slotted: _builtins.bool = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        origin: Global___Place | None = ...,
+        destination: Global___Place | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["destination", b"destination", "expire_time", b"expire_time", "insurance_fee", b"insurance_fee", "origin", b"origin", "price", b"price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chargeable_weight_grams", b"chargeable_weight_grams", "cod_available", b"cod_available", "courier", b"courier", "destination", b"destination", "etd_max_days", b"etd_max_days", "etd_min_days", b"etd_min_days", "expire_time", b"expire_time", "id", b"id", "insurance_fee", b"insurance_fee", "level", b"level", "origin", b"origin", "price", b"price", "service", b"service", "service_name", b"service_name", "slotted", b"slotted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShippingRate: _TypeAlias = ShippingRate  # noqa: Y015
+
+@_typing.final
+class DeliverySlot(_message.Message):
+    """DeliverySlot is a window an instant or same-day courier delivers in."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    CAPACITY_LEFT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Id to cite at checkout."""
+    capacity_left: _builtins.int
+    """Deliveries still possible in it; a full slot is refused."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Start of the window."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """End of the window."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        capacity_left: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity_left", b"capacity_left", "end_time", b"end_time", "id", b"id", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliverySlot: _TypeAlias = DeliverySlot  # noqa: Y015
+
+@_typing.final
+class Shipment(_message.Message):
+    """Shipment is an order's parcel on its way."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    COURIER_FIELD_NUMBER: _builtins.int
+    SERVICE_FIELD_NUMBER: _builtins.int
+    WAYBILL_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    TRACKING_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    SLOT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Shipment id."""
+    order_id: _builtins.str
+    """The order it carries."""
+    shop_id: _builtins.str
+    """The shop sending it."""
+    buyer_id: _builtins.str
+    """The buyer receiving it."""
+    courier: _builtins.str
+    """Courier code."""
+    service: _builtins.str
+    """Service code."""
+    waybill: _builtins.str
+    """The courier's waybill number (AWB / resi)."""
+    status: Global___ShipmentStatus.ValueType
+    """Where it is."""
+    @_builtins.property
+    def tracking(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrackingEvent]:
+        """Every status it went through, oldest first."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was booked."""
+
+    @_builtins.property
+    def slot(self) -> Global___DeliverySlot:
+        """The delivery slot, for slotted services."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        shop_id: _builtins.str = ...,
+        buyer_id: _builtins.str = ...,
+        courier: _builtins.str = ...,
+        service: _builtins.str = ...,
+        waybill: _builtins.str = ...,
+        status: Global___ShipmentStatus.ValueType = ...,
+        tracking: _abc.Iterable[Global___TrackingEvent] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
-        seen_time: _timestamp_pb2.Timestamp | None = ...,
+        slot: Global___DeliverySlot | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "seen_time", b"seen_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "slot", b"slot"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "create_time", b"create_time", "id", b"id", "seen_time", b"seen_time", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "courier", b"courier", "create_time", b"create_time", "id", b"id", "order_id", b"order_id", "service", b"service", "shop_id", b"shop_id", "slot", b"slot", "status", b"status", "tracking", b"tracking", "waybill", b"waybill"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___Note: _TypeAlias = Note  # noqa: Y015
+Global___Shipment: _TypeAlias = Shipment  # noqa: Y015
 
 @_typing.final
-class CreateNoteRequest(_message.Message):
-    """CreateNoteRequest carries the note to write."""
+class TrackingEvent(_message.Message):
+    """TrackingEvent is one status report from the courier."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    EVENT_TIME_FIELD_NUMBER: _builtins.int
+    status: Global___ShipmentStatus.ValueType
+    """The normalised status."""
+    description: _builtins.str
+    """The courier's own words, e.g. "SHIPMENT RECEIVED BY JNE COUNTER OFFICER AT [BANDUNG]"."""
+    location: _builtins.str
+    """Where, as the courier reports it."""
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note; only its text is read."""
+    def event_time(self) -> _timestamp_pb2.Timestamp:
+        """When it happened, as the courier reports it."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        status: Global___ShipmentStatus.ValueType = ...,
+        description: _builtins.str = ...,
+        location: _builtins.str = ...,
+        event_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "event_time", b"event_time", "location", b"location", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___CreateNoteRequest: _TypeAlias = CreateNoteRequest  # noqa: Y015
+Global___TrackingEvent: _TypeAlias = TrackingEvent  # noqa: Y015
 
 @_typing.final
-class CreateNoteResponse(_message.Message):
-    """CreateNoteResponse carries the note as written."""
+class ListCouriersRequest(_message.Message):
+    """Request of ListCouriers."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCouriersRequest: _TypeAlias = ListCouriersRequest  # noqa: Y015
+
+@_typing.final
+class ListCouriersResponse(_message.Message):
+    """Response of ListCouriers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURIERS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note written."""
+    def couriers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Courier]:
+        """Every courier toko books with."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        couriers: _abc.Iterable[Global___Courier] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["couriers", b"couriers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___CreateNoteResponse: _TypeAlias = CreateNoteResponse  # noqa: Y015
+Global___ListCouriersResponse: _TypeAlias = ListCouriersResponse  # noqa: Y015
 
 @_typing.final
-class GetNoteRequest(_message.Message):
-    """GetNoteRequest names the note to read."""
+class QuoteShippingRatesRequest(_message.Message):
+    """Request of QuoteShippingRates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORIGIN_FIELD_NUMBER: _builtins.int
+    DESTINATION_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    COD_FIELD_NUMBER: _builtins.int
+    COURIERS_FIELD_NUMBER: _builtins.int
+    cod: _builtins.bool
+    """Only rates that can collect cash on delivery."""
+    @_builtins.property
+    def origin(self) -> Global___Place:
+        """Where the parcel starts: the shop's warehouse city."""
+
+    @_builtins.property
+    def destination(self) -> Global___Place:
+        """Where it goes: the buyer's address."""
+
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___ParcelItem]:
+        """What goes in it, 1 to 100 lines."""
+
+    @_builtins.property
+    def couriers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only these couriers; every courier when empty."""
+
+    def __init__(
+        self,
+        *,
+        origin: Global___Place | None = ...,
+        destination: Global___Place | None = ...,
+        items: _abc.Iterable[Global___ParcelItem] | None = ...,
+        cod: _builtins.bool = ...,
+        couriers: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["destination", b"destination", "origin", b"origin"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cod", b"cod", "couriers", b"couriers", "destination", b"destination", "items", b"items", "origin", b"origin"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuoteShippingRatesRequest: _TypeAlias = QuoteShippingRatesRequest  # noqa: Y015
+
+@_typing.final
+class QuoteShippingRatesResponse(_message.Message):
+    """Response of QuoteShippingRates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RATES_FIELD_NUMBER: _builtins.int
+    ACTUAL_WEIGHT_GRAMS_FIELD_NUMBER: _builtins.int
+    VOLUMETRIC_WEIGHT_GRAMS_FIELD_NUMBER: _builtins.int
+    actual_weight_grams: _builtins.int
+    """The parcel's actual weight in grams."""
+    volumetric_weight_grams: _builtins.int
+    """Its volumetric weight in grams (L×W×H/6000, in cm and kg)."""
+    @_builtins.property
+    def rates(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShippingRate]:
+        """Rates, cheapest first; empty when no courier serves the route."""
+
+    def __init__(
+        self,
+        *,
+        rates: _abc.Iterable[Global___ShippingRate] | None = ...,
+        actual_weight_grams: _builtins.int = ...,
+        volumetric_weight_grams: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_weight_grams", b"actual_weight_grams", "rates", b"rates", "volumetric_weight_grams", b"volumetric_weight_grams"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuoteShippingRatesResponse: _TypeAlias = QuoteShippingRatesResponse  # noqa: Y015
+
+@_typing.final
+class GetShippingRateRequest(_message.Message):
+    """Request of GetShippingRate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RATE_ID_FIELD_NUMBER: _builtins.int
+    rate_id: _builtins.str
+    """The rate's id."""
+    def __init__(
+        self,
+        *,
+        rate_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rate_id", b"rate_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetShippingRateRequest: _TypeAlias = GetShippingRateRequest  # noqa: Y015
+
+@_typing.final
+class GetShippingRateResponse(_message.Message):
+    """Response of GetShippingRate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rate(self) -> Global___ShippingRate:
+        """The rate."""
+
+    def __init__(
+        self,
+        *,
+        rate: Global___ShippingRate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rate", b"rate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rate", b"rate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetShippingRateResponse: _TypeAlias = GetShippingRateResponse  # noqa: Y015
+
+@_typing.final
+class ListDeliverySlotsRequest(_message.Message):
+    """Request of ListDeliverySlots."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURIER_FIELD_NUMBER: _builtins.int
+    SERVICE_FIELD_NUMBER: _builtins.int
+    CITY_FIELD_NUMBER: _builtins.int
+    DATE_FIELD_NUMBER: _builtins.int
+    courier: _builtins.str
+    """Courier code."""
+    service: _builtins.str
+    """Service code; a slotted one."""
+    city: _builtins.str
+    """The origin city."""
+    date: _builtins.str
+    """The day, "YYYY-MM-DD" in Western Indonesian Time; today when empty."""
+    def __init__(
+        self,
+        *,
+        courier: _builtins.str = ...,
+        service: _builtins.str = ...,
+        city: _builtins.str = ...,
+        date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["city", b"city", "courier", b"courier", "date", b"date", "service", b"service"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeliverySlotsRequest: _TypeAlias = ListDeliverySlotsRequest  # noqa: Y015
+
+@_typing.final
+class ListDeliverySlotsResponse(_message.Message):
+    """Response of ListDeliverySlots."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLOTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def slots(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeliverySlot]:
+        """The slots of the day, earliest first."""
+
+    def __init__(
+        self,
+        *,
+        slots: _abc.Iterable[Global___DeliverySlot] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["slots", b"slots"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeliverySlotsResponse: _TypeAlias = ListDeliverySlotsResponse  # noqa: Y015
+
+@_typing.final
+class CreateShipmentRequest(_message.Message):
+    """Request of CreateShipment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    RATE_ID_FIELD_NUMBER: _builtins.int
+    SENDER_FIELD_NUMBER: _builtins.int
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    COD_AMOUNT_FIELD_NUMBER: _builtins.int
+    SLOT_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order (one shipment per order)."""
+    shop_id: _builtins.str
+    """The shop sending it."""
+    buyer_id: _builtins.str
+    """The buyer receiving it."""
+    rate_id: _builtins.str
+    """The rate chosen at checkout (its courier and service; it may have expired since)."""
+    slot_id: _builtins.str
+    """The slot picked at checkout, for slotted services."""
+    @_builtins.property
+    def sender(self) -> Global___Contact:
+        """Sender's name, phone and street."""
+
+    @_builtins.property
+    def recipient(self) -> Global___Contact:
+        """Recipient's name, phone and street."""
+
+    @_builtins.property
+    def cod_amount(self) -> _money_pb2.Money:
+        """Cash to collect on delivery; zero unless COD."""
+
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        shop_id: _builtins.str = ...,
+        buyer_id: _builtins.str = ...,
+        rate_id: _builtins.str = ...,
+        sender: Global___Contact | None = ...,
+        recipient: Global___Contact | None = ...,
+        cod_amount: _money_pb2.Money | None = ...,
+        slot_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cod_amount", b"cod_amount", "recipient", b"recipient", "sender", b"sender"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "cod_amount", b"cod_amount", "order_id", b"order_id", "rate_id", b"rate_id", "recipient", b"recipient", "sender", b"sender", "shop_id", b"shop_id", "slot_id", b"slot_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateShipmentRequest: _TypeAlias = CreateShipmentRequest  # noqa: Y015
+
+@_typing.final
+class Contact(_message.Message):
+    """Contact is a person and where to find them."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    STREET_FIELD_NUMBER: _builtins.int
+    PLACE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Name."""
+    phone: _builtins.str
+    """Phone (E.164)."""
+    street: _builtins.str
+    """Street and number."""
+    @_builtins.property
+    def place(self) -> Global___Place:
+        """The place."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        street: _builtins.str = ...,
+        place: Global___Place | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["place", b"place"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "phone", b"phone", "place", b"place", "street", b"street"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Contact: _TypeAlias = Contact  # noqa: Y015
+
+@_typing.final
+class CreateShipmentResponse(_message.Message):
+    """Response of CreateShipment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHIPMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def shipment(self) -> Global___Shipment:
+        """The shipment, booked."""
+
+    def __init__(
+        self,
+        *,
+        shipment: Global___Shipment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["shipment", b"shipment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["shipment", b"shipment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateShipmentResponse: _TypeAlias = CreateShipmentResponse  # noqa: Y015
+
+@_typing.final
+class GetShipmentRequest(_message.Message):
+    """Request of GetShipment."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Id of the note."""
+    """Shipment id."""
     def __init__(
         self,
         *,
@@ -127,28 +838,28 @@ class GetNoteRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetNoteRequest: _TypeAlias = GetNoteRequest  # noqa: Y015
+Global___GetShipmentRequest: _TypeAlias = GetShipmentRequest  # noqa: Y015
 
 @_typing.final
-class GetNoteResponse(_message.Message):
-    """GetNoteResponse carries the note."""
+class GetShipmentResponse(_message.Message):
+    """Response of GetShipment."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    SHIPMENT_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note."""
+    def shipment(self) -> Global___Shipment:
+        """The shipment."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        shipment: Global___Shipment | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["shipment", b"shipment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["shipment", b"shipment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetNoteResponse: _TypeAlias = GetNoteResponse  # noqa: Y015
+Global___GetShipmentResponse: _TypeAlias = GetShipmentResponse  # noqa: Y015

@@ -26,7 +26,12 @@ if _version_not_supported:
 
 
 class ShippingServiceStub:
-    """ShippingService owns notes: short texts written by signed-in callers and read back by anyone.
+    """ShippingService owns couriers, shipping rates, delivery slots and shipments. Couriers are adapters,
+    each speaking its own company's HTTP API (served by the sandbox under `make up`); rates come from
+    the chargeable weight (the larger of the actual weight and L×W×H/6000, rounded up per the courier's
+    rule), the origin city and the destination. A quoted rate is kept under an id until it expires, so
+    checkout can cite it and pay exactly what was shown. Shipments are booked with the courier when
+    the seller ships, and tracked from the courier's signed webhooks (polling when they stop coming).
     """
 
     def __init__(self, channel):
@@ -35,31 +40,88 @@ class ShippingServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.CreateNote = channel.unary_unary(
-                '/toko.shipping.v1.ShippingService/CreateNote',
-                request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateNoteRequest.SerializeToString,
-                response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateNoteResponse.FromString,
+        self.ListCouriers = channel.unary_unary(
+                '/toko.shipping.v1.ShippingService/ListCouriers',
+                request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ListCouriersRequest.SerializeToString,
+                response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ListCouriersResponse.FromString,
                 _registered_method=True)
-        self.GetNote = channel.unary_unary(
-                '/toko.shipping.v1.ShippingService/GetNote',
-                request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetNoteRequest.SerializeToString,
-                response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetNoteResponse.FromString,
+        self.QuoteShippingRates = channel.unary_unary(
+                '/toko.shipping.v1.ShippingService/QuoteShippingRates',
+                request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.QuoteShippingRatesRequest.SerializeToString,
+                response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.QuoteShippingRatesResponse.FromString,
+                _registered_method=True)
+        self.GetShippingRate = channel.unary_unary(
+                '/toko.shipping.v1.ShippingService/GetShippingRate',
+                request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetShippingRateRequest.SerializeToString,
+                response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetShippingRateResponse.FromString,
+                _registered_method=True)
+        self.ListDeliverySlots = channel.unary_unary(
+                '/toko.shipping.v1.ShippingService/ListDeliverySlots',
+                request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ListDeliverySlotsRequest.SerializeToString,
+                response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ListDeliverySlotsResponse.FromString,
+                _registered_method=True)
+        self.CreateShipment = channel.unary_unary(
+                '/toko.shipping.v1.ShippingService/CreateShipment',
+                request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateShipmentRequest.SerializeToString,
+                response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateShipmentResponse.FromString,
+                _registered_method=True)
+        self.GetShipment = channel.unary_unary(
+                '/toko.shipping.v1.ShippingService/GetShipment',
+                request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetShipmentRequest.SerializeToString,
+                response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetShipmentResponse.FromString,
                 _registered_method=True)
 
 
 class ShippingServiceServicer:
-    """ShippingService owns notes: short texts written by signed-in callers and read back by anyone.
+    """ShippingService owns couriers, shipping rates, delivery slots and shipments. Couriers are adapters,
+    each speaking its own company's HTTP API (served by the sandbox under `make up`); rates come from
+    the chargeable weight (the larger of the actual weight and L×W×H/6000, rounded up per the courier's
+    rule), the origin city and the destination. A quoted rate is kept under an id until it expires, so
+    checkout can cite it and pay exactly what was shown. Shipments are booked with the courier when
+    the seller ships, and tracked from the courier's signed webhooks (polling when they stop coming).
     """
 
-    def CreateNote(self, request, context):
-        """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer.
+    def ListCouriers(self, request, context):
+        """ListCouriers lists the couriers and their services.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def GetNote(self, request, context):
-        """GetNote returns a note by id.
+    def QuoteShippingRates(self, request, context):
+        """QuoteShippingRates prices a parcel from an origin to a destination with every courier service
+        that serves the route, cheapest first. Each rate has an id checkout can cite until it expires.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetShippingRate(self, request, context):
+        """GetShippingRate returns a quoted rate by id while it has not expired.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeliverySlots(self, request, context):
+        """ListDeliverySlots lists the time slots an instant or same-day service offers from a city on a
+        date, with the capacity left in each.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateShipment(self, request, context):
+        """CreateShipment books a shipment with the courier of its rate (a waybill number, or a pickup) for
+        an order. Idempotent by order id: booking the same order again returns the first shipment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetShipment(self, request, context):
+        """GetShipment returns a shipment with its tracking history: to the order's buyer, the shop's
+        seller and admins.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -68,15 +130,35 @@ class ShippingServiceServicer:
 
 def add_ShippingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'CreateNote': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateNote,
-                    request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateNoteRequest.FromString,
-                    response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateNoteResponse.SerializeToString,
+            'ListCouriers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCouriers,
+                    request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ListCouriersRequest.FromString,
+                    response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ListCouriersResponse.SerializeToString,
             ),
-            'GetNote': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetNote,
-                    request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetNoteRequest.FromString,
-                    response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetNoteResponse.SerializeToString,
+            'QuoteShippingRates': grpc.unary_unary_rpc_method_handler(
+                    servicer.QuoteShippingRates,
+                    request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.QuoteShippingRatesRequest.FromString,
+                    response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.QuoteShippingRatesResponse.SerializeToString,
+            ),
+            'GetShippingRate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetShippingRate,
+                    request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetShippingRateRequest.FromString,
+                    response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetShippingRateResponse.SerializeToString,
+            ),
+            'ListDeliverySlots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeliverySlots,
+                    request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ListDeliverySlotsRequest.FromString,
+                    response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ListDeliverySlotsResponse.SerializeToString,
+            ),
+            'CreateShipment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateShipment,
+                    request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateShipmentRequest.FromString,
+                    response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateShipmentResponse.SerializeToString,
+            ),
+            'GetShipment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetShipment,
+                    request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetShipmentRequest.FromString,
+                    response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetShipmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,11 +169,16 @@ def add_ShippingServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ShippingService:
-    """ShippingService owns notes: short texts written by signed-in callers and read back by anyone.
+    """ShippingService owns couriers, shipping rates, delivery slots and shipments. Couriers are adapters,
+    each speaking its own company's HTTP API (served by the sandbox under `make up`); rates come from
+    the chargeable weight (the larger of the actual weight and L×W×H/6000, rounded up per the courier's
+    rule), the origin city and the destination. A quoted rate is kept under an id until it expires, so
+    checkout can cite it and pay exactly what was shown. Shipments are booked with the courier when
+    the seller ships, and tracked from the courier's signed webhooks (polling when they stop coming).
     """
 
     @staticmethod
-    def CreateNote(request,
+    def ListCouriers(request,
             target,
             options=(),
             channel_credentials=None,
@@ -104,9 +191,9 @@ class ShippingService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/toko.shipping.v1.ShippingService/CreateNote',
-            toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateNoteRequest.SerializeToString,
-            toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateNoteResponse.FromString,
+            '/toko.shipping.v1.ShippingService/ListCouriers',
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.ListCouriersRequest.SerializeToString,
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.ListCouriersResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -118,7 +205,7 @@ class ShippingService:
             _registered_method=True)
 
     @staticmethod
-    def GetNote(request,
+    def QuoteShippingRates(request,
             target,
             options=(),
             channel_credentials=None,
@@ -131,9 +218,117 @@ class ShippingService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/toko.shipping.v1.ShippingService/GetNote',
-            toko_dot_shipping_dot_v1_dot_shipping__pb2.GetNoteRequest.SerializeToString,
-            toko_dot_shipping_dot_v1_dot_shipping__pb2.GetNoteResponse.FromString,
+            '/toko.shipping.v1.ShippingService/QuoteShippingRates',
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.QuoteShippingRatesRequest.SerializeToString,
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.QuoteShippingRatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetShippingRate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.shipping.v1.ShippingService/GetShippingRate',
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.GetShippingRateRequest.SerializeToString,
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.GetShippingRateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeliverySlots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.shipping.v1.ShippingService/ListDeliverySlots',
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.ListDeliverySlotsRequest.SerializeToString,
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.ListDeliverySlotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateShipment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.shipping.v1.ShippingService/CreateShipment',
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateShipmentRequest.SerializeToString,
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateShipmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetShipment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.shipping.v1.ShippingService/GetShipment',
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.GetShipmentRequest.SerializeToString,
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.GetShipmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,44 +27,134 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ShippingServiceStub:
-    """ShippingService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """ShippingService owns couriers, shipping rates, delivery slots and shipments. Couriers are adapters,
+    each speaking its own company's HTTP API (served by the sandbox under `make up`); rates come from
+    the chargeable weight (the larger of the actual weight and L×W×H/6000, rounded up per the courier's
+    rule), the origin city and the destination. A quoted rate is kept under an id until it expires, so
+    checkout can cite it and pay exactly what was shown. Shipments are booked with the courier when
+    the seller ships, and tracked from the courier's signed webhooks (polling when they stop coming).
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ShippingServiceAsyncStub: ...
-    CreateNote: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.CreateNoteRequest, _shipping_pb2.CreateNoteResponse]
-    """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
-    GetNote: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.GetNoteRequest, _shipping_pb2.GetNoteResponse]
-    """GetNote returns a note by id."""
+    ListCouriers: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.ListCouriersRequest, _shipping_pb2.ListCouriersResponse]
+    """ListCouriers lists the couriers and their services."""
+    QuoteShippingRates: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.QuoteShippingRatesRequest, _shipping_pb2.QuoteShippingRatesResponse]
+    """QuoteShippingRates prices a parcel from an origin to a destination with every courier service
+    that serves the route, cheapest first. Each rate has an id checkout can cite until it expires.
+    """
+    GetShippingRate: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.GetShippingRateRequest, _shipping_pb2.GetShippingRateResponse]
+    """GetShippingRate returns a quoted rate by id while it has not expired."""
+    ListDeliverySlots: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.ListDeliverySlotsRequest, _shipping_pb2.ListDeliverySlotsResponse]
+    """ListDeliverySlots lists the time slots an instant or same-day service offers from a city on a
+    date, with the capacity left in each.
+    """
+    CreateShipment: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.CreateShipmentRequest, _shipping_pb2.CreateShipmentResponse]
+    """CreateShipment books a shipment with the courier of its rate (a waybill number, or a pickup) for
+    an order. Idempotent by order id: booking the same order again returns the first shipment.
+    """
+    GetShipment: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.GetShipmentRequest, _shipping_pb2.GetShipmentResponse]
+    """GetShipment returns a shipment with its tracking history: to the order's buyer, the shop's
+    seller and admins.
+    """
 
 @_typing.type_check_only
 class ShippingServiceAsyncStub(ShippingServiceStub):
-    """ShippingService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """ShippingService owns couriers, shipping rates, delivery slots and shipments. Couriers are adapters,
+    each speaking its own company's HTTP API (served by the sandbox under `make up`); rates come from
+    the chargeable weight (the larger of the actual weight and L×W×H/6000, rounded up per the courier's
+    rule), the origin city and the destination. A quoted rate is kept under an id until it expires, so
+    checkout can cite it and pay exactly what was shown. Shipments are booked with the courier when
+    the seller ships, and tracked from the courier's signed webhooks (polling when they stop coming).
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateNote: _aio.UnaryUnaryMultiCallable[_shipping_pb2.CreateNoteRequest, _shipping_pb2.CreateNoteResponse]  # type: ignore[assignment]
-    """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
-    GetNote: _aio.UnaryUnaryMultiCallable[_shipping_pb2.GetNoteRequest, _shipping_pb2.GetNoteResponse]  # type: ignore[assignment]
-    """GetNote returns a note by id."""
+    ListCouriers: _aio.UnaryUnaryMultiCallable[_shipping_pb2.ListCouriersRequest, _shipping_pb2.ListCouriersResponse]  # type: ignore[assignment]
+    """ListCouriers lists the couriers and their services."""
+    QuoteShippingRates: _aio.UnaryUnaryMultiCallable[_shipping_pb2.QuoteShippingRatesRequest, _shipping_pb2.QuoteShippingRatesResponse]  # type: ignore[assignment]
+    """QuoteShippingRates prices a parcel from an origin to a destination with every courier service
+    that serves the route, cheapest first. Each rate has an id checkout can cite until it expires.
+    """
+    GetShippingRate: _aio.UnaryUnaryMultiCallable[_shipping_pb2.GetShippingRateRequest, _shipping_pb2.GetShippingRateResponse]  # type: ignore[assignment]
+    """GetShippingRate returns a quoted rate by id while it has not expired."""
+    ListDeliverySlots: _aio.UnaryUnaryMultiCallable[_shipping_pb2.ListDeliverySlotsRequest, _shipping_pb2.ListDeliverySlotsResponse]  # type: ignore[assignment]
+    """ListDeliverySlots lists the time slots an instant or same-day service offers from a city on a
+    date, with the capacity left in each.
+    """
+    CreateShipment: _aio.UnaryUnaryMultiCallable[_shipping_pb2.CreateShipmentRequest, _shipping_pb2.CreateShipmentResponse]  # type: ignore[assignment]
+    """CreateShipment books a shipment with the courier of its rate (a waybill number, or a pickup) for
+    an order. Idempotent by order id: booking the same order again returns the first shipment.
+    """
+    GetShipment: _aio.UnaryUnaryMultiCallable[_shipping_pb2.GetShipmentRequest, _shipping_pb2.GetShipmentResponse]  # type: ignore[assignment]
+    """GetShipment returns a shipment with its tracking history: to the order's buyer, the shop's
+    seller and admins.
+    """
 
 class ShippingServiceServicer(metaclass=_abc_1.ABCMeta):
-    """ShippingService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """ShippingService owns couriers, shipping rates, delivery slots and shipments. Couriers are adapters,
+    each speaking its own company's HTTP API (served by the sandbox under `make up`); rates come from
+    the chargeable weight (the larger of the actual weight and L×W×H/6000, rounded up per the courier's
+    rule), the origin city and the destination. A quoted rate is kept under an id until it expires, so
+    checkout can cite it and pay exactly what was shown. Shipments are booked with the courier when
+    the seller ships, and tracked from the courier's signed webhooks (polling when they stop coming).
+    """
 
     @_abc_1.abstractmethod
-    def CreateNote(
+    def ListCouriers(
         self,
-        request: _shipping_pb2.CreateNoteRequest,
+        request: _shipping_pb2.ListCouriersRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_shipping_pb2.CreateNoteResponse, _abc.Awaitable[_shipping_pb2.CreateNoteResponse]]:
-        """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
+    ) -> _typing.Union[_shipping_pb2.ListCouriersResponse, _abc.Awaitable[_shipping_pb2.ListCouriersResponse]]:
+        """ListCouriers lists the couriers and their services."""
 
     @_abc_1.abstractmethod
-    def GetNote(
+    def QuoteShippingRates(
         self,
-        request: _shipping_pb2.GetNoteRequest,
+        request: _shipping_pb2.QuoteShippingRatesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_shipping_pb2.GetNoteResponse, _abc.Awaitable[_shipping_pb2.GetNoteResponse]]:
-        """GetNote returns a note by id."""
+    ) -> _typing.Union[_shipping_pb2.QuoteShippingRatesResponse, _abc.Awaitable[_shipping_pb2.QuoteShippingRatesResponse]]:
+        """QuoteShippingRates prices a parcel from an origin to a destination with every courier service
+        that serves the route, cheapest first. Each rate has an id checkout can cite until it expires.
+        """
+
+    @_abc_1.abstractmethod
+    def GetShippingRate(
+        self,
+        request: _shipping_pb2.GetShippingRateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_shipping_pb2.GetShippingRateResponse, _abc.Awaitable[_shipping_pb2.GetShippingRateResponse]]:
+        """GetShippingRate returns a quoted rate by id while it has not expired."""
+
+    @_abc_1.abstractmethod
+    def ListDeliverySlots(
+        self,
+        request: _shipping_pb2.ListDeliverySlotsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_shipping_pb2.ListDeliverySlotsResponse, _abc.Awaitable[_shipping_pb2.ListDeliverySlotsResponse]]:
+        """ListDeliverySlots lists the time slots an instant or same-day service offers from a city on a
+        date, with the capacity left in each.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateShipment(
+        self,
+        request: _shipping_pb2.CreateShipmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_shipping_pb2.CreateShipmentResponse, _abc.Awaitable[_shipping_pb2.CreateShipmentResponse]]:
+        """CreateShipment books a shipment with the courier of its rate (a waybill number, or a pickup) for
+        an order. Idempotent by order id: booking the same order again returns the first shipment.
+        """
+
+    @_abc_1.abstractmethod
+    def GetShipment(
+        self,
+        request: _shipping_pb2.GetShipmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_shipping_pb2.GetShipmentResponse, _abc.Awaitable[_shipping_pb2.GetShipmentResponse]]:
+        """GetShipment returns a shipment with its tracking history: to the order's buyer, the shop's
+        seller and admins.
+        """
 
 def add_ShippingServiceServicer_to_server(servicer: ShippingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
