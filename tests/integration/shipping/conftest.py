@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import grpc
 import httpx
 import pytest
-from shipping_testkit import Eventually, shipping_settings
+from shipping_testkit import WEBHOOK_SECRET, Eventually, shipping_settings
 
 from toko.infra.netcheck import free_port
 from toko.infra.servers import InfraEndpoints
@@ -21,8 +21,6 @@ from toko.sandbox.settings import SandboxSettings
 from toko.services.shipping.bootstrap import build
 from toko.services.shipping.settings import ShippingSettings
 from toko.shipping.v1 import shipping_pb2_grpc
-
-WEBHOOK_SECRET = "test-courier-webhook-secret"
 
 
 @pytest.fixture(scope="module")

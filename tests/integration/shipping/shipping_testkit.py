@@ -18,6 +18,9 @@ Metadata = tuple[tuple[str, str], ...]
 # The ``eventually`` fixture: wait until an async condition holds.
 Eventually = Callable[..., Awaitable[None]]
 
+# The secret the in-process sandbox signs its courier webhooks with, and the service checks them with.
+WEBHOOK_SECRET = "test-courier-webhook-secret"
+
 
 def as_user(subject: str = "") -> Metadata:
     """Metadata of a signed-in buyer (a new one unless ``subject`` is given)."""

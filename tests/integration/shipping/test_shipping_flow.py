@@ -9,10 +9,9 @@ import uuid
 import grpc
 import httpx
 import orjson
-from shipping_testkit import Eventually, as_admin, as_seller, as_user, failure
+from shipping_testkit import WEBHOOK_SECRET, Eventually, as_admin, as_seller, as_user, failure
 from sqlalchemy import func, select
 
-from conftest import WEBHOOK_SECRET
 from toko.platform.db import Database
 from toko.platform.schema import outbox
 from toko.services.shipping.handlers.tracking import signature_of

@@ -10,9 +10,10 @@ from datetime import timedelta
 from toko.platform.cache import ReadThroughCache
 from toko.platform.clock import Clock, utcnow
 from toko.platform.db import Database, UnitOfWork
-from toko.services.shipping import domain, repository
+from toko.services.shipping import domain
 from toko.services.shipping.couriers.common import CourierApi, TrackReport
 from toko.services.shipping.mapping import shipment_to_proto
+from toko.services.shipping.repository import shipments as shipments_store
 from toko.shipping.v1 import events_pb2
 from toko.shipping.v1 import shipping_pb2 as pb
 
@@ -48,15 +49,15 @@ async def apply_report(
         log.warning("unknown courier status", extra={"courier": shipment.courier, "status": report.word})
         return None
     event = domain.TrackingEvent(reported, report.word, report.description, report.location, report.time)
-    if not await repository.add_tracking(uow.session, shipment.id, event):
+    if not await shipments_store.add_tracking(uow.session, shipment.id, event):
         return None
     now = utcnow()
     moved = domain.next_status(shipment.status, reported)
     if moved is None:
-        await repository.touch(uow.session, shipment.id, now)
+        await shipments_store.touch(uow.session, shipment.id, now)
         return None
-    await repository.set_status(uow.session, shipment.id, moved, now)
-    after = await repository.get_shipment(uow.session, shipment_id=shipment.id)
+    await shipments_store.set_status(uow.session, shipment.id, moved, now)
+    after = await shipments_store.get_shipment(uow.session, shipment_id=shipment.id)
     assert after is not None
     message = shipment_to_proto(after)
     uow.publish(

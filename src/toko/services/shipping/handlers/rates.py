@@ -9,11 +9,12 @@ import orjson
 
 from toko.platform.errors import FailedPrecondition, NotFound
 from toko.platform.ids import new_id, require_id
-from toko.services.shipping import domain, repository
+from toko.services.shipping import domain
 from toko.services.shipping.couriers.common import CourierError, RouteAsk
 from toko.services.shipping.error_codes import ErrorCode
 from toko.services.shipping.handlers.common import SOURCE, Shipping, log
 from toko.services.shipping.mapping import courier_to_proto, rate_to_proto
+from toko.services.shipping.repository import rates as rates_store
 from toko.shipping.v1 import shipping_pb2 as pb
 
 
@@ -40,7 +41,7 @@ async def quote_rates(*, shipping: Shipping, query: domain.RateQuery) -> pb.Quot
         )
     rates = domain.cheapest_first(rates)
     async with shipping.database.unit_of_work(SOURCE) as uow:
-        await repository.add_rates(uow.session, rates)
+        await rates_store.add_rates(uow.session, rates)
         await uow.commit()
     return pb.QuoteShippingRatesResponse(
         rates=[rate_to_proto(rate) for rate in rates],
@@ -91,7 +92,7 @@ async def get_rate(*, shipping: Shipping, rate_id: str) -> pb.ShippingRate:
     """A quoted rate while it holds: NOT_FOUND for no such rate, FAILED_PRECONDITION once expired."""
     require_id(rate_id, "rate_id")
     async with shipping.database.single_reads() as session:
-        rate = await repository.get_rate(session, rate_id)
+        rate = await rates_store.get_rate(session, rate_id)
     if rate is None:
         raise NotFound(ErrorCode.RATE_NOT_FOUND, f"no shipping rate {rate_id}")
     if rate.expired(shipping.clock()):

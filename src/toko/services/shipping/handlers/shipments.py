@@ -14,11 +14,14 @@ from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.rules import Violation
 from toko.platform.text import checked_text
 from toko.platform.validation import invalid
-from toko.services.shipping import domain, repository
+from toko.services.shipping import domain
 from toko.services.shipping.couriers.common import BookingAsk, CourierRefused, CourierUnavailable
 from toko.services.shipping.error_codes import ErrorCode
 from toko.services.shipping.handlers.common import SOURCE, Shipping
 from toko.services.shipping.mapping import shipment_to_proto
+from toko.services.shipping.repository import rates as rates_store
+from toko.services.shipping.repository import shipments as shipments_store
+from toko.services.shipping.repository import slots as slots_store
 from toko.shipping.v1 import events_pb2
 from toko.shipping.v1 import shipping_pb2 as pb
 
@@ -122,12 +125,12 @@ async def create_shipment(
     except CourierUnavailable as exc:
         raise Unavailable(ErrorCode.COURIER_UNAVAILABLE, "the courier did not answer; retry") from exc
     async with shipping.database.unit_of_work(SOURCE) as uow:
-        if await repository.set_waybill(uow.session, shipment.id, waybill):
-            booked = await repository.get_shipment(uow.session, shipment_id=shipment.id)
+        if await shipments_store.set_waybill(uow.session, shipment.id, waybill):
+            booked = await shipments_store.get_shipment(uow.session, shipment_id=shipment.id)
             assert booked is not None
             uow.publish(events_pb2.ShipmentBooked(shipment=shipment_to_proto(booked)), subject=shipment.id)
         await uow.commit()
-        final = await repository.get_shipment(uow.session, shipment_id=shipment.id)
+        final = await shipments_store.get_shipment(uow.session, shipment_id=shipment.id)
     assert final is not None
     return shipment_to_proto(final)
 
@@ -135,9 +138,9 @@ async def create_shipment(
 async def _record(shipping: Shipping, command: CreateShipment) -> tuple[domain.Shipment, BookingAsk]:
     """The order's shipment, recorded now (its slot's place taken) unless it was before, and its booking."""
     async with shipping.database.unit_of_work(SOURCE) as uow:
-        existing = await repository.get_shipment(uow.session, order_id=command.order_id)
+        existing = await shipments_store.get_shipment(uow.session, order_id=command.order_id)
         if existing is None:
-            rate = await repository.get_rate(uow.session, command.rate_id)
+            rate = await rates_store.get_rate(uow.session, command.rate_id)
             if rate is None:
                 raise NotFound(ErrorCode.RATE_NOT_FOUND, f"no shipping rate {command.rate_id}")
             if command.cod_amount and not rate.cod_available:
@@ -168,16 +171,16 @@ async def _record(shipping: Shipping, command: CreateShipment) -> tuple[domain.S
                 cod_amount=command.cod_amount,
                 slot_id=slot.id if slot else "",
             )
-            if await repository.add_shipment(uow.session, shipment, _booking_document(booking)):
-                if slot is not None and not await repository.take_slot_place(uow.session, slot.id):
+            if await shipments_store.add_shipment(uow.session, shipment, _booking_document(booking)):
+                if slot is not None and not await slots_store.take_slot_place(uow.session, slot.id):
                     raise FailedPrecondition(ErrorCode.SLOT_FULL, "the delivery slot is full; pick another")
                 await uow.commit()
                 return shipment, booking
         # Booked before (or by a concurrent request that got there first): that shipment it is.
     async with shipping.database.single_reads() as session:
-        existing = await repository.get_shipment(session, order_id=command.order_id)
+        existing = await shipments_store.get_shipment(session, order_id=command.order_id)
         assert existing is not None
-        return existing, _booking_from(await repository.booking_of(session, existing.id))
+        return existing, _booking_from(await shipments_store.booking_of(session, existing.id))
 
 
 async def _slot_for(session: AsyncSession, rate: domain.Rate, slot_id: str) -> domain.Slot | None:
@@ -187,7 +190,7 @@ async def _slot_for(session: AsyncSession, rate: domain.Rate, slot_id: str) -> d
         raise InvalidArgument.field(
             "slot_id", f"{rate.service_name} needs a delivery slot", ErrorCode.SLOT_REQUIRED
         )
-    slot = await repository.get_slot(session, slot_id)
+    slot = await slots_store.get_slot(session, slot_id)
     if slot is None:
         raise NotFound(ErrorCode.SLOT_NOT_FOUND, f"no delivery slot {slot_id}")
     if (slot.courier, slot.service) != (rate.courier, rate.service):
@@ -221,7 +224,7 @@ async def get_shipment(*, shipping: Shipping, shipment_id: str, principal: Princ
     """A shipment for its buyer, its shop's seller and admins; NOT_FOUND for anyone else."""
     require_id(shipment_id, "id")
     async with shipping.database.sessions() as session:
-        shipment = await repository.get_shipment(session, shipment_id=shipment_id)
+        shipment = await shipments_store.get_shipment(session, shipment_id=shipment_id)
     if shipment is None or not shipment.visible_to(
         subject="" if principal.is_anonymous else principal.subject,
         manages_shop=principal.manages(shipment.shop_id),

@@ -8,11 +8,12 @@ from toko.platform.errors import InvalidArgument, Unavailable
 from toko.platform.rules import Violation
 from toko.platform.text import checked_text
 from toko.platform.validation import invalid
-from toko.services.shipping import domain, repository
+from toko.services.shipping import domain
 from toko.services.shipping.couriers.common import CourierError
 from toko.services.shipping.error_codes import ErrorCode
 from toko.services.shipping.handlers.common import SOURCE, Shipping
 from toko.services.shipping.mapping import slot_to_proto
+from toko.services.shipping.repository import slots as slots_store
 from toko.shipping.v1 import shipping_pb2 as pb
 
 # Slot days are Western Indonesian Time days.
@@ -65,6 +66,6 @@ async def list_slots(
         for o in offered
     ]
     async with shipping.database.unit_of_work(SOURCE) as uow:
-        known = await repository.upsert_slots(uow.session, slots)
+        known = await slots_store.upsert_slots(uow.session, slots)
         await uow.commit()
     return [slot_to_proto(slot) for slot in sorted(known, key=lambda slot: slot.starts_at)]

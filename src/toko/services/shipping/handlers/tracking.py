@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from toko.services.shipping import domain, repository
+from toko.services.shipping import domain
 from toko.services.shipping.couriers.common import CourierError, TrackReport
 from toko.services.shipping.error_codes import ErrorCode
 from toko.services.shipping.handlers.common import SOURCE, Shipping, apply_report, log
+from toko.services.shipping.repository import shipments as shipments_store
 
 MAX_EVENT_ID_LENGTH = 200
 
@@ -83,11 +84,11 @@ async def receive_webhook(*, shipping: Shipping, webhook: Webhook, secret: str, 
     """Verify a courier's webhook, keep it, and apply its report; ``WebhookRejected`` changes nothing."""
     waybill, report = verify(webhook, secret=secret, tolerance=tolerance, now=shipping.clock())
     async with shipping.database.unit_of_work(SOURCE) as uow:
-        shipment = await repository.shipment_by_waybill(uow.session, webhook.courier, waybill)
+        shipment = await shipments_store.shipment_by_waybill(uow.session, webhook.courier, waybill)
         if shipment is None:
             # Perhaps the booking that gave this waybill has not committed yet: the courier will retry.
             raise WebhookRejected(404, ErrorCode.UNKNOWN_WAYBILL, "no shipment has this waybill")
-        stored = await repository.record_webhook(
+        stored = await shipments_store.record_webhook(
             uow.session,
             courier=webhook.courier,
             event_id=webhook.event_id,
@@ -104,7 +105,7 @@ async def poll_quiet_shipments(*, shipping: Shipping, quiet_for: timedelta, limi
     """Ask the couriers about parcels on their way they have not reported on lately; how many were asked."""
     now = shipping.clock()
     async with shipping.database.unit_of_work(SOURCE) as uow:
-        claimed = await repository.claim_quiet_shipments(
+        claimed = await shipments_store.claim_quiet_shipments(
             uow.session, quiet_since=now - quiet_for, now=now, limit=limit
         )
         await uow.commit()
@@ -117,10 +118,10 @@ async def poll_quiet_shipments(*, shipping: Shipping, quiet_for: timedelta, limi
             )
             continue
         async with shipping.database.unit_of_work(SOURCE) as uow:
-            shipment = await repository.get_shipment(uow.session, shipment_id=shipment_id, lock=True)
+            shipment = await shipments_store.get_shipment(uow.session, shipment_id=shipment_id, lock=True)
             for report in reports:
                 assert shipment is not None
                 if await apply_report(uow, shipment, report) is not None:
-                    shipment = await repository.get_shipment(uow.session, shipment_id=shipment_id)
+                    shipment = await shipments_store.get_shipment(uow.session, shipment_id=shipment_id)
             await uow.commit()
     return len(claimed)
