@@ -6,7 +6,8 @@ A worker (``BackgroundWorker``) is a coroutine function taking the service's sto
 ``batch_worker`` repeats ``one_batch(batch_size)`` while batches come back full, then waits:
 ``interval`` after a round that found work, and after rounds that found none a wait that
 doubles up to ``idle_interval``, so an idle platform does not wake every second in every
-service. The wait is cut short when work is known to come due (``next_due``, seconds), when
+service. The wait is cut short when work is known to come due (``next_due``, seconds, asked after every
+round), when
 the process itself makes work (``wake``, an event its use cases set), or on stop. A failed
 round is logged and retried after ``interval``: a worker never dies of a dependency outage.
 Every replica may run the same worker when ``one_batch`` claims its rows with
@@ -79,8 +80,8 @@ def batch_worker(
 ) -> BackgroundWorker:
     """A worker running ``one_batch(batch_size)`` (which returns how much it did) as described above.
 
-    ``idle_interval`` defaults to ``interval`` (no back-off); ``next_due`` is asked after an idle
-    round and returns the seconds until work is known to come due, or None when none is.
+    ``idle_interval`` defaults to ``interval`` (no back-off); ``next_due`` is asked after each round
+    and returns the seconds until work is known to come due, or None when none is.
     """
     longest = max(interval, idle_interval or interval)
 
@@ -96,7 +97,9 @@ def batch_worker(
                         break
                 backoff = interval if done else min(backoff * 2, longest)
                 wait = backoff
-                if not done and next_due is not None:
+                # Asked after a busy round too: work due within the round's interval (a date turning at
+                # midnight) is done on time, not up to one interval late.
+                if next_due is not None:
                     due = await next_due()
                     if due is not None:
                         wait = min(wait, due)

@@ -72,6 +72,24 @@ async def test_work_known_to_come_due_and_a_wake_up_cut_the_wait_short() -> None
     await asyncio.wait_for(task, timeout=1.0)
 
 
+async def test_work_due_sooner_than_a_busy_rounds_interval_is_done_on_time() -> None:
+    # A busy round (work found) waits the short interval, unless work comes due sooner still: the lots
+    # of a date that turns a few seconds after a busy round are written off then, not an interval late.
+    rounds: list[float] = []
+
+    async def one_batch(limit: int) -> int:
+        rounds.append(time.monotonic())
+        return 1 if len(rounds) == 1 else 0
+
+    async def next_due() -> float | None:
+        return 0.1 if len(rounds) == 1 else None
+
+    await run_for(0.5, batch_worker(one_batch, what="test", batch_size=10, interval=30.0, next_due=next_due))
+
+    assert len(rounds) == 2
+    assert rounds[1] - rounds[0] < 0.4
+
+
 async def test_a_failing_round_is_retried_and_the_worker_lives_on() -> None:
     calls = 0
 
