@@ -13,6 +13,7 @@ from typing import Literal
 
 from toko.infra.ports import PortClaim
 from toko.infra.servers import InfraEndpoints
+from toko.platform.service_auth import ensure_service_secrets
 
 HOST = "127.0.0.1"
 UPSTREAMS_ENV = "TOKO_GATEWAY_UPSTREAMS"
@@ -207,16 +208,31 @@ def http_upstreams(specs: Sequence[ServiceSpec]) -> dict[str, str]:
 
 
 def auth_urls(specs: Sequence[ServiceSpec]) -> dict[str, str]:
-    """Where tokens are verified: the auth service's JWKS, for every process."""
+    """Where tokens are verified (auth's JWKS) and where services get their own, for every process."""
     auth = next((s for s in specs if s.name == "auth" and s.http_port), None)
     if auth is None:
         return {}
-    return {"TOKO_AUTH_JWKS_URL": f"http://{HOST}:{auth.http_port}/oauth2/jwks"}
+    return {
+        "TOKO_AUTH_JWKS_URL": f"http://{HOST}:{auth.http_port}/oauth2/jwks",
+        "TOKO_AUTH_TOKEN_URL": f"http://{HOST}:{auth.http_port}/oauth2/token",
+    }
 
 
 def upstreams(specs: Sequence[ServiceSpec]) -> dict[str, str]:
     """Proto service full name -> host:port of every gRPC service."""
     return {s.proto_service: s.address for s in specs if s.kind == "grpc" and s.proto_service}
+
+
+def credentials_dir(data_dir: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """Where the services' client secrets are: ``TOKO_SERVICE_CREDENTIALS_DIR``, or under the data dir."""
+    env = os.environ if environ is None else environ
+    configured = env.get("TOKO_SERVICE_CREDENTIALS_DIR")
+    return Path(configured) if configured else data_dir / "service-credentials"
+
+
+def ensure_credentials(specs: Sequence[ServiceSpec], data_dir: Path) -> list[str]:
+    """Give every gRPC service a client secret (``toko.platform.service_auth``) unless it has one."""
+    return ensure_service_secrets(credentials_dir(data_dir), [s.name for s in specs if s.kind == "grpc"])
 
 
 def service_env(
@@ -234,6 +250,7 @@ def service_env(
     env |= endpoints.as_env()
     env |= {
         "TOKO_DATA_DIR": str(data_dir),
+        "TOKO_SERVICE_CREDENTIALS_DIR": str(credentials_dir(data_dir, env)),
         spec.port_env: str(spec.port),
         "PYTHONUNBUFFERED": "1",  # lines reach the supervisor's log as they are written
     }

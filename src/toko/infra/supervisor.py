@@ -17,7 +17,7 @@ from toko.infra.probes import Probe, probe_grpc, probe_http
 from toko.infra.procs import die_with_parent, kill_group
 from toko.infra.seeding import SeedResult, run_seed_hooks
 from toko.infra.servers import InfraEndpoints, Infrastructure
-from toko.infra.services import SERVICES, ServiceSpec, service_env
+from toko.infra.services import SERVICES, ServiceSpec, ensure_credentials, service_env
 from toko.infra.state import ProcessEntry, RunState, remove_state, write_state
 
 
@@ -110,6 +110,7 @@ class Supervisor:
         """Start the servers, then every service in parallel (returns without waiting for health)."""
         # Blocking on purpose, on the loop's thread: the servers die with the thread that spawned them.
         self.infra.start(also_needed=[claim for spec in self.services for claim in spec.port_claims()])
+        ensure_credentials(self.services, self.infra.config.data_dir)
         self._started = True
         for spec in self.services:
             child = _Child(spec, self.env_for(spec))

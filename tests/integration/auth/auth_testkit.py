@@ -67,6 +67,7 @@ def auth_settings(
             "TOKO_REDIS_URL": infrastructure.redis_url,
             "TOKO_PUBLIC_BASE_URL": base,
             "TOKO_AUTH_JWKS_URL": f"{base}/oauth2/jwks",
+            "TOKO_AUTH_TOKEN_URL": f"{base}/oauth2/token",
             "TOKO_DATA_DIR": str(data_dir),
             "port": 0,
             "http_port": http_port,

@@ -71,15 +71,26 @@ def test_service_env_carries_the_platform_configuration(tmp_path: Path) -> None:
         "TOKO_NATS_URL": ENDPOINTS.nats_url,
         "TOKO_REDIS_URL": ENDPOINTS.redis_url,
         "TOKO_DATA_DIR": str(tmp_path),
+        # Each service's client secret for calls that take the role service (toko.platform.service_auth).
+        "TOKO_SERVICE_CREDENTIALS_DIR": str(tmp_path / "service-credentials"),
         "TOKO_PRODUCT_PORT": "50061",
         "PYTHONUNBUFFERED": "1",
         "TOKO_AUTH_JWKS_URL": "http://127.0.0.1:50064/oauth2/jwks",
+        "TOKO_AUTH_TOKEN_URL": "http://127.0.0.1:50064/oauth2/token",
         "TOKO_PUBLIC_BASE_URL": "http://127.0.0.1:8080",
         # Mail goes to the sandbox's SMTP server under `make up`.
         "TOKO_SMTP_URL": "smtp://127.0.0.1:2525",
         **{f"TOKO_{s.name.upper()}_ADDRESS": s.address for s in SERVICES if s.kind == "grpc"},
     }
     assert env["TOKO_USER_ADDRESS"] == "127.0.0.1:50062"
+    elsewhere = service_env(
+        product,
+        SERVICES,
+        ENDPOINTS,
+        data_dir=tmp_path,
+        base={"TOKO_SERVICE_CREDENTIALS_DIR": "/run/secrets/toko"},
+    )
+    assert elsewhere["TOKO_SERVICE_CREDENTIALS_DIR"] == "/run/secrets/toko"
     sandbox = service_env(find_service("sandbox"), SERVICES, ENDPOINTS, data_dir=tmp_path, base={})
     assert (sandbox["TOKO_SANDBOX_PORT"], sandbox["TOKO_SANDBOX_SMTP_PORT"]) == ("8025", "2525")
     assert not any("ADMIN_TOKEN" in name for name in env)

@@ -17,6 +17,7 @@ from toko.platform.grpc import GrpcService
 from toko.platform.outbox import OutboxRelay, ensure_streams
 from toko.platform.secrets import Sealer, derive_key, load_master_secret
 from toko.platform.service import ServiceApp
+from toko.platform.service_auth import read_service_secrets
 from toko.platform.workers import BackgroundWorker, batch_worker
 from toko.services.auth.accounts import Accounts, UserServiceAccounts
 from toko.services.auth.consumers import (
@@ -28,6 +29,7 @@ from toko.services.auth.consumers import (
 from toko.services.auth.domain import KeyPolicy
 from toko.services.auth.grpc_api import AuthServicer
 from toko.services.auth.handlers import SOURCE, Lifetimes, Provider
+from toko.services.auth.handlers.clients import register_service_clients
 from toko.services.auth.handlers.tokens import purge_expired
 from toko.services.auth.http.app import OAuthApp
 from toko.services.auth.http.asgi import HttpListener, bind_socket
@@ -102,6 +104,8 @@ async def build(settings: AuthSettings, *, accounts: Accounts | None = None) -> 
         issuer=issuer,
         lifetimes=lifetimes(settings),
     )
+    # Every service with a secret in the platform's credentials directory gets its client (role service).
+    await register_service_clients(provider=provider, secrets=read_service_secrets(settings.credentials_dir))
     sessions = Sessions(valkey, lifetime_seconds=settings.login_session_hours * 3600)
     web = OAuthApp(
         provider=provider,

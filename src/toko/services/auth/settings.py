@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
@@ -19,9 +17,6 @@ class AuthSettings(ServiceSettings):
     # The plain HTTP listener of the protocol endpoints and login pages (the gateway forwards to it).
     http_port: int = 50064
     database_name: str = "auth"
-    # The issuer, and the origin of every URL the provider prints, is ``public_base_url`` (the gateway's).
-    # Holds the provider's master secret (auth/secret.key) and the demo credentials file.
-    data_dir: Path = Field(default=Path(".toko"), validation_alias=AliasChoices("TOKO_DATA_DIR"))
     # The supervisor tells every process where each gRPC service listens (TOKO_<NAME>_ADDRESS).
     user_service_address: str = Field(
         default="127.0.0.1:50062",

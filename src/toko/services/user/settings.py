@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from toko.platform.settings import ServiceSettings
@@ -18,8 +15,6 @@ class UserSettings(ServiceSettings):
     port: int = 50062
     # A setting rather than a constant so that tests can give each module a fresh database.
     database_name: str = "user"
-    # The demo seed writes the demo accounts' passwords to <data_dir>/demo-credentials.json.
-    data_dir: Path = Field(default=Path(".toko"), validation_alias=AliasChoices("TOKO_DATA_DIR"))
     # Links in verification and reset emails point at ``public_base_url`` (the gateway's origin).
     email_verification_ttl_seconds: int = 24 * 3600
     password_reset_ttl_seconds: int = 3600

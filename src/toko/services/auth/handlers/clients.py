@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +13,7 @@ from toko.platform.errors import AlreadyExists, FieldViolation, InvalidArgument,
 from toko.platform.ids import new_id
 from toko.platform.pagination import Page, PageSpec, bad_page_token, decode_token, encode_token
 from toko.platform.rules import ValidationFailed, Violation
+from toko.platform.service_auth import client_id_of
 from toko.services.auth import domain
 from toko.services.auth.domain import Client, ClientSpec, hash_secret, new_secret
 from toko.services.auth.error_codes import ErrorCode
@@ -145,3 +146,41 @@ def _refused_registration(violations: Sequence[Violation]) -> InvalidArgument:
         (FieldViolation(v.field, v.description, v.reason) for v in violations),
         reason=ErrorCode.INVALID_CLIENT_TYPE if only_the_type else CommonReason.VALIDATION_FAILED,
     )
+
+
+async def register_service_clients(*, provider: Provider, secrets: Mapping[str, str]) -> list[str]:
+    """Register, or re-key, the confidential client ``service-<name>`` of each service's secret.
+
+    These clients carry the role ``service`` that no client registered through the API may have
+    (``domain.validate_client`` refuses it): only whoever holds the platform's service-credentials
+    directory can make one. Returns the client ids registered or re-keyed.
+    """
+    changed = []
+    for service, secret in sorted(secrets.items()):
+        client_id = client_id_of(service)
+        async with provider.database.unit_of_work(SOURCE) as uow:
+            repository = ClientRepository(uow.session)
+            existing = await repository.get_client(client_id)
+            if existing is None:
+                await repository.add_client(
+                    Client(
+                        client_id=client_id,
+                        name=f"toko {service} service",
+                        client_type=domain.ClientType.CONFIDENTIAL,
+                        secret_hash=hash_secret(secret),
+                        redirect_uris=(),
+                        post_logout_redirect_uris=(),
+                        allowed_scopes=(),
+                        grant_types=("client_credentials",),
+                        first_party=True,
+                        roles=("service",),
+                        created_at=provider.clock(),
+                    )
+                )
+            elif not existing.check_secret(secret):
+                await repository.set_client_secret(client_id, hash_secret(secret))
+            else:
+                continue
+            await uow.commit()
+        changed.append(client_id)
+    return changed
