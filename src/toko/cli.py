@@ -59,9 +59,25 @@ def up(
     bench: Annotated[
         bool, typer.Option("--bench", help="Also start the services only benchmarks use (echo).")
     ] = False,
+    json_stream: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print every log line of every service (JSON), not only what a person needs to see.",
+        ),
+    ] = False,
 ) -> None:
-    """Start the servers and every service in the foreground until Ctrl-C."""
-    supervisor = Supervisor(Infrastructure(_config(data_dir)), configured_services(bench=bench))
+    """Start the servers and every service in the foreground until Ctrl-C.
+
+    Each process's full log goes to the data directory's logs/<name>.log; the console shows processes
+    starting, healthy, exiting and restarting, and the services' warnings and errors.
+    """
+    supervisor = Supervisor(
+        Infrastructure(_config(data_dir)),
+        configured_services(bench=bench),
+        stream=json_stream,
+        colour=_colour_wanted(),
+    )
     try:
         code = asyncio.run(supervisor.run())
     except AlreadyRunningError as exc:
@@ -69,6 +85,11 @@ def up(
     except InfraError as exc:
         raise _fail(f"toko: {exc}") from None
     raise typer.Exit(code)
+
+
+def _colour_wanted() -> bool:
+    """Colour only on a terminal, and not when NO_COLOR is set (no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 @app.command()
@@ -178,7 +199,9 @@ def seed(data_dir: DataDirOption = None) -> None:
         return service_env(spec, configured_services(), endpoints, data_dir=config.data_dir)
 
     results = asyncio.run(
-        run_seed_hooks(configured_services(), env_for, layout.seed_file, typer.echo, force=True)
+        run_seed_hooks(
+            configured_services(), env_for, layout.seed_file, lambda m: typer.echo(f"seed: {m}"), force=True
+        )
     )
     for result in results:
         typer.echo(f"  {result.module}: {result.outcome} {result.detail}".rstrip())

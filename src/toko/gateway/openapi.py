@@ -31,7 +31,8 @@ _SCALARS: dict[int, Schema] = {
     _T.TYPE_DOUBLE: {**_FLOAT, "format": "double"},
     _T.TYPE_FLOAT: {**_FLOAT, "format": "float"},
     # Without an example, /docs fills a request body's integers with their minimum: a weight of
-    # -2147483648 grams. Every count, size and weight of ours is positive; 1 is valid for most.
+    # -2147483648 grams (and 64-bit ones with a string its pattern allows, a negative amount too).
+    # Every count, size, weight and amount of ours is positive; 1 is valid for most.
     _T.TYPE_INT32: {**_INT32, "example": 1},
     _T.TYPE_SINT32: {**_INT32, "example": 1},
     _T.TYPE_SFIXED32: {**_INT32, "example": 1},
@@ -44,6 +45,7 @@ _SCALARS: dict[int, Schema] = {
         "pattern": "^-?[0-9]{1,18}$",
         "minimum": _INT64_MIN,
         "maximum": _INT64_MAX,
+        "example": "1",
     },
     _T.TYPE_UINT64: {
         "type": ["string", "integer"],
@@ -51,6 +53,7 @@ _SCALARS: dict[int, Schema] = {
         "pattern": "^[0-9]{1,19}$",
         "minimum": 0,
         "maximum": 2**64 - 1,
+        "example": "1",
     },
     _T.TYPE_BOOL: {"type": "boolean"},
     _T.TYPE_STRING: {"type": "string"},

@@ -61,31 +61,46 @@ async def run_seed_hooks(
     seed_file: Path,
     echo: Callable[[str], None],
     *,
+    output: Callable[[str], None] | None = None,
     force: bool = False,
     seconds: float = 300.0,
 ) -> list[SeedResult]:
-    """Run every service's hooks in registry order; skip missing ones and, unless forced, finished ones."""
-    results: list[SeedResult] = []
-    for spec in specs:
+    """Run every service's hooks, the services' at once and each one's in order; skip missing ones and,
+    unless forced, finished ones. Results come in registry order.
+
+    ``echo`` gets what happens to each hook ("running …", "… failed …"), ``output`` each line a hook
+    prints (by default ``echo``ed as ``    seed | line``).
+    """
+    show = output or (lambda line: echo(f"    seed | {line}"))
+
+    async def run_hooks_of(spec: ServiceSpec) -> list[SeedResult]:
+        results: list[SeedResult] = []
         for module in spec.seed:
             if not force and module in load_seeded(seed_file):
                 results.append(SeedResult(spec.name, module, "done-before"))
             elif not hook_available(module):
-                echo(f"seed: {module} does not exist yet, skipped")
+                echo(f"{module} does not exist yet, skipped")
                 results.append(SeedResult(spec.name, module, "missing"))
             else:
-                echo(f"seed: running {module}")
-                code = await _run_hook(module, env_for(spec), echo, seconds)
+                echo(f"running {module}")
+                code = await _run_hook(module, env_for(spec), echo, show, seconds)
                 if code == 0:
                     mark_seeded(seed_file, module)
                     results.append(SeedResult(spec.name, module, "ran"))
                 else:
-                    echo(f"seed: {module} failed with exit code {code}; it will run again next start")
+                    echo(f"{module} failed with exit code {code}; it will run again next start")
                     results.append(SeedResult(spec.name, module, "failed", f"exit code {code}"))
-    return results
+        return results
+
+    # Services' seeds at once: each writes only its own service's database (through its own
+    # use cases), and the first start spent most of its time in them one after another.
+    per_service = await asyncio.gather(*(run_hooks_of(spec) for spec in specs))
+    return [result for results in per_service for result in results]
 
 
-async def _run_hook(module: str, env: dict[str, str], echo: Callable[[str], None], seconds: float) -> int:
+async def _run_hook(
+    module: str, env: dict[str, str], echo: Callable[[str], None], show: Callable[[str], None], seconds: float
+) -> int:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -102,13 +117,13 @@ async def _run_hook(module: str, env: dict[str, str], echo: Callable[[str], None
     async def pump() -> None:
         assert proc.stdout is not None
         async for line in proc.stdout:
-            echo(f"    seed | {line.decode(errors='replace').rstrip()}")
+            show(line.decode(errors="replace").rstrip())
 
     try:
         async with asyncio.timeout(seconds):
             await asyncio.gather(pump(), proc.wait())
     except TimeoutError:
-        echo(f"seed: {module} timed out after {seconds:.0f}s")
+        echo(f"{module} timed out after {seconds:.0f}s")
     finally:
         if proc.returncode is None:
             kill_group(proc.pid)

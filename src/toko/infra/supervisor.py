@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from toko.infra.console import Console, print_line
 from toko.infra.probes import Probe, probe_grpc, probe_http
 from toko.infra.procs import die_with_parent, kill_group
 from toko.infra.seeding import SeedResult, run_seed_hooks
@@ -48,11 +49,6 @@ class _Child:
     pump: asyncio.Task[None] | None = None
 
 
-def print_line(line: str) -> None:
-    """Default output: stdout, flushed (the supervisor often runs under a pipe)."""
-    print(line, flush=True)
-
-
 async def probe_service(spec: ServiceSpec, seconds: float = 1.0) -> Probe:
     """gRPC health (service "") for gRPC services, GET /healthz for HTTP ones."""
     if spec.kind == "http":
@@ -73,7 +69,11 @@ class Supervisor:
         stop_timeout: float = 10.0,
         health_timeout: float = 60.0,
         echo: Callable[[str], None] = print_line,
+        stream: bool = False,
+        colour: bool = False,
     ) -> None:
+        """``echo`` receives the console's lines: the person's view, or with ``stream`` every line of
+        every service (``toko up --json``); see ``toko.infra.console``."""
         self.infra = infra
         # By default what `make up` runs: the registry without the bench-only services.
         self.services = tuple(services if services is not None else (s for s in SERVICES if not s.bench_only))
@@ -81,7 +81,7 @@ class Supervisor:
         self._extra_env = dict(extra_env or {})
         self._stop_timeout = stop_timeout
         self._health_timeout = health_timeout
-        self._echo = echo
+        self._console = Console(echo, stream=stream, colour=colour)
         self._children: dict[str, _Child] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -128,7 +128,9 @@ class Supervisor:
             for spec, probe in zip(pending, await asyncio.gather(*map(probe_service, pending)), strict=True):
                 results[spec.name] = probe
                 if probe.healthy:
-                    self._echo(f"toko: {spec.name} healthy after {time.monotonic() - began:.1f}s")
+                    self._console.news(
+                        f"healthy after {time.monotonic() - began:.1f}s", name=spec.name, good=True
+                    )
             if all(p.healthy for p in results.values()) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.2)
@@ -137,7 +139,12 @@ class Supervisor:
     async def seed(self, *, force: bool = False) -> list[SeedResult]:
         """Run the seed hooks (once per data directory unless forced)."""
         return await run_seed_hooks(
-            self.services, self.env_for, self.infra.layout.seed_file, self._echo, force=force
+            self.services,
+            self.env_for,
+            self.infra.layout.seed_file,
+            lambda message: self._console.news(message, name="seed"),
+            output=self._seed_output,
+            force=force,
         )
 
     async def stop(self) -> None:
@@ -160,18 +167,22 @@ class Supervisor:
             loop.add_signal_handler(sig, self._stopping.set)
         try:
             await self.start()
-            self._echo(f"toko: servers ready, starting {len(self.services)} services")
+            self._console.news(f"servers ready, starting {len(self.services)} services")
             health = await self.wait_healthy()
             if self._stopping.is_set():
                 return 0
             unhealthy = [name for name, probe in health.items() if not probe.healthy]
             for name in unhealthy:
-                self._echo(f"toko: {name} is NOT healthy ({health[name].detail}); see {self._log_path(name)}")
+                self._console.news(
+                    f"is NOT healthy ({health[name].detail}); see {self._log_path(name)}",
+                    name=name,
+                    level="error",
+                )
             if not unhealthy:
                 await self.seed()
-            self._echo(self.banner())
+            self._console.block(self.banner())
             await self._stopping.wait()
-            self._echo("toko: stopping")
+            self._console.news("stopping")
             return 0
         finally:
             await self.stop()
@@ -196,9 +207,16 @@ class Supervisor:
             f"  {'nats':<9} {ep.nats_url}",
             f"  {'valkey':<9} {ep.redis_url}",
             *credentials_lines(self.infra.layout.credentials_file),
+            f"  logs of every process, in full (JSON lines): {self.infra.layout.logs_dir}/<name>.log",
             "Press Ctrl-C to stop.",
         ]
         return "\n".join(lines)
+
+    def _seed_output(self, line: str) -> None:
+        """A line a seed hook printed: into logs/seed.log, and to the console as a service's line."""
+        with self.infra.layout.log_file("seed").open("a") as log:
+            log.write(f"{line}\n")
+        self._console.output("seed", line)
 
     def _log_path(self, name: str) -> str:
         return str(self.infra.layout.log_file(name))
@@ -238,9 +256,11 @@ class Supervisor:
             delay = self.backoff.delay(child.streak)
             child.streak += 1
             child.restart_delays.append(delay)
-            self._echo(
-                f"toko: {name} {_describe_exit(code)} after {ran:.1f}s; restarting in {delay:.1f}s "
-                f"(restart #{len(child.restart_delays)}, exponential backoff)"
+            self._console.news(
+                f"{_describe_exit(code)} after {ran:.1f}s; restarting in {delay:.1f}s "
+                f"(restart #{len(child.restart_delays)}, exponential backoff); see {self._log_path(name)}",
+                name=name,
+                level="warning",
             )
             self._write_state()
             with contextlib.suppress(TimeoutError):
@@ -261,10 +281,11 @@ class Supervisor:
         child.proc = proc
         child.started_at = time.monotonic()
         child.pump = asyncio.create_task(self._pump(child.spec.name, proc, log_file.open("ab")))
+        self._console.news(f"started (pid {proc.pid})", name=child.spec.name)
         return proc
 
     async def _pump(self, name: str, proc: asyncio.subprocess.Process, log: IO[bytes]) -> None:
-        """Copy a service's output to its log file and, prefixed with its name, to our output."""
+        """Copy a service's output to its log file, and what the console shows of it to the console."""
         assert proc.stdout is not None
         with log:
             while True:
@@ -276,7 +297,7 @@ class Supervisor:
                     return
                 log.write(line)
                 log.flush()
-                self._echo(f"{name:>9} | {line.decode(errors='replace').rstrip()}")
+                self._console.output(name, line.decode(errors="replace"))
 
     async def _terminate(self, child: _Child) -> None:
         proc = child.proc
@@ -288,7 +309,11 @@ class Supervisor:
             try:
                 await asyncio.wait_for(proc.wait(), self._stop_timeout)
             except TimeoutError:
-                self._echo(f"toko: {child.spec.name} did not stop in {self._stop_timeout:.0f}s, killing it")
+                self._console.news(
+                    f"did not stop in {self._stop_timeout:.0f}s, killing it",
+                    name=child.spec.name,
+                    level="warning",
+                )
                 kill_group(proc.pid)
                 await proc.wait()
         kill_group(proc.pid)

@@ -246,6 +246,11 @@ async def stage_events(session: AsyncSession, events: Sequence[PendingEvent]) ->
         }
         for event in events
     ]
-    await session.execute(outbox.insert().values(rows))
+    if len(rows) == 1:
+        await session.execute(outbox.insert().values(rows))
+    else:
+        # Run once per row from one compiled statement: a multi-row VALUES is compiled anew for every
+        # count of rows, which cost the demo seed 2.5 s of its 22 (48 commits of 100 products).
+        await session.execute(outbox.insert(), rows)
     # PostgreSQL delivers a NOTIFY only when the transaction commits, and never after a rollback.
     await session.execute(_NOTIFY)

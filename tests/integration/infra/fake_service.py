@@ -32,6 +32,11 @@ async def serve() -> None:
     server.add_insecure_port(f"127.0.0.1:{os.environ['TOKO_FAKE_PORT']}")
     await server.start()
     print("fake: serving", flush=True)
+    # As a service's JSON log writes them: a request's line (for the log file only) and a warning.
+    print(
+        json.dumps({"level": "info", "service": "fake", "message": "http request", "route": "/"}), flush=True
+    )
+    print(json.dumps({"level": "warning", "service": "fake", "message": "disk almost full"}), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -66,7 +67,9 @@ async def test_a_crashing_service_is_restarted_with_exponential_backoff(
         # meanwhile by a connection to itself, say): it is restarted on the same schedule.
         assert delays[:2] == [0.1, 0.2], lines
         assert delays == BACKOFF[: len(delays)], lines
-        assert any("fake exited with code 3" in line and "restarting in 0.1s" in line for line in lines)
+        assert any(
+            "fake WARNING exited with code 3" in line and "restarting in 0.1s" in line for line in lines
+        )
 
         first = supervisor.pid("fake")
         assert first is not None
@@ -75,12 +78,39 @@ async def test_a_crashing_service_is_restarted_with_exponential_backoff(
         assert (await supervisor.wait_healthy(20))["fake"].healthy
         after_kill = supervisor.restart_delays("fake")
         assert after_kill[: len(delays) + 1] == BACKOFF[: len(delays) + 1], lines
-        assert any("fake was killed by SIGKILL" in line for line in lines)
+        assert any("fake WARNING was killed by SIGKILL" in line for line in lines)
         second = supervisor.pid("fake")
     finally:
         await supervisor.stop()
     assert alive_pids([first, second or 0]) == []
     assert not (tmp_path / "run" / "state.json").exists()
+
+
+async def test_the_console_shows_a_person_what_matters_and_the_log_file_keeps_everything(
+    infrastructure: InfraEndpoints, tmp_path: Path
+) -> None:
+    lines: list[str] = []
+    supervisor = _supervisor(
+        infrastructure, tmp_path, ServiceSpec("fake", "fake_service", free_port()), lines, 1
+    )
+    try:
+        await supervisor.start()
+        assert (await supervisor.wait_healthy(20))["fake"].healthy, lines
+        log = tmp_path / "logs" / "fake.log"
+        await wait_until(lambda: "disk almost full" in log.read_text(), what="the fake's warning in its log")
+    finally:
+        await supervisor.stop()
+
+    logged = log.read_text().splitlines()
+    shown = [line.split(" ", 1)[1] for line in lines]  # without the HH:MM:SS clock
+    assert '{"level": "info", "service": "fake", "message": "http request", "route": "/"}' in logged
+    assert "fake: crashing on start 1" in logged
+    assert re.fullmatch(r"fake started \(pid [0-9]+\)", shown[0])
+    assert any(line.startswith("fake WARNING exited with code 3 after ") for line in shown)
+    assert "fake fake: crashing on start 1" in shown
+    assert "fake WARNING disk almost full" in shown
+    assert not any("http request" in line for line in lines)
+    assert all(re.fullmatch(r"[0-2][0-9]:[0-5][0-9]:[0-6][0-9] .+", line) for line in lines), lines
 
 
 async def test_services_get_the_platform_env_and_seeds_run_once(

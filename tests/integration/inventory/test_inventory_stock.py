@@ -29,7 +29,7 @@ from sqlalchemy import select, text
 from toko.infra.servers import InfraEndpoints
 from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.db import Database
-from toko.platform.demo import SHOPS
+from toko.platform.demo import SHOPS, demo_sku_id
 from toko.platform.events import PendingEvent
 from toko.platform.outbox import ensure_streams
 from toko.product.v1 import events_pb2 as product_events
@@ -306,21 +306,28 @@ async def test_warehouses_belong_to_their_shop_and_fulfilment_centres_to_admins(
     assert nameless == (INVALID, "INVALID_WAREHOUSE_NAME", ["name"])
 
 
-async def test_new_skus_of_demo_shops_get_opening_stock_from_product_events(
+async def test_the_demo_seeds_skus_get_opening_stock_and_a_sellers_new_skus_start_empty(
     stub: Stub, infrastructure: InfraEndpoints, database: Database
 ) -> None:
     shop = SHOPS[0]
-    product = product_pb2.Product(
+    seeded = product_pb2.Product(
         id=new_id(),
         shop_id=shop.id,
-        skus=[product_pb2.Sku(id=new_id(), code="A"), product_pb2.Sku(id=new_id(), code="B")],
+        skus=[
+            product_pb2.Sku(id=demo_sku_id(shop.id, code), code=code) for code in ("SKU9990-01", "SKU9990-02")
+        ],
+    )
+    # A seller's product in the same demo shop, even with a code like the seed's: ids come from new_id.
+    added_later = product_pb2.Product(
+        id=new_id(), shop_id=shop.id, skus=[product_pb2.Sku(id=new_id(), code="SKU9991-01")]
     )
     other = product_pb2.Product(id=new_id(), shop_id=new_id(), skus=[product_pb2.Sku(id=new_id(), code="C")])
     connection = await nats.connect(infrastructure.nats_url)
     try:
         js = connection.jetstream()
         await ensure_streams(js, ["product"])
-        for message in (product, other):
+        # The seed's product last: once it is stocked, the consumer has handled the others too.
+        for message in (added_later, other, seeded):
             event = PendingEvent(
                 source="product", subject=message.id, message=product_events.ProductCreated(product=message)
             )
@@ -330,7 +337,7 @@ async def test_new_skus_of_demo_shops_get_opening_stock_from_product_events(
     finally:
         await connection.drain()
 
-    expected = {sku.id: demo_initial_stock(sku.id) for sku in product.skus}
+    expected = {sku.id: demo_initial_stock(sku.id) for sku in seeded.skus}
     levels: dict[str, int] = {}
     for _ in range(150):  # the consumer waits for the stream and fetches every second; allow a loaded machine
         levels = {}
@@ -343,14 +350,17 @@ async def test_new_skus_of_demo_shops_get_opening_stock_from_product_events(
         if levels == expected:
             break
         await asyncio.sleep(0.1)
-    unstocked = await stub.GetSkuStock(pb.GetSkuStockRequest(sku_id=other.skus[0].id), metadata=as_(admin()))
+    unstocked = [
+        await stub.GetSkuStock(pb.GetSkuStockRequest(sku_id=product.skus[0].id), metadata=as_(admin()))
+        for product in (added_later, other)
+    ]
     warehouse = await stub.GetWarehouse(
         pb.GetWarehouseRequest(id=demo_warehouse_id(shop.id)), metadata=as_(admin())
     )
 
     assert levels == expected
     assert all(20 <= units <= 200 for units in levels.values())
-    assert (unstocked.on_hand, len(unstocked.levels)) == (0, 0)
+    assert [(reply.on_hand, len(reply.levels)) for reply in unstocked] == [(0, 0), (0, 0)]
     assert warehouse.warehouse.city == shop.city
     assert await invariant_breaches(database) == []
 

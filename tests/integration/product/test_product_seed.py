@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from toko.infra.servers import InfraEndpoints
 from toko.platform.db import Database, service_database_url
+from toko.platform.demo import demo_sku_id
 from toko.platform.schema import outbox
 from toko.services.product.demo_data import SHOPS
 from toko.services.product.repository.tables import categories, products, skus
@@ -53,6 +54,10 @@ async def test_seeding_twice_builds_the_marketplace_once(infrastructure: InfraEn
             select(func.count()).select_from(skus),
             select(func.count()).select_from(outbox).where(outbox.c.type == "toko.product.v1.ProductCreated"),
         )
+        async with database.sessions() as session:
+            seeded_skus = (
+                await session.execute(select(skus.c.id, skus.c.code, products.c.shop_id).join(products))
+            ).all()
     finally:
         await database.dispose()
     assert product_count >= 1_000
@@ -62,3 +67,5 @@ async def test_seeding_twice_builds_the_marketplace_once(infrastructure: InfraEn
     assert events == product_count
     assert first.products_created == product_count
     assert (second.products_created, second.categories_created) == (0, 0)
+    # The ids the inventory knows the seed's SKUs by (they, and no seller's later SKU, get opening stock).
+    assert all(sku_id == demo_sku_id(shop_id, code) for sku_id, code, shop_id in seeded_skus)

@@ -27,6 +27,25 @@ def test_validates_as_openapi_3_1(document: dict[str, Any]) -> None:
     assert document["openapi"] == "3.1.0"
 
 
+def integer_schemas(node: object) -> list[dict[str, Any]]:
+    """Every schema of a 32- or 64-bit integer anywhere in the document."""
+    if isinstance(node, list):
+        return [schema for item in node for schema in integer_schemas(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node] if str(node.get("format", "")).rstrip("0123456789") in ("int", "uint") else []
+    return own + [schema for value in node.values() for schema in integer_schemas(value)]
+
+
+def test_docs_fill_integers_with_a_positive_example_not_the_types_minimum(document: dict[str, Any]) -> None:
+    weight = document["components"]["schemas"]["toko.product.v1.Product"]["properties"]["weightGrams"]
+    schemas = integer_schemas(document)
+
+    assert weight["example"] == 1
+    assert len(schemas) > 20
+    assert [schema for schema in schemas if int(schema.get("example", -1)) < 1] == []
+
+
 def test_get_product_has_its_comment_parameter_and_response(document: dict[str, Any]) -> None:
     operation = document["paths"]["/v1/products/{id}"]["get"]
     assert operation["summary"] == "GetProduct returns a product by id."

@@ -12,11 +12,6 @@ matching) is replaced by a new one, since only its hash is stored.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import uvloop
@@ -24,6 +19,7 @@ import uvloop
 from toko.platform.auth import Principal
 from toko.platform.cache import create_valkey
 from toko.platform.db import open_service_database
+from toko.platform.demo import CREDENTIALS_FILE, read_demo_credentials, update_demo_credentials
 from toko.services.auth.accounts import VerifiedAccount
 from toko.services.auth.bootstrap import MIGRATIONS, key_ring, lifetimes
 from toko.services.auth.domain import OIDC_SCOPES, ClientSpec, ClientType, UserClaims, hash_secret, new_secret
@@ -32,7 +28,6 @@ from toko.services.auth.http.app import CALLBACK_DEMO_PATH, DEMO_CLIENT_ID
 from toko.services.auth.repository.clients import ClientRepository
 from toko.services.auth.settings import AuthSettings
 
-CREDENTIALS_FILE = "demo-credentials.json"
 SEED_PRINCIPAL = Principal(subject="seed", roles=frozenset({"admin"}))
 STOREFRONT = DEMO_CLIENT_ID
 SCRIPTS = "toko-scripts"
@@ -75,31 +70,6 @@ def demo_clients(public_base_url: str) -> dict[str, ClientSpec]:
     }
 
 
-def read_credentials(path: Path) -> dict[str, Any]:
-    """The credentials file's content, empty when it does not exist yet."""
-    try:
-        content = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    return content if isinstance(content, dict) else {}
-
-
-def write_credentials(path: Path, content: dict[str, Any]) -> None:
-    """Replace the file atomically, readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".demo-credentials.")
-    try:
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(content, file, indent=2, ensure_ascii=False)
-            file.write("\n")
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
 class _NoAccounts:
     """The seed signs nobody in."""
 
@@ -130,8 +100,7 @@ async def seed(settings: AuthSettings) -> dict[str, dict[str, Any]]:
         issuer=settings.public_base_url.rstrip("/"),
         lifetimes=lifetimes(settings),
     )
-    path = settings.data_dir / CREDENTIALS_FILE
-    written = read_credentials(path).get("clients", {})
+    written = read_demo_credentials(settings.data_dir).get("clients", {})
     registered: dict[str, dict[str, Any]] = {}
     try:
         for client_id, spec in demo_clients(settings.public_base_url).items():
@@ -167,15 +136,15 @@ async def seed(settings: AuthSettings) -> dict[str, dict[str, Any]]:
     finally:
         await valkey.aclose()
         await database.dispose()
-    content = read_credentials(path)
-    content["clients"] = registered
-    content.setdefault("oauth", {})
-    content["oauth"] = {
-        "issuer": provider.issuer,
-        "discovery": f"{provider.issuer}/.well-known/openid-configuration",
-        "token_endpoint": f"{provider.issuer}/oauth2/token",
-    }
-    write_credentials(path, content)
+    update_demo_credentials(
+        settings.data_dir,
+        clients=registered,
+        oauth={
+            "issuer": provider.issuer,
+            "discovery": f"{provider.issuer}/.well-known/openid-configuration",
+            "token_endpoint": f"{provider.issuer}/oauth2/token",
+        },
+    )
     return registered
 
 

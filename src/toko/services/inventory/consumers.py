@@ -6,8 +6,8 @@ its shop (so stock can be checked against its owner), ``ProductArchived`` marks 
 product's SKUs archived (they can no longer be reserved).
 
 For ``make up``'s demo marketplace (``settings.demo_stock``), new SKUs are handed to
-``toko.services.inventory.demo``, which gives those of demo shops opening stock. SKUs
-of any other shop start with no stock: their sellers receive it themselves. The
+``toko.services.inventory.demo``, which gives those of the demo seed opening stock. Every
+other SKU starts with no stock: its seller receives it. The
 consumer's inbox makes a redelivered event harmless.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Protocol
 
@@ -35,11 +36,19 @@ from toko.services.inventory.repository.skus import SkuRepository
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class NewSku:
+    """A SKU the inventory sees for the first time."""
+
+    id: str
+    code: str
+
+
 class OpeningStock(Protocol):
     """What gives new SKUs their first stock (the demo marketplace's ``DemoOpeningStock``)."""
 
-    async def __call__(self, uow: UnitOfWork, *, shop_id: str, sku_ids: Sequence[str]) -> None:
-        """Receive opening stock of ``sku_ids`` of ``shop_id`` in the unit of work, if any is due."""
+    async def __call__(self, uow: UnitOfWork, *, shop_id: str, skus: Sequence[NewSku]) -> None:
+        """Receive the opening stock due to any of ``skus`` of ``shop_id``, in the unit of work."""
         ...
 
 
@@ -74,9 +83,9 @@ class CatalogFollower:
         known = await repository.sku_facts([sku.id for sku in product.skus])
         for sku in product.skus:
             await repository.record_sku(sku_id=sku.id, shop_id=product.shop_id, product_id=product.id)
-        new_skus = [sku.id for sku in product.skus if sku.id not in known]
+        new_skus = [NewSku(sku.id, sku.code) for sku in product.skus if sku.id not in known]
         if self._opening_stock is not None and new_skus:
-            await self._opening_stock(uow, shop_id=product.shop_id, sku_ids=new_skus)
+            await self._opening_stock(uow, shop_id=product.shop_id, skus=new_skus)
 
 
 CAMPAIGN_CONSUMER = "inventory-campaigns"

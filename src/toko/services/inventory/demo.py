@@ -2,9 +2,11 @@
 
 Only wired when ``settings.demo_stock`` is on (``make up`` sets ``TOKO_INVENTORY_DEMO_STOCK``;
 production leaves it off). The seed (``toko.services.inventory.seed``) creates each demo shop's
-warehouse in its city with a fixed id; ``DemoOpeningStock`` gives every new SKU of a demo shop 20
-to 200 units there (decided by the SKU id, the same on every run), as a ``receipt`` ledger row,
-when the catalog consumer first sees it.
+warehouse in its city with a fixed id; ``DemoOpeningStock`` gives every SKU of the product
+service's demo seed 20 to 200 units there (decided by the SKU id, the same on every run), as a
+``receipt`` ledger row, when the catalog consumer first sees it. The seed's SKUs are known by
+their ids (``toko.platform.demo.demo_sku_id``); a SKU a seller adds to a demo shop later starts
+with no stock, as in any shop, so it can be made perishable and received in lots.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from toko.platform.auth import Principal
 from toko.platform.db import UnitOfWork
-from toko.platform.demo import SHOPS, DemoShop
+from toko.platform.demo import SHOPS, DemoShop, demo_sku_id
+from toko.services.inventory.consumers import NewSku
 from toko.services.inventory.domain import MovementKind, WarehouseKind
 from toko.services.inventory.handlers.common import move_stock
 from toko.services.inventory.repository.stock import Movement, StockRepository
@@ -59,20 +62,21 @@ async def ensure_demo_warehouse(uow: UnitOfWork, shop: DemoShop) -> str:
 
 
 class DemoOpeningStock:
-    """Opening stock for the new SKUs of demo shops, in the shop's demo warehouse."""
+    """Opening stock for the demo seed's SKUs, in their demo shop's warehouse."""
 
     def __init__(self) -> None:
         self._shops = {shop.id: shop for shop in SHOPS}
 
-    async def __call__(self, uow: UnitOfWork, *, shop_id: str, sku_ids: Sequence[str]) -> None:
-        """Receive each SKU's opening stock, when ``shop_id`` is a demo shop."""
+    async def __call__(self, uow: UnitOfWork, *, shop_id: str, skus: Sequence[NewSku]) -> None:
+        """Receive the opening stock of those of ``skus`` the demo seed created."""
         shop = self._shops.get(shop_id)
-        if shop is None or not sku_ids:
+        seeded = [sku.id for sku in skus if sku.id == demo_sku_id(shop_id, sku.code)]
+        if shop is None or not seeded:
             return
         warehouse_id = await ensure_demo_warehouse(uow, shop)
         stock = StockRepository(uow.session)
         movements = []
-        for sku_id in sku_ids:
+        for sku_id in seeded:
             line = await stock.ensure_stock_line(sku_id=sku_id, warehouse_id=warehouse_id, shop_id=shop.id)
             movements.append(
                 Movement(

@@ -69,6 +69,8 @@ async def reprice_each(
         return {}
     schedules, campaigns = await repository.windows_at(list(states), now)
     updated: dict[str, PriceState] = {}
+    changed: list[PriceState] = []
+    recorded: list[HistoryRow] = []
     for sku_id, state in states.items():
         dynamic, dynamic_rule = pricing.evaluate_dynamic(
             base=state.base,
@@ -97,18 +99,16 @@ async def reprice_each(
         updated[sku_id] = new_state
         if new_state == state:
             continue
-        await repository.save_state(
-            sku_id,
-            dynamic_price=dynamic,
-            dynamic_rule_id=dynamic_rule,
-            current_price=resolved.unit_price,
-            current_source=resolved.source.value,
-            current_rule_id=resolved.rule_id,
-        )
+        changed.append(new_state)
         if resolved.unit_price != state.current_price:
-            await _record(
-                uow, repository, state, new_state, now=now, cause=_cause_of(state, new_state, causes[sku_id])
+            recorded.append(
+                _change(state, new_state, now=now, cause=_cause_of(state, new_state, causes[sku_id]))
             )
+    # One statement each for every SKU's row and every history row: a product import prices thousands.
+    await repository.save_states(changed)
+    await repository.add_history(recorded)
+    for row in recorded:
+        uow.publish(_price_changed(row), subject=row.sku_id)
     # Always, not only when a price moved: a product that lost a SKU has new current prices too.
     await repository.refresh_product_prices([state.product_id for state in updated.values()])
     return updated
@@ -122,17 +122,9 @@ def _cause_of(before: PriceState, after: PriceState, cause: Cause) -> Cause:
     return cause
 
 
-async def _record(
-    uow: UnitOfWork,
-    repository: PricingRepository,
-    before: PriceState,
-    after: PriceState,
-    *,
-    now: datetime,
-    cause: Cause,
-) -> None:
+def _change(before: PriceState, after: PriceState, *, now: datetime, cause: Cause) -> HistoryRow:
     assert after.current_price is not None  # just resolved
-    row = HistoryRow(
+    return HistoryRow(
         id=new_id(),
         sku_id=after.sku_id,
         product_id=after.product_id,
@@ -145,7 +137,9 @@ async def _record(
         actor=cause.actor,
         changed_at=now,
     )
-    await repository.add_history(row)
+
+
+def _price_changed(row: HistoryRow) -> events_pb2.PriceChanged:
     event = events_pb2.PriceChanged(
         sku_id=row.sku_id,
         product_id=row.product_id,
@@ -153,12 +147,12 @@ async def _record(
         new_price=money(row.new_price, row.currency),
         source=CHANGE_SOURCE_TO_PROTO[row.source],
         rule_id=row.rule_id or "",
-        time=timestamp(now),
+        time=timestamp(row.changed_at),
         change_id=row.id,
     )
     if row.old_price is not None:
         event.old_price.CopyFrom(money(row.old_price, row.currency))
-    uow.publish(event, subject=row.sku_id)
+    return event
 
 
 async def price_product(

@@ -3,7 +3,9 @@
 Builds the category tree, and 1,200 products of 24 Indonesian shops, from
 ``demo_data`` with a seeded random generator: every run generates the same
 catalogue, nothing is downloaded. Everything goes through the use cases, so the
-rules hold and ProductCreated events flow through the outbox like any other.
+rules hold and ProductCreated events flow through the outbox like any other. Its
+SKUs' ids are the demo's (``toko.platform.demo.demo_sku_id``): the inventory gives
+those, and no SKU a seller adds later, opening stock.
 Running it again adds only what is missing (categories by parent and slug,
 products by shop and slug), so a second run adds nothing.
 
@@ -25,6 +27,7 @@ import uvloop
 from toko.platform.auth import Principal
 from toko.platform.cache import create_valkey
 from toko.platform.db import open_service_database
+from toko.platform.demo import demo_sku_id
 from toko.services.product.bootstrap import MIGRATIONS, product_cache
 from toko.services.product.demo_data import CATEGORIES, OPTION_SETS, SHOPS, DemoCategory, DemoShop
 from toko.services.product.domain.catalog import (
@@ -216,6 +219,7 @@ async def seed(settings: ProductSettings) -> SeedReport:
             CreateProduct(
                 shop_id=demo.shop.id,
                 spec=replace(demo.spec, category_id=category_ids[(demo.category.root, demo.category.name)]),
+                sku_ids={sku.code: demo_sku_id(demo.shop.id, sku.code) for sku in demo.spec.skus},
             )
             for demo in demo_products(settings.demo_image_base_url.rstrip("/"))
             if (demo.shop.id, demo.spec.slug) not in existing

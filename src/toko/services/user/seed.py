@@ -20,19 +20,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import os
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import uvloop
 
 from toko.platform.auth import Principal
 from toko.platform.db import open_service_database
-from toko.platform.demo import SHOPS, DemoShop
+from toko.platform.demo import CREDENTIALS_FILE, SHOPS, DemoShop, update_demo_credentials
 from toko.services.user.bootstrap import MIGRATIONS, build_users
 from toko.services.user.domain import AddressFields
 from toko.services.user.handlers import Users, accounts, addresses, shops
@@ -118,7 +116,6 @@ BUYERS: tuple[tuple[str, str, AddressFields], ...] = (
         ),
     ),
 )
-CREDENTIALS_FILE = "demo-credentials.json"
 SECRET_FILE = "user-seed.secret"  # noqa: S105 - a file name
 
 
@@ -174,26 +171,6 @@ def demo_password(secret: bytes, email: str) -> str:
     digest = hmac.new(secret, email.encode(), hashlib.sha256).digest()
     letters = base64.b32encode(digest).decode().lower()[:16]
     return "-".join(letters[i : i + 4] for i in range(0, 16, 4))
-
-
-def write_credentials(data_dir: Path, accounts_found: list[dict[str, str]]) -> Path:
-    """Merge the accounts into the credentials file (mode 0600), keeping its other keys."""
-    path = data_dir / CREDENTIALS_FILE
-    document: dict[str, Any] = {}
-    if path.exists():
-        try:
-            loaded = json.loads(path.read_text())
-            document = loaded if isinstance(loaded, dict) else {}
-        except ValueError:
-            document = {}
-    document["accounts"] = accounts_found
-    temporary = path.with_suffix(".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    os.chmod(temporary, 0o600)
-    temporary.replace(path)
-    return path
 
 
 async def _ensure_account(users: Users, account: DemoAccount, password: str) -> tuple[str, bool]:
@@ -254,7 +231,7 @@ async def seed(settings: UserSettings) -> SeedReport:
             written.append(entry)
     finally:
         await database.dispose()
-    write_credentials(settings.data_dir, written)
+    update_demo_credentials(settings.data_dir, accounts=written)
     return SeedReport(created, opened, written, time.perf_counter() - started)
 
 

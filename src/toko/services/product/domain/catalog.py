@@ -515,9 +515,18 @@ def normalized(spec: ProductSpec) -> ProductSpec:
 
 
 def new_product(
-    *, product_id: str, shop_id: str, spec: ProductSpec, now: datetime, new_id: Callable[[], str]
+    *,
+    product_id: str,
+    shop_id: str,
+    spec: ProductSpec,
+    now: datetime,
+    new_id: Callable[[], str],
+    sku_ids: Mapping[str, str] | None = None,
 ) -> Product:
-    """A new product of ``shop_id``; raise ``ValidationFailed`` listing every broken rule."""
+    """A new product of ``shop_id``; raise ``ValidationFailed`` listing every broken rule.
+
+    Its SKUs get ids from ``new_id``, or from ``sku_ids`` (by code) for an import that brings its own.
+    """
     spec = normalized(spec)
     raise_if(check_product(spec, creating=True))
     assert spec.condition is not None  # checked above
@@ -536,7 +545,7 @@ def new_product(
         weight_grams=spec.weight_grams,
         dimensions=spec.dimensions,
         options=spec.options,
-        skus=tuple(_new_skus(spec.skus, {}, new_id)),
+        skus=tuple(_new_skus(spec.skus, sku_ids or {}, new_id)),
         created_at=now,
         updated_at=now,
     )

@@ -12,8 +12,8 @@ readable by id, for order history, but are listed only for their shop.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from typing import TypeVar
@@ -91,10 +91,15 @@ class CreateCategory:
 
 @dataclass(frozen=True)
 class CreateProduct:
-    """Add a product to a shop's catalog."""
+    """Add a product to a shop's catalog.
+
+    ``sku_ids`` (by SKU code) is for imports that bring their own ids, such as the demo seed, whose
+    SKU ids the inventory recognises (``toko.platform.demo.demo_sku_id``); callers leave it empty.
+    """
 
     shop_id: str
     spec: ProductSpec
+    sku_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,7 @@ async def create_product(
                     spec=command.spec,
                     now=now,
                     new_id=new_id,
+                    sku_ids=command.sku_ids,
                 ),
                 also=problems,
             )
@@ -241,6 +247,7 @@ async def create_products(
                         spec=command.spec,
                         now=catalog.clock(),
                         new_id=new_id,
+                        sku_ids=command.sku_ids,
                     ),
                     also=checked[category_id],
                 )

@@ -60,6 +60,19 @@ from toko.services.product.repository.tables import (
 SALES_WINDOW_DAYS = 14
 
 _IDS = bindparam("ids", type_=ARRAY(Uuid(as_uuid=False)))
+# The evaluated prices of a SKU, run once with every SKU's parameters (``save_states``).
+_SAVE_STATE = (
+    update(sku_pricing)
+    .where(sku_pricing.c.sku_id == bindparam("key"))
+    .values(
+        dynamic_price=bindparam("dynamic_price"),
+        dynamic_rule_id=bindparam("dynamic_rule_id"),
+        current_price=bindparam("current_price"),
+        current_source=bindparam("current_source"),
+        current_rule_id=bindparam("current_rule_id"),
+        updated_at=func.now(),
+    )
+)
 
 # The lowest price in effect during the 30 days before the current price took effect ("since"):
 # the price in effect when that window opened, and every price set within it.
@@ -464,22 +477,47 @@ class PricingRepository:
             update(sku_pricing).where(sku_pricing.c.sku_id == sku_id).values(**values, updated_at=func.now())
         )
 
-    async def add_history(self, row: HistoryRow) -> None:
-        """Record a price change."""
+    async def save_states(self, states: Sequence[PriceState]) -> None:
+        """Write the evaluated prices of SKUs' pricing rows (one statement, however many)."""
+        if not states:
+            return
         await self._session.execute(
-            price_history.insert().values(
-                id=row.id,
-                sku_id=row.sku_id,
-                product_id=row.product_id,
-                shop_id=row.shop_id,
-                old_price=row.old_price,
-                new_price=row.new_price,
-                currency=row.currency,
-                source=row.source.value,
-                rule_id=row.rule_id,
-                actor=row.actor,
-                changed_at=row.changed_at,
-            )
+            _SAVE_STATE,
+            [
+                {
+                    "key": state.sku_id,
+                    "dynamic_price": state.dynamic_price,
+                    "dynamic_rule_id": state.dynamic_rule_id,
+                    "current_price": state.current_price,
+                    "current_source": state.current_source.value,
+                    "current_rule_id": state.current_rule_id,
+                }
+                for state in states
+            ],
+        )
+
+    async def add_history(self, rows: Sequence[HistoryRow]) -> None:
+        """Record price changes (one statement, however many)."""
+        if not rows:
+            return
+        await self._session.execute(
+            price_history.insert(),
+            [
+                {
+                    "id": row.id,
+                    "sku_id": row.sku_id,
+                    "product_id": row.product_id,
+                    "shop_id": row.shop_id,
+                    "old_price": row.old_price,
+                    "new_price": row.new_price,
+                    "currency": row.currency,
+                    "source": row.source.value,
+                    "rule_id": row.rule_id,
+                    "actor": row.actor,
+                    "changed_at": row.changed_at,
+                }
+                for row in rows
+            ],
         )
 
     async def history(
