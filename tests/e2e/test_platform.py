@@ -411,3 +411,19 @@ def test_make_up_runs_the_sandbox_whose_mailbox_shows_what_its_smtp_server_got(p
     assert page.status_code == 200
     assert "Halo" in page.text
     assert f"sandbox   {mailbox}/mailbox" in "\n".join(platform.output)
+
+
+def test_shipping_rates_come_from_the_sandbox_couriers_under_make_up(platform: Platform) -> None:
+    # Every courier unreachable would still answer 200 with no rate: the quote must really reach them.
+    with platform.client() as client:
+        answer = client.post(
+            "/v1/shipping-rates:quote",
+            json={
+                "origin": {"province": "Jawa Barat", "city": "Kota Bandung"},
+                "destination": {"province": "Jawa Barat", "city": "Kota Bandung", "district": "Coblong"},
+                "items": [{"weightGrams": 900, "quantity": 1}],
+            },
+        )
+    assert answer.status_code == 200, answer.text
+    couriers = {rate["courier"] for rate in answer.json()["rates"]}
+    assert {"jne", "jnt", "sicepat", "anteraja", "gosend"} <= couriers

@@ -259,8 +259,10 @@ def service_env(
     env |= {spec.extra_port_env(label): str(port) for label, port in spec.extra_ports}
     sandbox = next((s for s in specs if s.name == "sandbox"), None)
     if sandbox is not None:
-        # Mail goes to the sandbox's SMTP server unless the operator points it at a real relay.
+        # Mail goes to the sandbox's SMTP server, and the couriers are its stand-ins, unless the operator
+        # points them at the real ones.
         env.setdefault("TOKO_SMTP_URL", f"smtp://{HOST}:{dict(sandbox.extra_ports)['smtp']}")
+        env.setdefault("TOKO_SHIPPING_COURIER_BASE_URL", f"{sandbox.url}/couriers")
     env |= auth_urls(specs)
     # Where every gRPC service listens, for the few service-to-service calls (auth -> user).
     env |= {f"TOKO_{s.name.upper()}_ADDRESS": s.address for s in specs if s.kind == "grpc"}
@@ -268,6 +270,8 @@ def service_env(
     if gateway is not None:
         # The issuer of tokens and the origin of every public URL is the gateway's.
         env.setdefault("TOKO_PUBLIC_BASE_URL", gateway.url)
+        # The sandbox's couriers report tracking where the real ones would: the gateway's webhook route.
+        env.setdefault("TOKO_SANDBOX_COURIER_WEBHOOK_URL", f"{gateway.url}/webhooks/couriers/{{courier}}")
     if spec.upstreams:
         env[UPSTREAMS_ENV] = json.dumps(upstreams(specs))
         env[HTTP_UPSTREAMS_ENV] = json.dumps(http_upstreams(specs))

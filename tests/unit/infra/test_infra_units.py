@@ -80,6 +80,9 @@ def test_service_env_carries_the_platform_configuration(tmp_path: Path) -> None:
         "TOKO_PUBLIC_BASE_URL": "http://127.0.0.1:8080",
         # Mail goes to the sandbox's SMTP server under `make up`.
         "TOKO_SMTP_URL": "smtp://127.0.0.1:2525",
+        # The couriers are the sandbox's, and report tracking to the gateway's webhook route.
+        "TOKO_SHIPPING_COURIER_BASE_URL": "http://127.0.0.1:8025/couriers",
+        "TOKO_SANDBOX_COURIER_WEBHOOK_URL": "http://127.0.0.1:8080/webhooks/couriers/{courier}",
         **{f"TOKO_{s.name.upper()}_ADDRESS": s.address for s in SERVICES if s.kind == "grpc"},
     }
     assert env["TOKO_USER_ADDRESS"] == "127.0.0.1:50062"
