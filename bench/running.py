@@ -26,13 +26,19 @@ BIN = Path(sys.executable).parent
 
 
 class RunningPlatform:
-    """``toko up`` in a child process on a throwaway data directory (with ``bench``, ``toko up --bench``)."""
+    """``toko up`` in a child process on a throwaway data directory (with ``bench``, ``toko up --bench``).
 
-    def __init__(self, *, bench: bool = True) -> None:
-        self.data_dir = Path(
-            tempfile.mkdtemp(prefix="toko-bench-", dir="/var/tmp" if Path("/var/tmp").is_dir() else None)
-        )
-        self.data_dir.chmod(0o755)
+    Given the ``data_dir`` an earlier one kept (``stop(keep_data=True)``), it is a warm start: servers
+    initialised, databases migrated and the demo seeded already.
+    """
+
+    def __init__(self, *, bench: bool = True, data_dir: Path | None = None) -> None:
+        if data_dir is None:
+            data_dir = Path(
+                tempfile.mkdtemp(prefix="toko-bench-", dir="/var/tmp" if Path("/var/tmp").is_dir() else None)
+            )
+            data_dir.chmod(0o755)
+        self.data_dir = data_dir
         # Every port of every server and service in the registry (GATEWAY, AUTH_HTTP, NATS_MONITOR…).
         claims = InfraConfig(self.data_dir).port_claims()
         claims += [claim for spec in configured_services({}, bench=True) for claim in spec.port_claims()]
@@ -48,6 +54,7 @@ class RunningPlatform:
         env |= {"TOKO_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1", "TOKO_LOG_LEVEL": "WARNING"}
         self.lines: list[str] = []
         self.ready = threading.Event()
+        self.up_after = float("nan")  # seconds from the spawn of `toko up` to its "toko is up"
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             [str(BIN / "toko"), "up", *(["--bench"] if bench else [])],
@@ -63,6 +70,7 @@ class RunningPlatform:
         for line in self.process.stdout:
             self.lines.append(line.rstrip())
             if line.startswith("toko is up"):
+                self.up_after = time.monotonic() - self.started
                 self.ready.set()
         self.ready.set()
 
@@ -148,10 +156,11 @@ class RunningPlatform:
             }
         return usage
 
-    def stop(self) -> None:
+    def stop(self, *, keep_data: bool = False) -> None:
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(60)
         except subprocess.TimeoutExpired:
             self.process.kill()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if not keep_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
