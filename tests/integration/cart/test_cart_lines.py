@@ -69,6 +69,29 @@ async def test_the_same_sku_added_twice_is_one_line_with_the_sum(
     assert [(line.sku_id, line.quantity) for line in lines(cart).values()] == [(product.skus[0].id, 5)]
 
 
+async def test_a_retried_add_with_the_same_idempotency_key_adds_once(
+    stub: Stub, products: Products, category: str
+) -> None:
+    product = await new_product(products, category)
+    cart_id = await new_guest_cart(stub)
+    key = (("idempotency-key", str(uuid.uuid4())),)
+    request = pb.AddCartLineRequest(cart_id=cart_id, sku_id=product.skus[0].id, quantity=2)
+
+    first = (await stub.AddCartLine(request, metadata=key)).cart
+    retried = (await stub.AddCartLine(request, metadata=key)).cart
+    reused = await failure(
+        stub.AddCartLine(
+            pb.AddCartLineRequest(cart_id=cart_id, sku_id=product.skus[0].id, quantity=5), metadata=key
+        )
+    )
+    another = (await stub.AddCartLine(request, metadata=(("idempotency-key", str(uuid.uuid4())),))).cart
+
+    assert [line.quantity for line in lines(first).values()] == [2]
+    assert [line.quantity for line in lines(retried).values()] == [2]
+    assert reused[1] == "IDEMPOTENCY_KEY_REUSED"
+    assert [line.quantity for line in lines(another).values()] == [4]
+
+
 async def test_caps_on_quantity_note_and_lines_are_refused_with_reasons_and_write_nothing(
     stub: Stub, products: Products, category: str, database: Database
 ) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from toko.cart.v1 import cart_pb2 as pb
 from toko.cart.v1.cart_pb2_grpc import CartServiceServicer
-from toko.platform.context import current_principal
+from toko.platform.context import current_principal, idempotency_key_var
 from toko.services.cart import handlers
 from toko.services.cart.handlers import Carts
 from toko.services.cart.mapping import cart_to_proto
@@ -41,6 +41,7 @@ class CartServicer(CartServiceServicer):
             sku_id=request.sku_id,
             quantity=request.quantity,
             note=request.note,
+            idempotency_key=idempotency_key_var.get(),
         )
         return pb.AddCartLineResponse(cart=cart_to_proto(cart))
 

@@ -20,12 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from google.protobuf.empty_pb2 import Empty
+
 from toko.cart.v1 import events_pb2
 from toko.platform.auth import Principal
 from toko.platform.clock import Clock, utcnow
 from toko.platform.db import Database
 from toko.platform.error_codes import CommonReason
 from toko.platform.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
+from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id
 from toko.platform.rules import Violation
 from toko.platform.validation import invalid
@@ -36,6 +39,7 @@ from toko.services.cart.error_codes import ErrorCode
 from toko.services.cart.repository import CartRepository
 
 SOURCE = "cart"
+ADD_LINE_OPERATION = "cart.AddCartLine"
 ME = "me"
 # A guest cart's id: 24 random bytes, URL-safe base64 (192 bits: unguessable, and safe in a path).
 GUEST_ID_BYTES = 24
@@ -99,9 +103,20 @@ async def get_cart(*, carts: Carts, cart_id: str, principal: Principal) -> Price
 
 
 async def add_cart_line(
-    *, carts: Carts, cart_id: str, principal: Principal, sku_id: str, quantity: int, note: str
+    *,
+    carts: Carts,
+    cart_id: str,
+    principal: Principal,
+    sku_id: str,
+    quantity: int,
+    note: str,
+    idempotency_key: str = "",
 ) -> PricedCart:
-    """Put ``quantity`` units of a SKU in the cart: a new line, or more of the SKU's line."""
+    """Put ``quantity`` units of a SKU in the cart: a new line, or more of the SKU's line.
+
+    A retry with the same ``Idempotency-Key`` (scoped to the cart) adds nothing again: it answers the
+    cart as it is now.
+    """
     ref = cart_ref(cart_id, principal)
     clean_note, note_problems = domain.checked_note(note, "note")
     _refuse(
@@ -135,22 +150,33 @@ async def add_cart_line(
     async with carts.database.unit_of_work(SOURCE) as uow:
         repository = CartRepository(uow.session)
         internal_id = await _lock(carts, repository, ref, now)
-        try:
-            domain.check_room((await repository.get(internal_id)).lines, sku_id)
-        except CartFull as full:
-            raise _cart_full(full) from full
-        if not await repository.add_line(internal_id, line):
-            raise InvalidArgument.field(
-                "quantity",
-                f"the line would hold more than {MAX_QUANTITY} units",
-                ErrorCode.QUANTITY_OUT_OF_RANGE,
+        async with idempotent(
+            uow.session,
+            operation=ADD_LINE_OPERATION,
+            caller=internal_id,
+            key=idempotency_key,
+            command=(sku_id, quantity, clean_note),
+        ) as replay:
+            if replay.stored is not None:
+                return await _show(carts, ref)
+            try:
+                domain.check_room((await repository.get(internal_id)).lines, sku_id)
+            except CartFull as full:
+                raise _cart_full(full) from full
+            if not await repository.add_line(internal_id, line):
+                raise InvalidArgument.field(
+                    "quantity",
+                    f"the line would hold more than {MAX_QUANTITY} units",
+                    ErrorCode.QUANTITY_OUT_OF_RANGE,
+                )
+            uow.publish(
+                events_pb2.CartLineAdded(
+                    cart_id=internal_id, buyer_id=ref.buyer_id, sku_id=sku_id, quantity=quantity
+                ),
+                subject=internal_id,
             )
-        uow.publish(
-            events_pb2.CartLineAdded(
-                cart_id=internal_id, buyer_id=ref.buyer_id, sku_id=sku_id, quantity=quantity
-            ),
-            subject=internal_id,
-        )
+            # The answer is the cart repriced now, never a stored one: remembering the add is enough.
+            replay.response = Empty()
         await uow.commit()
     return await _show(carts, ref)
 
