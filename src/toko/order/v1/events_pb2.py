@@ -25,13 +25,17 @@ _sym_db = _symbol_database.Default()
 from toko.order.v1 import order_pb2 as toko_dot_order_dot_v1_dot_order__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atoko/order/v1/events.proto\x12\rtoko.order.v1\x1a\x19toko/order/v1/order.proto\"0\n\x0bNoteCreated\x12!\n\x04note\x18\x01 \x01(\x0b\x32\x13.toko.order.v1.Noteb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atoko/order/v1/events.proto\x12\rtoko.order.v1\x1a\x19toko/order/v1/order.proto\"L\n\x0e\x43heckoutPlaced\x12)\n\x08\x63heckout\x18\x01 \x01(\x0b\x32\x17.toko.order.v1.Checkout\x12\x0f\n\x07\x63\x61rt_id\x18\x02 \x01(\t\">\n\x11\x43heckoutCancelled\x12)\n\x08\x63heckout\x18\x01 \x01(\x0b\x32\x17.toko.order.v1.Checkout\"k\n\x11OrderStateChanged\x12#\n\x05order\x18\x01 \x01(\x0b\x32\x14.toko.order.v1.Order\x12\x31\n\x0eprevious_state\x18\x02 \x01(\x0e\x32\x19.toko.order.v1.OrderStateb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'toko.order.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NOTECREATED']._serialized_start=72
-  _globals['_NOTECREATED']._serialized_end=120
+  _globals['_CHECKOUTPLACED']._serialized_start=72
+  _globals['_CHECKOUTPLACED']._serialized_end=148
+  _globals['_CHECKOUTCANCELLED']._serialized_start=150
+  _globals['_CHECKOUTCANCELLED']._serialized_end=212
+  _globals['_ORDERSTATECHANGED']._serialized_start=214
+  _globals['_ORDERSTATECHANGED']._serialized_end=321
 # @@protoc_insertion_point(module_scope)

@@ -18,25 +18,83 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
-class NoteCreated(_message.Message):
-    """NoteCreated is raised when a note is written."""
+class CheckoutPlaced(_message.Message):
+    """CheckoutPlaced is raised when a checkout's orders and payment exist; the cart removes the lines
+    checked out from it.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    CHECKOUT_FIELD_NUMBER: _builtins.int
+    CART_ID_FIELD_NUMBER: _builtins.int
+    cart_id: _builtins.str
+    """The buyer's cart it came from, when known."""
     @_builtins.property
-    def note(self) -> _order_pb2.Note:
-        """The note as written."""
+    def checkout(self) -> _order_pb2.Checkout:
+        """The checkout, awaiting payment."""
 
     def __init__(
         self,
         *,
-        note: _order_pb2.Note | None = ...,
+        checkout: _order_pb2.Checkout | None = ...,
+        cart_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkout", b"checkout"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart_id", b"cart_id", "checkout", b"checkout"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___NoteCreated: _TypeAlias = NoteCreated  # noqa: Y015
+Global___CheckoutPlaced: _TypeAlias = CheckoutPlaced  # noqa: Y015
+
+@_typing.final
+class CheckoutCancelled(_message.Message):
+    """CheckoutCancelled is raised when a checkout ends unpaid (failed, expired or cancelled)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKOUT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def checkout(self) -> _order_pb2.Checkout:
+        """The checkout."""
+
+    def __init__(
+        self,
+        *,
+        checkout: _order_pb2.Checkout | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkout", b"checkout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkout", b"checkout"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckoutCancelled: _TypeAlias = CheckoutCancelled  # noqa: Y015
+
+@_typing.final
+class OrderStateChanged(_message.Message):
+    """OrderStateChanged is raised for every transition of an order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATE_FIELD_NUMBER: _builtins.int
+    previous_state: _order_pb2.OrderState.ValueType
+    """The state before."""
+    @_builtins.property
+    def order(self) -> _order_pb2.Order:
+        """The order after the transition."""
+
+    def __init__(
+        self,
+        *,
+        order: _order_pb2.Order | None = ...,
+        previous_state: _order_pb2.OrderState.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order", "previous_state", b"previous_state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OrderStateChanged: _TypeAlias = OrderStateChanged  # noqa: Y015

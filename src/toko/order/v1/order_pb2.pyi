@@ -3,9 +3,14 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from toko.common.v1 import money_pb2 as _money_pb2
+from toko.payment.v1 import payment_pb2 as _payment_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,105 +22,827 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _CheckoutState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CheckoutStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CheckoutState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHECKOUT_STATE_UNSPECIFIED: _CheckoutState.ValueType  # 0
+    """Not set."""
+    CHECKOUT_STATE_PLACING: _CheckoutState.ValueType  # 1
+    """Holding vouchers, reserving stock, creating the payment."""
+    CHECKOUT_STATE_AWAITING_PAYMENT: _CheckoutState.ValueType  # 2
+    """Orders created; waiting for the buyer to pay."""
+    CHECKOUT_STATE_PAID: _CheckoutState.ValueType  # 3
+    """Paid: stock committed, vouchers redeemed, orders paid."""
+    CHECKOUT_STATE_CANCELLED: _CheckoutState.ValueType  # 4
+    """Failed, expired or cancelled: stock and vouchers released."""
+
+class CheckoutState(_CheckoutState, metaclass=_CheckoutStateEnumTypeWrapper):
+    """CheckoutState is where a checkout's saga is."""
+
+CHECKOUT_STATE_UNSPECIFIED: CheckoutState.ValueType  # 0
+"""Not set."""
+CHECKOUT_STATE_PLACING: CheckoutState.ValueType  # 1
+"""Holding vouchers, reserving stock, creating the payment."""
+CHECKOUT_STATE_AWAITING_PAYMENT: CheckoutState.ValueType  # 2
+"""Orders created; waiting for the buyer to pay."""
+CHECKOUT_STATE_PAID: CheckoutState.ValueType  # 3
+"""Paid: stock committed, vouchers redeemed, orders paid."""
+CHECKOUT_STATE_CANCELLED: CheckoutState.ValueType  # 4
+"""Failed, expired or cancelled: stock and vouchers released."""
+Global___CheckoutState: _TypeAlias = CheckoutState  # noqa: Y015
+
+class _OrderState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OrderStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ORDER_STATE_UNSPECIFIED: _OrderState.ValueType  # 0
+    """Not set."""
+    ORDER_STATE_AWAITING_PAYMENT: _OrderState.ValueType  # 1
+    """Waiting for the checkout's payment."""
+    ORDER_STATE_PAID: _OrderState.ValueType  # 2
+    """Paid: new for the seller, who accepts or rejects it."""
+    ORDER_STATE_ACCEPTED: _OrderState.ValueType  # 3
+    """The seller is packing it."""
+    ORDER_STATE_SHIPPED: _OrderState.ValueType  # 4
+    """Handed to the courier."""
+    ORDER_STATE_DELIVERED: _OrderState.ValueType  # 5
+    """The courier delivered it."""
+    ORDER_STATE_COMPLETED: _OrderState.ValueType  # 6
+    """Done: the seller is paid out."""
+    ORDER_STATE_CANCELLED: _OrderState.ValueType  # 7
+    """Cancelled; refunded in full if it was paid."""
+
+class OrderState(_OrderState, metaclass=_OrderStateEnumTypeWrapper):
+    """OrderState is where an order is."""
+
+ORDER_STATE_UNSPECIFIED: OrderState.ValueType  # 0
+"""Not set."""
+ORDER_STATE_AWAITING_PAYMENT: OrderState.ValueType  # 1
+"""Waiting for the checkout's payment."""
+ORDER_STATE_PAID: OrderState.ValueType  # 2
+"""Paid: new for the seller, who accepts or rejects it."""
+ORDER_STATE_ACCEPTED: OrderState.ValueType  # 3
+"""The seller is packing it."""
+ORDER_STATE_SHIPPED: OrderState.ValueType  # 4
+"""Handed to the courier."""
+ORDER_STATE_DELIVERED: OrderState.ValueType  # 5
+"""The courier delivered it."""
+ORDER_STATE_COMPLETED: OrderState.ValueType  # 6
+"""Done: the seller is paid out."""
+ORDER_STATE_CANCELLED: OrderState.ValueType  # 7
+"""Cancelled; refunded in full if it was paid."""
+Global___OrderState: _TypeAlias = OrderState  # noqa: Y015
+
 @_typing.final
-class Note(_message.Message):
-    """Note is a short text and who wrote it."""
+class CheckoutLine(_message.Message):
+    """CheckoutLine is one SKU a buyer checks out."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    sku_id: _builtins.str
+    """The SKU."""
+    quantity: _builtins.int
+    """Units, 1 to 999."""
+    note: _builtins.str
+    """The buyer's note to the seller, at most 200 characters."""
+    def __init__(
+        self,
+        *,
+        sku_id: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note", "quantity", b"quantity", "sku_id", b"sku_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckoutLine: _TypeAlias = CheckoutLine  # noqa: Y015
+
+@_typing.final
+class ShopShippingChoice(_message.Message):
+    """ShopShippingChoice is the shipping a buyer picked for one shop's parcel."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    RATE_ID_FIELD_NUMBER: _builtins.int
+    SLOT_ID_FIELD_NUMBER: _builtins.int
+    shop_id: _builtins.str
+    """The shop."""
+    rate_id: _builtins.str
+    """A rate from shipping's QuoteShippingRates for this shop's parcel and the buyer's address."""
+    slot_id: _builtins.str
+    """The delivery slot, for instant and same-day services."""
+    def __init__(
+        self,
+        *,
+        shop_id: _builtins.str = ...,
+        rate_id: _builtins.str = ...,
+        slot_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rate_id", b"rate_id", "shop_id", b"shop_id", "slot_id", b"slot_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShopShippingChoice: _TypeAlias = ShopShippingChoice  # noqa: Y015
+
+@_typing.final
+class PricedLine(_message.Message):
+    """PricedLine is a checkout line with what it costs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_TITLE_FIELD_NUMBER: _builtins.int
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    UNIT_PRICE_FIELD_NUMBER: _builtins.int
+    PRICE_SOURCE_FIELD_NUMBER: _builtins.int
+    SUBTOTAL_FIELD_NUMBER: _builtins.int
+    DISCOUNT_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    sku_id: _builtins.str
+    """The SKU."""
+    product_id: _builtins.str
+    """Its product."""
+    product_title: _builtins.str
+    """The product's title when checked out."""
+    shop_id: _builtins.str
+    """The shop selling it."""
+    quantity: _builtins.int
+    """Units."""
+    note: _builtins.str
+    """The buyer's note."""
+    price_source: _builtins.str
+    """What set it: "base", "schedule", "campaign", "tier" or "dynamic"."""
+    @_builtins.property
+    def unit_price(self) -> _money_pb2.Money:
+        """Unit price (PPN included)."""
+
+    @_builtins.property
+    def subtotal(self) -> _money_pb2.Money:
+        """unit_price × quantity."""
+
+    @_builtins.property
+    def discount(self) -> _money_pb2.Money:
+        """The vouchers' discount apportioned to this line."""
+
+    @_builtins.property
+    def total(self) -> _money_pb2.Money:
+        """subtotal − discount: what a refund of the whole line returns."""
+
+    def __init__(
+        self,
+        *,
+        sku_id: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+        product_title: _builtins.str = ...,
+        shop_id: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        note: _builtins.str = ...,
+        unit_price: _money_pb2.Money | None = ...,
+        price_source: _builtins.str = ...,
+        subtotal: _money_pb2.Money | None = ...,
+        discount: _money_pb2.Money | None = ...,
+        total: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["discount", b"discount", "subtotal", b"subtotal", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["discount", b"discount", "note", b"note", "price_source", b"price_source", "product_id", b"product_id", "product_title", b"product_title", "quantity", b"quantity", "shop_id", b"shop_id", "sku_id", b"sku_id", "subtotal", b"subtotal", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PricedLine: _TypeAlias = PricedLine  # noqa: Y015
+
+@_typing.final
+class ShopQuote(_message.Message):
+    """ShopQuote is one shop's part of a checkout: what becomes one order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
+    COURIER_FIELD_NUMBER: _builtins.int
+    COURIER_SERVICE_FIELD_NUMBER: _builtins.int
+    RATE_ID_FIELD_NUMBER: _builtins.int
+    SLOT_ID_FIELD_NUMBER: _builtins.int
+    ITEMS_SUBTOTAL_FIELD_NUMBER: _builtins.int
+    ITEMS_DISCOUNT_FIELD_NUMBER: _builtins.int
+    SHIPPING_FEE_FIELD_NUMBER: _builtins.int
+    SHIPPING_DISCOUNT_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    TAX_INCLUDED_FIELD_NUMBER: _builtins.int
+    shop_id: _builtins.str
+    """The shop."""
+    courier: _builtins.str
+    """Courier code, e.g. "jne"."""
+    courier_service: _builtins.str
+    """Courier service, e.g. "REG"."""
+    rate_id: _builtins.str
+    """The shipping rate chosen."""
+    slot_id: _builtins.str
+    """The delivery slot, when chosen."""
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___PricedLine]:
+        """Its lines."""
+
+    @_builtins.property
+    def items_subtotal(self) -> _money_pb2.Money:
+        """Sum of the lines' subtotals."""
+
+    @_builtins.property
+    def items_discount(self) -> _money_pb2.Money:
+        """Discounts on the lines."""
+
+    @_builtins.property
+    def shipping_fee(self) -> _money_pb2.Money:
+        """The shipping fee."""
+
+    @_builtins.property
+    def shipping_discount(self) -> _money_pb2.Money:
+        """Discount on the shipping fee (free-shipping vouchers)."""
+
+    @_builtins.property
+    def total(self) -> _money_pb2.Money:
+        """What the buyer pays for this shop's order."""
+
+    @_builtins.property
+    def tax_included(self) -> _money_pb2.Money:
+        """The PPN included in total (11/111 of it, rounded down)."""
+
+    def __init__(
+        self,
+        *,
+        shop_id: _builtins.str = ...,
+        lines: _abc.Iterable[Global___PricedLine] | None = ...,
+        courier: _builtins.str = ...,
+        courier_service: _builtins.str = ...,
+        rate_id: _builtins.str = ...,
+        slot_id: _builtins.str = ...,
+        items_subtotal: _money_pb2.Money | None = ...,
+        items_discount: _money_pb2.Money | None = ...,
+        shipping_fee: _money_pb2.Money | None = ...,
+        shipping_discount: _money_pb2.Money | None = ...,
+        total: _money_pb2.Money | None = ...,
+        tax_included: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["items_discount", b"items_discount", "items_subtotal", b"items_subtotal", "shipping_discount", b"shipping_discount", "shipping_fee", b"shipping_fee", "tax_included", b"tax_included", "total", b"total"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["courier", b"courier", "courier_service", b"courier_service", "items_discount", b"items_discount", "items_subtotal", b"items_subtotal", "lines", b"lines", "rate_id", b"rate_id", "shipping_discount", b"shipping_discount", "shipping_fee", b"shipping_fee", "shop_id", b"shop_id", "slot_id", b"slot_id", "tax_included", b"tax_included", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShopQuote: _TypeAlias = ShopQuote  # noqa: Y015
+
+@_typing.final
+class AppliedDiscount(_message.Message):
+    """AppliedDiscount is a voucher used by a checkout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOUCHER_ID_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    voucher_id: _builtins.str
+    """The voucher."""
+    code: _builtins.str
+    """Its code, when it has one."""
+    shop_id: _builtins.str
+    """The shop it belongs to; empty for a platform voucher."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """How much it takes off."""
+
+    def __init__(
+        self,
+        *,
+        voucher_id: _builtins.str = ...,
+        code: _builtins.str = ...,
+        shop_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "code", b"code", "shop_id", b"shop_id", "voucher_id", b"voucher_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppliedDiscount: _TypeAlias = AppliedDiscount  # noqa: Y015
+
+@_typing.final
+class CheckoutQuote(_message.Message):
+    """CheckoutQuote is everything a checkout will cost, pinned until expire_time."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
-    TEXT_FIELD_NUMBER: _builtins.int
-    AUTHOR_ID_FIELD_NUMBER: _builtins.int
-    CREATE_TIME_FIELD_NUMBER: _builtins.int
-    SEEN_TIME_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    SHOPS_FIELD_NUMBER: _builtins.int
+    DISCOUNTS_FIELD_NUMBER: _builtins.int
+    REFUSED_VOUCHERS_FIELD_NUMBER: _builtins.int
+    ITEMS_SUBTOTAL_FIELD_NUMBER: _builtins.int
+    DISCOUNT_TOTAL_FIELD_NUMBER: _builtins.int
+    SHIPPING_TOTAL_FIELD_NUMBER: _builtins.int
+    SERVICE_FEE_FIELD_NUMBER: _builtins.int
+    GRAND_TOTAL_FIELD_NUMBER: _builtins.int
+    TAX_INCLUDED_FIELD_NUMBER: _builtins.int
+    PAYMENT_METHOD_FIELD_NUMBER: _builtins.int
+    ADDRESS_ID_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Id of the note (UUIDv7)."""
-    text: _builtins.str
-    """The text, 1 to 500 characters after trimming."""
-    author_id: _builtins.str
-    """Who wrote it: the subject of the writer's token."""
+    """Quote id: PlaceCheckout cites it."""
+    buyer_id: _builtins.str
+    """The buyer."""
+    payment_method: _payment_pb2.PaymentMethod.ValueType
+    """The payment method."""
+    address_id: _builtins.str
+    """The delivery address."""
     @_builtins.property
-    def create_time(self) -> _timestamp_pb2.Timestamp:
-        """When it was written."""
+    def shops(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShopQuote]:
+        """Each shop's part."""
 
     @_builtins.property
-    def seen_time(self) -> _timestamp_pb2.Timestamp:
-        """When the service's own consumer of NoteCreated saw it; unset until then."""
+    def discounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedDiscount]:
+        """The vouchers applied."""
+
+    @_builtins.property
+    def refused_vouchers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Codes asked for that do not apply, each "CODE: REASON"."""
+
+    @_builtins.property
+    def items_subtotal(self) -> _money_pb2.Money:
+        """Sum of the items' subtotals."""
+
+    @_builtins.property
+    def discount_total(self) -> _money_pb2.Money:
+        """Sum of every discount (items and shipping)."""
+
+    @_builtins.property
+    def shipping_total(self) -> _money_pb2.Money:
+        """Sum of the shipping fees."""
+
+    @_builtins.property
+    def service_fee(self) -> _money_pb2.Money:
+        """The service fee."""
+
+    @_builtins.property
+    def grand_total(self) -> _money_pb2.Money:
+        """What the buyer pays."""
+
+    @_builtins.property
+    def tax_included(self) -> _money_pb2.Money:
+        """The PPN included in grand_total."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """Until when these figures hold."""
 
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
-        text: _builtins.str = ...,
-        author_id: _builtins.str = ...,
+        buyer_id: _builtins.str = ...,
+        shops: _abc.Iterable[Global___ShopQuote] | None = ...,
+        discounts: _abc.Iterable[Global___AppliedDiscount] | None = ...,
+        refused_vouchers: _abc.Iterable[_builtins.str] | None = ...,
+        items_subtotal: _money_pb2.Money | None = ...,
+        discount_total: _money_pb2.Money | None = ...,
+        shipping_total: _money_pb2.Money | None = ...,
+        service_fee: _money_pb2.Money | None = ...,
+        grand_total: _money_pb2.Money | None = ...,
+        tax_included: _money_pb2.Money | None = ...,
+        payment_method: _payment_pb2.PaymentMethod.ValueType = ...,
+        address_id: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["discount_total", b"discount_total", "expire_time", b"expire_time", "grand_total", b"grand_total", "items_subtotal", b"items_subtotal", "service_fee", b"service_fee", "shipping_total", b"shipping_total", "tax_included", b"tax_included"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address_id", b"address_id", "buyer_id", b"buyer_id", "discount_total", b"discount_total", "discounts", b"discounts", "expire_time", b"expire_time", "grand_total", b"grand_total", "id", b"id", "items_subtotal", b"items_subtotal", "payment_method", b"payment_method", "refused_vouchers", b"refused_vouchers", "service_fee", b"service_fee", "shipping_total", b"shipping_total", "shops", b"shops", "tax_included", b"tax_included"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckoutQuote: _TypeAlias = CheckoutQuote  # noqa: Y015
+
+@_typing.final
+class Checkout(_message.Message):
+    """Checkout is one purchase: one order per shop and one payment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    QUOTE_FIELD_NUMBER: _builtins.int
+    ORDER_IDS_FIELD_NUMBER: _builtins.int
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    CANCEL_REASON_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Checkout id."""
+    buyer_id: _builtins.str
+    """The buyer."""
+    state: Global___CheckoutState.ValueType
+    """Where its saga is."""
+    cancel_reason: _builtins.str
+    """Why it was cancelled, e.g. "PAYMENT_EXPIRED", "OUT_OF_STOCK"."""
+    @_builtins.property
+    def quote(self) -> Global___CheckoutQuote:
+        """The figures it was placed at."""
+
+    @_builtins.property
+    def order_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Its orders, one per shop."""
+
+    @_builtins.property
+    def payment(self) -> _payment_pb2.Payment:
+        """The payment, once created, with how to pay it."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was placed."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the payment expires unpaid."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        buyer_id: _builtins.str = ...,
+        state: Global___CheckoutState.ValueType = ...,
+        quote: Global___CheckoutQuote | None = ...,
+        order_ids: _abc.Iterable[_builtins.str] | None = ...,
+        payment: _payment_pb2.Payment | None = ...,
+        cancel_reason: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
-        seen_time: _timestamp_pb2.Timestamp | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "seen_time", b"seen_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "payment", b"payment", "quote", b"quote"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "create_time", b"create_time", "id", b"id", "seen_time", b"seen_time", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "cancel_reason", b"cancel_reason", "create_time", b"create_time", "expire_time", b"expire_time", "id", b"id", "order_ids", b"order_ids", "payment", b"payment", "quote", b"quote", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___Note: _TypeAlias = Note  # noqa: Y015
+Global___Checkout: _TypeAlias = Checkout  # noqa: Y015
 
 @_typing.final
-class CreateNoteRequest(_message.Message):
-    """CreateNoteRequest carries the note to write."""
+class TimelineEntry(_message.Message):
+    """TimelineEntry is one transition of an order."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    ACTOR_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    state: Global___OrderState.ValueType
+    """The state entered."""
+    actor: _builtins.str
+    """Who moved it: "buyer", "seller", "admin" or "system"."""
+    actor_id: _builtins.str
+    """The user id of the actor, when a person."""
+    reason: _builtins.str
+    """Why, e.g. "PAYMENT_CAPTURED", "NOT_ACCEPTED_IN_TIME", or a seller's reason."""
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note; only its text is read."""
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        state: Global___OrderState.ValueType = ...,
+        actor: _builtins.str = ...,
+        actor_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "actor_id", b"actor_id", "reason", b"reason", "state", b"state", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___CreateNoteRequest: _TypeAlias = CreateNoteRequest  # noqa: Y015
+Global___TimelineEntry: _TypeAlias = TimelineEntry  # noqa: Y015
 
 @_typing.final
-class CreateNoteResponse(_message.Message):
-    """CreateNoteResponse carries the note as written."""
+class Deadline(_message.Message):
+    """Deadline is what happens to an order unless someone acts first."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    DUE_TIME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    action: _builtins.str
+    """What happens: "AUTO_CANCEL" or "AUTO_COMPLETE"."""
+    description: _builtins.str
+    """How it reads to a person, e.g. "auto-cancel in 1 d 3 h"."""
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note written."""
+    def due_time(self) -> _timestamp_pb2.Timestamp:
+        """When."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        action: _builtins.str = ...,
+        due_time: _timestamp_pb2.Timestamp | None = ...,
+        description: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "description", b"description", "due_time", b"due_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___CreateNoteResponse: _TypeAlias = CreateNoteResponse  # noqa: Y015
+Global___Deadline: _TypeAlias = Deadline  # noqa: Y015
 
 @_typing.final
-class GetNoteRequest(_message.Message):
-    """GetNoteRequest names the note to read."""
+class DeliveryAddress(_message.Message):
+    """DeliveryAddress is the address an order goes to, copied when checked out."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDRESS_ID_FIELD_NUMBER: _builtins.int
+    RECIPIENT_NAME_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    STREET_FIELD_NUMBER: _builtins.int
+    DISTRICT_FIELD_NUMBER: _builtins.int
+    CITY_FIELD_NUMBER: _builtins.int
+    PROVINCE_FIELD_NUMBER: _builtins.int
+    POSTAL_CODE_FIELD_NUMBER: _builtins.int
+    address_id: _builtins.str
+    """The address id it came from."""
+    recipient_name: _builtins.str
+    """Recipient's name."""
+    phone: _builtins.str
+    """Recipient's phone."""
+    street: _builtins.str
+    """Street and number."""
+    district: _builtins.str
+    """District (kecamatan)."""
+    city: _builtins.str
+    """City or regency."""
+    province: _builtins.str
+    """Province."""
+    postal_code: _builtins.str
+    """Postal code."""
+    def __init__(
+        self,
+        *,
+        address_id: _builtins.str = ...,
+        recipient_name: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        street: _builtins.str = ...,
+        district: _builtins.str = ...,
+        city: _builtins.str = ...,
+        province: _builtins.str = ...,
+        postal_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address_id", b"address_id", "city", b"city", "district", b"district", "phone", b"phone", "postal_code", b"postal_code", "province", b"province", "recipient_name", b"recipient_name", "street", b"street"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliveryAddress: _TypeAlias = DeliveryAddress  # noqa: Y015
+
+@_typing.final
+class Order(_message.Message):
+    """Order is one shop's part of a checkout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CHECKOUT_ID_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    DETAILS_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    TIMELINE_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    SHIPMENT_ID_FIELD_NUMBER: _builtins.int
+    WAYBILL_FIELD_NUMBER: _builtins.int
+    REFUNDED_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Order id."""
+    checkout_id: _builtins.str
+    """The checkout it came from."""
+    buyer_id: _builtins.str
+    """The buyer."""
+    shop_id: _builtins.str
+    """The shop."""
+    state: Global___OrderState.ValueType
+    """Where it is."""
+    payment_id: _builtins.str
+    """The checkout's payment."""
+    shipment_id: _builtins.str
+    """The shipment, once shipped."""
+    waybill: _builtins.str
+    """The courier's waybill number, once shipped."""
+    @_builtins.property
+    def details(self) -> Global___ShopQuote:
+        """What was bought, shipping and totals, as checked out."""
+
+    @_builtins.property
+    def address(self) -> Global___DeliveryAddress:
+        """Where it goes."""
+
+    @_builtins.property
+    def timeline(self) -> _containers.RepeatedCompositeFieldContainer[Global___TimelineEntry]:
+        """Every transition, oldest first."""
+
+    @_builtins.property
+    def deadline(self) -> Global___Deadline:
+        """The next deadline, while one runs."""
+
+    @_builtins.property
+    def refunded(self) -> _money_pb2.Money:
+        """Refunded on cancellation."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        checkout_id: _builtins.str = ...,
+        buyer_id: _builtins.str = ...,
+        shop_id: _builtins.str = ...,
+        state: Global___OrderState.ValueType = ...,
+        details: Global___ShopQuote | None = ...,
+        address: Global___DeliveryAddress | None = ...,
+        timeline: _abc.Iterable[Global___TimelineEntry] | None = ...,
+        deadline: Global___Deadline | None = ...,
+        payment_id: _builtins.str = ...,
+        shipment_id: _builtins.str = ...,
+        waybill: _builtins.str = ...,
+        refunded: _money_pb2.Money | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "create_time", b"create_time", "deadline", b"deadline", "details", b"details", "refunded", b"refunded", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "buyer_id", b"buyer_id", "checkout_id", b"checkout_id", "create_time", b"create_time", "deadline", b"deadline", "details", b"details", "id", b"id", "payment_id", b"payment_id", "refunded", b"refunded", "shipment_id", b"shipment_id", "shop_id", b"shop_id", "state", b"state", "timeline", b"timeline", "update_time", b"update_time", "waybill", b"waybill"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Order: _TypeAlias = Order  # noqa: Y015
+
+@_typing.final
+class QuoteCheckoutRequest(_message.Message):
+    """Request of QuoteCheckout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINES_FIELD_NUMBER: _builtins.int
+    ADDRESS_ID_FIELD_NUMBER: _builtins.int
+    SHIPPING_FIELD_NUMBER: _builtins.int
+    VOUCHERS_FIELD_NUMBER: _builtins.int
+    PAYMENT_METHOD_FIELD_NUMBER: _builtins.int
+    CART_ID_FIELD_NUMBER: _builtins.int
+    address_id: _builtins.str
+    """One of the buyer's addresses."""
+    payment_method: _payment_pb2.PaymentMethod.ValueType
+    """How the buyer will pay."""
+    cart_id: _builtins.str
+    """The buyer's cart, whose checked-out lines are removed once the checkout is placed."""
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckoutLine]:
+        """The lines, 1 to 100, one per SKU."""
+
+    @_builtins.property
+    def shipping(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShopShippingChoice]:
+        """A shipping choice for every shop of the lines."""
+
+    @_builtins.property
+    def vouchers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Voucher codes or ids, at most 10 (auto-applied vouchers need none)."""
+
+    def __init__(
+        self,
+        *,
+        lines: _abc.Iterable[Global___CheckoutLine] | None = ...,
+        address_id: _builtins.str = ...,
+        shipping: _abc.Iterable[Global___ShopShippingChoice] | None = ...,
+        vouchers: _abc.Iterable[_builtins.str] | None = ...,
+        payment_method: _payment_pb2.PaymentMethod.ValueType = ...,
+        cart_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address_id", b"address_id", "cart_id", b"cart_id", "lines", b"lines", "payment_method", b"payment_method", "shipping", b"shipping", "vouchers", b"vouchers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuoteCheckoutRequest: _TypeAlias = QuoteCheckoutRequest  # noqa: Y015
+
+@_typing.final
+class QuoteCheckoutResponse(_message.Message):
+    """Response of QuoteCheckout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUOTE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def quote(self) -> Global___CheckoutQuote:
+        """The quote."""
+
+    def __init__(
+        self,
+        *,
+        quote: Global___CheckoutQuote | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["quote", b"quote"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quote", b"quote"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuoteCheckoutResponse: _TypeAlias = QuoteCheckoutResponse  # noqa: Y015
+
+@_typing.final
+class PlaceCheckoutRequest(_message.Message):
+    """Request of PlaceCheckout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUOTE_ID_FIELD_NUMBER: _builtins.int
+    quote_id: _builtins.str
+    """The quote the buyer agreed to."""
+    def __init__(
+        self,
+        *,
+        quote_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quote_id", b"quote_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlaceCheckoutRequest: _TypeAlias = PlaceCheckoutRequest  # noqa: Y015
+
+@_typing.final
+class PlaceCheckoutResponse(_message.Message):
+    """Response of PlaceCheckout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKOUT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def checkout(self) -> Global___Checkout:
+        """The checkout, awaiting payment, with its payment's instructions."""
+
+    def __init__(
+        self,
+        *,
+        checkout: Global___Checkout | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkout", b"checkout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkout", b"checkout"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlaceCheckoutResponse: _TypeAlias = PlaceCheckoutResponse  # noqa: Y015
+
+@_typing.final
+class GetCheckoutRequest(_message.Message):
+    """Request of GetCheckout."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Id of the note."""
+    """Checkout id."""
     def __init__(
         self,
         *,
@@ -127,28 +854,328 @@ class GetNoteRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetNoteRequest: _TypeAlias = GetNoteRequest  # noqa: Y015
+Global___GetCheckoutRequest: _TypeAlias = GetCheckoutRequest  # noqa: Y015
 
 @_typing.final
-class GetNoteResponse(_message.Message):
-    """GetNoteResponse carries the note."""
+class GetCheckoutResponse(_message.Message):
+    """Response of GetCheckout."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    CHECKOUT_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note."""
+    def checkout(self) -> Global___Checkout:
+        """The checkout."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        checkout: Global___Checkout | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkout", b"checkout"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkout", b"checkout"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetNoteResponse: _TypeAlias = GetNoteResponse  # noqa: Y015
+Global___GetCheckoutResponse: _TypeAlias = GetCheckoutResponse  # noqa: Y015
+
+@_typing.final
+class GetOrderRequest(_message.Message):
+    """Request of GetOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Order id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrderRequest: _TypeAlias = GetOrderRequest  # noqa: Y015
+
+@_typing.final
+class GetOrderResponse(_message.Message):
+    """Response of GetOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___Order:
+        """The order."""
+
+    def __init__(
+        self,
+        *,
+        order: Global___Order | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrderResponse: _TypeAlias = GetOrderResponse  # noqa: Y015
+
+@_typing.final
+class ListOrdersRequest(_message.Message):
+    """Request of ListOrders."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    shop_id: _builtins.str
+    """A shop's orders instead of the caller's own: its sellers and admins."""
+    state: Global___OrderState.ValueType
+    """Only orders in this state."""
+    buyer_id: _builtins.str
+    """A buyer's orders: admins only."""
+    page_size: _builtins.int
+    """At most this many, 1 to 100; 20 when unset."""
+    page_token: _builtins.str
+    """From ListOrdersResponse.next_page_token."""
+    def __init__(
+        self,
+        *,
+        shop_id: _builtins.str = ...,
+        state: Global___OrderState.ValueType = ...,
+        buyer_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "page_size", b"page_size", "page_token", b"page_token", "shop_id", b"shop_id", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOrdersRequest: _TypeAlias = ListOrdersRequest  # noqa: Y015
+
+@_typing.final
+class ListOrdersResponse(_message.Message):
+    """Response of ListOrders."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Set when there are more."""
+    @_builtins.property
+    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___Order]:
+        """The orders, newest first."""
+
+    def __init__(
+        self,
+        *,
+        orders: _abc.Iterable[Global___Order] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "orders", b"orders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOrdersResponse: _TypeAlias = ListOrdersResponse  # noqa: Y015
+
+@_typing.final
+class AcceptOrderRequest(_message.Message):
+    """Request of AcceptOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Order id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptOrderRequest: _TypeAlias = AcceptOrderRequest  # noqa: Y015
+
+@_typing.final
+class AcceptOrderResponse(_message.Message):
+    """Response of AcceptOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___Order:
+        """The order."""
+
+    def __init__(
+        self,
+        *,
+        order: Global___Order | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptOrderResponse: _TypeAlias = AcceptOrderResponse  # noqa: Y015
+
+@_typing.final
+class ShipOrderRequest(_message.Message):
+    """Request of ShipOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Order id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShipOrderRequest: _TypeAlias = ShipOrderRequest  # noqa: Y015
+
+@_typing.final
+class ShipOrderResponse(_message.Message):
+    """Response of ShipOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___Order:
+        """The order, shipped, with its waybill."""
+
+    def __init__(
+        self,
+        *,
+        order: Global___Order | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShipOrderResponse: _TypeAlias = ShipOrderResponse  # noqa: Y015
+
+@_typing.final
+class CancelOrderRequest(_message.Message):
+    """Request of CancelOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Order id."""
+    reason: _builtins.str
+    """Why: required of a seller, 1 to 200 characters."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelOrderRequest: _TypeAlias = CancelOrderRequest  # noqa: Y015
+
+@_typing.final
+class CancelOrderResponse(_message.Message):
+    """Response of CancelOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___Order:
+        """The order."""
+
+    def __init__(
+        self,
+        *,
+        order: Global___Order | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelOrderResponse: _TypeAlias = CancelOrderResponse  # noqa: Y015
+
+@_typing.final
+class CompleteOrderRequest(_message.Message):
+    """Request of CompleteOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Order id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteOrderRequest: _TypeAlias = CompleteOrderRequest  # noqa: Y015
+
+@_typing.final
+class CompleteOrderResponse(_message.Message):
+    """Response of CompleteOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___Order:
+        """The order."""
+
+    def __init__(
+        self,
+        *,
+        order: Global___Order | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteOrderResponse: _TypeAlias = CompleteOrderResponse  # noqa: Y015

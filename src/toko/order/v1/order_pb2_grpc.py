@@ -26,7 +26,10 @@ if _version_not_supported:
 
 
 class OrderServiceStub:
-    """OrderService owns notes: short texts written by signed-in callers and read back by anyone.
+    """OrderService owns checkouts and orders: a checkout of a buyer's lines becomes one order per shop
+    and one payment for the total (a saga over promotion, inventory and payment), and each order goes
+    from awaiting payment to completed or cancelled, every step on its timeline and every deadline a
+    durable timer.
     """
 
     def __init__(self, channel):
@@ -35,31 +38,123 @@ class OrderServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.CreateNote = channel.unary_unary(
-                '/toko.order.v1.OrderService/CreateNote',
-                request_serializer=toko_dot_order_dot_v1_dot_order__pb2.CreateNoteRequest.SerializeToString,
-                response_deserializer=toko_dot_order_dot_v1_dot_order__pb2.CreateNoteResponse.FromString,
+        self.QuoteCheckout = channel.unary_unary(
+                '/toko.order.v1.OrderService/QuoteCheckout',
+                request_serializer=toko_dot_order_dot_v1_dot_order__pb2.QuoteCheckoutRequest.SerializeToString,
+                response_deserializer=toko_dot_order_dot_v1_dot_order__pb2.QuoteCheckoutResponse.FromString,
                 _registered_method=True)
-        self.GetNote = channel.unary_unary(
-                '/toko.order.v1.OrderService/GetNote',
-                request_serializer=toko_dot_order_dot_v1_dot_order__pb2.GetNoteRequest.SerializeToString,
-                response_deserializer=toko_dot_order_dot_v1_dot_order__pb2.GetNoteResponse.FromString,
+        self.PlaceCheckout = channel.unary_unary(
+                '/toko.order.v1.OrderService/PlaceCheckout',
+                request_serializer=toko_dot_order_dot_v1_dot_order__pb2.PlaceCheckoutRequest.SerializeToString,
+                response_deserializer=toko_dot_order_dot_v1_dot_order__pb2.PlaceCheckoutResponse.FromString,
+                _registered_method=True)
+        self.GetCheckout = channel.unary_unary(
+                '/toko.order.v1.OrderService/GetCheckout',
+                request_serializer=toko_dot_order_dot_v1_dot_order__pb2.GetCheckoutRequest.SerializeToString,
+                response_deserializer=toko_dot_order_dot_v1_dot_order__pb2.GetCheckoutResponse.FromString,
+                _registered_method=True)
+        self.GetOrder = channel.unary_unary(
+                '/toko.order.v1.OrderService/GetOrder',
+                request_serializer=toko_dot_order_dot_v1_dot_order__pb2.GetOrderRequest.SerializeToString,
+                response_deserializer=toko_dot_order_dot_v1_dot_order__pb2.GetOrderResponse.FromString,
+                _registered_method=True)
+        self.ListOrders = channel.unary_unary(
+                '/toko.order.v1.OrderService/ListOrders',
+                request_serializer=toko_dot_order_dot_v1_dot_order__pb2.ListOrdersRequest.SerializeToString,
+                response_deserializer=toko_dot_order_dot_v1_dot_order__pb2.ListOrdersResponse.FromString,
+                _registered_method=True)
+        self.AcceptOrder = channel.unary_unary(
+                '/toko.order.v1.OrderService/AcceptOrder',
+                request_serializer=toko_dot_order_dot_v1_dot_order__pb2.AcceptOrderRequest.SerializeToString,
+                response_deserializer=toko_dot_order_dot_v1_dot_order__pb2.AcceptOrderResponse.FromString,
+                _registered_method=True)
+        self.ShipOrder = channel.unary_unary(
+                '/toko.order.v1.OrderService/ShipOrder',
+                request_serializer=toko_dot_order_dot_v1_dot_order__pb2.ShipOrderRequest.SerializeToString,
+                response_deserializer=toko_dot_order_dot_v1_dot_order__pb2.ShipOrderResponse.FromString,
+                _registered_method=True)
+        self.CancelOrder = channel.unary_unary(
+                '/toko.order.v1.OrderService/CancelOrder',
+                request_serializer=toko_dot_order_dot_v1_dot_order__pb2.CancelOrderRequest.SerializeToString,
+                response_deserializer=toko_dot_order_dot_v1_dot_order__pb2.CancelOrderResponse.FromString,
+                _registered_method=True)
+        self.CompleteOrder = channel.unary_unary(
+                '/toko.order.v1.OrderService/CompleteOrder',
+                request_serializer=toko_dot_order_dot_v1_dot_order__pb2.CompleteOrderRequest.SerializeToString,
+                response_deserializer=toko_dot_order_dot_v1_dot_order__pb2.CompleteOrderResponse.FromString,
                 _registered_method=True)
 
 
 class OrderServiceServicer:
-    """OrderService owns notes: short texts written by signed-in callers and read back by anyone.
+    """OrderService owns checkouts and orders: a checkout of a buyer's lines becomes one order per shop
+    and one payment for the total (a saga over promotion, inventory and payment), and each order goes
+    from awaiting payment to completed or cancelled, every step on its timeline and every deadline a
+    durable timer.
     """
 
-    def CreateNote(self, request, context):
-        """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer.
+    def QuoteCheckout(self, request, context):
+        """QuoteCheckout prices a checkout without holding anything: lines at current prices, vouchers,
+        each shop's shipping, totals. PlaceCheckout cites the quote it returns.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def GetNote(self, request, context):
-        """GetNote returns a note by id.
+    def PlaceCheckout(self, request, context):
+        """PlaceCheckout turns a quote into orders and a payment. If any figure differs from the quote it
+        answers QUOTE_CHANGED with the old and new figures and creates nothing. Takes an
+        Idempotency-Key: the same key and body answer the same checkout.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCheckout(self, request, context):
+        """GetCheckout returns a checkout with its orders and payment: to its buyer and admins.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOrder(self, request, context):
+        """GetOrder returns an order with its timeline: to its buyer, its shop's sellers and admins.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOrders(self, request, context):
+        """ListOrders lists the caller's orders as a buyer, newest first; with shop_id, that shop's orders
+        (its sellers and admins); admins may also filter by buyer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptOrder(self, request, context):
+        """AcceptOrder is the seller taking a paid order on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ShipOrder(self, request, context):
+        """ShipOrder books the order's shipment with its courier (an accepted order).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelOrder(self, request, context):
+        """CancelOrder cancels an order: its buyer before the seller accepts it, its seller (with a reason)
+        before it ships, or an admin. A paid order is refunded in full.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteOrder(self, request, context):
+        """CompleteOrder is the buyer confirming a delivered order is fine, before the automatic completion.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -68,15 +163,50 @@ class OrderServiceServicer:
 
 def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'CreateNote': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateNote,
-                    request_deserializer=toko_dot_order_dot_v1_dot_order__pb2.CreateNoteRequest.FromString,
-                    response_serializer=toko_dot_order_dot_v1_dot_order__pb2.CreateNoteResponse.SerializeToString,
+            'QuoteCheckout': grpc.unary_unary_rpc_method_handler(
+                    servicer.QuoteCheckout,
+                    request_deserializer=toko_dot_order_dot_v1_dot_order__pb2.QuoteCheckoutRequest.FromString,
+                    response_serializer=toko_dot_order_dot_v1_dot_order__pb2.QuoteCheckoutResponse.SerializeToString,
             ),
-            'GetNote': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetNote,
-                    request_deserializer=toko_dot_order_dot_v1_dot_order__pb2.GetNoteRequest.FromString,
-                    response_serializer=toko_dot_order_dot_v1_dot_order__pb2.GetNoteResponse.SerializeToString,
+            'PlaceCheckout': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlaceCheckout,
+                    request_deserializer=toko_dot_order_dot_v1_dot_order__pb2.PlaceCheckoutRequest.FromString,
+                    response_serializer=toko_dot_order_dot_v1_dot_order__pb2.PlaceCheckoutResponse.SerializeToString,
+            ),
+            'GetCheckout': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCheckout,
+                    request_deserializer=toko_dot_order_dot_v1_dot_order__pb2.GetCheckoutRequest.FromString,
+                    response_serializer=toko_dot_order_dot_v1_dot_order__pb2.GetCheckoutResponse.SerializeToString,
+            ),
+            'GetOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrder,
+                    request_deserializer=toko_dot_order_dot_v1_dot_order__pb2.GetOrderRequest.FromString,
+                    response_serializer=toko_dot_order_dot_v1_dot_order__pb2.GetOrderResponse.SerializeToString,
+            ),
+            'ListOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrders,
+                    request_deserializer=toko_dot_order_dot_v1_dot_order__pb2.ListOrdersRequest.FromString,
+                    response_serializer=toko_dot_order_dot_v1_dot_order__pb2.ListOrdersResponse.SerializeToString,
+            ),
+            'AcceptOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptOrder,
+                    request_deserializer=toko_dot_order_dot_v1_dot_order__pb2.AcceptOrderRequest.FromString,
+                    response_serializer=toko_dot_order_dot_v1_dot_order__pb2.AcceptOrderResponse.SerializeToString,
+            ),
+            'ShipOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShipOrder,
+                    request_deserializer=toko_dot_order_dot_v1_dot_order__pb2.ShipOrderRequest.FromString,
+                    response_serializer=toko_dot_order_dot_v1_dot_order__pb2.ShipOrderResponse.SerializeToString,
+            ),
+            'CancelOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelOrder,
+                    request_deserializer=toko_dot_order_dot_v1_dot_order__pb2.CancelOrderRequest.FromString,
+                    response_serializer=toko_dot_order_dot_v1_dot_order__pb2.CancelOrderResponse.SerializeToString,
+            ),
+            'CompleteOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteOrder,
+                    request_deserializer=toko_dot_order_dot_v1_dot_order__pb2.CompleteOrderRequest.FromString,
+                    response_serializer=toko_dot_order_dot_v1_dot_order__pb2.CompleteOrderResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,11 +217,14 @@ def add_OrderServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class OrderService:
-    """OrderService owns notes: short texts written by signed-in callers and read back by anyone.
+    """OrderService owns checkouts and orders: a checkout of a buyer's lines becomes one order per shop
+    and one payment for the total (a saga over promotion, inventory and payment), and each order goes
+    from awaiting payment to completed or cancelled, every step on its timeline and every deadline a
+    durable timer.
     """
 
     @staticmethod
-    def CreateNote(request,
+    def QuoteCheckout(request,
             target,
             options=(),
             channel_credentials=None,
@@ -104,9 +237,9 @@ class OrderService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/toko.order.v1.OrderService/CreateNote',
-            toko_dot_order_dot_v1_dot_order__pb2.CreateNoteRequest.SerializeToString,
-            toko_dot_order_dot_v1_dot_order__pb2.CreateNoteResponse.FromString,
+            '/toko.order.v1.OrderService/QuoteCheckout',
+            toko_dot_order_dot_v1_dot_order__pb2.QuoteCheckoutRequest.SerializeToString,
+            toko_dot_order_dot_v1_dot_order__pb2.QuoteCheckoutResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -118,7 +251,7 @@ class OrderService:
             _registered_method=True)
 
     @staticmethod
-    def GetNote(request,
+    def PlaceCheckout(request,
             target,
             options=(),
             channel_credentials=None,
@@ -131,9 +264,198 @@ class OrderService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/toko.order.v1.OrderService/GetNote',
-            toko_dot_order_dot_v1_dot_order__pb2.GetNoteRequest.SerializeToString,
-            toko_dot_order_dot_v1_dot_order__pb2.GetNoteResponse.FromString,
+            '/toko.order.v1.OrderService/PlaceCheckout',
+            toko_dot_order_dot_v1_dot_order__pb2.PlaceCheckoutRequest.SerializeToString,
+            toko_dot_order_dot_v1_dot_order__pb2.PlaceCheckoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCheckout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.order.v1.OrderService/GetCheckout',
+            toko_dot_order_dot_v1_dot_order__pb2.GetCheckoutRequest.SerializeToString,
+            toko_dot_order_dot_v1_dot_order__pb2.GetCheckoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.order.v1.OrderService/GetOrder',
+            toko_dot_order_dot_v1_dot_order__pb2.GetOrderRequest.SerializeToString,
+            toko_dot_order_dot_v1_dot_order__pb2.GetOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.order.v1.OrderService/ListOrders',
+            toko_dot_order_dot_v1_dot_order__pb2.ListOrdersRequest.SerializeToString,
+            toko_dot_order_dot_v1_dot_order__pb2.ListOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.order.v1.OrderService/AcceptOrder',
+            toko_dot_order_dot_v1_dot_order__pb2.AcceptOrderRequest.SerializeToString,
+            toko_dot_order_dot_v1_dot_order__pb2.AcceptOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShipOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.order.v1.OrderService/ShipOrder',
+            toko_dot_order_dot_v1_dot_order__pb2.ShipOrderRequest.SerializeToString,
+            toko_dot_order_dot_v1_dot_order__pb2.ShipOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.order.v1.OrderService/CancelOrder',
+            toko_dot_order_dot_v1_dot_order__pb2.CancelOrderRequest.SerializeToString,
+            toko_dot_order_dot_v1_dot_order__pb2.CancelOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.order.v1.OrderService/CompleteOrder',
+            toko_dot_order_dot_v1_dot_order__pb2.CompleteOrderRequest.SerializeToString,
+            toko_dot_order_dot_v1_dot_order__pb2.CompleteOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,44 +27,167 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class OrderServiceStub:
-    """OrderService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """OrderService owns checkouts and orders: a checkout of a buyer's lines becomes one order per shop
+    and one payment for the total (a saga over promotion, inventory and payment), and each order goes
+    from awaiting payment to completed or cancelled, every step on its timeline and every deadline a
+    durable timer.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> OrderServiceAsyncStub: ...
-    CreateNote: _grpc.UnaryUnaryMultiCallable[_order_pb2.CreateNoteRequest, _order_pb2.CreateNoteResponse]
-    """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
-    GetNote: _grpc.UnaryUnaryMultiCallable[_order_pb2.GetNoteRequest, _order_pb2.GetNoteResponse]
-    """GetNote returns a note by id."""
+    QuoteCheckout: _grpc.UnaryUnaryMultiCallable[_order_pb2.QuoteCheckoutRequest, _order_pb2.QuoteCheckoutResponse]
+    """QuoteCheckout prices a checkout without holding anything: lines at current prices, vouchers,
+    each shop's shipping, totals. PlaceCheckout cites the quote it returns.
+    """
+    PlaceCheckout: _grpc.UnaryUnaryMultiCallable[_order_pb2.PlaceCheckoutRequest, _order_pb2.PlaceCheckoutResponse]
+    """PlaceCheckout turns a quote into orders and a payment. If any figure differs from the quote it
+    answers QUOTE_CHANGED with the old and new figures and creates nothing. Takes an
+    Idempotency-Key: the same key and body answer the same checkout.
+    """
+    GetCheckout: _grpc.UnaryUnaryMultiCallable[_order_pb2.GetCheckoutRequest, _order_pb2.GetCheckoutResponse]
+    """GetCheckout returns a checkout with its orders and payment: to its buyer and admins."""
+    GetOrder: _grpc.UnaryUnaryMultiCallable[_order_pb2.GetOrderRequest, _order_pb2.GetOrderResponse]
+    """GetOrder returns an order with its timeline: to its buyer, its shop's sellers and admins."""
+    ListOrders: _grpc.UnaryUnaryMultiCallable[_order_pb2.ListOrdersRequest, _order_pb2.ListOrdersResponse]
+    """ListOrders lists the caller's orders as a buyer, newest first; with shop_id, that shop's orders
+    (its sellers and admins); admins may also filter by buyer.
+    """
+    AcceptOrder: _grpc.UnaryUnaryMultiCallable[_order_pb2.AcceptOrderRequest, _order_pb2.AcceptOrderResponse]
+    """AcceptOrder is the seller taking a paid order on."""
+    ShipOrder: _grpc.UnaryUnaryMultiCallable[_order_pb2.ShipOrderRequest, _order_pb2.ShipOrderResponse]
+    """ShipOrder books the order's shipment with its courier (an accepted order)."""
+    CancelOrder: _grpc.UnaryUnaryMultiCallable[_order_pb2.CancelOrderRequest, _order_pb2.CancelOrderResponse]
+    """CancelOrder cancels an order: its buyer before the seller accepts it, its seller (with a reason)
+    before it ships, or an admin. A paid order is refunded in full.
+    """
+    CompleteOrder: _grpc.UnaryUnaryMultiCallable[_order_pb2.CompleteOrderRequest, _order_pb2.CompleteOrderResponse]
+    """CompleteOrder is the buyer confirming a delivered order is fine, before the automatic completion."""
 
 @_typing.type_check_only
 class OrderServiceAsyncStub(OrderServiceStub):
-    """OrderService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """OrderService owns checkouts and orders: a checkout of a buyer's lines becomes one order per shop
+    and one payment for the total (a saga over promotion, inventory and payment), and each order goes
+    from awaiting payment to completed or cancelled, every step on its timeline and every deadline a
+    durable timer.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateNote: _aio.UnaryUnaryMultiCallable[_order_pb2.CreateNoteRequest, _order_pb2.CreateNoteResponse]  # type: ignore[assignment]
-    """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
-    GetNote: _aio.UnaryUnaryMultiCallable[_order_pb2.GetNoteRequest, _order_pb2.GetNoteResponse]  # type: ignore[assignment]
-    """GetNote returns a note by id."""
+    QuoteCheckout: _aio.UnaryUnaryMultiCallable[_order_pb2.QuoteCheckoutRequest, _order_pb2.QuoteCheckoutResponse]  # type: ignore[assignment]
+    """QuoteCheckout prices a checkout without holding anything: lines at current prices, vouchers,
+    each shop's shipping, totals. PlaceCheckout cites the quote it returns.
+    """
+    PlaceCheckout: _aio.UnaryUnaryMultiCallable[_order_pb2.PlaceCheckoutRequest, _order_pb2.PlaceCheckoutResponse]  # type: ignore[assignment]
+    """PlaceCheckout turns a quote into orders and a payment. If any figure differs from the quote it
+    answers QUOTE_CHANGED with the old and new figures and creates nothing. Takes an
+    Idempotency-Key: the same key and body answer the same checkout.
+    """
+    GetCheckout: _aio.UnaryUnaryMultiCallable[_order_pb2.GetCheckoutRequest, _order_pb2.GetCheckoutResponse]  # type: ignore[assignment]
+    """GetCheckout returns a checkout with its orders and payment: to its buyer and admins."""
+    GetOrder: _aio.UnaryUnaryMultiCallable[_order_pb2.GetOrderRequest, _order_pb2.GetOrderResponse]  # type: ignore[assignment]
+    """GetOrder returns an order with its timeline: to its buyer, its shop's sellers and admins."""
+    ListOrders: _aio.UnaryUnaryMultiCallable[_order_pb2.ListOrdersRequest, _order_pb2.ListOrdersResponse]  # type: ignore[assignment]
+    """ListOrders lists the caller's orders as a buyer, newest first; with shop_id, that shop's orders
+    (its sellers and admins); admins may also filter by buyer.
+    """
+    AcceptOrder: _aio.UnaryUnaryMultiCallable[_order_pb2.AcceptOrderRequest, _order_pb2.AcceptOrderResponse]  # type: ignore[assignment]
+    """AcceptOrder is the seller taking a paid order on."""
+    ShipOrder: _aio.UnaryUnaryMultiCallable[_order_pb2.ShipOrderRequest, _order_pb2.ShipOrderResponse]  # type: ignore[assignment]
+    """ShipOrder books the order's shipment with its courier (an accepted order)."""
+    CancelOrder: _aio.UnaryUnaryMultiCallable[_order_pb2.CancelOrderRequest, _order_pb2.CancelOrderResponse]  # type: ignore[assignment]
+    """CancelOrder cancels an order: its buyer before the seller accepts it, its seller (with a reason)
+    before it ships, or an admin. A paid order is refunded in full.
+    """
+    CompleteOrder: _aio.UnaryUnaryMultiCallable[_order_pb2.CompleteOrderRequest, _order_pb2.CompleteOrderResponse]  # type: ignore[assignment]
+    """CompleteOrder is the buyer confirming a delivered order is fine, before the automatic completion."""
 
 class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
-    """OrderService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """OrderService owns checkouts and orders: a checkout of a buyer's lines becomes one order per shop
+    and one payment for the total (a saga over promotion, inventory and payment), and each order goes
+    from awaiting payment to completed or cancelled, every step on its timeline and every deadline a
+    durable timer.
+    """
 
     @_abc_1.abstractmethod
-    def CreateNote(
+    def QuoteCheckout(
         self,
-        request: _order_pb2.CreateNoteRequest,
+        request: _order_pb2.QuoteCheckoutRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_order_pb2.CreateNoteResponse, _abc.Awaitable[_order_pb2.CreateNoteResponse]]:
-        """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
+    ) -> _typing.Union[_order_pb2.QuoteCheckoutResponse, _abc.Awaitable[_order_pb2.QuoteCheckoutResponse]]:
+        """QuoteCheckout prices a checkout without holding anything: lines at current prices, vouchers,
+        each shop's shipping, totals. PlaceCheckout cites the quote it returns.
+        """
 
     @_abc_1.abstractmethod
-    def GetNote(
+    def PlaceCheckout(
         self,
-        request: _order_pb2.GetNoteRequest,
+        request: _order_pb2.PlaceCheckoutRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_order_pb2.GetNoteResponse, _abc.Awaitable[_order_pb2.GetNoteResponse]]:
-        """GetNote returns a note by id."""
+    ) -> _typing.Union[_order_pb2.PlaceCheckoutResponse, _abc.Awaitable[_order_pb2.PlaceCheckoutResponse]]:
+        """PlaceCheckout turns a quote into orders and a payment. If any figure differs from the quote it
+        answers QUOTE_CHANGED with the old and new figures and creates nothing. Takes an
+        Idempotency-Key: the same key and body answer the same checkout.
+        """
+
+    @_abc_1.abstractmethod
+    def GetCheckout(
+        self,
+        request: _order_pb2.GetCheckoutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.GetCheckoutResponse, _abc.Awaitable[_order_pb2.GetCheckoutResponse]]:
+        """GetCheckout returns a checkout with its orders and payment: to its buyer and admins."""
+
+    @_abc_1.abstractmethod
+    def GetOrder(
+        self,
+        request: _order_pb2.GetOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.GetOrderResponse, _abc.Awaitable[_order_pb2.GetOrderResponse]]:
+        """GetOrder returns an order with its timeline: to its buyer, its shop's sellers and admins."""
+
+    @_abc_1.abstractmethod
+    def ListOrders(
+        self,
+        request: _order_pb2.ListOrdersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.ListOrdersResponse, _abc.Awaitable[_order_pb2.ListOrdersResponse]]:
+        """ListOrders lists the caller's orders as a buyer, newest first; with shop_id, that shop's orders
+        (its sellers and admins); admins may also filter by buyer.
+        """
+
+    @_abc_1.abstractmethod
+    def AcceptOrder(
+        self,
+        request: _order_pb2.AcceptOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.AcceptOrderResponse, _abc.Awaitable[_order_pb2.AcceptOrderResponse]]:
+        """AcceptOrder is the seller taking a paid order on."""
+
+    @_abc_1.abstractmethod
+    def ShipOrder(
+        self,
+        request: _order_pb2.ShipOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.ShipOrderResponse, _abc.Awaitable[_order_pb2.ShipOrderResponse]]:
+        """ShipOrder books the order's shipment with its courier (an accepted order)."""
+
+    @_abc_1.abstractmethod
+    def CancelOrder(
+        self,
+        request: _order_pb2.CancelOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.CancelOrderResponse, _abc.Awaitable[_order_pb2.CancelOrderResponse]]:
+        """CancelOrder cancels an order: its buyer before the seller accepts it, its seller (with a reason)
+        before it ships, or an admin. A paid order is refunded in full.
+        """
+
+    @_abc_1.abstractmethod
+    def CompleteOrder(
+        self,
+        request: _order_pb2.CompleteOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.CompleteOrderResponse, _abc.Awaitable[_order_pb2.CompleteOrderResponse]]:
+        """CompleteOrder is the buyer confirming a delivered order is fine, before the automatic completion."""
 
 def add_OrderServiceServicer_to_server(servicer: OrderServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -25,13 +25,25 @@ _sym_db = _symbol_database.Default()
 from toko.payment.v1 import payment_pb2 as toko_dot_payment_dot_v1_dot_payment__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctoko/payment/v1/events.proto\x12\x0ftoko.payment.v1\x1a\x1dtoko/payment/v1/payment.proto\"2\n\x0bNoteCreated\x12#\n\x04note\x18\x01 \x01(\x0b\x32\x15.toko.payment.v1.Noteb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctoko/payment/v1/events.proto\x12\x0ftoko.payment.v1\x1a\x1dtoko/payment/v1/payment.proto\";\n\x0ePaymentCreated\x12)\n\x07payment\x18\x01 \x01(\x0b\x32\x18.toko.payment.v1.Payment\"<\n\x0fPaymentCaptured\x12)\n\x07payment\x18\x01 \x01(\x0b\x32\x18.toko.payment.v1.Payment\"J\n\rPaymentFailed\x12)\n\x07payment\x18\x01 \x01(\x0b\x32\x18.toko.payment.v1.Payment\x12\x0e\n\x06reason\x18\x02 \x01(\t\";\n\x0ePaymentExpired\x12)\n\x07payment\x18\x01 \x01(\x0b\x32\x18.toko.payment.v1.Payment\"=\n\x10PaymentCancelled\x12)\n\x07payment\x18\x01 \x01(\x0b\x32\x18.toko.payment.v1.Payment\"Z\n\x14PaymentHeldForReview\x12)\n\x07payment\x18\x01 \x01(\x0b\x32\x18.toko.payment.v1.Payment\x12\x17\n\x0freported_amount\x18\x02 \x01(\t\"e\n\x0fPaymentRefunded\x12\'\n\x06refund\x18\x01 \x01(\x0b\x32\x17.toko.payment.v1.Refund\x12)\n\x07payment\x18\x02 \x01(\x0b\x32\x18.toko.payment.v1.Paymentb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'toko.payment.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NOTECREATED']._serialized_start=80
-  _globals['_NOTECREATED']._serialized_end=130
+  _globals['_PAYMENTCREATED']._serialized_start=80
+  _globals['_PAYMENTCREATED']._serialized_end=139
+  _globals['_PAYMENTCAPTURED']._serialized_start=141
+  _globals['_PAYMENTCAPTURED']._serialized_end=201
+  _globals['_PAYMENTFAILED']._serialized_start=203
+  _globals['_PAYMENTFAILED']._serialized_end=277
+  _globals['_PAYMENTEXPIRED']._serialized_start=279
+  _globals['_PAYMENTEXPIRED']._serialized_end=338
+  _globals['_PAYMENTCANCELLED']._serialized_start=340
+  _globals['_PAYMENTCANCELLED']._serialized_end=401
+  _globals['_PAYMENTHELDFORREVIEW']._serialized_start=403
+  _globals['_PAYMENTHELDFORREVIEW']._serialized_end=493
+  _globals['_PAYMENTREFUNDED']._serialized_start=495
+  _globals['_PAYMENTREFUNDED']._serialized_end=596
 # @@protoc_insertion_point(module_scope)

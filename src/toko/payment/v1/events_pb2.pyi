@@ -18,25 +18,185 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
-class NoteCreated(_message.Message):
-    """NoteCreated is raised when a note is written."""
+class PaymentCreated(_message.Message):
+    """PaymentCreated is raised when a payment is opened with its provider."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    PAYMENT_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def note(self) -> _payment_pb2.Note:
-        """The note as written."""
+    def payment(self) -> _payment_pb2.Payment:
+        """The payment with its instructions."""
 
     def __init__(
         self,
         *,
-        note: _payment_pb2.Note | None = ...,
+        payment: _payment_pb2.Payment | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___NoteCreated: _TypeAlias = NoteCreated  # noqa: Y015
+Global___PaymentCreated: _TypeAlias = PaymentCreated  # noqa: Y015
+
+@_typing.final
+class PaymentCaptured(_message.Message):
+    """PaymentCaptured is raised once, when a payment's money is captured; the order service moves the
+    checkout's orders to paid from it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def payment(self) -> _payment_pb2.Payment:
+        """The payment after capture."""
+
+    def __init__(
+        self,
+        *,
+        payment: _payment_pb2.Payment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PaymentCaptured: _TypeAlias = PaymentCaptured  # noqa: Y015
+
+@_typing.final
+class PaymentFailed(_message.Message):
+    """PaymentFailed is raised once, when the provider refused a payment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    """The provider's reason."""
+    @_builtins.property
+    def payment(self) -> _payment_pb2.Payment:
+        """The payment."""
+
+    def __init__(
+        self,
+        *,
+        payment: _payment_pb2.Payment | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PaymentFailed: _TypeAlias = PaymentFailed  # noqa: Y015
+
+@_typing.final
+class PaymentExpired(_message.Message):
+    """PaymentExpired is raised once, when a payment was not paid before its expiry."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def payment(self) -> _payment_pb2.Payment:
+        """The payment."""
+
+    def __init__(
+        self,
+        *,
+        payment: _payment_pb2.Payment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PaymentExpired: _TypeAlias = PaymentExpired  # noqa: Y015
+
+@_typing.final
+class PaymentCancelled(_message.Message):
+    """PaymentCancelled is raised once, when a payment not yet paid is cancelled."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def payment(self) -> _payment_pb2.Payment:
+        """The payment."""
+
+    def __init__(
+        self,
+        *,
+        payment: _payment_pb2.Payment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PaymentCancelled: _TypeAlias = PaymentCancelled  # noqa: Y015
+
+@_typing.final
+class PaymentHeldForReview(_message.Message):
+    """PaymentHeldForReview is raised when a provider reported an amount that does not match the payment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    REPORTED_AMOUNT_FIELD_NUMBER: _builtins.int
+    reported_amount: _builtins.str
+    """What the provider reported."""
+    @_builtins.property
+    def payment(self) -> _payment_pb2.Payment:
+        """The payment."""
+
+    def __init__(
+        self,
+        *,
+        payment: _payment_pb2.Payment | None = ...,
+        reported_amount: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment", "reported_amount", b"reported_amount"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PaymentHeldForReview: _TypeAlias = PaymentHeldForReview  # noqa: Y015
+
+@_typing.final
+class PaymentRefunded(_message.Message):
+    """PaymentRefunded is raised for every refund made."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFUND_FIELD_NUMBER: _builtins.int
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def refund(self) -> _payment_pb2.Refund:
+        """The refund."""
+
+    @_builtins.property
+    def payment(self) -> _payment_pb2.Payment:
+        """The payment after it."""
+
+    def __init__(
+        self,
+        *,
+        refund: _payment_pb2.Refund | None = ...,
+        payment: _payment_pb2.Payment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment", "refund", b"refund"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment", "refund", b"refund"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PaymentRefunded: _TypeAlias = PaymentRefunded  # noqa: Y015

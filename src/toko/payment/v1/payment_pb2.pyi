@@ -3,9 +3,13 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from toko.common.v1 import money_pb2 as _money_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,105 +21,590 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _PaymentMethod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PaymentMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PaymentMethod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PAYMENT_METHOD_UNSPECIFIED: _PaymentMethod.ValueType  # 0
+    """Not set."""
+    PAYMENT_METHOD_VA_BCA: _PaymentMethod.ValueType  # 1
+    """BCA virtual account."""
+    PAYMENT_METHOD_VA_BNI: _PaymentMethod.ValueType  # 2
+    """BNI virtual account."""
+    PAYMENT_METHOD_VA_BRI: _PaymentMethod.ValueType  # 3
+    """BRI virtual account."""
+    PAYMENT_METHOD_VA_MANDIRI: _PaymentMethod.ValueType  # 4
+    """Mandiri bill payment."""
+    PAYMENT_METHOD_VA_PERMATA: _PaymentMethod.ValueType  # 5
+    """Permata virtual account."""
+    PAYMENT_METHOD_QRIS: _PaymentMethod.ValueType  # 6
+    """QRIS: any bank or e-wallet app scans the QR code."""
+    PAYMENT_METHOD_GOPAY: _PaymentMethod.ValueType  # 7
+    """GoPay (redirect to the app)."""
+    PAYMENT_METHOD_OVO: _PaymentMethod.ValueType  # 8
+    """OVO (push to the buyer's phone)."""
+    PAYMENT_METHOD_DANA: _PaymentMethod.ValueType  # 9
+    """DANA (redirect)."""
+    PAYMENT_METHOD_SHOPEEPAY: _PaymentMethod.ValueType  # 10
+    """ShopeePay (redirect)."""
+    PAYMENT_METHOD_CARD: _PaymentMethod.ValueType  # 11
+    """Credit or debit card with a 3-D Secure step."""
+    PAYMENT_METHOD_ALFAMART: _PaymentMethod.ValueType  # 12
+    """Pay at an Alfamart counter with a payment code."""
+    PAYMENT_METHOD_INDOMARET: _PaymentMethod.ValueType  # 13
+    """Pay at an Indomaret counter with a payment code."""
+    PAYMENT_METHOD_COD: _PaymentMethod.ValueType  # 14
+    """Cash on delivery: settled when the parcel is delivered."""
+
+class PaymentMethod(_PaymentMethod, metaclass=_PaymentMethodEnumTypeWrapper):
+    """PaymentMethod is how a buyer pays."""
+
+PAYMENT_METHOD_UNSPECIFIED: PaymentMethod.ValueType  # 0
+"""Not set."""
+PAYMENT_METHOD_VA_BCA: PaymentMethod.ValueType  # 1
+"""BCA virtual account."""
+PAYMENT_METHOD_VA_BNI: PaymentMethod.ValueType  # 2
+"""BNI virtual account."""
+PAYMENT_METHOD_VA_BRI: PaymentMethod.ValueType  # 3
+"""BRI virtual account."""
+PAYMENT_METHOD_VA_MANDIRI: PaymentMethod.ValueType  # 4
+"""Mandiri bill payment."""
+PAYMENT_METHOD_VA_PERMATA: PaymentMethod.ValueType  # 5
+"""Permata virtual account."""
+PAYMENT_METHOD_QRIS: PaymentMethod.ValueType  # 6
+"""QRIS: any bank or e-wallet app scans the QR code."""
+PAYMENT_METHOD_GOPAY: PaymentMethod.ValueType  # 7
+"""GoPay (redirect to the app)."""
+PAYMENT_METHOD_OVO: PaymentMethod.ValueType  # 8
+"""OVO (push to the buyer's phone)."""
+PAYMENT_METHOD_DANA: PaymentMethod.ValueType  # 9
+"""DANA (redirect)."""
+PAYMENT_METHOD_SHOPEEPAY: PaymentMethod.ValueType  # 10
+"""ShopeePay (redirect)."""
+PAYMENT_METHOD_CARD: PaymentMethod.ValueType  # 11
+"""Credit or debit card with a 3-D Secure step."""
+PAYMENT_METHOD_ALFAMART: PaymentMethod.ValueType  # 12
+"""Pay at an Alfamart counter with a payment code."""
+PAYMENT_METHOD_INDOMARET: PaymentMethod.ValueType  # 13
+"""Pay at an Indomaret counter with a payment code."""
+PAYMENT_METHOD_COD: PaymentMethod.ValueType  # 14
+"""Cash on delivery: settled when the parcel is delivered."""
+Global___PaymentMethod: _TypeAlias = PaymentMethod  # noqa: Y015
+
+class _PaymentState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PaymentStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PaymentState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PAYMENT_STATE_UNSPECIFIED: _PaymentState.ValueType  # 0
+    """Not set."""
+    PAYMENT_STATE_PENDING: _PaymentState.ValueType  # 1
+    """Waiting for the buyer to pay."""
+    PAYMENT_STATE_AUTHORIZED: _PaymentState.ValueType  # 2
+    """Card authorised, not captured yet."""
+    PAYMENT_STATE_CAPTURED: _PaymentState.ValueType  # 3
+    """Paid: the money is captured."""
+    PAYMENT_STATE_FAILED: _PaymentState.ValueType  # 4
+    """The provider refused it."""
+    PAYMENT_STATE_EXPIRED: _PaymentState.ValueType  # 5
+    """Not paid before its expiry."""
+    PAYMENT_STATE_CANCELLED: _PaymentState.ValueType  # 6
+    """Cancelled before it was paid."""
+    PAYMENT_STATE_HELD_FOR_REVIEW: _PaymentState.ValueType  # 7
+    """The provider reported an amount that does not match: held for an admin to review."""
+
+class PaymentState(_PaymentState, metaclass=_PaymentStateEnumTypeWrapper):
+    """PaymentState is where a payment is."""
+
+PAYMENT_STATE_UNSPECIFIED: PaymentState.ValueType  # 0
+"""Not set."""
+PAYMENT_STATE_PENDING: PaymentState.ValueType  # 1
+"""Waiting for the buyer to pay."""
+PAYMENT_STATE_AUTHORIZED: PaymentState.ValueType  # 2
+"""Card authorised, not captured yet."""
+PAYMENT_STATE_CAPTURED: PaymentState.ValueType  # 3
+"""Paid: the money is captured."""
+PAYMENT_STATE_FAILED: PaymentState.ValueType  # 4
+"""The provider refused it."""
+PAYMENT_STATE_EXPIRED: PaymentState.ValueType  # 5
+"""Not paid before its expiry."""
+PAYMENT_STATE_CANCELLED: PaymentState.ValueType  # 6
+"""Cancelled before it was paid."""
+PAYMENT_STATE_HELD_FOR_REVIEW: PaymentState.ValueType  # 7
+"""The provider reported an amount that does not match: held for an admin to review."""
+Global___PaymentState: _TypeAlias = PaymentState  # noqa: Y015
+
+class _LedgerEntryKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LedgerEntryKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LedgerEntryKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LEDGER_ENTRY_KIND_UNSPECIFIED: _LedgerEntryKind.ValueType  # 0
+    """Not set."""
+    LEDGER_ENTRY_KIND_AUTHORIZED: _LedgerEntryKind.ValueType  # 1
+    """A card amount authorised."""
+    LEDGER_ENTRY_KIND_CAPTURED: _LedgerEntryKind.ValueType  # 2
+    """Money captured from the buyer."""
+    LEDGER_ENTRY_KIND_FAILED: _LedgerEntryKind.ValueType  # 3
+    """The provider refused the payment."""
+    LEDGER_ENTRY_KIND_EXPIRED: _LedgerEntryKind.ValueType  # 4
+    """The payment expired unpaid."""
+    LEDGER_ENTRY_KIND_REFUNDED: _LedgerEntryKind.ValueType  # 5
+    """Money returned to the buyer."""
+
+class LedgerEntryKind(_LedgerEntryKind, metaclass=_LedgerEntryKindEnumTypeWrapper):
+    """LedgerEntryKind is what a ledger row records."""
+
+LEDGER_ENTRY_KIND_UNSPECIFIED: LedgerEntryKind.ValueType  # 0
+"""Not set."""
+LEDGER_ENTRY_KIND_AUTHORIZED: LedgerEntryKind.ValueType  # 1
+"""A card amount authorised."""
+LEDGER_ENTRY_KIND_CAPTURED: LedgerEntryKind.ValueType  # 2
+"""Money captured from the buyer."""
+LEDGER_ENTRY_KIND_FAILED: LedgerEntryKind.ValueType  # 3
+"""The provider refused the payment."""
+LEDGER_ENTRY_KIND_EXPIRED: LedgerEntryKind.ValueType  # 4
+"""The payment expired unpaid."""
+LEDGER_ENTRY_KIND_REFUNDED: LedgerEntryKind.ValueType  # 5
+"""Money returned to the buyer."""
+Global___LedgerEntryKind: _TypeAlias = LedgerEntryKind  # noqa: Y015
+
 @_typing.final
-class Note(_message.Message):
-    """Note is a short text and who wrote it."""
+class MethodInfo(_message.Message):
+    """MethodInfo describes a payment method."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METHOD_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    method: Global___PaymentMethod.ValueType
+    """The method."""
+    display_name: _builtins.str
+    """Its name as a buyer sees it, e.g. "BCA Virtual Account"."""
+    provider: _builtins.str
+    """The provider that collects it: "midtrans" or "xendit"."""
+    def __init__(
+        self,
+        *,
+        method: Global___PaymentMethod.ValueType = ...,
+        display_name: _builtins.str = ...,
+        provider: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "method", b"method", "provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MethodInfo: _TypeAlias = MethodInfo  # noqa: Y015
+
+@_typing.final
+class Payment(_message.Message):
+    """Payment is what a buyer owes for one checkout and how to pay it."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
-    TEXT_FIELD_NUMBER: _builtins.int
-    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    CHECKOUT_ID_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    PROVIDER_REFERENCE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    INSTRUCTIONS_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    CAPTURED_FIELD_NUMBER: _builtins.int
+    REFUNDED_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
-    SEEN_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Id of the note (UUIDv7)."""
-    text: _builtins.str
-    """The text, 1 to 500 characters after trimming."""
-    author_id: _builtins.str
-    """Who wrote it: the subject of the writer's token."""
+    """Payment id (UUIDv7)."""
+    checkout_id: _builtins.str
+    """The checkout it pays (one payment per checkout)."""
+    buyer_id: _builtins.str
+    """The buyer."""
+    method: Global___PaymentMethod.ValueType
+    """How."""
+    provider: _builtins.str
+    """The provider collecting it."""
+    provider_reference: _builtins.str
+    """The provider's reference for it."""
+    state: Global___PaymentState.ValueType
+    """Where it is."""
     @_builtins.property
-    def create_time(self) -> _timestamp_pb2.Timestamp:
-        """When it was written."""
+    def amount(self) -> _money_pb2.Money:
+        """The total to pay."""
 
     @_builtins.property
-    def seen_time(self) -> _timestamp_pb2.Timestamp:
-        """When the service's own consumer of NoteCreated saw it; unset until then."""
+    def instructions(self) -> Global___PaymentInstructions:
+        """What the buyer does to pay."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When an unpaid payment expires."""
+
+    @_builtins.property
+    def captured(self) -> _money_pb2.Money:
+        """Captured so far, and refunded so far (sums of the ledger)."""
+
+    @_builtins.property
+    def refunded(self) -> _money_pb2.Money:
+        """Refunded so far."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was last changed."""
 
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
-        text: _builtins.str = ...,
-        author_id: _builtins.str = ...,
+        checkout_id: _builtins.str = ...,
+        buyer_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        method: Global___PaymentMethod.ValueType = ...,
+        provider: _builtins.str = ...,
+        provider_reference: _builtins.str = ...,
+        state: Global___PaymentState.ValueType = ...,
+        instructions: Global___PaymentInstructions | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        captured: _money_pb2.Money | None = ...,
+        refunded: _money_pb2.Money | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
-        seen_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "seen_time", b"seen_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "captured", b"captured", "create_time", b"create_time", "expire_time", b"expire_time", "instructions", b"instructions", "refunded", b"refunded", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "create_time", b"create_time", "id", b"id", "seen_time", b"seen_time", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "buyer_id", b"buyer_id", "captured", b"captured", "checkout_id", b"checkout_id", "create_time", b"create_time", "expire_time", b"expire_time", "id", b"id", "instructions", b"instructions", "method", b"method", "provider", b"provider", "provider_reference", b"provider_reference", "refunded", b"refunded", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___Note: _TypeAlias = Note  # noqa: Y015
+Global___Payment: _TypeAlias = Payment  # noqa: Y015
 
 @_typing.final
-class CreateNoteRequest(_message.Message):
-    """CreateNoteRequest carries the note to write."""
+class PaymentInstructions(_message.Message):
+    """PaymentInstructions tells the buyer how to pay; only the fields of the payment's method are set."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    VA_NUMBER_FIELD_NUMBER: _builtins.int
+    BILLER_CODE_FIELD_NUMBER: _builtins.int
+    QR_STRING_FIELD_NUMBER: _builtins.int
+    QR_PNG_BASE64_FIELD_NUMBER: _builtins.int
+    REDIRECT_URL_FIELD_NUMBER: _builtins.int
+    PAYMENT_CODE_FIELD_NUMBER: _builtins.int
+    PAY_PAGE_URL_FIELD_NUMBER: _builtins.int
+    va_number: _builtins.str
+    """Virtual account (or Mandiri bill) number to transfer to."""
+    biller_code: _builtins.str
+    """Mandiri's biller code, with va_number as the bill key."""
+    qr_string: _builtins.str
+    """QRIS payload, to render as a QR code."""
+    qr_png_base64: _builtins.str
+    """A PNG of the QR code, base64 (segno)."""
+    redirect_url: _builtins.str
+    """Where to send the buyer: an e-wallet's page, or the card's 3-D Secure step."""
+    payment_code: _builtins.str
+    """Convenience-store payment code."""
+    pay_page_url: _builtins.str
+    """The provider's page where a person pays (the sandbox's under `make up`)."""
+    def __init__(
+        self,
+        *,
+        va_number: _builtins.str = ...,
+        biller_code: _builtins.str = ...,
+        qr_string: _builtins.str = ...,
+        qr_png_base64: _builtins.str = ...,
+        redirect_url: _builtins.str = ...,
+        payment_code: _builtins.str = ...,
+        pay_page_url: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["biller_code", b"biller_code", "pay_page_url", b"pay_page_url", "payment_code", b"payment_code", "qr_png_base64", b"qr_png_base64", "qr_string", b"qr_string", "redirect_url", b"redirect_url", "va_number", b"va_number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PaymentInstructions: _TypeAlias = PaymentInstructions  # noqa: Y015
+
+@_typing.final
+class LedgerEntry(_message.Message):
+    """LedgerEntry is one append-only row of a payment's ledger."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    REFUND_ID_FIELD_NUMBER: _builtins.int
+    PROVIDER_REFERENCE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Entry id."""
+    payment_id: _builtins.str
+    """The payment."""
+    kind: Global___LedgerEntryKind.ValueType
+    """What happened."""
+    refund_id: _builtins.str
+    """The refund, for refunded rows."""
+    provider_reference: _builtins.str
+    """The provider's reference of the transaction."""
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note; only its text is read."""
+    def amount(self) -> _money_pb2.Money:
+        """The amount (zero for failed and expired)."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was recorded."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        id: _builtins.str = ...,
+        payment_id: _builtins.str = ...,
+        kind: Global___LedgerEntryKind.ValueType = ...,
+        amount: _money_pb2.Money | None = ...,
+        refund_id: _builtins.str = ...,
+        provider_reference: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "id", b"id", "kind", b"kind", "payment_id", b"payment_id", "provider_reference", b"provider_reference", "refund_id", b"refund_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___CreateNoteRequest: _TypeAlias = CreateNoteRequest  # noqa: Y015
+Global___LedgerEntry: _TypeAlias = LedgerEntry  # noqa: Y015
 
 @_typing.final
-class CreateNoteResponse(_message.Message):
-    """CreateNoteResponse carries the note as written."""
+class Refund(_message.Message):
+    """Refund is money returned on a captured payment."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Refund id, chosen by the caller (the idempotency key of the refund)."""
+    payment_id: _builtins.str
+    """The payment."""
+    reason: _builtins.str
+    """Why, for the buyer and the ledger."""
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note written."""
+    def amount(self) -> _money_pb2.Money:
+        """How much."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was made."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        id: _builtins.str = ...,
+        payment_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        reason: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "id", b"id", "payment_id", b"payment_id", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___CreateNoteResponse: _TypeAlias = CreateNoteResponse  # noqa: Y015
+Global___Refund: _TypeAlias = Refund  # noqa: Y015
 
 @_typing.final
-class GetNoteRequest(_message.Message):
-    """GetNoteRequest names the note to read."""
+class ReconciliationMismatch(_message.Message):
+    """ReconciliationMismatch is a difference between the ledger and a provider's settlement report."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    PROVIDER_REFERENCE_FIELD_NUMBER: _builtins.int
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    LEDGER_AMOUNT_FIELD_NUMBER: _builtins.int
+    PROVIDER_AMOUNT_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Mismatch id."""
+    provider: _builtins.str
+    """The provider."""
+    provider_reference: _builtins.str
+    """The provider's reference of the transaction."""
+    payment_id: _builtins.str
+    """The payment, when the ledger knows it."""
+    kind: _builtins.str
+    """What differs, e.g. "AMOUNT_DIFFERS", "MISSING_IN_LEDGER", "MISSING_AT_PROVIDER"."""
+    @_builtins.property
+    def ledger_amount(self) -> _money_pb2.Money:
+        """The ledger's figure."""
+
+    @_builtins.property
+    def provider_amount(self) -> _money_pb2.Money:
+        """The provider's figure."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was found."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        provider: _builtins.str = ...,
+        provider_reference: _builtins.str = ...,
+        payment_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        ledger_amount: _money_pb2.Money | None = ...,
+        provider_amount: _money_pb2.Money | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "ledger_amount", b"ledger_amount", "provider_amount", b"provider_amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "id", b"id", "kind", b"kind", "ledger_amount", b"ledger_amount", "payment_id", b"payment_id", "provider", b"provider", "provider_amount", b"provider_amount", "provider_reference", b"provider_reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReconciliationMismatch: _TypeAlias = ReconciliationMismatch  # noqa: Y015
+
+@_typing.final
+class ListPaymentMethodsRequest(_message.Message):
+    """Request of ListPaymentMethods."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPaymentMethodsRequest: _TypeAlias = ListPaymentMethodsRequest  # noqa: Y015
+
+@_typing.final
+class ListPaymentMethodsResponse(_message.Message):
+    """Response of ListPaymentMethods."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METHODS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def methods(self) -> _containers.RepeatedCompositeFieldContainer[Global___MethodInfo]:
+        """Every method a buyer can choose."""
+
+    def __init__(
+        self,
+        *,
+        methods: _abc.Iterable[Global___MethodInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["methods", b"methods"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPaymentMethodsResponse: _TypeAlias = ListPaymentMethodsResponse  # noqa: Y015
+
+@_typing.final
+class CreatePaymentRequest(_message.Message):
+    """Request of CreatePayment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKOUT_ID_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    checkout_id: _builtins.str
+    """The checkout it pays; the idempotency key of the payment."""
+    buyer_id: _builtins.str
+    """The buyer paying."""
+    method: Global___PaymentMethod.ValueType
+    """How the buyer pays."""
+    description: _builtins.str
+    """A line the buyer sees on the provider's page, e.g. "toko order 3 shops"."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """The total, positive, in IDR."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When it expires unpaid; between 5 minutes and 2 days ahead (ignored for COD)."""
+
+    def __init__(
+        self,
+        *,
+        checkout_id: _builtins.str = ...,
+        buyer_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        method: Global___PaymentMethod.ValueType = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "buyer_id", b"buyer_id", "checkout_id", b"checkout_id", "description", b"description", "expire_time", b"expire_time", "method", b"method"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePaymentRequest: _TypeAlias = CreatePaymentRequest  # noqa: Y015
+
+@_typing.final
+class CreatePaymentResponse(_message.Message):
+    """Response of CreatePayment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def payment(self) -> Global___Payment:
+        """The payment."""
+
+    def __init__(
+        self,
+        *,
+        payment: Global___Payment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePaymentResponse: _TypeAlias = CreatePaymentResponse  # noqa: Y015
+
+@_typing.final
+class GetPaymentRequest(_message.Message):
+    """Request of GetPayment."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Id of the note."""
+    """Payment id."""
     def __init__(
         self,
         *,
@@ -127,28 +616,290 @@ class GetNoteRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetNoteRequest: _TypeAlias = GetNoteRequest  # noqa: Y015
+Global___GetPaymentRequest: _TypeAlias = GetPaymentRequest  # noqa: Y015
 
 @_typing.final
-class GetNoteResponse(_message.Message):
-    """GetNoteResponse carries the note."""
+class GetPaymentResponse(_message.Message):
+    """Response of GetPayment."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    NOTE_FIELD_NUMBER: _builtins.int
+    PAYMENT_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def note(self) -> Global___Note:
-        """The note."""
+    def payment(self) -> Global___Payment:
+        """The payment."""
 
     def __init__(
         self,
         *,
-        note: Global___Note | None = ...,
+        payment: Global___Payment | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetNoteResponse: _TypeAlias = GetNoteResponse  # noqa: Y015
+Global___GetPaymentResponse: _TypeAlias = GetPaymentResponse  # noqa: Y015
+
+@_typing.final
+class WatchPaymentRequest(_message.Message):
+    """Request of WatchPayment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Payment id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchPaymentRequest: _TypeAlias = WatchPaymentRequest  # noqa: Y015
+
+@_typing.final
+class WatchPaymentResponse(_message.Message):
+    """Response of WatchPayment: one per state."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def payment(self) -> Global___Payment:
+        """The payment as it is now."""
+
+    def __init__(
+        self,
+        *,
+        payment: Global___Payment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchPaymentResponse: _TypeAlias = WatchPaymentResponse  # noqa: Y015
+
+@_typing.final
+class CancelPaymentRequest(_message.Message):
+    """Request of CancelPayment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Payment id."""
+    reason: _builtins.str
+    """Why."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelPaymentRequest: _TypeAlias = CancelPaymentRequest  # noqa: Y015
+
+@_typing.final
+class CancelPaymentResponse(_message.Message):
+    """Response of CancelPayment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def payment(self) -> Global___Payment:
+        """The payment."""
+
+    def __init__(
+        self,
+        *,
+        payment: Global___Payment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelPaymentResponse: _TypeAlias = CancelPaymentResponse  # noqa: Y015
+
+@_typing.final
+class RefundPaymentRequest(_message.Message):
+    """Request of RefundPayment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    REFUND_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    payment_id: _builtins.str
+    """The payment."""
+    refund_id: _builtins.str
+    """The refund's id, chosen by the caller: a retry with the same id refunds nothing again."""
+    reason: _builtins.str
+    """Why, 1 to 200 characters."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """How much, positive and at most what is captured and not refunded yet."""
+
+    def __init__(
+        self,
+        *,
+        payment_id: _builtins.str = ...,
+        refund_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "payment_id", b"payment_id", "reason", b"reason", "refund_id", b"refund_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefundPaymentRequest: _TypeAlias = RefundPaymentRequest  # noqa: Y015
+
+@_typing.final
+class RefundPaymentResponse(_message.Message):
+    """Response of RefundPayment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFUND_FIELD_NUMBER: _builtins.int
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def refund(self) -> Global___Refund:
+        """The refund."""
+
+    @_builtins.property
+    def payment(self) -> Global___Payment:
+        """The payment after it."""
+
+    def __init__(
+        self,
+        *,
+        refund: Global___Refund | None = ...,
+        payment: Global___Payment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment", "refund", b"refund"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment", "refund", b"refund"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefundPaymentResponse: _TypeAlias = RefundPaymentResponse  # noqa: Y015
+
+@_typing.final
+class ListLedgerEntriesRequest(_message.Message):
+    """Request of ListLedgerEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    payment_id: _builtins.str
+    """The payment."""
+    def __init__(
+        self,
+        *,
+        payment_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment_id", b"payment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLedgerEntriesRequest: _TypeAlias = ListLedgerEntriesRequest  # noqa: Y015
+
+@_typing.final
+class ListLedgerEntriesResponse(_message.Message):
+    """Response of ListLedgerEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___LedgerEntry]:
+        """The ledger, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___LedgerEntry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLedgerEntriesResponse: _TypeAlias = ListLedgerEntriesResponse  # noqa: Y015
+
+@_typing.final
+class ListReconciliationMismatchesRequest(_message.Message):
+    """Request of ListReconciliationMismatches."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many, 1 to 100; 50 when unset."""
+    page_token: _builtins.str
+    """From ListReconciliationMismatchesResponse.next_page_token."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReconciliationMismatchesRequest: _TypeAlias = ListReconciliationMismatchesRequest  # noqa: Y015
+
+@_typing.final
+class ListReconciliationMismatchesResponse(_message.Message):
+    """Response of ListReconciliationMismatches."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MISMATCHES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Set when there are more."""
+    @_builtins.property
+    def mismatches(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReconciliationMismatch]:
+        """The mismatches, newest first."""
+
+    def __init__(
+        self,
+        *,
+        mismatches: _abc.Iterable[Global___ReconciliationMismatch] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mismatches", b"mismatches", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReconciliationMismatchesResponse: _TypeAlias = ListReconciliationMismatchesResponse  # noqa: Y015

@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class PaymentServiceStub:
-    """PaymentService owns notes: short texts written by signed-in callers and read back by anyone.
+    """PaymentService owns payments: what a buyer owes for a checkout, how to pay it (virtual account, QRIS,
+    e-wallet, card, convenience store, cash on delivery), the providers that collect it, and the
+    append-only ledger of every amount authorised, captured, failed, expired or refunded.
     """
 
     def __init__(self, channel):
@@ -35,31 +37,110 @@ class PaymentServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.CreateNote = channel.unary_unary(
-                '/toko.payment.v1.PaymentService/CreateNote',
-                request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.CreateNoteRequest.SerializeToString,
-                response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.CreateNoteResponse.FromString,
+        self.ListPaymentMethods = channel.unary_unary(
+                '/toko.payment.v1.PaymentService/ListPaymentMethods',
+                request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListPaymentMethodsRequest.SerializeToString,
+                response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListPaymentMethodsResponse.FromString,
                 _registered_method=True)
-        self.GetNote = channel.unary_unary(
-                '/toko.payment.v1.PaymentService/GetNote',
-                request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.GetNoteRequest.SerializeToString,
-                response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.GetNoteResponse.FromString,
+        self.CreatePayment = channel.unary_unary(
+                '/toko.payment.v1.PaymentService/CreatePayment',
+                request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.CreatePaymentRequest.SerializeToString,
+                response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.CreatePaymentResponse.FromString,
+                _registered_method=True)
+        self.GetPayment = channel.unary_unary(
+                '/toko.payment.v1.PaymentService/GetPayment',
+                request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.GetPaymentRequest.SerializeToString,
+                response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.GetPaymentResponse.FromString,
+                _registered_method=True)
+        self.WatchPayment = channel.unary_stream(
+                '/toko.payment.v1.PaymentService/WatchPayment',
+                request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.WatchPaymentRequest.SerializeToString,
+                response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.WatchPaymentResponse.FromString,
+                _registered_method=True)
+        self.CancelPayment = channel.unary_unary(
+                '/toko.payment.v1.PaymentService/CancelPayment',
+                request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.CancelPaymentRequest.SerializeToString,
+                response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.CancelPaymentResponse.FromString,
+                _registered_method=True)
+        self.RefundPayment = channel.unary_unary(
+                '/toko.payment.v1.PaymentService/RefundPayment',
+                request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.RefundPaymentRequest.SerializeToString,
+                response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.RefundPaymentResponse.FromString,
+                _registered_method=True)
+        self.ListLedgerEntries = channel.unary_unary(
+                '/toko.payment.v1.PaymentService/ListLedgerEntries',
+                request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListLedgerEntriesRequest.SerializeToString,
+                response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListLedgerEntriesResponse.FromString,
+                _registered_method=True)
+        self.ListReconciliationMismatches = channel.unary_unary(
+                '/toko.payment.v1.PaymentService/ListReconciliationMismatches',
+                request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesRequest.SerializeToString,
+                response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesResponse.FromString,
                 _registered_method=True)
 
 
 class PaymentServiceServicer:
-    """PaymentService owns notes: short texts written by signed-in callers and read back by anyone.
+    """PaymentService owns payments: what a buyer owes for a checkout, how to pay it (virtual account, QRIS,
+    e-wallet, card, convenience store, cash on delivery), the providers that collect it, and the
+    append-only ledger of every amount authorised, captured, failed, expired or refunded.
     """
 
-    def CreateNote(self, request, context):
-        """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer.
+    def ListPaymentMethods(self, request, context):
+        """ListPaymentMethods lists the methods a buyer can pay with and the provider that collects each.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def GetNote(self, request, context):
-        """GetNote returns a note by id.
+    def CreatePayment(self, request, context):
+        """CreatePayment opens a payment for a checkout with the provider of its method and returns how to
+        pay it. Idempotent by checkout id: creating it again returns the first payment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPayment(self, request, context):
+        """GetPayment returns a payment with its instructions: to its buyer, the service and admins.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchPayment(self, request, context):
+        """WatchPayment streams a payment's state: the current one at once, then every change until it is
+        final (captured, failed, expired, cancelled). The gateway serves it as Server-Sent Events.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelPayment(self, request, context):
+        """CancelPayment cancels a payment not yet captured (the checkout gave up). Idempotent; a captured
+        payment is refused with PAYMENT_ALREADY_CAPTURED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefundPayment(self, request, context):
+        """RefundPayment refunds part or all of a captured payment. Idempotent by refund id; the refunds of
+        a payment never add up to more than was captured (REFUND_EXCEEDS_CAPTURED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLedgerEntries(self, request, context):
+        """ListLedgerEntries lists a payment's ledger, oldest first: admins and the payment's buyer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReconciliationMismatches(self, request, context):
+        """ListReconciliationMismatches lists what the last reconciliations found between the ledger and
+        the providers' settlement reports, newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -68,15 +149,45 @@ class PaymentServiceServicer:
 
 def add_PaymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'CreateNote': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateNote,
-                    request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.CreateNoteRequest.FromString,
-                    response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.CreateNoteResponse.SerializeToString,
+            'ListPaymentMethods': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPaymentMethods,
+                    request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListPaymentMethodsRequest.FromString,
+                    response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListPaymentMethodsResponse.SerializeToString,
             ),
-            'GetNote': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetNote,
-                    request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.GetNoteRequest.FromString,
-                    response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.GetNoteResponse.SerializeToString,
+            'CreatePayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePayment,
+                    request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.CreatePaymentRequest.FromString,
+                    response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.CreatePaymentResponse.SerializeToString,
+            ),
+            'GetPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPayment,
+                    request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.GetPaymentRequest.FromString,
+                    response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.GetPaymentResponse.SerializeToString,
+            ),
+            'WatchPayment': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchPayment,
+                    request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.WatchPaymentRequest.FromString,
+                    response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.WatchPaymentResponse.SerializeToString,
+            ),
+            'CancelPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelPayment,
+                    request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.CancelPaymentRequest.FromString,
+                    response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.CancelPaymentResponse.SerializeToString,
+            ),
+            'RefundPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefundPayment,
+                    request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.RefundPaymentRequest.FromString,
+                    response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.RefundPaymentResponse.SerializeToString,
+            ),
+            'ListLedgerEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLedgerEntries,
+                    request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListLedgerEntriesRequest.FromString,
+                    response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListLedgerEntriesResponse.SerializeToString,
+            ),
+            'ListReconciliationMismatches': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReconciliationMismatches,
+                    request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesRequest.FromString,
+                    response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,11 +198,13 @@ def add_PaymentServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class PaymentService:
-    """PaymentService owns notes: short texts written by signed-in callers and read back by anyone.
+    """PaymentService owns payments: what a buyer owes for a checkout, how to pay it (virtual account, QRIS,
+    e-wallet, card, convenience store, cash on delivery), the providers that collect it, and the
+    append-only ledger of every amount authorised, captured, failed, expired or refunded.
     """
 
     @staticmethod
-    def CreateNote(request,
+    def ListPaymentMethods(request,
             target,
             options=(),
             channel_credentials=None,
@@ -104,9 +217,9 @@ class PaymentService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/toko.payment.v1.PaymentService/CreateNote',
-            toko_dot_payment_dot_v1_dot_payment__pb2.CreateNoteRequest.SerializeToString,
-            toko_dot_payment_dot_v1_dot_payment__pb2.CreateNoteResponse.FromString,
+            '/toko.payment.v1.PaymentService/ListPaymentMethods',
+            toko_dot_payment_dot_v1_dot_payment__pb2.ListPaymentMethodsRequest.SerializeToString,
+            toko_dot_payment_dot_v1_dot_payment__pb2.ListPaymentMethodsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -118,7 +231,7 @@ class PaymentService:
             _registered_method=True)
 
     @staticmethod
-    def GetNote(request,
+    def CreatePayment(request,
             target,
             options=(),
             channel_credentials=None,
@@ -131,9 +244,171 @@ class PaymentService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/toko.payment.v1.PaymentService/GetNote',
-            toko_dot_payment_dot_v1_dot_payment__pb2.GetNoteRequest.SerializeToString,
-            toko_dot_payment_dot_v1_dot_payment__pb2.GetNoteResponse.FromString,
+            '/toko.payment.v1.PaymentService/CreatePayment',
+            toko_dot_payment_dot_v1_dot_payment__pb2.CreatePaymentRequest.SerializeToString,
+            toko_dot_payment_dot_v1_dot_payment__pb2.CreatePaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.payment.v1.PaymentService/GetPayment',
+            toko_dot_payment_dot_v1_dot_payment__pb2.GetPaymentRequest.SerializeToString,
+            toko_dot_payment_dot_v1_dot_payment__pb2.GetPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/toko.payment.v1.PaymentService/WatchPayment',
+            toko_dot_payment_dot_v1_dot_payment__pb2.WatchPaymentRequest.SerializeToString,
+            toko_dot_payment_dot_v1_dot_payment__pb2.WatchPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.payment.v1.PaymentService/CancelPayment',
+            toko_dot_payment_dot_v1_dot_payment__pb2.CancelPaymentRequest.SerializeToString,
+            toko_dot_payment_dot_v1_dot_payment__pb2.CancelPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefundPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.payment.v1.PaymentService/RefundPayment',
+            toko_dot_payment_dot_v1_dot_payment__pb2.RefundPaymentRequest.SerializeToString,
+            toko_dot_payment_dot_v1_dot_payment__pb2.RefundPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLedgerEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.payment.v1.PaymentService/ListLedgerEntries',
+            toko_dot_payment_dot_v1_dot_payment__pb2.ListLedgerEntriesRequest.SerializeToString,
+            toko_dot_payment_dot_v1_dot_payment__pb2.ListLedgerEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReconciliationMismatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.payment.v1.PaymentService/ListReconciliationMismatches',
+            toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesRequest.SerializeToString,
+            toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesResponse.FromString,
             options,
             channel_credentials,
             insecure,

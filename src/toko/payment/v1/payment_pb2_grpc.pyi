@@ -27,44 +27,155 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class PaymentServiceStub:
-    """PaymentService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """PaymentService owns payments: what a buyer owes for a checkout, how to pay it (virtual account, QRIS,
+    e-wallet, card, convenience store, cash on delivery), the providers that collect it, and the
+    append-only ledger of every amount authorised, captured, failed, expired or refunded.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PaymentServiceAsyncStub: ...
-    CreateNote: _grpc.UnaryUnaryMultiCallable[_payment_pb2.CreateNoteRequest, _payment_pb2.CreateNoteResponse]
-    """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
-    GetNote: _grpc.UnaryUnaryMultiCallable[_payment_pb2.GetNoteRequest, _payment_pb2.GetNoteResponse]
-    """GetNote returns a note by id."""
+    ListPaymentMethods: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListPaymentMethodsRequest, _payment_pb2.ListPaymentMethodsResponse]
+    """ListPaymentMethods lists the methods a buyer can pay with and the provider that collects each."""
+    CreatePayment: _grpc.UnaryUnaryMultiCallable[_payment_pb2.CreatePaymentRequest, _payment_pb2.CreatePaymentResponse]
+    """CreatePayment opens a payment for a checkout with the provider of its method and returns how to
+    pay it. Idempotent by checkout id: creating it again returns the first payment.
+    """
+    GetPayment: _grpc.UnaryUnaryMultiCallable[_payment_pb2.GetPaymentRequest, _payment_pb2.GetPaymentResponse]
+    """GetPayment returns a payment with its instructions: to its buyer, the service and admins."""
+    WatchPayment: _grpc.UnaryStreamMultiCallable[_payment_pb2.WatchPaymentRequest, _payment_pb2.WatchPaymentResponse]
+    """WatchPayment streams a payment's state: the current one at once, then every change until it is
+    final (captured, failed, expired, cancelled). The gateway serves it as Server-Sent Events.
+    """
+    CancelPayment: _grpc.UnaryUnaryMultiCallable[_payment_pb2.CancelPaymentRequest, _payment_pb2.CancelPaymentResponse]
+    """CancelPayment cancels a payment not yet captured (the checkout gave up). Idempotent; a captured
+    payment is refused with PAYMENT_ALREADY_CAPTURED.
+    """
+    RefundPayment: _grpc.UnaryUnaryMultiCallable[_payment_pb2.RefundPaymentRequest, _payment_pb2.RefundPaymentResponse]
+    """RefundPayment refunds part or all of a captured payment. Idempotent by refund id; the refunds of
+    a payment never add up to more than was captured (REFUND_EXCEEDS_CAPTURED).
+    """
+    ListLedgerEntries: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListLedgerEntriesRequest, _payment_pb2.ListLedgerEntriesResponse]
+    """ListLedgerEntries lists a payment's ledger, oldest first: admins and the payment's buyer."""
+    ListReconciliationMismatches: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListReconciliationMismatchesRequest, _payment_pb2.ListReconciliationMismatchesResponse]
+    """ListReconciliationMismatches lists what the last reconciliations found between the ledger and
+    the providers' settlement reports, newest first.
+    """
 
 @_typing.type_check_only
 class PaymentServiceAsyncStub(PaymentServiceStub):
-    """PaymentService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """PaymentService owns payments: what a buyer owes for a checkout, how to pay it (virtual account, QRIS,
+    e-wallet, card, convenience store, cash on delivery), the providers that collect it, and the
+    append-only ledger of every amount authorised, captured, failed, expired or refunded.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateNote: _aio.UnaryUnaryMultiCallable[_payment_pb2.CreateNoteRequest, _payment_pb2.CreateNoteResponse]  # type: ignore[assignment]
-    """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
-    GetNote: _aio.UnaryUnaryMultiCallable[_payment_pb2.GetNoteRequest, _payment_pb2.GetNoteResponse]  # type: ignore[assignment]
-    """GetNote returns a note by id."""
+    ListPaymentMethods: _aio.UnaryUnaryMultiCallable[_payment_pb2.ListPaymentMethodsRequest, _payment_pb2.ListPaymentMethodsResponse]  # type: ignore[assignment]
+    """ListPaymentMethods lists the methods a buyer can pay with and the provider that collects each."""
+    CreatePayment: _aio.UnaryUnaryMultiCallable[_payment_pb2.CreatePaymentRequest, _payment_pb2.CreatePaymentResponse]  # type: ignore[assignment]
+    """CreatePayment opens a payment for a checkout with the provider of its method and returns how to
+    pay it. Idempotent by checkout id: creating it again returns the first payment.
+    """
+    GetPayment: _aio.UnaryUnaryMultiCallable[_payment_pb2.GetPaymentRequest, _payment_pb2.GetPaymentResponse]  # type: ignore[assignment]
+    """GetPayment returns a payment with its instructions: to its buyer, the service and admins."""
+    WatchPayment: _aio.UnaryStreamMultiCallable[_payment_pb2.WatchPaymentRequest, _payment_pb2.WatchPaymentResponse]  # type: ignore[assignment]
+    """WatchPayment streams a payment's state: the current one at once, then every change until it is
+    final (captured, failed, expired, cancelled). The gateway serves it as Server-Sent Events.
+    """
+    CancelPayment: _aio.UnaryUnaryMultiCallable[_payment_pb2.CancelPaymentRequest, _payment_pb2.CancelPaymentResponse]  # type: ignore[assignment]
+    """CancelPayment cancels a payment not yet captured (the checkout gave up). Idempotent; a captured
+    payment is refused with PAYMENT_ALREADY_CAPTURED.
+    """
+    RefundPayment: _aio.UnaryUnaryMultiCallable[_payment_pb2.RefundPaymentRequest, _payment_pb2.RefundPaymentResponse]  # type: ignore[assignment]
+    """RefundPayment refunds part or all of a captured payment. Idempotent by refund id; the refunds of
+    a payment never add up to more than was captured (REFUND_EXCEEDS_CAPTURED).
+    """
+    ListLedgerEntries: _aio.UnaryUnaryMultiCallable[_payment_pb2.ListLedgerEntriesRequest, _payment_pb2.ListLedgerEntriesResponse]  # type: ignore[assignment]
+    """ListLedgerEntries lists a payment's ledger, oldest first: admins and the payment's buyer."""
+    ListReconciliationMismatches: _aio.UnaryUnaryMultiCallable[_payment_pb2.ListReconciliationMismatchesRequest, _payment_pb2.ListReconciliationMismatchesResponse]  # type: ignore[assignment]
+    """ListReconciliationMismatches lists what the last reconciliations found between the ledger and
+    the providers' settlement reports, newest first.
+    """
 
 class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
-    """PaymentService owns notes: short texts written by signed-in callers and read back by anyone."""
+    """PaymentService owns payments: what a buyer owes for a checkout, how to pay it (virtual account, QRIS,
+    e-wallet, card, convenience store, cash on delivery), the providers that collect it, and the
+    append-only ledger of every amount authorised, captured, failed, expired or refunded.
+    """
 
     @_abc_1.abstractmethod
-    def CreateNote(
+    def ListPaymentMethods(
         self,
-        request: _payment_pb2.CreateNoteRequest,
+        request: _payment_pb2.ListPaymentMethodsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_payment_pb2.CreateNoteResponse, _abc.Awaitable[_payment_pb2.CreateNoteResponse]]:
-        """CreateNote writes a note as the caller. A retry with the same Idempotency-Key gets the first answer."""
+    ) -> _typing.Union[_payment_pb2.ListPaymentMethodsResponse, _abc.Awaitable[_payment_pb2.ListPaymentMethodsResponse]]:
+        """ListPaymentMethods lists the methods a buyer can pay with and the provider that collects each."""
 
     @_abc_1.abstractmethod
-    def GetNote(
+    def CreatePayment(
         self,
-        request: _payment_pb2.GetNoteRequest,
+        request: _payment_pb2.CreatePaymentRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_payment_pb2.GetNoteResponse, _abc.Awaitable[_payment_pb2.GetNoteResponse]]:
-        """GetNote returns a note by id."""
+    ) -> _typing.Union[_payment_pb2.CreatePaymentResponse, _abc.Awaitable[_payment_pb2.CreatePaymentResponse]]:
+        """CreatePayment opens a payment for a checkout with the provider of its method and returns how to
+        pay it. Idempotent by checkout id: creating it again returns the first payment.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPayment(
+        self,
+        request: _payment_pb2.GetPaymentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_pb2.GetPaymentResponse, _abc.Awaitable[_payment_pb2.GetPaymentResponse]]:
+        """GetPayment returns a payment with its instructions: to its buyer, the service and admins."""
+
+    @_abc_1.abstractmethod
+    def WatchPayment(
+        self,
+        request: _payment_pb2.WatchPaymentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_payment_pb2.WatchPaymentResponse], _abc.AsyncIterator[_payment_pb2.WatchPaymentResponse]]:
+        """WatchPayment streams a payment's state: the current one at once, then every change until it is
+        final (captured, failed, expired, cancelled). The gateway serves it as Server-Sent Events.
+        """
+
+    @_abc_1.abstractmethod
+    def CancelPayment(
+        self,
+        request: _payment_pb2.CancelPaymentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_pb2.CancelPaymentResponse, _abc.Awaitable[_payment_pb2.CancelPaymentResponse]]:
+        """CancelPayment cancels a payment not yet captured (the checkout gave up). Idempotent; a captured
+        payment is refused with PAYMENT_ALREADY_CAPTURED.
+        """
+
+    @_abc_1.abstractmethod
+    def RefundPayment(
+        self,
+        request: _payment_pb2.RefundPaymentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_pb2.RefundPaymentResponse, _abc.Awaitable[_payment_pb2.RefundPaymentResponse]]:
+        """RefundPayment refunds part or all of a captured payment. Idempotent by refund id; the refunds of
+        a payment never add up to more than was captured (REFUND_EXCEEDS_CAPTURED).
+        """
+
+    @_abc_1.abstractmethod
+    def ListLedgerEntries(
+        self,
+        request: _payment_pb2.ListLedgerEntriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_pb2.ListLedgerEntriesResponse, _abc.Awaitable[_payment_pb2.ListLedgerEntriesResponse]]:
+        """ListLedgerEntries lists a payment's ledger, oldest first: admins and the payment's buyer."""
+
+    @_abc_1.abstractmethod
+    def ListReconciliationMismatches(
+        self,
+        request: _payment_pb2.ListReconciliationMismatchesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_pb2.ListReconciliationMismatchesResponse, _abc.Awaitable[_payment_pb2.ListReconciliationMismatchesResponse]]:
+        """ListReconciliationMismatches lists what the last reconciliations found between the ledger and
+        the providers' settlement reports, newest first.
+        """
 
 def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
