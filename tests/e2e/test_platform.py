@@ -163,7 +163,7 @@ def test_a_retried_create_with_the_same_idempotency_key_creates_once(platform: P
         assert first.status_code == second.status_code == 200
         assert first.json()["product"]["id"] == second.json()["product"]["id"]
         changed = client.post("/v1/products", json=body | {"title": "Judul Lain Sekali"}, headers=headers)
-        assert_problem(changed, 400, "IDEMPOTENCY_KEY_REUSED")
+        assert_problem(changed, 422, "IDEMPOTENCY_KEY_REUSED")
 
 
 def test_writes_need_a_token(platform: Platform) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import grpc
 import orjson
+from google.protobuf.message import Message
 
 from toko.gateway.auth import Authenticator, admit, header_text, identify, revoked
 from toko.gateway.cors import Cors
@@ -32,6 +33,7 @@ from toko.gateway.openapi import build_openapi
 from toko.gateway.problems import PROBLEM_CONTENT_TYPE, Problem, from_rpc_error
 from toko.gateway.routes import Route, Router, build_routes
 from toko.gateway.settings import GatewaySettings
+from toko.gateway.streaming import relay_stream
 from toko.gateway.upstream import Upstreams
 from toko.platform.asgi import (
     BodyTooLarge,
@@ -157,6 +159,8 @@ class Gateway:
         )
         self._max_body = settings.max_body_bytes
         self._gzip_min = settings.gzip_min_bytes
+        self._stream_timeout = settings.stream_timeout
+        self._stream_heartbeat = settings.stream_heartbeat
         self._cors = Cors(settings.cors_origins, settings.cors_max_age)
         self._health = Health(self.upstreams, self.mounts, limits, revocations, settings.health_timeout)
 
@@ -227,6 +231,23 @@ class Gateway:
                     raise _no_route(path, found)
                 route = found.value
                 authorization = await self._admit(route.rule, scope, headers, extra)
+                if route.streaming:
+                    status = await self._stream(
+                        route,
+                        found.params,
+                        scope,
+                        receive,
+                        send,
+                        body,
+                        headers,
+                        request_id,
+                        authorization,
+                        extra,
+                    )
+                    self._access_log(
+                        method, route, path, status=status, started=started, request_id=request_id
+                    )
+                    return
                 response = await self._proxy(
                     route,
                     params=found.params,
@@ -267,6 +288,72 @@ class Gateway:
         request_id: str,
         authorization: str | None,
     ) -> Response:
+        request, metadata = await self._upstream_request(
+            route, params, scope, body, headers, request_id, authorization
+        )
+        binding = route.binding
+        call = self.upstreams.unary(
+            route.service,
+            route.grpc_path,
+            binding.request_class.SerializeToString,
+            binding.response_class.FromString,
+        )
+        try:
+            reply = await call(request, timeout=route.timeout, metadata=metadata)
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error) from error
+        return Response(200, binding.render(reply))
+
+    async def _stream(  # noqa: PLR0917 - one private call site, every argument a different thing
+        self,
+        route: Route,
+        params: dict[tuple[str, ...], str],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        body: RequestBody,
+        headers: dict[bytes, bytes],
+        request_id: str,
+        authorization: str | None,
+        extra: list[tuple[bytes, bytes]],
+    ) -> int:
+        """Serve a server-streaming RPC as Server-Sent Events (``toko.gateway.streaming``)."""
+        request, metadata = await self._upstream_request(
+            route, params, scope, body, headers, request_id, authorization
+        )
+        binding = route.binding
+        call = self.upstreams.stream(
+            route.service,
+            route.grpc_path,
+            binding.request_class.SerializeToString,
+            binding.response_class.FromString,
+        )(request, timeout=self._stream_timeout, metadata=metadata)
+        answer_headers = [
+            (b"x-request-id", request_id.encode()),
+            *extra,
+            *self._cors.answer_headers(headers.get(b"origin")),
+        ]
+        return await relay_stream(
+            call,
+            render=binding.render,
+            send=send,
+            receive=receive,
+            headers=answer_headers,
+            request_id=request_id,
+            heartbeat=self._stream_heartbeat,
+        )
+
+    async def _upstream_request(  # noqa: PLR0917
+        self,
+        route: Route,
+        params: dict[tuple[str, ...], str],
+        scope: Scope,
+        body: RequestBody,
+        headers: dict[bytes, bytes],
+        request_id: str,
+        authorization: str | None,
+    ) -> tuple[Message, tuple[tuple[str, str], ...]]:
+        """The request message and the metadata to call ``route``'s RPC with."""
         binding = route.binding
         content: bytes | None = None
         if binding.has_body:
@@ -299,17 +386,7 @@ class Gateway:
                     "Idempotency-Key must be 1 to 255 printable ASCII characters",
                 )
             metadata.append(("idempotency-key", key))
-        call = self.upstreams.unary(
-            route.service,
-            route.grpc_path,
-            binding.request_class.SerializeToString,
-            binding.response_class.FromString,
-        )
-        try:
-            reply = await call(request, timeout=route.timeout, metadata=tuple(metadata))
-        except grpc.aio.AioRpcError as error:
-            raise from_rpc_error(error) from error
-        return Response(200, binding.render(reply))
+        return request, tuple(metadata)
 
     async def _admit(
         self, rule: AccessRule, scope: Scope, headers: dict[bytes, bytes], extra: list[tuple[bytes, bytes]]

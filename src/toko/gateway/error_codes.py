@@ -36,4 +36,5 @@ class ErrorCode(ReasonCode):
     # What is behind the gateway.
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
+    EMPTY_STREAM = "EMPTY_STREAM"
     INTERNAL = "INTERNAL"

@@ -336,7 +336,14 @@ def _responses(route: Route, output: Schema, description: str) -> dict[str, Any]
             "content": {"application/json": {"schema": output}},
         }
     }
-    statuses = [400, 404, 409, 429, 500, 503, 504]
+    if route.streaming:
+        # OpenAPI 3.1 has no schema language for an event stream: each event's data is this message.
+        responses["200"]["description"] = (
+            f"{description}\n\nServer-Sent Events: each event's `data` is one message as JSON; "
+            "an `event: error` carries a problem document and ends the stream."
+        )
+        responses["200"]["content"] = {"text/event-stream": {"schema": output}}
+    statuses = [400, 404, 409, 422, 429, 500, 503, 504]
     if not route.rule.public:
         statuses += [401, 403]
     if route.binding.has_body:

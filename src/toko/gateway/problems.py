@@ -18,7 +18,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
 from toko.gateway.error_codes import ErrorCode
-from toko.platform.error_codes import ReasonCode
+from toko.platform.error_codes import CommonReason, ReasonCode
 from toko.platform.errors import DomainError, FieldViolation
 
 # A reason an upstream service gave (its ErrorInfo, or else its status code's name), passed on unchanged:
@@ -66,6 +66,13 @@ _GENERIC_DETAIL: dict[grpc.StatusCode, str] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: "the service behind this route did not answer in time",
 }
 
+# Reasons whose HTTP status is fixed by a standard rather than by the gRPC code table: the
+# Idempotency-Key header draft (IETF httpapi) answers a key reused with another body 422, and a key
+# whose first request is still being processed 409.
+_STATUS_OF_REASON: dict[str, int] = {
+    CommonReason.IDEMPOTENCY_KEY_REUSED: 422,
+    CommonReason.IDEMPOTENCY_KEY_IN_USE: 409,
+}
 
 RETRY_UNAVAILABLE_AFTER = b"1"
 
@@ -120,7 +127,8 @@ def bad_request(reason: ReasonCode, detail: str, violations: Iterable[FieldViola
 
 def from_domain_error(error: DomainError) -> Problem:
     """The problem a domain error raised at the edge (e.g. by the auth check) becomes."""
-    return Problem(HTTP_STATUS_OF.get(error.code, 500), error.reason, error.message, list(error.violations))
+    status = _STATUS_OF_REASON.get(error.reason) or HTTP_STATUS_OF.get(error.code, 500)
+    return Problem(status, error.reason, error.message, list(error.violations))
 
 
 def from_rpc_error(error: grpc.aio.AioRpcError) -> Problem:
@@ -148,6 +156,7 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> Problem:
         message = _GENERIC_DETAIL[code]
     else:
         message = error.details() or code.name.lower().replace("_", " ")
+    status = _STATUS_OF_REASON.get(reason, status)
     # A 503 is worth retrying (a service restarting, its database failing over); say when (RFC 9110).
     headers = [(b"retry-after", RETRY_UNAVAILABLE_AFTER)] if status == 503 else []
     return Problem(

@@ -32,6 +32,11 @@ class Route:
     index: int = 0
 
     @property
+    def streaming(self) -> bool:
+        """Whether the RPC streams its responses (served as Server-Sent Events)."""
+        return bool(self.method.server_streaming)
+
+    @property
     def full_method(self) -> str:
         """``pkg.Service.Method``."""
         return self.method.full_name
@@ -75,8 +80,10 @@ def _method_routes(service: ServiceDescriptor, method: MethodDescriptor, timeout
     options = method.GetOptions()
     if not options.HasExtension(annotations_pb2.http):
         return
-    if method.client_streaming or method.server_streaming:
-        raise ContractError(f"{method.full_name}: the gateway transcodes unary RPCs only")
+    if method.client_streaming:
+        raise ContractError(
+            f"{method.full_name}: the gateway transcodes unary and server-streaming RPCs only"
+        )
     rule = options.Extensions[annotations_pb2.http]
     access = AccessRule.of(method)
     for index, binding in enumerate([rule, *rule.additional_bindings]):

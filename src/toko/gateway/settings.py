@@ -36,6 +36,10 @@ class GatewaySettings(BaseSettings):
     # Full method name ("toko.product.v1.ProductService.ListProducts") -> deadline in seconds.
     route_timeouts: dict[str, float] = Field(default_factory=dict)
     health_timeout: float = Field(default=1.0, gt=0)
+    # A streamed answer (Server-Sent Events) lasts at most this many seconds; the client reconnects.
+    stream_timeout: float = Field(default=900.0, gt=0)
+    # While a stream is silent, a comment line goes out this often so proxies keep it open.
+    stream_heartbeat: float = Field(default=15.0, gt=0)
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
     cors_max_age: int = 600
     gzip_min_bytes: int = 1024

@@ -35,6 +35,7 @@ class Upstreams:
         self._targets = dict(targets)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._calls: dict[str, UnaryCall] = {}
+        self._streams: dict[str, Any] = {}
 
     @property
     def services(self) -> list[str]:
@@ -70,6 +71,25 @@ class Upstreams:
                 _registered_method=True,
             )
             self._calls[path] = call
+        return call
+
+    def stream(
+        self,
+        service: str,
+        path: str,
+        serializer: Callable[[Message], bytes],
+        deserializer: Callable[[bytes], Message],
+    ) -> Any:
+        """The cached callable of the server-streaming RPC at ``path``."""
+        call = self._streams.get(path)
+        if call is None:
+            call = cast(Any, self.channel(service)).unary_stream(
+                path,
+                request_serializer=serializer,
+                response_deserializer=deserializer,
+                _registered_method=True,
+            )
+            self._streams[path] = call
         return call
 
     async def health(self, deadline: float) -> dict[str, str]:

@@ -24,7 +24,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,14 +151,23 @@ class ContextInterceptor(grpc.aio.ServerInterceptor):
             return wrapped
         handler = await continuation(handler_call_details)
         rule = self._rules.get(method)
-        if handler is None or handler.unary_unary is None or rule is None:
-            # Health, reflection and streaming RPCs pass through untouched.
+        if handler is None or rule is None:
+            # Health and reflection pass through untouched.
             return handler
-        wrapped = grpc.unary_unary_rpc_method_handler(
-            self._wrap(method, rule, handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        if handler.unary_unary is not None:
+            wrapped = grpc.unary_unary_rpc_method_handler(
+                self._wrap(method, rule, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        elif handler.unary_stream is not None:
+            wrapped = grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(method, rule, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        else:
+            return handler
         self._wrapped[method] = wrapped
         return wrapped
 
@@ -167,77 +176,105 @@ class ContextInterceptor(grpc.aio.ServerInterceptor):
     ) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
         async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started = time.perf_counter()
-            metadata = context.invocation_metadata()
-            request_id_var.set(_metadata_value(metadata, "x-request-id") or new_id())
-            caller_trace = (
-                TraceContext.parse(
-                    _metadata_value(metadata, "traceparent"), _metadata_value(metadata, "tracestate")
-                )
-                or TraceContext.new()
-            )
-            trace_var.set(caller_trace)
-            idempotency_key_var.set(_metadata_value(metadata, "idempotency-key") or "")
-            remaining = context.time_remaining()
-            deadline_var.set(time.monotonic() + remaining if remaining is not None else None)
             outcome = "OK"
             try:
-                principal = await authenticate(
-                    self._authenticator, _metadata_value(metadata, "authorization")
-                )
-                rule.check(principal)
-                principal_var.set(principal)
-                if violations := request_violations(request):
-                    raise invalid(violations)
+                caller_trace = await self._admit(request, context, rule)
                 if self._tracer is None:
                     return await behaviour(request, context)
                 with server_span(self._tracer, method, caller_trace) as span_trace:
                     trace_var.set(span_trace)
                     return await behaviour(request, context)
-            except DomainError as error:
-                outcome = error.code.name
-                status = status_of(error, self._service)
-                await context.abort(
-                    error.code,
-                    error.message,
-                    trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
-                )
             except (asyncio.CancelledError, grpc.aio.AbortError):
                 outcome = "CANCELLED"
                 raise
             except Exception as error:
-                retryable = as_retryable(error)
-                if retryable is not None:
-                    # Not a bug: the database or cache was out of reach (a restart, a failover), or
-                    # PostgreSQL rolled the transaction back for a concurrent one. Nothing was written;
-                    # writes are safe to retry with their idempotency key.
-                    outcome = retryable.code.name
-                    log.warning("%s in %s", retryable.reason, method, exc_info=True)
-                    await context.abort(
-                        retryable.code,
-                        retryable.message,
-                        trailing_metadata=(
-                            (STATUS_DETAILS_KEY, status_of(retryable, self._service).SerializeToString()),
-                        ),
-                    )
-                outcome = "INTERNAL"
-                log.exception("unhandled error in %s", method)
-                status = status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
+                code, message, status = self._failure(error, method)
+                outcome = code.name
                 await context.abort(
-                    grpc.StatusCode.INTERNAL,
-                    "internal error",
-                    trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
+                    code, message, trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),)
                 )
             finally:
-                log.info(
-                    "rpc",
-                    extra={
-                        "method": method,
-                        "code": outcome,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
-                )
+                _log_rpc(method, outcome, started)
 
         return call
+
+    def _wrap_stream(
+        self, method: str, rule: AccessRule, behaviour: Callable[[Any, Any], Any]
+    ) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]:
+        """A server-streaming RPC held to the same access rule, validation and error mapping."""
+
+        async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            outcome = "OK"
+            try:
+                await self._admit(request, context, rule)
+                async for reply in behaviour(request, context):
+                    yield reply
+            except (asyncio.CancelledError, grpc.aio.AbortError, GeneratorExit):
+                outcome = "CANCELLED"
+                raise
+            except Exception as error:
+                code, message, status = self._failure(error, method)
+                outcome = code.name
+                await context.abort(
+                    code, message, trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),)
+                )
+            finally:
+                _log_rpc(method, outcome, started)
+
+        return call
+
+    async def _admit(
+        self, request: Any, context: grpc.aio.ServicerContext[Any, Any], rule: AccessRule
+    ) -> TraceContext:
+        """Set the request's context, authenticate the caller and check the rule and the request."""
+        metadata = context.invocation_metadata()
+        request_id_var.set(_metadata_value(metadata, "x-request-id") or new_id())
+        caller_trace = (
+            TraceContext.parse(
+                _metadata_value(metadata, "traceparent"), _metadata_value(metadata, "tracestate")
+            )
+            or TraceContext.new()
+        )
+        trace_var.set(caller_trace)
+        idempotency_key_var.set(_metadata_value(metadata, "idempotency-key") or "")
+        remaining = context.time_remaining()
+        deadline_var.set(time.monotonic() + remaining if remaining is not None else None)
+        principal = await authenticate(self._authenticator, _metadata_value(metadata, "authorization"))
+        rule.check(principal)
+        principal_var.set(principal)
+        if violations := request_violations(request):
+            raise invalid(violations)
+        return caller_trace
+
+    def _failure(self, error: Exception, method: str) -> tuple[grpc.StatusCode, str, status_pb2.Status]:
+        """The status an exception ends the call with; logs what is not the caller's fault."""
+        if isinstance(error, DomainError):
+            return error.code, error.message, status_of(error, self._service)
+        retryable = as_retryable(error)
+        if retryable is not None:
+            # Not a bug: the database or cache was out of reach (a restart, a failover), or
+            # PostgreSQL rolled the transaction back for a concurrent one. Nothing was written;
+            # writes are safe to retry with their idempotency key.
+            log.warning("%s in %s", retryable.reason, method, exc_info=True)
+            return retryable.code, retryable.message, status_of(retryable, self._service)
+        log.exception("unhandled error in %s", method)
+        return (
+            grpc.StatusCode.INTERNAL,
+            "internal error",
+            status_pb2.Status(code=code_pb2.INTERNAL, message="internal error"),
+        )
+
+
+def _log_rpc(method: str, outcome: str, started: float) -> None:
+    log.info(
+        "rpc",
+        extra={
+            "method": method,
+            "code": outcome,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
 
 
 def access_rules(services: Sequence[GrpcService]) -> dict[str, AccessRule]:

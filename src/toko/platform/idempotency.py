@@ -13,7 +13,9 @@ Keys are scoped to the caller, so two callers never share one. The response is s
 in the use case's transaction, so it exists exactly when the write does. Two concurrent
 requests with one key are serialized by a transaction-scoped advisory lock: the second
 waits for the first to commit, then replays its response. A key reused for a different
-request (another ``command``) is refused with ``IDEMPOTENCY_KEY_REUSED``.
+request (another ``command``) is refused with ``IDEMPOTENCY_KEY_REUSED``, which the gateway answers
+422 as the IETF Idempotency-Key draft says; ``IDEMPOTENCY_KEY_IN_USE`` (a first request still running
+an operation too long to hold a transaction over, such as a checkout saga) is answered 409.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ class Calls:
 
     requests: list[Any] = field(default_factory=list)
     metadata: list[dict[str, str]] = field(default_factory=list)
+    # Streams the client went away from, by message: the gateway must cancel the upstream call.
+    cancelled_streams: list[str] = field(default_factory=list)
 
     def record(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         self.requests.append(request)
@@ -141,6 +144,23 @@ class FakeEcho(echo_pb2_grpc.EchoServiceServicer):
         if request.message == "boom":
             raise RuntimeError("secret internals")
         return echo_pb2.EchoResponse(message=request.message)
+
+    async def EchoStream(self, request: Any, context: Any) -> AsyncIterator[Any]:
+        """Streams ``count`` echoes ``interval_ms`` apart; ``boom`` fails after the first,
+        ``refused`` before any."""
+        self.calls.record(request, context)
+        if request.message == "refused":
+            await _abort(context, code_pb2.NOT_FOUND, "no such stream", "STREAM_NOT_FOUND")
+        try:
+            for sent in range(request.count):
+                if sent:
+                    await asyncio.sleep(request.interval_ms / 1000)
+                if sent and request.message == "boom":
+                    raise RuntimeError("secret internals")
+                yield echo_pb2.EchoResponse(message=request.message)
+        except asyncio.CancelledError:
+            self.calls.cancelled_streams.append(request.message)
+            raise
 
 
 @dataclass

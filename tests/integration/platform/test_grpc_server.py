@@ -61,6 +61,26 @@ async def test_a_nul_character_in_a_string_is_refused_before_the_servicer(echo: 
     assert [v.field for v in bad_request.field_violations] == ["message"]
 
 
+async def test_a_streaming_rpc_streams_and_is_held_to_the_same_validation(echo: RunningService) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{echo.port}") as channel:
+        stub = echo_pb2_grpc.EchoServiceStub(channel)
+        replies = [
+            r.message async for r in stub.EchoStream(echo_pb2.EchoStreamRequest(message="hi", count=3))
+        ]
+        with pytest.raises(grpc.aio.AioRpcError) as nul:
+            [r async for r in stub.EchoStream(echo_pb2.EchoStreamRequest(message="h\x00i", count=1))]
+        with pytest.raises(grpc.aio.AioRpcError) as too_many:
+            [r async for r in stub.EchoStream(echo_pb2.EchoStreamRequest(message="hi", count=1000))]
+    assert replies == ["hi", "hi", "hi"]
+    assert nul.value.code() == too_many.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = status_pb2.Status.FromString(
+        dict(too_many.value.trailing_metadata() or ())["grpc-status-details-bin"]
+    )
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info)
+    assert info.domain == "toko.echo"
+
+
 async def test_stopping_reports_not_serving_and_refuses_new_calls() -> None:
     settings = EchoSettings(port=0)
     running = await start_service(await bootstrap(settings), settings)

@@ -104,3 +104,22 @@ def test_an_unavailable_dependency_is_a_503_to_retry_shortly() -> None:
     assert (problem.status, problem.reason) == (503, "DEPENDENCY_UNAVAILABLE")
     assert (b"retry-after", b"1") in problem.headers
     assert not from_rpc_error(_rpc_error(grpc.StatusCode.NOT_FOUND, "no product")).headers
+
+
+def test_idempotency_key_answers_follow_the_ietf_draft() -> None:
+    reused = from_rpc_error(
+        _rpc_error(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "this idempotency key was already used for a different request",
+            error_details_pb2.ErrorInfo(reason="IDEMPOTENCY_KEY_REUSED", domain="toko.order"),
+        )
+    )
+    running = from_rpc_error(
+        _rpc_error(
+            grpc.StatusCode.ABORTED,
+            "a request with this idempotency key is being processed",
+            error_details_pb2.ErrorInfo(reason="IDEMPOTENCY_KEY_IN_USE", domain="toko.order"),
+        )
+    )
+    assert (reused.status, reused.reason) == (422, "IDEMPOTENCY_KEY_REUSED")
+    assert (running.status, running.reason) == (409, "IDEMPOTENCY_KEY_IN_USE")

@@ -59,3 +59,33 @@ class EchoResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EchoResponse: _TypeAlias = EchoResponse  # noqa: Y015
+
+@_typing.final
+class EchoStreamRequest(_message.Message):
+    """EchoStreamRequest carries the text to echo and how often."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    INTERVAL_MS_FIELD_NUMBER: _builtins.int
+    message: _builtins.str
+    """Text to send back, at most 256 characters."""
+    count: _builtins.int
+    """How many times, 1 to 100."""
+    interval_ms: _builtins.int
+    """Pause between two answers, 0 to 10,000 ms."""
+    def __init__(
+        self,
+        *,
+        message: _builtins.str = ...,
+        count: _builtins.int = ...,
+        interval_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "interval_ms", b"interval_ms", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EchoStreamRequest: _TypeAlias = EchoStreamRequest  # noqa: Y015

@@ -41,6 +41,11 @@ class EchoServiceStub:
                 request_serializer=toko_dot_echo_dot_v1_dot_echo__pb2.EchoRequest.SerializeToString,
                 response_deserializer=toko_dot_echo_dot_v1_dot_echo__pb2.EchoResponse.FromString,
                 _registered_method=True)
+        self.EchoStream = channel.unary_stream(
+                '/toko.echo.v1.EchoService/EchoStream',
+                request_serializer=toko_dot_echo_dot_v1_dot_echo__pb2.EchoStreamRequest.SerializeToString,
+                response_deserializer=toko_dot_echo_dot_v1_dot_echo__pb2.EchoResponse.FromString,
+                _registered_method=True)
 
 
 class EchoServiceServicer:
@@ -55,12 +60,25 @@ class EchoServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EchoStream(self, request, context):
+        """EchoStream sends the message back `count` times, `interval_ms` apart: it measures the gateway's
+        Server-Sent Events relay.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EchoServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Echo': grpc.unary_unary_rpc_method_handler(
                     servicer.Echo,
                     request_deserializer=toko_dot_echo_dot_v1_dot_echo__pb2.EchoRequest.FromString,
+                    response_serializer=toko_dot_echo_dot_v1_dot_echo__pb2.EchoResponse.SerializeToString,
+            ),
+            'EchoStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.EchoStream,
+                    request_deserializer=toko_dot_echo_dot_v1_dot_echo__pb2.EchoStreamRequest.FromString,
                     response_serializer=toko_dot_echo_dot_v1_dot_echo__pb2.EchoResponse.SerializeToString,
             ),
     }
@@ -92,6 +110,33 @@ class EchoService:
             target,
             '/toko.echo.v1.EchoService/Echo',
             toko_dot_echo_dot_v1_dot_echo__pb2.EchoRequest.SerializeToString,
+            toko_dot_echo_dot_v1_dot_echo__pb2.EchoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EchoStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/toko.echo.v1.EchoService/EchoStream',
+            toko_dot_echo_dot_v1_dot_echo__pb2.EchoStreamRequest.SerializeToString,
             toko_dot_echo_dot_v1_dot_echo__pb2.EchoResponse.FromString,
             options,
             channel_credentials,

@@ -37,6 +37,10 @@ class EchoServiceStub:
     def __new__(cls, channel: _aio.Channel) -> EchoServiceAsyncStub: ...
     Echo: _grpc.UnaryUnaryMultiCallable[_echo_pb2.EchoRequest, _echo_pb2.EchoResponse]
     """Echo returns the message it was given."""
+    EchoStream: _grpc.UnaryStreamMultiCallable[_echo_pb2.EchoStreamRequest, _echo_pb2.EchoResponse]
+    """EchoStream sends the message back `count` times, `interval_ms` apart: it measures the gateway's
+    Server-Sent Events relay.
+    """
 
 @_typing.type_check_only
 class EchoServiceAsyncStub(EchoServiceStub):
@@ -47,6 +51,10 @@ class EchoServiceAsyncStub(EchoServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Echo: _aio.UnaryUnaryMultiCallable[_echo_pb2.EchoRequest, _echo_pb2.EchoResponse]  # type: ignore[assignment]
     """Echo returns the message it was given."""
+    EchoStream: _aio.UnaryStreamMultiCallable[_echo_pb2.EchoStreamRequest, _echo_pb2.EchoResponse]  # type: ignore[assignment]
+    """EchoStream sends the message back `count` times, `interval_ms` apart: it measures the gateway's
+    Server-Sent Events relay.
+    """
 
 class EchoServiceServicer(metaclass=_abc_1.ABCMeta):
     """EchoService answers with what it was sent. It exists to measure the cost of
@@ -60,5 +68,15 @@ class EchoServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_echo_pb2.EchoResponse, _abc.Awaitable[_echo_pb2.EchoResponse]]:
         """Echo returns the message it was given."""
+
+    @_abc_1.abstractmethod
+    def EchoStream(
+        self,
+        request: _echo_pb2.EchoStreamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_echo_pb2.EchoResponse], _abc.AsyncIterator[_echo_pb2.EchoResponse]]:
+        """EchoStream sends the message back `count` times, `interval_ms` apart: it measures the gateway's
+        Server-Sent Events relay.
+        """
 
 def add_EchoServiceServicer_to_server(servicer: EchoServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -9,3 +9,5 @@ class ErrorCode(ReasonCode):
     """Why an echo request failed."""
 
     MESSAGE_TOO_LONG = "MESSAGE_TOO_LONG"
+    COUNT_OUT_OF_RANGE = "COUNT_OUT_OF_RANGE"
+    INTERVAL_OUT_OF_RANGE = "INTERVAL_OUT_OF_RANGE"
