@@ -187,6 +187,31 @@ class CartRepository:
             delete(cart_lines).where(cart_lines.c.cart_id == cart_id, cart_lines.c.sku_id == sku_id)
         )
 
+    async def take_out(self, cart_id: str, bought: dict[str, int]) -> int:
+        """Take ``bought`` quantities off the cart's lines of those SKUs, removing a line taken to zero
+        (a line added to after the checkout keeps the rest); how many lines changed."""
+        if not bought:
+            return 0
+        changed = 0
+        for sku_id, quantity in sorted(bought.items()):
+            line = (cart_lines.c.cart_id == cart_id) & (cart_lines.c.sku_id == sku_id)
+            removed = await self._session.execute(
+                delete(cart_lines)
+                .where(line, cart_lines.c.quantity <= quantity)
+                .returning(cart_lines.c.sku_id)
+            )
+            if removed.first() is None:
+                reduced = await self._session.execute(
+                    update(cart_lines)
+                    .where(line)
+                    .values(quantity=cart_lines.c.quantity - quantity)
+                    .returning(cart_lines.c.sku_id)
+                )
+                if reduced.first() is None:
+                    continue
+            changed += 1
+        return changed
+
     async def select_lines(
         self, cart_id: str, *, selected: bool, sku_ids: Sequence[str] = (), shop_id: str = ""
     ) -> None:
