@@ -1045,16 +1045,24 @@ class ShipOrderRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
+    PICKUP_STREET_FIELD_NUMBER: _builtins.int
+    PICKUP_PHONE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Order id."""
+    pickup_street: _builtins.str
+    """Where the courier picks the parcel up: street and number, 1 to 200 characters."""
+    pickup_phone: _builtins.str
+    """Whom the courier calls at pickup (E.164, e.g. +6281234567890)."""
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
+        pickup_street: _builtins.str = ...,
+        pickup_phone: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "pickup_phone", b"pickup_phone", "pickup_street", b"pickup_street"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

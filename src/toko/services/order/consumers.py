@@ -1,9 +1,9 @@
-"""Event handlers of the order service, each run by an ``EventConsumer``.
+"""Event handlers of the order service (run by ``toko.platform.consumer.EventConsumer``).
 
-The service follows its own NoteCreated events and records on each note when it
-saw it (``seen_time``), which GetNote shows. The consumer's inbox makes each
-event's effect happen once, and marking a note seen again changes nothing either,
-so a redelivered event is harmless.
+The payment's outcome finishes a checkout (captured: paid; failed, expired, cancelled: released and
+cancelled), and shipping's ShipmentDelivered delivers an order. Each runs in the consumer's
+transaction with its inbox row, so an event redelivered changes nothing twice; the calls they make to
+other services are idempotent by checkout, so a handler retried after a failure is safe.
 """
 
 from __future__ import annotations
@@ -11,23 +11,55 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from toko.common.v1.event_pb2 import EventEnvelope
-from toko.order.v1 import events_pb2
-from toko.platform.clock import Clock, utcnow
+from toko.payment.v1 import events_pb2 as payment_events
 from toko.platform.db import UnitOfWork
 from toko.platform.events import event_subject
-from toko.services.order.handlers import SOURCE, mark_seen
+from toko.services.order.handlers import Orders
+from toko.services.order.handlers.checkouts import payment_captured, payment_ended
+from toko.services.order.handlers.orders import shipment_delivered
+from toko.shipping.v1 import events_pb2 as shipping_events
 
-NOTES_SEEN_CONSUMER = "order-notes-seen"
-NOTES_SEEN_SUBJECTS = (event_subject(SOURCE, events_pb2.NoteCreated.DESCRIPTOR.name),)
+PAYMENT_SOURCE = "payment"
+SHIPPING_SOURCE = "shipping"
+PAYMENT_CONSUMER = "order-payment-outcomes"
+PAYMENT_SUBJECTS = tuple(
+    event_subject(PAYMENT_SOURCE, message.DESCRIPTOR.name)
+    for message in (
+        payment_events.PaymentCaptured,
+        payment_events.PaymentFailed,
+        payment_events.PaymentExpired,
+        payment_events.PaymentCancelled,
+    )
+)
+DELIVERY_CONSUMER = "order-deliveries"
+DELIVERY_SUBJECTS = (event_subject(SHIPPING_SOURCE, shipping_events.ShipmentDelivered.DESCRIPTOR.name),)
 
 
-class NotesSeen:
-    """Marks a note seen when its NoteCreated event arrives."""
+class PaymentOutcomes:
+    """Finishes a checkout when its payment is captured, or releases it when the payment ends unpaid."""
 
-    def __init__(self, clock: Clock = utcnow) -> None:
-        self._clock = clock
+    def __init__(self, orders: Orders) -> None:
+        self._orders = orders
 
     async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
-        """Mark the note the event is about seen, in the consumer's unit of work."""
-        if isinstance(payload, events_pb2.NoteCreated):
-            await mark_seen(uow=uow, note_id=payload.note.id, at=self._clock())
+        """Apply the payment's outcome; raising makes JetStream redeliver the event."""
+        if isinstance(payload, payment_events.PaymentCaptured):
+            await payment_captured(uow, self._orders, payload.payment)
+        elif isinstance(payload, payment_events.PaymentFailed):
+            await payment_ended(uow, self._orders, payload.payment, "PAYMENT_FAILED")
+        elif isinstance(payload, payment_events.PaymentExpired):
+            await payment_ended(uow, self._orders, payload.payment, "PAYMENT_EXPIRED")
+        elif isinstance(payload, payment_events.PaymentCancelled):
+            await payment_ended(uow, self._orders, payload.payment, "PAYMENT_CANCELLED")
+
+
+class Deliveries:
+    """Delivers an order when its parcel is delivered."""
+
+    def __init__(self, orders: Orders) -> None:
+        self._orders = orders
+
+    async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
+        """Mark the order delivered and arm its completion."""
+        if isinstance(payload, shipping_events.ShipmentDelivered):
+            await shipment_delivered(uow, self._orders, payload.shipment.order_id)

@@ -1,8 +1,9 @@
 """Stable reasons of the order service's errors, so clients can branch on them.
 
-They travel as ``google.rpc.ErrorInfo.reason`` (and as the ``reason`` of each
-``BadRequest`` field violation). Never rename one: add a new reason instead. The
-reasons every service shares (INVALID_ID, VALIDATION_FAILED…) are ``CommonReason``.
+They travel as ``google.rpc.ErrorInfo.reason`` (and as the ``reason`` of each ``BadRequest`` field
+violation). Never rename one: add a new reason instead. The reasons every service shares
+(INVALID_ID, VALIDATION_FAILED…) are ``CommonReason``; a reason another service gave a step of a
+checkout (OUT_OF_STOCK, VOUCHER_USED_UP…) is passed on as that service said it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,50 @@ from toko.platform.error_codes import ReasonCode
 
 
 class ErrorCode(ReasonCode):
-    """Why a order request failed."""
+    """Why an order request failed."""
 
-    INVALID_NOTE_TEXT = "INVALID_NOTE_TEXT"
-    NOTE_NOT_FOUND = "NOTE_NOT_FOUND"
+    # Checkout input.
+    INVALID_LINES = "INVALID_LINES"
+    DUPLICATE_SKU = "DUPLICATE_SKU"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    NOTE_TOO_LONG = "NOTE_TOO_LONG"
+    TOO_MANY_VOUCHERS = "TOO_MANY_VOUCHERS"
+    PAYMENT_METHOD_REQUIRED = "PAYMENT_METHOD_REQUIRED"
+    PAYMENT_METHOD_NOT_AVAILABLE = "PAYMENT_METHOD_NOT_AVAILABLE"
+    SHIPPING_CHOICE_MISSING = "SHIPPING_CHOICE_MISSING"
+    SHIPPING_CHOICE_UNUSED = "SHIPPING_CHOICE_UNUSED"
+    SHIPPING_OPTION_INVALID = "SHIPPING_OPTION_INVALID"
+    ADDRESS_NOT_FOUND = "ADDRESS_NOT_FOUND"
+    INVALID_PICKUP = "INVALID_PICKUP"
+    SKU_NOT_FOR_SALE = "SKU_NOT_FOR_SALE"
+    # Quotes.
+    QUOTE_NOT_FOUND = "QUOTE_NOT_FOUND"
+    QUOTE_EXPIRED = "QUOTE_EXPIRED"
+    QUOTE_CHANGED = "QUOTE_CHANGED"
+    # Checkouts and orders.
+    CHECKOUT_NOT_FOUND = "CHECKOUT_NOT_FOUND"
+    CHECKOUT_FAILED = "CHECKOUT_FAILED"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    ORDER_STATE_CONFLICT = "ORDER_STATE_CONFLICT"
+    ORDER_NOT_CANCELLABLE = "ORDER_NOT_CANCELLABLE"
+    CANCEL_REASON_REQUIRED = "CANCEL_REASON_REQUIRED"
+    NOT_THE_BUYER = "NOT_THE_BUYER"
+    NOT_THE_SELLER = "NOT_THE_SELLER"
+    BUYER_FILTER_ADMIN_ONLY = "BUYER_FILTER_ADMIN_ONLY"
+    # What another service refused a checkout's step for, passed on under its own name (inventory's,
+    # promotion's, payment's): a reason not listed here arrives as CHECKOUT_FAILED with it as cause.
+    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    SKU_NOT_STOCKED = "SKU_NOT_STOCKED"
+    SKU_ARCHIVED = "SKU_ARCHIVED"
+    PURCHASE_LIMIT_REACHED = "PURCHASE_LIMIT_REACHED"
+    VOUCHER_NOT_FOUND = "VOUCHER_NOT_FOUND"
+    VOUCHER_NOT_STARTED = "VOUCHER_NOT_STARTED"
+    VOUCHER_EXPIRED = "VOUCHER_EXPIRED"
+    VOUCHER_USED_UP = "VOUCHER_USED_UP"
+    VOUCHER_BUYER_LIMIT_REACHED = "VOUCHER_BUYER_LIMIT_REACHED"
+    VOUCHER_MIN_SPEND_NOT_MET = "VOUCHER_MIN_SPEND_NOT_MET"
+    VOUCHER_NOT_ELIGIBLE = "VOUCHER_NOT_ELIGIBLE"
+    VOUCHER_NEW_BUYERS_ONLY = "VOUCHER_NEW_BUYERS_ONLY"
+    VOUCHER_PAYMENT_METHOD = "VOUCHER_PAYMENT_METHOD"
+    VOUCHER_NOT_STACKABLE = "VOUCHER_NOT_STACKABLE"
+    PAYMENT_ALREADY_CAPTURED = "PAYMENT_ALREADY_CAPTURED"

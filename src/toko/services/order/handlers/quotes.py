@@ -1,0 +1,418 @@
+"""Pricing a checkout: what QuoteCheckout answers, and what PlaceCheckout compares the quote with.
+
+A quote is priced from the services that own each figure, nothing of it from the client: unit prices
+from product's QuotePrices, the delivery address from the buyer's own address book (the buyer's
+token, relayed), each shop's shipping from the rate shipping quoted, discounts from promotion's
+ApplyVouchers (apportioned to lines and shipping there), and PPN included in every price. Nothing is
+held: PlaceCheckout holds vouchers and stock when the buyer agrees.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from toko.order.v1 import order_pb2 as pb
+from toko.payment.v1 import payment_pb2
+from toko.platform.auth import Principal
+from toko.platform.error_codes import CommonReason
+from toko.platform.errors import FailedPrecondition, InvalidArgument, NotFound
+from toko.platform.ids import is_id, new_id
+from toko.platform.rules import Violation
+from toko.platform.validation import invalid
+from toko.product.v1 import pricing_pb2 as pricing
+from toko.product.v1 import product_pb2 as products
+from toko.promotion.v1 import promotion_pb2 as promotion
+from toko.services.order import domain
+from toko.services.order.clients import call
+from toko.services.order.error_codes import ErrorCode
+from toko.services.order.handlers.common import SOURCE, Orders
+from toko.services.order.mapping import address_document, document, from_document, money, timestamp
+from toko.services.order.repository import checkouts as checkouts_store
+from toko.services.order.repository import orders as orders_store
+from toko.shipping.v1 import shipping_pb2 as shipping
+from toko.user.v1 import user_pb2 as users
+
+PRICE_SOURCES = {
+    pricing.PRICE_SOURCE_BASE: "base",
+    pricing.PRICE_SOURCE_SCHEDULE: "schedule",
+    pricing.PRICE_SOURCE_CAMPAIGN: "campaign",
+    pricing.PRICE_SOURCE_TIER: "tier",
+    pricing.PRICE_SOURCE_DYNAMIC: "dynamic",
+}
+# Collected on delivery: settled by the courier, which the payment service does not do yet.
+UNAVAILABLE_METHODS = frozenset({payment_pb2.PAYMENT_METHOD_COD})
+
+
+@dataclass(frozen=True)
+class Priced:
+    """A checkout priced now: the quote (without an id yet) and the address it goes to."""
+
+    quote: pb.CheckoutQuote
+    address: dict[str, Any]
+
+
+async def quote_checkout(
+    *, orders: Orders, request: pb.QuoteCheckoutRequest, principal: Principal, authorization: str
+) -> pb.CheckoutQuote:
+    """Price a checkout for the caller and keep the quote under a new id until it expires."""
+    priced = await price_checkout(
+        orders=orders, request=request, buyer_id=principal.subject, authorization=authorization
+    )
+    quote = priced.quote
+    quote.id = new_id()
+    async with orders.database.unit_of_work(SOURCE) as uow:
+        await checkouts_store.add_quote(
+            uow.session,
+            quote_id=quote.id,
+            buyer_id=principal.subject,
+            request=document(request),
+            quote=document(quote),
+            address=priced.address,
+            created_at=orders.clock(),
+            expires_at=quote.expire_time.ToDatetime().replace(tzinfo=orders.clock().tzinfo),
+        )
+        await uow.commit()
+    return quote
+
+
+def checked_request(request: pb.QuoteCheckoutRequest) -> None:
+    """INVALID_ARGUMENT naming every field at fault, before anything is asked of another service."""
+    violations = domain.line_violations(
+        ((line.sku_id, line.quantity, line.note) for line in request.lines), id_ok=is_id
+    )
+    if not is_id(request.address_id):
+        violations.append(
+            Violation("address_id", "must be one of your addresses' ids", CommonReason.INVALID_ID)
+        )
+    shops_chosen: set[str] = set()
+    for index, choice in enumerate(request.shipping):
+        if not is_id(choice.shop_id):
+            violations.append(
+                Violation(f"shipping[{index}].shop_id", "must be a shop id", CommonReason.INVALID_ID)
+            )
+        elif choice.shop_id in shops_chosen:
+            violations.append(
+                Violation(
+                    f"shipping[{index}].shop_id",
+                    "has two shipping choices",
+                    ErrorCode.SHIPPING_OPTION_INVALID,
+                )
+            )
+        shops_chosen.add(choice.shop_id)
+        if not is_id(choice.rate_id):
+            violations.append(
+                Violation(f"shipping[{index}].rate_id", "must be a quoted rate's id", CommonReason.INVALID_ID)
+            )
+        if len(choice.slot_id) > 100:
+            violations.append(
+                Violation(f"shipping[{index}].slot_id", "is too long", ErrorCode.SHIPPING_OPTION_INVALID)
+            )
+    if len(request.vouchers) > domain.MAX_VOUCHERS:
+        violations.append(
+            Violation("vouchers", f"at most {domain.MAX_VOUCHERS}", ErrorCode.TOO_MANY_VOUCHERS)
+        )
+    violations += [
+        Violation(f"vouchers[{index}]", "must be 1 to 64 characters", ErrorCode.TOO_MANY_VOUCHERS)
+        for index, voucher in enumerate(request.vouchers)
+        if not 1 <= len(voucher.strip()) <= 64
+    ]
+    if request.payment_method == payment_pb2.PAYMENT_METHOD_UNSPECIFIED:
+        violations.append(Violation("payment_method", "choose how to pay", ErrorCode.PAYMENT_METHOD_REQUIRED))
+    elif request.payment_method not in payment_pb2.PaymentMethod.values():
+        violations.append(
+            Violation("payment_method", "is not a payment method", ErrorCode.PAYMENT_METHOD_REQUIRED)
+        )
+    if len(request.cart_id) > 64:
+        violations.append(Violation("cart_id", "is too long", CommonReason.INVALID_ID))
+    if violations:
+        raise invalid(violations)
+    if request.payment_method in UNAVAILABLE_METHODS:
+        raise FailedPrecondition(
+            ErrorCode.PAYMENT_METHOD_NOT_AVAILABLE,
+            "cash on delivery is not available yet; choose another method",
+        )
+
+
+async def price_checkout(
+    *, orders: Orders, request: pb.QuoteCheckoutRequest, buyer_id: str, authorization: str
+) -> Priced:
+    """The checkout's figures now, asked of the services that own them."""
+    checked_request(request)
+    peers, now = orders.peers, orders.clock()
+    sku_ids = [line.sku_id for line in request.lines]
+    prices = await call(
+        "pricing",
+        peers.products.QuotePrices(
+            pricing.QuotePricesRequest(
+                lines=[
+                    pricing.QuoteLine(sku_id=line.sku_id, quantity=line.quantity) for line in request.lines
+                ],
+                buyer_id=buyer_id,
+            ),
+            timeout=peers.timeout,
+        ),
+    )
+    views = await call(
+        "the catalogue",
+        peers.products.BatchGetSkus(products.BatchGetSkusRequest(ids=sku_ids), timeout=peers.timeout),
+    )
+    titles = {view.sku.id: view.product_title for view in views.skus}
+    address = await _address(orders, buyer_id, request.address_id, authorization)
+    quoted = {line.sku_id: line for line in prices.lines}
+    shops: dict[str, list[pb.PricedLine]] = defaultdict(list)
+    for line in request.lines:
+        priced = quoted.get(line.sku_id)
+        if priced is None:
+            raise NotFound(ErrorCode.SKU_NOT_FOR_SALE, f"SKU {line.sku_id} is not for sale")
+        shops[priced.shop_id].append(
+            pb.PricedLine(
+                sku_id=line.sku_id,
+                product_id=priced.product_id,
+                product_title=titles.get(line.sku_id, ""),
+                shop_id=priced.shop_id,
+                quantity=line.quantity,
+                note=line.note.strip(),
+                unit_price=money(priced.unit_price.amount),
+                price_source=PRICE_SOURCES.get(priced.source, "base"),
+                subtotal=money(priced.line_total.amount),
+            )
+        )
+    rates, expiry = await _rates(orders, request, shops.keys(), address)
+    applied = await call(
+        "vouchers",
+        peers.promotions.ApplyVouchers(
+            promotion.ApplyVouchersRequest(
+                buyer_id=buyer_id,
+                lines=[
+                    promotion.CheckoutLine(
+                        sku_id=line.sku_id, shop_id=shop_id, quantity=line.quantity, line_total=line.subtotal
+                    )
+                    for shop_id, lines in shops.items()
+                    for line in lines
+                ],
+                shipping=[
+                    promotion.ShopShipping(shop_id=shop, fee=rate.price) for shop, rate in rates.items()
+                ],
+                vouchers=[voucher.strip() for voucher in request.vouchers],
+                payment_method=payment_pb2.PaymentMethod.Name(request.payment_method),
+                first_order=await _first_order(orders, buyer_id),
+                at=timestamp(now),
+            ),
+            metadata=await peers.as_service(),
+            timeout=peers.timeout,
+        ),
+    )
+    quote = _assemble(orders, request=request, shops=shops, rates=rates, applied=applied, buyer_id=buyer_id)
+    quote.expire_time.CopyFrom(
+        timestamp(
+            min(
+                now + timedelta(seconds=orders.settings.quote_ttl_seconds),
+                prices.expire_time.ToDatetime().replace(tzinfo=now.tzinfo)
+                if prices.HasField("expire_time")
+                else now + timedelta(days=1),
+                expiry,
+            )
+        )
+    )
+    return Priced(quote=quote, address=address)
+
+
+def _assemble(
+    orders: Orders,
+    *,
+    request: pb.QuoteCheckoutRequest,
+    shops: dict[str, list[pb.PricedLine]],
+    rates: dict[str, shipping.ShippingRate],
+    applied: promotion.ApplyVouchersResponse,
+    buyer_id: str,
+) -> pb.CheckoutQuote:
+    line_discount: dict[str, int] = defaultdict(int)
+    shipping_discount: dict[str, int] = defaultdict(int)
+    for voucher in applied.applied:
+        for on_line in voucher.line_discounts:
+            line_discount[on_line.sku_id] += on_line.amount.amount
+        for on_shipping in voucher.shipping_discounts:
+            shipping_discount[on_shipping.shop_id] += on_shipping.amount.amount
+    choices = {choice.shop_id: choice for choice in request.shipping}
+    shop_quotes, figures = [], []
+    for shop_id, lines in shops.items():
+        for line in lines:
+            discount = min(line_discount[line.sku_id], line.subtotal.amount)
+            line.discount.CopyFrom(money(discount))
+            line.total.CopyFrom(money(line.subtotal.amount - discount))
+        rate = rates[shop_id]
+        shop = domain.ShopFigures(
+            items_subtotal=sum(line.subtotal.amount for line in lines),
+            items_discount=sum(line.discount.amount for line in lines),
+            shipping_fee=rate.price.amount,
+            shipping_discount=min(shipping_discount[shop_id], rate.price.amount),
+        )
+        figures.append(shop)
+        shop_quotes.append(
+            pb.ShopQuote(
+                shop_id=shop_id,
+                lines=lines,
+                courier=rate.courier,
+                courier_service=rate.service,
+                rate_id=rate.id,
+                slot_id=choices[shop_id].slot_id,
+                items_subtotal=money(shop.items_subtotal),
+                items_discount=money(shop.items_discount),
+                shipping_fee=money(shop.shipping_fee),
+                shipping_discount=money(shop.shipping_discount),
+                total=money(shop.total),
+                tax_included=money(domain.tax_included(shop.total)),
+            )
+        )
+    total = domain.CheckoutFigures(shops=tuple(figures), service_fee=orders.settings.service_fee)
+    return pb.CheckoutQuote(
+        buyer_id=buyer_id,
+        shops=shop_quotes,
+        discounts=[
+            pb.AppliedDiscount(
+                voucher_id=voucher.voucher.id,
+                code=voucher.voucher.code,
+                shop_id=voucher.voucher.shop_id,
+                amount=voucher.discount,
+            )
+            for voucher in applied.applied
+        ],
+        refused_vouchers=[f"{refused.requested}: {refused.reason}" for refused in applied.refused],
+        items_subtotal=money(total.items_subtotal),
+        discount_total=money(total.discount_total),
+        shipping_total=money(total.shipping_total),
+        service_fee=money(total.service_fee),
+        grand_total=money(total.grand_total),
+        tax_included=money(domain.tax_included(total.grand_total)),
+        payment_method=request.payment_method,
+        address_id=request.address_id,
+    )
+
+
+async def _address(orders: Orders, buyer_id: str, address_id: str, authorization: str) -> dict[str, Any]:
+    """The buyer's address, read with the buyer's own token: another's is not found."""
+    try:
+        found = await call(
+            "the address book",
+            orders.peers.users.GetAddress(
+                users.GetAddressRequest(user_id=buyer_id, address_id=address_id),
+                metadata=(("authorization", authorization),) if authorization else (),
+                timeout=orders.peers.timeout,
+            ),
+        )
+    except (NotFound, InvalidArgument) as exc:
+        raise NotFound(ErrorCode.ADDRESS_NOT_FOUND, f"you have no address {address_id}") from exc
+    return address_document(found.address)
+
+
+async def _rates(
+    orders: Orders, request: pb.QuoteCheckoutRequest, shop_ids: Any, address: dict[str, Any]
+) -> tuple[dict[str, shipping.ShippingRate], datetime]:
+    """Each shop's chosen rate, checked to serve the address; and when the first of them expires."""
+    wanted = set(shop_ids)
+    chosen = {choice.shop_id: choice for choice in request.shipping}
+    violations = [
+        Violation("shipping", f"choose how shop {shop_id} ships", ErrorCode.SHIPPING_CHOICE_MISSING)
+        for shop_id in sorted(wanted - chosen.keys())
+    ]
+    violations += [
+        Violation(
+            "shipping", f"shop {shop_id} has no line in this checkout", ErrorCode.SHIPPING_CHOICE_UNUSED
+        )
+        for shop_id in sorted(chosen.keys() - wanted)
+    ]
+    if violations:
+        raise invalid(violations)
+    rates: dict[str, shipping.ShippingRate] = {}
+    expiry = orders.clock() + timedelta(days=1)
+    for shop_id in wanted:
+        choice = chosen[shop_id]
+        try:
+            found = await call(
+                "shipping",
+                orders.peers.shipping.GetShippingRate(
+                    shipping.GetShippingRateRequest(rate_id=choice.rate_id), timeout=orders.peers.timeout
+                ),
+            )
+        except (NotFound, FailedPrecondition, InvalidArgument) as exc:
+            raise _bad_option(
+                shop_id, "the shipping rate expired or does not exist; quote shipping again"
+            ) from exc
+        rate = found.rate
+        destination = rate.destination
+        if _norm(destination.city) != _norm(str(address.get("city", ""))):
+            raise _bad_option(shop_id, "the shipping rate was quoted for another destination")
+        if rate.slotted and not choice.slot_id:
+            raise _bad_option(shop_id, f"{rate.service_name or rate.service} needs a delivery slot")
+        rates[shop_id] = rate
+        if rate.HasField("expire_time"):
+            expiry = min(expiry, rate.expire_time.ToDatetime().replace(tzinfo=expiry.tzinfo))
+    return rates, expiry
+
+
+def _bad_option(shop_id: str, message: str) -> FailedPrecondition:
+    return FailedPrecondition(ErrorCode.SHIPPING_OPTION_INVALID, message, metadata={"shop_id": shop_id})
+
+
+def _norm(city: str) -> str:
+    # "Kota Bandung" and "Bandung" are one city to a courier's tariff.
+    words = city.casefold().split()
+    return " ".join(word for word in words if word not in {"kota", "kabupaten", "kab."})
+
+
+async def _first_order(orders: Orders, buyer_id: str) -> bool:
+    """Whether the buyer has never had an order (a new-buyer voucher's condition)."""
+    async with orders.database.sessions() as session:
+        return not await orders_store.list_orders(session, buyer_id=buyer_id, limit=1)
+
+
+def figures_of(quote: pb.CheckoutQuote) -> dict[str, Any]:
+    """What a buyer agreed to in a quote, to compare with the same checkout priced again."""
+    return {
+        "shops": {
+            shop.shop_id: {
+                "lines": {
+                    line.sku_id: (line.quantity, line.unit_price.amount, line.discount.amount)
+                    for line in shop.lines
+                },
+                "shipping": (shop.rate_id, shop.shipping_fee.amount, shop.shipping_discount.amount),
+                "total": shop.total.amount,
+            }
+            for shop in quote.shops
+        },
+        "vouchers": sorted((d.voucher_id, d.amount.amount) for d in quote.discounts),
+        "service_fee": quote.service_fee.amount,
+        "grand_total": quote.grand_total.amount,
+    }
+
+
+def changes_between(old: pb.CheckoutQuote, new: pb.CheckoutQuote) -> list[str]:
+    """Each figure that differs, as a person reads it: "sku X: unit price 10000 → 12000"."""
+    before, after = figures_of(old), figures_of(new)
+    changes: list[str] = []
+    for shop_id in sorted(set(before["shops"]) | set(after["shops"])):
+        was, now = before["shops"].get(shop_id), after["shops"].get(shop_id)
+        if was is None or now is None:
+            changes.append(f"shop {shop_id}: {'added' if was is None else 'gone'}")
+            continue
+        for sku_id in sorted(set(was["lines"]) | set(now["lines"])):
+            a, b = was["lines"].get(sku_id), now["lines"].get(sku_id)
+            if a != b:
+                changes.append(f"sku {sku_id}: (quantity, unit price, discount) {a} → {b}")
+        if was["shipping"] != now["shipping"]:
+            changes.append(
+                f"shop {shop_id}: shipping (rate, fee, discount) {was['shipping']} → {now['shipping']}"
+            )
+    if before["vouchers"] != after["vouchers"]:
+        changes.append(f"vouchers {before['vouchers']} → {after['vouchers']}")
+    if before["service_fee"] != after["service_fee"]:
+        changes.append(f"service fee {before['service_fee']} → {after['service_fee']}")
+    return changes
+
+
+def stored_request(doc: dict[str, Any]) -> pb.QuoteCheckoutRequest:
+    """The request a stored quote was priced from."""
+    return from_document(doc, pb.QuoteCheckoutRequest())
