@@ -174,6 +174,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "toko.services.payment",
         50070,
         proto_service="toko.payment.v1.PaymentService",
+        # The provider's notifications (the sandbox's under `make up`) reach it through the gateway.
+        http_port=50074,
+        http_mounts=("/webhooks/payments/",),
     ),
     ServiceSpec(
         "order",
@@ -263,6 +266,8 @@ def service_env(
         # points them at the real ones.
         env.setdefault("TOKO_SMTP_URL", f"smtp://{HOST}:{dict(sandbox.extra_ports)['smtp']}")
         env.setdefault("TOKO_SHIPPING_COURIER_BASE_URL", f"{sandbox.url}/couriers")
+        env.setdefault("TOKO_PAYMENT_MIDTRANS_BASE_URL", f"{sandbox.url}/payments/midtrans")
+        env.setdefault("TOKO_SANDBOX_PUBLIC_URL", sandbox.url)
     env |= auth_urls(specs)
     # Where every gRPC service listens, for the few service-to-service calls (auth -> user).
     env |= {f"TOKO_{s.name.upper()}_ADDRESS": s.address for s in specs if s.kind == "grpc"}
@@ -272,6 +277,8 @@ def service_env(
         env.setdefault("TOKO_PUBLIC_BASE_URL", gateway.url)
         # The sandbox's couriers report tracking where the real ones would: the gateway's webhook route.
         env.setdefault("TOKO_SANDBOX_COURIER_WEBHOOK_URL", f"{gateway.url}/webhooks/couriers/{{courier}}")
+        # And its payment provider notifies payments there too.
+        env.setdefault("TOKO_SANDBOX_PAYMENT_WEBHOOK_URL", f"{gateway.url}/webhooks/payments/midtrans")
     if spec.upstreams:
         env[UPSTREAMS_ENV] = json.dumps(upstreams(specs))
         env[HTTP_UPSTREAMS_ENV] = json.dumps(http_upstreams(specs))

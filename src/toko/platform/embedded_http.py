@@ -1,4 +1,5 @@
-"""uvicorn inside a process that owns its event loop and its signals (the auth service, the sandbox).
+"""uvicorn inside a process that owns its event loop and its signals (the auth service, the sandbox, the
+webhook endpoints of shipping and payment: ``EmbeddedListener``).
 
 Two differences from ``uvicorn.Server``:
 
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
@@ -38,3 +41,27 @@ class EmbeddedServer(uvicorn.Server):
         while not await self.on_tick(counter):
             counter = (counter + _TICKS_PER_DATE) % _COUNTER_WRAP
             await asyncio.sleep(TICK_SECONDS)
+
+
+class EmbeddedListener:
+    """An ASGI app served by uvicorn in a service's own loop (a webhook endpoint), on a socket bound at
+    once (port 0 works)."""
+
+    def __init__(self, app: Any, *, host: str, port: int) -> None:
+        self.sock = socket.create_server((host, port))
+        self._server = EmbeddedServer(
+            uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, server_header=False)
+        )
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return int(self.sock.getsockname()[1])
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set."""
+        task = asyncio.create_task(self._server.serve(sockets=[self.sock]))
+        await stop.wait()
+        self._server.should_exit = True
+        await task
+        self.sock.close()

@@ -21,6 +21,8 @@ from toko.sandbox.couriers.web import courier_routes
 from toko.sandbox.mail.mailbox import Mailbox
 from toko.sandbox.mail.smtp import RecipientFaults, start_smtp
 from toko.sandbox.mail.web import mailbox_routes
+from toko.sandbox.payments.provider import Charges, Notifier
+from toko.sandbox.payments.web import payment_routes
 from toko.sandbox.settings import SandboxSettings
 
 log = logging.getLogger("toko.sandbox")
@@ -38,6 +40,7 @@ class RunningSandbox:
     smtp: asyncio.Server
     http: HttpServer
     parcels: Parcels
+    charges: Charges
 
     @property
     def smtp_port(self) -> int:
@@ -55,6 +58,7 @@ class RunningSandbox:
         await self.smtp.wait_closed()
         await self.http.stop()
         await self.parcels.webhooks.close()
+        await self.charges.notifier.close()
 
 
 async def start_sandbox(settings: SandboxSettings) -> RunningSandbox:
@@ -76,17 +80,26 @@ async def start_sandbox(settings: SandboxSettings) -> RunningSandbox:
             max_attempts=settings.courier_webhook_max_attempts,
         )
     )
+    charges = Charges(
+        Notifier(
+            url=settings.payment_webhook_url,
+            server_key=settings.payment_server_key,
+            first_retry_seconds=settings.payment_webhook_first_retry_seconds,
+            max_attempts=settings.payment_webhook_max_attempts,
+        )
+    )
     router = Router(
         [
             Route("GET", "/healthz", _healthz),
             *mailbox_routes(mailbox, faults),
             *courier_routes(parcels, api_key=settings.courier_api_key),
+            *payment_routes(charges, server_key=settings.payment_server_key, base_url=settings.public_url),
         ]
     )
     http = await HttpServer.start(
         router, host=settings.host, port=settings.port, grace=settings.shutdown_grace_seconds
     )
-    sandbox = RunningSandbox(mailbox=mailbox, smtp=smtp, http=http, parcels=parcels)
+    sandbox = RunningSandbox(mailbox=mailbox, smtp=smtp, http=http, parcels=parcels, charges=charges)
     log.info("serving", extra={"port": sandbox.http_port, "smtp_port": sandbox.smtp_port})
     return sandbox
 

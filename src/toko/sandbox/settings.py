@@ -34,6 +34,15 @@ class SandboxSettings(BaseSettings):
     # A webhook not answered 2xx is retried after this many seconds, doubling, this many times in all.
     courier_webhook_first_retry_seconds: float = Field(default=1.0, gt=0)
     courier_webhook_max_attempts: int = Field(default=8, gt=0)
+    # The payment provider's server key (Midtrans' shape: HTTP Basic user, and the notifications' signature).
+    payment_server_key: str = "sandbox-midtrans-server-key"
+    # Where the provider notifies payment changes: the gateway's public path, which forwards to the
+    # payment service; empty sends none.
+    payment_webhook_url: str = "http://127.0.0.1:8080/webhooks/payments/midtrans"
+    payment_webhook_first_retry_seconds: float = Field(default=1.0, gt=0)
+    payment_webhook_max_attempts: int = Field(default=8, gt=0)
+    # How the sandbox's own pages are reached from a browser (payment pages link back to it).
+    public_url: str = "http://127.0.0.1:8025"
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("log_level", "TOKO_LOG_LEVEL"))
     shutdown_grace_seconds: float = 5.0
 

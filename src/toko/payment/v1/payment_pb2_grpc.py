@@ -27,8 +27,8 @@ if _version_not_supported:
 
 class PaymentServiceStub:
     """PaymentService owns payments: what a buyer owes for a checkout, how to pay it (virtual account, QRIS,
-    e-wallet, card, convenience store, cash on delivery), the providers that collect it, and the
-    append-only ledger of every amount authorised, captured, failed, expired or refunded.
+    e-wallet, card, convenience store), the provider that collects it, and the append-only ledger of
+    every amount captured, failed, expired or refunded.
     """
 
     def __init__(self, channel):
@@ -72,17 +72,12 @@ class PaymentServiceStub:
                 request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListLedgerEntriesRequest.SerializeToString,
                 response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListLedgerEntriesResponse.FromString,
                 _registered_method=True)
-        self.ListReconciliationMismatches = channel.unary_unary(
-                '/toko.payment.v1.PaymentService/ListReconciliationMismatches',
-                request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesRequest.SerializeToString,
-                response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesResponse.FromString,
-                _registered_method=True)
 
 
 class PaymentServiceServicer:
     """PaymentService owns payments: what a buyer owes for a checkout, how to pay it (virtual account, QRIS,
-    e-wallet, card, convenience store, cash on delivery), the providers that collect it, and the
-    append-only ledger of every amount authorised, captured, failed, expired or refunded.
+    e-wallet, card, convenience store), the provider that collects it, and the append-only ledger of
+    every amount captured, failed, expired or refunded.
     """
 
     def ListPaymentMethods(self, request, context):
@@ -138,14 +133,6 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ListReconciliationMismatches(self, request, context):
-        """ListReconciliationMismatches lists what the last reconciliations found between the ledger and
-        the providers' settlement reports, newest first.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
 
 def add_PaymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -184,11 +171,6 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListLedgerEntriesRequest.FromString,
                     response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListLedgerEntriesResponse.SerializeToString,
             ),
-            'ListReconciliationMismatches': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListReconciliationMismatches,
-                    request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesRequest.FromString,
-                    response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesResponse.SerializeToString,
-            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'toko.payment.v1.PaymentService', rpc_method_handlers)
@@ -199,8 +181,8 @@ def add_PaymentServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class PaymentService:
     """PaymentService owns payments: what a buyer owes for a checkout, how to pay it (virtual account, QRIS,
-    e-wallet, card, convenience store, cash on delivery), the providers that collect it, and the
-    append-only ledger of every amount authorised, captured, failed, expired or refunded.
+    e-wallet, card, convenience store), the provider that collects it, and the append-only ledger of
+    every amount captured, failed, expired or refunded.
     """
 
     @staticmethod
@@ -382,33 +364,6 @@ class PaymentService:
             '/toko.payment.v1.PaymentService/ListLedgerEntries',
             toko_dot_payment_dot_v1_dot_payment__pb2.ListLedgerEntriesRequest.SerializeToString,
             toko_dot_payment_dot_v1_dot_payment__pb2.ListLedgerEntriesResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListReconciliationMismatches(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/toko.payment.v1.PaymentService/ListReconciliationMismatches',
-            toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesRequest.SerializeToString,
-            toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesResponse.FromString,
             options,
             channel_credentials,
             insecure,

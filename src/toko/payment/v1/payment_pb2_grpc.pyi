@@ -28,8 +28,8 @@ GRPC_VERSION: str
 
 class PaymentServiceStub:
     """PaymentService owns payments: what a buyer owes for a checkout, how to pay it (virtual account, QRIS,
-    e-wallet, card, convenience store, cash on delivery), the providers that collect it, and the
-    append-only ledger of every amount authorised, captured, failed, expired or refunded.
+    e-wallet, card, convenience store), the provider that collects it, and the append-only ledger of
+    every amount captured, failed, expired or refunded.
     """
 
     @_typing.overload
@@ -58,16 +58,12 @@ class PaymentServiceStub:
     """
     ListLedgerEntries: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListLedgerEntriesRequest, _payment_pb2.ListLedgerEntriesResponse]
     """ListLedgerEntries lists a payment's ledger, oldest first: admins and the payment's buyer."""
-    ListReconciliationMismatches: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListReconciliationMismatchesRequest, _payment_pb2.ListReconciliationMismatchesResponse]
-    """ListReconciliationMismatches lists what the last reconciliations found between the ledger and
-    the providers' settlement reports, newest first.
-    """
 
 @_typing.type_check_only
 class PaymentServiceAsyncStub(PaymentServiceStub):
     """PaymentService owns payments: what a buyer owes for a checkout, how to pay it (virtual account, QRIS,
-    e-wallet, card, convenience store, cash on delivery), the providers that collect it, and the
-    append-only ledger of every amount authorised, captured, failed, expired or refunded.
+    e-wallet, card, convenience store), the provider that collects it, and the append-only ledger of
+    every amount captured, failed, expired or refunded.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -93,15 +89,11 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     """
     ListLedgerEntries: _aio.UnaryUnaryMultiCallable[_payment_pb2.ListLedgerEntriesRequest, _payment_pb2.ListLedgerEntriesResponse]  # type: ignore[assignment]
     """ListLedgerEntries lists a payment's ledger, oldest first: admins and the payment's buyer."""
-    ListReconciliationMismatches: _aio.UnaryUnaryMultiCallable[_payment_pb2.ListReconciliationMismatchesRequest, _payment_pb2.ListReconciliationMismatchesResponse]  # type: ignore[assignment]
-    """ListReconciliationMismatches lists what the last reconciliations found between the ledger and
-    the providers' settlement reports, newest first.
-    """
 
 class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     """PaymentService owns payments: what a buyer owes for a checkout, how to pay it (virtual account, QRIS,
-    e-wallet, card, convenience store, cash on delivery), the providers that collect it, and the
-    append-only ledger of every amount authorised, captured, failed, expired or refunded.
+    e-wallet, card, convenience store), the provider that collects it, and the append-only ledger of
+    every amount captured, failed, expired or refunded.
     """
 
     @_abc_1.abstractmethod
@@ -167,15 +159,5 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_pb2.ListLedgerEntriesResponse, _abc.Awaitable[_payment_pb2.ListLedgerEntriesResponse]]:
         """ListLedgerEntries lists a payment's ledger, oldest first: admins and the payment's buyer."""
-
-    @_abc_1.abstractmethod
-    def ListReconciliationMismatches(
-        self,
-        request: _payment_pb2.ListReconciliationMismatchesRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_payment_pb2.ListReconciliationMismatchesResponse, _abc.Awaitable[_payment_pb2.ListReconciliationMismatchesResponse]]:
-        """ListReconciliationMismatches lists what the last reconciliations found between the ledger and
-        the providers' settlement reports, newest first.
-        """
 
 def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

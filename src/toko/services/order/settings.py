@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from toko.platform.settings import ServiceSettings
 
 DAY = 86_400
+
+
+def _peer(name: str, default: str) -> Any:
+    """A peer's address: TOKO_ORDER_<NAME>_ADDRESS, else the supervisor's TOKO_<NAME>_ADDRESS."""
+    upper = name.upper()
+    return Field(
+        default=default, validation_alias=AliasChoices(f"TOKO_ORDER_{upper}_ADDRESS", f"TOKO_{upper}_ADDRESS")
+    )
 
 
 class OrderSettings(ServiceSettings):
@@ -18,13 +28,14 @@ class OrderSettings(ServiceSettings):
     port: int = 50071
     # A setting rather than a constant so that tests can give each module a fresh database.
     database_name: str = "order"
-    # The services a checkout calls (the registry's ports under `make up`).
-    product_address: str = "127.0.0.1:50061"
-    user_address: str = "127.0.0.1:50062"
-    inventory_address: str = "127.0.0.1:50065"
-    promotion_address: str = "127.0.0.1:50068"
-    shipping_address: str = "127.0.0.1:50069"
-    payment_address: str = "127.0.0.1:50070"
+    # The services a checkout calls; the supervisor tells every process where each gRPC service
+    # listens (TOKO_<NAME>_ADDRESS).
+    product_address: str = _peer("product", "127.0.0.1:50061")
+    user_address: str = _peer("user", "127.0.0.1:50062")
+    inventory_address: str = _peer("inventory", "127.0.0.1:50065")
+    promotion_address: str = _peer("promotion", "127.0.0.1:50068")
+    shipping_address: str = _peer("shipping", "127.0.0.1:50069")
+    payment_address: str = _peer("payment", "127.0.0.1:50070")
     # Deadline of one call to another service.
     call_timeout_seconds: float = Field(default=5.0, gt=0)
     # How long a quote's figures hold (at most: a price or rate expiring sooner shortens it).

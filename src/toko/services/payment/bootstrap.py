@@ -1,51 +1,72 @@
-"""Wires the service: database and migrations, events, servicer and workers."""
+"""Wires the service: database and migrations, the provider, events, servicer, notifications and workers."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
+import httpx
 import nats
 
 from toko.payment.v1 import payment_pb2 as pb
 from toko.payment.v1.payment_pb2_grpc import add_PaymentServiceServicer_to_server
-from toko.platform.consumer import EventConsumer
 from toko.platform.db import open_service_database
-from toko.platform.events import stream_name
+from toko.platform.embedded_http import EmbeddedListener
+from toko.platform.events import event_subject
 from toko.platform.grpc import GrpcService
 from toko.platform.outbox import OutboxRelay, ensure_streams
 from toko.platform.service import ServiceApp
-from toko.services.payment.consumers import NOTES_SEEN_CONSUMER, NOTES_SEEN_SUBJECTS, NotesSeen
+from toko.platform.workers import batch_worker
 from toko.services.payment.grpc_api import PaymentServicer
-from toko.services.payment.handlers import SOURCE, Notes
+from toko.services.payment.handlers import SOURCE, Payments, expire_due, seconds_until_expiry
+from toko.services.payment.provider import Midtrans
 from toko.services.payment.settings import PaymentSettings
+from toko.services.payment.webhooks import NotificationApp
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# After a round that expired something, look again this soon.
+BUSY_INTERVAL_SECONDS = 1.0
 
 
 async def bootstrap(settings: PaymentSettings) -> ServiceApp:
-    """Build the service with its outbox relay and its consumer of its own events."""
+    """Build the service: its outbox relay, the notification endpoint, the expiry worker, and the
+    subscription to its own events that wakes WatchPayment's streams."""
     database = await open_service_database(settings, MIGRATIONS)
     connection = await nats.connect(settings.nats_url, name="toko-payment", max_reconnect_attempts=-1)
     await ensure_streams(connection.jetstream(), [SOURCE])
     relay = OutboxRelay(database, connection, source=SOURCE)
-    seen = EventConsumer(
-        name=NOTES_SEEN_CONSUMER,
-        stream=stream_name(SOURCE),
-        subjects=NOTES_SEEN_SUBJECTS,
-        database=database,
-        nats=connection,
-        handler=NotesSeen(),
-        service=SOURCE,
+    http = httpx.AsyncClient(timeout=settings.provider_timeout_seconds)
+    payments = Payments(
+        database=database, provider=Midtrans(http, settings.midtrans_base_url, settings.midtrans_server_key)
+    )
+    # Every replica hears every change (a plain subscription, not a shared consumer): a buyer's stream
+    # may be served by any of them.
+    changes = await connection.subscribe(
+        event_subject(SOURCE, "*"), cb=lambda message: payments.changes.on_message(message.data)
+    )
+    notifications = EmbeddedListener(
+        NotificationApp(payments, tolerance=timedelta(seconds=settings.webhook_tolerance_seconds)),
+        host=settings.host,
+        port=settings.http_port,
+    )
+    expiry = batch_worker(
+        partial(expire_due, payments),
+        what="expiring unpaid payments",
+        batch_size=settings.expiry_batch_size,
+        interval=BUSY_INTERVAL_SECONDS,
+        idle_interval=settings.expiry_idle_seconds,
+        next_due=partial(seconds_until_expiry, payments),
     )
     return ServiceApp(
         name=SOURCE,
         grpc_services=[
             GrpcService(
                 descriptor=pb.DESCRIPTOR.services_by_name["PaymentService"],
-                servicer=PaymentServicer(Notes(database=database)),
+                servicer=PaymentServicer(payments),
                 register=add_PaymentServiceServicer_to_server,
             )
         ],
-        workers=[relay.run, seen.run],
-        on_stop=[connection.drain, database.dispose],
+        workers=[notifications.run, relay.run, expiry],
+        on_stop=[changes.unsubscribe, connection.drain, http.aclose, database.dispose],
     )

@@ -1,38 +1,161 @@
-"""The payment service's domain: notes and the rules they obey.
+"""Payments as plain Python: methods and who collects them, states, and the ledger's rules.
 
-Pure Python: no database, transport or proto imports (an import-linter contract
-keeps it so). A broken rule raises ``toko.platform.rules.ValidationFailed`` with
-every violation found; the handlers turn it into INVALID_ARGUMENT.
+A payment is opened pending with its provider; the provider's word (a verified notification, then
+confirmed by asking the provider) moves it once to captured, failed, expired or cancelled, or holds
+it for review when the amount reported is not the amount owed. Money only moves in the ledger: a
+captured payment's captured and refunded figures are sums of its rows, and the refunds never add up
+to more than was captured.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from toko.platform.rules import Violation, raise_if
 from toko.services.payment.error_codes import ErrorCode
 
-NOTE_TEXT_MAX_LENGTH = 500
+MIDTRANS = "midtrans"
+MAX_AMOUNT = 100_000_000_000  # Rp 100 billion: above any checkout, below what a provider accepts
+MAX_REASON_LENGTH = 200
+
+
+class Method(enum.IntEnum):
+    """How a buyer pays; the values are the contract's ``PaymentMethod`` numbers."""
+
+    VA_BCA = 1
+    VA_BNI = 2
+    VA_BRI = 3
+    VA_MANDIRI = 4
+    VA_PERMATA = 5
+    QRIS = 6
+    GOPAY = 7
+    OVO = 8
+    DANA = 9
+    SHOPEEPAY = 10
+    CARD = 11
+    ALFAMART = 12
+    INDOMARET = 13
+    COD = 14
+
+
+class State(enum.IntEnum):
+    """Where a payment is; the values are the contract's ``PaymentState`` numbers."""
+
+    PENDING = 1
+    AUTHORIZED = 2
+    CAPTURED = 3
+    FAILED = 4
+    EXPIRED = 5
+    CANCELLED = 6
+    HELD_FOR_REVIEW = 7
+
+
+FINAL_STATES = frozenset({State.CAPTURED, State.FAILED, State.EXPIRED, State.CANCELLED})
+
+
+class LedgerKind(enum.IntEnum):
+    """What a ledger row records; the values are the contract's ``LedgerEntryKind`` numbers."""
+
+    AUTHORIZED = 1
+    CAPTURED = 2
+    FAILED = 3
+    EXPIRED = 4
+    REFUNDED = 5
 
 
 @dataclass(frozen=True)
-class Note:
-    """A short text, who wrote it and when, and when the service's consumer saw it."""
+class MethodTerms:
+    """How a method is shown and charged: its name, its provider, and the provider's request parts."""
+
+    display_name: str
+    provider: str
+    payment_type: str
+    channel: str = ""
+
+
+# Methods toko offers. OVO and DANA need the Xendit provider, which is not built yet, and cash on
+# delivery needs settling by the courier: neither is offered until they are.
+METHODS: dict[Method, MethodTerms] = {
+    Method.VA_BCA: MethodTerms("BCA Virtual Account", MIDTRANS, "bank_transfer", "bca"),
+    Method.VA_BNI: MethodTerms("BNI Virtual Account", MIDTRANS, "bank_transfer", "bni"),
+    Method.VA_BRI: MethodTerms("BRI Virtual Account", MIDTRANS, "bank_transfer", "bri"),
+    Method.VA_MANDIRI: MethodTerms("Mandiri Bill Payment", MIDTRANS, "echannel"),
+    Method.VA_PERMATA: MethodTerms("Permata Virtual Account", MIDTRANS, "bank_transfer", "permata"),
+    Method.QRIS: MethodTerms("QRIS", MIDTRANS, "qris"),
+    Method.GOPAY: MethodTerms("GoPay", MIDTRANS, "gopay"),
+    Method.SHOPEEPAY: MethodTerms("ShopeePay", MIDTRANS, "shopeepay"),
+    Method.CARD: MethodTerms("Credit or debit card", MIDTRANS, "credit_card"),
+    Method.ALFAMART: MethodTerms("Alfamart", MIDTRANS, "cstore", "alfamart"),
+    Method.INDOMARET: MethodTerms("Indomaret", MIDTRANS, "cstore", "indomaret"),
+}
+
+# What the provider's transaction status means here.
+PROVIDER_STATES = {
+    "pending": State.PENDING,
+    "authorize": State.AUTHORIZED,
+    "capture": State.CAPTURED,
+    "settlement": State.CAPTURED,
+    "deny": State.FAILED,
+    "failure": State.FAILED,
+    "expire": State.EXPIRED,
+    "cancel": State.CANCELLED,
+}
+
+
+@dataclass(frozen=True)
+class Instructions:
+    """What the buyer does to pay; only the method's fields are set."""
+
+    va_number: str = ""
+    biller_code: str = ""
+    qr_string: str = ""
+    redirect_url: str = ""
+    payment_code: str = ""
+    pay_page_url: str = ""
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What a buyer owes for one checkout."""
 
     id: str
-    text: str
-    author_id: str
+    checkout_id: str
+    buyer_id: str
+    amount: int
+    method: Method
+    provider: str
+    state: State
+    expires_at: datetime
     created_at: datetime
-    seen_at: datetime | None = None
+    updated_at: datetime
+    provider_reference: str = ""
+    instructions: Instructions = Instructions()
+    description: str = ""
+    captured: int = 0
+    refunded: int = 0
+
+    def visible_to(self, *, subject: str, is_admin: bool, is_service: bool) -> bool:
+        """Its buyer, services and admins see it."""
+        return is_admin or is_service or (bool(subject) and subject == self.buyer_id)
 
 
-def new_note(*, note_id: str, text: str, author_id: str, now: datetime) -> Note:
-    """A note of trimmed ``text``; raise ``ValidationFailed`` when it is empty or too long."""
-    text = text.strip()
-    raise_if(
-        []
-        if 1 <= len(text) <= NOTE_TEXT_MAX_LENGTH
-        else [Violation("note.text", f"1 to {NOTE_TEXT_MAX_LENGTH} characters", ErrorCode.INVALID_NOTE_TEXT)]
-    )
-    return Note(id=note_id, text=text, author_id=author_id, created_at=now)
+class RefundRefused(Exception):
+    """A refund that breaks the ledger's rule."""
+
+    def __init__(self, reason: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def check_refund(payment: Payment, amount: int) -> None:
+    """Raise ``RefundRefused`` unless ``amount`` can go back to the buyer now."""
+    if payment.state is not State.CAPTURED:
+        raise RefundRefused(ErrorCode.PAYMENT_NOT_CAPTURED, "only a captured payment can be refunded")
+    left = payment.captured - payment.refunded
+    if amount > left:
+        raise RefundRefused(
+            ErrorCode.REFUND_EXCEEDS_CAPTURED,
+            f"at most {left} can still be refunded of {payment.captured} captured",
+        )

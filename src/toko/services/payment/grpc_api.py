@@ -1,32 +1,89 @@
-"""The gRPC servicer: request -> command -> handler -> response, nothing else."""
+"""The payment servicer: request → use case → response, nothing else."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from toko.payment.v1 import payment_pb2 as pb
 from toko.payment.v1.payment_pb2_grpc import PaymentServiceServicer
-from toko.platform.context import current_principal, idempotency_key_var
+from toko.platform.context import current_principal
+from toko.platform.error_codes import CommonReason
+from toko.platform.errors import InvalidArgument
 from toko.services.payment import handlers
-from toko.services.payment.handlers import Notes
+from toko.services.payment.handlers import Payments
 
 
 class PaymentServicer(PaymentServiceServicer):
-    """Serves notes over gRPC; access rules are enforced by the platform's interceptor."""
+    """Payments, their ledger and refunds."""
 
-    def __init__(self, notes: Notes) -> None:
-        self._notes = notes
+    def __init__(self, payments: Payments) -> None:
+        self._payments = payments
 
-    async def CreateNote(self, request: pb.CreateNoteRequest, context: Any) -> pb.CreateNoteResponse:
-        """Write a note."""
-        note = await handlers.create_note(
-            notes=self._notes,
-            command=handlers.CreateNote(text=request.note.text),
-            principal=current_principal(),
-            idempotency_key=idempotency_key_var.get(),
+    async def ListPaymentMethods(
+        self, request: pb.ListPaymentMethodsRequest, context: Any
+    ) -> pb.ListPaymentMethodsResponse:
+        """Every method a buyer can choose."""
+        return pb.ListPaymentMethodsResponse(methods=handlers.list_methods())
+
+    async def CreatePayment(self, request: pb.CreatePaymentRequest, context: Any) -> pb.CreatePaymentResponse:
+        """Open a checkout's payment."""
+        handlers.require_service(current_principal())
+        command = handlers.CreatePayment(
+            checkout_id=request.checkout_id,
+            buyer_id=request.buyer_id,
+            amount=request.amount.amount,
+            currency=request.amount.currency,
+            method=request.method,
+            expire_time=handlers.expire_time_of(request),
+            description=request.description,
         )
-        return pb.CreateNoteResponse(note=note)
+        payment = await handlers.create_payment(payments=self._payments, command=command)
+        return pb.CreatePaymentResponse(payment=payment)
 
-    async def GetNote(self, request: pb.GetNoteRequest, context: Any) -> pb.GetNoteResponse:
-        """Return a note."""
-        return pb.GetNoteResponse(note=await handlers.get_note(notes=self._notes, note_id=request.id))
+    async def GetPayment(self, request: pb.GetPaymentRequest, context: Any) -> pb.GetPaymentResponse:
+        """A payment."""
+        payment = await handlers.get_payment(
+            payments=self._payments, payment_id=request.id, principal=current_principal()
+        )
+        return pb.GetPaymentResponse(payment=payment)
+
+    async def WatchPayment(
+        self, request: pb.WatchPaymentRequest, context: Any
+    ) -> AsyncIterator[pb.WatchPaymentResponse]:
+        """A payment now and at each change until it is final."""
+        async for payment in handlers.watch_payment(
+            payments=self._payments, payment_id=request.id, principal=current_principal()
+        ):
+            yield pb.WatchPaymentResponse(payment=payment)
+
+    async def CancelPayment(self, request: pb.CancelPaymentRequest, context: Any) -> pb.CancelPaymentResponse:
+        """Cancel a payment not captured."""
+        handlers.require_service(current_principal())
+        payment = await handlers.cancel_payment(
+            payments=self._payments, payment_id=request.id, reason=request.reason
+        )
+        return pb.CancelPaymentResponse(payment=payment)
+
+    async def RefundPayment(self, request: pb.RefundPaymentRequest, context: Any) -> pb.RefundPaymentResponse:
+        """Refund part or all of a captured payment."""
+        handlers.require_service(current_principal())
+        if request.amount.currency not in ("", "IDR"):
+            raise InvalidArgument.field("amount.currency", "only IDR", CommonReason.VALIDATION_FAILED)
+        refund, payment = await handlers.refund_payment(
+            payments=self._payments,
+            payment_id=request.payment_id,
+            refund_id=request.refund_id,
+            amount=request.amount.amount,
+            reason=request.reason,
+        )
+        return pb.RefundPaymentResponse(refund=refund, payment=payment)
+
+    async def ListLedgerEntries(
+        self, request: pb.ListLedgerEntriesRequest, context: Any
+    ) -> pb.ListLedgerEntriesResponse:
+        """A payment's ledger."""
+        entries = await handlers.list_ledger(
+            payments=self._payments, payment_id=request.payment_id, principal=current_principal()
+        )
+        return pb.ListLedgerEntriesResponse(entries=entries)

@@ -1,91 +1,552 @@
 """The payment service's use cases, one transaction each.
 
-One function per command or query. Handlers take keyword-only arguments, the
-caller's principal among them, and return protobuf messages. The events a write
-raises are staged in its unit of work and committed with it, so they exist
-exactly when the write does.
+A payment is written before its provider is asked (so a retry finds it), then opened with the
+provider, and moved only by the provider's word: a notification is verified (signature, age), then
+confirmed by asking the provider for the transaction's status, and only that status is applied, with
+the notification kept as received (once: a replay changes nothing). Amounts move only in the ledger.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import partial
+from datetime import UTC, datetime, timedelta
 
+import orjson
+
+from toko.common.v1.event_pb2 import EventEnvelope
 from toko.payment.v1 import events_pb2
 from toko.payment.v1 import payment_pb2 as pb
 from toko.platform.auth import Principal
 from toko.platform.clock import Clock, utcnow
 from toko.platform.db import Database, UnitOfWork
-from toko.platform.errors import NotFound
-from toko.platform.idempotency import idempotent
-from toko.platform.ids import new_id, require_id
-from toko.platform.validation import ruled
+from toko.platform.error_codes import CommonReason
+from toko.platform.errors import Conflict, FailedPrecondition, NotFound, PermissionDenied, Unavailable
+from toko.platform.ids import is_id, new_id, require_id
+from toko.platform.rules import Violation
+from toko.platform.validation import invalid
 from toko.services.payment import domain
+from toko.services.payment import repository as store
 from toko.services.payment.error_codes import ErrorCode
-from toko.services.payment.mapping import note_to_proto
-from toko.services.payment.repository import NoteRepository
+from toko.services.payment.mapping import entry_to_proto, payment_to_proto, refund_to_proto
+from toko.services.payment.provider import (
+    Midtrans,
+    ProviderRefused,
+    ProviderStatus,
+    ProviderUnavailable,
+    transaction_time,
+)
 
 SOURCE = "payment"
-CREATE_NOTE_OPERATION = "payment.CreateNote"
+MAX_REFERENCE_LENGTH = 64
+MIN_EXPIRY = timedelta(minutes=5)
+MAX_EXPIRY = timedelta(days=2)
+log = logging.getLogger("toko.payment")
+
+
+@dataclass
+class ChangeFeed:
+    """Wakes the watchers of a payment when one of its events is published (``WatchPayment``)."""
+
+    _waiting: dict[str, set[asyncio.Event]] = field(default_factory=lambda: defaultdict(set))
+
+    async def on_message(self, data: bytes) -> None:
+        """A message of the service's own event subjects: wake whoever watches its payment."""
+        try:
+            subject = EventEnvelope.FromString(data).subject
+        except Exception:
+            return
+        for event in self._waiting.get(subject, ()):
+            event.set()
+
+    def watch(self, payment_id: str) -> asyncio.Event:
+        """An event set at the payment's next change."""
+        event = asyncio.Event()
+        self._waiting[payment_id].add(event)
+        return event
+
+    def forget(self, payment_id: str, event: asyncio.Event) -> None:
+        """Stop waking ``event``."""
+        watchers = self._waiting.get(payment_id)
+        if watchers is not None:
+            watchers.discard(event)
+            if not watchers:
+                del self._waiting[payment_id]
 
 
 @dataclass(frozen=True)
-class Notes:
-    """What the use cases work with: the database and a clock."""
+class Payments:
+    """The service's dependencies."""
 
     database: Database
-    clock: Clock = field(default=utcnow)
+    provider: Midtrans
+    changes: ChangeFeed = field(default_factory=ChangeFeed)
+    clock: Clock = utcnow
+    # How often a watcher looks again when no event woke it (a missed wake-up costs this much delay).
+    watch_recheck_seconds: float = 15.0
+
+
+def list_methods() -> list[pb.MethodInfo]:
+    """Every method a buyer can choose."""
+    return [
+        pb.MethodInfo(method=int(method), display_name=terms.display_name, provider=terms.provider)  # type: ignore[arg-type]
+        for method, terms in domain.METHODS.items()
+    ]
 
 
 @dataclass(frozen=True)
-class CreateNote:
-    """Write a note."""
+class CreatePayment:
+    """Open a payment for a checkout."""
 
-    text: str
+    checkout_id: str
+    buyer_id: str
+    amount: int
+    currency: str
+    method: int
+    expire_time: datetime | None
+    description: str
 
 
-async def create_note(
-    *, notes: Notes, command: CreateNote, principal: Principal, idempotency_key: str = ""
-) -> pb.Note:
-    """Write a note as the caller; a retry with the same idempotency key gets the first answer."""
-    async with notes.database.unit_of_work(SOURCE) as uow:
-        async with idempotent(
-            uow.session,
-            operation=CREATE_NOTE_OPERATION,
-            caller=principal.subject,
-            key=idempotency_key,
-            command=command,
-        ) as replay:
-            if replay.stored is not None:
-                return pb.Note.FromString(replay.stored)
-            note = ruled(
-                partial(
-                    domain.new_note,
-                    note_id=new_id(),
-                    text=command.text,
-                    author_id=principal.subject,
-                    now=notes.clock(),
-                )
+def _checked(command: CreatePayment, now: datetime) -> domain.MethodTerms:
+    violations: list[Violation] = []
+    for name in ("checkout_id", "buyer_id"):
+        if not 1 <= len(getattr(command, name).strip()) <= MAX_REFERENCE_LENGTH:
+            violations.append(
+                Violation(name, f"1 to {MAX_REFERENCE_LENGTH} characters", CommonReason.INVALID_ID)
             )
-            await NoteRepository(uow.session).add(note)
-            message = note_to_proto(note)
-            uow.publish(events_pb2.NoteCreated(note=message), subject=note.id)
-            replay.response = message
+    if not 1 <= command.amount <= domain.MAX_AMOUNT:
+        violations.append(Violation("amount.amount", f"1 to {domain.MAX_AMOUNT}", ErrorCode.INVALID_AMOUNT))
+    if command.currency not in ("", "IDR"):
+        violations.append(Violation("amount.currency", "only IDR", ErrorCode.INVALID_CURRENCY))
+    if command.expire_time is None or not now + MIN_EXPIRY <= command.expire_time <= now + MAX_EXPIRY:
+        violations.append(
+            Violation("expire_time", "between 5 minutes and 2 days ahead", ErrorCode.INVALID_EXPIRY)
+        )
+    if len(command.description) > 200:
+        violations.append(Violation("description", "at most 200 characters", ErrorCode.INVALID_REASON))
+    try:
+        method = domain.Method(command.method)
+    except ValueError:
+        violations.append(Violation("method", "choose a payment method", ErrorCode.PAYMENT_METHOD_REQUIRED))
+        method = None
+    if violations:
+        raise invalid(violations)
+    terms = domain.METHODS.get(method) if method is not None else None
+    if terms is None:
+        raise FailedPrecondition(
+            ErrorCode.PAYMENT_METHOD_NOT_AVAILABLE, "this payment method is not available"
+        )
+    return terms
+
+
+async def create_payment(*, payments: Payments, command: CreatePayment) -> pb.Payment:
+    """Open the checkout's payment with its provider; the same checkout again is the same payment."""
+    now = payments.clock()
+    terms = _checked(command, now)
+    assert command.expire_time is not None
+    async with payments.database.unit_of_work(SOURCE) as uow:
+        payment = await store.get_payment(uow.session, checkout_id=command.checkout_id)
+        if payment is None:
+            payment = domain.Payment(
+                id=new_id(),
+                checkout_id=command.checkout_id,
+                buyer_id=command.buyer_id,
+                amount=command.amount,
+                method=domain.Method(command.method),
+                provider=terms.provider,
+                state=domain.State.PENDING,
+                expires_at=command.expire_time,
+                created_at=now,
+                updated_at=now,
+                description=command.description.strip(),
+            )
+            if not await store.add_payment(uow.session, payment):
+                payment = await store.get_payment(uow.session, checkout_id=command.checkout_id)
+            await uow.commit()
+    assert payment is not None
+    if (payment.amount, int(payment.method), payment.buyer_id) != (
+        command.amount,
+        command.method,
+        command.buyer_id,
+    ):
+        raise FailedPrecondition(
+            ErrorCode.CHECKOUT_PAYMENT_MISMATCH,
+            "this checkout already has a payment of another amount or method",
+        )
+    if payment.provider_reference or payment.state is not domain.State.PENDING:
+        return payment_to_proto(payment)
+    try:
+        opened = await payments.provider.charge(payment, terms)
+    except ProviderUnavailable as exc:
+        raise Unavailable(
+            ErrorCode.PROVIDER_UNAVAILABLE, "the payment provider did not answer; retry"
+        ) from exc
+    except ProviderRefused as exc:
+        await _end(payments, payment.id, domain.State.FAILED, reason=str(exc)[:200])
+        raise FailedPrecondition(ErrorCode.PROVIDER_REFUSED, f"the payment provider refused: {exc}") from exc
+    async with payments.database.unit_of_work(SOURCE) as uow:
+        await store.set_opened(
+            uow.session,
+            payment.id,
+            reference=opened.reference,
+            instructions=opened.instructions,
+            at=payments.clock(),
+        )
+        created = await store.get_payment(uow.session, payment_id=payment.id)
+        assert created is not None
+        uow.publish(events_pb2.PaymentCreated(payment=payment_to_proto(created)), subject=payment.id)
         await uow.commit()
-    return message
+    return payment_to_proto(created)
 
 
-async def get_note(*, notes: Notes, note_id: str) -> pb.Note:
-    """One note, or NOT_FOUND."""
-    require_id(note_id, "id")
-    async with notes.database.single_reads() as session:
-        note = await NoteRepository(session).get(note_id)
-    if note is None:
-        raise NotFound(ErrorCode.NOTE_NOT_FOUND, f"no note {note_id}")
-    return note_to_proto(note)
+async def get_payment(*, payments: Payments, payment_id: str, principal: Principal) -> pb.Payment:
+    """A payment with its instructions, to its buyer, services and admins."""
+    return payment_to_proto(await _visible(payments, payment_id, principal))
 
 
-async def mark_seen(*, uow: UnitOfWork, note_id: str, at: datetime) -> bool:
-    """Record, in the caller's unit of work, that the service saw the note; only the first time counts."""
-    return await NoteRepository(uow.session).mark_seen(note_id, at)
+async def _visible(payments: Payments, payment_id: str, principal: Principal) -> domain.Payment:
+    require_id(payment_id, "id")
+    async with payments.database.sessions() as session:
+        payment = await store.get_payment(session, payment_id=payment_id)
+    if payment is None or not payment.visible_to(
+        subject="" if principal.is_anonymous else principal.subject,
+        is_admin=principal.is_admin,
+        is_service="service" in principal.roles,
+    ):
+        raise NotFound(ErrorCode.PAYMENT_NOT_FOUND, f"no payment {payment_id}")
+    return payment
+
+
+async def watch_payment(
+    *, payments: Payments, payment_id: str, principal: Principal
+) -> AsyncIterator[pb.Payment]:
+    """The payment now, then at each change, until it is final."""
+    payment = await _visible(payments, payment_id, principal)
+    changed = payments.changes.watch(payment_id)
+    try:
+        yield payment_to_proto(payment)
+        last = payment
+        while last.state not in domain.FINAL_STATES:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=payments.watch_recheck_seconds)
+            changed.clear()
+            async with payments.database.sessions() as session:
+                now = await store.get_payment(session, payment_id=payment_id)
+            assert now is not None
+            if (now.state, now.captured, now.refunded) != (last.state, last.captured, last.refunded):
+                yield payment_to_proto(now)
+            last = now
+    finally:
+        payments.changes.forget(payment_id, changed)
+
+
+async def cancel_payment(*, payments: Payments, payment_id: str, reason: str) -> pb.Payment:
+    """Cancel a payment not captured (the checkout gave up); a captured one is refused."""
+    require_id(payment_id, "id")
+    async with payments.database.sessions() as session:
+        payment = await store.get_payment(session, payment_id=payment_id)
+    if payment is None:
+        raise NotFound(ErrorCode.PAYMENT_NOT_FOUND, f"no payment {payment_id}")
+    if payment.state is domain.State.CAPTURED:
+        raise FailedPrecondition(
+            ErrorCode.PAYMENT_ALREADY_CAPTURED, "the payment is captured; refund it instead"
+        )
+    if payment.state in domain.FINAL_STATES:
+        return payment_to_proto(payment)
+    if payment.provider_reference:
+        try:
+            await payments.provider.cancel(payment.id)
+        except ProviderUnavailable as exc:
+            raise Unavailable(
+                ErrorCode.PROVIDER_UNAVAILABLE, "the payment provider did not answer; retry"
+            ) from exc
+        except ProviderRefused:
+            # Settled meanwhile, most likely: the provider's status decides.
+            status = await _status(payments, payment.id)
+            if status is not None and status.state is not None and status.state is not domain.State.PENDING:
+                ended = await apply_status(payments, payment.id, status)
+                if ended.state is domain.State.CAPTURED:
+                    raise FailedPrecondition(
+                        ErrorCode.PAYMENT_ALREADY_CAPTURED, "the payment was captured; refund it instead"
+                    ) from None
+                return payment_to_proto(ended)
+    return payment_to_proto(
+        await _end(payments, payment.id, domain.State.CANCELLED, reason=reason.strip()[:200])
+    )
+
+
+async def refund_payment(
+    *, payments: Payments, payment_id: str, refund_id: str, amount: int, reason: str
+) -> tuple[pb.Refund, pb.Payment]:
+    """Refund part or all of a captured payment, once per refund id, never above what is left."""
+    violations: list[Violation] = []
+    if not is_id(payment_id):
+        violations.append(Violation("payment_id", "must be a payment id", CommonReason.INVALID_ID))
+    if not 1 <= len(refund_id.strip()) <= MAX_REFERENCE_LENGTH:
+        violations.append(
+            Violation("refund_id", f"1 to {MAX_REFERENCE_LENGTH} characters", CommonReason.INVALID_ID)
+        )
+    if not 1 <= amount <= domain.MAX_AMOUNT:
+        violations.append(Violation("amount.amount", "must be positive", ErrorCode.INVALID_AMOUNT))
+    if not 1 <= len(reason.strip()) <= domain.MAX_REASON_LENGTH:
+        violations.append(
+            Violation("reason", f"1 to {domain.MAX_REASON_LENGTH} characters", ErrorCode.INVALID_REASON)
+        )
+    if violations:
+        raise invalid(violations)
+    refund_id, now = refund_id.strip(), payments.clock()
+    async with payments.database.unit_of_work(SOURCE) as uow:
+        # The payment's row lock serialises refunds, so what is left is weighed one refund at a time.
+        payment = await store.get_payment(uow.session, payment_id=payment_id, lock=True)
+        if payment is None:
+            raise NotFound(ErrorCode.PAYMENT_NOT_FOUND, f"no payment {payment_id}")
+        earlier = await store.get_refund(uow.session, payment_id, refund_id)
+        if earlier is not None:
+            if earlier.amount != amount:
+                raise Conflict(ErrorCode.REFUND_ID_REUSED, "this refund id was used for another amount")
+            return refund_to_proto(earlier), payment_to_proto(payment)
+        try:
+            domain.check_refund(payment, amount)
+        except domain.RefundRefused as refused:
+            raise FailedPrecondition(refused.reason, refused.message) from refused
+        try:
+            await payments.provider.refund(payment.id, refund_id, amount, reason.strip())
+        except ProviderUnavailable as exc:
+            raise Unavailable(
+                ErrorCode.PROVIDER_UNAVAILABLE, "the payment provider did not answer; retry"
+            ) from exc
+        except ProviderRefused as exc:
+            raise FailedPrecondition(
+                ErrorCode.PROVIDER_REFUSED, f"the payment provider refused: {exc}"
+            ) from exc
+        await store.add_refund(
+            uow.session,
+            payment_id=payment.id,
+            refund_id=refund_id,
+            amount=amount,
+            reason=reason.strip(),
+            at=now,
+        )
+        await store.add_entry(
+            uow.session,
+            payment_id=payment.id,
+            kind=domain.LedgerKind.REFUNDED,
+            amount=amount,
+            reason=reason.strip(),
+            provider_reference=payment.provider_reference,
+            at=now,
+            refund_id=refund_id,
+        )
+        after = await store.get_payment(uow.session, payment_id=payment.id)
+        made = await store.get_refund(uow.session, payment.id, refund_id)
+        assert after is not None
+        assert made is not None
+        refund, shown = refund_to_proto(made), payment_to_proto(after)
+        uow.publish(events_pb2.PaymentRefunded(refund=refund, payment=shown), subject=payment.id)
+        await uow.commit()
+    return refund, shown
+
+
+async def list_ledger(*, payments: Payments, payment_id: str, principal: Principal) -> list[pb.LedgerEntry]:
+    """A payment's ledger, to its buyer and admins."""
+    payment = await _visible(payments, payment_id, principal)
+    async with payments.database.sessions() as session:
+        return [entry_to_proto(row) for row in await store.ledger(session, payment.id)]
+
+
+async def _status(payments: Payments, payment_id: str) -> ProviderStatus | None:
+    try:
+        return await payments.provider.status(payment_id)
+    except ProviderUnavailable as exc:
+        raise Unavailable(
+            ErrorCode.PROVIDER_UNAVAILABLE, "the payment provider did not answer; retry"
+        ) from exc
+    except ProviderRefused as exc:
+        raise FailedPrecondition(ErrorCode.PROVIDER_REFUSED, f"the payment provider refused: {exc}") from exc
+
+
+async def apply_status(payments: Payments, payment_id: str, status: ProviderStatus) -> domain.Payment:
+    """Apply the provider's confirmed word on a payment (once: a final payment stays as it is)."""
+    async with payments.database.unit_of_work(SOURCE) as uow:
+        moved = await _apply(uow, payments, payment_id, status)
+        await uow.commit()
+    return moved
+
+
+async def _apply(
+    uow: UnitOfWork, payments: Payments, payment_id: str, status: ProviderStatus
+) -> domain.Payment:
+    payment = await store.get_payment(uow.session, payment_id=payment_id, lock=True)
+    if payment is None:
+        raise NotFound(ErrorCode.PAYMENT_NOT_FOUND, f"no payment {payment_id}")
+    target = status.state
+    if payment.state in domain.FINAL_STATES or payment.state is domain.State.HELD_FOR_REVIEW:
+        return payment
+    if target is None or target in (domain.State.PENDING, domain.State.AUTHORIZED):
+        return payment
+    now = payments.clock()
+    if target is domain.State.CAPTURED:
+        if status.gross_amount != payment.amount:
+            await store.set_state(uow.session, payment.id, domain.State.HELD_FOR_REVIEW, now)
+            held = await store.get_payment(uow.session, payment_id=payment.id)
+            assert held is not None
+            uow.publish(
+                events_pb2.PaymentHeldForReview(
+                    payment=payment_to_proto(held), reported_amount=str(status.gross_amount)
+                ),
+                subject=payment.id,
+            )
+            log.warning(
+                "payment %s held: provider reported %s of %s", payment.id, status.gross_amount, payment.amount
+            )
+            return held
+        await store.add_entry(
+            uow.session,
+            payment_id=payment.id,
+            kind=domain.LedgerKind.CAPTURED,
+            amount=payment.amount,
+            reason=status.transaction_status,
+            provider_reference=status.reference,
+            at=now,
+        )
+        await store.set_state(uow.session, payment.id, domain.State.CAPTURED, now)
+        captured = await store.get_payment(uow.session, payment_id=payment.id)
+        assert captured is not None
+        uow.publish(events_pb2.PaymentCaptured(payment=payment_to_proto(captured)), subject=payment.id)
+        return captured
+    return await _ended(uow, payments, payment, target, reason=status.transaction_status)
+
+
+async def _end(payments: Payments, payment_id: str, state: domain.State, *, reason: str) -> domain.Payment:
+    async with payments.database.unit_of_work(SOURCE) as uow:
+        payment = await store.get_payment(uow.session, payment_id=payment_id, lock=True)
+        assert payment is not None
+        if payment.state in domain.FINAL_STATES:
+            return payment
+        ended = await _ended(uow, payments, payment, state, reason=reason)
+        await uow.commit()
+    return ended
+
+
+async def _ended(
+    uow: UnitOfWork, payments: Payments, payment: domain.Payment, state: domain.State, *, reason: str
+) -> domain.Payment:
+    now = payments.clock()
+    kind = {
+        domain.State.FAILED: domain.LedgerKind.FAILED,
+        domain.State.EXPIRED: domain.LedgerKind.EXPIRED,
+    }.get(state)
+    if kind is not None:
+        await store.add_entry(
+            uow.session,
+            payment_id=payment.id,
+            kind=kind,
+            amount=0,
+            reason=reason,
+            provider_reference=payment.provider_reference,
+            at=now,
+        )
+    await store.set_state(uow.session, payment.id, state, now)
+    ended = await store.get_payment(uow.session, payment_id=payment.id)
+    assert ended is not None
+    shown = payment_to_proto(ended)
+    if state is domain.State.FAILED:
+        uow.publish(events_pb2.PaymentFailed(payment=shown, reason=reason), subject=payment.id)
+    elif state is domain.State.EXPIRED:
+        uow.publish(events_pb2.PaymentExpired(payment=shown), subject=payment.id)
+    else:
+        uow.publish(events_pb2.PaymentCancelled(payment=shown), subject=payment.id)
+    return ended
+
+
+class NotificationRefused(Exception):
+    """A notification that changes nothing, with the HTTP status and reason to answer."""
+
+    def __init__(self, status: int, reason: ErrorCode | CommonReason, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+async def receive_notification(
+    *, payments: Payments, provider: str, body: bytes, tolerance: timedelta
+) -> str:
+    """Verify, confirm and apply a provider's notification; what came of it ("applied", "duplicate")."""
+    if provider != payments.provider.code:
+        raise NotificationRefused(404, ErrorCode.PAYMENT_NOT_FOUND, f"no provider {provider}")
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise NotificationRefused(400, CommonReason.VALIDATION_FAILED, "the body is not JSON") from None
+    if not isinstance(document, dict):
+        raise NotificationRefused(400, CommonReason.VALIDATION_FAILED, "the body is not a JSON object")
+    if not payments.provider.verify(document):
+        raise NotificationRefused(401, ErrorCode.BAD_SIGNATURE, "the signature is not the provider's")
+    happened = transaction_time(document)
+    if happened is None or payments.clock() - happened > tolerance:
+        raise NotificationRefused(401, ErrorCode.STALE_NOTIFICATION, "the notification is too old")
+    payment_id = str(document.get("order_id", ""))
+    if not is_id(payment_id):
+        raise NotificationRefused(404, ErrorCode.PAYMENT_NOT_FOUND, "no such payment")
+    # The notification only says something happened; what happened is the provider's answer now.
+    status = await _status(payments, payment_id)
+    if status is None:
+        raise NotificationRefused(404, ErrorCode.PAYMENT_NOT_FOUND, "the provider knows no such transaction")
+    async with payments.database.unit_of_work(SOURCE) as uow:
+        new = await store.record_notification(
+            uow.session,
+            provider=provider,
+            dedupe_key=hashlib.sha256(body).hexdigest(),
+            body=body,
+            payment_id=payment_id,
+            outcome=status.transaction_status,
+            at=payments.clock(),
+        )
+        if not new:
+            return "duplicate"
+        await _apply(uow, payments, payment_id, status)
+        await uow.commit()
+    return "applied"
+
+
+async def expire_due(payments: Payments, limit: int) -> int:
+    """Settle pending payments past their expiry as the provider says (paid at the last second, or not)."""
+    async with payments.database.unit_of_work(SOURCE) as uow:
+        due = await store.claim_expired(uow.session, now=payments.clock(), limit=limit)
+        await uow.commit()
+    for payment_id in due:
+        try:
+            status = await payments.provider.status(payment_id)
+        except (ProviderUnavailable, ProviderRefused) as failed:
+            log.warning("payment %s not expired yet: %s", payment_id, failed)
+            continue
+        if status is not None and status.state not in (None, domain.State.PENDING, domain.State.AUTHORIZED):
+            await apply_status(payments, payment_id, status)
+        else:
+            await _end(payments, payment_id, domain.State.EXPIRED, reason="expired unpaid")
+    return len(due)
+
+
+async def seconds_until_expiry(payments: Payments) -> float | None:
+    """When the next pending payment expires, in seconds from now."""
+    async with payments.database.sessions() as session:
+        due = await store.next_expiry(session)
+    return None if due is None else max(0.0, (due - payments.clock()).total_seconds())
+
+
+def require_service(principal: Principal) -> None:
+    """Only services and admins open, cancel and refund payments (the access rule says so too)."""
+    if not (principal.is_admin or "service" in principal.roles):
+        raise PermissionDenied(CommonReason.ROLE_REQUIRED, "only toko's services move payments")
+
+
+def expire_time_of(message: pb.CreatePaymentRequest) -> datetime | None:
+    """The request's expiry, or None when unset."""
+    if not message.HasField("expire_time"):
+        return None
+    return message.expire_time.ToDatetime(tzinfo=UTC)

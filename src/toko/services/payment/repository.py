@@ -1,8 +1,9 @@
-"""Persistence of notes (SQLAlchemy 2.0 Core over asyncpg).
+"""Persistence of the payment service (SQLAlchemy 2.0 Core over asyncpg); functions never commit.
 
-The domain stays plain dataclasses: rows are mapped to and from them here. The
-repository reads and writes in the caller's session and never commits; the unit
-of work does.
+All row locking of the service is here: a payment's row is locked while its state changes or a refund
+is weighed against what is left, and pending payments past their expiry are claimed with
+``FOR UPDATE SKIP LOCKED``. The ledger is append-only (a trigger refuses the rest); captured and
+refunded are its sums.
 """
 
 from __future__ import annotations
@@ -10,63 +11,301 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, Row, Table, Text, Uuid, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    LargeBinary,
+    MetaData,
+    Row,
+    SmallInteger,
+    Table,
+    Text,
+    Uuid,
+    case,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toko.services.payment.domain import Note
+from toko.services.payment import domain
 
 metadata = MetaData()
 
-notes = Table(
-    "notes",
+payments = Table(
+    "payments",
     metadata,
     Column("id", Uuid(as_uuid=False), primary_key=True),
-    Column("text", Text, nullable=False),
-    Column("author_id", Text, nullable=False),
+    Column("checkout_id", Text, nullable=False, unique=True),
+    Column("buyer_id", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("method", SmallInteger, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("provider_reference", Text, nullable=False),
+    Column("state", SmallInteger, nullable=False),
+    Column("instructions", JSONB, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("seen_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("payment_id", Uuid(as_uuid=False), ForeignKey("payments.id"), nullable=False),
+    Column("kind", SmallInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("refund_id", Text),
+    Column("reason", Text, nullable=False),
+    Column("provider_reference", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("payment_id", Uuid(as_uuid=False), ForeignKey("payments.id"), primary_key=True),
+    Column("refund_id", Text, primary_key=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+provider_notifications = Table(
+    "provider_notifications",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("provider", Text, nullable=False),
+    Column("dedupe_key", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("payment_id", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
 )
 
 
-class NoteRepository:
-    """Notes, in the caller's transaction."""
+async def add_payment(session: AsyncSession, payment: domain.Payment) -> bool:
+    """Insert a payment unless its checkout has one: whether it was inserted."""
+    inserted = await session.execute(
+        insert(payments)
+        .values(
+            id=payment.id,
+            checkout_id=payment.checkout_id,
+            buyer_id=payment.buyer_id,
+            amount=payment.amount,
+            method=int(payment.method),
+            provider=payment.provider,
+            provider_reference=payment.provider_reference,
+            state=int(payment.state),
+            instructions=_instructions_document(payment.instructions),
+            description=payment.description,
+            expires_at=payment.expires_at,
+            created_at=payment.created_at,
+            updated_at=payment.updated_at,
+        )
+        .on_conflict_do_nothing(index_elements=[payments.c.checkout_id])
+        .returning(payments.c.id)
+    )
+    return inserted.first() is not None
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
 
-    async def add(self, note: Note) -> None:
-        """Insert a new note."""
-        await self._session.execute(
-            notes.insert().values(
-                id=note.id,
-                text=note.text,
-                author_id=note.author_id,
-                created_at=note.created_at,
-                seen_at=note.seen_at,
+async def get_payment(
+    session: AsyncSession, *, payment_id: str = "", checkout_id: str = "", lock: bool = False
+) -> domain.Payment | None:
+    """A payment with its ledger sums, by id or by checkout; ``lock`` holds its row to the end."""
+    query = select(payments).where(
+        payments.c.id == payment_id if payment_id else payments.c.checkout_id == checkout_id
+    )
+    if lock:
+        query = query.with_for_update()
+    row = (await session.execute(query)).first()
+    return None if row is None else await _payment(session, row)
+
+
+async def set_opened(
+    session: AsyncSession, payment_id: str, *, reference: str, instructions: domain.Instructions, at: datetime
+) -> None:
+    """Record what the provider answered to the charge."""
+    await session.execute(
+        update(payments)
+        .where(payments.c.id == payment_id)
+        .values(
+            provider_reference=reference, instructions=_instructions_document(instructions), updated_at=at
+        )
+    )
+
+
+async def set_state(session: AsyncSession, payment_id: str, state: domain.State, at: datetime) -> None:
+    """Move a payment to ``state``."""
+    await session.execute(
+        update(payments).where(payments.c.id == payment_id).values(state=int(state), updated_at=at)
+    )
+
+
+async def add_entry(
+    session: AsyncSession,
+    *,
+    payment_id: str,
+    kind: domain.LedgerKind,
+    amount: int,
+    reason: str,
+    provider_reference: str,
+    at: datetime,
+    refund_id: str | None = None,
+) -> bool:
+    """Append one ledger row (once per capture and per refund): whether it was appended."""
+    inserted = await session.execute(
+        insert(ledger_entries)
+        .values(
+            payment_id=payment_id,
+            kind=int(kind),
+            amount=amount,
+            refund_id=refund_id,
+            reason=reason,
+            provider_reference=provider_reference,
+            created_at=at,
+        )
+        .on_conflict_do_nothing()
+        .returning(ledger_entries.c.id)
+    )
+    return inserted.first() is not None
+
+
+async def ledger(session: AsyncSession, payment_id: str) -> list[Row[Any]]:
+    """A payment's ledger, oldest first."""
+    return list(
+        (
+            await session.execute(
+                select(ledger_entries)
+                .where(ledger_entries.c.payment_id == payment_id)
+                .order_by(ledger_entries.c.id)
             )
+        ).all()
+    )
+
+
+async def get_refund(session: AsyncSession, payment_id: str, refund_id: str) -> Row[Any] | None:
+    """A refund made before under this id, or None."""
+    return (
+        await session.execute(
+            select(refunds).where(refunds.c.payment_id == payment_id, refunds.c.refund_id == refund_id)
         )
+    ).first()
 
-    async def get(self, note_id: str) -> Note | None:
-        """The note, or None."""
-        row = (await self._session.execute(select(notes).where(notes.c.id == note_id))).first()
-        return None if row is None else _note(row)
 
-    async def mark_seen(self, note_id: str, at: datetime) -> bool:
-        """Record when the note was first seen: True the first time, False after (or for no such note)."""
-        marked = await self._session.execute(
-            update(notes)
-            .where(notes.c.id == note_id, notes.c.seen_at.is_(None))
-            .values(seen_at=at)
-            .returning(notes.c.id)
+async def add_refund(
+    session: AsyncSession, *, payment_id: str, refund_id: str, amount: int, reason: str, at: datetime
+) -> None:
+    """Record a refund."""
+    await session.execute(
+        insert(refunds).values(
+            payment_id=payment_id, refund_id=refund_id, amount=amount, reason=reason, created_at=at
         )
-        return marked.first() is not None
+    )
 
 
-def _note(row: Row[Any]) -> Note:
-    return Note(
+async def record_notification(
+    session: AsyncSession,
+    *,
+    provider: str,
+    dedupe_key: str,
+    body: bytes,
+    payment_id: str,
+    outcome: str,
+    at: datetime,
+) -> bool:
+    """Keep a notification as received, once: whether it is new (False for a replay)."""
+    inserted = await session.execute(
+        insert(provider_notifications)
+        .values(
+            provider=provider,
+            dedupe_key=dedupe_key,
+            body=body,
+            payment_id=payment_id,
+            outcome=outcome,
+            received_at=at,
+        )
+        .on_conflict_do_nothing()
+        .returning(provider_notifications.c.id)
+    )
+    return inserted.first() is not None
+
+
+async def claim_expired(session: AsyncSession, *, now: datetime, limit: int) -> list[str]:
+    """Pending payments past their expiry, locked to the caller (other replicas skip them)."""
+    rows = await session.execute(
+        select(payments.c.id)
+        .where(payments.c.state == int(domain.State.PENDING), payments.c.expires_at <= now)
+        .order_by(payments.c.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [str(payment_id) for payment_id in rows.scalars()]
+
+
+async def next_expiry(session: AsyncSession) -> datetime | None:
+    """When the next pending payment expires, or None."""
+    found: datetime | None = (
+        await session.execute(
+            select(func.min(payments.c.expires_at)).where(payments.c.state == int(domain.State.PENDING))
+        )
+    ).scalar_one_or_none()
+    return found
+
+
+def _instructions_document(instructions: domain.Instructions) -> dict[str, str]:
+    return {name: value for name, value in instructions.__dict__.items() if value}
+
+
+async def _payment(session: AsyncSession, row: Row[Any]) -> domain.Payment:
+    sums = (
+        await session.execute(
+            select(
+                func.coalesce(
+                    func.sum(
+                        case(
+                            (
+                                ledger_entries.c.kind == int(domain.LedgerKind.CAPTURED),
+                                ledger_entries.c.amount,
+                            )
+                        )
+                    ),
+                    0,
+                ),
+                func.coalesce(
+                    func.sum(
+                        case(
+                            (
+                                ledger_entries.c.kind == int(domain.LedgerKind.REFUNDED),
+                                ledger_entries.c.amount,
+                            )
+                        )
+                    ),
+                    0,
+                ),
+            ).where(ledger_entries.c.payment_id == row.id)
+        )
+    ).one()
+    return domain.Payment(
         id=str(row.id),
-        text=row.text,
-        author_id=row.author_id,
+        checkout_id=row.checkout_id,
+        buyer_id=row.buyer_id,
+        amount=row.amount,
+        method=domain.Method(row.method),
+        provider=row.provider,
+        state=domain.State(row.state),
+        expires_at=row.expires_at,
         created_at=row.created_at,
-        seen_at=row.seen_at,
+        updated_at=row.updated_at,
+        provider_reference=row.provider_reference,
+        instructions=domain.Instructions(**row.instructions),
+        description=row.description,
+        captured=int(sums[0]),
+        refunded=int(sums[1]),
     )

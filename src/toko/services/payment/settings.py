@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from toko.platform.settings import ServiceSettings
@@ -13,5 +14,17 @@ class PaymentSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TOKO_PAYMENT_", extra="ignore")
 
     port: int = 50070
+    # The providers' notifications' listener; the gateway forwards /webhooks/payments/ to it.
+    http_port: int = 50074
     # A setting rather than a constant so that tests can give each module a fresh database.
     database_name: str = "payment"
+    # Midtrans' Core API (the sandbox's stand-in under `make up`) and the merchant's server key.
+    midtrans_base_url: str = "http://127.0.0.1:8025/payments/midtrans"
+    midtrans_server_key: str = "sandbox-midtrans-server-key"
+    # Deadline of one call to the provider.
+    provider_timeout_seconds: float = Field(default=5.0, gt=0)
+    # A notification about a transaction older than this is refused as stale (replays of old ones).
+    webhook_tolerance_seconds: int = Field(default=3 * 86_400, gt=0)
+    # The expiry worker: batch size, and how long it sleeps when no payment is due to expire.
+    expiry_batch_size: int = Field(default=50, gt=0)
+    expiry_idle_seconds: float = Field(default=300.0, gt=0)

@@ -11,6 +11,7 @@ import nats
 
 from toko.platform.cache import ReadThroughCache, create_valkey
 from toko.platform.db import open_service_database
+from toko.platform.embedded_http import EmbeddedListener
 from toko.platform.grpc import GrpcService
 from toko.platform.outbox import OutboxRelay, ensure_streams
 from toko.platform.service import ServiceApp
@@ -21,7 +22,7 @@ from toko.services.shipping.grpc_api import ShippingServicer
 from toko.services.shipping.handlers.common import SOURCE, Shipping
 from toko.services.shipping.handlers.tracking import poll_quiet_shipments
 from toko.services.shipping.settings import ShippingSettings
-from toko.services.shipping.webhooks import WebhookApp, WebhookListener
+from toko.services.shipping.webhooks import WebhookApp
 from toko.shipping.v1 import shipping_pb2 as pb
 from toko.shipping.v1.shipping_pb2_grpc import add_ShippingServiceServicer_to_server
 
@@ -35,7 +36,7 @@ class ShippingService:
 
     app: ServiceApp
     shipping: Shipping
-    webhooks: WebhookListener
+    webhooks: EmbeddedListener
 
 
 def tracking_poller(shipping: Shipping, settings: ShippingSettings) -> BackgroundWorker:
@@ -66,7 +67,7 @@ async def build(settings: ShippingSettings) -> ShippingService:
         rate_cache_seconds=settings.rate_cache_seconds,
         rate_ttl=timedelta(minutes=settings.rate_ttl_minutes),
     )
-    webhooks = WebhookListener(
+    webhooks = EmbeddedListener(
         WebhookApp(
             shipping,
             secret=settings.courier_webhook_secret,

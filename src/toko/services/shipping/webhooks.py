@@ -9,13 +9,10 @@ before (a replay, or a retry of one we took: the sandbox's couriers stop retryin
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import socket
 from datetime import timedelta
 
 import orjson
-import uvicorn
 
 from toko.platform.asgi import (
     BodyTooLarge,
@@ -27,7 +24,6 @@ from toko.platform.asgi import (
     Send,
     send_response,
 )
-from toko.platform.embedded_http import EmbeddedServer
 from toko.platform.errors import as_retryable
 from toko.services.shipping.handlers.common import Shipping
 from toko.services.shipping.handlers.tracking import Webhook, WebhookRejected, receive_webhook
@@ -93,26 +89,3 @@ class WebhookApp:
 async def _answer(send: Send, status: int, reason: str, message: str, *, unread: bool = False) -> None:
     body = orjson.dumps({"reason": reason, "message": message})
     await send_response(send, status, list(_JSON), body, unread=unread)
-
-
-class WebhookListener:
-    """The endpoint served by uvicorn in the service's loop, on a socket bound at once (port 0 works)."""
-
-    def __init__(self, app: WebhookApp, *, host: str, port: int) -> None:
-        self.sock = socket.create_server((host, port))
-        self._server = EmbeddedServer(
-            uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, server_header=False)
-        )
-
-    @property
-    def port(self) -> int:
-        """The port it listens on."""
-        return int(self.sock.getsockname()[1])
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Serve until ``stop`` is set."""
-        task = asyncio.create_task(self._server.serve(sockets=[self.sock]))
-        await stop.wait()
-        self._server.should_exit = True
-        await task
-        self.sock.close()

@@ -1,0 +1,278 @@
+"""The stand-in provider's charges and the notifications it sends about them.
+
+Charges live in memory (a restart of the sandbox forgets them, as the couriers' parcels). Each change
+is notified to the configured URL with Midtrans' signature, ``signature_key`` =
+SHA512(order_id + status_code + gross_amount + server key), retried with back-off until answered 2xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+
+import httpx
+import orjson
+
+log = logging.getLogger("toko.sandbox.payments")
+
+# Midtrans reports times in Western Indonesian Time.
+WIB = timezone(timedelta(hours=7))
+BANKS = ("bca", "bni", "bri", "permata")
+STORES = ("indomaret", "alfamart")
+PAYMENT_TYPES = ("bank_transfer", "echannel", "qris", "gopay", "shopeepay", "credit_card", "cstore")
+# Midtrans' status codes by transaction status.
+STATUS_CODES = {
+    "pending": "201",
+    "settlement": "200",
+    "capture": "200",
+    "deny": "202",
+    "cancel": "200",
+    "expire": "407",
+    "refund": "200",
+    "partial_refund": "200",
+}
+FINAL = frozenset({"settlement", "capture", "deny", "cancel", "expire"})
+
+
+def signature_key(order_id: str, status_code: str, gross_amount: str, server_key: str) -> str:
+    """Midtrans' notification signature."""
+    return hashlib.sha512(f"{order_id}{status_code}{gross_amount}{server_key}".encode()).hexdigest()
+
+
+def amount_text(amount: int) -> str:
+    """An amount as Midtrans writes it: rupiah with two decimals."""
+    return f"{amount}.00"
+
+
+@dataclass
+class Charge:
+    """One transaction at the provider."""
+
+    order_id: str
+    transaction_id: str
+    payment_type: str
+    gross_amount: int
+    status: str
+    created_at: datetime
+    expires_at: datetime
+    bank: str = ""
+    store: str = ""
+    va_number: str = ""
+    payment_code: str = ""
+    refunds: dict[str, int] = field(default_factory=dict)
+    # What the provider reports as paid: the charge's amount unless a test overrode it.
+    paid_amount: int | None = None
+
+    @property
+    def reported_amount(self) -> int:
+        """The gross amount the provider reports."""
+        return self.paid_amount if self.paid_amount is not None else self.gross_amount
+
+    def status_document(self) -> dict[str, object]:
+        """The charge as ``GET /v2/{order_id}/status`` and the notifications write it."""
+        document: dict[str, object] = {
+            "status_code": STATUS_CODES[self.status],
+            "status_message": f"Success, transaction is {self.status}",
+            "transaction_id": self.transaction_id,
+            "order_id": self.order_id,
+            "gross_amount": amount_text(self.reported_amount),
+            "payment_type": self.payment_type,
+            "transaction_status": self.status,
+            "fraud_status": "accept",
+            "transaction_time": self.created_at.astimezone(WIB).strftime("%Y-%m-%d %H:%M:%S"),
+            "expiry_time": self.expires_at.astimezone(WIB).strftime("%Y-%m-%d %H:%M:%S"),
+            "currency": "IDR",
+        }
+        if self.va_number:
+            document["va_numbers"] = [{"bank": self.bank, "va_number": self.va_number}]
+        if self.payment_code:
+            document["payment_code"] = self.payment_code
+            document["store"] = self.store
+        if self.refunds:
+            document["refund_amount"] = amount_text(sum(self.refunds.values()))
+        return document
+
+
+@dataclass
+class Notifier:
+    """Posts each change of a charge to the merchant's notification URL, retrying with back-off."""
+
+    url: str
+    server_key: str
+    first_retry_seconds: float
+    max_attempts: int
+    client: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=5.0))
+    # (order id, status, HTTP status or 0 for no answer) of every attempt, for tests and people to read.
+    attempts: list[tuple[str, str, int]] = field(default_factory=list)
+    # Notifications still to drop on purpose (a fault a test sets), counted down per attempt.
+    drop_next: int = 0
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def notify(self, charge: Charge) -> None:
+        """Send the charge's current status in the background."""
+        if not self.url:
+            return
+        document = charge.status_document()
+        document["signature_key"] = signature_key(
+            charge.order_id, str(document["status_code"]), str(document["gross_amount"]), self.server_key
+        )
+        task = asyncio.create_task(self._deliver(charge.order_id, charge.status, orjson.dumps(document)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, order_id: str, status: str, body: bytes) -> None:
+        delay = self.first_retry_seconds
+        for _ in range(self.max_attempts):
+            if self.drop_next > 0:
+                self.drop_next -= 1
+                code = 0
+            else:
+                try:
+                    response = await self.client.post(
+                        self.url, content=body, headers={"content-type": "application/json"}
+                    )
+                    code = response.status_code
+                except httpx.HTTPError:
+                    code = 0
+            self.attempts.append((order_id, status, code))
+            if 200 <= code < 300:
+                return
+            await asyncio.sleep(delay)
+            delay *= 2
+        log.warning("notification given up", extra={"order_id": order_id, "status": status})
+
+    async def close(self) -> None:
+        """Stop retrying and close the client."""
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.client.aclose()
+
+
+class ChargeRefused(Exception):
+    """A request the provider answers with an error status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Charges:
+    """The provider's transactions, by order id."""
+
+    notifier: Notifier
+    _by_order: dict[str, Charge] = field(default_factory=dict)
+
+    def charge(self, body: dict[str, object]) -> Charge:
+        """Open a transaction as ``POST /v2/charge`` does; an order id charged before is refused (406)."""
+        details = body.get("transaction_details")
+        if not isinstance(details, dict):
+            raise ChargeRefused(400, "transaction_details is required")
+        order_id = str(details.get("order_id", "")).strip()
+        try:
+            gross = int(float(str(details.get("gross_amount", ""))))
+        except ValueError:
+            raise ChargeRefused(400, "gross_amount must be a number") from None
+        if not order_id or len(order_id) > 50:
+            raise ChargeRefused(400, "order_id must be 1 to 50 characters")
+        if gross < 1:
+            raise ChargeRefused(400, "gross_amount must be at least 1")
+        if order_id in self._by_order:
+            raise ChargeRefused(
+                406, "The request could not be completed due to a conflict: order_id has been used"
+            )
+        payment_type = str(body.get("payment_type", ""))
+        if payment_type not in PAYMENT_TYPES:
+            raise ChargeRefused(400, f"payment_type must be one of {', '.join(PAYMENT_TYPES)}")
+        now = datetime.now(UTC)
+        expiry = body.get("custom_expiry")
+        minutes = 24 * 60
+        if isinstance(expiry, dict) and str(expiry.get("expiry_duration", "")).isdigit():
+            minutes = max(1, int(str(expiry["expiry_duration"])))
+        charge = Charge(
+            order_id=order_id,
+            transaction_id=secrets.token_hex(16),
+            payment_type=payment_type,
+            gross_amount=gross,
+            status="pending",
+            created_at=now,
+            expires_at=now + timedelta(minutes=minutes),
+        )
+        if payment_type == "bank_transfer":
+            transfer = body.get("bank_transfer")
+            bank = str(transfer.get("bank", "")) if isinstance(transfer, dict) else ""
+            if bank not in BANKS:
+                raise ChargeRefused(400, f"bank_transfer.bank must be one of {', '.join(BANKS)}")
+            charge.bank, charge.va_number = bank, "8" + str(secrets.randbelow(10**11)).zfill(11)
+        elif payment_type == "echannel":
+            charge.bank, charge.va_number = "mandiri", str(secrets.randbelow(10**12)).zfill(12)
+        elif payment_type == "cstore":
+            store = body.get("cstore")
+            name = str(store.get("store", "")) if isinstance(store, dict) else ""
+            if name not in STORES:
+                raise ChargeRefused(400, f"cstore.store must be one of {', '.join(STORES)}")
+            charge.store, charge.payment_code = name, secrets.token_hex(6).upper()
+        self._by_order[order_id] = charge
+        return charge
+
+    def get(self, order_id: str) -> Charge | None:
+        """The transaction of ``order_id``, expired once its time has passed unpaid."""
+        charge = self._by_order.get(order_id)
+        if charge is not None and charge.status == "pending" and charge.expires_at <= datetime.now(UTC):
+            self._settle(charge, "expire")
+        return charge
+
+    def settle(self, order_id: str, outcome: str, *, amount: int | None = None) -> Charge:
+        """Pay (``pay``), refuse (``fail``) or expire (``expire``) a pending transaction, and notify it."""
+        charge = self.get(order_id)
+        if charge is None:
+            raise ChargeRefused(404, "Transaction doesn't exist.")
+        status = {
+            "pay": "capture" if charge.payment_type == "credit_card" else "settlement",
+            "fail": "deny",
+            "expire": "expire",
+        }.get(outcome)
+        if status is None:
+            raise ChargeRefused(400, "outcome must be pay, fail or expire")
+        if charge.status != "pending":
+            raise ChargeRefused(412, f"the transaction is {charge.status}, not pending")
+        if amount is not None:
+            charge.paid_amount = amount
+        self._settle(charge, status)
+        return charge
+
+    def cancel(self, order_id: str) -> Charge:
+        """Cancel a pending transaction (``POST /v2/{order_id}/cancel``)."""
+        charge = self.get(order_id)
+        if charge is None:
+            raise ChargeRefused(404, "Transaction doesn't exist.")
+        if charge.status in ("settlement", "capture"):
+            raise ChargeRefused(412, "Merchant cannot modify the status of the transaction")
+        if charge.status == "pending":
+            self._settle(charge, "cancel")
+        return charge
+
+    def refund(self, order_id: str, refund_key: str, amount: int) -> Charge:
+        """Refund part of a paid transaction once per refund key (``POST /v2/{order_id}/refund``)."""
+        charge = self.get(order_id)
+        if charge is None:
+            raise ChargeRefused(404, "Transaction doesn't exist.")
+        if charge.status not in ("settlement", "capture", "refund", "partial_refund"):
+            raise ChargeRefused(412, "Transaction status cannot be updated")
+        if refund_key in charge.refunds:
+            return charge
+        if amount < 1 or sum(charge.refunds.values()) + amount > charge.reported_amount:
+            raise ChargeRefused(412, "Refund amount exceeds the transaction's amount")
+        charge.refunds[refund_key] = amount
+        return charge
+
+    def _settle(self, charge: Charge, status: str) -> None:
+        charge.status = status
+        self.notifier.notify(charge)

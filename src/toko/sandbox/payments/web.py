@@ -1,0 +1,209 @@
+"""The stand-in provider's HTTP API and pages, under ``/payments/``.
+
+- Midtrans' Core API shape under ``/payments/midtrans/v2/`` (HTTP Basic with the server key as user):
+  ``POST charge``, ``GET {order_id}/status``, ``POST {order_id}/cancel``, ``POST {order_id}/refund``;
+- a person's page per transaction, ``GET /payments/pay/{order_id}``: the amount and how to pay, with
+  a Pay and a Fail button (plain forms, no JavaScript), and the card's 3-D Secure step on the same page;
+- the control API tests and people use, ``POST /payments/simulate/{order_id}`` with
+  ``{"outcome": "pay"|"fail"|"expire", "amount": N}`` (an amount reported differently from the
+  charge's, to test mismatches), and ``POST /payments/faults`` with ``{"drop_notifications": N}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from html import escape
+
+import orjson
+
+from toko.sandbox.asgi import Request, Response, Route
+from toko.sandbox.payments.provider import Charge, ChargeRefused, Charges, amount_text
+
+_PAGE = """<!doctype html>
+<html lang="id"><head><meta charset="utf-8"><title>Sandbox pay · {order_id}</title></head>
+<body>
+<h1>Sandbox payment</h1>
+<p>Order <code>{order_id}</code>: <strong>Rp {amount}</strong> by {method}.</p>
+{how}
+<p>Status: <strong>{status}</strong></p>
+{buttons}
+</body></html>
+"""
+_BUTTONS = """<form method="post" action="/payments/pay/{order_id}">
+<input type="hidden" name="outcome" value="pay"><button type="submit">{pay_label}</button></form>
+<form method="post" action="/payments/pay/{order_id}">
+<input type="hidden" name="outcome" value="fail"><button type="submit">Fail</button></form>"""
+
+
+def _authorized(request: Request, server_key: str) -> bool:
+    header = request.headers.get("authorization", "")
+    expected = "Basic " + base64.b64encode(f"{server_key}:".encode()).decode()
+    return hmac.compare_digest(header, expected)
+
+
+def _charge_answer(charge: Charge, base_url: str) -> dict[str, object]:
+    document = charge.status_document()
+    pay_page = f"{base_url}/payments/pay/{charge.order_id}"
+    if charge.payment_type in ("qris", "gopay", "shopeepay"):
+        document["qr_string"] = (
+            f"00020101021226620014ID.CO.QRIS.WWW0118{charge.transaction_id[:18]}5204581253033605405{charge.gross_amount}5802ID6304"
+        )
+        document["actions"] = [
+            {"name": "generate-qr-code", "method": "GET", "url": pay_page},
+            {"name": "deeplink-redirect", "method": "GET", "url": pay_page},
+        ]
+    if charge.payment_type == "credit_card":
+        document["redirect_url"] = pay_page
+    if charge.payment_type == "echannel":
+        document["bill_key"], document["biller_code"] = charge.va_number, "70012"
+        document.pop("va_numbers", None)
+    document["pay_page_url"] = pay_page
+    return document
+
+
+def payment_routes(charges: Charges, *, server_key: str, base_url: str) -> list[Route]:
+    """The stand-in provider's routes."""
+
+    def refused(exc: ChargeRefused) -> Response:
+        return Response.json({"status_code": str(exc.status), "status_message": str(exc)}, status=exc.status)
+
+    def unauthorized() -> Response:
+        return Response.json(
+            {"status_code": "401", "status_message": "Access denied: unknown server key"}, 401
+        )
+
+    def body_of(request: Request) -> dict[str, object]:
+        try:
+            document = orjson.loads(request.body or b"{}")
+        except orjson.JSONDecodeError:
+            raise ChargeRefused(400, "the body is not JSON") from None
+        if not isinstance(document, dict):
+            raise ChargeRefused(400, "the body is not a JSON object")
+        return document
+
+    async def charge(request: Request) -> Response:
+        if not _authorized(request, server_key):
+            return unauthorized()
+        try:
+            made = charges.charge(body_of(request))
+        except ChargeRefused as exc:
+            return refused(exc)
+        return Response.json(_charge_answer(made, base_url), status=201)
+
+    async def status(request: Request) -> Response:
+        if not _authorized(request, server_key):
+            return unauthorized()
+        found = charges.get(request.params["order_id"])
+        if found is None:
+            return Response.json({"status_code": "404", "status_message": "Transaction doesn't exist."}, 404)
+        return Response.json(found.status_document())
+
+    async def cancel(request: Request) -> Response:
+        if not _authorized(request, server_key):
+            return unauthorized()
+        try:
+            return Response.json(charges.cancel(request.params["order_id"]).status_document())
+        except ChargeRefused as exc:
+            return refused(exc)
+
+    async def refund(request: Request) -> Response:
+        if not _authorized(request, server_key):
+            return unauthorized()
+        try:
+            body = body_of(request)
+            key = str(body.get("refund_key", "")).strip()
+            amount = int(float(str(body.get("amount", "0"))))
+            if not key:
+                raise ChargeRefused(400, "refund_key is required")
+            done = charges.refund(request.params["order_id"], key, amount)
+        except (ChargeRefused, ValueError) as exc:
+            return refused(
+                exc if isinstance(exc, ChargeRefused) else ChargeRefused(400, "amount must be a number")
+            )
+        return Response.json(
+            {
+                "status_code": "200",
+                "status_message": "Success, refund request is approved",
+                "order_id": done.order_id,
+                "refund_key": key,
+                "refund_amount": amount_text(done.refunds[key]),
+            }
+        )
+
+    async def simulate(request: Request) -> Response:
+        try:
+            body = body_of(request)
+            amount = body.get("amount")
+            settled = charges.settle(
+                request.params["order_id"],
+                str(body.get("outcome", "")),
+                amount=int(str(amount)) if amount is not None else None,
+            )
+        except (ChargeRefused, ValueError) as exc:
+            return refused(
+                exc if isinstance(exc, ChargeRefused) else ChargeRefused(400, "amount must be a whole number")
+            )
+        return Response.json(settled.status_document())
+
+    async def faults(request: Request) -> Response:
+        try:
+            body = body_of(request)
+            charges.notifier.drop_next = max(0, int(str(body.get("drop_notifications", 0))))
+        except (ChargeRefused, ValueError):
+            return Response.json({"error": "drop_notifications must be a whole number"}, status=400)
+        return Response.json({"drop_notifications": charges.notifier.drop_next})
+
+    async def page(request: Request) -> Response:
+        found = charges.get(request.params["order_id"])
+        if found is None:
+            return Response.html("<!doctype html><title>Not found</title><p>No such transaction.</p>", 404)
+        return Response.html(_page(found))
+
+    async def pay(request: Request) -> Response:
+        outcome = request.form().get("outcome", "")
+        try:
+            settled = charges.settle(request.params["order_id"], outcome)
+        except ChargeRefused as exc:
+            found = charges.get(request.params["order_id"])
+            message = f"<!doctype html><title>Refused</title><p>{escape(str(exc))}</p>"
+            return Response.html(_page(found) if found else message, exc.status)
+        return Response.html(_page(settled))
+
+    return [
+        Route("POST", "/payments/midtrans/v2/charge", charge),
+        Route("GET", "/payments/midtrans/v2/{order_id}/status", status),
+        Route("POST", "/payments/midtrans/v2/{order_id}/cancel", cancel),
+        Route("POST", "/payments/midtrans/v2/{order_id}/refund", refund),
+        Route("POST", "/payments/simulate/{order_id}", simulate),
+        Route("POST", "/payments/faults", faults),
+        Route("GET", "/payments/pay/{order_id}", page),
+        Route("POST", "/payments/pay/{order_id}", pay),
+    ]
+
+
+def _page(charge: Charge) -> str:
+    if charge.va_number:
+        bank, number = escape(charge.bank.upper()), escape(charge.va_number)
+        how = f"<p>Transfer to {bank} virtual account <code>{number}</code>.</p>"
+    elif charge.payment_code:
+        store, code = escape(charge.store.title()), escape(charge.payment_code)
+        how = f"<p>Pay at {store} with code <code>{code}</code>.</p>"
+    elif charge.payment_type == "credit_card":
+        how = "<p>3-D Secure: your bank asks you to confirm this payment.</p>"
+    else:
+        how = "<p>Scan the QR code with any bank or e-wallet app.</p>"
+    label = "Confirm (3-D Secure)" if charge.payment_type == "credit_card" else "Pay"
+    buttons = (
+        _BUTTONS.format(order_id=escape(charge.order_id), pay_label=label)
+        if charge.status == "pending"
+        else ""
+    )
+    return _PAGE.format(
+        order_id=escape(charge.order_id),
+        amount=f"{charge.gross_amount:,}".replace(",", "."),
+        method=escape(charge.payment_type.replace("_", " ")),
+        how=how,
+        status=escape(charge.status),
+        buttons=buttons,
+    )
