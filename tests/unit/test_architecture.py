@@ -212,7 +212,9 @@ def test_the_services_http_listener_is_deployed_and_routed(service: str) -> None
     (container,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == name]
     ports = {port["name"]: port["containerPort"] for port in container.get("ports", [])}
     env = {item["name"]: item.get("value") for item in container.get("env", [])}
-    assert ports.get("http") == K8S_HTTP_PORT, f"the {name} container in {where} must expose http: {K8S_HTTP_PORT}"
+    assert ports.get("http") == K8S_HTTP_PORT, (
+        f"the {name} container in {where} must expose http: {K8S_HTTP_PORT}"
+    )
     assert env.get(spec.http_port_env) == str(K8S_HTTP_PORT), (
         f"the {name} container in {where} must set {spec.http_port_env} to {K8S_HTTP_PORT}"
     )
