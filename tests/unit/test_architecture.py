@@ -44,6 +44,7 @@ KUBERNETES = ROOT / "deploy/kubernetes"
 INDEPENDENCE = "Services never import one another"
 PURE_DOMAIN = "Domain code is pure"
 K8S_GRPC_PORT = 50051
+K8S_HTTP_PORT = 8081
 
 SERVING_MODULES = ("__init__", "__main__", "bootstrap", "settings", "grpc_api", "error_codes")
 DOMAIN_MODULES = ("domain", "handlers", "repository", "mapping")
@@ -102,9 +103,9 @@ def _deployment(service: str) -> dict[str, Any] | None:
     )
 
 
-def _gateway_upstreams() -> dict[str, str]:
+def _gateway_upstreams(variable: str = "TOKO_GATEWAY_UPSTREAMS") -> dict[str, str]:
     config = yaml.safe_load((KUBERNETES / "config.yaml").read_text())
-    return dict(json.loads(config["data"]["TOKO_GATEWAY_UPSTREAMS"]))
+    return dict(json.loads(config["data"][variable]))
 
 
 def test_import_contracts_hold() -> None:
@@ -198,6 +199,35 @@ def test_the_service_is_deployed(service: str) -> None:
         f'TOKO_GATEWAY_UPSTREAMS in deploy/kubernetes/config.yaml must route "{spec.proto_service}" to '
         f'"{name}:{K8S_GRPC_PORT}"'
     )
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+def test_the_services_http_listener_is_deployed_and_routed(service: str) -> None:
+    spec = _spec(service)
+    if spec is None or spec.bench_only or not spec.http_port:
+        return
+    name, where = _k8s_name(service), "deploy/kubernetes/services.yaml"
+    deployment = _deployment(service)
+    assert deployment is not None, f"{service} has no Deployment named {name!r} in {where}"
+    (container,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == name]
+    ports = {port["name"]: port["containerPort"] for port in container.get("ports", [])}
+    env = {item["name"]: item.get("value") for item in container.get("env", [])}
+    assert ports.get("http") == K8S_HTTP_PORT, (
+        f"the {name} container in {where} must expose http: {K8S_HTTP_PORT}"
+    )
+    assert env.get(spec.http_port_env) == str(K8S_HTTP_PORT), (
+        f"the {name} container in {where} must set {spec.http_port_env} to {K8S_HTTP_PORT}"
+    )
+    (k8s_service,) = [d for d in _manifests() if d["kind"] == "Service" and d["metadata"]["name"] == name]
+    assert any(port["name"] == "http" for port in k8s_service["spec"]["ports"]), (
+        f"the Service {name!r} in {where} must expose its http port"
+    )
+    routed = _gateway_upstreams("TOKO_GATEWAY_HTTP_UPSTREAMS")
+    for mount in spec.http_mounts:
+        assert routed.get(mount) == f"http://{name}:{K8S_HTTP_PORT}", (
+            f'TOKO_GATEWAY_HTTP_UPSTREAMS in deploy/kubernetes/config.yaml must forward "{mount}" to '
+            f'"http://{name}:{K8S_HTTP_PORT}"'
+        )
 
 
 @pytest.mark.parametrize("service", SERVICE_NAMES)

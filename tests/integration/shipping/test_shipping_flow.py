@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import datetime, timedelta
 
 import grpc
 import httpx
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 
 from toko.platform.db import Database
 from toko.platform.schema import outbox
+from toko.services.shipping.handlers.slots import WIB
 from toko.services.shipping.handlers.tracking import signature_of
 from toko.shipping.v1 import shipping_pb2 as pb
 from toko.shipping.v1 import shipping_pb2_grpc
@@ -302,3 +304,100 @@ async def _events(database: Database, shipment_id: str) -> dict[str, int]:
             .group_by(outbox.c.type)
         )
     return {row[0]: row[1] for row in rows}
+
+
+async def test_the_buyer_moves_a_slotted_delivery_to_another_slot_until_pickup(
+    stub: Stub, couriers: httpx.AsyncClient, database: Database
+) -> None:
+    # Given a same-day shipment in tomorrow's first slot, booked by the seller for a buyer
+    within = pb.Place(province="Jawa Barat", city="Bandung", district="Cidadap")
+    rates = (await stub.QuoteShippingRates(quote(BANDUNG, within, couriers=["gosend"]))).rates
+    same_day = next(rate for rate in rates if rate.service == "SAMEDAY")
+    days = [(datetime.now(WIB) + timedelta(days=n)).date().isoformat() for n in (1, 2)]
+
+    async def slots() -> dict[str, pb.DeliverySlot]:
+        found: dict[str, pb.DeliverySlot] = {}
+        for day in days:
+            asked = pb.ListDeliverySlotsRequest(courier="gosend", service="SAMEDAY", city="Bandung", date=day)
+            found |= {slot.id: slot for slot in (await stub.ListDeliverySlots(asked)).slots}
+        return found
+
+    first, second, third = list(await slots())[:3]
+    capacity = (await slots())[first].capacity_left
+    shop, buyer = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def booking(slot_id: str) -> pb.CreateShipmentRequest:
+        return pb.CreateShipmentRequest(
+            order_id=str(uuid.uuid4()),
+            shop_id=shop,
+            buyer_id=buyer,
+            rate_id=same_day.id,
+            sender=contact(BANDUNG),
+            recipient=contact(within),
+            slot_id=slot_id,
+        )
+
+    shipment = (await stub.CreateShipment(booking(first), metadata=as_seller(shop))).shipment
+    before = await slots()
+
+    # When the buyer moves it to the second slot
+    moved = (
+        await stub.RescheduleShipment(
+            pb.RescheduleShipmentRequest(id=shipment.id, slot_id=second), metadata=as_user(buyer)
+        )
+    ).shipment
+
+    # Then it is in the second slot, the first has its place back, and the courier was told
+    assert moved.slot.id == second
+    after = await slots()
+    assert after[first].capacity_left == before[first].capacity_left + 1 == capacity
+    assert after[second].capacity_left == before[second].capacity_left - 1
+    parcel = (await couriers.get(f"/gosend/track/{shipment.waybill}")).json()
+    assert parcel["slot_id"] == second
+    assert (await _events(database, shipment.id))["toko.shipping.v1.ShipmentRescheduled"] == 1
+
+    # And the seller may not move it, a stranger does not see it, and a full slot is refused
+    seller = await failure(
+        stub.RescheduleShipment(
+            pb.RescheduleShipmentRequest(id=shipment.id, slot_id=first), metadata=as_seller(shop)
+        )
+    )
+    assert seller[:2] == (grpc.StatusCode.PERMISSION_DENIED, "NOT_THE_BUYER")
+    stranger = await failure(
+        stub.RescheduleShipment(
+            pb.RescheduleShipmentRequest(id=shipment.id, slot_id=first), metadata=as_user()
+        )
+    )
+    assert stranger[:2] == (grpc.StatusCode.NOT_FOUND, "SHIPMENT_NOT_FOUND")
+    for _ in range((await slots())[third].capacity_left):
+        await stub.CreateShipment(booking(third), metadata=as_seller(shop))
+    full = await failure(
+        stub.RescheduleShipment(
+            pb.RescheduleShipmentRequest(id=shipment.id, slot_id=third), metadata=as_user(buyer)
+        )
+    )
+    assert full[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "SLOT_FULL")
+    kept = (await stub.GetShipment(pb.GetShipmentRequest(id=shipment.id), metadata=as_user(buyer))).shipment
+    assert kept.slot.id == second
+    assert (await slots())[second].capacity_left == after[second].capacity_left
+
+    # And once the driver has picked it up, its slot is fixed
+    assert (await couriers.post(f"/gosend/shipments/{shipment.waybill}:advance")).status_code == 200
+    picked = await failure(
+        stub.RescheduleShipment(
+            pb.RescheduleShipmentRequest(id=shipment.id, slot_id=first), metadata=as_user(buyer)
+        )
+    )
+    assert picked[1] in {"ALREADY_PICKED_UP", "COURIER_REFUSED"}
+
+
+async def test_a_shipment_without_a_slot_cannot_be_rescheduled(stub: Stub) -> None:
+    buyer_shop = str(uuid.uuid4())
+    shipment = await book(stub, buyer_shop)
+    refused = await failure(
+        stub.RescheduleShipment(
+            pb.RescheduleShipmentRequest(id=shipment.id, slot_id="SAMEDAY-bandung-202701011000"),
+            metadata=as_user("buyer-1"),
+        )
+    )
+    assert refused[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "SERVICE_NOT_SLOTTED")

@@ -103,6 +103,8 @@ class Parcel:
     origin: str
     destination: str
     history: list[Report] = field(default_factory=list)
+    # The delivery slot of a slotted service, as booked or rescheduled.
+    slot_id: str = ""
 
     @property
     def stage(self) -> Stage:
@@ -113,6 +115,7 @@ class Parcel:
         """The parcel as the tracking endpoint answers it."""
         return {
             "waybill": self.waybill,
+            "slot_id": self.slot_id,
             "status": self.history[-1].word,
             "history": [report_document(self, report) for report in self.history],
         }

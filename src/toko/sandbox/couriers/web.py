@@ -8,8 +8,9 @@ Per courier, under ``/couriers/<code>/``:
   ``POST serviceRates`` (JSON, headers ``access-key-id``/``secret-access-key``); GoSend
   ``GET price?origin=&destination=&weight=`` (headers ``Client-ID``/``Pass-Key``) and ``GET slots``;
 - booking, answering a waybill number: JNE ``POST tracing/api/generatecnote``, J&T ``POST order/create``,
-  SiCepat ``POST customer/pickup``, AnterAja ``POST order``, GoSend ``POST booking``; booking one
-  reference again answers the same waybill;
+  SiCepat ``POST customer/pickup``, AnterAja ``POST order``, GoSend ``POST booking`` (with its
+  ``slot_id``; ``PATCH booking/{orderNo}`` moves it to another slot until the driver picks it up);
+  booking one reference again answers the same waybill;
 - for every courier alike: ``GET track/{waybill}`` (the polling fallback) and the control API
   ``POST shipments/{waybill}:advance`` (``?to=failed_attempt|returned``), which sends the report
   as a signed webhook (``shipments``).
@@ -165,6 +166,7 @@ class BookAsk:
     service: str
     origin: str
     destination: str
+    slot_id: str = ""
 
 
 def tariffs(profile: CourierProfile, ask: RateAsk) -> list[Tariff]:
@@ -260,6 +262,8 @@ def courier_routes(parcels: Parcels, *, api_key: str) -> list[Route]:
             origin=ask.origin,
             destination=ask.destination,
         )
+        if ask.slot_id and not parcel.slot_id:
+            parcel.slot_id = ask.slot_id
         return parcel.waybill
 
     async def jne_prices(request: Request) -> Response:
@@ -415,9 +419,24 @@ def courier_routes(parcels: Parcels, *, api_key: str) -> list[Route]:
         body = _json_body(request)
         method = {"Instant": "INSTANT", "SameDay": "SAMEDAY"}.get(str(body.get("shipment_method", "")), "")
         ask = BookAsk(
-            _text(body, "storeOrderId"), method or "?", _text(body, "origin"), _text(body, "destination")
+            _text(body, "storeOrderId"),
+            method or "?",
+            _text(body, "origin"),
+            _text(body, "destination"),
+            str(body.get("slot_id") or ""),
         )
         return Response.json({"orderNo": book(GOSEND, ask), "status": "confirmed"}, status=201)
+
+    async def gosend_reschedule(request: Request) -> Response:
+        gosend_keys(request)
+        parcel = parcels.get(GOSEND.code, request.params["waybill"])
+        if parcel is None:
+            return Response.json({"error": "no such booking"}, status=404)
+        slot_id = _text(_json_body(request), "slot_id")
+        if parcel.stage is not Stage.BOOKED:
+            return Response.json({"error": "the driver has picked the parcel up"}, status=409)
+        parcel.slot_id = slot_id
+        return Response.json({"orderNo": parcel.waybill, "slot_id": slot_id, "status": "confirmed"})
 
     async def track(request: Request) -> Response:
         parcel = parcels.get(request.params["code"], request.params["waybill"])
@@ -462,6 +481,7 @@ def courier_routes(parcels: Parcels, *, api_key: str) -> list[Route]:
         ("GET", "/couriers/gosend/price", gosend_price),
         ("GET", "/couriers/gosend/slots", gosend_slots),
         ("POST", "/couriers/gosend/booking", gosend_book),
+        ("PATCH", "/couriers/gosend/booking/{waybill}", gosend_reschedule),
         ("GET", "/couriers/{code}/track/{waybill}", track),
         ("POST", "/couriers/{code}/shipments/{waybill}:advance", advance),
     ]

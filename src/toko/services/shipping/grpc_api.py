@@ -82,6 +82,18 @@ class ShippingServicer(ShippingServiceServicer):
         )
         return pb.CreateShipmentResponse(shipment=shipment)
 
+    async def RescheduleShipment(
+        self, request: pb.RescheduleShipmentRequest, context: Any
+    ) -> pb.RescheduleShipmentResponse:
+        """Move a shipment to another delivery slot."""
+        shipment = await shipments.reschedule_shipment(
+            shipping=self._shipping,
+            shipment_id=request.id,
+            slot_id=request.slot_id,
+            principal=current_principal(),
+        )
+        return pb.RescheduleShipmentResponse(shipment=shipment)
+
     async def GetShipment(self, request: pb.GetShipmentRequest, context: Any) -> pb.GetShipmentResponse:
         """A shipment and its tracking."""
         shipment = await shipments.get_shipment(

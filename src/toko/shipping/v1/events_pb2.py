@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from toko.shipping.v1 import shipping_pb2 as toko_dot_shipping_dot_v1_dot_shipping__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtoko/shipping/v1/events.proto\x12\x10toko.shipping.v1\x1a\x1ftoko/shipping/v1/shipping.proto\">\n\x0eShipmentBooked\x12,\n\x08shipment\x18\x01 \x01(\x0b\x32\x1a.toko.shipping.v1.Shipment\"\x80\x01\n\x15ShipmentStatusChanged\x12,\n\x08shipment\x18\x01 \x01(\x0b\x32\x1a.toko.shipping.v1.Shipment\x12\x39\n\x0fprevious_status\x18\x02 \x01(\x0e\x32 .toko.shipping.v1.ShipmentStatus\"A\n\x11ShipmentDelivered\x12,\n\x08shipment\x18\x01 \x01(\x0b\x32\x1a.toko.shipping.v1.Shipmentb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtoko/shipping/v1/events.proto\x12\x10toko.shipping.v1\x1a\x1ftoko/shipping/v1/shipping.proto\">\n\x0eShipmentBooked\x12,\n\x08shipment\x18\x01 \x01(\x0b\x32\x1a.toko.shipping.v1.Shipment\"\x80\x01\n\x15ShipmentStatusChanged\x12,\n\x08shipment\x18\x01 \x01(\x0b\x32\x1a.toko.shipping.v1.Shipment\x12\x39\n\x0fprevious_status\x18\x02 \x01(\x0e\x32 .toko.shipping.v1.ShipmentStatus\"A\n\x11ShipmentDelivered\x12,\n\x08shipment\x18\x01 \x01(\x0b\x32\x1a.toko.shipping.v1.Shipment\"z\n\x13ShipmentRescheduled\x12,\n\x08shipment\x18\x01 \x01(\x0b\x32\x1a.toko.shipping.v1.Shipment\x12\x35\n\rprevious_slot\x18\x02 \x01(\x0b\x32\x1e.toko.shipping.v1.DeliverySlotb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,4 +38,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SHIPMENTSTATUSCHANGED']._serialized_end=277
   _globals['_SHIPMENTDELIVERED']._serialized_start=279
   _globals['_SHIPMENTDELIVERED']._serialized_end=344
+  _globals['_SHIPMENTRESCHEDULED']._serialized_start=346
+  _globals['_SHIPMENTRESCHEDULED']._serialized_end=468
 # @@protoc_insertion_point(module_scope)

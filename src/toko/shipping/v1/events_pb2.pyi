@@ -94,3 +94,33 @@ class ShipmentDelivered(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ShipmentDelivered: _TypeAlias = ShipmentDelivered  # noqa: Y015
+
+@_typing.final
+class ShipmentRescheduled(_message.Message):
+    """ShipmentRescheduled is raised when a shipment moves to another delivery slot."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHIPMENT_FIELD_NUMBER: _builtins.int
+    PREVIOUS_SLOT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def shipment(self) -> _shipping_pb2.Shipment:
+        """The shipment in its new slot."""
+
+    @_builtins.property
+    def previous_slot(self) -> _shipping_pb2.DeliverySlot:
+        """The slot it left."""
+
+    def __init__(
+        self,
+        *,
+        shipment: _shipping_pb2.Shipment | None = ...,
+        previous_slot: _shipping_pb2.DeliverySlot | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["previous_slot", b"previous_slot", "shipment", b"shipment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["previous_slot", b"previous_slot", "shipment", b"shipment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShipmentRescheduled: _TypeAlias = ShipmentRescheduled  # noqa: Y015

@@ -863,3 +863,53 @@ class GetShipmentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetShipmentResponse: _TypeAlias = GetShipmentResponse  # noqa: Y015
+
+@_typing.final
+class RescheduleShipmentRequest(_message.Message):
+    """Request of RescheduleShipment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    SLOT_ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The shipment."""
+    slot_id: _builtins.str
+    """The new slot: one of ListDeliverySlots' for the shipment's courier service."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        slot_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "slot_id", b"slot_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RescheduleShipmentRequest: _TypeAlias = RescheduleShipmentRequest  # noqa: Y015
+
+@_typing.final
+class RescheduleShipmentResponse(_message.Message):
+    """Response of RescheduleShipment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHIPMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def shipment(self) -> Global___Shipment:
+        """The shipment in its new slot."""
+
+    def __init__(
+        self,
+        *,
+        shipment: Global___Shipment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["shipment", b"shipment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["shipment", b"shipment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RescheduleShipmentResponse: _TypeAlias = RescheduleShipmentResponse  # noqa: Y015

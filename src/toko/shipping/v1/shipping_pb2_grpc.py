@@ -65,6 +65,11 @@ class ShippingServiceStub:
                 request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateShipmentRequest.SerializeToString,
                 response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateShipmentResponse.FromString,
                 _registered_method=True)
+        self.RescheduleShipment = channel.unary_unary(
+                '/toko.shipping.v1.ShippingService/RescheduleShipment',
+                request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.RescheduleShipmentRequest.SerializeToString,
+                response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.RescheduleShipmentResponse.FromString,
+                _registered_method=True)
         self.GetShipment = channel.unary_unary(
                 '/toko.shipping.v1.ShippingService/GetShipment',
                 request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetShipmentRequest.SerializeToString,
@@ -119,6 +124,15 @@ class ShippingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RescheduleShipment(self, request, context):
+        """RescheduleShipment moves a slotted shipment not picked up yet to another slot of its service:
+        its buyer and admins. A full slot is refused with SLOT_FULL and the shipment keeps its slot; the
+        old slot's place is given back, and the courier is told.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetShipment(self, request, context):
         """GetShipment returns a shipment with its tracking history: to the order's buyer, the shop's
         seller and admins.
@@ -154,6 +168,11 @@ def add_ShippingServiceServicer_to_server(servicer, server):
                     servicer.CreateShipment,
                     request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateShipmentRequest.FromString,
                     response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateShipmentResponse.SerializeToString,
+            ),
+            'RescheduleShipment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RescheduleShipment,
+                    request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.RescheduleShipmentRequest.FromString,
+                    response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.RescheduleShipmentResponse.SerializeToString,
             ),
             'GetShipment': grpc.unary_unary_rpc_method_handler(
                     servicer.GetShipment,
@@ -302,6 +321,33 @@ class ShippingService:
             '/toko.shipping.v1.ShippingService/CreateShipment',
             toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateShipmentRequest.SerializeToString,
             toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateShipmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RescheduleShipment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.shipping.v1.ShippingService/RescheduleShipment',
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.RescheduleShipmentRequest.SerializeToString,
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.RescheduleShipmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -55,6 +55,11 @@ class ShippingServiceStub:
     """CreateShipment books a shipment with the courier of its rate (a waybill number, or a pickup) for
     an order. Idempotent by order id: booking the same order again returns the first shipment.
     """
+    RescheduleShipment: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.RescheduleShipmentRequest, _shipping_pb2.RescheduleShipmentResponse]
+    """RescheduleShipment moves a slotted shipment not picked up yet to another slot of its service:
+    its buyer and admins. A full slot is refused with SLOT_FULL and the shipment keeps its slot; the
+    old slot's place is given back, and the courier is told.
+    """
     GetShipment: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.GetShipmentRequest, _shipping_pb2.GetShipmentResponse]
     """GetShipment returns a shipment with its tracking history: to the order's buyer, the shop's
     seller and admins.
@@ -86,6 +91,11 @@ class ShippingServiceAsyncStub(ShippingServiceStub):
     CreateShipment: _aio.UnaryUnaryMultiCallable[_shipping_pb2.CreateShipmentRequest, _shipping_pb2.CreateShipmentResponse]  # type: ignore[assignment]
     """CreateShipment books a shipment with the courier of its rate (a waybill number, or a pickup) for
     an order. Idempotent by order id: booking the same order again returns the first shipment.
+    """
+    RescheduleShipment: _aio.UnaryUnaryMultiCallable[_shipping_pb2.RescheduleShipmentRequest, _shipping_pb2.RescheduleShipmentResponse]  # type: ignore[assignment]
+    """RescheduleShipment moves a slotted shipment not picked up yet to another slot of its service:
+    its buyer and admins. A full slot is refused with SLOT_FULL and the shipment keeps its slot; the
+    old slot's place is given back, and the courier is told.
     """
     GetShipment: _aio.UnaryUnaryMultiCallable[_shipping_pb2.GetShipmentRequest, _shipping_pb2.GetShipmentResponse]  # type: ignore[assignment]
     """GetShipment returns a shipment with its tracking history: to the order's buyer, the shop's
@@ -145,6 +155,17 @@ class ShippingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_shipping_pb2.CreateShipmentResponse, _abc.Awaitable[_shipping_pb2.CreateShipmentResponse]]:
         """CreateShipment books a shipment with the courier of its rate (a waybill number, or a pickup) for
         an order. Idempotent by order id: booking the same order again returns the first shipment.
+        """
+
+    @_abc_1.abstractmethod
+    def RescheduleShipment(
+        self,
+        request: _shipping_pb2.RescheduleShipmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_shipping_pb2.RescheduleShipmentResponse, _abc.Awaitable[_shipping_pb2.RescheduleShipmentResponse]]:
+        """RescheduleShipment moves a slotted shipment not picked up yet to another slot of its service:
+        its buyer and admins. A full slot is refused with SLOT_FULL and the shipment keeps its slot; the
+        old slot's place is given back, and the courier is told.
         """
 
     @_abc_1.abstractmethod

@@ -128,6 +128,10 @@ class CourierApi(ABC):
         """The delivery windows of a slotted service; only slotted couriers have any."""
         return []
 
+    async def reschedule(self, waybill: str, slot_id: str) -> None:
+        """Move a booked parcel to another delivery slot; only slotted couriers can."""
+        raise CourierRefused(f"{self.code} has no delivery slots")
+
     async def track(self, waybill: str) -> list[TrackReport]:
         """The parcel's reports, oldest first; raises ``CourierError``."""
         document = await self.call("GET", f"/track/{waybill}")

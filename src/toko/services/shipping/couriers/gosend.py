@@ -59,6 +59,12 @@ class GoSend(CourierApi):
         except (KeyError, TypeError, ValueError) as exc:
             raise unreadable(self.code, exc) from exc
 
+    async def reschedule(self, waybill: str, slot_id: str) -> None:
+        """``PATCH booking/{orderNo}`` with the new ``slot_id``."""
+        body = orjson.dumps({"slot_id": slot_id})
+        headers = {**self._keys, "Content-Type": "application/json"}
+        await self.call("PATCH", f"/booking/{waybill}", content=body, headers=headers)
+
     async def book(self, ask: BookingAsk) -> str:
         """``POST booking``: the order number, which is GoSend's waybill."""
         method = next((name for name, service in _METHODS.items() if service == ask.service), ask.service)

@@ -18,7 +18,7 @@ from toko.services.shipping import domain
 from toko.services.shipping.couriers.common import BookingAsk, CourierRefused, CourierUnavailable
 from toko.services.shipping.error_codes import ErrorCode
 from toko.services.shipping.handlers.common import SOURCE, Shipping
-from toko.services.shipping.mapping import shipment_to_proto
+from toko.services.shipping.mapping import shipment_to_proto, slot_to_proto
 from toko.services.shipping.repository import rates as rates_store
 from toko.services.shipping.repository import shipments as shipments_store
 from toko.services.shipping.repository import slots as slots_store
@@ -181,6 +181,78 @@ async def _record(shipping: Shipping, command: CreateShipment) -> tuple[domain.S
         existing = await shipments_store.get_shipment(session, order_id=command.order_id)
         assert existing is not None
         return existing, _booking_from(await shipments_store.booking_of(session, existing.id))
+
+
+async def reschedule_shipment(
+    *, shipping: Shipping, shipment_id: str, slot_id: str, principal: Principal
+) -> pb.Shipment:
+    """Move a slotted shipment not picked up yet to another slot of its service: its buyer and admins.
+
+    The shipment's row is locked while the courier is told, so two reschedules of one shipment queue;
+    a full slot, a refusal or a courier out of reach rolls everything back (the old slot is kept). The
+    courier's reschedule is idempotent, so a commit lost after it answered is mended by trying again.
+    """
+    require_id(shipment_id, "id")
+    slot_id, bad_slot = checked_text(
+        slot_id, "slot_id", ErrorCode.SLOT_NOT_FOUND, maximum=MAX_REFERENCE_LENGTH * 2
+    )
+    if bad_slot:
+        raise invalid(bad_slot)
+    subject = "" if principal.is_anonymous else principal.subject
+    async with shipping.database.unit_of_work(SOURCE) as uow:
+        shipment = await shipments_store.get_shipment(uow.session, shipment_id=shipment_id, lock=True)
+        if shipment is None or not shipment.visible_to(
+            subject=subject, manages_shop=principal.manages(shipment.shop_id), is_admin=principal.is_admin
+        ):
+            raise NotFound(ErrorCode.SHIPMENT_NOT_FOUND, f"no shipment {shipment_id}")
+        if subject != shipment.buyer_id and not principal.is_admin:
+            raise PermissionDenied(ErrorCode.NOT_THE_BUYER, "only the buyer chooses when a parcel arrives")
+        previous = shipment.slot
+        if previous is None:
+            raise FailedPrecondition(ErrorCode.SERVICE_NOT_SLOTTED, "this shipment has no delivery slot")
+        if previous.id == slot_id:
+            return shipment_to_proto(shipment)
+        if shipment.status is not domain.Status.BOOKED:
+            raise FailedPrecondition(
+                ErrorCode.ALREADY_PICKED_UP, "the courier has picked the parcel up; its slot is fixed"
+            )
+        slot = await slots_store.get_slot(uow.session, slot_id)
+        if slot is None:
+            raise NotFound(ErrorCode.SLOT_NOT_FOUND, f"no delivery slot {slot_id}")
+        if (slot.courier, slot.service) != (shipment.courier, shipment.service):
+            raise InvalidArgument.field(
+                "slot_id", "is not a slot of this shipment's service", ErrorCode.SLOT_MISMATCH
+            )
+        now = shipping.clock()
+        if slot.starts_at <= now:
+            raise InvalidArgument.field("slot_id", "has started already", ErrorCode.SLOT_STARTED)
+        if not await slots_store.take_slot_place(uow.session, slot.id):
+            raise FailedPrecondition(ErrorCode.SLOT_FULL, "the delivery slot is full; pick another")
+        await slots_store.give_back_slot_place(uow.session, previous.id)
+        await shipments_store.set_slot(uow.session, shipment.id, slot.id, now)
+        if shipment.booked:
+            await _tell_courier(shipping, shipment, slot.id)
+        moved = await shipments_store.get_shipment(uow.session, shipment_id=shipment.id)
+        assert moved is not None
+        uow.publish(
+            events_pb2.ShipmentRescheduled(
+                shipment=shipment_to_proto(moved), previous_slot=slot_to_proto(previous)
+            ),
+            subject=shipment.id,
+        )
+        await uow.commit()
+    return shipment_to_proto(moved)
+
+
+async def _tell_courier(shipping: Shipping, shipment: domain.Shipment, slot_id: str) -> None:
+    try:
+        await shipping.couriers[shipment.courier].reschedule(shipment.waybill, slot_id)
+    except CourierRefused as exc:
+        raise FailedPrecondition(
+            ErrorCode.COURIER_REFUSED, f"the courier refused the new slot: {exc}"
+        ) from exc
+    except CourierUnavailable as exc:
+        raise Unavailable(ErrorCode.COURIER_UNAVAILABLE, "the courier did not answer; retry") from exc
 
 
 async def _slot_for(session: AsyncSession, rate: domain.Rate, slot_id: str) -> domain.Slot | None:

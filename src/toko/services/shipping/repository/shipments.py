@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     Row,
+    func,
     select,
     update,
 )
@@ -64,6 +65,19 @@ async def set_waybill(session: AsyncSession, shipment_id: str, waybill: str) -> 
         .returning(shipments.c.id)
     )
     return done.first() is not None
+
+
+async def set_slot(session: AsyncSession, shipment_id: str, slot_id: str, at: datetime) -> None:
+    """Move the shipment to another slot, in its booking document too (a booking retried uses it)."""
+    await session.execute(
+        update(shipments)
+        .where(shipments.c.id == shipment_id)
+        .values(
+            slot_id=slot_id,
+            booking=shipments.c.booking.op("||")(func.jsonb_build_object("slot_id", slot_id)),
+            updated_at=at,
+        )
+    )
 
 
 async def get_shipment(

@@ -69,6 +69,15 @@ async def take_slot_place(session: AsyncSession, slot_id: str) -> bool:
     return taken.first() is not None
 
 
+async def give_back_slot_place(session: AsyncSession, slot_id: str) -> None:
+    """Give one booked place of the slot back (a shipment left it)."""
+    await session.execute(
+        update(delivery_slots)
+        .where(delivery_slots.c.id == slot_id, delivery_slots.c.booked > 0)
+        .values(booked=delivery_slots.c.booked - 1)
+    )
+
+
 def _slot(row: Row[Any]) -> domain.Slot:
     return domain.Slot(
         id=row.id,
