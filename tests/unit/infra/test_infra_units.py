@@ -83,6 +83,9 @@ def test_service_env_carries_the_platform_configuration(tmp_path: Path) -> None:
         # The couriers are the sandbox's, and report tracking to the gateway's webhook route.
         "TOKO_SHIPPING_COURIER_BASE_URL": "http://127.0.0.1:8025/couriers",
         "TOKO_SANDBOX_COURIER_WEBHOOK_URL": "http://127.0.0.1:8080/webhooks/couriers/{courier}",
+        "TOKO_PAYMENT_MIDTRANS_BASE_URL": "http://127.0.0.1:8025/payments/midtrans",
+        "TOKO_SANDBOX_PUBLIC_URL": "http://127.0.0.1:8025",
+        "TOKO_SANDBOX_PAYMENT_WEBHOOK_URL": "http://127.0.0.1:8080/webhooks/payments/midtrans",
         **{f"TOKO_{s.name.upper()}_ADDRESS": s.address for s in SERVICES if s.kind == "grpc"},
     }
     assert env["TOKO_USER_ADDRESS"] == "127.0.0.1:50062"
@@ -105,6 +108,7 @@ def test_service_env_carries_the_platform_configuration(tmp_path: Path) -> None:
         "/account/": "http://127.0.0.1:50064",
         "/.well-known/": "http://127.0.0.1:50064",
         "/webhooks/couriers/": "http://127.0.0.1:50073",
+        "/webhooks/payments/": "http://127.0.0.1:50074",
     }
 
 

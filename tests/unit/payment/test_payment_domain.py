@@ -1,28 +1,66 @@
-"""The payment service's rules, without I/O."""
+"""The payment service's rules, without I/O: refunds against the ledger, methods, the provider's words."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import base64
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from toko.platform.rules import ValidationFailed
-from toko.services.payment.domain import NOTE_TEXT_MAX_LENGTH, new_note
+from toko.services.payment.domain import (
+    METHODS,
+    PROVIDER_STATES,
+    Method,
+    Payment,
+    RefundRefused,
+    State,
+    check_refund,
+)
 from toko.services.payment.error_codes import ErrorCode
+from toko.services.payment.provider import amount_of, qr_png_base64
 
-NOW = datetime(2025, 1, 1, tzinfo=UTC)
+NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+CAPTURED = Payment(
+    id="p",
+    checkout_id="c",
+    buyer_id="b",
+    amount=150_000,
+    method=Method.VA_BCA,
+    provider="midtrans",
+    state=State.CAPTURED,
+    expires_at=NOW + timedelta(days=1),
+    created_at=NOW,
+    updated_at=NOW,
+    captured=150_000,
+    refunded=100_000,
+)
 
 
-def test_a_note_keeps_its_trimmed_text_and_its_author() -> None:
-    note = new_note(note_id="n-1", text="  Halo dunia  ", author_id="user-1", now=NOW)
+def test_a_refund_fits_in_what_is_captured_and_not_refunded_yet() -> None:
+    check_refund(CAPTURED, 50_000)
+    with pytest.raises(RefundRefused) as over:
+        check_refund(CAPTURED, 50_001)
+    assert over.value.reason is ErrorCode.REFUND_EXCEEDS_CAPTURED
+    with pytest.raises(RefundRefused) as pending:
+        check_refund(replace(CAPTURED, state=State.PENDING, captured=0, refunded=0), 1)
+    assert pending.value.reason is ErrorCode.PAYMENT_NOT_CAPTURED
 
-    assert (note.text, note.author_id, note.created_at, note.seen_at) == ("Halo dunia", "user-1", NOW, None)
+
+def test_only_methods_a_provider_collects_are_offered() -> None:
+    assert Method.COD not in METHODS
+    assert {terms.provider for terms in METHODS.values()} == {"midtrans"}
+    assert METHODS[Method.VA_BCA].channel == "bca"
 
 
-@pytest.mark.parametrize("text", ["", "   ", "x" * (NOTE_TEXT_MAX_LENGTH + 1)])
-def test_an_empty_or_overlong_note_is_refused_naming_its_field(text: str) -> None:
-    with pytest.raises(ValidationFailed) as refused:
-        new_note(note_id="n-1", text=text, author_id="user-1", now=NOW)
+def test_the_providers_words_mean_one_state_each() -> None:
+    assert PROVIDER_STATES["settlement"] is PROVIDER_STATES["capture"] is State.CAPTURED
+    assert PROVIDER_STATES["deny"] is State.FAILED
+    assert PROVIDER_STATES["expire"] is State.EXPIRED
+    assert "refund" not in PROVIDER_STATES
 
-    violations = [(v.field, v.reason) for v in refused.value.violations]
-    assert violations == [("note.text", ErrorCode.INVALID_NOTE_TEXT)]
+
+def test_amounts_and_qr_codes() -> None:
+    assert amount_of("150000.00") == 150_000
+    assert amount_of("lots") == -1
+    assert base64.b64decode(qr_png_base64("00020101021226"))[:8] == b"\x89PNG\r\n\x1a\n"
