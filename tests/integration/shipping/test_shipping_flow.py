@@ -63,7 +63,7 @@ async def test_cod_and_courier_filters_narrow_the_quote(stub: Stub) -> None:
 
 async def test_every_bad_field_of_a_quote_is_named_at_once(stub: Stub) -> None:
     request = pb.QuoteShippingRatesRequest(
-        origin=pb.Place(province=" ", city="Bandung"),
+        origin=pb.Place(province="Jawa Barat", city=" "),
         destination=pb.Place(province="Jawa Timur", city="Surabaya", postal_code="12"),
         items=[pb.ParcelItem(weight_grams=0, length_mm=3000, quantity=1000)],
         couriers=["jne", "pos"],
@@ -73,7 +73,7 @@ async def test_every_bad_field_of_a_quote_is_named_at_once(stub: Stub) -> None:
 
     assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION_FAILED")
     assert fields == [
-        "origin.province",
+        "origin.city",
         "destination.district",
         "destination.postal_code",
         "items[0].weight_grams",

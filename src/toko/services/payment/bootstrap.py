@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import nats
+from nats.aio.msg import Msg
 
 from toko.payment.v1 import payment_pb2 as pb
 from toko.payment.v1.payment_pb2_grpc import add_PaymentServiceServicer_to_server
@@ -42,9 +43,10 @@ async def bootstrap(settings: PaymentSettings) -> ServiceApp:
     )
     # Every replica hears every change (a plain subscription, not a shared consumer): a buyer's stream
     # may be served by any of them.
-    changes = await connection.subscribe(
-        event_subject(SOURCE, "*"), cb=lambda message: payments.changes.on_message(message.data)
-    )
+    async def on_change(message: Msg) -> None:
+        await payments.changes.on_message(message.data)
+
+    changes = await connection.subscribe(event_subject(SOURCE, "*"), cb=on_change)
     notifications = EmbeddedListener(
         NotificationApp(payments, tolerance=timedelta(seconds=settings.webhook_tolerance_seconds)),
         host=settings.host,

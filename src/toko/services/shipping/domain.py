@@ -369,9 +369,14 @@ def rate_query(
 
 
 def checked_place(place: Place, path: str, *, district_required: bool) -> tuple[Place, list[Violation]]:
-    """``place`` with its names cleaned, and what is wrong with it (province and city always required)."""
+    """``place`` with its names cleaned, and what is wrong with it: the city is always required; the
+    province and district only where a parcel goes (an origin is known by its city, as a shop's is)."""
     province, bad_province = checked_text(
-        place.province, f"{path}.province", ErrorCode.INVALID_PLACE, maximum=MAX_PLACE_FIELD_LENGTH
+        place.province,
+        f"{path}.province",
+        ErrorCode.INVALID_PLACE,
+        maximum=MAX_PLACE_FIELD_LENGTH,
+        minimum=1 if district_required else 0,
     )
     city, bad_city = checked_text(
         place.city, f"{path}.city", ErrorCode.INVALID_PLACE, maximum=MAX_PLACE_FIELD_LENGTH

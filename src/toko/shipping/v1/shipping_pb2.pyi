@@ -182,7 +182,7 @@ class Place(_message.Message):
     DISTRICT_FIELD_NUMBER: _builtins.int
     POSTAL_CODE_FIELD_NUMBER: _builtins.int
     province: _builtins.str
-    """Province, e.g. "Jawa Barat"."""
+    """Province, e.g. "Jawa Barat"; required where a parcel goes, optional where it starts."""
     city: _builtins.str
     """City or regency, e.g. "Kota Bandung"."""
     district: _builtins.str

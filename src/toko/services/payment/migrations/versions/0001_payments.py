@@ -80,9 +80,13 @@ def upgrade() -> None:
         CREATE FUNCTION ledger_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             RAISE EXCEPTION 'the payment ledger is append-only';
-        END $$;
+        END $$
+        """
+    )
+    op.execute(
+        """
         CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
-            FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only();
+            FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only()
         """
     )
     op.create_table(
