@@ -157,7 +157,7 @@ class FakeEcho(echo_pb2_grpc.EchoServiceServicer):
                     await asyncio.sleep(request.interval_ms / 1000)
                 if sent and request.message == "boom":
                     raise RuntimeError("secret internals")
-                yield echo_pb2.EchoResponse(message=request.message)
+                yield echo_pb2.EchoStreamResponse(message=request.message)
         except asyncio.CancelledError:
             self.calls.cancelled_streams.append(request.message)
             raise

@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from toko.options.v1 import access_pb2 as toko_dot_options_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17toko/echo/v1/echo.proto\x12\x0ctoko.echo.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1ctoko/options/v1/access.proto\"\x1e\n\x0b\x45\x63hoRequest\x12\x0f\n\x07message\x18\x01 \x01(\t\"\x1f\n\x0c\x45\x63hoResponse\x12\x0f\n\x07message\x18\x01 \x01(\t\"H\n\x11\x45\x63hoStreamRequest\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\x12\x13\n\x0binterval_ms\x18\x03 \x01(\x05\x32\xe4\x01\n\x0b\x45\x63hoService\x12_\n\x04\x45\x63ho\x12\x19.toko.echo.v1.EchoRequest\x1a\x1a.toko.echo.v1.EchoResponse\" \xca\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/echo/{message}\x12t\n\nEchoStream\x12\x1f.toko.echo.v1.EchoStreamRequest\x1a\x1a.toko.echo.v1.EchoResponse\"\'\xca\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/echo/{message}:stream0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17toko/echo/v1/echo.proto\x12\x0ctoko.echo.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1ctoko/options/v1/access.proto\"\x1e\n\x0b\x45\x63hoRequest\x12\x0f\n\x07message\x18\x01 \x01(\t\"\x1f\n\x0c\x45\x63hoResponse\x12\x0f\n\x07message\x18\x01 \x01(\t\"H\n\x11\x45\x63hoStreamRequest\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\x12\x13\n\x0binterval_ms\x18\x03 \x01(\x05\"%\n\x12\x45\x63hoStreamResponse\x12\x0f\n\x07message\x18\x01 \x01(\t2\xea\x01\n\x0b\x45\x63hoService\x12_\n\x04\x45\x63ho\x12\x19.toko.echo.v1.EchoRequest\x1a\x1a.toko.echo.v1.EchoResponse\" \xca\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/echo/{message}\x12z\n\nEchoStream\x12\x1f.toko.echo.v1.EchoStreamRequest\x1a .toko.echo.v1.EchoStreamResponse\"\'\xca\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/echo/{message}:stream0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,6 +43,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ECHORESPONSE']._serialized_end=164
   _globals['_ECHOSTREAMREQUEST']._serialized_start=166
   _globals['_ECHOSTREAMREQUEST']._serialized_end=238
-  _globals['_ECHOSERVICE']._serialized_start=241
-  _globals['_ECHOSERVICE']._serialized_end=469
+  _globals['_ECHOSTREAMRESPONSE']._serialized_start=240
+  _globals['_ECHOSTREAMRESPONSE']._serialized_end=277
+  _globals['_ECHOSERVICE']._serialized_start=280
+  _globals['_ECHOSERVICE']._serialized_end=514
 # @@protoc_insertion_point(module_scope)

@@ -44,7 +44,7 @@ class EchoServiceStub:
         self.EchoStream = channel.unary_stream(
                 '/toko.echo.v1.EchoService/EchoStream',
                 request_serializer=toko_dot_echo_dot_v1_dot_echo__pb2.EchoStreamRequest.SerializeToString,
-                response_deserializer=toko_dot_echo_dot_v1_dot_echo__pb2.EchoResponse.FromString,
+                response_deserializer=toko_dot_echo_dot_v1_dot_echo__pb2.EchoStreamResponse.FromString,
                 _registered_method=True)
 
 
@@ -79,7 +79,7 @@ def add_EchoServiceServicer_to_server(servicer, server):
             'EchoStream': grpc.unary_stream_rpc_method_handler(
                     servicer.EchoStream,
                     request_deserializer=toko_dot_echo_dot_v1_dot_echo__pb2.EchoStreamRequest.FromString,
-                    response_serializer=toko_dot_echo_dot_v1_dot_echo__pb2.EchoResponse.SerializeToString,
+                    response_serializer=toko_dot_echo_dot_v1_dot_echo__pb2.EchoStreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -137,7 +137,7 @@ class EchoService:
             target,
             '/toko.echo.v1.EchoService/EchoStream',
             toko_dot_echo_dot_v1_dot_echo__pb2.EchoStreamRequest.SerializeToString,
-            toko_dot_echo_dot_v1_dot_echo__pb2.EchoResponse.FromString,
+            toko_dot_echo_dot_v1_dot_echo__pb2.EchoStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,7 +37,7 @@ class EchoServiceStub:
     def __new__(cls, channel: _aio.Channel) -> EchoServiceAsyncStub: ...
     Echo: _grpc.UnaryUnaryMultiCallable[_echo_pb2.EchoRequest, _echo_pb2.EchoResponse]
     """Echo returns the message it was given."""
-    EchoStream: _grpc.UnaryStreamMultiCallable[_echo_pb2.EchoStreamRequest, _echo_pb2.EchoResponse]
+    EchoStream: _grpc.UnaryStreamMultiCallable[_echo_pb2.EchoStreamRequest, _echo_pb2.EchoStreamResponse]
     """EchoStream sends the message back `count` times, `interval_ms` apart: it measures the gateway's
     Server-Sent Events relay.
     """
@@ -51,7 +51,7 @@ class EchoServiceAsyncStub(EchoServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Echo: _aio.UnaryUnaryMultiCallable[_echo_pb2.EchoRequest, _echo_pb2.EchoResponse]  # type: ignore[assignment]
     """Echo returns the message it was given."""
-    EchoStream: _aio.UnaryStreamMultiCallable[_echo_pb2.EchoStreamRequest, _echo_pb2.EchoResponse]  # type: ignore[assignment]
+    EchoStream: _aio.UnaryStreamMultiCallable[_echo_pb2.EchoStreamRequest, _echo_pb2.EchoStreamResponse]  # type: ignore[assignment]
     """EchoStream sends the message back `count` times, `interval_ms` apart: it measures the gateway's
     Server-Sent Events relay.
     """
@@ -74,7 +74,7 @@ class EchoServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _echo_pb2.EchoStreamRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_echo_pb2.EchoResponse], _abc.AsyncIterator[_echo_pb2.EchoResponse]]:
+    ) -> _typing.Union[_abc.Iterator[_echo_pb2.EchoStreamResponse], _abc.AsyncIterator[_echo_pb2.EchoStreamResponse]]:
         """EchoStream sends the message back `count` times, `interval_ms` apart: it measures the gateway's
         Server-Sent Events relay.
         """

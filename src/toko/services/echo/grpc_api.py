@@ -28,7 +28,7 @@ class EchoServicer(echo_pb2_grpc.EchoServiceServicer):
 
     async def EchoStream(
         self, request: echo_pb2.EchoStreamRequest, context: Any
-    ) -> AsyncIterator[echo_pb2.EchoResponse]:
+    ) -> AsyncIterator[echo_pb2.EchoStreamResponse]:
         """Send the message back ``count`` times, ``interval_ms`` apart."""
         violations = []
         if len(request.message) > MAX_MESSAGE_LENGTH:
@@ -52,4 +52,4 @@ class EchoServicer(echo_pb2_grpc.EchoServiceServicer):
         for sent in range(request.count):
             if sent:
                 await asyncio.sleep(request.interval_ms / 1000)
-            yield echo_pb2.EchoResponse(message=request.message)
+            yield echo_pb2.EchoStreamResponse(message=request.message)

@@ -41,6 +41,7 @@ async def bootstrap(settings: PaymentSettings) -> ServiceApp:
     payments = Payments(
         database=database, provider=Midtrans(http, settings.midtrans_base_url, settings.midtrans_server_key)
     )
+
     # Every replica hears every change (a plain subscription, not a shared consumer): a buyer's stream
     # may be served by any of them.
     async def on_change(message: Msg) -> None:
