@@ -5,6 +5,8 @@ Starts the platform the way ``make up`` does (on a temporary data directory and 
 - (0) the floor: a bare ASGI app -> a bare ``grpc.aio`` echo, nothing of toko's (``bench.floor``);
 - (a) the echo chain: gateway -> echo gRPC service, no database;
 - (b) ``GET /v1/products/{id}``: gateway -> product service (Valkey cache) -> PostgreSQL;
+- checkouts end to end through the gateway against pgbench TPC-B, their latency at half that rate in
+  an open loop, and a payment's way from the provider to the buyer's event stream (``bench.checkout``);
 
 each with k6 at 64 connections, and reports req/s, p50 and p99, the ratio b/a, the first start (an
 empty data directory: migrations and the demo seed) and the warm one (the same directory again), and
@@ -29,7 +31,7 @@ from typing import Any
 import httpx
 import psutil
 
-from bench import identity, idle, inventory, pricing
+from bench import checkout, identity, idle, inventory, pricing
 from bench.floor import Floor
 from bench.running import RunningPlatform
 
@@ -161,6 +163,8 @@ def render_table(result: dict[str, Any]) -> str:
     tokens, login = result["client_credentials"], result["login"]
     flash, reservations, quote = result["flash_sale"], result["reservations"], result["quote"]
     price_events = result["price_events"]
+    checkout_run, half_run = result["checkout"], result["checkout_half_capacity"]
+    stream_run = result["payment_to_stream"]
     vus = result["vus"]
     rows = [
         "| measurement | figure | p50 ms | p99 ms | target |",
@@ -183,6 +187,9 @@ def render_table(result: dict[str, Any]) -> str:
         f"| flash sale: {flash['quota']} units, {flash['buyers']} buyers at once through the gateway | {flash['successes']} sold, {flash['oversold']} oversold, {flash['other_errors']} failed, rush drained in {flash['rush_seconds']} s | | | exactly {flash['quota']}, 0 oversold |",
         f"| flash sale, then sold-out answers, {vus} connections | {flash['sold_out_per_second']:.0f} answers/s | {flash['sold_out_p50_ms']} | {flash['sold_out_p99_ms']} | |",
         f"| reservations on distinct SKUs through gRPC vs pgbench TPC-B | {reservations['reservations_per_second']:.0f}/s vs {reservations['pgbench_tps']:.0f} tps = **{reservations['ratio']:.2f}** | | {reservations['reservation_p99_ms']} | ≥ 0.2 |",
+        f"| checkout end to end through the gateway (quote, then place: vouchers held, stock reserved, orders, payment opened), 8 in flight, vs pgbench TPC-B | {checkout_run['checkouts_per_second']:.1f}/s vs {reservations['pgbench_tps']:.0f} tps = **{result['checkout_ratio']:.2f}** | {checkout_run['p50_ms']} | {checkout_run['p99_ms']} | ≥ 0.1 |",
+        f"| checkout at half that rate, open loop | {half_run['offered_rate']}/s offered, {half_run['placed']} placed | {half_run['p50_ms']} | {half_run['p99_ms']} | p99 ≤ 150 ms |",
+        f"| paid at the provider → captured on the buyer's Server-Sent Events stream (notification verified, confirmed with the provider) | {stream_run['samples']} sequential | {stream_run['p50_ms']} | {stream_run['p99_ms']} | p99 ≤ 250 ms |",
         f"| price quote, 20-line cart, through the gateway | {quote['requests']} sequential | {quote['p50_ms']} | {quote['p99_ms']} | p99 ≤ 10 ms |",
         f"| price change → `PriceChanged` at a JetStream consumer | {price_events['changes']} sequential, max {price_events['max_ms']} ms | {price_events['p50_ms']} | {price_events['p99_ms']} | within 1 s |",
         f"| first start: empty data directory to `toko is up` (servers initialised, migrations, demo marketplace seeded; installed checkout) | {result['first_start_seconds']:.1f} s | | | reported |",
@@ -312,6 +319,21 @@ def main() -> None:
             settle=running.settle,
         )
         print(f"reservations: {reservations}")
+        running.settle()
+        buyers_in, lines_for_sale = checkout.prepare(
+            running.base_url, running.credentials()["accounts"], admin_token
+        )
+        capacity = checkout.checkout_capacity(running.base_url, buyers_in, lines_for_sale)
+        print(f"checkouts: {capacity}")
+        running.settle()
+        half = checkout.checkout_open_loop(
+            running.base_url, buyers_in, lines_for_sale, rate=max(1.0, capacity.checkouts_per_second / 2)
+        )
+        print(f"checkouts at half capacity: {half}")
+        paid_to_stream = checkout.payment_to_stream(
+            running.base_url, f"http://127.0.0.1:{running.ports['SANDBOX']}", buyers_in, lines_for_sale
+        )
+        print(f"payment to stream: {paid_to_stream}")
         # Quotes are measured one at a time: background work left by the load before would be measured too.
         running.settle()
         quote = pricing.quote_p99(running.base_url, pricing.skus_for_sale(running.base_url))
@@ -354,6 +376,12 @@ def main() -> None:
         "login": login,
         "flash_sale": asdict(flash),
         "reservations": asdict(reservations),
+        "checkout": asdict(capacity),
+        "checkout_ratio": round(capacity.checkouts_per_second / reservations.pgbench_tps, 3)
+        if reservations.pgbench_tps
+        else 0.0,
+        "checkout_half_capacity": asdict(half),
+        "payment_to_stream": paid_to_stream,
         "quote": quote,
         "price_events": price_events,
         "memory": memory,
