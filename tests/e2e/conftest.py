@@ -105,6 +105,8 @@ def platform() -> Iterator[Platform]:
     # behaviour, not the limiter (which has its own tests against Valkey).
     generous = json.dumps({"limit": 1_000_000, "window": 60})
     env |= {f"TOKO_GATEWAY_RATE_LIMIT_{kind}": generous for kind in ("API_IP", "API_CLIENT", "SIGN_IN_IP")}
+    # A checkout whose order process died is driven on once its lease passes: seconds, not the default 30.
+    env["TOKO_ORDER_PLACING_LEASE_SECONDS"] = "3"
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "toko"), "up"],
         env=env,

@@ -267,3 +267,40 @@ def test_a_forged_replayed_or_short_paid_notification_moves_nothing(platform: Pl
     assert (
         buyer.client.get(f"/v1/orders/{order_id}").json()["order"]["state"] == "ORDER_STATE_AWAITING_PAYMENT"
     )
+
+
+def test_a_shipping_rate_from_elsewhere_or_a_method_not_offered_is_refused(platform: Platform) -> None:
+    buyer, seller = Shopper(platform, "buyer", 1), Shopper(platform, "seller", 2)
+    _, sku_id, _ = _stocked_sku(seller)
+    shop_city = buyer.client.get(f"/v1/shops/{seller.account['shop_id']}").json()["shop"]["originCity"]
+    elsewhere = "Kota Bandung" if "Bandung" not in shop_city else "Surabaya"
+    address = buyer.address()
+    cheap = buyer.client.post(
+        "/v1/shipping-rates:quote",
+        json={
+            "origin": {"city": elsewhere},
+            "destination": {k: address[k] for k in ("province", "city", "district", "postalCode")},
+            "items": [{"weightGrams": 500, "quantity": 1}],
+        },
+    ).json()["rates"]
+    body = {
+        "lines": [{"skuId": sku_id, "quantity": 1}],
+        "addressId": address["id"],
+        "shipping": [{"shopId": seller.account["shop_id"], "rateId": cheap[0]["id"]}],
+        "paymentMethod": VA,
+    }
+
+    _problem(buyer.client.post("/v1/checkout:quote", json=body), 400, "SHIPPING_OPTION_INVALID")
+    cod = body | {"paymentMethod": "PAYMENT_METHOD_COD"}
+    _problem(buyer.client.post("/v1/checkout:quote", json=cod), 400, "PAYMENT_METHOD_NOT_AVAILABLE")
+    someone_elses = body | {"addressId": Shopper(platform, "buyer", 2).address()["id"]}
+    _problem(buyer.client.post("/v1/checkout:quote", json=someone_elses), 404, "ADDRESS_NOT_FOUND")
+    unknown = body | {"lines": [{"skuId": str(uuid.uuid4()), "quantity": 1}]}
+    assert buyer.client.post("/v1/checkout:quote", json=unknown).status_code in (400, 404)
+    bad = body | {"lines": [{"skuId": "x", "quantity": 0}], "paymentMethod": "PAYMENT_METHOD_UNSPECIFIED"}
+    problem = _problem(buyer.client.post("/v1/checkout:quote", json=bad), 400, "VALIDATION_FAILED")
+    assert {v["field"] for v in problem["violations"]} >= {
+        "lines[0].sku_id",
+        "lines[0].quantity",
+        "payment_method",
+    }

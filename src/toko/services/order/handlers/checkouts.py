@@ -363,18 +363,18 @@ async def release_holds(orders: Orders, checkout: domain.Checkout) -> None:
     """Give the checkout's reserved stock and held vouchers back (each idempotent; nothing held is fine)."""
     peers = orders.peers
     metadata = await peers.as_service()
-    if checkout.step >= domain.SagaStep.STOCK_RESERVED or checkout.state is not domain.CheckoutState.PLACING:
-        try:
-            await call(
-                "inventory",
-                peers.inventory.ReleaseReservation(
-                    inventory.ReleaseReservationRequest(reference=checkout.id),
-                    metadata=metadata,
-                    timeout=peers.timeout,
-                ),
-            )
-        except (NotFound, FailedPrecondition) as gone:
-            log.info("no reservation to release for %s: %s", checkout.id, gone.reason)
+    # Whatever step is recorded: a process may have died after a hold was made and before its step was.
+    try:
+        await call(
+            "inventory",
+            peers.inventory.ReleaseReservation(
+                inventory.ReleaseReservationRequest(reference=checkout.id),
+                metadata=metadata,
+                timeout=peers.timeout,
+            ),
+        )
+    except (NotFound, FailedPrecondition) as gone:
+        log.info("no reservation to release for %s: %s", checkout.id, gone.reason)
     quote = from_document(checkout.quote, pb.CheckoutQuote())
     if quote.discounts:
         try:

@@ -342,8 +342,15 @@ async def _rates(
                 shop_id, "the shipping rate expired or does not exist; quote shipping again"
             ) from exc
         rate = found.rate
-        destination = rate.destination
-        if _norm(destination.city) != _norm(str(address.get("city", ""))):
+        shop = await call(
+            "shops",
+            orders.peers.users.GetShop(users.GetShopRequest(shop_id=shop_id), timeout=orders.peers.timeout),
+        )
+        if _norm(rate.origin.city) != _norm(shop.shop.origin_city):
+            raise _bad_option(
+                shop_id, f"the shipping rate was not quoted from the shop's city ({shop.shop.origin_city})"
+            )
+        if _norm(rate.destination.city) != _norm(str(address.get("city", ""))):
             raise _bad_option(shop_id, "the shipping rate was quoted for another destination")
         if rate.slotted and not choice.slot_id:
             raise _bad_option(shop_id, f"{rate.service_name or rate.service} needs a delivery slot")
