@@ -12,26 +12,15 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import orjson
-
-from toko.platform.asgi import (
-    BodyTooLarge,
-    ClientGone,
-    InvalidContentLength,
-    Receive,
-    RequestBody,
-    Scope,
-    Send,
-    send_response,
-)
+from toko.platform.asgi import Receive, Scope, Send
 from toko.platform.errors import Unavailable, as_retryable
+from toko.platform.webhooks import answer, read_webhook
 from toko.services.payment.handlers import NotificationRefused, Payments, receive_notification
 
 log = logging.getLogger("toko.payment.webhooks")
 
 PREFIX = "/webhooks/payments/"
 MAX_BODY_BYTES = 64 * 1024
-_JSON = [(b"content-type", b"application/json")]
 
 
 class NotificationApp:
@@ -43,43 +32,24 @@ class NotificationApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one request."""
-        if scope["type"] != "http":
+        inbound = await read_webhook(scope, receive, send, prefix=PREFIX, max_bytes=MAX_BODY_BYTES)
+        if inbound is None:
             return
-        headers = dict(scope.get("headers", ()))
-        body = RequestBody(receive, headers, MAX_BODY_BYTES)
-        provider = scope["path"][len(PREFIX) :] if scope["path"].startswith(PREFIX) else ""
-        if not provider or "/" in provider:
-            await _answer(send, 404, "NOT_FOUND", "no such endpoint", unread=body.unread)
-            return
-        if scope["method"] != "POST":
-            await _answer(send, 405, "METHOD_NOT_ALLOWED", "POST only", unread=body.unread)
-            return
-        try:
-            raw = await body.read()
-        except ClientGone:
-            return
-        except (BodyTooLarge, InvalidContentLength):
-            await _answer(send, 413, "BODY_TOO_LARGE", f"at most {MAX_BODY_BYTES} bytes", unread=True)
-            return
+        provider, raw = inbound.sender, inbound.body
         try:
             outcome = await receive_notification(
                 payments=self._payments, provider=provider, body=raw, tolerance=self._tolerance
             )
         except NotificationRefused as refused:
             log.info("notification refused", extra={"provider": provider, "reason": str(refused.reason)})
-            await _answer(send, refused.status, str(refused.reason), str(refused))
+            await answer(send, refused.status, str(refused.reason), str(refused))
             return
         except Unavailable:
-            await _answer(send, 503, "DEPENDENCY_UNAVAILABLE", "retry later")
+            await answer(send, 503, "DEPENDENCY_UNAVAILABLE", "retry later")
             return
         except Exception as exc:
             if as_retryable(exc) is None:
                 raise
-            await _answer(send, 503, "DEPENDENCY_UNAVAILABLE", "retry later")
+            await answer(send, 503, "DEPENDENCY_UNAVAILABLE", "retry later")
             return
-        await _answer(send, 200, "OK", outcome)
-
-
-async def _answer(send: Send, status: int, reason: str, message: str, *, unread: bool = False) -> None:
-    body = orjson.dumps({"reason": reason, "message": message})
-    await send_response(send, status, list(_JSON), body, unread=unread)
+        await answer(send, 200, "OK", outcome)

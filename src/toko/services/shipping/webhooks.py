@@ -12,19 +12,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import orjson
-
-from toko.platform.asgi import (
-    BodyTooLarge,
-    ClientGone,
-    InvalidContentLength,
-    Receive,
-    RequestBody,
-    Scope,
-    Send,
-    send_response,
-)
+from toko.platform.asgi import Receive, Scope, Send
 from toko.platform.errors import as_retryable
+from toko.platform.webhooks import answer, read_webhook
 from toko.services.shipping.handlers.common import Shipping
 from toko.services.shipping.handlers.tracking import Webhook, WebhookRejected, receive_webhook
 
@@ -32,7 +22,6 @@ log = logging.getLogger("toko.shipping.webhooks")
 
 PREFIX = "/webhooks/couriers/"
 MAX_BODY_BYTES = 64 * 1024
-_JSON = [(b"content-type", b"application/json")]
 
 
 class WebhookApp:
@@ -45,24 +34,10 @@ class WebhookApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one request."""
-        if scope["type"] != "http":
+        inbound = await read_webhook(scope, receive, send, prefix=PREFIX, max_bytes=MAX_BODY_BYTES)
+        if inbound is None:
             return
-        headers = dict(scope.get("headers", ()))
-        body = RequestBody(receive, headers, MAX_BODY_BYTES)
-        courier = scope["path"][len(PREFIX) :] if scope["path"].startswith(PREFIX) else ""
-        if not courier or "/" in courier:
-            await _answer(send, 404, "NOT_FOUND", "no such endpoint", unread=body.unread)
-            return
-        if scope["method"] != "POST":
-            await _answer(send, 405, "METHOD_NOT_ALLOWED", "POST only", unread=body.unread)
-            return
-        try:
-            raw = await body.read()
-        except ClientGone:
-            return
-        except (BodyTooLarge, InvalidContentLength):
-            await _answer(send, 413, "BODY_TOO_LARGE", f"at most {MAX_BODY_BYTES} bytes", unread=True)
-            return
+        courier, headers, raw = inbound.sender, inbound.headers, inbound.body
         webhook = Webhook(
             courier=courier,
             event_id=headers.get(b"x-courier-event-id", b"").decode("latin-1"),
@@ -76,16 +51,11 @@ class WebhookApp:
             )
         except WebhookRejected as rejected:
             log.info("webhook refused", extra={"courier": courier, "reason": str(rejected.reason)})
-            await _answer(send, rejected.status, str(rejected.reason), str(rejected))
+            await answer(send, rejected.status, str(rejected.reason), str(rejected))
             return
         except Exception as exc:
             if as_retryable(exc) is None:
                 raise
-            await _answer(send, 503, "DEPENDENCY_UNAVAILABLE", "retry later")
+            await answer(send, 503, "DEPENDENCY_UNAVAILABLE", "retry later")
             return
-        await _answer(send, 200, "OK", "applied")
-
-
-async def _answer(send: Send, status: int, reason: str, message: str, *, unread: bool = False) -> None:
-    body = orjson.dumps({"reason": reason, "message": message})
-    await send_response(send, status, list(_JSON), body, unread=unread)
+        await answer(send, 200, "OK", "applied")
