@@ -125,7 +125,7 @@ class OrderServiceServicer:
 
     def ListOrders(self, request, context):
         """ListOrders lists the caller's orders as a buyer, newest first; with shop_id, that shop's orders
-        (its sellers and admins); admins may also filter by buyer.
+        (its sellers and admins); admins may filter by buyer, and without a filter search every order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

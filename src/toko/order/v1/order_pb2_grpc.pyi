@@ -52,7 +52,7 @@ class OrderServiceStub:
     """GetOrder returns an order with its timeline: to its buyer, its shop's sellers and admins."""
     ListOrders: _grpc.UnaryUnaryMultiCallable[_order_pb2.ListOrdersRequest, _order_pb2.ListOrdersResponse]
     """ListOrders lists the caller's orders as a buyer, newest first; with shop_id, that shop's orders
-    (its sellers and admins); admins may also filter by buyer.
+    (its sellers and admins); admins may filter by buyer, and without a filter search every order.
     """
     AcceptOrder: _grpc.UnaryUnaryMultiCallable[_order_pb2.AcceptOrderRequest, _order_pb2.AcceptOrderResponse]
     """AcceptOrder is the seller taking a paid order on."""
@@ -89,7 +89,7 @@ class OrderServiceAsyncStub(OrderServiceStub):
     """GetOrder returns an order with its timeline: to its buyer, its shop's sellers and admins."""
     ListOrders: _aio.UnaryUnaryMultiCallable[_order_pb2.ListOrdersRequest, _order_pb2.ListOrdersResponse]  # type: ignore[assignment]
     """ListOrders lists the caller's orders as a buyer, newest first; with shop_id, that shop's orders
-    (its sellers and admins); admins may also filter by buyer.
+    (its sellers and admins); admins may filter by buyer, and without a filter search every order.
     """
     AcceptOrder: _aio.UnaryUnaryMultiCallable[_order_pb2.AcceptOrderRequest, _order_pb2.AcceptOrderResponse]  # type: ignore[assignment]
     """AcceptOrder is the seller taking a paid order on."""
@@ -153,7 +153,7 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_order_pb2.ListOrdersResponse, _abc.Awaitable[_order_pb2.ListOrdersResponse]]:
         """ListOrders lists the caller's orders as a buyer, newest first; with shop_id, that shop's orders
-        (its sellers and admins); admins may also filter by buyer.
+        (its sellers and admins); admins may filter by buyer, and without a filter search every order.
         """
 
     @_abc_1.abstractmethod

@@ -142,12 +142,19 @@ async def _replay(orders: Orders, existing: domain.Checkout, digest: str) -> pb.
             CommonReason.IDEMPOTENCY_KEY_REUSED, "this idempotency key was already used for another quote"
         )
     if existing.state is domain.CheckoutState.PLACING:
-        lease = existing.lease_until
-        if lease is not None and lease > orders.clock():
+        async with orders.database.unit_of_work(SOURCE) as uow:
+            # Its driver is gone once its lease has passed: then this retry takes the lease and drives it on.
+            taken = await checkouts_store.take_lease(
+                uow.session,
+                existing.id,
+                now=orders.clock(),
+                lease=timedelta(seconds=orders.settings.placing_lease_seconds),
+            )
+            await uow.commit()
+        if not taken:
             raise Conflict(
                 CommonReason.IDEMPOTENCY_KEY_IN_USE, "this checkout is still being placed; retry in a moment"
             )
-        # Its driver is gone: this retry drives it on.
         return checkout_to_proto(await drive(orders, existing.id, in_request=True))
     if existing.state is domain.CheckoutState.CANCELLED and existing.step < domain.SagaStep.PAYMENT_CREATED:
         raise FailedPrecondition(

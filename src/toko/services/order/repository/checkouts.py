@@ -136,6 +136,21 @@ async def claim_stalled(session: AsyncSession, *, now: datetime, lease: timedelt
     return ids
 
 
+async def take_lease(session: AsyncSession, checkout_id: str, *, now: datetime, lease: timedelta) -> bool:
+    """Lease a checkout still placing whose lease has passed to the caller: whether it got it."""
+    taken = await session.execute(
+        update(checkouts)
+        .where(
+            checkouts.c.id == checkout_id,
+            checkouts.c.state == int(domain.CheckoutState.PLACING),
+            checkouts.c.lease_until < now,
+        )
+        .values(lease_until=now + lease)
+        .returning(checkouts.c.id)
+    )
+    return taken.first() is not None
+
+
 async def next_stalled(session: AsyncSession) -> datetime | None:
     """When the earliest lease of a checkout still placing runs out, or None."""
     found: datetime | None = (
