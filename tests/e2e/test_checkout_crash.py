@@ -1,6 +1,7 @@
-"""The order service killed (SIGKILL) while checkouts are being placed: every checkout still ends
-awaiting payment (stock reserved, a payment opened) or cancelled (nothing held), none in between, and
-the stock reserved is exactly what the placed checkouts hold."""
+"""A service of the checkout saga (order, inventory, promotion, payment) killed (SIGKILL) while
+checkouts are being placed: every checkout still ends awaiting payment (stock reserved, a payment
+opened) or cancelled (nothing held), none in between, and the stock reserved is exactly what the
+placed checkouts hold."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 from test_checkout_rules import Shopper, _quote, _stocked_sku
 
 if TYPE_CHECKING:
@@ -22,19 +24,24 @@ if TYPE_CHECKING:
 CHECKOUTS_PER_BUYER = 3
 
 
-def _order_pid(platform: Platform) -> int:
+def _pid(platform: Platform, service: str) -> int:
     state = json.loads((platform.data_dir / "run" / "state.json").read_text())
-    return int(next(s for s in state["services"] if s["name"] == "order")["pid"])
+    return int(next(s for s in state["services"] if s["name"] == service)["pid"])
 
 
 def _available(seller: Shopper, sku_id: str) -> int:
     return int(seller.client.get(f"/v1/skus/{sku_id}/stock").json().get("available", 0))
 
 
-def test_killing_order_mid_checkout_leaves_every_checkout_whole(platform: Platform) -> None:
+@pytest.mark.parametrize(
+    ("service", "skip"), [("order", 5), ("inventory", 6), ("promotion", 7), ("payment", 8)]
+)
+def test_killing_a_service_mid_checkout_leaves_every_checkout_whole(
+    platform: Platform, service: str, skip: int
+) -> None:
     seller = Shopper(platform, "seller", 3)
     buyers = [Shopper(platform, "buyer", n) for n in range(5)]
-    product, sku_id, before = _stocked_sku(seller, skip=5)
+    product, sku_id, before = _stocked_sku(seller, skip=skip)
     attempts: list[tuple[Shopper, str, str]] = []
     for buyer in buyers:
         for _ in range(CHECKOUTS_PER_BUYER):
@@ -54,7 +61,7 @@ def test_killing_order_mid_checkout_leaves_every_checkout_whole(platform: Platfo
         thread.start()
     started.wait()
     time.sleep(0.15)
-    os.kill(_order_pid(platform), signal.SIGKILL)
+    os.kill(_pid(platform, service), signal.SIGKILL)
     for thread in threads:
         thread.join(timeout=60)
 
