@@ -235,7 +235,7 @@ def main() -> None:
         first.settle()  # the demo stock is in place before the data directory is reused
     finally:
         first.stop(keep_data=True)
-    running = RunningPlatform(data_dir=first.data_dir)
+    running = RunningPlatform(data_dir=first.data_dir, ports=first.ports)
     try:
         healthy = running.wait()
         print(

@@ -32,7 +32,9 @@ class RunningPlatform:
     initialised, databases migrated and the demo seeded already.
     """
 
-    def __init__(self, *, bench: bool = True, data_dir: Path | None = None) -> None:
+    def __init__(
+        self, *, bench: bool = True, data_dir: Path | None = None, ports: dict[str, int] | None = None
+    ) -> None:
         if data_dir is None:
             data_dir = Path(
                 tempfile.mkdtemp(prefix="toko-bench-", dir="/var/tmp" if Path("/var/tmp").is_dir() else None)
@@ -42,7 +44,11 @@ class RunningPlatform:
         # Every port of every server and service in the registry (GATEWAY, AUTH_HTTP, NATS_MONITOR…).
         claims = InfraConfig(self.data_dir).port_claims()
         claims += [claim for spec in configured_services({}, bench=True) for claim in spec.port_claims()]
-        self.ports = {c.variable.removeprefix("TOKO_").removesuffix("_PORT"): free_port() for c in claims}
+        # A warm start keeps the first start's ports, as a restarted platform does: the demo's OAuth
+        # clients were registered with the gateway's address of the first start.
+        self.ports = ports or {
+            c.variable.removeprefix("TOKO_").removesuffix("_PORT"): free_port() for c in claims
+        }
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOKO_")}
         env |= {f"TOKO_{name}_PORT": str(port) for name, port in self.ports.items()}
         # One load generator on one address: per-IP limits would measure the limiter. The limiter still

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from toko.inventory.v1 import inventory_pb2 as inventory
@@ -167,14 +168,16 @@ async def _replay(orders: Orders, existing: domain.Checkout, digest: str) -> pb.
 
 async def drive(orders: Orders, checkout_id: str, *, in_request: bool) -> domain.Checkout:
     """Take the saga's remaining steps; compensate and re-raise a refusal; leave an outage to the worker."""
+    checkout: domain.Checkout | None = None
     while True:
-        async with orders.database.sessions() as session:
-            checkout = await checkouts_store.get_checkout(session, checkout_id)
+        if checkout is None:
+            async with orders.database.sessions() as session:
+                checkout = await checkouts_store.get_checkout(session, checkout_id)
         assert checkout is not None
         if checkout.state is not domain.CheckoutState.PLACING:
             return checkout
         try:
-            await _take_step(orders, checkout)
+            taken = await _take_step(orders, checkout)
         except Unavailable:
             if in_request:
                 orders.wake.set()
@@ -188,9 +191,12 @@ async def drive(orders: Orders, checkout_id: str, *, in_request: bool) -> domain
         except DomainError as refused:
             await compensate(orders, checkout, str(refused.reason))
             raise
+        # A step that only holds something moves the row's step alone: go on without reading it again.
+        checkout = replace(checkout, step=taken) if taken is not None else None
 
 
-async def _take_step(orders: Orders, checkout: domain.Checkout) -> None:
+async def _take_step(orders: Orders, checkout: domain.Checkout) -> domain.SagaStep | None:
+    """Take the checkout's next step; the step now recorded when nothing else of the row changed."""
     peers, quote = orders.peers, from_document(checkout.quote, pb.CheckoutQuote())
     step = checkout.step
     if step is domain.SagaStep.STARTED:
@@ -209,8 +215,8 @@ async def _take_step(orders: Orders, checkout: domain.Checkout) -> None:
                     timeout=peers.timeout,
                 ),
             )
-        await _advance(orders, checkout, domain.SagaStep.VOUCHERS_HELD)
-    elif step is domain.SagaStep.VOUCHERS_HELD:
+        return await _advance(orders, checkout, domain.SagaStep.VOUCHERS_HELD)
+    if step is domain.SagaStep.VOUCHERS_HELD:
         await call(
             "inventory",
             peers.inventory.Reserve(
@@ -228,8 +234,8 @@ async def _take_step(orders: Orders, checkout: domain.Checkout) -> None:
                 timeout=peers.timeout,
             ),
         )
-        await _advance(orders, checkout, domain.SagaStep.STOCK_RESERVED)
-    elif step is domain.SagaStep.STOCK_RESERVED:
+        return await _advance(orders, checkout, domain.SagaStep.STOCK_RESERVED)
+    if step is domain.SagaStep.STOCK_RESERVED:
         await _create_orders(orders, checkout, quote)
     elif step is domain.SagaStep.ORDERS_CREATED:
         created = await call(
@@ -248,16 +254,20 @@ async def _take_step(orders: Orders, checkout: domain.Checkout) -> None:
             ),
         )
         await _payment_created(orders, checkout, created.payment)
+    # Orders or the payment were written: the caller reads the row again.
+    return None
 
 
-async def _advance(orders: Orders, checkout: domain.Checkout, step: domain.SagaStep) -> None:
+async def _advance(
+    orders: Orders, checkout: domain.Checkout, step: domain.SagaStep
+) -> domain.SagaStep | None:
+    """Record ``step`` done (and renew the lease); None when the row had moved on meanwhile."""
     async with orders.database.unit_of_work(SOURCE) as uow:
-        locked = await checkouts_store.get_checkout(uow.session, checkout.id, lock=True)
-        if locked is not None and locked.state is domain.CheckoutState.PLACING and locked.step < step:
-            await checkouts_store.update_checkout(
-                uow.session, checkout.id, step=step, updated_at=orders.clock(), lease_until=_lease(orders)
-            )
+        moved = await checkouts_store.advance_step(
+            uow.session, checkout.id, step, at=orders.clock(), lease_until=_lease(orders)
+        )
         await uow.commit()
+    return step if moved else None
 
 
 def _lease(orders: Orders) -> datetime:

@@ -9,6 +9,7 @@ held: PlaceCheckout holds vouchers and stock when the buyer agrees.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -143,24 +144,28 @@ async def price_checkout(
     checked_request(request)
     peers, now = orders.peers, orders.clock()
     sku_ids = [line.sku_id for line in request.lines]
-    prices = await call(
-        "pricing",
-        peers.products.QuotePrices(
-            pricing.QuotePricesRequest(
-                lines=[
-                    pricing.QuoteLine(sku_id=line.sku_id, quantity=line.quantity) for line in request.lines
-                ],
-                buyer_id=buyer_id,
+    # Prices, titles and the address do not depend on one another: asked at once.
+    prices, views, address = await asyncio.gather(
+        call(
+            "pricing",
+            peers.products.QuotePrices(
+                pricing.QuotePricesRequest(
+                    lines=[
+                        pricing.QuoteLine(sku_id=line.sku_id, quantity=line.quantity)
+                        for line in request.lines
+                    ],
+                    buyer_id=buyer_id,
+                ),
+                timeout=peers.timeout,
             ),
-            timeout=peers.timeout,
         ),
-    )
-    views = await call(
-        "the catalogue",
-        peers.products.BatchGetSkus(products.BatchGetSkusRequest(ids=sku_ids), timeout=peers.timeout),
+        call(
+            "the catalogue",
+            peers.products.BatchGetSkus(products.BatchGetSkusRequest(ids=sku_ids), timeout=peers.timeout),
+        ),
+        _address(orders, buyer_id, request.address_id, authorization),
     )
     titles = {view.sku.id: view.product_title for view in views.skus}
-    address = await _address(orders, buyer_id, request.address_id, authorization)
     quoted = {line.sku_id: line for line in prices.lines}
     shops: dict[str, list[pb.PricedLine]] = defaultdict(list)
     for line in request.lines:
@@ -312,52 +317,58 @@ async def _rates(
     orders: Orders, request: pb.QuoteCheckoutRequest, shop_ids: Any, address: dict[str, Any]
 ) -> tuple[dict[str, shipping.ShippingRate], datetime]:
     """Each shop's chosen rate, checked to serve the address; and when the first of them expires."""
-    wanted = set(shop_ids)
+    wanted = sorted(set(shop_ids))
     chosen = {choice.shop_id: choice for choice in request.shipping}
     violations = [
         Violation("shipping", f"choose how shop {shop_id} ships", ErrorCode.SHIPPING_CHOICE_MISSING)
-        for shop_id in sorted(wanted - chosen.keys())
+        for shop_id in sorted(set(wanted) - chosen.keys())
     ]
     violations += [
         Violation(
             "shipping", f"shop {shop_id} has no line in this checkout", ErrorCode.SHIPPING_CHOICE_UNUSED
         )
-        for shop_id in sorted(chosen.keys() - wanted)
+        for shop_id in sorted(chosen.keys() - set(wanted))
     ]
     if violations:
         raise invalid(violations)
-    rates: dict[str, shipping.ShippingRate] = {}
+    found = await asyncio.gather(*(_rate(orders, shop_id, chosen[shop_id], address) for shop_id in wanted))
+    rates = dict(zip(wanted, found, strict=True))
     expiry = orders.clock() + timedelta(days=1)
-    for shop_id in wanted:
-        choice = chosen[shop_id]
-        try:
-            found = await call(
-                "shipping",
-                orders.peers.shipping.GetShippingRate(
-                    shipping.GetShippingRateRequest(rate_id=choice.rate_id), timeout=orders.peers.timeout
-                ),
-            )
-        except (NotFound, FailedPrecondition, InvalidArgument) as exc:
-            raise _bad_option(
-                shop_id, "the shipping rate expired or does not exist; quote shipping again"
-            ) from exc
-        rate = found.rate
-        shop = await call(
-            "shops",
-            orders.peers.users.GetShop(users.GetShopRequest(shop_id=shop_id), timeout=orders.peers.timeout),
-        )
-        if _norm(rate.origin.city) != _norm(shop.shop.origin_city):
-            raise _bad_option(
-                shop_id, f"the shipping rate was not quoted from the shop's city ({shop.shop.origin_city})"
-            )
-        if _norm(rate.destination.city) != _norm(str(address.get("city", ""))):
-            raise _bad_option(shop_id, "the shipping rate was quoted for another destination")
-        if rate.slotted and not choice.slot_id:
-            raise _bad_option(shop_id, f"{rate.service_name or rate.service} needs a delivery slot")
-        rates[shop_id] = rate
+    for rate in found:
         if rate.HasField("expire_time"):
             expiry = min(expiry, rate.expire_time.ToDatetime().replace(tzinfo=expiry.tzinfo))
     return rates, expiry
+
+
+async def _rate(
+    orders: Orders, shop_id: str, choice: pb.ShopShippingChoice, address: dict[str, Any]
+) -> shipping.ShippingRate:
+    """The shop's chosen rate, checked to go from the shop's city to the address."""
+    peers = orders.peers
+    try:
+        found, shop = await asyncio.gather(
+            call(
+                "shipping",
+                peers.shipping.GetShippingRate(
+                    shipping.GetShippingRateRequest(rate_id=choice.rate_id), timeout=peers.timeout
+                ),
+            ),
+            call("shops", peers.users.GetShop(users.GetShopRequest(shop_id=shop_id), timeout=peers.timeout)),
+        )
+    except (NotFound, FailedPrecondition, InvalidArgument) as exc:
+        raise _bad_option(
+            shop_id, "the shipping rate expired or does not exist; quote shipping again"
+        ) from exc
+    rate: shipping.ShippingRate = found.rate
+    if _norm(rate.origin.city) != _norm(shop.shop.origin_city):
+        raise _bad_option(
+            shop_id, f"the shipping rate was not quoted from the shop's city ({shop.shop.origin_city})"
+        )
+    if _norm(rate.destination.city) != _norm(str(address.get("city", ""))):
+        raise _bad_option(shop_id, "the shipping rate was quoted for another destination")
+    if rate.slotted and not choice.slot_id:
+        raise _bad_option(shop_id, f"{rate.service_name or rate.service} needs a delivery slot")
+    return rate
 
 
 def _bad_option(shop_id: str, message: str) -> FailedPrecondition:

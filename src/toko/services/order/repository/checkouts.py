@@ -117,6 +117,23 @@ async def update_checkout(session: AsyncSession, checkout_id: str, **values: Any
     await session.execute(update(checkouts).where(checkouts.c.id == checkout_id).values(**values))
 
 
+async def advance_step(
+    session: AsyncSession, checkout_id: str, step: domain.SagaStep, *, at: datetime, lease_until: datetime
+) -> bool:
+    """Record a saga step done on a checkout still placing and behind it: whether it was recorded."""
+    moved = await session.execute(
+        update(checkouts)
+        .where(
+            checkouts.c.id == checkout_id,
+            checkouts.c.state == int(domain.CheckoutState.PLACING),
+            checkouts.c.step < int(step),
+        )
+        .values(step=int(step), updated_at=at, lease_until=lease_until)
+        .returning(checkouts.c.id)
+    )
+    return moved.first() is not None
+
+
 async def claim_stalled(session: AsyncSession, *, now: datetime, lease: timedelta, limit: int) -> list[str]:
     """Checkouts still placing whose driver is gone (their lease passed), leased to the caller now."""
     claimed = (
