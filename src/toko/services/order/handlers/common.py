@@ -6,13 +6,17 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from toko.order.v1 import events_pb2
 from toko.platform.auth import Principal
 from toko.platform.clock import Clock, utcnow
 from toko.platform.db import Database, UnitOfWork
-from toko.platform.errors import FailedPrecondition
+from toko.platform.errors import FailedPrecondition, NotFound
+from toko.platform.ids import require_id
 from toko.services.order import domain
 from toko.services.order.clients import Peers
+from toko.services.order.error_codes import ErrorCode
 from toko.services.order.mapping import order_to_proto
 from toko.services.order.repository import orders as orders_store
 from toko.services.order.repository import timers as timers_store
@@ -36,6 +40,21 @@ class Orders:
     def payment_ttl(self) -> timedelta:
         """How long a buyer has to pay."""
         return timedelta(seconds=self.settings.payment_ttl_seconds)
+
+
+async def visible_order(
+    session: AsyncSession, order_id: str, principal: Principal, *, lock: bool = False
+) -> domain.Order:
+    """The order when the caller may see it (its buyer, its shop's sellers, admins); for anyone else
+    NOT_FOUND, so that nobody learns another's order exists."""
+    require_id(order_id, "id")
+    order = await orders_store.get_order(session, order_id, lock=lock)
+    subject = "" if principal.is_anonymous else principal.subject
+    if order is None or not order.visible_to(
+        subject=subject, manages_shop=principal.manages(order.shop_id), is_admin=principal.is_admin
+    ):
+        raise NotFound(ErrorCode.ORDER_NOT_FOUND, f"no order {order_id}")
+    return order
 
 
 def actor_of(principal: Principal, *, shop_id: str) -> domain.Actor:

@@ -17,8 +17,8 @@ from toko.order.v1 import order_pb2 as pb
 from toko.payment.v1 import payment_pb2 as payments
 from toko.platform.auth import Principal
 from toko.platform.db import UnitOfWork
-from toko.platform.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from toko.platform.ids import is_id, require_id
+from toko.platform.errors import DomainError, FailedPrecondition, InvalidArgument, PermissionDenied
+from toko.platform.ids import is_id
 from toko.platform.rules import Violation
 from toko.platform.text import checked_text
 from toko.platform.validation import invalid
@@ -26,7 +26,7 @@ from toko.services.order import domain
 from toko.services.order.clients import call
 from toko.services.order.error_codes import ErrorCode
 from toko.services.order.handlers.checkouts import compensate, expire_checkout, refund_id_of
-from toko.services.order.handlers.common import SOURCE, Orders, actor_of, move_order
+from toko.services.order.handlers.common import SOURCE, Orders, actor_of, move_order, visible_order
 from toko.services.order.mapping import from_document, money, order_to_proto
 from toko.services.order.repository import checkouts as checkouts_store
 from toko.services.order.repository import orders as orders_store
@@ -46,22 +46,11 @@ _TIMER_REASONS = {
 }
 
 
-async def _visible(uow: UnitOfWork, order_id: str, principal: Principal) -> domain.Order:
-    require_id(order_id, "id")
-    order = await orders_store.get_order(uow.session, order_id, lock=True)
-    subject = "" if principal.is_anonymous else principal.subject
-    if order is None or not order.visible_to(
-        subject=subject, manages_shop=principal.manages(order.shop_id), is_admin=principal.is_admin
-    ):
-        raise NotFound(ErrorCode.ORDER_NOT_FOUND, f"no order {order_id}")
-    return order
-
-
 async def accept_order(*, orders: Orders, order_id: str, principal: Principal) -> pb.Order:
     """The shop's seller takes a paid order on; it must ship before its deadline."""
     now = orders.clock()
     async with orders.database.unit_of_work(SOURCE) as uow:
-        order = await _visible(uow, order_id, principal)
+        order = await visible_order(uow.session, order_id, principal, lock=True)
         actor = actor_of(principal, shop_id=order.shop_id)
         if actor is domain.Actor.BUYER:
             raise PermissionDenied(ErrorCode.NOT_THE_SELLER, "only the shop's seller accepts its orders")
@@ -95,7 +84,7 @@ async def ship_order(
     if violations:
         raise invalid(violations)
     async with orders.database.unit_of_work(SOURCE) as uow:
-        order = await _visible(uow, order_id, principal)
+        order = await visible_order(uow.session, order_id, principal, lock=True)
         actor = actor_of(principal, shop_id=order.shop_id)
     if actor is domain.Actor.BUYER:
         raise PermissionDenied(ErrorCode.NOT_THE_SELLER, "only the shop's seller ships its orders")
@@ -166,13 +155,7 @@ async def cancel_order(*, orders: Orders, order_id: str, reason: str, principal:
     """Cancel an order as its buyer (before the seller accepts), its seller (with a reason) or an admin."""
     text = reason.strip()
     async with orders.database.sessions() as session:
-        require_id(order_id, "id")
-        order = await orders_store.get_order(session, order_id)
-    subject = "" if principal.is_anonymous else principal.subject
-    if order is None or not order.visible_to(
-        subject=subject, manages_shop=principal.manages(order.shop_id), is_admin=principal.is_admin
-    ):
-        raise NotFound(ErrorCode.ORDER_NOT_FOUND, f"no order {order_id}")
+        order = await visible_order(session, order_id, principal)
     actor = actor_of(principal, shop_id=order.shop_id)
     if len(text) > domain.MAX_REASON_LENGTH:
         raise InvalidArgument.field(
@@ -254,7 +237,7 @@ async def complete_order(*, orders: Orders, order_id: str, principal: Principal)
     """The buyer confirms a delivered order, before it completes by itself."""
     now = orders.clock()
     async with orders.database.unit_of_work(SOURCE) as uow:
-        order = await _visible(uow, order_id, principal)
+        order = await visible_order(uow.session, order_id, principal, lock=True)
         actor = actor_of(principal, shop_id=order.shop_id)
         if actor is domain.Actor.SELLER and principal.subject != order.buyer_id:
             raise PermissionDenied(ErrorCode.NOT_THE_BUYER, "only the buyer confirms an order arrived")

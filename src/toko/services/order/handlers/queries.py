@@ -9,7 +9,7 @@ from toko.platform.ids import require_id
 from toko.platform.pagination import Page, PageSpec, encode_token, id_after
 from toko.services.order import domain
 from toko.services.order.error_codes import ErrorCode
-from toko.services.order.handlers.common import Orders
+from toko.services.order.handlers.common import Orders, visible_order
 from toko.services.order.mapping import checkout_to_proto, order_to_proto
 from toko.services.order.repository import checkouts as checkouts_store
 from toko.services.order.repository import orders as orders_store
@@ -29,14 +29,8 @@ async def get_checkout(*, orders: Orders, checkout_id: str, principal: Principal
 
 async def get_order(*, orders: Orders, order_id: str, principal: Principal) -> pb.Order:
     """An order with its timeline, to its buyer, its shop's sellers and admins."""
-    require_id(order_id, "id")
     async with orders.database.sessions() as session:
-        order = await orders_store.get_order(session, order_id)
-    subject = "" if principal.is_anonymous else principal.subject
-    if order is None or not order.visible_to(
-        subject=subject, manages_shop=principal.manages(order.shop_id), is_admin=principal.is_admin
-    ):
-        raise NotFound(ErrorCode.ORDER_NOT_FOUND, f"no order {order_id}")
+        order = await visible_order(session, order_id, principal)
     return order_to_proto(order, orders.clock())
 
 
