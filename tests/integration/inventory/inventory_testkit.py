@@ -144,7 +144,8 @@ async def invariant_breaches(database: Database) -> list[str]:
     """Every stock line breaking a ledger invariant (empty when the books are right).
 
     - on hand and reserved equal the sums of the ledger's deltas;
-    - reserved equals the active reservations' allocations plus the flash-sale quotas held;
+    - reserved equals the active reservations' allocations plus the flash-sale quotas held: a live
+      campaign's quota less what its claims sold, an ended one's units still in checkouts;
     - available is never negative; a SKU's total equals the sum of its lines;
     - a perishable SKU's line is the sum of its lots (on hand and reserved), and no lot is negative.
     """
@@ -157,8 +158,19 @@ async def invariant_breaches(database: Database) -> list[str]:
                        coalesce((SELECT sum(reserved_delta) FROM stock_ledger l WHERE l.stock_id = s.id), 0) AS ledger_reserved,
                        coalesce((SELECT sum(a.quantity) FROM reservation_allocations a
                                    JOIN reservations r ON r.id = a.reservation_id
-                                  WHERE a.stock_id = s.id AND r.status = 'active'), 0)
-                     + coalesce((SELECT sum(f.quota) FROM flash_sale_allocations f WHERE f.stock_id = s.id), 0) AS held
+                                  WHERE a.stock_id = s.id AND r.status = 'active' AND a.claim_id IS NULL), 0)
+                     + coalesce((SELECT sum(CASE WHEN f.closed_at IS NULL
+                                                 THEN f.quota - (SELECT coalesce(sum(c.quantity), 0)
+                                                                   FROM flash_sale_claims c
+                                                                   JOIN reservations r ON r.reference = c.reservation_reference
+                                                                  WHERE c.allocation_id = f.id AND c.status = 'used'
+                                                                    AND r.status = 'committed')
+                                                 ELSE (SELECT coalesce(sum(c.quantity), 0)
+                                                         FROM flash_sale_claims c
+                                                         JOIN reservations r ON r.reference = c.reservation_reference
+                                                        WHERE c.allocation_id = f.id AND c.status = 'used'
+                                                          AND r.status = 'active') END)
+                                   FROM flash_sale_allocations f WHERE f.stock_id = s.id), 0) AS held
                   FROM stock s
                 """
             )

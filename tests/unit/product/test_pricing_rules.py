@@ -91,6 +91,28 @@ def test_precedence_is_campaign_then_schedule_then_tier_then_dynamic_then_base(
     assert resolved.total(quantity) == resolved.unit_price * quantity
 
 
+@given(facts(), quantities, offsets)
+def test_without_the_campaign_a_line_pays_what_it_would_if_no_campaign_ran(
+    facts_: PricingFacts, quantity: int, offset: int
+) -> None:
+    at = T0 + timedelta(seconds=offset)
+    without = pricing.resolve(facts_, at=at, quantity=quantity, with_campaign=False)
+    no_campaign = pricing.resolve(
+        PricingFacts(
+            base=facts_.base,
+            dynamic=facts_.dynamic,
+            dynamic_rule_id=facts_.dynamic_rule_id,
+            tiers=facts_.tiers,
+            schedules=facts_.schedules,
+        ),
+        at=at,
+        quantity=quantity,
+    )
+
+    assert without.source is not PriceSource.CAMPAIGN
+    assert (without.unit_price, without.source) == (no_campaign.unit_price, no_campaign.source)
+
+
 @given(facts(), offsets)
 def test_one_unit_is_never_priced_by_a_tier(facts_: PricingFacts, offset: int) -> None:
     resolved = pricing.resolve(facts_, at=T0 + timedelta(seconds=offset), quantity=1)

@@ -1348,19 +1348,26 @@ class ReservationLine(_message.Message):
 
     SKU_ID_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
+    FLASH_SALE_CLAIM_ID_FIELD_NUMBER: _builtins.int
     sku_id: _builtins.str
     """SKU id."""
     quantity: _builtins.int
     """Units, a positive whole number."""
+    flash_sale_claim_id: _builtins.str
+    """The buyer's flash-sale claim the line is bought with: its units come from the campaign's quota
+    (already set apart), not from regular stock. The claim must be the reservation's buyer's, of this
+    SKU, for exactly this quantity, and neither used nor expired (FLASH_SALE_CLAIM_INVALID).
+    """
     def __init__(
         self,
         *,
         sku_id: _builtins.str = ...,
         quantity: _builtins.int = ...,
+        flash_sale_claim_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["quantity", b"quantity", "sku_id", b"sku_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flash_sale_claim_id", b"flash_sale_claim_id", "quantity", b"quantity", "sku_id", b"sku_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1460,12 +1467,15 @@ class ReserveRequest(_message.Message):
     LINES_FIELD_NUMBER: _builtins.int
     BUYER_CITY_FIELD_NUMBER: _builtins.int
     TTL_SECONDS_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
     reference: _builtins.str
     """The order reference; a retry with the same reference and lines returns the same reservation."""
     buyer_city: _builtins.str
     """The buyer's city: warehouses in that city, then its province, are used first."""
     ttl_seconds: _builtins.int
     """How long to hold the stock, 1 to 86,400 seconds; 0 means 900."""
+    buyer_id: _builtins.str
+    """The buyer the stock is held for; required when a line cites a flash-sale claim."""
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReservationLine]:
         """What to hold, one line per SKU."""
@@ -1477,10 +1487,11 @@ class ReserveRequest(_message.Message):
         lines: _abc.Iterable[Global___ReservationLine] | None = ...,
         buyer_city: _builtins.str = ...,
         ttl_seconds: _builtins.int = ...,
+        buyer_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_city", b"buyer_city", "lines", b"lines", "reference", b"reference", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_city", b"buyer_city", "buyer_id", b"buyer_id", "lines", b"lines", "reference", b"reference", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1877,22 +1888,28 @@ class ClaimFlashSaleResponse(_message.Message):
     CLAIM_ID_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
     BUYER_TOTAL_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     claim_id: _builtins.str
     """Claim id, for the order to refer to."""
     quantity: _builtins.int
     """Units claimed."""
     buyer_total: _builtins.int
     """Units the caller has claimed in this campaign for this SKU, this claim included."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the claim lapses unless a checkout uses it; its units then return to the quota."""
+
     def __init__(
         self,
         *,
         claim_id: _builtins.str = ...,
         quantity: _builtins.int = ...,
         buyer_total: _builtins.int = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_total", b"buyer_total", "claim_id", b"claim_id", "quantity", b"quantity"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_total", b"buyer_total", "claim_id", b"claim_id", "expire_time", b"expire_time", "quantity", b"quantity"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

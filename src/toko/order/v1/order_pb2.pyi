@@ -107,22 +107,28 @@ class CheckoutLine(_message.Message):
     SKU_ID_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
+    FLASH_SALE_CLAIM_ID_FIELD_NUMBER: _builtins.int
     sku_id: _builtins.str
     """The SKU."""
     quantity: _builtins.int
     """Units, 1 to 999."""
     note: _builtins.str
     """The buyer's note to the seller, at most 200 characters."""
+    flash_sale_claim_id: _builtins.str
+    """The buyer's flash-sale claim (from inventory's ClaimFlashSale) for exactly this quantity: a line
+    is priced at its campaign's price only with one (no claim, no campaign price).
+    """
     def __init__(
         self,
         *,
         sku_id: _builtins.str = ...,
         quantity: _builtins.int = ...,
         note: _builtins.str = ...,
+        flash_sale_claim_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note", "quantity", b"quantity", "sku_id", b"sku_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flash_sale_claim_id", b"flash_sale_claim_id", "note", b"note", "quantity", b"quantity", "sku_id", b"sku_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -175,6 +181,7 @@ class PricedLine(_message.Message):
     SUBTOTAL_FIELD_NUMBER: _builtins.int
     DISCOUNT_FIELD_NUMBER: _builtins.int
     TOTAL_FIELD_NUMBER: _builtins.int
+    FLASH_SALE_CLAIM_ID_FIELD_NUMBER: _builtins.int
     sku_id: _builtins.str
     """The SKU."""
     product_id: _builtins.str
@@ -189,6 +196,8 @@ class PricedLine(_message.Message):
     """The buyer's note."""
     price_source: _builtins.str
     """What set it: "base", "schedule", "campaign", "tier" or "dynamic"."""
+    flash_sale_claim_id: _builtins.str
+    """The flash-sale claim the line is bought with, when it is."""
     @_builtins.property
     def unit_price(self) -> _money_pb2.Money:
         """Unit price (PPN included)."""
@@ -219,10 +228,11 @@ class PricedLine(_message.Message):
         subtotal: _money_pb2.Money | None = ...,
         discount: _money_pb2.Money | None = ...,
         total: _money_pb2.Money | None = ...,
+        flash_sale_claim_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["discount", b"discount", "subtotal", b"subtotal", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["discount", b"discount", "note", b"note", "price_source", b"price_source", "product_id", b"product_id", "product_title", b"product_title", "quantity", b"quantity", "shop_id", b"shop_id", "sku_id", b"sku_id", "subtotal", b"subtotal", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["discount", b"discount", "flash_sale_claim_id", b"flash_sale_claim_id", "note", b"note", "price_source", b"price_source", "product_id", b"product_id", "product_title", b"product_title", "quantity", b"quantity", "shop_id", b"shop_id", "sku_id", b"sku_id", "subtotal", b"subtotal", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -563,19 +563,25 @@ class QuoteLine(_message.Message):
 
     SKU_ID_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
+    WITHOUT_CAMPAIGN_FIELD_NUMBER: _builtins.int
     sku_id: _builtins.str
     """The SKU."""
     quantity: _builtins.int
     """Units, 1 to 10,000."""
+    without_campaign: _builtins.bool
+    """Price the line as if no flash-sale campaign ran: the order service asks so for a line whose
+    buyer holds no claim of the campaign's quota (no claim, no campaign price).
+    """
     def __init__(
         self,
         *,
         sku_id: _builtins.str = ...,
         quantity: _builtins.int = ...,
+        without_campaign: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["quantity", b"quantity", "sku_id", b"sku_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quantity", b"quantity", "sku_id", b"sku_id", "without_campaign", b"without_campaign"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

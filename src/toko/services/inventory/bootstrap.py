@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import nats
@@ -32,7 +33,7 @@ from toko.services.inventory.counters import VALKEY_ERRORS, FlashSaleCounters
 from toko.services.inventory.demo import DemoOpeningStock
 from toko.services.inventory.grpc_api import InventoryServicer
 from toko.services.inventory.handlers import SOURCE, Inventory
-from toko.services.inventory.handlers.flash_sale import reconcile_flash_sales
+from toko.services.inventory.handlers.flash_sale import flash_sale_upkeep, reconcile_flash_sales
 from toko.services.inventory.handlers.lots import seconds_until_lots_expire, write_off_due_lots
 from toko.services.inventory.handlers.reservations import expire_due_reservations, seconds_until_next_expiry
 from toko.services.inventory.settings import InventorySettings
@@ -82,10 +83,13 @@ def lot_write_off_worker(inventory: Inventory, settings: InventorySettings) -> B
 
 
 def reconciliation_worker(inventory: Inventory, settings: InventorySettings) -> BackgroundWorker:
-    """A worker checking the flash-sale counters in Valkey against the durable claims while sales are live."""
+    """A worker keeping flash sales straight while they are live: claims past their time give their units
+    back to the quota, ended campaigns put their unsold quota back on sale, and the counters in Valkey are
+    checked against the durable claims."""
 
     async def one_batch(limit: int) -> int:
-        return (await reconcile_flash_sales(inventory=inventory, limit=limit)).checked
+        touched = await flash_sale_upkeep(inventory=inventory, limit=limit)
+        return touched + (await reconcile_flash_sales(inventory=inventory, limit=limit)).checked
 
     return batch_worker(
         one_batch,
@@ -145,7 +149,11 @@ async def bootstrap(settings: InventorySettings) -> ServiceApp:
         handler=CampaignQuotas(),
         service=SOURCE,
     )
-    inventory = Inventory(database=database, flash_sales=FlashSaleCounters(valkey))
+    inventory = Inventory(
+        database=database,
+        flash_sales=FlashSaleCounters(valkey),
+        claim_ttl=timedelta(seconds=settings.flash_sale_claim_ttl_seconds),
+    )
     try:
         # Before serving: counters leaked by a process that died mid-claim, or lost with Valkey, are rebuilt.
         await reconcile_flash_sales(inventory=inventory, force=True)

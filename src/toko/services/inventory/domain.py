@@ -68,6 +68,16 @@ class MovementKind(StrEnum):
     CAMPAIGN_HOLD = "campaign_hold"
 
 
+class ClaimStatus(StrEnum):
+    """Where a flash-sale claim is: held for its buyer until it lapses, or used by a reservation (whose
+    release gives its units back to the quota)."""
+
+    HELD = "held"
+    USED = "used"
+    RELEASED = "released"
+    EXPIRED = "expired"
+
+
 class ReservationStatus(StrEnum):
     """Where a reservation is in its life; only active ones hold stock."""
 
@@ -478,6 +488,8 @@ class Line:
 
     sku_id: str
     quantity: int
+    # The buyer's flash-sale claim the line is bought with: its units come from the campaign's quota.
+    claim_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -499,6 +511,7 @@ class Allocated:
     sku_id: str
     warehouse_id: str
     quantity: int
+    claim_id: str | None = None
 
 
 def validate_lines(lines: Sequence[Line]) -> tuple[Line, ...]:
@@ -523,7 +536,10 @@ def validate_lines(lines: Sequence[Line]) -> tuple[Line, ...]:
 
 def lines_digest(lines: Iterable[Line]) -> str:
     """A digest of the lines that ignores their order, to tell a retry from a reused reference."""
-    canonical = ";".join(f"{line.sku_id}:{line.quantity}" for line in sorted(lines, key=lambda x: x.sku_id))
+    canonical = ";".join(
+        f"{line.sku_id}:{line.quantity}" + (f":{line.claim_id}" if line.claim_id else "")
+        for line in sorted(lines, key=lambda x: x.sku_id)
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -252,9 +252,10 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         """Hold stock for an order."""
         command = reservations.Reserve(
             reference=request.reference,
-            lines=tuple(Line(line.sku_id, line.quantity) for line in request.lines),
+            lines=tuple(Line(line.sku_id, line.quantity, line.flash_sale_claim_id) for line in request.lines),
             buyer_city=request.buyer_city,
             ttl_seconds=request.ttl_seconds,
+            buyer_id=request.buyer_id,
         )
         reservation = await reservations.reserve(
             inventory=self._inventory, command=command, principal=current_principal()

@@ -115,7 +115,13 @@ def reservation_to_proto(row: Any, allocations: Iterable[Any]) -> pb.Reservation
         id=str(row.id),
         reference=row.reference,
         status=RESERVATION_STATUS_TO_PROTO[ReservationStatus(row.status)],
-        lines=[pb.ReservationLine(sku_id=sku_id, quantity=quantity) for sku_id, quantity in row.lines],
+        # A flash-sale line is stored with its claim: [sku, quantity, claim id].
+        lines=[
+            pb.ReservationLine(
+                sku_id=line[0], quantity=line[1], flash_sale_claim_id=line[2] if len(line) > 2 else ""
+            )
+            for line in row.lines
+        ],
         allocations=[
             pb.Allocation(sku_id=str(a.sku_id), warehouse_id=str(a.warehouse_id), quantity=a.quantity)
             for a in allocations

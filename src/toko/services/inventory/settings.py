@@ -33,5 +33,7 @@ class InventorySettings(ServiceSettings):
     flash_sale_reconcile_seconds: float = Field(default=5.0, gt=0)
     flash_sale_reconcile_idle_seconds: float = Field(default=60.0, gt=0)
     flash_sale_reconcile_batch_size: int = Field(default=100, ge=1)
+    # How long a flash-sale claim is held for its buyer's checkout; then its units go back to the quota.
+    flash_sale_claim_ttl_seconds: int = Field(default=900, ge=10, le=86_400)
     # Demo shops get opening stock for their new SKUs (make up's demo marketplace sets it); off by default.
     demo_stock: bool = False

@@ -132,7 +132,9 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
 
     async def QuotePrices(self, request: ppb.QuotePricesRequest, context: Any) -> ppb.QuotePricesResponse:
         """Price a cart."""
-        lines = [quotes.QuoteLine(line.sku_id, line.quantity) for line in request.lines]
+        lines = [
+            quotes.QuoteLine(line.sku_id, line.quantity, line.without_campaign) for line in request.lines
+        ]
         at = _instant(request.at) if request.HasField("at") else None
         return await quotes.quote_prices(catalog=self._catalog, lines=lines, at=at, buyer_id=request.buyer_id)
 

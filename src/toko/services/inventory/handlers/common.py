@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,9 +23,17 @@ from toko.platform.rules import ValidationFailed, Violation
 from toko.platform.validation import invalid
 from toko.services.inventory import domain
 from toko.services.inventory.counters import FlashSaleCounters
-from toko.services.inventory.domain import InsufficientStock, NotPossible
+from toko.services.inventory.domain import (
+    Allocated,
+    ClaimStatus,
+    InsufficientStock,
+    Line,
+    MovementKind,
+    NotPossible,
+)
 from toko.services.inventory.error_codes import ErrorCode
 from toko.services.inventory.repository.common import StockRow
+from toko.services.inventory.repository.flash_sales import FlashSaleRepository
 from toko.services.inventory.repository.skus import SkuRepository
 from toko.services.inventory.repository.stock import (
     LineMoved,
@@ -77,6 +85,8 @@ class Inventory:
     flash_sales: FlashSaleCounters
     expiry_alarm: ExpiryAlarm = field(default_factory=ExpiryAlarm)
     clock: Clock = field(default=utcnow)
+    # How long a flash-sale claim is held for its buyer's checkout before its units go back to the quota.
+    claim_ttl: timedelta = timedelta(minutes=15)
 
 
 @contextlib.contextmanager
@@ -221,3 +231,89 @@ def publish_stock_events(uow: UnitOfWork, lines: Sequence[LineMoved], skus_moved
                 ),
                 subject=line.row.sku_id,
             )
+
+
+# --- flash-sale claims bought through checkout -------------------------------------------------------------
+#
+# A campaign's quota sits in its stock line's reserved units from the moment it is allocated. A claim
+# counts units of it for one buyer; a reservation line citing the claim holds those very units (no
+# stock moves), a commit sells them like any reserved unit, and a release gives them back to the quota
+# (or, once the campaign is over and its quota back on sale, to the shelf).
+
+
+@dataclass(frozen=True)
+class ClaimReturned:
+    """Units of a claim given back to its campaign's quota: the Valkey counters get them back too."""
+
+    campaign_id: str
+    sku_id: str
+    buyer_id: str
+    quantity: int
+
+
+async def hold_claimed_lines(
+    session: AsyncSession, lines: Sequence[Line], *, buyer_id: str, reference: str, now: datetime
+) -> list[Allocated]:
+    """Use the claims of a reservation's flash-sale lines: where their units are, or refuse them all."""
+    claimed = [line for line in lines if line.claim_id]
+    repository = FlashSaleRepository(session)
+    claims = await repository.claims_for_reservation([line.claim_id for line in claimed])
+    problems: list[str] = []
+    held: list[Allocated] = []
+    for line in claimed:
+        claim = claims.get(line.claim_id)
+        if claim is None or claim.buyer_id != buyer_id or str(claim.sku_id) != line.sku_id:
+            problems.append(f"{line.claim_id}: not a claim of this buyer for SKU {line.sku_id}")
+        elif claim.quantity != line.quantity:
+            problems.append(f"{line.claim_id}: claims {claim.quantity} units, the line wants {line.quantity}")
+        elif claim.status != ClaimStatus.HELD.value or claim.expires_at <= now or claim.ends_at <= now:
+            problems.append(f"{line.claim_id}: used, lapsed or its flash sale is over")
+        else:
+            held.append(
+                Allocated(
+                    str(claim.stock_id), line.sku_id, str(claim.warehouse_id), line.quantity, line.claim_id
+                )
+            )
+    if problems:
+        raise FailedPrecondition(
+            ErrorCode.FLASH_SALE_CLAIM_INVALID,
+            "; ".join(problems),
+            metadata={"claim_ids": ",".join(line.claim_id for line in claimed)},
+        )
+    await repository.use_claims([a.claim_id for a in held if a.claim_id], reference)
+    return held
+
+
+async def give_back_claims(
+    session: AsyncSession, allocations: Sequence[Any], *, reference: str, reason: str
+) -> tuple[list[ClaimReturned], list[Movement]]:
+    """Release the claims a released reservation used: back to the quota while the campaign is on, else
+    the stock movements that put them back on the shelf. Locks the campaigns' allocations first."""
+    claim_ids = [str(a.claim_id) for a in allocations if a.claim_id is not None]
+    repository = FlashSaleRepository(session)
+    claims = await repository.claims_by_id(claim_ids)
+    campaigns = await repository.lock_allocations([str(claim.allocation_id) for claim in claims])
+    released = await repository.end_claims(claim_ids, ClaimStatus.RELEASED, from_status=ClaimStatus.USED)
+    by_id = {str(claim.id): claim for claim in claims}
+    returned: list[ClaimReturned] = []
+    shelf: list[Movement] = []
+    for row in released:
+        claim = by_id[str(row.id)]
+        campaign = campaigns[str(claim.allocation_id)]
+        if campaign.closed_at is None:
+            await repository.return_to_quota(str(campaign.id), claim.buyer_id, claim.quantity)
+            returned.append(
+                ClaimReturned(str(claim.campaign_id), str(claim.sku_id), claim.buyer_id, claim.quantity)
+            )
+        else:
+            shelf.append(
+                Movement(
+                    str(claim.stock_id),
+                    MovementKind.RELEASE,
+                    0,
+                    -claim.quantity,
+                    reference=reference,
+                    reason=reason,
+                )
+            )
+    return returned, shelf

@@ -43,17 +43,19 @@ from toko.platform.ids import new_id
 from toko.platform.validation import ruled
 from toko.services.inventory import domain
 from toko.services.inventory.counters import VALKEY_ERRORS, Outcome
-from toko.services.inventory.domain import MovementKind
+from toko.services.inventory.domain import ClaimStatus, MovementKind
 from toko.services.inventory.error_codes import ErrorCode
 from toko.services.inventory.handlers.common import (
     SOURCE,
+    ClaimReturned,
     Inventory,
     authorize_shop,
     id_violations,
+    move_stock,
     publish_stock_events,
     require_ids,
 )
-from toko.services.inventory.mapping import allocation_to_proto
+from toko.services.inventory.mapping import allocation_to_proto, timestamp
 from toko.services.inventory.repository.flash_sales import FlashSaleRepository
 from toko.services.inventory.repository.skus import SkuRepository
 from toko.services.inventory.repository.stock import Movement, NotEnoughAvailable, StockRepository
@@ -276,19 +278,24 @@ async def _record(
     async with inventory.database.unit_of_work(SOURCE) as uow:
         repository = FlashSaleRepository(uow.session)
         claim_id = new_id()
+        expires_at = inventory.clock() + inventory.claim_ttl
         if not await repository.insert_claim(
             claim_id=claim_id,
             allocation_id=allocation_id,
             buyer_id=buyer,
             quantity=quantity,
             claim_key=claim_key,
+            expires_at=expires_at,
         ):
             earlier = await repository.claim_by_key(allocation_id, claim_key)
             assert earlier is not None  # the insert just met it
             totals = await repository.buyer_totals(allocation_id)
             return (
                 pb.ClaimFlashSaleResponse(
-                    claim_id=str(earlier.id), quantity=earlier.quantity, buyer_total=totals.get(buyer, 0)
+                    claim_id=str(earlier.id),
+                    quantity=earlier.quantity,
+                    buyer_total=totals.get(buyer, 0),
+                    expire_time=timestamp(earlier.expires_at),
                 ),
                 True,
             )
@@ -301,7 +308,70 @@ async def _record(
         if await repository.add_claimed(allocation_id, quantity, inventory.clock()) is None:
             raise FailedPrecondition(ErrorCode.SOLD_OUT, "this flash sale is sold out")
         await uow.commit()
-    return pb.ClaimFlashSaleResponse(claim_id=claim_id, quantity=quantity, buyer_total=total), False
+    return (
+        pb.ClaimFlashSaleResponse(
+            claim_id=claim_id, quantity=quantity, buyer_total=total, expire_time=timestamp(expires_at)
+        ),
+        False,
+    )
+
+
+# --- claims that lapse, campaigns that end -----------------------------------------------------------------
+
+UPKEEP_ACTOR = Principal(subject="inventory-flash-sales", roles=frozenset({"service"}))
+
+
+async def flash_sale_upkeep(*, inventory: Inventory, limit: int = 100) -> int:
+    """Give the units of held claims past their time back to their quotas, and put the unsold quota of
+    ended campaigns back on sale; returns how many campaigns it touched. One transaction per campaign,
+    its allocation row locked first (the order every writer keeps)."""
+    now = inventory.clock()
+    async with inventory.database.sessions() as session:
+        due = await FlashSaleRepository(session).lapsed_claim_allocations(now, limit)
+    for allocation_id in due:
+        returned: list[ClaimReturned] = []
+        async with inventory.database.unit_of_work(SOURCE) as uow:
+            repository = FlashSaleRepository(uow.session)
+            allocation = (await repository.lock_allocations([allocation_id]))[allocation_id]
+            ended = allocation.ends_at <= now and allocation.closed_at is None
+            lapsed = await repository.held_claims_due(allocation_id, now, all_held=ended)
+            for claim in await repository.end_claims(
+                [str(c.id) for c in lapsed], ClaimStatus.EXPIRED, from_status=ClaimStatus.HELD
+            ):
+                await repository.return_to_quota(allocation_id, claim.buyer_id, claim.quantity)
+                returned.append(
+                    ClaimReturned(
+                        str(allocation.campaign_id), str(allocation.sku_id), claim.buyer_id, claim.quantity
+                    )
+                )
+            if ended:
+                # What no reservation holds or sold goes back on sale.
+                unsold = allocation.quota - await repository.units_in_use(allocation_id)
+                if unsold > 0:
+                    await move_stock(
+                        uow,
+                        [
+                            Movement(
+                                str(allocation.stock_id),
+                                MovementKind.RELEASE,
+                                0,
+                                -unsold,
+                                reference=str(allocation.campaign_id),
+                                reason="flash sale ended",
+                            )
+                        ],
+                        UPKEEP_ACTOR,
+                    )
+                await repository.close_allocation(allocation_id, now)
+            await uow.commit()
+        if not ended:
+            for claim_back in returned:
+                await _quietly(
+                    inventory.flash_sales.give_back(
+                        claim_back.campaign_id, claim_back.sku_id, claim_back.buyer_id, claim_back.quantity
+                    )
+                )
+    return len(due)
 
 
 # --- reconciliation -----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ order service) reserves, commits and releases.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -26,11 +27,22 @@ from toko.platform.auth import Principal
 from toko.platform.db import UnitOfWork
 from toko.platform.errors import Conflict, FailedPrecondition, NotFound
 from toko.platform.ids import new_id
+from toko.platform.rules import Violation
 from toko.platform.validation import ruled
 from toko.services.inventory import domain
+from toko.services.inventory.counters import VALKEY_ERRORS
 from toko.services.inventory.domain import Line, MovementKind, ReservationStatus
 from toko.services.inventory.error_codes import ErrorCode
-from toko.services.inventory.handlers.common import SOURCE, Inventory, id_violations, move_stock, rules
+from toko.services.inventory.handlers.common import (
+    SOURCE,
+    ClaimReturned,
+    Inventory,
+    give_back_claims,
+    hold_claimed_lines,
+    id_violations,
+    move_stock,
+    rules,
+)
 from toko.services.inventory.mapping import reservation_to_proto
 from toko.services.inventory.repository.reservations import NewReservation, ReservationRepository
 from toko.services.inventory.repository.skus import SkuRepository
@@ -45,6 +57,7 @@ class Reserve:
     lines: tuple[Line, ...]
     buyer_city: str = ""
     ttl_seconds: int = 0
+    buyer_id: str = ""
 
 
 async def reserve(*, inventory: Inventory, command: Reserve, principal: Principal) -> pb.Reservation:
@@ -58,12 +71,20 @@ async def reserve(*, inventory: Inventory, command: Reserve, principal: Principa
             buyer_city=command.buyer_city,
         ),
         also=id_violations(
-            *((f"lines[{index}].sku_id", line.sku_id) for index, line in enumerate(command.lines))
-        ),
+            *((f"lines[{index}].sku_id", line.sku_id) for index, line in enumerate(command.lines)),
+            *(
+                (f"lines[{index}].flash_sale_claim_id", line.claim_id)
+                for index, line in enumerate(command.lines)
+                if line.claim_id
+            ),
+        )
+        + _buyer_violations(command),
     )
     reference, lines, city = request.reference, request.lines, request.buyer_city
     digest = domain.lines_digest(lines)
-    sku_ids = sorted(line.sku_id for line in lines)
+    # A flash-sale line's units are its claim's, already set apart: only the other lines draw on stock.
+    regular = [line for line in lines if not line.claim_id]
+    sku_ids = sorted(line.sku_id for line in regular)
     reservation = NewReservation(
         id=new_id(),
         reference=reference,
@@ -104,7 +125,10 @@ async def reserve(*, inventory: Inventory, command: Reserve, principal: Principa
                 metadata={"sku_ids": ",".join(archived)},
             )
         with rules():
-            plan = domain.plan_allocation(lines, inputs.candidates, city)
+            plan = domain.plan_allocation(regular, inputs.candidates, city)
+        claimed = await hold_claimed_lines(
+            uow.session, lines, buyer_id=command.buyer_id, reference=reference, now=inventory.clock()
+        )
         await move_stock(
             uow,
             [
@@ -113,16 +137,24 @@ async def reserve(*, inventory: Inventory, command: Reserve, principal: Principa
             ],
             principal,
         )
-        await repository.add_allocations(reservation.id, plan)
+        await repository.add_allocations(reservation.id, plan + claimed)
         await uow.commit()
     inventory.expiry_alarm.reserved_until(reservation.expires_at)
-    return reservation_to_proto(inputs.row, sorted(plan, key=lambda a: (a.sku_id, a.warehouse_id)))
+    return reservation_to_proto(inputs.row, sorted(plan + claimed, key=lambda a: (a.sku_id, a.warehouse_id)))
+
+
+def _buyer_violations(command: Reserve) -> list[Violation]:
+    if any(line.claim_id for line in command.lines) and not command.buyer_id.strip():
+        return [
+            Violation("buyer_id", "a line cites a flash-sale claim: name its buyer", ErrorCode.BUYER_REQUIRED)
+        ]
+    return []
 
 
 async def commit_reservation(*, inventory: Inventory, reference: str, principal: Principal) -> pb.Reservation:
     """Sell what a reservation holds; committing twice is harmless, committing a lapsed one is refused."""
     reference = ruled(partial(domain.valid_reference, reference, required=True))
-    expired = False
+    expired, returned = False, list[ClaimReturned]()
     async with inventory.database.unit_of_work(SOURCE) as uow:
         repository = ReservationRepository(uow.session)
         row = await repository.reservation(reference, for_update=True)
@@ -135,7 +167,7 @@ async def commit_reservation(*, inventory: Inventory, reference: str, principal:
             raise _lapsed(reference, status)
         if row.expires_at <= inventory.clock():
             # Past its time but not yet collected by the worker: expire it here, then refuse.
-            await _end_reservations(uow, [row], ReservationStatus.EXPIRED, principal)
+            _, returned = await _end_reservations(uow, [row], ReservationStatus.EXPIRED, principal)
             expired = True
         else:
             allocations = await repository.allocations_of([row.id])
@@ -154,6 +186,7 @@ async def commit_reservation(*, inventory: Inventory, reference: str, principal:
             uow.publish(events_pb2.ReservationCommitted(reservation=message), subject=reference)
         await uow.commit()
     if expired:
+        await _restore_counters(inventory, returned)
         raise _lapsed(reference, ReservationStatus.EXPIRED)
     return message
 
@@ -176,8 +209,9 @@ async def release_reservation(
             )
         if status is not ReservationStatus.ACTIVE:
             return reservation_to_proto(row, await repository.allocations_of([row.id]))
-        (message,) = await _end_reservations(uow, [row], ReservationStatus.RELEASED, principal)
+        (message,), returned = await _end_reservations(uow, [row], ReservationStatus.RELEASED, principal)
         await uow.commit()
+    await _restore_counters(inventory, returned)
     return message
 
 
@@ -202,8 +236,9 @@ async def expire_due_reservations(*, inventory: Inventory, limit: int = 100) -> 
         rows = await ReservationRepository(uow.session).claim_expired(now=inventory.clock(), limit=limit)
         if not rows:
             return 0
-        await _end_reservations(uow, rows, ReservationStatus.EXPIRED, EXPIRY_ACTOR)
+        _, returned = await _end_reservations(uow, rows, ReservationStatus.EXPIRED, EXPIRY_ACTOR)
         await uow.commit()
+    await _restore_counters(inventory, returned)
     return len(rows)
 
 
@@ -224,12 +259,24 @@ async def seconds_until_next_expiry(*, inventory: Inventory) -> float | None:
 
 async def _end_reservations(
     uow: UnitOfWork, rows: Sequence[Any], status: ReservationStatus, principal: Principal
-) -> list[pb.Reservation]:
-    """Release the stock of locked active reservations and mark them ``status``, with their events."""
+) -> tuple[list[pb.Reservation], list[ClaimReturned]]:
+    """Release the stock of locked active reservations and mark them ``status``, with their events; the
+    flash-sale units given back to quotas, for ``restore_counters`` once committed."""
     repository = ReservationRepository(uow.session)
     ids = [row.id for row in rows]
     allocations = await repository.allocations_of(ids)
     references = {row.id: row.reference for row in rows}
+    # Claimed units first: their campaigns' rows are locked before any stock line, as every writer does.
+    returned: list[ClaimReturned] = []
+    shelf: list[Movement] = []
+    for row in rows:
+        claimed = [a for a in allocations if a.reservation_id == row.id and a.claim_id is not None]
+        if claimed:
+            back, moves = await give_back_claims(
+                uow.session, claimed, reference=row.reference, reason=status.value
+            )
+            returned += back
+            shelf += moves
     # One move for the whole batch: its stock rows are then locked in one global id order.
     await move_stock(
         uow,
@@ -243,9 +290,12 @@ async def _end_reservations(
                 reason=status.value,
             )
             for a in allocations
-        ],
+            if a.claim_id is None
+        ]
+        + shelf,
         principal,
     )
+
     ended = await repository.set_reservation_status(ids, status)
     messages = []
     for row in ended:
@@ -257,7 +307,16 @@ async def _end_reservations(
         )
         uow.publish(event, subject=row.reference)
         messages.append(message)
-    return messages
+    return messages, returned
+
+
+async def _restore_counters(inventory: Inventory, returned: Sequence[ClaimReturned]) -> None:
+    """Give claims' units back in Valkey too (best effort: reconciliation repairs a miss)."""
+    for claim in returned:
+        with contextlib.suppress(*VALKEY_ERRORS):
+            await inventory.flash_sales.give_back(
+                claim.campaign_id, claim.sku_id, claim.buyer_id, claim.quantity
+            )
 
 
 def _reservation_not_found(reference: str) -> NotFound:

@@ -46,8 +46,8 @@ SELECT c.id AS reservation_id, c.reference, c.status, c.lines, c.expires_at, c.c
  ORDER BY l.id
 """
 _ADD_ALLOCATIONS = """
-INSERT INTO reservation_allocations (reservation_id, stock_id, sku_id, warehouse_id, quantity)
-SELECT $1, * FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::int[])
+INSERT INTO reservation_allocations (reservation_id, stock_id, sku_id, warehouse_id, quantity, claim_id)
+SELECT $1, * FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::uuid[])
 """
 
 
@@ -97,7 +97,14 @@ class ReservationRepository(SessionRepository):
             reservation.id,
             reservation.reference,
             reservation.status.value,
-            json.dumps([[line.sku_id, line.quantity] for line in reservation.lines]),
+            json.dumps(
+                [
+                    [line.sku_id, line.quantity, line.claim_id]
+                    if line.claim_id
+                    else [line.sku_id, line.quantity]
+                    for line in reservation.lines
+                ]
+            ),
             reservation.lines_digest,
             reservation.buyer_city,
             reservation.actor,
@@ -155,6 +162,7 @@ class ReservationRepository(SessionRepository):
             [a.sku_id for a in allocations],
             [a.warehouse_id for a in allocations],
             [a.quantity for a in allocations],
+            [a.claim_id for a in allocations],
         )
 
     async def set_reservation_status(

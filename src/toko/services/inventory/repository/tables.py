@@ -109,6 +109,8 @@ reservation_allocations = Table(
     Column("sku_id", _UUID, nullable=False),
     Column("warehouse_id", _UUID, nullable=False),
     Column("quantity", Integer, nullable=False),
+    # The flash-sale claim the units were bought with (they come from the campaign's quota), if any.
+    Column("claim_id", _UUID),
 )
 flash_sale_allocations = Table(
     "flash_sale_allocations",
@@ -125,6 +127,8 @@ flash_sale_allocations = Table(
     Column("starts_at", _TIME, nullable=False),
     Column("ends_at", _TIME, nullable=False),
     Column("created_at", _TIME, nullable=False, server_default=func.now()),
+    # When the campaign's unsold quota went back on sale, after its end.
+    Column("closed_at", _TIME),
 )
 flash_sale_claims = Table(
     "flash_sale_claims",
@@ -135,6 +139,10 @@ flash_sale_claims = Table(
     Column("quantity", Integer, nullable=False),
     Column("claim_key", Text, nullable=False),
     Column("created_at", _TIME, nullable=False, server_default=func.now()),
+    # held → used (a reservation holds its units) → released (back to the quota); held → expired.
+    Column("status", Text, nullable=False),
+    Column("expires_at", _TIME, nullable=False),
+    Column("reservation_reference", Text),
 )
 flash_sale_buyers = Table(
     "flash_sale_buyers",

@@ -7,7 +7,8 @@ exact rational arithmetic, rounded once at the end.
 Precedence of a line's unit price at an instant, first match wins:
 
 1. campaign   a flash-sale campaign whose window contains the instant, if the line's
-              quantity is within the campaign's per-buyer limit;
+              quantity is within the campaign's per-buyer limit (and the caller did not
+              ask for the price without it: a buyer with no claim of its quota);
 2. schedule   a scheduled price whose window contains the instant;
 3. tier       the tier with the highest minimum quantity the line reaches, if it is
               cheaper than the dynamic or base price (wholesale never charges more);
@@ -165,10 +166,14 @@ class Resolved:
 # --- resolution ---------------------------------------------------------------------------------------------
 
 
-def resolve(facts: PricingFacts, *, at: datetime, quantity: int = 1) -> Resolved:
-    """The unit price of ``quantity`` units at ``at``, by the precedence in this module's docstring."""
+def resolve(facts: PricingFacts, *, at: datetime, quantity: int = 1, with_campaign: bool = True) -> Resolved:
+    """The unit price of ``quantity`` units at ``at``, by the precedence in this module's docstring.
+
+    ``with_campaign=False`` prices as if no campaign ran (a buyer holding no claim of its quota);
+    the campaign is still reported, for countdowns.
+    """
     campaign = next((c for c in facts.campaigns if c.window.contains(at)), None)
-    if campaign is not None and quantity <= campaign.per_buyer_limit:
+    if with_campaign and campaign is not None and quantity <= campaign.per_buyer_limit:
         return Resolved(campaign.price, PriceSource.CAMPAIGN, campaign.campaign_id, campaign, campaign.window)
     schedule = next((s for s in facts.schedules if s.window.contains(at)), None)
     if schedule is not None:

@@ -34,6 +34,7 @@ class QuoteLine:
 
     sku_id: str
     quantity: int
+    without_campaign: bool = False
 
 
 async def quote_prices(
@@ -69,7 +70,9 @@ async def quote_prices(
     total = 0
     for line in lines:
         facts = found[line.sku_id]
-        resolved = domain.resolve(facts.facts, at=instant, quantity=line.quantity)
+        resolved = domain.resolve(
+            facts.facts, at=instant, quantity=line.quantity, with_campaign=not line.without_campaign
+        )
         boundaries.extend(domain.boundaries_of(facts.facts))
         if facts.next_start is not None:
             boundaries.append(facts.next_start)
