@@ -223,10 +223,15 @@ async def _take_step(orders: Orders, checkout: domain.Checkout) -> domain.SagaSt
                 inventory.ReserveRequest(
                     reference=checkout.id,
                     lines=[
-                        inventory.ReservationLine(sku_id=line.sku_id, quantity=line.quantity)
+                        inventory.ReservationLine(
+                            sku_id=line.sku_id,
+                            quantity=line.quantity,
+                            flash_sale_claim_id=line.flash_sale_claim_id,
+                        )
                         for shop in quote.shops
                         for line in shop.lines
                     ],
+                    buyer_id=checkout.buyer_id,
                     buyer_city=str(checkout.address.get("city", "")),
                     ttl_seconds=orders.settings.payment_ttl_seconds,
                 ),

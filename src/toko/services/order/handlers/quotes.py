@@ -84,6 +84,11 @@ def checked_request(request: pb.QuoteCheckoutRequest) -> None:
     violations = domain.line_violations(
         ((line.sku_id, line.quantity, line.note) for line in request.lines), id_ok=is_id
     )
+    violations += [
+        Violation(f"lines[{index}].flash_sale_claim_id", "must be a claim id", CommonReason.INVALID_ID)
+        for index, line in enumerate(request.lines)
+        if line.flash_sale_claim_id and not is_id(line.flash_sale_claim_id)
+    ]
     if not is_id(request.address_id):
         violations.append(
             Violation("address_id", "must be one of your addresses' ids", CommonReason.INVALID_ID)
@@ -150,8 +155,13 @@ async def price_checkout(
             "pricing",
             peers.products.QuotePrices(
                 pricing.QuotePricesRequest(
+                    # No claim, no campaign price: a line without one is priced as if no campaign ran.
                     lines=[
-                        pricing.QuoteLine(sku_id=line.sku_id, quantity=line.quantity)
+                        pricing.QuoteLine(
+                            sku_id=line.sku_id,
+                            quantity=line.quantity,
+                            without_campaign=not line.flash_sale_claim_id,
+                        )
                         for line in request.lines
                     ],
                     buyer_id=buyer_id,
@@ -172,6 +182,13 @@ async def price_checkout(
         priced = quoted.get(line.sku_id)
         if priced is None:
             raise NotFound(ErrorCode.SKU_NOT_FOR_SALE, f"SKU {line.sku_id} is not for sale")
+        if line.flash_sale_claim_id and priced.source != pricing.PRICE_SOURCE_CAMPAIGN:
+            raise FailedPrecondition(
+                ErrorCode.FLASH_SALE_CLAIM_NOT_APPLICABLE,
+                f"no flash sale prices SKU {line.sku_id} now for {line.quantity} unit(s): "
+                "check out the line without its claim",
+                metadata={"sku_id": line.sku_id},
+            )
         shops[priced.shop_id].append(
             pb.PricedLine(
                 sku_id=line.sku_id,
@@ -183,6 +200,7 @@ async def price_checkout(
                 unit_price=money(priced.unit_price.amount),
                 price_source=PRICE_SOURCES.get(priced.source, "base"),
                 subtotal=money(priced.line_total.amount),
+                flash_sale_claim_id=line.flash_sale_claim_id,
             )
         )
     rates, expiry = await _rates(orders, request, shops.keys(), address)
