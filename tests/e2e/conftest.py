@@ -107,6 +107,8 @@ def platform() -> Iterator[Platform]:
     env |= {f"TOKO_GATEWAY_RATE_LIMIT_{kind}": generous for kind in ("API_IP", "API_CLIENT", "SIGN_IN_IP")}
     # A checkout whose order process died is driven on once its lease passes: seconds, not the default 30.
     env["TOKO_ORDER_PLACING_LEASE_SECONDS"] = "3"
+    # Failpoints the crash tests arm (toko.platform.failpoints): inert until a test puts a file there.
+    env["TOKO_FAILPOINTS_DIR"] = str(data_dir / "failpoints")
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "toko"), "up"],
         env=env,

@@ -29,6 +29,7 @@ from toko.platform.errors import (
     NotFound,
     PermissionDenied,
 )
+from toko.platform.failpoints import crash_point
 from toko.platform.idempotency import idempotent
 from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.pagination import PageSpec, bad_page_token, decode_token, encode_token
@@ -314,6 +315,7 @@ async def hold_usages(
         messages = [usage_to_proto(usage) for usage in held]
         uow.publish(events_pb2.VoucherUsagesHeld(usages=messages), subject=checkout_id)
         await uow.commit()
+    crash_point("promotion.hold.committed")
     promotions.wake.set()
     return messages
 

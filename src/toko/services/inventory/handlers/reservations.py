@@ -26,6 +26,7 @@ from toko.inventory.v1 import inventory_pb2 as pb
 from toko.platform.auth import Principal
 from toko.platform.db import UnitOfWork
 from toko.platform.errors import Conflict, FailedPrecondition, NotFound
+from toko.platform.failpoints import crash_point
 from toko.platform.ids import new_id
 from toko.platform.rules import Violation
 from toko.platform.validation import ruled
@@ -139,6 +140,7 @@ async def reserve(*, inventory: Inventory, command: Reserve, principal: Principa
         )
         await repository.add_allocations(reservation.id, plan + claimed)
         await uow.commit()
+    crash_point("inventory.reserve.committed")
     inventory.expiry_alarm.reserved_until(reservation.expires_at)
     return reservation_to_proto(inputs.row, sorted(plan + claimed, key=lambda a: (a.sku_id, a.warehouse_id)))
 

@@ -40,6 +40,7 @@ from toko.platform.errors import (
     NotFound,
     Unavailable,
 )
+from toko.platform.failpoints import crash_point
 from toko.platform.idempotency import request_hash
 from toko.platform.ids import is_id, new_id, require_id
 from toko.promotion.v1 import promotion_pb2 as promotion
@@ -174,6 +175,8 @@ async def drive(orders: Orders, checkout_id: str, *, in_request: bool) -> domain
             async with orders.database.sessions() as session:
                 checkout = await checkouts_store.get_checkout(session, checkout_id)
         assert checkout is not None
+        # Each step as recorded, and the saga's end before the buyer hears of it.
+        crash_point(f"order.checkout.{checkout.step.name.lower()}")
         if checkout.state is not domain.CheckoutState.PLACING:
             return checkout
         try:
@@ -458,6 +461,8 @@ async def payment_captured(uow: UnitOfWork, orders: Orders, payment: payments.Pa
             inventory.CommitReservationRequest(reference=locked.id), metadata=metadata, timeout=peers.timeout
         ),
     )
+    # Stock sold, vouchers not yet redeemed, orders not yet paid: the event comes again after a crash.
+    crash_point("order.capture.stock_committed")
     quote = from_document(locked.quote, pb.CheckoutQuote())
     if quote.discounts:
         await call(
