@@ -267,6 +267,7 @@ def service_env(
         env.setdefault("TOKO_SMTP_URL", f"smtp://{HOST}:{dict(sandbox.extra_ports)['smtp']}")
         env.setdefault("TOKO_SHIPPING_COURIER_BASE_URL", f"{sandbox.url}/couriers")
         env.setdefault("TOKO_PAYMENT_MIDTRANS_BASE_URL", f"{sandbox.url}/payments/midtrans")
+        env.setdefault("TOKO_PAYMENT_XENDIT_BASE_URL", f"{sandbox.url}/payments/xendit")
         env.setdefault("TOKO_SANDBOX_PUBLIC_URL", sandbox.url)
     env |= auth_urls(specs)
     # Where every gRPC service listens, for the few service-to-service calls (auth -> user).
@@ -278,7 +279,7 @@ def service_env(
         # The sandbox's couriers report tracking where the real ones would: the gateway's webhook route.
         env.setdefault("TOKO_SANDBOX_COURIER_WEBHOOK_URL", f"{gateway.url}/webhooks/couriers/{{courier}}")
         # And its payment provider notifies payments there too.
-        env.setdefault("TOKO_SANDBOX_PAYMENT_WEBHOOK_URL", f"{gateway.url}/webhooks/payments/midtrans")
+        env.setdefault("TOKO_SANDBOX_PAYMENT_WEBHOOK_URL", f"{gateway.url}/webhooks/payments/{{provider}}")
     if spec.upstreams:
         env[UPSTREAMS_ENV] = json.dumps(upstreams(specs))
         env[HTTP_UPSTREAMS_ENV] = json.dumps(http_upstreams(specs))

@@ -84,6 +84,7 @@ async def start_sandbox(settings: SandboxSettings) -> RunningSandbox:
         Notifier(
             url=settings.payment_webhook_url,
             server_key=settings.payment_server_key,
+            callback_token=settings.xendit_callback_token,
             first_retry_seconds=settings.payment_webhook_first_retry_seconds,
             max_attempts=settings.payment_webhook_max_attempts,
         )
@@ -93,7 +94,12 @@ async def start_sandbox(settings: SandboxSettings) -> RunningSandbox:
             Route("GET", "/healthz", _healthz),
             *mailbox_routes(mailbox, faults),
             *courier_routes(parcels, api_key=settings.courier_api_key),
-            *payment_routes(charges, server_key=settings.payment_server_key, base_url=settings.public_url),
+            *payment_routes(
+                charges,
+                server_key=settings.payment_server_key,
+                xendit_secret_key=settings.xendit_secret_key,
+                base_url=settings.public_url,
+            ),
         ]
     )
     http = await HttpServer.start(

@@ -36,9 +36,12 @@ class SandboxSettings(BaseSettings):
     courier_webhook_max_attempts: int = Field(default=8, gt=0)
     # The payment provider's server key (Midtrans' shape: HTTP Basic user, and the notifications' signature).
     payment_server_key: str = "sandbox-midtrans-server-key"
-    # Where the provider notifies payment changes: the gateway's public path, which forwards to the
-    # payment service; empty sends none.
-    payment_webhook_url: str = "http://127.0.0.1:8080/webhooks/payments/midtrans"
+    # Xendit's shape: the secret key (HTTP Basic user) and the token its callbacks carry.
+    xendit_secret_key: str = "sandbox-xendit-secret-key"  # noqa: S105 - a development default
+    xendit_callback_token: str = "sandbox-xendit-callback-token"  # noqa: S105 - a development default
+    # Where the providers notify payment changes ({provider}: midtrans, xendit): the gateway's public
+    # path, which forwards to the payment service; empty sends none.
+    payment_webhook_url: str = "http://127.0.0.1:8080/webhooks/payments/{provider}"
     payment_webhook_first_retry_seconds: float = Field(default=1.0, gt=0)
     payment_webhook_max_attempts: int = Field(default=8, gt=0)
     # How the sandbox's own pages are reached from a browser (payment pages link back to it).

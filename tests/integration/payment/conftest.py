@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import grpc
 import httpx
 import pytest
-from payment_testkit import SERVER_KEY, payment_settings
+from payment_testkit import CALLBACK_TOKEN, SERVER_KEY, XENDIT_SECRET_KEY, payment_settings
 
 from toko.infra.netcheck import free_port
 from toko.infra.servers import InfraEndpoints
@@ -40,7 +40,9 @@ async def sandbox(
             "data_dir": tmp_path_factory.mktemp("sandbox"),
             "shutdown_grace_seconds": 1.0,
             "payment_server_key": SERVER_KEY,
-            "payment_webhook_url": f"http://127.0.0.1:{notification_port}/webhooks/payments/midtrans",
+            "payment_webhook_url": f"http://127.0.0.1:{notification_port}/webhooks/payments/{{provider}}",
+            "xendit_secret_key": XENDIT_SECRET_KEY,
+            "xendit_callback_token": CALLBACK_TOKEN,
             "payment_webhook_first_retry_seconds": 0.1,
             "courier_webhook_url": "",
         }
@@ -65,6 +67,9 @@ def settings(
         http_port=notification_port,
         midtrans_base_url=f"http://127.0.0.1:{sandbox.http_port}/payments/midtrans",
         midtrans_server_key=SERVER_KEY,
+        xendit_base_url=f"http://127.0.0.1:{sandbox.http_port}/payments/xendit",
+        xendit_secret_key=XENDIT_SECRET_KEY,
+        xendit_callback_token=CALLBACK_TOKEN,
     )
 
 

@@ -14,6 +14,8 @@ from toko.services.payment.settings import PaymentSettings
 
 Metadata = tuple[tuple[str, str], ...]
 SERVER_KEY = "test-midtrans-server-key"
+XENDIT_SECRET_KEY = "test-xendit-secret-key"
+CALLBACK_TOKEN = "test-xendit-callback-token"
 
 
 def as_user(subject: str = "") -> Metadata:

@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from payment_testkit import SERVER_KEY, as_service, as_user, failure
+from payment_testkit import CALLBACK_TOKEN, SERVER_KEY, as_service, as_user, failure
 from sqlalchemy import text
 
 from toko.common.v1.money_pb2 import Money
@@ -211,24 +211,159 @@ async def test_a_cancelled_payment_cannot_be_paid_and_a_captured_one_cannot_be_c
     )
 
 
-async def test_bad_requests_name_every_field_and_cod_is_not_offered(stub: Stub) -> None:
+async def test_bad_requests_name_every_field_and_only_services_open_payments(stub: Stub) -> None:
     bad = pb.CreatePaymentRequest(
         checkout_id="", buyer_id="b", amount=Money(amount=0), method=0, expire_time=_in(1)
     )  # type: ignore[arg-type]
     code, reason = await failure(stub.CreatePayment(bad, metadata=as_service()))
     assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION_FAILED")
-    cod = pb.CreatePaymentRequest(
+    good = pb.CreatePaymentRequest(
         checkout_id=str(uuid.uuid4()),
         buyer_id="b",
         amount=Money(amount=1000),
-        method=pb.PAYMENT_METHOD_COD,
+        method=pb.PAYMENT_METHOD_VA_BNI,
         expire_time=_in(60),
     )
-    assert (await failure(stub.CreatePayment(cod, metadata=as_service())))[
-        1
-    ] == "PAYMENT_METHOD_NOT_AVAILABLE"
-    methods = (await stub.ListPaymentMethods(pb.ListPaymentMethodsRequest())).methods
-    assert pb.PAYMENT_METHOD_COD not in {m.method for m in methods}
-    assert (await failure(stub.CreatePayment(cod, metadata=as_user())))[
+    assert (await failure(stub.CreatePayment(good, metadata=as_user())))[
         0
     ] == grpc.StatusCode.PERMISSION_DENIED
+    methods = {
+        m.method: m.provider for m in (await stub.ListPaymentMethods(pb.ListPaymentMethodsRequest())).methods
+    }
+    assert (methods[pb.PAYMENT_METHOD_OVO], methods[pb.PAYMENT_METHOD_COD]) == ("xendit", "cod")
+
+
+async def test_cash_on_delivery_waits_for_its_courier_and_is_settled_once(stub: Stub) -> None:
+    buyer = str(uuid.uuid4())
+    cod = await _open(stub, buyer, method=pb.PAYMENT_METHOD_COD)
+    va = await _open(stub, buyer)
+
+    settled = await stub.SettleCashOnDelivery(
+        pb.SettleCashOnDeliveryRequest(payment_id=cod.id, reference="JNE-AWB-1"), metadata=as_service()
+    )
+    again = await stub.SettleCashOnDelivery(
+        pb.SettleCashOnDeliveryRequest(payment_id=cod.id, reference="JNE-AWB-1"), metadata=as_service()
+    )
+    not_cod = await failure(
+        stub.SettleCashOnDelivery(pb.SettleCashOnDeliveryRequest(payment_id=va.id), metadata=as_service())
+    )
+    by_buyer = await failure(
+        stub.SettleCashOnDelivery(pb.SettleCashOnDeliveryRequest(payment_id=cod.id), metadata=as_user(buyer))
+    )
+    ledger = (
+        await stub.ListLedgerEntries(pb.ListLedgerEntriesRequest(payment_id=cod.id), metadata=as_user(buyer))
+    ).entries
+
+    assert cod.state == pb.PAYMENT_STATE_PENDING
+    assert cod.provider == "cod"
+    # It waits for its parcel, not for a payment deadline.
+    assert cod.expire_time.ToDatetime(tzinfo=UTC) > datetime.now(UTC) + timedelta(days=7)
+    assert (settled.payment.state, settled.payment.captured.amount) == (pb.PAYMENT_STATE_CAPTURED, 150_000)
+    assert again.payment.captured.amount == 150_000
+    assert [entry.kind for entry in ledger] == [pb.LEDGER_ENTRY_KIND_CAPTURED]
+    assert not_cod == (grpc.StatusCode.FAILED_PRECONDITION, "NOT_CASH_ON_DELIVERY")
+    assert by_buyer[0] == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def _open_ewallet(stub: Stub, buyer: str, method: int, mobile: str = "") -> pb.Payment:
+    request = pb.CreatePaymentRequest(
+        checkout_id=str(uuid.uuid4()),
+        buyer_id=buyer,
+        amount=Money(amount=80_000, currency="IDR"),
+        method=method,  # type: ignore[arg-type]
+        expire_time=_in(60),
+        mobile_number=mobile,
+    )
+    return (await stub.CreatePayment(request, metadata=as_service())).payment
+
+
+async def test_a_dana_payment_is_paid_by_redirect_and_refunded_in_parts_never_above_it(
+    stub: Stub, provider: httpx.AsyncClient
+) -> None:
+    buyer = str(uuid.uuid4())
+    payment = await _open_ewallet(stub, buyer, pb.PAYMENT_METHOD_DANA)
+
+    paid = await provider.post(f"/simulate/{payment.id}", json={"outcome": "pay"})
+    captured = await _state(stub, payment.id, buyer)
+    refunds = [
+        await stub.RefundPayment(
+            pb.RefundPaymentRequest(
+                payment_id=payment.id, refund_id=f"r{n}", amount=Money(amount=30_000), reason="retur sebagian"
+            ),
+            metadata=as_service(),
+        )
+        for n in (1, 2)
+    ]
+    over = await failure(
+        stub.RefundPayment(
+            pb.RefundPaymentRequest(
+                payment_id=payment.id, refund_id="r3", amount=Money(amount=30_000), reason="x"
+            ),
+            metadata=as_service(),
+        )
+    )
+
+    assert payment.provider == "xendit"
+    assert payment.provider_reference.startswith("ewc_")
+    assert payment.instructions.redirect_url.endswith(payment.id)
+    assert paid.status_code == 200
+    assert (captured.state, captured.captured.amount) == (pb.PAYMENT_STATE_CAPTURED, 80_000)
+    assert refunds[-1].payment.refunded.amount == 60_000
+    assert over == (grpc.StatusCode.FAILED_PRECONDITION, "REFUND_EXCEEDS_CAPTURED")
+
+
+async def test_an_ovo_payment_needs_a_phone_and_a_refusal_fails_it(
+    stub: Stub, provider: httpx.AsyncClient
+) -> None:
+    buyer = str(uuid.uuid4())
+    no_phone = await failure(_open_ewallet(stub, buyer, pb.PAYMENT_METHOD_OVO, mobile="021-555-0100"))
+    payment = await _open_ewallet(stub, buyer, pb.PAYMENT_METHOD_OVO, mobile="0812 3456 7890")
+
+    await provider.post(f"/simulate/{payment.id}", json={"outcome": "fail"})
+    failed = await _state(stub, payment.id, buyer)
+
+    assert no_phone == (grpc.StatusCode.INVALID_ARGUMENT, "MOBILE_NUMBER_REQUIRED")
+    assert payment.state == pb.PAYMENT_STATE_PENDING
+    assert not payment.instructions.redirect_url  # OVO pushes the payment to the phone
+    assert failed.state == pb.PAYMENT_STATE_FAILED
+
+
+async def test_xendit_callbacks_need_the_token_count_once_and_are_confirmed_with_xendit(
+    stub: Stub, provider: httpx.AsyncClient, settings: object
+) -> None:
+    buyer = str(uuid.uuid4())
+    payment = await _open_ewallet(stub, buyer, pb.PAYMENT_METHOD_DANA)
+    url = f"http://127.0.0.1:{settings.http_port}/webhooks/payments/xendit"  # type: ignore[attr-defined]
+
+    def callback(status: str) -> bytes:
+        data = {"id": payment.provider_reference, "reference_id": payment.id, "status": status}
+        return orjson.dumps(
+            {"event": "ewallet.capture", "created": datetime.now(UTC).isoformat(), "data": data}
+        )
+
+    async with httpx.AsyncClient() as client:
+        wrong_token = await client.post(
+            url, content=callback("SUCCEEDED"), headers={"x-callback-token": "guess"}
+        )
+        # The right token, but Xendit says the charge is still pending: nothing moves.
+        forged = await client.post(
+            url, content=callback("SUCCEEDED"), headers={"x-callback-token": CALLBACK_TOKEN}
+        )
+        still = (await stub.GetPayment(pb.GetPaymentRequest(id=payment.id), metadata=as_user(buyer))).payment
+        await provider.post(f"/simulate/{payment.id}", json={"outcome": "pay"})
+        captured = await _state(stub, payment.id, buyer)
+        body = callback("SUCCEEDED")
+        first = await client.post(url, content=body, headers={"x-callback-token": CALLBACK_TOKEN})
+        replay = await client.post(url, content=body, headers={"x-callback-token": CALLBACK_TOKEN})
+    ledger = (
+        await stub.ListLedgerEntries(
+            pb.ListLedgerEntriesRequest(payment_id=payment.id), metadata=as_user(buyer)
+        )
+    ).entries
+
+    assert (wrong_token.status_code, wrong_token.json()["reason"]) == (401, "BAD_SIGNATURE")
+    assert forged.status_code == 200
+    assert still.state == pb.PAYMENT_STATE_PENDING
+    assert captured.state == pb.PAYMENT_STATE_CAPTURED
+    assert (first.status_code, replay.json()["message"]) == (200, "duplicate")
+    assert [entry.kind for entry in ledger] == [pb.LEDGER_ENTRY_KIND_CAPTURED]

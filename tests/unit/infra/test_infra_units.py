@@ -85,7 +85,8 @@ def test_service_env_carries_the_platform_configuration(tmp_path: Path) -> None:
         "TOKO_SANDBOX_COURIER_WEBHOOK_URL": "http://127.0.0.1:8080/webhooks/couriers/{courier}",
         "TOKO_PAYMENT_MIDTRANS_BASE_URL": "http://127.0.0.1:8025/payments/midtrans",
         "TOKO_SANDBOX_PUBLIC_URL": "http://127.0.0.1:8025",
-        "TOKO_SANDBOX_PAYMENT_WEBHOOK_URL": "http://127.0.0.1:8080/webhooks/payments/midtrans",
+        "TOKO_SANDBOX_PAYMENT_WEBHOOK_URL": "http://127.0.0.1:8080/webhooks/payments/{provider}",
+        "TOKO_PAYMENT_XENDIT_BASE_URL": "http://127.0.0.1:8025/payments/xendit",
         **{f"TOKO_{s.name.upper()}_ADDRESS": s.address for s in SERVICES if s.kind == "grpc"},
     }
     assert env["TOKO_USER_ADDRESS"] == "127.0.0.1:50062"

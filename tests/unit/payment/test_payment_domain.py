@@ -16,6 +16,7 @@ from toko.services.payment.domain import (
     RefundRefused,
     State,
     check_refund,
+    normalized_mobile,
 )
 from toko.services.payment.error_codes import ErrorCode
 from toko.services.payment.provider import amount_of, qr_png_base64
@@ -47,10 +48,27 @@ def test_a_refund_fits_in_what_is_captured_and_not_refunded_yet() -> None:
     assert pending.value.reason is ErrorCode.PAYMENT_NOT_CAPTURED
 
 
-def test_only_methods_a_provider_collects_are_offered() -> None:
-    assert Method.COD not in METHODS
-    assert {terms.provider for terms in METHODS.values()} == {"midtrans"}
+def test_every_method_is_offered_with_the_provider_that_collects_it() -> None:
+    assert set(METHODS) == set(Method)
+    assert {terms.provider for terms in METHODS.values()} == {"midtrans", "xendit", "cod"}
     assert METHODS[Method.VA_BCA].channel == "bca"
+    assert (METHODS[Method.OVO].provider, METHODS[Method.OVO].channel) == ("xendit", "ID_OVO")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("081234567890", "+6281234567890"),
+        ("+62 812-3456-7890", "+6281234567890"),
+        ("628123456789", "+628123456789"),
+        ("021345678", None),
+        ("0812", None),
+        ("+6581234567890", None),
+        ("", None),
+    ],
+)
+def test_an_ovo_phone_is_an_indonesian_mobile_number(given: str, expected: str | None) -> None:
+    assert normalized_mobile(given) == expected
 
 
 def test_the_providers_words_mean_one_state_each() -> None:
@@ -58,6 +76,8 @@ def test_the_providers_words_mean_one_state_each() -> None:
     assert PROVIDER_STATES["deny"] is State.FAILED
     assert PROVIDER_STATES["expire"] is State.EXPIRED
     assert "refund" not in PROVIDER_STATES
+    assert PROVIDER_STATES["succeeded"] is State.CAPTURED
+    assert PROVIDER_STATES["voided"] is State.CANCELLED
 
 
 def test_amounts_and_qr_codes() -> None:

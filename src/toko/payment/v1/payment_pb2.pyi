@@ -482,6 +482,7 @@ class CreatePaymentRequest(_message.Message):
     METHOD_FIELD_NUMBER: _builtins.int
     EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    MOBILE_NUMBER_FIELD_NUMBER: _builtins.int
     checkout_id: _builtins.str
     """The checkout it pays; the idempotency key of the payment."""
     buyer_id: _builtins.str
@@ -490,6 +491,8 @@ class CreatePaymentRequest(_message.Message):
     """How the buyer pays."""
     description: _builtins.str
     """A line the buyer sees on the provider's page, e.g. "toko order 3 shops"."""
+    mobile_number: _builtins.str
+    """The buyer's Indonesian mobile number (+62 or 08…), required for OVO: the charge is pushed to it."""
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """The total, positive, in IDR."""
@@ -507,10 +510,11 @@ class CreatePaymentRequest(_message.Message):
         method: Global___PaymentMethod.ValueType = ...,
         expire_time: _timestamp_pb2.Timestamp | None = ...,
         description: _builtins.str = ...,
+        mobile_number: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "expire_time", b"expire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "buyer_id", b"buyer_id", "checkout_id", b"checkout_id", "description", b"description", "expire_time", b"expire_time", "method", b"method"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "buyer_id", b"buyer_id", "checkout_id", b"checkout_id", "description", b"description", "expire_time", b"expire_time", "method", b"method", "mobile_number", b"mobile_number"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -747,6 +751,56 @@ class RefundPaymentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RefundPaymentResponse: _TypeAlias = RefundPaymentResponse  # noqa: Y015
+
+@_typing.final
+class SettleCashOnDeliveryRequest(_message.Message):
+    """Request of SettleCashOnDelivery."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    payment_id: _builtins.str
+    """The payment."""
+    reference: _builtins.str
+    """The courier's reference of the collection, e.g. the waybill."""
+    def __init__(
+        self,
+        *,
+        payment_id: _builtins.str = ...,
+        reference: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment_id", b"payment_id", "reference", b"reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SettleCashOnDeliveryRequest: _TypeAlias = SettleCashOnDeliveryRequest  # noqa: Y015
+
+@_typing.final
+class SettleCashOnDeliveryResponse(_message.Message):
+    """Response of SettleCashOnDelivery."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def payment(self) -> Global___Payment:
+        """The payment, captured."""
+
+    def __init__(
+        self,
+        *,
+        payment: Global___Payment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SettleCashOnDeliveryResponse: _TypeAlias = SettleCashOnDeliveryResponse  # noqa: Y015
 
 @_typing.final
 class ListLedgerEntriesRequest(_message.Message):

@@ -67,6 +67,11 @@ class PaymentServiceStub:
                 request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.RefundPaymentRequest.SerializeToString,
                 response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.RefundPaymentResponse.FromString,
                 _registered_method=True)
+        self.SettleCashOnDelivery = channel.unary_unary(
+                '/toko.payment.v1.PaymentService/SettleCashOnDelivery',
+                request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.SettleCashOnDeliveryRequest.SerializeToString,
+                response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.SettleCashOnDeliveryResponse.FromString,
+                _registered_method=True)
         self.ListLedgerEntries = channel.unary_unary(
                 '/toko.payment.v1.PaymentService/ListLedgerEntries',
                 request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListLedgerEntriesRequest.SerializeToString,
@@ -126,6 +131,15 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SettleCashOnDelivery(self, request, context):
+        """SettleCashOnDelivery records the cash a courier collected for a cash-on-delivery payment (the order
+        service calls it when the parcel is delivered): the payment is captured for its amount, once; a
+        payment of another method is refused (NOT_CASH_ON_DELIVERY).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListLedgerEntries(self, request, context):
         """ListLedgerEntries lists a payment's ledger, oldest first: admins and the payment's buyer.
         """
@@ -165,6 +179,11 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.RefundPayment,
                     request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.RefundPaymentRequest.FromString,
                     response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.RefundPaymentResponse.SerializeToString,
+            ),
+            'SettleCashOnDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.SettleCashOnDelivery,
+                    request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.SettleCashOnDeliveryRequest.FromString,
+                    response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.SettleCashOnDeliveryResponse.SerializeToString,
             ),
             'ListLedgerEntries': grpc.unary_unary_rpc_method_handler(
                     servicer.ListLedgerEntries,
@@ -337,6 +356,33 @@ class PaymentService:
             '/toko.payment.v1.PaymentService/RefundPayment',
             toko_dot_payment_dot_v1_dot_payment__pb2.RefundPaymentRequest.SerializeToString,
             toko_dot_payment_dot_v1_dot_payment__pb2.RefundPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SettleCashOnDelivery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.payment.v1.PaymentService/SettleCashOnDelivery',
+            toko_dot_payment_dot_v1_dot_payment__pb2.SettleCashOnDeliveryRequest.SerializeToString,
+            toko_dot_payment_dot_v1_dot_payment__pb2.SettleCashOnDeliveryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -56,6 +56,11 @@ class PaymentServiceStub:
     """RefundPayment refunds part or all of a captured payment. Idempotent by refund id; the refunds of
     a payment never add up to more than was captured (REFUND_EXCEEDS_CAPTURED).
     """
+    SettleCashOnDelivery: _grpc.UnaryUnaryMultiCallable[_payment_pb2.SettleCashOnDeliveryRequest, _payment_pb2.SettleCashOnDeliveryResponse]
+    """SettleCashOnDelivery records the cash a courier collected for a cash-on-delivery payment (the order
+    service calls it when the parcel is delivered): the payment is captured for its amount, once; a
+    payment of another method is refused (NOT_CASH_ON_DELIVERY).
+    """
     ListLedgerEntries: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListLedgerEntriesRequest, _payment_pb2.ListLedgerEntriesResponse]
     """ListLedgerEntries lists a payment's ledger, oldest first: admins and the payment's buyer."""
 
@@ -86,6 +91,11 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     RefundPayment: _aio.UnaryUnaryMultiCallable[_payment_pb2.RefundPaymentRequest, _payment_pb2.RefundPaymentResponse]  # type: ignore[assignment]
     """RefundPayment refunds part or all of a captured payment. Idempotent by refund id; the refunds of
     a payment never add up to more than was captured (REFUND_EXCEEDS_CAPTURED).
+    """
+    SettleCashOnDelivery: _aio.UnaryUnaryMultiCallable[_payment_pb2.SettleCashOnDeliveryRequest, _payment_pb2.SettleCashOnDeliveryResponse]  # type: ignore[assignment]
+    """SettleCashOnDelivery records the cash a courier collected for a cash-on-delivery payment (the order
+    service calls it when the parcel is delivered): the payment is captured for its amount, once; a
+    payment of another method is refused (NOT_CASH_ON_DELIVERY).
     """
     ListLedgerEntries: _aio.UnaryUnaryMultiCallable[_payment_pb2.ListLedgerEntriesRequest, _payment_pb2.ListLedgerEntriesResponse]  # type: ignore[assignment]
     """ListLedgerEntries lists a payment's ledger, oldest first: admins and the payment's buyer."""
@@ -150,6 +160,17 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_payment_pb2.RefundPaymentResponse, _abc.Awaitable[_payment_pb2.RefundPaymentResponse]]:
         """RefundPayment refunds part or all of a captured payment. Idempotent by refund id; the refunds of
         a payment never add up to more than was captured (REFUND_EXCEEDS_CAPTURED).
+        """
+
+    @_abc_1.abstractmethod
+    def SettleCashOnDelivery(
+        self,
+        request: _payment_pb2.SettleCashOnDeliveryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_pb2.SettleCashOnDeliveryResponse, _abc.Awaitable[_payment_pb2.SettleCashOnDeliveryResponse]]:
+        """SettleCashOnDelivery records the cash a courier collected for a cash-on-delivery payment (the order
+        service calls it when the parcel is delivered): the payment is captured for its amount, once; a
+        payment of another method is refused (NOT_CASH_ON_DELIVERY).
         """
 
     @_abc_1.abstractmethod

@@ -1,8 +1,10 @@
-"""The stand-in provider's charges and the notifications it sends about them.
+"""The stand-in providers' charges and the notifications they send about them.
 
-Charges live in memory (a restart of the sandbox forgets them, as the couriers' parcels). Each change
-is notified to the configured URL with Midtrans' signature, ``signature_key`` =
-SHA512(order_id + status_code + gross_amount + server key), retried with back-off until answered 2xx.
+Charges live in memory (a restart of the sandbox forgets them, as the couriers' parcels), by the
+merchant's order id (Midtrans' ``order_id``, Xendit's ``reference_id``: the payment's id). Each change
+is notified to the configured URL, retried with back-off until answered 2xx: a Midtrans charge's with
+Midtrans' signature, ``signature_key`` = SHA512(order_id + status_code + gross_amount + server key); a
+Xendit charge's as Xendit's e-wallet callback, with the account's token in ``x-callback-token``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,15 @@ STATUS_CODES = {
     "partial_refund": "200",
 }
 FINAL = frozenset({"settlement", "capture", "deny", "cancel", "expire"})
+# Xendit's e-wallet channels, and its words for the statuses above.
+XENDIT_CHANNELS = ("ID_OVO", "ID_DANA")
+XENDIT_STATUSES = {
+    "pending": "PENDING",
+    "settlement": "SUCCEEDED",
+    "deny": "FAILED",
+    "expire": "FAILED",
+    "cancel": "VOIDED",
+}
 
 
 def signature_key(order_id: str, status_code: str, gross_amount: str, server_key: str) -> str:
@@ -67,6 +78,10 @@ class Charge:
     refunds: dict[str, int] = field(default_factory=dict)
     # What the provider reports as paid: the charge's amount unless a test overrode it.
     paid_amount: int | None = None
+    # "midtrans" or "xendit": whose API opened it, and so how it is reported and notified.
+    provider: str = "midtrans"
+    channel_code: str = ""
+    mobile_number: str = ""
 
     @property
     def reported_amount(self) -> int:
@@ -97,6 +112,27 @@ class Charge:
             document["refund_amount"] = amount_text(sum(self.refunds.values()))
         return document
 
+    def xendit_document(self) -> dict[str, object]:
+        """The charge as Xendit's ``GET /ewallets/charges/{id}`` and its callbacks write it."""
+        status = XENDIT_STATUSES.get(self.status, "PENDING")
+        document: dict[str, object] = {
+            "id": self.transaction_id,
+            "business_id": "sandbox-business",
+            "reference_id": self.order_id,
+            "status": status,
+            "currency": "IDR",
+            "charge_amount": self.gross_amount,
+            "capture_amount": self.reported_amount if status == "SUCCEEDED" else None,
+            "refunded_amount": sum(self.refunds.values()) or None,
+            "checkout_method": "ONE_TIME_PAYMENT",
+            "channel_code": self.channel_code,
+            "channel_properties": {"mobile_number": self.mobile_number} if self.mobile_number else {},
+            "failure_code": "EXPIRED" if self.status == "expire" else None,
+            "created": self.created_at.isoformat(),
+            "updated": datetime.now(UTC).isoformat(),
+        }
+        return document
+
 
 @dataclass
 class Notifier:
@@ -106,6 +142,7 @@ class Notifier:
     server_key: str
     first_retry_seconds: float
     max_attempts: int
+    callback_token: str = ""
     client: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=5.0))
     # (order id, status, HTTP status or 0 for no answer) of every attempt, for tests and people to read.
     attempts: list[tuple[str, str, int]] = field(default_factory=list)
@@ -114,18 +151,33 @@ class Notifier:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def notify(self, charge: Charge) -> None:
-        """Send the charge's current status in the background."""
+        """Send the charge's current status in the background, in its provider's scheme."""
         if not self.url:
             return
-        document = charge.status_document()
-        document["signature_key"] = signature_key(
-            charge.order_id, str(document["status_code"]), str(document["gross_amount"]), self.server_key
+        headers = {"content-type": "application/json"}
+        if charge.provider == "xendit":
+            document: dict[str, object] = {
+                "event": "ewallet.capture",
+                "business_id": "sandbox-business",
+                "created": datetime.now(UTC).isoformat(),
+                "data": charge.xendit_document(),
+            }
+            headers["x-callback-token"] = self.callback_token
+        else:
+            document = charge.status_document()
+            document["signature_key"] = signature_key(
+                charge.order_id, str(document["status_code"]), str(document["gross_amount"]), self.server_key
+            )
+        url = self.url.replace("{provider}", charge.provider)
+        task = asyncio.create_task(
+            self._deliver(url, headers, charge.order_id, charge.status, orjson.dumps(document))
         )
-        task = asyncio.create_task(self._deliver(charge.order_id, charge.status, orjson.dumps(document)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, order_id: str, status: str, body: bytes) -> None:
+    async def _deliver(
+        self, url: str, headers: dict[str, str], order_id: str, status: str, body: bytes
+    ) -> None:
         delay = self.first_retry_seconds
         for _ in range(self.max_attempts):
             if self.drop_next > 0:
@@ -133,9 +185,7 @@ class Notifier:
                 code = 0
             else:
                 try:
-                    response = await self.client.post(
-                        self.url, content=body, headers={"content-type": "application/json"}
-                    )
+                    response = await self.client.post(url, content=body, headers=headers)
                     code = response.status_code
                 except httpx.HTTPError:
                     code = 0
@@ -169,6 +219,64 @@ class Charges:
 
     notifier: Notifier
     _by_order: dict[str, Charge] = field(default_factory=dict)
+    # Xendit's charges by their own id, and the idempotency keys they were opened with.
+    _by_charge_id: dict[str, Charge] = field(default_factory=dict)
+    _idempotency: dict[str, Charge] = field(default_factory=dict)
+
+    def charge_ewallet(self, body: dict[str, object], idempotency_key: str) -> Charge:
+        """Open an e-wallet charge as Xendit's ``POST /ewallets/charges`` does.
+
+        The same idempotency key again answers the first charge; a reference charged before under
+        another key is refused (409 DUPLICATE_ERROR).
+        """
+        if idempotency_key and idempotency_key in self._idempotency:
+            return self._idempotency[idempotency_key]
+        reference = str(body.get("reference_id", "")).strip()
+        if not reference or len(reference) > 255:
+            raise ChargeRefused(400, "reference_id must be 1 to 255 characters")
+        if reference in self._by_order:
+            raise ChargeRefused(409, "DUPLICATE_ERROR: reference_id has been used")
+        amount = body.get("amount")
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 1:
+            raise ChargeRefused(400, "amount must be a positive whole number")
+        channel = str(body.get("channel_code", ""))
+        if channel not in XENDIT_CHANNELS:
+            raise ChargeRefused(400, f"channel_code must be one of {', '.join(XENDIT_CHANNELS)}")
+        properties = body.get("channel_properties")
+        properties = properties if isinstance(properties, dict) else {}
+        mobile = str(properties.get("mobile_number", ""))
+        if channel == "ID_OVO" and not mobile.startswith("+62"):
+            raise ChargeRefused(400, "channel_properties.mobile_number must be a +62 number for ID_OVO")
+        now = datetime.now(UTC)
+        charge = Charge(
+            order_id=reference,
+            transaction_id=f"ewc_{secrets.token_hex(12)}",
+            payment_type="ewallet",
+            gross_amount=amount,
+            status="pending",
+            created_at=now,
+            expires_at=now + timedelta(days=1),
+            provider="xendit",
+            channel_code=channel,
+            mobile_number=mobile,
+        )
+        self._by_order[reference] = charge
+        self._by_charge_id[charge.transaction_id] = charge
+        if idempotency_key:
+            self._idempotency[idempotency_key] = charge
+        return charge
+
+    def by_charge_id(self, charge_id: str) -> Charge | None:
+        """A Xendit charge by its own id."""
+        charge = self._by_charge_id.get(charge_id)
+        return None if charge is None else self.get(charge.order_id)
+
+    def refund_by_charge(self, charge_id: str, refund_key: str, amount: int) -> Charge:
+        """Refund part of a Xendit charge once per reference (``POST /refunds``)."""
+        charge = self.by_charge_id(charge_id)
+        if charge is None:
+            raise ChargeRefused(404, "DATA_NOT_FOUND: no such payment")
+        return self.refund(charge.order_id, refund_key, amount)
 
     def charge(self, body: dict[str, object]) -> Charge:
         """Open a transaction as ``POST /v2/charge`` does; an order id charged before is refused (406)."""

@@ -1,7 +1,10 @@
-"""The stand-in provider's HTTP API and pages, under ``/payments/``.
+"""The stand-in providers' HTTP APIs and pages, under ``/payments/``.
 
 - Midtrans' Core API shape under ``/payments/midtrans/v2/`` (HTTP Basic with the server key as user):
   ``POST charge``, ``GET {order_id}/status``, ``POST {order_id}/cancel``, ``POST {order_id}/refund``;
+- Xendit's e-wallet API shape under ``/payments/xendit/`` (HTTP Basic with the secret key as user):
+  ``POST ewallets/charges`` (``Idempotency-key`` header), ``GET ewallets/charges/{id}``,
+  ``POST ewallets/charges/{id}/void``, ``POST refunds``;
 - a person's page per transaction, ``GET /payments/pay/{order_id}``: the amount and how to pay, with
   a Pay and a Fail button (plain forms, no JavaScript), and the card's 3-D Secure step on the same page;
 - the control API tests and people use, ``POST /payments/simulate/{order_id}`` with
@@ -62,8 +65,10 @@ def _charge_answer(charge: Charge, base_url: str) -> dict[str, object]:
     return document
 
 
-def payment_routes(charges: Charges, *, server_key: str, base_url: str) -> list[Route]:
-    """The stand-in provider's routes."""
+def payment_routes(
+    charges: Charges, *, server_key: str, xendit_secret_key: str, base_url: str
+) -> list[Route]:
+    """The stand-in providers' routes."""
 
     def refused(exc: ChargeRefused) -> Response:
         return Response.json({"status_code": str(exc.status), "status_message": str(exc)}, status=exc.status)
@@ -131,6 +136,77 @@ def payment_routes(charges: Charges, *, server_key: str, base_url: str) -> list[
             }
         )
 
+    def xendit_refused(exc: ChargeRefused) -> Response:
+        code, _, message = str(exc).partition(": ")
+        return Response.json(
+            {"error_code": code if message else "API_VALIDATION_ERROR", "message": message or str(exc)},
+            status=exc.status,
+        )
+
+    def xendit_unauthorized() -> Response:
+        return Response.json({"error_code": "INVALID_API_KEY", "message": "API key is invalid"}, 401)
+
+    async def ewallet_charge(request: Request) -> Response:
+        if not _authorized(request, xendit_secret_key):
+            return xendit_unauthorized()
+        try:
+            made = charges.charge_ewallet(body_of(request), request.headers.get("idempotency-key", ""))
+        except ChargeRefused as exc:
+            return xendit_refused(exc)
+        document = made.xendit_document()
+        pay_page = f"{base_url}/payments/pay/{made.order_id}"
+        document["actions"] = (
+            {"desktop_web_checkout_url": pay_page, "mobile_web_checkout_url": pay_page}
+            if made.channel_code == "ID_DANA"
+            else None
+        )
+        document["pay_page_url"] = pay_page
+        return Response.json(document, status=202)
+
+    async def ewallet_status(request: Request) -> Response:
+        if not _authorized(request, xendit_secret_key):
+            return xendit_unauthorized()
+        found = charges.by_charge_id(request.params["charge_id"])
+        if found is None:
+            return xendit_refused(ChargeRefused(404, "DATA_NOT_FOUND: no such charge"))
+        return Response.json(found.xendit_document())
+
+    async def ewallet_void(request: Request) -> Response:
+        if not _authorized(request, xendit_secret_key):
+            return xendit_unauthorized()
+        found = charges.by_charge_id(request.params["charge_id"])
+        if found is None:
+            return xendit_refused(ChargeRefused(404, "DATA_NOT_FOUND: no such charge"))
+        try:
+            return Response.json(charges.cancel(found.order_id).xendit_document())
+        except ChargeRefused as exc:
+            return xendit_refused(ChargeRefused(400, f"INVALID_STATUS: {exc}"))
+
+    async def xendit_refund(request: Request) -> Response:
+        if not _authorized(request, xendit_secret_key):
+            return xendit_unauthorized()
+        try:
+            body = body_of(request)
+            key = str(body.get("reference_id", "")).strip()
+            amount = body.get("amount")
+            if not key:
+                raise ChargeRefused(400, "API_VALIDATION_ERROR: reference_id is required")
+            if not isinstance(amount, int) or isinstance(amount, bool):
+                raise ChargeRefused(400, "API_VALIDATION_ERROR: amount must be a whole number")
+            done = charges.refund_by_charge(str(body.get("payment_request_id", "")), key, amount)
+        except ChargeRefused as exc:
+            return xendit_refused(exc)
+        return Response.json(
+            {
+                "id": f"rfd_{key}",
+                "reference_id": key,
+                "payment_request_id": done.transaction_id,
+                "amount": done.refunds[key],
+                "currency": "IDR",
+                "status": "SUCCEEDED",
+            }
+        )
+
     async def simulate(request: Request) -> Response:
         try:
             body = body_of(request)
@@ -175,6 +251,10 @@ def payment_routes(charges: Charges, *, server_key: str, base_url: str) -> list[
         Route("GET", "/payments/midtrans/v2/{order_id}/status", status),
         Route("POST", "/payments/midtrans/v2/{order_id}/cancel", cancel),
         Route("POST", "/payments/midtrans/v2/{order_id}/refund", refund),
+        Route("POST", "/payments/xendit/ewallets/charges", ewallet_charge),
+        Route("GET", "/payments/xendit/ewallets/charges/{charge_id}", ewallet_status),
+        Route("POST", "/payments/xendit/ewallets/charges/{charge_id}/void", ewallet_void),
+        Route("POST", "/payments/xendit/refunds", xendit_refund),
         Route("POST", "/payments/simulate/{order_id}", simulate),
         Route("POST", "/payments/faults", faults),
         Route("GET", "/payments/pay/{order_id}", page),
@@ -191,6 +271,10 @@ def _page(charge: Charge) -> str:
         how = f"<p>Pay at {store} with code <code>{code}</code>.</p>"
     elif charge.payment_type == "credit_card":
         how = "<p>3-D Secure: your bank asks you to confirm this payment.</p>"
+    elif charge.channel_code == "ID_OVO":
+        how = f"<p>OVO: approve the payment pushed to <code>{escape(charge.mobile_number)}</code>.</p>"
+    elif charge.channel_code == "ID_DANA":
+        how = "<p>DANA: sign in and confirm the payment.</p>"
     else:
         how = "<p>Scan the QR code with any bank or e-wallet app.</p>"
     label = "Confirm (3-D Secure)" if charge.payment_type == "credit_card" else "Pay"

@@ -21,7 +21,7 @@ from toko.platform.service import ServiceApp
 from toko.platform.workers import batch_worker
 from toko.services.payment.grpc_api import PaymentServicer
 from toko.services.payment.handlers import SOURCE, Payments, expire_due, seconds_until_expiry
-from toko.services.payment.provider import Midtrans
+from toko.services.payment.provider import CashOnDelivery, Midtrans, Provider, Xendit
 from toko.services.payment.settings import PaymentSettings
 from toko.services.payment.webhooks import NotificationApp
 
@@ -38,9 +38,12 @@ async def bootstrap(settings: PaymentSettings) -> ServiceApp:
     await ensure_streams(connection.jetstream(), [SOURCE])
     relay = OutboxRelay(database, connection, source=SOURCE)
     http = httpx.AsyncClient(timeout=settings.provider_timeout_seconds)
-    payments = Payments(
-        database=database, provider=Midtrans(http, settings.midtrans_base_url, settings.midtrans_server_key)
-    )
+    providers: list[Provider] = [
+        Midtrans(http, settings.midtrans_base_url, settings.midtrans_server_key),
+        Xendit(http, settings.xendit_base_url, settings.xendit_secret_key, settings.xendit_callback_token),
+        CashOnDelivery(),
+    ]
+    payments = Payments(database=database, providers={provider.code: provider for provider in providers})
 
     # Every replica hears every change (a plain subscription, not a shared consumer): a buyer's stream
     # may be served by any of them.

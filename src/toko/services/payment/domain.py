@@ -10,12 +10,18 @@ to more than was captured.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from toko.services.payment.error_codes import ErrorCode
 
 MIDTRANS = "midtrans"
+XENDIT = "xendit"
+# Cash on delivery: no provider collects it; the courier does, and delivery settles it.
+CASH_ON_DELIVERY = "cod"
+# A cash-on-delivery payment waits for its parcel, not for an expiry; this is only its outer bound.
+COD_WAIT = timedelta(days=30)
 MAX_AMOUNT = 100_000_000_000  # Rp 100 billion: above any checkout, below what a provider accepts
 MAX_REASON_LENGTH = 200
 
@@ -74,8 +80,7 @@ class MethodTerms:
     channel: str = ""
 
 
-# Methods toko offers. OVO and DANA need the Xendit provider, which is not built yet, and cash on
-# delivery needs settling by the courier: neither is offered until they are.
+# Methods toko offers, each with the provider that collects it.
 METHODS: dict[Method, MethodTerms] = {
     Method.VA_BCA: MethodTerms("BCA Virtual Account", MIDTRANS, "bank_transfer", "bca"),
     Method.VA_BNI: MethodTerms("BNI Virtual Account", MIDTRANS, "bank_transfer", "bni"),
@@ -88,7 +93,21 @@ METHODS: dict[Method, MethodTerms] = {
     Method.CARD: MethodTerms("Credit or debit card", MIDTRANS, "credit_card"),
     Method.ALFAMART: MethodTerms("Alfamart", MIDTRANS, "cstore", "alfamart"),
     Method.INDOMARET: MethodTerms("Indomaret", MIDTRANS, "cstore", "indomaret"),
+    Method.OVO: MethodTerms("OVO", XENDIT, "ewallet", "ID_OVO"),
+    Method.DANA: MethodTerms("DANA", XENDIT, "ewallet", "ID_DANA"),
+    Method.COD: MethodTerms("Cash on delivery", CASH_ON_DELIVERY, "cod"),
 }
+# An Indonesian mobile number, as OVO wants it pushed to: +62 or 0, then 8 and 8 to 11 digits.
+MOBILE_NUMBER = re.compile(r"^(\+62|62|0)8[0-9]{8,11}$")
+
+
+def normalized_mobile(number: str) -> str | None:
+    """``number`` as +628…, or None when it is not an Indonesian mobile number."""
+    compact = re.sub(r"[\s-]", "", number)
+    if not MOBILE_NUMBER.match(compact):
+        return None
+    return "+62" + compact.removeprefix("+").removeprefix("62").removeprefix("0")
+
 
 # What the provider's transaction status means here.
 PROVIDER_STATES = {
@@ -100,6 +119,12 @@ PROVIDER_STATES = {
     "failure": State.FAILED,
     "expire": State.EXPIRED,
     "cancel": State.CANCELLED,
+    # Xendit's e-wallet charge statuses, lower-cased.
+    "succeeded": State.CAPTURED,
+    "failed": State.FAILED,
+    "voided": State.CANCELLED,
+    # Cash a courier collected on delivery.
+    "cod_collected": State.CAPTURED,
 }
 
 
@@ -134,6 +159,8 @@ class Payment:
     description: str = ""
     captured: int = 0
     refunded: int = 0
+    # The phone an OVO charge is pushed to.
+    mobile_number: str = ""
 
     def visible_to(self, *, subject: str, is_admin: bool, is_service: bool) -> bool:
         """Its buyer, services and admins see it."""

@@ -37,6 +37,7 @@ class PaymentServicer(PaymentServiceServicer):
             method=request.method,
             expire_time=handlers.expire_time_of(request),
             description=request.description,
+            mobile_number=request.mobile_number,
         )
         payment = await handlers.create_payment(payments=self._payments, command=command)
         return pb.CreatePaymentResponse(payment=payment)
@@ -78,6 +79,16 @@ class PaymentServicer(PaymentServiceServicer):
             reason=request.reason,
         )
         return pb.RefundPaymentResponse(refund=refund, payment=payment)
+
+    async def SettleCashOnDelivery(
+        self, request: pb.SettleCashOnDeliveryRequest, context: Any
+    ) -> pb.SettleCashOnDeliveryResponse:
+        """Record the cash a courier collected."""
+        handlers.require_service(current_principal())
+        payment = await handlers.settle_cash_on_delivery(
+            payments=self._payments, payment_id=request.payment_id, reference=request.reference
+        )
+        return pb.SettleCashOnDeliveryResponse(payment=payment)
 
     async def ListLedgerEntries(
         self, request: pb.ListLedgerEntriesRequest, context: Any

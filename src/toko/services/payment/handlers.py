@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +27,7 @@ from toko.platform.clock import Clock, utcnow
 from toko.platform.db import Database, UnitOfWork
 from toko.platform.error_codes import CommonReason
 from toko.platform.errors import Conflict, FailedPrecondition, NotFound, PermissionDenied, Unavailable
+from toko.platform.failpoints import crash_point
 from toko.platform.ids import is_id, new_id, require_id
 from toko.platform.rules import Violation
 from toko.platform.validation import invalid
@@ -35,11 +36,10 @@ from toko.services.payment import repository as store
 from toko.services.payment.error_codes import ErrorCode
 from toko.services.payment.mapping import entry_to_proto, payment_to_proto, refund_to_proto
 from toko.services.payment.provider import (
-    Midtrans,
+    Provider,
     ProviderRefused,
     ProviderStatus,
     ProviderUnavailable,
-    transaction_time,
 )
 
 SOURCE = "payment"
@@ -84,7 +84,8 @@ class Payments:
     """The service's dependencies."""
 
     database: Database
-    provider: Midtrans
+    # Each provider by its code (a payment names the one that collects it).
+    providers: Mapping[str, Provider]
     changes: ChangeFeed = field(default_factory=ChangeFeed)
     clock: Clock = utcnow
     # How often a watcher looks again when no event woke it (a missed wake-up costs this much delay).
@@ -110,6 +111,12 @@ class CreatePayment:
     method: int
     expire_time: datetime | None
     description: str
+    mobile_number: str = ""
+
+
+def provider_of(payments: Payments, payment: domain.Payment) -> Provider:
+    """The provider collecting ``payment``."""
+    return payments.providers[payment.provider]
 
 
 def _checked(command: CreatePayment, now: datetime) -> domain.MethodTerms:
@@ -123,7 +130,10 @@ def _checked(command: CreatePayment, now: datetime) -> domain.MethodTerms:
         violations.append(Violation("amount.amount", f"1 to {domain.MAX_AMOUNT}", ErrorCode.INVALID_AMOUNT))
     if command.currency not in ("", "IDR"):
         violations.append(Violation("amount.currency", "only IDR", ErrorCode.INVALID_CURRENCY))
-    if command.expire_time is None or not now + MIN_EXPIRY <= command.expire_time <= now + MAX_EXPIRY:
+    cash = command.method == int(domain.Method.COD)
+    if not cash and (
+        command.expire_time is None or not now + MIN_EXPIRY <= command.expire_time <= now + MAX_EXPIRY
+    ):
         violations.append(
             Violation("expire_time", "between 5 minutes and 2 days ahead", ErrorCode.INVALID_EXPIRY)
         )
@@ -134,6 +144,14 @@ def _checked(command: CreatePayment, now: datetime) -> domain.MethodTerms:
     except ValueError:
         violations.append(Violation("method", "choose a payment method", ErrorCode.PAYMENT_METHOD_REQUIRED))
         method = None
+    if method is domain.Method.OVO and domain.normalized_mobile(command.mobile_number) is None:
+        violations.append(
+            Violation(
+                "mobile_number",
+                "OVO pushes the payment to an Indonesian mobile number (+62 or 08…)",
+                ErrorCode.MOBILE_NUMBER_REQUIRED,
+            )
+        )
     if violations:
         raise invalid(violations)
     terms = domain.METHODS.get(method) if method is not None else None
@@ -148,7 +166,9 @@ async def create_payment(*, payments: Payments, command: CreatePayment) -> pb.Pa
     """Open the checkout's payment with its provider; the same checkout again is the same payment."""
     now = payments.clock()
     terms = _checked(command, now)
-    assert command.expire_time is not None
+    method = domain.Method(command.method)
+    expires_at = now + domain.COD_WAIT if method is domain.Method.COD else command.expire_time
+    assert expires_at is not None
     async with payments.database.unit_of_work(SOURCE) as uow:
         payment = await store.get_payment(uow.session, checkout_id=command.checkout_id)
         if payment is None:
@@ -157,13 +177,14 @@ async def create_payment(*, payments: Payments, command: CreatePayment) -> pb.Pa
                 checkout_id=command.checkout_id,
                 buyer_id=command.buyer_id,
                 amount=command.amount,
-                method=domain.Method(command.method),
+                method=method,
                 provider=terms.provider,
                 state=domain.State.PENDING,
-                expires_at=command.expire_time,
+                expires_at=expires_at,
                 created_at=now,
                 updated_at=now,
                 description=command.description.strip(),
+                mobile_number=domain.normalized_mobile(command.mobile_number) or "",
             )
             if not await store.add_payment(uow.session, payment):
                 payment = await store.get_payment(uow.session, checkout_id=command.checkout_id)
@@ -180,8 +201,9 @@ async def create_payment(*, payments: Payments, command: CreatePayment) -> pb.Pa
         )
     if payment.provider_reference or payment.state is not domain.State.PENDING:
         return payment_to_proto(payment)
+    crash_point("payment.create.written")
     try:
-        opened = await payments.provider.charge(payment, terms)
+        opened = await provider_of(payments, payment).charge(payment, terms)
     except ProviderUnavailable as exc:
         raise Unavailable(
             ErrorCode.PROVIDER_UNAVAILABLE, "the payment provider did not answer; retry"
@@ -189,6 +211,7 @@ async def create_payment(*, payments: Payments, command: CreatePayment) -> pb.Pa
     except ProviderRefused as exc:
         await _end(payments, payment.id, domain.State.FAILED, reason=str(exc)[:200])
         raise FailedPrecondition(ErrorCode.PROVIDER_REFUSED, f"the payment provider refused: {exc}") from exc
+    crash_point("payment.create.charged")
     async with payments.database.unit_of_work(SOURCE) as uow:
         await store.set_opened(
             uow.session,
@@ -260,14 +283,14 @@ async def cancel_payment(*, payments: Payments, payment_id: str, reason: str) ->
         return payment_to_proto(payment)
     if payment.provider_reference:
         try:
-            await payments.provider.cancel(payment.id)
+            await provider_of(payments, payment).cancel(payment)
         except ProviderUnavailable as exc:
             raise Unavailable(
                 ErrorCode.PROVIDER_UNAVAILABLE, "the payment provider did not answer; retry"
             ) from exc
         except ProviderRefused:
             # Settled meanwhile, most likely: the provider's status decides.
-            status = await _status(payments, payment.id)
+            status = await _status(payments, payment)
             if status is not None and status.state is not None and status.state is not domain.State.PENDING:
                 ended = await apply_status(payments, payment.id, status)
                 if ended.state is domain.State.CAPTURED:
@@ -315,7 +338,7 @@ async def refund_payment(
         except domain.RefundRefused as refused:
             raise FailedPrecondition(refused.reason, refused.message) from refused
         try:
-            await payments.provider.refund(payment.id, refund_id, amount, reason.strip())
+            await provider_of(payments, payment).refund(payment, refund_id, amount, reason.strip())
         except ProviderUnavailable as exc:
             raise Unavailable(
                 ErrorCode.PROVIDER_UNAVAILABLE, "the payment provider did not answer; retry"
@@ -359,9 +382,9 @@ async def list_ledger(*, payments: Payments, payment_id: str, principal: Princip
         return [entry_to_proto(row) for row in await store.ledger(session, payment.id)]
 
 
-async def _status(payments: Payments, payment_id: str) -> ProviderStatus | None:
+async def _status(payments: Payments, payment: domain.Payment, reference: str = "") -> ProviderStatus | None:
     try:
-        return await payments.provider.status(payment_id)
+        return await provider_of(payments, payment).status(payment, reference)
     except ProviderUnavailable as exc:
         raise Unavailable(
             ErrorCode.PROVIDER_UNAVAILABLE, "the payment provider did not answer; retry"
@@ -474,10 +497,11 @@ class NotificationRefused(Exception):
 
 
 async def receive_notification(
-    *, payments: Payments, provider: str, body: bytes, tolerance: timedelta
+    *, payments: Payments, provider: str, headers: dict[bytes, bytes], body: bytes, tolerance: timedelta
 ) -> str:
     """Verify, confirm and apply a provider's notification; what came of it ("applied", "duplicate")."""
-    if provider != payments.provider.code:
+    collector = payments.providers.get(provider)
+    if collector is None or provider == domain.CASH_ON_DELIVERY:
         raise NotificationRefused(404, ErrorCode.PAYMENT_NOT_FOUND, f"no provider {provider}")
     try:
         document = orjson.loads(body)
@@ -485,16 +509,19 @@ async def receive_notification(
         raise NotificationRefused(400, CommonReason.VALIDATION_FAILED, "the body is not JSON") from None
     if not isinstance(document, dict):
         raise NotificationRefused(400, CommonReason.VALIDATION_FAILED, "the body is not a JSON object")
-    if not payments.provider.verify(document):
+    notice = collector.notice(headers, document)
+    if notice is None:
         raise NotificationRefused(401, ErrorCode.BAD_SIGNATURE, "the signature is not the provider's")
-    happened = transaction_time(document)
-    if happened is None or payments.clock() - happened > tolerance:
+    if notice.happened_at is None or payments.clock() - notice.happened_at > tolerance:
         raise NotificationRefused(401, ErrorCode.STALE_NOTIFICATION, "the notification is too old")
-    payment_id = str(document.get("order_id", ""))
-    if not is_id(payment_id):
+    if not is_id(notice.payment_id):
+        raise NotificationRefused(404, ErrorCode.PAYMENT_NOT_FOUND, "no such payment")
+    async with payments.database.sessions() as session:
+        payment = await store.get_payment(session, payment_id=notice.payment_id)
+    if payment is None or payment.provider != provider:
         raise NotificationRefused(404, ErrorCode.PAYMENT_NOT_FOUND, "no such payment")
     # The notification only says something happened; what happened is the provider's answer now.
-    status = await _status(payments, payment_id)
+    status = await _status(payments, payment, notice.reference)
     if status is None:
         raise NotificationRefused(404, ErrorCode.PAYMENT_NOT_FOUND, "the provider knows no such transaction")
     async with payments.database.unit_of_work(SOURCE) as uow:
@@ -503,15 +530,44 @@ async def receive_notification(
             provider=provider,
             dedupe_key=hashlib.sha256(body).hexdigest(),
             body=body,
-            payment_id=payment_id,
+            payment_id=payment.id,
             outcome=status.transaction_status,
             at=payments.clock(),
         )
         if not new:
             return "duplicate"
-        await _apply(uow, payments, payment_id, status)
+        await _apply(uow, payments, payment.id, status)
         await uow.commit()
+    crash_point("payment.notification.applied")
     return "applied"
+
+
+async def settle_cash_on_delivery(*, payments: Payments, payment_id: str, reference: str) -> pb.Payment:
+    """The courier collected a cash-on-delivery payment: captured for its amount, once."""
+    require_id(payment_id, "payment_id")
+    if len(reference) > MAX_REFERENCE_LENGTH:
+        raise invalid(
+            [Violation("reference", f"at most {MAX_REFERENCE_LENGTH} characters", CommonReason.INVALID_ID)]
+        )
+    async with payments.database.sessions() as session:
+        payment = await store.get_payment(session, payment_id=payment_id)
+    if payment is None:
+        raise NotFound(ErrorCode.PAYMENT_NOT_FOUND, f"no payment {payment_id}")
+    if payment.method is not domain.Method.COD:
+        raise FailedPrecondition(
+            ErrorCode.NOT_CASH_ON_DELIVERY, "only a cash-on-delivery payment is settled so"
+        )
+    if payment.state not in (domain.State.PENDING, domain.State.CAPTURED):
+        raise FailedPrecondition(
+            ErrorCode.PAYMENT_NOT_PENDING, f"the payment is {payment.state.name.lower()}: nothing to collect"
+        )
+    collected = ProviderStatus(
+        transaction_status="cod_collected",
+        gross_amount=payment.amount,
+        reference=reference.strip() or payment.provider_reference,
+        document={},
+    )
+    return payment_to_proto(await apply_status(payments, payment.id, collected))
 
 
 async def expire_due(payments: Payments, limit: int) -> int:
@@ -520,15 +576,23 @@ async def expire_due(payments: Payments, limit: int) -> int:
         due = await store.claim_expired(uow.session, now=payments.clock(), limit=limit)
         await uow.commit()
     for payment_id in due:
+        async with payments.database.sessions() as session:
+            payment = await store.get_payment(session, payment_id=payment_id)
+        if payment is None:
+            continue
         try:
-            status = await payments.provider.status(payment_id)
-        except (ProviderUnavailable, ProviderRefused) as failed:
+            status = await _status(payments, payment)
+        except (Unavailable, FailedPrecondition) as failed:
             log.warning("payment %s not expired yet: %s", payment_id, failed)
             continue
         if status is not None and status.state not in (None, domain.State.PENDING, domain.State.AUTHORIZED):
             await apply_status(payments, payment_id, status)
-        else:
-            await _end(payments, payment_id, domain.State.EXPIRED, reason="expired unpaid")
+            continue
+        if payment.provider_reference:
+            # So that nobody pays it late (a late payment would be refunded): best effort.
+            with contextlib.suppress(ProviderUnavailable, ProviderRefused):
+                await provider_of(payments, payment).cancel(payment)
+        await _end(payments, payment_id, domain.State.EXPIRED, reason="expired unpaid")
     return len(due)
 
 

@@ -1,11 +1,22 @@
-"""Midtrans' Core API, as the payment service speaks it (the sandbox's stand-in under `make up`).
+"""The payment providers, as the payment service speaks to them (the sandbox's stand-ins under `make up`).
 
-``POST /v2/charge`` opens a transaction whose order id is the payment's id (charging it again is
-refused 406, and then its status says what the first charge made); ``GET /v2/{order_id}/status`` is
-the provider's word on a transaction, which every notification is confirmed against;
-``POST /v2/{order_id}/cancel`` and ``/refund``. Requests authenticate with HTTP Basic (the server key
-as user); notifications carry ``signature_key`` = SHA512(order_id + status_code + gross_amount +
-server key). The server key never reaches a log line.
+Every provider is a ``Provider``: it opens a charge for a payment, gives its word on a payment's status
+(what every notification is confirmed against), cancels, refunds, and verifies its own notifications.
+
+Midtrans (Core API): ``POST /v2/charge`` opens a transaction whose order id is the payment's id
+(charging it again is refused 406, and then its status says what the first charge made);
+``GET /v2/{order_id}/status`` is the provider's word on a transaction, which every notification is
+confirmed against; ``POST /v2/{order_id}/cancel`` and ``/refund``. Requests authenticate with HTTP
+Basic (the server key as user); notifications carry ``signature_key`` = SHA512(order_id +
+status_code + gross_amount + server key).
+
+Xendit (e-wallets: OVO pushed to the buyer's phone, DANA by redirect): ``POST /ewallets/charges`` with
+the payment's id as ``reference_id`` (a retry with the same ``Idempotency-key`` gets the first charge),
+``GET /ewallets/charges/{id}``, ``POST /ewallets/charges/{id}/void``, ``POST /refunds``; HTTP Basic
+with the secret key as user; callbacks carry the account's callback token in ``x-callback-token``.
+
+Cash on delivery has no provider: the courier collects, and the payment is settled when the parcel is
+delivered (``CashOnDelivery``). No key or token ever reaches a log line.
 """
 
 from __future__ import annotations
@@ -16,7 +27,7 @@ import hmac
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -62,6 +73,41 @@ class Opened:
     instructions: domain.Instructions
 
 
+@dataclass(frozen=True)
+class Notice:
+    """What a verified notification says it is about: the payment, and when it happened (None: unknown)."""
+
+    payment_id: str
+    happened_at: datetime | None
+    reference: str = ""
+
+
+class Provider(Protocol):
+    """What the payment service asks of a provider."""
+
+    code: str
+
+    async def charge(self, payment: domain.Payment, terms: domain.MethodTerms) -> Opened:
+        """Open the payment's charge (again after a lost answer: the first one)."""
+        ...
+
+    async def status(self, payment: domain.Payment, reference: str = "") -> ProviderStatus | None:
+        """The provider's word on the payment, or None when it knows no such charge."""
+        ...
+
+    async def cancel(self, payment: domain.Payment) -> None:
+        """Cancel a charge not paid."""
+        ...
+
+    async def refund(self, payment: domain.Payment, refund_key: str, amount: int, reason: str) -> None:
+        """Refund part of a paid charge, once per refund key."""
+        ...
+
+    def notice(self, headers: dict[bytes, bytes], document: dict[str, Any]) -> Notice | None:
+        """The notification's subject when it is verified as the provider's, else None."""
+        ...
+
+
 def qr_png_base64(payload: str) -> str:
     """A QR code of ``payload`` as a base64 PNG."""
     out = io.BytesIO()
@@ -98,13 +144,15 @@ class Midtrans:
         self._server_key = server_key
         self._auth = "Basic " + base64.b64encode(f"{server_key}:".encode()).decode()
 
-    def verify(self, document: dict[str, Any]) -> bool:
-        """Whether a notification's signature is the provider's."""
+    def notice(self, headers: dict[bytes, bytes], document: dict[str, Any]) -> Notice | None:
+        """The notification's payment when its signature is the provider's."""
         expected = hashlib.sha512(
             f"{document.get('order_id', '')}{document.get('status_code', '')}"
             f"{document.get('gross_amount', '')}{self._server_key}".encode()
         ).hexdigest()
-        return hmac.compare_digest(expected, str(document.get("signature_key", "")))
+        if not hmac.compare_digest(expected, str(document.get("signature_key", ""))):
+            return None
+        return Notice(str(document.get("order_id", "")), transaction_time(document))
 
     async def charge(self, payment: domain.Payment, terms: domain.MethodTerms) -> Opened:
         """Open the payment's transaction: the provider's reference and what the buyer does to pay."""
@@ -135,10 +183,10 @@ class Midtrans:
             document = await self._call("GET", f"/v2/{payment.id}/status")
         return Opened(reference=str(document.get("transaction_id", "")), instructions=_instructions(document))
 
-    async def status(self, order_id: str) -> ProviderStatus | None:
+    async def status(self, payment: domain.Payment, reference: str = "") -> ProviderStatus | None:
         """The provider's word on a transaction, or None when it has none."""
         try:
-            document = await self._call("GET", f"/v2/{order_id}/status")
+            document = await self._call("GET", f"/v2/{payment.id}/status")
         except ProviderRefused as refused:
             if "404" in str(refused):
                 return None
@@ -150,44 +198,203 @@ class Midtrans:
             document=document,
         )
 
-    async def cancel(self, order_id: str) -> None:
+    async def cancel(self, payment: domain.Payment) -> None:
         """Cancel a pending transaction."""
-        await self._call("POST", f"/v2/{order_id}/cancel")
+        await self._call("POST", f"/v2/{payment.id}/cancel")
 
-    async def refund(self, order_id: str, refund_key: str, amount: int, reason: str) -> None:
+    async def refund(self, payment: domain.Payment, refund_key: str, amount: int, reason: str) -> None:
         """Refund part of a settled transaction, once per refund key."""
         await self._call(
-            "POST", f"/v2/{order_id}/refund", {"refund_key": refund_key, "amount": amount, "reason": reason}
+            "POST", f"/v2/{payment.id}/refund", {"refund_key": refund_key, "amount": amount, "reason": reason}
         )
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        headers = {
-            "authorization": self._auth,
-            "accept": "application/json",
-            "content-type": "application/json",
-        }
+        return await call_json(
+            self._http,
+            "midtrans",
+            method,
+            self._base + path,
+            body,
+            auth=self._auth,
+            message_key="status_message",
+        )
+
+
+class Xendit:
+    """Xendit's e-wallet API (OVO, DANA)."""
+
+    code = domain.XENDIT
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, secret_key: str, callback_token: str) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._callback_token = callback_token
+        self._auth = "Basic " + base64.b64encode(f"{secret_key}:".encode()).decode()
+
+    def notice(self, headers: dict[bytes, bytes], document: dict[str, Any]) -> Notice | None:
+        """The callback's payment when it carries the account's callback token."""
+        token = headers.get(b"x-callback-token", b"").decode("latin-1")
+        if not self._callback_token or not hmac.compare_digest(token, self._callback_token):
+            return None
+        data = document.get("data")
+        if not isinstance(data, dict):
+            return Notice("", None)
         try:
-            response = await self._http.request(
-                method,
-                self._base + path,
-                content=orjson.dumps(body) if body is not None else None,
-                headers=headers,
+            happened: datetime | None = datetime.fromisoformat(str(document.get("created", "")))
+        except ValueError:
+            happened = None
+        if happened is not None and happened.tzinfo is None:
+            happened = None
+        return Notice(str(data.get("reference_id", "")), happened, reference=str(data.get("id", "")))
+
+    async def charge(self, payment: domain.Payment, terms: domain.MethodTerms) -> Opened:
+        """Open the e-wallet charge: OVO pushes it to the buyer's phone, DANA answers a page to go to."""
+        properties: dict[str, Any] = (
+            {"mobile_number": payment.mobile_number}
+            if terms.channel == "ID_OVO"
+            else {"success_redirect_url": f"{self._base}/done/{payment.id}"}
+        )
+        document = await self._call(
+            "POST",
+            "/ewallets/charges",
+            {
+                "reference_id": payment.id,
+                "currency": "IDR",
+                "amount": payment.amount,
+                "checkout_method": "ONE_TIME_PAYMENT",
+                "channel_code": terms.channel,
+                "channel_properties": properties,
+                "metadata": {"checkout_id": payment.checkout_id},
+            },
+            idempotency_key=payment.id,
+        )
+        actions = document.get("actions")
+        redirect = ""
+        if isinstance(actions, dict):
+            redirect = str(
+                actions.get("desktop_web_checkout_url") or actions.get("mobile_web_checkout_url") or ""
             )
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"midtrans: {type(exc).__name__}") from exc
-        if response.status_code >= 500:
-            raise ProviderUnavailable(f"midtrans answered {response.status_code}")
+        return Opened(
+            reference=str(document.get("id", "")),
+            instructions=domain.Instructions(
+                redirect_url=redirect, pay_page_url=str(document.get("pay_page_url", ""))
+            ),
+        )
+
+    async def status(self, payment: domain.Payment, reference: str = "") -> ProviderStatus | None:
+        """The charge's status, by its id (the payment's reference, or the callback's)."""
+        charge_id = payment.provider_reference or reference
+        if not charge_id:
+            return None
         try:
-            document = orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
-            raise ProviderUnavailable("midtrans: the answer is not JSON") from exc
-        if not isinstance(document, dict):
-            raise ProviderUnavailable("midtrans: the answer is not an object")
-        if response.status_code >= 400:
-            raise ProviderRefused(
-                f"midtrans answered {response.status_code}: {str(document.get('status_message', ''))[:200]}"
-            )
-        return document
+            document = await self._call("GET", f"/ewallets/charges/{charge_id}")
+        except ProviderRefused as refused:
+            if "404" in str(refused):
+                return None
+            raise
+        if str(document.get("reference_id", "")) != payment.id:
+            return None  # another merchant payment's charge: it says nothing about this one
+        status = str(document.get("status", ""))
+        amount = document.get("capture_amount") if status == "SUCCEEDED" else document.get("charge_amount")
+        return ProviderStatus(
+            transaction_status=status.lower(),
+            gross_amount=amount_of(amount if amount is not None else ""),
+            reference=str(document.get("id", "")),
+            document=document,
+        )
+
+    async def cancel(self, payment: domain.Payment) -> None:
+        """Void a charge not paid."""
+        if payment.provider_reference:
+            await self._call("POST", f"/ewallets/charges/{payment.provider_reference}/void")
+
+    async def refund(self, payment: domain.Payment, refund_key: str, amount: int, reason: str) -> None:
+        """Refund part of a paid charge; the refund key is the request's idempotency key."""
+        await self._call(
+            "POST",
+            "/refunds",
+            {
+                "reference_id": refund_key,
+                "payment_request_id": payment.provider_reference,
+                "amount": amount,
+                "currency": "IDR",
+                "reason": reason[:100],
+            },
+            idempotency_key=f"refund:{refund_key}",
+        )
+
+    async def _call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, idempotency_key: str = ""
+    ) -> dict[str, Any]:
+        return await call_json(
+            self._http,
+            "xendit",
+            method,
+            self._base + path,
+            body,
+            auth=self._auth,
+            message_key="message",
+            extra_headers={"idempotency-key": idempotency_key} if idempotency_key else None,
+        )
+
+
+class CashOnDelivery:
+    """Cash on delivery: nothing to open anywhere; the courier collects, and delivery settles it."""
+
+    code = domain.CASH_ON_DELIVERY
+
+    async def charge(self, payment: domain.Payment, terms: domain.MethodTerms) -> Opened:
+        """A reference of its own; the buyer pays the courier."""
+        return Opened(reference=f"cod-{payment.id}", instructions=domain.Instructions())
+
+    async def status(self, payment: domain.Payment, reference: str = "") -> ProviderStatus | None:
+        """No provider has a word on it: delivery settles it (``settle_cash_on_delivery``)."""
+        return None
+
+    async def cancel(self, payment: domain.Payment) -> None:
+        """Nothing to cancel anywhere."""
+
+    async def refund(self, payment: domain.Payment, refund_key: str, amount: int, reason: str) -> None:
+        """Cash collected goes back by the platform's own transfer; the ledger records it."""
+
+    def notice(self, headers: dict[bytes, bytes], document: dict[str, Any]) -> Notice | None:
+        """Nobody notifies about cash."""
+        return None
+
+
+async def call_json(
+    http: httpx.AsyncClient,
+    name: str,
+    method: str,
+    url: str,
+    body: dict[str, Any] | None,
+    *,
+    auth: str,
+    message_key: str,
+    extra_headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One JSON call to a provider: its answer, ProviderUnavailable (retry later) or ProviderRefused."""
+    headers = {"authorization": auth, "accept": "application/json", "content-type": "application/json"}
+    headers |= extra_headers or {}
+    try:
+        response = await http.request(
+            method, url, content=orjson.dumps(body) if body is not None else None, headers=headers
+        )
+    except httpx.HTTPError as exc:
+        raise ProviderUnavailable(f"{name}: {type(exc).__name__}") from exc
+    if response.status_code >= 500:
+        raise ProviderUnavailable(f"{name} answered {response.status_code}")
+    try:
+        document = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise ProviderUnavailable(f"{name}: the answer is not JSON") from exc
+    if not isinstance(document, dict):
+        raise ProviderUnavailable(f"{name}: the answer is not an object")
+    if response.status_code >= 400:
+        raise ProviderRefused(
+            f"{name} answered {response.status_code}: {str(document.get(message_key, ''))[:200]}"
+        )
+    return document
 
 
 def _instructions(document: dict[str, Any]) -> domain.Instructions:

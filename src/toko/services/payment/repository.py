@@ -49,6 +49,7 @@ payments = Table(
     Column("state", SmallInteger, nullable=False),
     Column("instructions", JSONB, nullable=False),
     Column("description", Text, nullable=False),
+    Column("mobile_number", Text, nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -105,6 +106,7 @@ async def add_payment(session: AsyncSession, payment: domain.Payment) -> bool:
             state=int(payment.state),
             instructions=_instructions_document(payment.instructions),
             description=payment.description,
+            mobile_number=payment.mobile_number,
             expires_at=payment.expires_at,
             created_at=payment.created_at,
             updated_at=payment.updated_at,
@@ -241,7 +243,12 @@ async def claim_expired(session: AsyncSession, *, now: datetime, limit: int) -> 
     """Pending payments past their expiry, locked to the caller (other replicas skip them)."""
     rows = await session.execute(
         select(payments.c.id)
-        .where(payments.c.state == int(domain.State.PENDING), payments.c.expires_at <= now)
+        .where(
+            payments.c.state == int(domain.State.PENDING),
+            payments.c.expires_at <= now,
+            # Cash on delivery waits for its parcel: delivery or the order's cancellation ends it.
+            payments.c.provider != domain.CASH_ON_DELIVERY,
+        )
         .order_by(payments.c.expires_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -253,7 +260,9 @@ async def next_expiry(session: AsyncSession) -> datetime | None:
     """When the next pending payment expires, or None."""
     found: datetime | None = (
         await session.execute(
-            select(func.min(payments.c.expires_at)).where(payments.c.state == int(domain.State.PENDING))
+            select(func.min(payments.c.expires_at)).where(
+                payments.c.state == int(domain.State.PENDING), payments.c.provider != domain.CASH_ON_DELIVERY
+            )
         )
     ).scalar_one_or_none()
     return found
@@ -306,6 +315,7 @@ async def _payment(session: AsyncSession, row: Row[Any]) -> domain.Payment:
         provider_reference=row.provider_reference,
         instructions=domain.Instructions(**row.instructions),
         description=row.description,
+        mobile_number=row.mobile_number,
         captured=int(sums[0]),
         refunded=int(sums[1]),
     )

@@ -21,6 +21,11 @@ class PaymentSettings(ServiceSettings):
     # Midtrans' Core API (the sandbox's stand-in under `make up`) and the merchant's server key.
     midtrans_base_url: str = "http://127.0.0.1:8025/payments/midtrans"
     midtrans_server_key: str = "sandbox-midtrans-server-key"
+    # Xendit's API (e-wallets: OVO, DANA), the account's secret key, and the token its callbacks carry.
+    xendit_base_url: str = "http://127.0.0.1:8025/payments/xendit"
+    # The sandbox's (under `make up`); a deployment sets its own.
+    xendit_secret_key: str = "sandbox-xendit-secret-key"  # noqa: S105
+    xendit_callback_token: str = "sandbox-xendit-callback-token"  # noqa: S105
     # Deadline of one call to the provider.
     provider_timeout_seconds: float = Field(default=5.0, gt=0)
     # A notification about a transaction older than this is refused as stale (replays of old ones).

@@ -38,7 +38,11 @@ class NotificationApp:
         provider, raw = inbound.sender, inbound.body
         try:
             outcome = await receive_notification(
-                payments=self._payments, provider=provider, body=raw, tolerance=self._tolerance
+                payments=self._payments,
+                provider=provider,
+                headers=inbound.headers,
+                body=raw,
+                tolerance=self._tolerance,
             )
         except NotificationRefused as refused:
             log.info("notification refused", extra={"provider": provider, "reason": str(refused.reason)})
