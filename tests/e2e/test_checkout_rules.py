@@ -291,8 +291,6 @@ def test_a_shipping_rate_from_elsewhere_or_a_method_not_offered_is_refused(platf
     }
 
     _problem(buyer.client.post("/v1/checkout:quote", json=body), 400, "SHIPPING_OPTION_INVALID")
-    cod = body | {"paymentMethod": "PAYMENT_METHOD_COD"}
-    _problem(buyer.client.post("/v1/checkout:quote", json=cod), 400, "PAYMENT_METHOD_NOT_AVAILABLE")
     someone_elses = body | {"addressId": Shopper(platform, "buyer", 2).address()["id"]}
     _problem(buyer.client.post("/v1/checkout:quote", json=someone_elses), 404, "ADDRESS_NOT_FOUND")
     unknown = body | {"lines": [{"skuId": str(uuid.uuid4()), "quantity": 1}]}

@@ -256,6 +256,8 @@ async def _take_step(orders: Orders, checkout: domain.Checkout) -> domain.SagaSt
                     method=quote.payment_method,
                     expire_time=timestamp(checkout.expires_at),
                     description=f"toko: {len(quote.shops)} shop(s)",
+                    # OVO pushes the payment to the phone of the address the parcel goes to.
+                    mobile_number=str(checkout.address.get("phone", "")),
                 ),
                 metadata=await peers.as_service(),
                 timeout=peers.timeout,
@@ -325,9 +327,19 @@ async def _create_orders(orders: Orders, checkout: domain.Checkout, quote: pb.Ch
 
 async def _payment_created(orders: Orders, checkout: domain.Checkout, payment: payments.Payment) -> None:
     now = orders.clock()
+    cash = payment.method == payments.PAYMENT_METHOD_COD
+    if cash:
+        # Cash on delivery: nothing to wait for before the sellers get their orders. Before the
+        # transaction, as on capture: idempotent, and a crash here takes this step again.
+        await _hand_over(orders, checkout)
     async with orders.database.unit_of_work(SOURCE) as uow:
         locked = await checkouts_store.get_checkout(uow.session, checkout.id, lock=True)
         if locked is None or locked.state is not domain.CheckoutState.PLACING:
+            await uow.commit()
+            return
+        if cash:
+            await orders_store.set_payment(uow.session, checkout.id, payment.id)
+            await _mark_paid(uow, orders, locked, payment, reason="CASH_ON_DELIVERY")
             await uow.commit()
             return
         await checkouts_store.update_checkout(
@@ -453,26 +465,41 @@ async def payment_captured(uow: UnitOfWork, orders: Orders, payment: payments.Pa
             orders, payment.id, payment.amount.amount, refund_id_of(f"late:{locked.id}"), "checkout cancelled"
         )
         return
-    peers, now = orders.peers, orders.clock()
+    await _hand_over(orders, locked)
+    # Stock sold, vouchers redeemed, orders not yet paid: the event comes again after a crash.
+    crash_point("order.capture.stock_committed")
+    await _mark_paid(uow, orders, locked, payment, reason="PAYMENT_CAPTURED")
+
+
+async def _hand_over(orders: Orders, checkout: domain.Checkout) -> None:
+    """Sell the checkout's reserved stock and redeem its vouchers (each idempotent by checkout)."""
+    peers = orders.peers
     metadata = await peers.as_service()
     await call(
         "inventory",
         peers.inventory.CommitReservation(
-            inventory.CommitReservationRequest(reference=locked.id), metadata=metadata, timeout=peers.timeout
+            inventory.CommitReservationRequest(reference=checkout.id),
+            metadata=metadata,
+            timeout=peers.timeout,
         ),
     )
-    # Stock sold, vouchers not yet redeemed, orders not yet paid: the event comes again after a crash.
-    crash_point("order.capture.stock_committed")
-    quote = from_document(locked.quote, pb.CheckoutQuote())
+    quote = from_document(checkout.quote, pb.CheckoutQuote())
     if quote.discounts:
         await call(
             "vouchers",
             peers.promotions.RedeemVoucherUsages(
-                promotion.RedeemVoucherUsagesRequest(checkout_id=locked.id),
+                promotion.RedeemVoucherUsagesRequest(checkout_id=checkout.id),
                 metadata=metadata,
                 timeout=peers.timeout,
             ),
         )
+
+
+async def _mark_paid(
+    uow: UnitOfWork, orders: Orders, locked: domain.Checkout, payment: payments.Payment, *, reason: str
+) -> None:
+    """The locked checkout is paid (or, cash on delivery, confirmed): its orders go to their sellers."""
+    now = orders.clock()
     await checkouts_store.update_checkout(
         uow.session,
         locked.id,
@@ -500,7 +527,7 @@ async def payment_captured(uow: UnitOfWork, orders: Orders, payment: payments.Pa
                 order,
                 domain.OrderState.PAID,
                 actor=domain.Actor.SYSTEM,
-                reason="PAYMENT_CAPTURED",
+                reason=reason,
                 at=now,
                 timer=(domain.TimerAction.CANCEL_UNACCEPTED, accept_by),
                 payment_id=payment.id,

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toko.order.v1 import events_pb2
+from toko.order.v1 import order_pb2 as pb
+from toko.payment.v1 import payment_pb2 as payments
 from toko.platform.auth import Principal
 from toko.platform.clock import Clock, utcnow
 from toko.platform.db import Database, UnitOfWork
@@ -17,7 +19,8 @@ from toko.platform.ids import require_id
 from toko.services.order import domain
 from toko.services.order.clients import Peers
 from toko.services.order.error_codes import ErrorCode
-from toko.services.order.mapping import order_to_proto
+from toko.services.order.mapping import from_document, order_to_proto
+from toko.services.order.repository import checkouts as checkouts_store
 from toko.services.order.repository import orders as orders_store
 from toko.services.order.repository import timers as timers_store
 from toko.services.order.settings import OrderSettings
@@ -102,3 +105,12 @@ async def move_order(
         subject=order.id,
     )
     return moved
+
+
+async def cash_to_collect(session: AsyncSession, checkout_id: str) -> int:
+    """What the courier collects for a cash-on-delivery checkout (its one order's payment); 0 otherwise."""
+    checkout = await checkouts_store.get_checkout(session, checkout_id)
+    if checkout is None:
+        return 0
+    quote = from_document(checkout.quote, pb.CheckoutQuote())
+    return quote.grand_total.amount if quote.payment_method == payments.PAYMENT_METHOD_COD else 0

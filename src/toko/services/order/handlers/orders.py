@@ -26,7 +26,14 @@ from toko.services.order import domain
 from toko.services.order.clients import call
 from toko.services.order.error_codes import ErrorCode
 from toko.services.order.handlers.checkouts import compensate, expire_checkout, refund_id_of
-from toko.services.order.handlers.common import SOURCE, Orders, actor_of, move_order, visible_order
+from toko.services.order.handlers.common import (
+    SOURCE,
+    Orders,
+    actor_of,
+    cash_to_collect,
+    move_order,
+    visible_order,
+)
 from toko.services.order.mapping import from_document, money, order_to_proto
 from toko.services.order.repository import checkouts as checkouts_store
 from toko.services.order.repository import orders as orders_store
@@ -96,6 +103,8 @@ async def ship_order(
         ) from refused
     details = from_document(order.details, pb.ShopQuote())
     address = from_document(order.address, pb.DeliveryAddress())
+    async with orders.database.sessions() as session:
+        cash = await cash_to_collect(session, order.checkout_id)
     peers = orders.peers
     shop = await call(
         "shops", peers.users.GetShop(users.GetShopRequest(shop_id=order.shop_id), timeout=peers.timeout)
@@ -126,6 +135,7 @@ async def ship_order(
                     ),
                 ),
                 slot_id=details.slot_id,
+                cod_amount=money(cash),
             ),
             metadata=await peers.as_service(),
             timeout=peers.timeout,
@@ -199,8 +209,21 @@ async def cancel_paid_order(
     """Refund a paid order in full (once: the refund id is the order's), then cancel it."""
     async with orders.database.sessions() as session:
         order = await orders_store.get_order(session, order_id)
+        cash = await cash_to_collect(session, order.checkout_id) if order is not None else 0
     assert order is not None
-    if order.payment_id and order.total > 0:
+    if order.payment_id and cash:
+        # Nothing was collected yet: the cash-on-delivery payment is cancelled, not refunded.
+        await call(
+            "payments",
+            orders.peers.payments.CancelPayment(
+                payments.CancelPaymentRequest(
+                    id=order.payment_id, reason=(reason or "order cancelled")[:200]
+                ),
+                metadata=await orders.peers.as_service(),
+                timeout=orders.peers.timeout,
+            ),
+        )
+    elif order.payment_id and order.total > 0:
         await call(
             "payments",
             orders.peers.payments.RefundPayment(
@@ -261,6 +284,16 @@ async def shipment_delivered(uow: UnitOfWork, orders: Orders, order_id: str) -> 
     order = await orders_store.get_order(uow.session, order_id, lock=True)
     if order is None or order.state is not domain.OrderState.SHIPPED:
         return
+    if order.payment_id and await cash_to_collect(uow.session, order.checkout_id):
+        # The courier collected the cash: the payment is captured (once, however often this runs).
+        await call(
+            "payments",
+            orders.peers.payments.SettleCashOnDelivery(
+                payments.SettleCashOnDeliveryRequest(payment_id=order.payment_id, reference=order.waybill),
+                metadata=await orders.peers.as_service(),
+                timeout=orders.peers.timeout,
+            ),
+        )
     now = orders.clock()
     await move_order(
         uow,

@@ -43,8 +43,6 @@ PRICE_SOURCES = {
     pricing.PRICE_SOURCE_TIER: "tier",
     pricing.PRICE_SOURCE_DYNAMIC: "dynamic",
 }
-# Collected on delivery: settled by the courier, which the payment service does not do yet.
-UNAVAILABLE_METHODS = frozenset({payment_pb2.PAYMENT_METHOD_COD})
 
 
 @dataclass(frozen=True)
@@ -135,11 +133,6 @@ def checked_request(request: pb.QuoteCheckoutRequest) -> None:
         violations.append(Violation("cart_id", "is too long", CommonReason.INVALID_ID))
     if violations:
         raise invalid(violations)
-    if request.payment_method in UNAVAILABLE_METHODS:
-        raise FailedPrecondition(
-            ErrorCode.PAYMENT_METHOD_NOT_AVAILABLE,
-            "cash on delivery is not available yet; choose another method",
-        )
 
 
 async def price_checkout(
@@ -204,6 +197,8 @@ async def price_checkout(
             )
         )
     rates, expiry = await _rates(orders, request, shops.keys(), address)
+    if request.payment_method == payment_pb2.PAYMENT_METHOD_COD:
+        _check_cash_on_delivery(rates)
     applied = await call(
         "vouchers",
         peers.promotions.ApplyVouchers(
@@ -387,6 +382,22 @@ async def _rate(
     if rate.slotted and not choice.slot_id:
         raise _bad_option(shop_id, f"{rate.service_name or rate.service} needs a delivery slot")
     return rate
+
+
+def _check_cash_on_delivery(rates: dict[str, shipping.ShippingRate]) -> None:
+    """Cash on delivery: one courier collects one payment: one shop's parcel, by a service that collects."""
+    if len(rates) > 1:
+        raise FailedPrecondition(
+            ErrorCode.COD_ONE_SHOP_ONLY,
+            "cash on delivery pays one shop's parcel at a time: check the shops out one by one",
+        )
+    for shop_id, rate in rates.items():
+        if not rate.cod_available:
+            raise FailedPrecondition(
+                ErrorCode.COD_NOT_AVAILABLE,
+                f"{rate.service_name or rate.service} does not collect cash on delivery here",
+                metadata={"shop_id": shop_id},
+            )
 
 
 def _bad_option(shop_id: str, message: str) -> FailedPrecondition:
