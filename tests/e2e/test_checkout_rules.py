@@ -182,7 +182,7 @@ def test_buyers_racing_for_the_last_units_get_exactly_one_checkout(platform: Pla
 def test_nobody_else_sees_or_moves_an_order_and_a_paid_cancellation_is_refunded(platform: Platform) -> None:
     buyer, seller = Shopper(platform, "buyer", 4), Shopper(platform, "seller")
     stranger, other_seller = Shopper(platform, "buyer", 0), Shopper(platform, "seller", 1)
-    product, sku_id, _ = _stocked_sku(seller, skip=4)
+    product, sku_id, before = _stocked_sku(seller, skip=4)
     checkout = _place(buyer, _quote(buyer, seller, product, sku_id, 1).json()["quote"]["id"]).json()[
         "checkout"
     ]
@@ -221,9 +221,12 @@ def test_nobody_else_sees_or_moves_an_order_and_a_paid_cancellation_is_refunded(
     assert order["refunded"]["amount"] == order["details"]["total"]["amount"]
     ledger = buyer.client.get(f"/v1/payments/{payment['id']}/ledger").json()["entries"]
     assert [e["kind"] for e in ledger] == ["LEDGER_ENTRY_KIND_CAPTURED", "LEDGER_ENTRY_KIND_REFUNDED"]
+    # It never left the shop: its unit is back on sale, as before the checkout.
+    assert int(seller.client.get(f"/v1/skus/{sku_id}/stock").json().get("available", 0)) == before
     # Cancelling again changes nothing and refunds nothing twice.
     _problem(buyer.client.post(f"/v1/orders/{order_id}:cancel", json={}), 400, "ORDER_NOT_CANCELLABLE")
     assert len(buyer.client.get(f"/v1/payments/{payment['id']}/ledger").json()["entries"]) == 2
+    assert int(seller.client.get(f"/v1/skus/{sku_id}/stock").json().get("available", 0)) == before
 
 
 def test_a_forged_replayed_or_short_paid_notification_moves_nothing(platform: Platform) -> None:

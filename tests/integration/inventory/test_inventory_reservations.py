@@ -285,3 +285,49 @@ async def test_sellers_and_buyers_cannot_reserve(stub: Stub) -> None:
     )
 
     assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "ROLE_REQUIRED")
+
+
+async def test_units_sold_go_back_where_they_came_from_once_per_return_and_never_above_what_was_sold(
+    stub: Stub, database: Database
+) -> None:
+    shop_id, _, sku_id = await stocked_sku(stub, 10)
+    _, _, other_sku = await stocked_sku(stub, 10)
+    reference = new_id()
+    await stub.Reserve(reserve_request(reference, (sku_id, 4), (other_sku, 2)), metadata=as_(service()))
+    not_sold = await failure(
+        stub.ReturnReservedStock(
+            pb.ReturnReservedStockRequest(
+                reference=reference,
+                return_reference="order:early",
+                lines=[pb.ReservationLine(sku_id=sku_id, quantity=1)],
+            ),
+            metadata=as_(service()),
+        )
+    )
+    await stub.CommitReservation(pb.CommitReservationRequest(reference=reference), metadata=as_(service()))
+    sold = await available(stub, shop_id, sku_id)
+
+    def returning(key: str, quantity: int) -> pb.ReturnReservedStockRequest:
+        return pb.ReturnReservedStockRequest(
+            reference=reference,
+            return_reference=key,
+            lines=[pb.ReservationLine(sku_id=sku_id, quantity=quantity)],
+        )
+
+    first = await stub.ReturnReservedStock(returning("order:1", 3), metadata=as_(service()))
+    retried = await stub.ReturnReservedStock(returning("order:1", 3), metadata=as_(service()))
+    reused = await failure(stub.ReturnReservedStock(returning("order:1", 1), metadata=as_(service())))
+    too_many = await failure(stub.ReturnReservedStock(returning("order:2", 2), metadata=as_(service())))
+    by_seller = await failure(
+        stub.ReturnReservedStock(returning("order:3", 1), metadata=as_(seller(shop_id)))
+    )
+
+    assert not_sold[:2] == (FAILED, "RESERVATION_NOT_COMMITTED")
+    assert sold == 6
+    assert [(a.sku_id, a.quantity) for a in first.returned] == [(sku_id, 3)]
+    assert retried == first
+    assert await available(stub, shop_id, sku_id) == 9
+    assert reused[:2] == (FAILED, "RETURN_REFERENCE_REUSED")
+    assert too_many[:2] == (FAILED, "RETURN_EXCEEDS_SOLD")
+    assert by_seller[0] == grpc.StatusCode.PERMISSION_DENIED
+    assert await invariant_breaches(database) == []

@@ -1660,6 +1660,68 @@ class GetReservationResponse(_message.Message):
 Global___GetReservationResponse: _TypeAlias = GetReservationResponse  # noqa: Y015
 
 @_typing.final
+class ReturnReservedStockRequest(_message.Message):
+    """Request of ReturnReservedStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    RETURN_REFERENCE_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
+    reference: _builtins.str
+    """The committed reservation's reference (the checkout)."""
+    return_reference: _builtins.str
+    """This return's own reference, e.g. the cancelled order: a retry with it returns nothing twice."""
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReservationLine]:
+        """What to put back, one line per SKU."""
+
+    def __init__(
+        self,
+        *,
+        reference: _builtins.str = ...,
+        return_reference: _builtins.str = ...,
+        lines: _abc.Iterable[Global___ReservationLine] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lines", b"lines", "reference", b"reference", "return_reference", b"return_reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReturnReservedStockRequest: _TypeAlias = ReturnReservedStockRequest  # noqa: Y015
+
+@_typing.final
+class ReturnReservedStockResponse(_message.Message):
+    """Response of ReturnReservedStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RETURNED_FIELD_NUMBER: _builtins.int
+    LOT_TRACKED_SKU_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def returned(self) -> _containers.RepeatedCompositeFieldContainer[Global___Allocation]:
+        """Where the units went back, per warehouse."""
+
+    @_builtins.property
+    def lot_tracked_sku_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """SKUs left out because they are perishable: the seller returns them with their lot."""
+
+    def __init__(
+        self,
+        *,
+        returned: _abc.Iterable[Global___Allocation] | None = ...,
+        lot_tracked_sku_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lot_tracked_sku_ids", b"lot_tracked_sku_ids", "returned", b"returned"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReturnReservedStockResponse: _TypeAlias = ReturnReservedStockResponse  # noqa: Y015
+
+@_typing.final
 class FlashSaleAllocation(_message.Message):
     """FlashSaleAllocation is a campaign's quota of one SKU, held apart from regular stock."""
 

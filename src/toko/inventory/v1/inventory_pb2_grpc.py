@@ -133,6 +133,11 @@ class InventoryServiceStub:
                 request_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ReleaseReservationRequest.SerializeToString,
                 response_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ReleaseReservationResponse.FromString,
                 _registered_method=True)
+        self.ReturnReservedStock = channel.unary_unary(
+                '/toko.inventory.v1.InventoryService/ReturnReservedStock',
+                request_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ReturnReservedStockRequest.SerializeToString,
+                response_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ReturnReservedStockResponse.FromString,
+                _registered_method=True)
         self.GetReservation = channel.unary_unary(
                 '/toko.inventory.v1.InventoryService/GetReservation',
                 request_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.GetReservationRequest.SerializeToString,
@@ -348,6 +353,16 @@ class InventoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReturnReservedStock(self, request, context):
+        """ReturnReservedStock puts units a committed reservation sold back on hand, in the warehouses it took
+        them from (an order cancelled before it left: the goods never moved). Idempotent by
+        return_reference; never more of a SKU than the reservation sold (RETURN_EXCEEDS_SOLD). Units of a
+        perishable SKU are not returned here (their lots need naming: ReturnToStock) and are listed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetReservation(self, request, context):
         """GetReservation returns a reservation by its reference.
         """
@@ -544,6 +559,11 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.ReleaseReservation,
                     request_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ReleaseReservationRequest.FromString,
                     response_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ReleaseReservationResponse.SerializeToString,
+            ),
+            'ReturnReservedStock': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReturnReservedStock,
+                    request_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ReturnReservedStockRequest.FromString,
+                    response_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ReturnReservedStockResponse.SerializeToString,
             ),
             'GetReservation': grpc.unary_unary_rpc_method_handler(
                     servicer.GetReservation,
@@ -1133,6 +1153,33 @@ class InventoryService:
             '/toko.inventory.v1.InventoryService/ReleaseReservation',
             toko_dot_inventory_dot_v1_dot_inventory__pb2.ReleaseReservationRequest.SerializeToString,
             toko_dot_inventory_dot_v1_dot_inventory__pb2.ReleaseReservationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReturnReservedStock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.inventory.v1.InventoryService/ReturnReservedStock',
+            toko_dot_inventory_dot_v1_dot_inventory__pb2.ReturnReservedStockRequest.SerializeToString,
+            toko_dot_inventory_dot_v1_dot_inventory__pb2.ReturnReservedStockResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -81,6 +81,12 @@ class InventoryServiceStub:
     """CommitReservation turns a reservation into a sale once the order is paid."""
     ReleaseReservation: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ReleaseReservationRequest, _inventory_pb2.ReleaseReservationResponse]
     """ReleaseReservation gives a reservation's stock back (the order was cancelled). Idempotent."""
+    ReturnReservedStock: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ReturnReservedStockRequest, _inventory_pb2.ReturnReservedStockResponse]
+    """ReturnReservedStock puts units a committed reservation sold back on hand, in the warehouses it took
+    them from (an order cancelled before it left: the goods never moved). Idempotent by
+    return_reference; never more of a SKU than the reservation sold (RETURN_EXCEEDS_SOLD). Units of a
+    perishable SKU are not returned here (their lots need naming: ReturnToStock) and are listed.
+    """
     GetReservation: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.GetReservationRequest, _inventory_pb2.GetReservationResponse]
     """GetReservation returns a reservation by its reference."""
     CreateFlashSaleAllocation: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.CreateFlashSaleAllocationRequest, _inventory_pb2.CreateFlashSaleAllocationResponse]
@@ -165,6 +171,12 @@ class InventoryServiceAsyncStub(InventoryServiceStub):
     """CommitReservation turns a reservation into a sale once the order is paid."""
     ReleaseReservation: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ReleaseReservationRequest, _inventory_pb2.ReleaseReservationResponse]  # type: ignore[assignment]
     """ReleaseReservation gives a reservation's stock back (the order was cancelled). Idempotent."""
+    ReturnReservedStock: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ReturnReservedStockRequest, _inventory_pb2.ReturnReservedStockResponse]  # type: ignore[assignment]
+    """ReturnReservedStock puts units a committed reservation sold back on hand, in the warehouses it took
+    them from (an order cancelled before it left: the goods never moved). Idempotent by
+    return_reference; never more of a SKU than the reservation sold (RETURN_EXCEEDS_SOLD). Units of a
+    perishable SKU are not returned here (their lots need naming: ReturnToStock) and are listed.
+    """
     GetReservation: _aio.UnaryUnaryMultiCallable[_inventory_pb2.GetReservationRequest, _inventory_pb2.GetReservationResponse]  # type: ignore[assignment]
     """GetReservation returns a reservation by its reference."""
     CreateFlashSaleAllocation: _aio.UnaryUnaryMultiCallable[_inventory_pb2.CreateFlashSaleAllocationRequest, _inventory_pb2.CreateFlashSaleAllocationResponse]  # type: ignore[assignment]
@@ -360,6 +372,18 @@ class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_inventory_pb2.ReleaseReservationResponse, _abc.Awaitable[_inventory_pb2.ReleaseReservationResponse]]:
         """ReleaseReservation gives a reservation's stock back (the order was cancelled). Idempotent."""
+
+    @_abc_1.abstractmethod
+    def ReturnReservedStock(
+        self,
+        request: _inventory_pb2.ReturnReservedStockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ReturnReservedStockResponse, _abc.Awaitable[_inventory_pb2.ReturnReservedStockResponse]]:
+        """ReturnReservedStock puts units a committed reservation sold back on hand, in the warehouses it took
+        them from (an order cancelled before it left: the goods never moved). Idempotent by
+        return_reference; never more of a SKU than the reservation sold (RETURN_EXCEEDS_SOLD). Units of a
+        perishable SKU are not returned here (their lots need naming: ReturnToStock) and are listed.
+        """
 
     @_abc_1.abstractmethod
     def GetReservation(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -541,6 +542,36 @@ def lines_digest(lines: Iterable[Line]) -> str:
         for line in sorted(lines, key=lambda x: x.sku_id)
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def plan_return(
+    lines: Sequence[Line], sold: Sequence[Allocated], returned_before: Sequence[Allocated]
+) -> list[Allocated]:
+    """Where units a reservation sold go back: to the stock lines that sold them, in order, each never
+    above what it sold less what went back before. Raises ``NotPossible`` naming a SKU asked back beyond."""
+    left: dict[tuple[str, str], int] = defaultdict(int)
+    for allocation in sold:
+        left[(allocation.stock_id, allocation.sku_id)] += allocation.quantity
+    for allocation in returned_before:
+        left[(allocation.stock_id, allocation.sku_id)] -= allocation.quantity
+    plan: list[Allocated] = []
+    for line in lines:
+        wanted = line.quantity
+        for allocation in sold:
+            key = (allocation.stock_id, allocation.sku_id)
+            if allocation.sku_id != line.sku_id or left[key] <= 0 or wanted == 0:
+                continue
+            taken = min(left[key], wanted)
+            left[key] -= taken
+            wanted -= taken
+            plan.append(Allocated(allocation.stock_id, line.sku_id, allocation.warehouse_id, taken))
+        if wanted:
+            raise NotPossible(
+                ErrorCode.RETURN_EXCEEDS_SOLD,
+                f"SKU {line.sku_id}: {line.quantity} asked back, "
+                f"only {line.quantity - wanted} sold and not returned yet",
+            )
+    return plan
 
 
 def plan_allocation(

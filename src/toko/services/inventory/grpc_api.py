@@ -248,6 +248,18 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
 
     # --- reservations ---------------------------------------------------------------------------------------
 
+    async def ReturnReservedStock(
+        self, request: pb.ReturnReservedStockRequest, context: Any
+    ) -> pb.ReturnReservedStockResponse:
+        """Put units a committed reservation sold back on hand."""
+        return await reservations.return_reserved_stock(
+            inventory=self._inventory,
+            reference=request.reference,
+            return_reference=request.return_reference,
+            lines=tuple(Line(line.sku_id, line.quantity) for line in request.lines),
+            principal=current_principal(),
+        )
+
     async def Reserve(self, request: pb.ReserveRequest, context: Any) -> pb.ReserveResponse:
         """Hold stock for an order."""
         command = reservations.Reserve(

@@ -10,7 +10,12 @@ from toko.platform.validation import ruled
 from toko.services.shipping import domain
 from toko.services.shipping.handlers import rates, shipments, slots
 from toko.services.shipping.handlers.common import Shipping
-from toko.services.shipping.mapping import contact_from_proto, item_from_proto, place_from_proto
+from toko.services.shipping.mapping import (
+    contact_from_proto,
+    item_from_proto,
+    place_from_proto,
+    slot_to_proto,
+)
 from toko.shipping.v1 import shipping_pb2 as pb
 from toko.shipping.v1.shipping_pb2_grpc import ShippingServiceServicer
 
@@ -61,6 +66,15 @@ class ShippingServicer(ShippingServiceServicer):
             day=request.date,
         )
         return pb.ListDeliverySlotsResponse(slots=found)
+
+    async def GetDeliverySlot(
+        self, request: pb.GetDeliverySlotRequest, context: Any
+    ) -> pb.GetDeliverySlotResponse:
+        """A slot offered before, with its capacity left."""
+        found = await slots.get_slot(shipping=self._shipping, slot_id=request.id)
+        return pb.GetDeliverySlotResponse(
+            slot=slot_to_proto(found), courier=found.courier, service=found.service, city=found.city
+        )
 
     async def CreateShipment(
         self, request: pb.CreateShipmentRequest, context: Any

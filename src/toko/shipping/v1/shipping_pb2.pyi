@@ -679,6 +679,64 @@ class ListDeliverySlotsRequest(_message.Message):
 Global___ListDeliverySlotsRequest: _TypeAlias = ListDeliverySlotsRequest  # noqa: Y015
 
 @_typing.final
+class GetDeliverySlotRequest(_message.Message):
+    """Request of GetDeliverySlot."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The slot's id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDeliverySlotRequest: _TypeAlias = GetDeliverySlotRequest  # noqa: Y015
+
+@_typing.final
+class GetDeliverySlotResponse(_message.Message):
+    """Response of GetDeliverySlot."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLOT_FIELD_NUMBER: _builtins.int
+    COURIER_FIELD_NUMBER: _builtins.int
+    SERVICE_FIELD_NUMBER: _builtins.int
+    CITY_FIELD_NUMBER: _builtins.int
+    courier: _builtins.str
+    """Its courier's code."""
+    service: _builtins.str
+    """Its service's code."""
+    city: _builtins.str
+    """The origin city it serves."""
+    @_builtins.property
+    def slot(self) -> Global___DeliverySlot:
+        """The slot, with the capacity left now."""
+
+    def __init__(
+        self,
+        *,
+        slot: Global___DeliverySlot | None = ...,
+        courier: _builtins.str = ...,
+        service: _builtins.str = ...,
+        city: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["slot", b"slot"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["city", b"city", "courier", b"courier", "service", b"service", "slot", b"slot"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDeliverySlotResponse: _TypeAlias = GetDeliverySlotResponse  # noqa: Y015
+
+@_typing.final
 class ListDeliverySlotsResponse(_message.Message):
     """Response of ListDeliverySlots."""
 

@@ -60,6 +60,11 @@ class ShippingServiceStub:
                 request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ListDeliverySlotsRequest.SerializeToString,
                 response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ListDeliverySlotsResponse.FromString,
                 _registered_method=True)
+        self.GetDeliverySlot = channel.unary_unary(
+                '/toko.shipping.v1.ShippingService/GetDeliverySlot',
+                request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetDeliverySlotRequest.SerializeToString,
+                response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetDeliverySlotResponse.FromString,
+                _registered_method=True)
         self.CreateShipment = channel.unary_unary(
                 '/toko.shipping.v1.ShippingService/CreateShipment',
                 request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateShipmentRequest.SerializeToString,
@@ -116,6 +121,14 @@ class ShippingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDeliverySlot(self, request, context):
+        """GetDeliverySlot returns a slot offered before (by ListDeliverySlots), with the capacity left now and
+        the courier, service and city it belongs to: what a checkout checks a chosen slot against.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateShipment(self, request, context):
         """CreateShipment books a shipment with the courier of its rate (a waybill number, or a pickup) for
         an order. Idempotent by order id: booking the same order again returns the first shipment.
@@ -163,6 +176,11 @@ def add_ShippingServiceServicer_to_server(servicer, server):
                     servicer.ListDeliverySlots,
                     request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ListDeliverySlotsRequest.FromString,
                     response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ListDeliverySlotsResponse.SerializeToString,
+            ),
+            'GetDeliverySlot': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDeliverySlot,
+                    request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetDeliverySlotRequest.FromString,
+                    response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetDeliverySlotResponse.SerializeToString,
             ),
             'CreateShipment': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateShipment,
@@ -294,6 +312,33 @@ class ShippingService:
             '/toko.shipping.v1.ShippingService/ListDeliverySlots',
             toko_dot_shipping_dot_v1_dot_shipping__pb2.ListDeliverySlotsRequest.SerializeToString,
             toko_dot_shipping_dot_v1_dot_shipping__pb2.ListDeliverySlotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDeliverySlot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.shipping.v1.ShippingService/GetDeliverySlot',
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.GetDeliverySlotRequest.SerializeToString,
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.GetDeliverySlotResponse.FromString,
             options,
             channel_credentials,
             insecure,

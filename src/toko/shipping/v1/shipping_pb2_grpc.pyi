@@ -51,6 +51,10 @@ class ShippingServiceStub:
     """ListDeliverySlots lists the time slots an instant or same-day service offers from a city on a
     date, with the capacity left in each.
     """
+    GetDeliverySlot: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.GetDeliverySlotRequest, _shipping_pb2.GetDeliverySlotResponse]
+    """GetDeliverySlot returns a slot offered before (by ListDeliverySlots), with the capacity left now and
+    the courier, service and city it belongs to: what a checkout checks a chosen slot against.
+    """
     CreateShipment: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.CreateShipmentRequest, _shipping_pb2.CreateShipmentResponse]
     """CreateShipment books a shipment with the courier of its rate (a waybill number, or a pickup) for
     an order. Idempotent by order id: booking the same order again returns the first shipment.
@@ -87,6 +91,10 @@ class ShippingServiceAsyncStub(ShippingServiceStub):
     ListDeliverySlots: _aio.UnaryUnaryMultiCallable[_shipping_pb2.ListDeliverySlotsRequest, _shipping_pb2.ListDeliverySlotsResponse]  # type: ignore[assignment]
     """ListDeliverySlots lists the time slots an instant or same-day service offers from a city on a
     date, with the capacity left in each.
+    """
+    GetDeliverySlot: _aio.UnaryUnaryMultiCallable[_shipping_pb2.GetDeliverySlotRequest, _shipping_pb2.GetDeliverySlotResponse]  # type: ignore[assignment]
+    """GetDeliverySlot returns a slot offered before (by ListDeliverySlots), with the capacity left now and
+    the courier, service and city it belongs to: what a checkout checks a chosen slot against.
     """
     CreateShipment: _aio.UnaryUnaryMultiCallable[_shipping_pb2.CreateShipmentRequest, _shipping_pb2.CreateShipmentResponse]  # type: ignore[assignment]
     """CreateShipment books a shipment with the courier of its rate (a waybill number, or a pickup) for
@@ -145,6 +153,16 @@ class ShippingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_shipping_pb2.ListDeliverySlotsResponse, _abc.Awaitable[_shipping_pb2.ListDeliverySlotsResponse]]:
         """ListDeliverySlots lists the time slots an instant or same-day service offers from a city on a
         date, with the capacity left in each.
+        """
+
+    @_abc_1.abstractmethod
+    def GetDeliverySlot(
+        self,
+        request: _shipping_pb2.GetDeliverySlotRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_shipping_pb2.GetDeliverySlotResponse, _abc.Awaitable[_shipping_pb2.GetDeliverySlotResponse]]:
+        """GetDeliverySlot returns a slot offered before (by ListDeliverySlots), with the capacity left now and
+        the courier, service and city it belongs to: what a checkout checks a chosen slot against.
         """
 
     @_abc_1.abstractmethod

@@ -29,10 +29,10 @@ from toko.platform.errors import Conflict, FailedPrecondition, NotFound
 from toko.platform.failpoints import crash_point
 from toko.platform.ids import new_id
 from toko.platform.rules import Violation
-from toko.platform.validation import ruled
+from toko.platform.validation import invalid, ruled
 from toko.services.inventory import domain
 from toko.services.inventory.counters import VALKEY_ERRORS
-from toko.services.inventory.domain import Line, MovementKind, ReservationStatus
+from toko.services.inventory.domain import Allocated, Line, MovementKind, ReservationStatus
 from toko.services.inventory.error_codes import ErrorCode
 from toko.services.inventory.handlers.common import (
     SOURCE,
@@ -215,6 +215,88 @@ async def release_reservation(
         await uow.commit()
     await _restore_counters(inventory, returned)
     return message
+
+
+async def return_reserved_stock(
+    *,
+    inventory: Inventory,
+    reference: str,
+    return_reference: str,
+    lines: tuple[Line, ...],
+    principal: Principal,
+) -> pb.ReturnReservedStockResponse:
+    """Put units a committed reservation sold back where they came from, once per return reference."""
+    reference = ruled(partial(domain.valid_reference, reference, required=True))
+    asked = ruled(
+        partial(domain.validate_lines, lines),
+        also=id_violations(*((f"lines[{index}].sku_id", line.sku_id) for index, line in enumerate(lines))),
+    )
+    key = return_reference.strip()
+    if not 1 <= len(key) <= domain.REFERENCE_MAX_LENGTH:
+        raise invalid(
+            [
+                Violation(
+                    "return_reference",
+                    f"must be 1 to {domain.REFERENCE_MAX_LENGTH} characters",
+                    ErrorCode.INVALID_REFERENCE,
+                )
+            ]
+        )
+    digest = domain.lines_digest(asked)
+    async with inventory.database.unit_of_work(SOURCE) as uow:
+        repository = ReservationRepository(uow.session)
+        row = await repository.reservation(reference, for_update=True)
+        if row is None:
+            raise _reservation_not_found(reference)
+        earlier = await repository.return_of(key)
+        if earlier is not None:
+            if earlier.lines_digest != digest or earlier.reservation_id != row.id:
+                raise FailedPrecondition(
+                    ErrorCode.RETURN_REFERENCE_REUSED, f"return {key!r} was made of other lines"
+                )
+            return _returned(earlier.returned, earlier.left_out)
+        if ReservationStatus(row.status) is not ReservationStatus.COMMITTED:
+            raise FailedPrecondition(
+                ErrorCode.RESERVATION_NOT_COMMITTED,
+                f"reservation {reference!r} is {row.status}: only what was sold goes back on hand",
+            )
+        left_out = sorted(await repository.perishable_of([line.sku_id for line in asked]))
+        sold = [
+            Allocated(str(a.stock_id), str(a.sku_id), str(a.warehouse_id), a.quantity)
+            for a in await repository.allocations_of([row.id])
+        ]
+        before = [
+            Allocated(str(stock_id), str(sku_id), str(warehouse_id), quantity)
+            for earlier_return in await repository.returns_of(row.id)
+            for stock_id, sku_id, warehouse_id, quantity in earlier_return.returned
+        ]
+        with rules():
+            plan = domain.plan_return([line for line in asked if line.sku_id not in left_out], sold, before)
+        await move_stock(
+            uow,
+            [
+                Movement(
+                    a.stock_id, MovementKind.RETURN_TO_STOCK, a.quantity, 0, reference=key, reason="not sent"
+                )
+                for a in plan
+            ],
+            principal,
+        )
+        await repository.add_return(
+            return_reference=key, reservation_id=row.id, lines_digest=digest, returned=plan, left_out=left_out
+        )
+        await uow.commit()
+    return _returned([[a.stock_id, a.sku_id, a.warehouse_id, a.quantity] for a in plan], left_out)
+
+
+def _returned(returned: Sequence[Sequence[Any]], left_out: Sequence[str]) -> pb.ReturnReservedStockResponse:
+    return pb.ReturnReservedStockResponse(
+        returned=[
+            pb.Allocation(sku_id=str(sku_id), warehouse_id=str(warehouse_id), quantity=int(quantity))
+            for _, sku_id, warehouse_id, quantity in returned
+        ],
+        lot_tracked_sku_ids=list(left_out),
+    )
 
 
 async def get_reservation(*, inventory: Inventory, reference: str) -> pb.Reservation:

@@ -15,7 +15,12 @@ from toko.platform.clock import utcnow
 from toko.platform.db import driver_connection
 from toko.services.inventory.domain import Allocated, Candidate, Line, ReservationStatus
 from toko.services.inventory.repository.common import SessionRepository
-from toko.services.inventory.repository.tables import reservation_allocations, reservations
+from toko.services.inventory.repository.tables import (
+    reservation_allocations,
+    reservation_returns,
+    reservations,
+    skus,
+)
 
 # A reservation's first statement: claim the reference, then lock every stock line of its SKUs (in id
 # order) and read what the plan needs. The lines are only read once the claim's row is in (``EXISTS``
@@ -196,3 +201,45 @@ class ReservationRepository(SessionRepository):
             )
         )
         return earliest
+
+    async def return_of(self, return_reference: str) -> Any | None:
+        """A return recorded under this reference, if any."""
+        return (
+            await self._session.execute(
+                select(reservation_returns).where(reservation_returns.c.return_reference == return_reference)
+            )
+        ).first()
+
+    async def returns_of(self, reservation_id: str) -> list[Any]:
+        """Every return of a reservation."""
+        result = await self._session.execute(
+            select(reservation_returns).where(reservation_returns.c.reservation_id == reservation_id)
+        )
+        return list(result)
+
+    async def add_return(
+        self,
+        *,
+        return_reference: str,
+        reservation_id: str,
+        lines_digest: str,
+        returned: Sequence[Allocated],
+        left_out: Sequence[str],
+    ) -> None:
+        """Record a return: what went back where, and what was left out."""
+        await self._session.execute(
+            reservation_returns.insert().values(
+                return_reference=return_reference,
+                reservation_id=reservation_id,
+                lines_digest=lines_digest,
+                returned=[[a.stock_id, a.sku_id, a.warehouse_id, a.quantity] for a in returned],
+                left_out=list(left_out),
+            )
+        )
+
+    async def perishable_of(self, sku_ids: Sequence[str]) -> set[str]:
+        """Which of these SKUs are perishable."""
+        result = await self._session.execute(
+            select(skus.c.id).where(skus.c.id.in_(sku_ids), skus.c.perishable.is_(True))
+        )
+        return {str(row.id) for row in result}

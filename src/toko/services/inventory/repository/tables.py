@@ -112,6 +112,16 @@ reservation_allocations = Table(
     # The flash-sale claim the units were bought with (they come from the campaign's quota), if any.
     Column("claim_id", _UUID),
 )
+reservation_returns = Table(
+    "reservation_returns",
+    metadata,
+    Column("return_reference", Text, primary_key=True),
+    Column("reservation_id", _UUID, nullable=False),
+    Column("lines_digest", Text, nullable=False),
+    Column("returned", JSONB, nullable=False),
+    Column("left_out", JSONB, nullable=False),
+    Column("created_at", _TIME, nullable=False, server_default=func.now()),
+)
 flash_sale_allocations = Table(
     "flash_sale_allocations",
     metadata,

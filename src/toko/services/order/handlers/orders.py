@@ -13,6 +13,7 @@ import logging
 import re
 from datetime import timedelta
 
+from toko.inventory.v1 import inventory_pb2 as inventory
 from toko.order.v1 import order_pb2 as pb
 from toko.payment.v1 import payment_pb2 as payments
 from toko.platform.auth import Principal
@@ -206,7 +207,8 @@ async def expire_checkout_now(orders: Orders, checkout_id: str, reason: str) -> 
 async def cancel_paid_order(
     orders: Orders, order_id: str, *, actor: domain.Actor, actor_id: str, reason: str
 ) -> domain.Order:
-    """Refund a paid order in full (once: the refund id is the order's), then cancel it."""
+    """Refund a paid order in full (once: the refund id is the order's), put its units back on the
+    shelf (once: the return is the order's), then cancel it."""
     async with orders.database.sessions() as session:
         order = await orders_store.get_order(session, order_id)
         cash = await cash_to_collect(session, order.checkout_id) if order is not None else 0
@@ -237,6 +239,23 @@ async def cancel_paid_order(
                 timeout=orders.peers.timeout,
             ),
         )
+    # It never left the shop: its units go back on the shelf they were sold from (once per order).
+    details = from_document(order.details, pb.ShopQuote())
+    await call(
+        "inventory",
+        orders.peers.inventory.ReturnReservedStock(
+            inventory.ReturnReservedStockRequest(
+                reference=order.checkout_id,
+                return_reference=f"order:{order.id}",
+                lines=[
+                    inventory.ReservationLine(sku_id=line.sku_id, quantity=line.quantity)
+                    for line in details.lines
+                ],
+            ),
+            metadata=await orders.peers.as_service(),
+            timeout=orders.peers.timeout,
+        ),
+    )
     now = orders.clock()
     async with orders.database.unit_of_work(SOURCE) as uow:
         locked = await orders_store.get_order(uow.session, order_id, lock=True)

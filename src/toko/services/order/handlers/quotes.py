@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from toko.order.v1 import order_pb2 as pb
@@ -381,7 +381,39 @@ async def _rate(
         raise _bad_option(shop_id, "the shipping rate was quoted for another destination")
     if rate.slotted and not choice.slot_id:
         raise _bad_option(shop_id, f"{rate.service_name or rate.service} needs a delivery slot")
+    if rate.slotted:
+        await _check_slot(orders, shop_id, choice.slot_id, rate)
     return rate
+
+
+async def _check_slot(orders: Orders, shop_id: str, slot_id: str, rate: shipping.ShippingRate) -> None:
+    """The chosen slot is the rate's service's, from the shop's city, still ahead, with a place left."""
+    peers = orders.peers
+    try:
+        found = await call(
+            "shipping",
+            peers.shipping.GetDeliverySlot(
+                shipping.GetDeliverySlotRequest(id=slot_id), timeout=peers.timeout
+            ),
+        )
+    except (NotFound, InvalidArgument, FailedPrecondition) as exc:
+        raise _bad_slot(
+            ErrorCode.DELIVERY_SLOT_INVALID, shop_id, "no such delivery slot: list the slots again"
+        ) from exc
+    if (found.courier, found.service, _norm(found.city)) != (
+        rate.courier,
+        rate.service,
+        _norm(rate.origin.city),
+    ):
+        raise _bad_slot(ErrorCode.DELIVERY_SLOT_INVALID, shop_id, "the slot is another service's or city's")
+    if found.slot.start_time.ToDatetime(tzinfo=UTC) <= orders.clock():
+        raise _bad_slot(ErrorCode.DELIVERY_SLOT_INVALID, shop_id, "the slot has begun: choose a later one")
+    if found.slot.capacity_left <= 0:
+        raise _bad_slot(ErrorCode.DELIVERY_SLOT_FULL, shop_id, "the delivery slot is full: choose another")
+
+
+def _bad_slot(reason: ErrorCode, shop_id: str, message: str) -> FailedPrecondition:
+    return FailedPrecondition(reason, message, metadata={"shop_id": shop_id})
 
 
 def _check_cash_on_delivery(rates: dict[str, shipping.ShippingRate]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta, timezone
 
-from toko.platform.errors import InvalidArgument, Unavailable
+from toko.platform.errors import InvalidArgument, NotFound, Unavailable
 from toko.platform.rules import Violation
 from toko.platform.text import checked_text
 from toko.platform.validation import invalid
@@ -18,6 +18,7 @@ from toko.shipping.v1 import shipping_pb2 as pb
 
 # Slot days are Western Indonesian Time days.
 WIB = timezone(timedelta(hours=7))
+MAX_SLOT_ID_LENGTH = 200
 
 
 def slotted_service(courier_code: str, service_code: str) -> tuple[domain.Courier, domain.Service]:
@@ -69,3 +70,14 @@ async def list_slots(
         known = await slots_store.upsert_slots(uow.session, slots)
         await uow.commit()
     return [slot_to_proto(slot) for slot in sorted(known, key=lambda slot: slot.starts_at)]
+
+
+async def get_slot(*, shipping: Shipping, slot_id: str) -> domain.Slot:
+    """A slot offered before (ListDeliverySlots records each one it shows), with what is booked of it."""
+    if not 1 <= len(slot_id) <= MAX_SLOT_ID_LENGTH:
+        raise invalid([Violation("id", f"1 to {MAX_SLOT_ID_LENGTH} characters", ErrorCode.SLOT_NOT_FOUND)])
+    async with shipping.database.sessions() as session:
+        found = await slots_store.get_slot(session, slot_id)
+    if found is None:
+        raise NotFound(ErrorCode.SLOT_NOT_FOUND, f"no delivery slot {slot_id}")
+    return found
