@@ -173,6 +173,34 @@ LEDGER_ENTRY_KIND_REFUNDED: LedgerEntryKind.ValueType  # 5
 """Money returned to the buyer."""
 Global___LedgerEntryKind: _TypeAlias = LedgerEntryKind  # noqa: Y015
 
+class _MismatchKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MismatchKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MismatchKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MISMATCH_KIND_UNSPECIFIED: _MismatchKind.ValueType  # 0
+    """Not set."""
+    MISMATCH_KIND_MISSING_IN_LEDGER: _MismatchKind.ValueType  # 1
+    """The provider settled money the ledger has no record of that day."""
+    MISMATCH_KIND_MISSING_AT_PROVIDER: _MismatchKind.ValueType  # 2
+    """The ledger records money the provider's report does not have that day."""
+    MISMATCH_KIND_AMOUNT_DIFFERS: _MismatchKind.ValueType  # 3
+    """Both have it, for different amounts (net of refunds)."""
+
+class MismatchKind(_MismatchKind, metaclass=_MismatchKindEnumTypeWrapper):
+    """MismatchKind is how the ledger and a settlement report disagree about a payment on a day."""
+
+MISMATCH_KIND_UNSPECIFIED: MismatchKind.ValueType  # 0
+"""Not set."""
+MISMATCH_KIND_MISSING_IN_LEDGER: MismatchKind.ValueType  # 1
+"""The provider settled money the ledger has no record of that day."""
+MISMATCH_KIND_MISSING_AT_PROVIDER: MismatchKind.ValueType  # 2
+"""The ledger records money the provider's report does not have that day."""
+MISMATCH_KIND_AMOUNT_DIFFERS: MismatchKind.ValueType  # 3
+"""Both have it, for different amounts (net of refunds)."""
+Global___MismatchKind: _TypeAlias = MismatchKind  # noqa: Y015
+
 @_typing.final
 class MethodInfo(_message.Message):
     """MethodInfo describes a payment method."""
@@ -801,6 +829,174 @@ class SettleCashOnDeliveryResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SettleCashOnDeliveryResponse: _TypeAlias = SettleCashOnDeliveryResponse  # noqa: Y015
+
+@_typing.final
+class ReconciliationMismatch(_message.Message):
+    """ReconciliationMismatch is one disagreement between the ledger and a provider's settlement report."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    DAY_FIELD_NUMBER: _builtins.int
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    LEDGER_AMOUNT_FIELD_NUMBER: _builtins.int
+    PROVIDER_AMOUNT_FIELD_NUMBER: _builtins.int
+    DETECT_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Mismatch id."""
+    provider: _builtins.str
+    """The provider, e.g. "midtrans"."""
+    day: _builtins.str
+    """The report's day, YYYY-MM-DD in Western Indonesian Time."""
+    payment_id: _builtins.str
+    """The payment (toko's id, the provider's order or reference id)."""
+    kind: Global___MismatchKind.ValueType
+    """How they disagree."""
+    @_builtins.property
+    def ledger_amount(self) -> _money_pb2.Money:
+        """Net of the day in the ledger: captured less refunded."""
+
+    @_builtins.property
+    def provider_amount(self) -> _money_pb2.Money:
+        """Net of the day in the report."""
+
+    @_builtins.property
+    def detect_time(self) -> _timestamp_pb2.Timestamp:
+        """When reconciliation found it."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        provider: _builtins.str = ...,
+        day: _builtins.str = ...,
+        payment_id: _builtins.str = ...,
+        kind: Global___MismatchKind.ValueType = ...,
+        ledger_amount: _money_pb2.Money | None = ...,
+        provider_amount: _money_pb2.Money | None = ...,
+        detect_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["detect_time", b"detect_time", "ledger_amount", b"ledger_amount", "provider_amount", b"provider_amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["day", b"day", "detect_time", b"detect_time", "id", b"id", "kind", b"kind", "ledger_amount", b"ledger_amount", "payment_id", b"payment_id", "provider", b"provider", "provider_amount", b"provider_amount"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReconciliationMismatch: _TypeAlias = ReconciliationMismatch  # noqa: Y015
+
+@_typing.final
+class ListReconciliationMismatchesRequest(_message.Message):
+    """Request of ListReconciliationMismatches."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    DAY_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """Only this provider's; every provider when empty."""
+    day: _builtins.str
+    """Only this day's (YYYY-MM-DD); every day when empty."""
+    page_size: _builtins.int
+    """Page size, 1 to 100; 0 means 50."""
+    page_token: _builtins.str
+    """Cursor from a previous response."""
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        day: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["day", b"day", "page_size", b"page_size", "page_token", b"page_token", "provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReconciliationMismatchesRequest: _TypeAlias = ListReconciliationMismatchesRequest  # noqa: Y015
+
+@_typing.final
+class ListReconciliationMismatchesResponse(_message.Message):
+    """Response of ListReconciliationMismatches."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MISMATCHES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Cursor of the next page; empty on the last."""
+    @_builtins.property
+    def mismatches(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReconciliationMismatch]:
+        """Mismatches of this page, newest day first."""
+
+    def __init__(
+        self,
+        *,
+        mismatches: _abc.Iterable[Global___ReconciliationMismatch] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mismatches", b"mismatches", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReconciliationMismatchesResponse: _TypeAlias = ListReconciliationMismatchesResponse  # noqa: Y015
+
+@_typing.final
+class RunReconciliationRequest(_message.Message):
+    """Request of RunReconciliation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    DAY_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """The provider: "midtrans" or "xendit"."""
+    day: _builtins.str
+    """The day, YYYY-MM-DD in Western Indonesian Time, before today."""
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        day: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["day", b"day", "provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunReconciliationRequest: _TypeAlias = RunReconciliationRequest  # noqa: Y015
+
+@_typing.final
+class RunReconciliationResponse(_message.Message):
+    """Response of RunReconciliation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MISMATCHES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def mismatches(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReconciliationMismatch]:
+        """Every mismatch of the provider's day."""
+
+    def __init__(
+        self,
+        *,
+        mismatches: _abc.Iterable[Global___ReconciliationMismatch] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mismatches", b"mismatches"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunReconciliationResponse: _TypeAlias = RunReconciliationResponse  # noqa: Y015
 
 @_typing.final
 class ListLedgerEntriesRequest(_message.Message):

@@ -72,6 +72,16 @@ class PaymentServiceStub:
                 request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.SettleCashOnDeliveryRequest.SerializeToString,
                 response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.SettleCashOnDeliveryResponse.FromString,
                 _registered_method=True)
+        self.ListReconciliationMismatches = channel.unary_unary(
+                '/toko.payment.v1.PaymentService/ListReconciliationMismatches',
+                request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesRequest.SerializeToString,
+                response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesResponse.FromString,
+                _registered_method=True)
+        self.RunReconciliation = channel.unary_unary(
+                '/toko.payment.v1.PaymentService/RunReconciliation',
+                request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.RunReconciliationRequest.SerializeToString,
+                response_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.RunReconciliationResponse.FromString,
+                _registered_method=True)
         self.ListLedgerEntries = channel.unary_unary(
                 '/toko.payment.v1.PaymentService/ListLedgerEntries',
                 request_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListLedgerEntriesRequest.SerializeToString,
@@ -140,6 +150,23 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListReconciliationMismatches(self, request, context):
+        """ListReconciliationMismatches lists what reconciliation found where the ledger and a provider's
+        settlement report disagree, newest day first: admins only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunReconciliation(self, request, context):
+        """RunReconciliation compares one day's ledger with a provider's settlement report now (a scheduled
+        job does it every day for the day before) and returns the day's mismatches; a rerun records nothing
+        twice. Admins only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListLedgerEntries(self, request, context):
         """ListLedgerEntries lists a payment's ledger, oldest first: admins and the payment's buyer.
         """
@@ -184,6 +211,16 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.SettleCashOnDelivery,
                     request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.SettleCashOnDeliveryRequest.FromString,
                     response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.SettleCashOnDeliveryResponse.SerializeToString,
+            ),
+            'ListReconciliationMismatches': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReconciliationMismatches,
+                    request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesRequest.FromString,
+                    response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesResponse.SerializeToString,
+            ),
+            'RunReconciliation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunReconciliation,
+                    request_deserializer=toko_dot_payment_dot_v1_dot_payment__pb2.RunReconciliationRequest.FromString,
+                    response_serializer=toko_dot_payment_dot_v1_dot_payment__pb2.RunReconciliationResponse.SerializeToString,
             ),
             'ListLedgerEntries': grpc.unary_unary_rpc_method_handler(
                     servicer.ListLedgerEntries,
@@ -383,6 +420,60 @@ class PaymentService:
             '/toko.payment.v1.PaymentService/SettleCashOnDelivery',
             toko_dot_payment_dot_v1_dot_payment__pb2.SettleCashOnDeliveryRequest.SerializeToString,
             toko_dot_payment_dot_v1_dot_payment__pb2.SettleCashOnDeliveryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReconciliationMismatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.payment.v1.PaymentService/ListReconciliationMismatches',
+            toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesRequest.SerializeToString,
+            toko_dot_payment_dot_v1_dot_payment__pb2.ListReconciliationMismatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunReconciliation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.payment.v1.PaymentService/RunReconciliation',
+            toko_dot_payment_dot_v1_dot_payment__pb2.RunReconciliationRequest.SerializeToString,
+            toko_dot_payment_dot_v1_dot_payment__pb2.RunReconciliationResponse.FromString,
             options,
             channel_credentials,
             insecure,

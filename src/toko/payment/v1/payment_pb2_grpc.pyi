@@ -61,6 +61,15 @@ class PaymentServiceStub:
     service calls it when the parcel is delivered): the payment is captured for its amount, once; a
     payment of another method is refused (NOT_CASH_ON_DELIVERY).
     """
+    ListReconciliationMismatches: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListReconciliationMismatchesRequest, _payment_pb2.ListReconciliationMismatchesResponse]
+    """ListReconciliationMismatches lists what reconciliation found where the ledger and a provider's
+    settlement report disagree, newest day first: admins only.
+    """
+    RunReconciliation: _grpc.UnaryUnaryMultiCallable[_payment_pb2.RunReconciliationRequest, _payment_pb2.RunReconciliationResponse]
+    """RunReconciliation compares one day's ledger with a provider's settlement report now (a scheduled
+    job does it every day for the day before) and returns the day's mismatches; a rerun records nothing
+    twice. Admins only.
+    """
     ListLedgerEntries: _grpc.UnaryUnaryMultiCallable[_payment_pb2.ListLedgerEntriesRequest, _payment_pb2.ListLedgerEntriesResponse]
     """ListLedgerEntries lists a payment's ledger, oldest first: admins and the payment's buyer."""
 
@@ -96,6 +105,15 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     """SettleCashOnDelivery records the cash a courier collected for a cash-on-delivery payment (the order
     service calls it when the parcel is delivered): the payment is captured for its amount, once; a
     payment of another method is refused (NOT_CASH_ON_DELIVERY).
+    """
+    ListReconciliationMismatches: _aio.UnaryUnaryMultiCallable[_payment_pb2.ListReconciliationMismatchesRequest, _payment_pb2.ListReconciliationMismatchesResponse]  # type: ignore[assignment]
+    """ListReconciliationMismatches lists what reconciliation found where the ledger and a provider's
+    settlement report disagree, newest day first: admins only.
+    """
+    RunReconciliation: _aio.UnaryUnaryMultiCallable[_payment_pb2.RunReconciliationRequest, _payment_pb2.RunReconciliationResponse]  # type: ignore[assignment]
+    """RunReconciliation compares one day's ledger with a provider's settlement report now (a scheduled
+    job does it every day for the day before) and returns the day's mismatches; a rerun records nothing
+    twice. Admins only.
     """
     ListLedgerEntries: _aio.UnaryUnaryMultiCallable[_payment_pb2.ListLedgerEntriesRequest, _payment_pb2.ListLedgerEntriesResponse]  # type: ignore[assignment]
     """ListLedgerEntries lists a payment's ledger, oldest first: admins and the payment's buyer."""
@@ -171,6 +189,27 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         """SettleCashOnDelivery records the cash a courier collected for a cash-on-delivery payment (the order
         service calls it when the parcel is delivered): the payment is captured for its amount, once; a
         payment of another method is refused (NOT_CASH_ON_DELIVERY).
+        """
+
+    @_abc_1.abstractmethod
+    def ListReconciliationMismatches(
+        self,
+        request: _payment_pb2.ListReconciliationMismatchesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_pb2.ListReconciliationMismatchesResponse, _abc.Awaitable[_payment_pb2.ListReconciliationMismatchesResponse]]:
+        """ListReconciliationMismatches lists what reconciliation found where the ledger and a provider's
+        settlement report disagree, newest day first: admins only.
+        """
+
+    @_abc_1.abstractmethod
+    def RunReconciliation(
+        self,
+        request: _payment_pb2.RunReconciliationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_pb2.RunReconciliationResponse, _abc.Awaitable[_payment_pb2.RunReconciliationResponse]]:
+        """RunReconciliation compares one day's ledger with a provider's settlement report now (a scheduled
+        job does it every day for the day before) and returns the day's mismatches; a rerun records nothing
+        twice. Admins only.
         """
 
     @_abc_1.abstractmethod

@@ -78,6 +78,9 @@ class Charge:
     refunds: dict[str, int] = field(default_factory=dict)
     # What the provider reports as paid: the charge's amount unless a test overrode it.
     paid_amount: int | None = None
+    # When it was paid, and when each refund was made: the settlement reports' days.
+    settled_at: datetime | None = None
+    refund_times: dict[str, datetime] = field(default_factory=dict)
     # "midtrans" or "xendit": whose API opened it, and so how it is reported and notified.
     provider: str = "midtrans"
     channel_code: str = ""
@@ -205,6 +208,17 @@ class Notifier:
         await self.client.aclose()
 
 
+@dataclass(frozen=True)
+class Settled:
+    """One row of a settlement report: money in for a payment, or out for a refund."""
+
+    charge: Charge
+    kind: str
+    reference: str
+    amount: int
+    at: datetime
+
+
 class ChargeRefused(Exception):
     """A request the provider answers with an error status."""
 
@@ -219,6 +233,8 @@ class Charges:
 
     notifier: Notifier
     _by_order: dict[str, Charge] = field(default_factory=dict)
+    # Amounts the settlement report states instead of the true ones, by order id (a fault tests set).
+    adjustments: dict[str, int] = field(default_factory=dict)
     # Xendit's charges by their own id, and the idempotency keys they were opened with.
     _by_charge_id: dict[str, Charge] = field(default_factory=dict)
     _idempotency: dict[str, Charge] = field(default_factory=dict)
@@ -379,8 +395,28 @@ class Charges:
         if amount < 1 or sum(charge.refunds.values()) + amount > charge.reported_amount:
             raise ChargeRefused(412, "Refund amount exceeds the transaction's amount")
         charge.refunds[refund_key] = amount
+        charge.refund_times[refund_key] = datetime.now(UTC)
         return charge
 
     def _settle(self, charge: Charge, status: str) -> None:
         charge.status = status
+        if status in ("settlement", "capture"):
+            charge.settled_at = datetime.now(UTC)
         self.notifier.notify(charge)
+
+    def settled_between(self, provider: str, start: datetime, end: datetime) -> list[Settled]:
+        """What the provider settled in [start, end): payments in, refunds out, as its report lists them.
+
+        An amount a test adjusted (``settlement_adjustments``) is reported instead of the true one.
+        """
+        rows: list[Settled] = []
+        for charge in self._by_order.values():
+            if charge.provider != provider:
+                continue
+            if charge.settled_at is not None and start <= charge.settled_at < end:
+                amount = self.adjustments.get(charge.order_id, charge.reported_amount)
+                rows.append(Settled(charge, "payment", charge.transaction_id, amount, charge.settled_at))
+            for key, at in charge.refund_times.items():
+                if start <= at < end:
+                    rows.append(Settled(charge, "refund", key, charge.refunds[key], at))
+        return sorted(rows, key=lambda row: row.at)

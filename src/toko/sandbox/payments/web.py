@@ -5,23 +5,28 @@
 - Xendit's e-wallet API shape under ``/payments/xendit/`` (HTTP Basic with the secret key as user):
   ``POST ewallets/charges`` (``Idempotency-key`` header), ``GET ewallets/charges/{id}``,
   ``POST ewallets/charges/{id}/void``, ``POST refunds``;
+- their settlement reports: Midtrans-shaped ``GET /payments/midtrans/v1/settlements?date=YYYY-MM-DD``
+  (the day in WIB: transactions settled, refunds made) and Xendit's ``GET /payments/xendit/transactions
+  ?created[gte]=…&created[lt]=…`` (PAYMENT and REFUND rows);
 - a person's page per transaction, ``GET /payments/pay/{order_id}``: the amount and how to pay, with
   a Pay and a Fail button (plain forms, no JavaScript), and the card's 3-D Secure step on the same page;
 - the control API tests and people use, ``POST /payments/simulate/{order_id}`` with
   ``{"outcome": "pay"|"fail"|"expire", "amount": N}`` (an amount reported differently from the
-  charge's, to test mismatches), and ``POST /payments/faults`` with ``{"drop_notifications": N}``.
+  charge's, to test mismatches), and ``POST /payments/faults`` with ``{"drop_notifications": N}`` and
+  ``{"settlement_adjustments": {"<order id>": amount}}`` (a report stating another amount).
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
+from datetime import date, datetime, time, timedelta
 from html import escape
 
 import orjson
 
 from toko.sandbox.asgi import Request, Response, Route
-from toko.sandbox.payments.provider import Charge, ChargeRefused, Charges, amount_text
+from toko.sandbox.payments.provider import WIB, Charge, ChargeRefused, Charges, amount_text
 
 _PAGE = """<!doctype html>
 <html lang="id"><head><meta charset="utf-8"><title>Sandbox pay · {order_id}</title></head>
@@ -225,10 +230,91 @@ def payment_routes(
     async def faults(request: Request) -> Response:
         try:
             body = body_of(request)
-            charges.notifier.drop_next = max(0, int(str(body.get("drop_notifications", 0))))
+            if "drop_notifications" in body:
+                charges.notifier.drop_next = max(0, int(str(body.get("drop_notifications", 0))))
+            adjustments = body.get("settlement_adjustments", {})
+            if not isinstance(adjustments, dict):
+                raise ValueError
+            charges.adjustments |= {str(k): int(str(v)) for k, v in adjustments.items()}
         except (ChargeRefused, ValueError):
-            return Response.json({"error": "drop_notifications must be a whole number"}, status=400)
-        return Response.json({"drop_notifications": charges.notifier.drop_next})
+            return Response.json(
+                {"error": "drop_notifications must be a whole number, settlement_adjustments an object"}, 400
+            )
+        return Response.json(
+            {"drop_notifications": charges.notifier.drop_next, "settlement_adjustments": charges.adjustments}
+        )
+
+    def report_day(text: str) -> tuple[datetime, datetime]:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ChargeRefused(400, "date must be YYYY-MM-DD") from None
+        start = datetime.combine(day, time.min, tzinfo=WIB)
+        return start, start + timedelta(days=1)
+
+    async def midtrans_settlements(request: Request) -> Response:
+        if not _authorized(request, server_key):
+            return unauthorized()
+        try:
+            start, end = report_day(request.query.get("date", ""))
+        except ChargeRefused as exc:
+            return refused(exc)
+        rows = charges.settled_between("midtrans", start, end)
+        return Response.json(
+            {
+                "date": start.date().isoformat(),
+                "transactions": [
+                    {
+                        "order_id": row.charge.order_id,
+                        "transaction_id": row.reference,
+                        "gross_amount": amount_text(row.amount),
+                        "settlement_time": row.at.astimezone(WIB).strftime("%Y-%m-%d %H:%M:%S"),
+                    }
+                    for row in rows
+                    if row.kind == "payment"
+                ],
+                "refunds": [
+                    {
+                        "order_id": row.charge.order_id,
+                        "refund_key": row.reference,
+                        "refund_amount": amount_text(row.amount),
+                        "refund_time": row.at.astimezone(WIB).strftime("%Y-%m-%d %H:%M:%S"),
+                    }
+                    for row in rows
+                    if row.kind == "refund"
+                ],
+            }
+        )
+
+    async def xendit_transactions(request: Request) -> Response:
+        if not _authorized(request, xendit_secret_key):
+            return xendit_unauthorized()
+        try:
+            start = datetime.fromisoformat(request.query.get("created[gte]", ""))
+            end = datetime.fromisoformat(request.query.get("created[lt]", ""))
+        except ValueError:
+            return xendit_refused(
+                ChargeRefused(400, "API_VALIDATION_ERROR: created[gte] and created[lt] are times")
+            )
+        rows = charges.settled_between("xendit", start, end)
+        return Response.json(
+            {
+                "has_more": False,
+                "data": [
+                    {
+                        "id": f"txn_{row.reference}",
+                        "reference_id": row.charge.order_id if row.kind == "payment" else row.reference,
+                        "payment_request_id": row.charge.transaction_id,
+                        "type": "PAYMENT" if row.kind == "payment" else "REFUND",
+                        "status": "SUCCESS",
+                        "amount": row.amount,
+                        "currency": "IDR",
+                        "created": row.at.isoformat(),
+                    }
+                    for row in rows
+                ],
+            }
+        )
 
     async def page(request: Request) -> Response:
         found = charges.get(request.params["order_id"])
@@ -255,6 +341,8 @@ def payment_routes(
         Route("GET", "/payments/xendit/ewallets/charges/{charge_id}", ewallet_status),
         Route("POST", "/payments/xendit/ewallets/charges/{charge_id}/void", ewallet_void),
         Route("POST", "/payments/xendit/refunds", xendit_refund),
+        Route("GET", "/payments/midtrans/v1/settlements", midtrans_settlements),
+        Route("GET", "/payments/xendit/transactions", xendit_transactions),
         Route("POST", "/payments/simulate/{order_id}", simulate),
         Route("POST", "/payments/faults", faults),
         Route("GET", "/payments/pay/{order_id}", page),

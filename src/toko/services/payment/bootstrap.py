@@ -20,7 +20,13 @@ from toko.platform.outbox import OutboxRelay, ensure_streams
 from toko.platform.service import ServiceApp
 from toko.platform.workers import batch_worker
 from toko.services.payment.grpc_api import PaymentServicer
-from toko.services.payment.handlers import SOURCE, Payments, expire_due, seconds_until_expiry
+from toko.services.payment.handlers import (
+    SOURCE,
+    Payments,
+    expire_due,
+    reconcile_yesterday,
+    seconds_until_expiry,
+)
 from toko.services.payment.provider import CashOnDelivery, Midtrans, Provider, Xendit
 from toko.services.payment.settings import PaymentSettings
 from toko.services.payment.webhooks import NotificationApp
@@ -64,6 +70,17 @@ async def bootstrap(settings: PaymentSettings) -> ServiceApp:
         idle_interval=settings.expiry_idle_seconds,
         next_due=partial(seconds_until_expiry, payments),
     )
+
+    async def reconciliation(limit: int) -> int:
+        return await reconcile_yesterday(payments)
+
+    reconciler = batch_worker(
+        reconciliation,
+        what="reconciling yesterday's settlement reports",
+        batch_size=1,
+        interval=settings.reconciliation_check_seconds,
+        idle_interval=settings.reconciliation_check_seconds,
+    )
     return ServiceApp(
         name=SOURCE,
         grpc_services=[
@@ -73,6 +90,6 @@ async def bootstrap(settings: PaymentSettings) -> ServiceApp:
                 register=add_PaymentServiceServicer_to_server,
             )
         ],
-        workers=[notifications.run, relay.run, expiry],
+        workers=[notifications.run, relay.run, expiry, reconciler],
         on_stop=[changes.unsubscribe, connection.drain, http.aclose, database.dispose],
     )

@@ -186,3 +186,38 @@ def check_refund(payment: Payment, amount: int) -> None:
             ErrorCode.REFUND_EXCEEDS_CAPTURED,
             f"at most {left} can still be refunded of {payment.captured} captured",
         )
+
+
+class MismatchKind(enum.IntEnum):
+    """How the ledger and a settlement report disagree; the contract's ``MismatchKind`` numbers."""
+
+    MISSING_IN_LEDGER = 1
+    MISSING_AT_PROVIDER = 2
+    AMOUNT_DIFFERS = 3
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One payment the ledger and the provider's report disagree about on a day."""
+
+    payment_id: str
+    kind: MismatchKind
+    ledger_amount: int
+    provider_amount: int
+
+
+def reconcile(ledger: dict[str, int], report: dict[str, int]) -> list[Mismatch]:
+    """Every payment whose net of the day (captured less refunded) is not the same in both."""
+    found: list[Mismatch] = []
+    for payment_id in sorted(set(ledger) | set(report)):
+        ours, theirs = ledger.get(payment_id), report.get(payment_id)
+        if ours == theirs:
+            continue
+        if ours is None:
+            kind = MismatchKind.MISSING_IN_LEDGER
+        elif theirs is None:
+            kind = MismatchKind.MISSING_AT_PROVIDER
+        else:
+            kind = MismatchKind.AMOUNT_DIFFERS
+        found.append(Mismatch(payment_id, kind, ours or 0, theirs or 0))
+    return found

@@ -90,6 +90,32 @@ class PaymentServicer(PaymentServiceServicer):
         )
         return pb.SettleCashOnDeliveryResponse(payment=payment)
 
+    async def ListReconciliationMismatches(
+        self, request: pb.ListReconciliationMismatchesRequest, context: Any
+    ) -> pb.ListReconciliationMismatchesResponse:
+        """What reconciliation found."""
+        handlers.require_admin(current_principal())
+        page = await handlers.list_mismatches(
+            payments=self._payments,
+            provider=request.provider,
+            day=request.day,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListReconciliationMismatchesResponse(
+            mismatches=page.items, next_page_token=page.next_page_token
+        )
+
+    async def RunReconciliation(
+        self, request: pb.RunReconciliationRequest, context: Any
+    ) -> pb.RunReconciliationResponse:
+        """Reconcile a provider's day now."""
+        handlers.require_admin(current_principal())
+        found = await handlers.reconcile_day(
+            payments=self._payments, provider=request.provider, day=request.day
+        )
+        return pb.RunReconciliationResponse(mismatches=found)
+
     async def ListLedgerEntries(
         self, request: pb.ListLedgerEntriesRequest, context: Any
     ) -> pb.ListLedgerEntriesResponse:

@@ -15,7 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import orjson
 
@@ -26,15 +26,23 @@ from toko.platform.auth import Principal
 from toko.platform.clock import Clock, utcnow
 from toko.platform.db import Database, UnitOfWork
 from toko.platform.error_codes import CommonReason
-from toko.platform.errors import Conflict, FailedPrecondition, NotFound, PermissionDenied, Unavailable
+from toko.platform.errors import (
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
 from toko.platform.failpoints import crash_point
 from toko.platform.ids import is_id, new_id, require_id
+from toko.platform.pagination import Page, PageSpec, decode_token, encode_token
 from toko.platform.rules import Violation
 from toko.platform.validation import invalid
 from toko.services.payment import domain
 from toko.services.payment import repository as store
 from toko.services.payment.error_codes import ErrorCode
-from toko.services.payment.mapping import entry_to_proto, payment_to_proto, refund_to_proto
+from toko.services.payment.mapping import entry_to_proto, mismatch_to_proto, payment_to_proto, refund_to_proto
 from toko.services.payment.provider import (
     Provider,
     ProviderRefused,
@@ -43,6 +51,8 @@ from toko.services.payment.provider import (
 )
 
 SOURCE = "payment"
+# The providers' reports count days in Western Indonesian Time.
+WIB = timezone(timedelta(hours=7))
 MAX_REFERENCE_LENGTH = 64
 MIN_EXPIRY = timedelta(minutes=5)
 MAX_EXPIRY = timedelta(days=2)
@@ -609,8 +619,122 @@ def require_service(principal: Principal) -> None:
         raise PermissionDenied(CommonReason.ROLE_REQUIRED, "only toko's services move payments")
 
 
+def require_admin(principal: Principal) -> None:
+    """Reconciliation is for admins (the access rule says so too)."""
+    if not principal.is_admin:
+        raise PermissionDenied(CommonReason.ROLE_REQUIRED, "reconciliation is for admins")
+
+
 def expire_time_of(message: pb.CreatePaymentRequest) -> datetime | None:
     """The request's expiry, or None when unset."""
     if not message.HasField("expire_time"):
         return None
     return message.expire_time.ToDatetime(tzinfo=UTC)
+
+
+# ---- reconciliation ---------------------------------------------------------------------------------
+
+MISMATCH_PAGES = PageSpec(default=50, maximum=100)
+
+
+def _report_day(day: str, today: date) -> date:
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        raise InvalidArgument.field("day", "must be YYYY-MM-DD", ErrorCode.INVALID_DAY) from None
+    if parsed >= today:
+        raise InvalidArgument.field(
+            "day", "a day before today: its report is not out yet", ErrorCode.INVALID_DAY
+        )
+    return parsed
+
+
+def _reported_provider(payments: Payments, provider: str) -> Provider:
+    found = payments.providers.get(provider)
+    if found is None or provider == domain.CASH_ON_DELIVERY:
+        raise InvalidArgument.field(
+            "provider",
+            f"one of {', '.join(p for p in payments.providers if p != domain.CASH_ON_DELIVERY)}",
+            ErrorCode.UNKNOWN_PROVIDER,
+        )
+    return found
+
+
+async def reconcile_day(*, payments: Payments, provider: str, day: str) -> list[pb.ReconciliationMismatch]:
+    """Compare a day's ledger with the provider's settlement report; record and return the mismatches."""
+    collector = _reported_provider(payments, provider)
+    wanted = _report_day(day, payments.clock().astimezone(WIB).date())
+    return await _reconcile(payments, provider, collector, wanted)
+
+
+async def _reconcile(
+    payments: Payments, provider: str, collector: Provider, day: date
+) -> list[pb.ReconciliationMismatch]:
+    start = datetime.combine(day, time.min, tzinfo=WIB)
+    end = start + timedelta(days=1)
+    try:
+        report = await collector.settlements(start, end)
+    except ProviderUnavailable as exc:
+        raise Unavailable(
+            ErrorCode.PROVIDER_UNAVAILABLE, "the provider's report is out of reach; retry"
+        ) from exc
+    except ProviderRefused as exc:
+        raise FailedPrecondition(
+            ErrorCode.PROVIDER_REFUSED, f"the provider refused its report: {exc}"
+        ) from exc
+    reported: dict[str, int] = defaultdict(int)
+    for row in report or []:
+        reported[row.payment_id] += row.amount
+    now = payments.clock()
+    async with payments.database.unit_of_work(SOURCE) as uow:
+        ledger = await store.ledger_net(uow.session, provider=provider, start=start, end=end)
+        found = domain.reconcile(ledger, dict(reported))
+        await store.add_mismatches(uow.session, provider=provider, day=day, found=found, at=now)
+        await store.record_run(uow.session, provider=provider, day=day, mismatches=len(found), at=now)
+        rows = await store.list_mismatches(uow.session, provider=provider, day=day, before=None, limit=10_000)
+        await uow.commit()
+    if found:
+        log.warning("reconciliation of %s on %s: %d mismatches", provider, day, len(found))
+    return [mismatch_to_proto(row) for row in rows]
+
+
+async def reconcile_yesterday(payments: Payments) -> int:
+    """The scheduled job: yesterday (WIB) of every provider with a report, unless it ran already."""
+    yesterday = payments.clock().astimezone(WIB).date() - timedelta(days=1)
+    ran = 0
+    for provider, collector in payments.providers.items():
+        if provider == domain.CASH_ON_DELIVERY:
+            continue
+        async with payments.database.sessions() as session:
+            if await store.has_run(session, provider=provider, day=yesterday):
+                continue
+        await _reconcile(payments, provider, collector, yesterday)
+        ran += 1
+    return ran
+
+
+async def list_mismatches(
+    *, payments: Payments, provider: str, day: str, page_size: int, page_token: str
+) -> Page[pb.ReconciliationMismatch]:
+    """Mismatches for admins, newest day first."""
+    size = MISMATCH_PAGES.size(page_size)
+    if provider:
+        _reported_provider(payments, provider)
+    wanted: date | None = None
+    if day:
+        try:
+            wanted = date.fromisoformat(day)
+        except ValueError:
+            raise InvalidArgument.field("day", "must be YYYY-MM-DD", ErrorCode.INVALID_DAY) from None
+    filters = [provider, day]
+    key = decode_token(page_token, filters, 2)
+    before = (date.fromisoformat(str(key[0])), int(key[1])) if key is not None else None
+    async with payments.database.sessions() as session:
+        rows = await store.list_mismatches(
+            session, provider=provider, day=wanted, before=before, limit=size + 1
+        )
+    token = ""
+    if len(rows) > size:
+        last = rows[size - 1]
+        token = encode_token([last.day.isoformat(), last.id], filters)
+    return Page([mismatch_to_proto(row) for row in rows[:size]], token)

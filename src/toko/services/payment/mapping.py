@@ -78,3 +78,17 @@ def entry_to_proto(row: Any) -> pb.LedgerEntry:
         provider_reference=row.provider_reference,
         create_time=timestamp(row.created_at),
     )
+
+
+def mismatch_to_proto(row: Any) -> pb.ReconciliationMismatch:
+    """A reconciliation mismatch row on the wire."""
+    return pb.ReconciliationMismatch(
+        id=str(row.id),
+        provider=row.provider,
+        day=row.day.isoformat(),
+        payment_id=row.payment_id,
+        kind=int(row.kind),  # type: ignore[arg-type]
+        ledger_amount=money(row.ledger_amount),
+        provider_amount=money(row.provider_amount),
+        detect_time=timestamp(row.detected_at),
+    )

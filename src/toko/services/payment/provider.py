@@ -28,6 +28,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -106,6 +107,18 @@ class Provider(Protocol):
     def notice(self, headers: dict[bytes, bytes], document: dict[str, Any]) -> Notice | None:
         """The notification's subject when it is verified as the provider's, else None."""
         ...
+
+    async def settlements(self, start: datetime, end: datetime) -> list[Settlement] | None:
+        """Money the provider settled in [start, end) by payment (refunds negative); None: no report."""
+        ...
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One row of a provider's settlement report: money in for a payment (positive) or out (negative)."""
+
+    payment_id: str
+    amount: int
 
 
 def qr_png_base64(payload: str) -> str:
@@ -207,6 +220,21 @@ class Midtrans:
         await self._call(
             "POST", f"/v2/{payment.id}/refund", {"refund_key": refund_key, "amount": amount, "reason": reason}
         )
+
+    async def settlements(self, start: datetime, end: datetime) -> list[Settlement] | None:
+        """The report of the day ``start`` begins (a WIB day): transactions settled, refunds made."""
+        document = await self._call("GET", f"/v1/settlements?date={start.astimezone(WIB).date().isoformat()}")
+        rows = [
+            Settlement(str(row.get("order_id", "")), amount_of(row.get("gross_amount", "")))
+            for row in document.get("transactions", [])
+            if isinstance(row, dict)
+        ]
+        rows += [
+            Settlement(str(row.get("order_id", "")), -amount_of(row.get("refund_amount", "")))
+            for row in document.get("refunds", [])
+            if isinstance(row, dict)
+        ]
+        return rows
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         return await call_json(
@@ -323,6 +351,25 @@ class Xendit:
             idempotency_key=f"refund:{refund_key}",
         )
 
+    async def settlements(self, start: datetime, end: datetime) -> list[Settlement] | None:
+        """Xendit's transactions of [start, end): PAYMENT rows in, REFUND rows out, by reference."""
+        query = urlencode({"created[gte]": start.isoformat(), "created[lt]": end.isoformat(), "limit": 500})
+        document = await self._call("GET", f"/transactions?{query}")
+        rows: list[Settlement] = []
+        by_charge: dict[str, str] = {}
+        data = [row for row in document.get("data", []) if isinstance(row, dict)]
+        for row in data:
+            if row.get("type") == "PAYMENT":
+                by_charge[str(row.get("payment_request_id", ""))] = str(row.get("reference_id", ""))
+                rows.append(Settlement(str(row.get("reference_id", "")), amount_of(row.get("amount", ""))))
+        for row in data:
+            if row.get("type") == "REFUND":
+                charge = str(row.get("payment_request_id", ""))
+                rows.append(
+                    Settlement(by_charge.get(charge, f"charge:{charge}"), -amount_of(row.get("amount", "")))
+                )
+        return rows
+
     async def _call(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, idempotency_key: str = ""
     ) -> dict[str, Any]:
@@ -359,6 +406,10 @@ class CashOnDelivery:
 
     def notice(self, headers: dict[bytes, bytes], document: dict[str, Any]) -> Notice | None:
         """Nobody notifies about cash."""
+        return None
+
+    async def settlements(self, start: datetime, end: datetime) -> list[Settlement] | None:
+        """Cash has no settlement report to compare with."""
         return None
 
 

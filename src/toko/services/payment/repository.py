@@ -8,15 +8,17 @@ refunded are its sums.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
+    Integer,
     LargeBinary,
     MetaData,
     Row,
@@ -76,6 +78,28 @@ refunds = Table(
     Column("amount", BigInteger, nullable=False),
     Column("reason", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+reconciliation_mismatches = Table(
+    "reconciliation_mismatches",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("provider", Text, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("payment_id", Text, nullable=False),
+    Column("kind", SmallInteger, nullable=False),
+    Column("ledger_amount", BigInteger, nullable=False),
+    Column("provider_amount", BigInteger, nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+)
+
+reconciliation_runs = Table(
+    "reconciliation_runs",
+    metadata,
+    Column("provider", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("mismatches", Integer, nullable=False),
+    Column("ran_at", DateTime(timezone=True), nullable=False),
 )
 
 provider_notifications = Table(
@@ -319,3 +343,98 @@ async def _payment(session: AsyncSession, row: Row[Any]) -> domain.Payment:
         captured=int(sums[0]),
         refunded=int(sums[1]),
     )
+
+
+# ---- reconciliation ---------------------------------------------------------------------------------
+
+
+async def ledger_net(
+    session: AsyncSession, *, provider: str, start: datetime, end: datetime
+) -> dict[str, int]:
+    """Per payment of ``provider``, what its ledger captured less refunded in [start, end)."""
+    signed = case(
+        (ledger_entries.c.kind == int(domain.LedgerKind.CAPTURED), ledger_entries.c.amount),
+        (ledger_entries.c.kind == int(domain.LedgerKind.REFUNDED), -ledger_entries.c.amount),
+        else_=0,
+    )
+    rows = await session.execute(
+        select(ledger_entries.c.payment_id, func.sum(signed))
+        .join(payments, payments.c.id == ledger_entries.c.payment_id)
+        .where(
+            payments.c.provider == provider,
+            ledger_entries.c.created_at >= start,
+            ledger_entries.c.created_at < end,
+            ledger_entries.c.kind.in_([int(domain.LedgerKind.CAPTURED), int(domain.LedgerKind.REFUNDED)]),
+        )
+        .group_by(ledger_entries.c.payment_id)
+    )
+    return {str(payment_id): int(net) for payment_id, net in rows}
+
+
+async def add_mismatches(
+    session: AsyncSession, *, provider: str, day: date, found: list[domain.Mismatch], at: datetime
+) -> None:
+    """Record what was found (a mismatch found before stays as it was first recorded)."""
+    if not found:
+        return
+    await session.execute(
+        insert(reconciliation_mismatches)
+        .values(
+            [
+                {
+                    "provider": provider,
+                    "day": day,
+                    "payment_id": mismatch.payment_id,
+                    "kind": int(mismatch.kind),
+                    "ledger_amount": mismatch.ledger_amount,
+                    "provider_amount": mismatch.provider_amount,
+                    "detected_at": at,
+                }
+                for mismatch in found
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "day", "payment_id", "kind"])
+    )
+
+
+async def record_run(
+    session: AsyncSession, *, provider: str, day: date, mismatches: int, at: datetime
+) -> None:
+    """Note that ``provider``'s ``day`` was reconciled (again: the latest count)."""
+    statement = insert(reconciliation_runs).values(
+        provider=provider, day=day, mismatches=mismatches, ran_at=at
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["provider", "day"], set_={"mismatches": mismatches, "ran_at": at}
+        )
+    )
+
+
+async def has_run(session: AsyncSession, *, provider: str, day: date) -> bool:
+    """Whether ``provider``'s ``day`` was reconciled."""
+    found = await session.execute(
+        select(reconciliation_runs.c.day).where(
+            reconciliation_runs.c.provider == provider, reconciliation_runs.c.day == day
+        )
+    )
+    return found.first() is not None
+
+
+async def list_mismatches(
+    session: AsyncSession, *, provider: str, day: date | None, before: tuple[date, int] | None, limit: int
+) -> list[Any]:
+    """Mismatches newest day first (then newest found first), after the cursor ``before``."""
+    query = select(reconciliation_mismatches).order_by(
+        reconciliation_mismatches.c.day.desc(), reconciliation_mismatches.c.id.desc()
+    )
+    if provider:
+        query = query.where(reconciliation_mismatches.c.provider == provider)
+    if day is not None:
+        query = query.where(reconciliation_mismatches.c.day == day)
+    if before is not None:
+        query = query.where(
+            (reconciliation_mismatches.c.day < before[0])
+            | ((reconciliation_mismatches.c.day == before[0]) & (reconciliation_mismatches.c.id < before[1]))
+        )
+    return list(await session.execute(query.limit(limit)))

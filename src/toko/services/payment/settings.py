@@ -33,3 +33,5 @@ class PaymentSettings(ServiceSettings):
     # The expiry worker: batch size, and how long it sleeps when no payment is due to expire.
     expiry_batch_size: int = Field(default=50, gt=0)
     expiry_idle_seconds: float = Field(default=300.0, gt=0)
+    # How often the reconciliation job looks whether yesterday's settlement reports are reconciled yet.
+    reconciliation_check_seconds: float = Field(default=3600.0, gt=0)

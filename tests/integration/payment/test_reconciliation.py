@@ -1,0 +1,130 @@
+"""Reconciliation: a day's ledger against each provider's settlement report, every disagreement recorded once
+for admins (a report stating another amount, money settled that the ledger never heard of)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import httpx
+import pytest
+from payment_testkit import CALLBACK_TOKEN, SERVER_KEY, XENDIT_SECRET_KEY, as_service, as_user, failure
+from test_payments import _open, _open_ewallet, _state
+
+from toko.common.v1.money_pb2 import Money
+from toko.payment.v1 import payment_pb2 as pb
+from toko.payment.v1 import payment_pb2_grpc
+from toko.platform.db import Database
+from toko.platform.testing_auth import bearer, mint_token
+from toko.sandbox.app import RunningSandbox
+from toko.services.payment.handlers import WIB, Payments, reconcile_day
+from toko.services.payment.provider import Midtrans, Xendit
+
+Stub = payment_pb2_grpc.PaymentServiceStub
+
+
+def as_admin() -> tuple[tuple[str, str], ...]:
+    return (("authorization", bearer(mint_token(sub="admin-1", roles=["admin"]))),)
+
+
+@pytest.fixture
+async def tomorrow(database: Database, sandbox: RunningSandbox) -> AsyncIterator[Payments]:
+    """The use cases as the scheduled job runs them tomorrow, when today's reports are out."""
+    base = f"http://127.0.0.1:{sandbox.http_port}/payments"
+    async with httpx.AsyncClient() as http:
+        yield Payments(
+            database=database,
+            providers={
+                "midtrans": Midtrans(http, f"{base}/midtrans", SERVER_KEY),
+                "xendit": Xendit(http, f"{base}/xendit", XENDIT_SECRET_KEY, CALLBACK_TOKEN),
+            },
+            clock=lambda: datetime.now(UTC) + timedelta(days=1),
+        )
+
+
+async def test_a_day_is_reconciled_with_each_report_and_every_mismatch_is_recorded_once(
+    stub: Stub, provider: httpx.AsyncClient, tomorrow: Payments
+) -> None:
+    buyer = str(uuid.uuid4())
+    agreed, misreported, unheard = [await _open(stub, buyer) for _ in range(3)]
+    dana = await _open_ewallet(stub, buyer, pb.PAYMENT_METHOD_DANA)
+    for payment in (agreed, misreported, dana):
+        await provider.post(f"/simulate/{payment.id}", json={"outcome": "pay"})
+        await _state(stub, payment.id, buyer)
+    await stub.RefundPayment(
+        pb.RefundPaymentRequest(
+            payment_id=dana.id, refund_id="r1", amount=Money(amount=5_000), reason="retur"
+        ),
+        metadata=as_service(),
+    )
+    # The provider settles one whose every notification is lost, and reports another at another amount.
+    await provider.post("/faults", json={"drop_notifications": 1_000})
+    await provider.post(f"/simulate/{unheard.id}", json={"outcome": "pay"})
+    await asyncio.sleep(0.3)
+    await provider.post(
+        "/faults", json={"drop_notifications": 0, "settlement_adjustments": {misreported.id: 149_000}}
+    )
+    today = datetime.now(UTC).astimezone(WIB).date().isoformat()
+
+    midtrans = await reconcile_day(payments=tomorrow, provider="midtrans", day=today)
+    again = await reconcile_day(payments=tomorrow, provider="midtrans", day=today)
+    xendit = await reconcile_day(payments=tomorrow, provider="xendit", day=today)
+    listed = await stub.ListReconciliationMismatches(
+        pb.ListReconciliationMismatchesRequest(provider="midtrans", day=today, page_size=100),
+        metadata=as_admin(),
+    )
+
+    ours = {agreed.id, misreported.id, unheard.id}
+    found = {
+        (m.payment_id, m.kind, m.ledger_amount.amount, m.provider_amount.amount)
+        for m in midtrans
+        if m.payment_id in ours
+    }
+    assert found == {
+        (misreported.id, pb.MISMATCH_KIND_AMOUNT_DIFFERS, 150_000, 149_000),
+        (unheard.id, pb.MISMATCH_KIND_MISSING_IN_LEDGER, 0, 150_000),
+    }
+    assert [m.id for m in again] == [m.id for m in midtrans]
+    assert dana.id not in {m.payment_id for m in xendit}
+    assert {m.payment_id for m in listed.mismatches} >= {misreported.id, unheard.id}
+
+
+async def test_reconciliation_is_for_admins_and_a_bad_day_or_provider_is_refused(stub: Stub) -> None:
+    yesterday = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
+    future = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+
+    by_buyer = await failure(
+        stub.ListReconciliationMismatches(pb.ListReconciliationMismatchesRequest(), metadata=as_user())
+    )
+    by_service = await failure(
+        stub.RunReconciliation(
+            pb.RunReconciliationRequest(provider="midtrans", day=yesterday), metadata=as_service()
+        )
+    )
+    not_yet = await failure(
+        stub.RunReconciliation(
+            pb.RunReconciliationRequest(provider="midtrans", day=future), metadata=as_admin()
+        )
+    )
+    unknown = await failure(
+        stub.RunReconciliation(
+            pb.RunReconciliationRequest(provider="cod", day=yesterday), metadata=as_admin()
+        )
+    )
+    garbled = await failure(
+        stub.ListReconciliationMismatches(
+            pb.ListReconciliationMismatchesRequest(day="12/03"), metadata=as_admin()
+        )
+    )
+    ran = await stub.RunReconciliation(
+        pb.RunReconciliationRequest(provider="xendit", day=yesterday), metadata=as_admin()
+    )
+
+    assert by_buyer[0] == by_service[0] == grpc.StatusCode.PERMISSION_DENIED
+    assert not_yet == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_DAY")
+    assert unknown == (grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_PROVIDER")
+    assert garbled == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_DAY")
+    assert list(ran.mismatches) == []
