@@ -184,6 +184,7 @@ def test_every_api_example_in_the_readme_works_as_written(platform: Platform) ->
             "$START": now.isoformat(timespec="seconds"),
             "$END": (now + timedelta(hours=2)).isoformat(timespec="seconds"),
             "$TOKEN": token,
+            "<yesterday>": (now - timedelta(days=1)).date().isoformat(),
             # What `toko token --user <a demo buyer>` prints: a buyer's own token.
             "$BUYER_TOKEN": sign_in(platform.base_url, buyer["email"], buyer["password"]).access_token,
             # And the seller of the shop bought from, signed in the same way.
