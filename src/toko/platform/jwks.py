@@ -5,7 +5,10 @@ in memory and fetches again when asked for a key id it does not know (a rotation
 or when its copy is older than ``max_age`` (a key withdrawn early) — but never more
 than once per ``min_interval`` seconds, so tokens with made-up key ids cannot turn
 the verifier into a flood of requests to the auth service. Concurrent refreshes
-share one fetch. A failed fetch keeps the keys already known.
+share one fetch. A failed fetch keeps the keys already known, and the next one may
+come after ``retry_interval`` rather than ``min_interval``: an auth service too busy
+to answer once (argon2 sign-ins saturating its cores) must not leave every new token
+refused for the whole interval.
 
 ``StaticJwks`` holds a fixed document (tests, or ``TOKO_AUTH_JWKS`` in air-gapped setups).
 
@@ -104,12 +107,14 @@ class RemoteJwks:
         *,
         min_interval: float = 10.0,
         max_age: float = 300.0,
-        timeout: float = 2.0,
+        timeout: float = 5.0,
+        retry_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url
         self._min_interval = min_interval
+        self._retry_interval = min(retry_interval, min_interval)
         self._max_age = max_age
         self._timeout = timeout
         self._clock = clock
@@ -158,6 +163,8 @@ class RemoteJwks:
             log.warning(
                 "cannot fetch the JWKS; keeping the known keys", extra={"url": self.url, "error": str(error)}
             )
+            # Allowed again after the retry interval, not the whole minimum interval.
+            self._attempted_at = self._clock() - self._min_interval + self._retry_interval
             return
         self._keys = keys
         self._fetched_at = self._clock()

@@ -139,3 +139,23 @@ async def test_a_withdrawn_key_is_no_longer_trusted_once_the_copy_is_refreshed(
     clock.now += 61
     with pytest.raises(Unauthenticated, match="unknown key"):
         await authenticate(verifier, bearer(compromised.mint(sub="u2")))
+
+
+async def test_a_failed_fetch_is_tried_again_after_the_retry_interval_not_the_whole_interval(
+    jwks_server: JwksServer,
+) -> None:
+    issuer = TokenIssuer()
+    jwks_server.publish(issuer)
+    clock = Clock()
+    keys = RemoteJwks(jwks_server.url, min_interval=10, retry_interval=1, clock=clock)
+    await jwks_server.stop()
+    await keys.refresh()  # the auth service does not answer: nothing known yet
+    unknown_at_once = keys.needs_refresh("any")
+    await jwks_server.start()  # same port
+    clock.now += 1.5
+    retried = keys.needs_refresh("any")
+    await keys.refresh()
+
+    assert not unknown_at_once
+    assert retried
+    assert keys.get(issuer.jwks["keys"][0]["kid"]) is not None
