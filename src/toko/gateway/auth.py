@@ -11,7 +11,7 @@ from toko.auth.v1.events_pb2 import RevocationCause
 from toko.gateway.problems import Problem, from_domain_error
 from toko.platform.auth import AccessRule, Authenticator, Principal, authenticate, revoked_token
 from toko.platform.error_codes import CommonReason, ReasonCode
-from toko.platform.errors import DomainError, Unauthenticated
+from toko.platform.errors import DomainError, Unauthenticated, Unavailable
 
 __all__ = ["Authenticator", "admit", "header_text", "identify", "revoked"]
 
@@ -44,6 +44,9 @@ async def identify(authenticator: Authenticator, header: bytes | None) -> Princi
         return await authenticate(authenticator, authorization)
     except Unauthenticated as error:
         raise _unauthorized(error) from None
+    except Unavailable as error:
+        # The signing keys could not be fetched: the token may be good, so a 503 to retry, not a 401.
+        raise from_domain_error(error) from None
 
 
 def admit(rule: AccessRule, principal: Principal) -> None:

@@ -33,7 +33,7 @@ from google.protobuf.descriptor import MethodDescriptor
 from toko.auth.v1.events_pb2 import RevocationCause
 from toko.options.v1 import access_pb2
 from toko.platform.error_codes import CommonReason
-from toko.platform.errors import PermissionDenied, Unauthenticated
+from toko.platform.errors import PermissionDenied, Unauthenticated, Unavailable
 from toko.platform.jwks import KeySource, RemoteJwks, StaticJwks
 
 ANONYMOUS_SUBJECT = ""
@@ -265,6 +265,12 @@ class JwtAuthenticator:
             raise KeyRefreshNeeded(self.keys)
         key = self.keys.get(kid)
         if key is None:
+            if not self.keys.reachable:
+                # The key may be one not fetched yet: a valid token must not be refused for an outage.
+                raise Unavailable(
+                    CommonReason.DEPENDENCY_UNAVAILABLE,
+                    "the token's signing keys cannot be fetched now; retry",
+                )
             raise invalid_token("the token is signed by an unknown key")
         signature = _b64decode(encoded_signature, "signature")
         if len(signature) != 64:

@@ -53,6 +53,11 @@ class KeySource(Protocol):
         """Fetch the key set again (shared by concurrent callers); keep the old keys on failure."""
         ...
 
+    @property
+    def reachable(self) -> bool:
+        """False while the last fetch failed: an unknown key may then be one not fetched yet."""
+        ...
+
 
 def parse_jwks(document: Mapping[str, Any]) -> dict[str, EllipticCurvePublicKey]:
     """The ES256 verification keys of a JWKS document, by key id; other keys are skipped."""
@@ -97,6 +102,11 @@ class StaticJwks:
     async def refresh(self) -> None:
         """Nothing to do."""
 
+    @property
+    def reachable(self) -> bool:
+        """A fixed document is always at hand."""
+        return True
+
 
 class RemoteJwks:
     """A key set fetched over HTTP on demand, at most once per ``min_interval`` seconds."""
@@ -123,7 +133,13 @@ class RemoteJwks:
         self._fetched_at = -math.inf
         self._attempted_at = -math.inf
         self._inflight: asyncio.Future[None] | None = None
+        self._failed = False
         self.fetches = 0
+
+    @property
+    def reachable(self) -> bool:
+        """False while the last fetch failed."""
+        return not self._failed
 
     def get(self, kid: str) -> EllipticCurvePublicKey | None:
         """The key with id ``kid``, as of the last successful fetch."""
@@ -165,6 +181,8 @@ class RemoteJwks:
             )
             # Allowed again after the retry interval, not the whole minimum interval.
             self._attempted_at = self._clock() - self._min_interval + self._retry_interval
+            self._failed = True
             return
+        self._failed = False
         self._keys = keys
         self._fetched_at = self._clock()

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from toko.platform.auth import JwtAuthenticator, authenticate
-from toko.platform.errors import Unauthenticated
+from toko.platform.errors import Unauthenticated, Unavailable
 from toko.platform.jwks import RemoteJwks
 from toko.platform.testing_auth import TEST_ISSUER, TokenIssuer, bearer
 
@@ -159,3 +159,18 @@ async def test_a_failed_fetch_is_tried_again_after_the_retry_interval_not_the_wh
     assert not unknown_at_once
     assert retried
     assert keys.get(issuer.jwks["keys"][0]["kid"]) is not None
+
+
+async def test_a_token_whose_keys_cannot_be_fetched_is_retryable_not_refused(jwks_server: JwksServer) -> None:
+    issuer = TokenIssuer()
+    jwks_server.publish(issuer)
+    verifier = JwtAuthenticator(
+        RemoteJwks(jwks_server.url, min_interval=10, clock=Clock()), issuer=TEST_ISSUER
+    )
+    await jwks_server.stop()
+
+    with pytest.raises(Unavailable) as outage:
+        await authenticate(verifier, bearer(issuer.mint(sub="u1")))
+    await jwks_server.start()  # same port, for the fixture's stop
+
+    assert outage.value.reason == "DEPENDENCY_UNAVAILABLE"

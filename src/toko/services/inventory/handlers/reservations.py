@@ -282,9 +282,12 @@ async def return_reserved_stock(
             ],
             principal,
         )
-        await repository.add_return(
+        if not await repository.add_return(
             return_reference=key, reservation_id=row.id, lines_digest=digest, returned=plan, left_out=left_out
-        )
+        ):
+            raise FailedPrecondition(
+                ErrorCode.RETURN_REFERENCE_REUSED, f"return {key!r} was made of other lines"
+            )
         await uow.commit()
     return _returned([[a.stock_id, a.sku_id, a.warehouse_id, a.quantity] for a in plan], left_out)
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
 
 from toko.platform.clock import utcnow
 from toko.platform.db import driver_connection
@@ -225,17 +226,22 @@ class ReservationRepository(SessionRepository):
         lines_digest: str,
         returned: Sequence[Allocated],
         left_out: Sequence[str],
-    ) -> None:
-        """Record a return: what went back where, and what was left out."""
-        await self._session.execute(
-            reservation_returns.insert().values(
+    ) -> bool:
+        """Record a return: what went back where, and what was left out; False when its reference is
+        taken (by a return of another reservation: one reservation's returns queue on its row lock)."""
+        inserted = await self._session.execute(
+            insert(reservation_returns)
+            .values(
                 return_reference=return_reference,
                 reservation_id=reservation_id,
                 lines_digest=lines_digest,
                 returned=[[a.stock_id, a.sku_id, a.warehouse_id, a.quantity] for a in returned],
                 left_out=list(left_out),
             )
+            .on_conflict_do_nothing(index_elements=["return_reference"])
+            .returning(reservation_returns.c.return_reference)
         )
+        return inserted.first() is not None
 
     async def perishable_of(self, sku_ids: Sequence[str]) -> set[str]:
         """Which of these SKUs are perishable."""

@@ -18,7 +18,7 @@ from toko.order.v1 import order_pb2 as pb
 from toko.payment.v1 import payment_pb2 as payments
 from toko.platform.auth import Principal
 from toko.platform.db import UnitOfWork
-from toko.platform.errors import DomainError, FailedPrecondition, InvalidArgument, PermissionDenied
+from toko.platform.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from toko.platform.ids import is_id
 from toko.platform.rules import Violation
 from toko.platform.text import checked_text
@@ -239,23 +239,27 @@ async def cancel_paid_order(
                 timeout=orders.peers.timeout,
             ),
         )
-    # It never left the shop: its units go back on the shelf they were sold from (once per order).
+    # It never left the shop: its units go back on the shelf they were sold from (once per order). An
+    # outage is retried by the caller; a refusal (nothing sold to return) must not stop the cancellation.
     details = from_document(order.details, pb.ShopQuote())
-    await call(
-        "inventory",
-        orders.peers.inventory.ReturnReservedStock(
-            inventory.ReturnReservedStockRequest(
-                reference=order.checkout_id,
-                return_reference=f"order:{order.id}",
-                lines=[
-                    inventory.ReservationLine(sku_id=line.sku_id, quantity=line.quantity)
-                    for line in details.lines
-                ],
+    try:
+        await call(
+            "inventory",
+            orders.peers.inventory.ReturnReservedStock(
+                inventory.ReturnReservedStockRequest(
+                    reference=order.checkout_id,
+                    return_reference=f"order:{order.id}",
+                    lines=[
+                        inventory.ReservationLine(sku_id=line.sku_id, quantity=line.quantity)
+                        for line in details.lines
+                    ],
+                ),
+                metadata=await orders.peers.as_service(),
+                timeout=orders.peers.timeout,
             ),
-            metadata=await orders.peers.as_service(),
-            timeout=orders.peers.timeout,
-        ),
-    )
+        )
+    except (FailedPrecondition, NotFound, InvalidArgument) as refused:
+        log.warning("order %s cancelled without its stock put back: %s", order.id, refused)
     now = orders.clock()
     async with orders.database.unit_of_work(SOURCE) as uow:
         locked = await orders_store.get_order(uow.session, order_id, lock=True)
