@@ -43,7 +43,7 @@ POINTS = [
 
 def _steady(request: Any) -> httpx.Response:
     """A request's answer, asked again while a service is down (the other journeys crash them)."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while True:
         try:
             answer: httpx.Response = request()
@@ -90,7 +90,7 @@ def _counts(platform: Platform, admin: dict[str, str], voucher_id: str) -> tuple
 
 def _placed(buyer: Shopper, quote_id: str, key: str) -> dict[str, Any]:
     """Place the checkout, retrying with the same key through the crash until its answer is known."""
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
             answer = buyer.client.post(
@@ -103,7 +103,7 @@ def _placed(buyer: Shopper, quote_id: str, key: str) -> dict[str, Any]:
             return dict(answer.json()["checkout"])
         assert answer.status_code in (409, 502, 503, 504), answer.text
         time.sleep(0.5)
-    raise AssertionError("the checkout's fate was not known within 90 s")
+    raise AssertionError("the checkout's fate was not known within 180 s")
 
 
 @dataclass(frozen=True)
@@ -164,8 +164,9 @@ def _crash_and_check(platform: Platform, journey: Journey, admin: dict[str, str]
     if not later:
         arm(failpoints, point)
     checkout = _placed(buyer, journey.quote_id, str(uuid.uuid4()))
-    held = _until(lambda: _counts(platform, admin, journey.voucher_id), lambda c: c == (1, 0))
-    reserved = _until(lambda: _stock(seller, sku_id), lambda s: s == (on_hand, available - 1))
+    # Generous waits: the supervisor's back-off between one service's restarts grows with each crash.
+    held = _until(lambda: _counts(platform, admin, journey.voucher_id), lambda c: c == (1, 0), 120)
+    reserved = _until(lambda: _stock(seller, sku_id), lambda s: s == (on_hand, available - 1), 120)
     if later:
         arm(failpoints, point)
     pay_url = f"{_sandbox(platform)}/payments/simulate/{checkout['payment']['id']}"
@@ -175,9 +176,9 @@ def _crash_and_check(platform: Platform, journey: Journey, admin: dict[str, str]
     order = _until(
         lambda: _steady(lambda: buyer.client.get(f"/v1/orders/{order_id}")).json().get("order", {}),
         lambda o: o.get("state") == "ORDER_STATE_PAID",
-        90,
+        120,
     )
-    redeemed = _until(lambda: _counts(platform, admin, journey.voucher_id), lambda c: c == (0, 1))
+    redeemed = _until(lambda: _counts(platform, admin, journey.voucher_id), lambda c: c == (0, 1), 120)
 
     assert not armed(failpoints, point), f"nothing passed {point}"
     assert held == (1, 0)
