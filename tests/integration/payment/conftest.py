@@ -9,7 +9,13 @@ from collections.abc import AsyncIterator
 import grpc
 import httpx
 import pytest
-from payment_testkit import CALLBACK_TOKEN, SERVER_KEY, XENDIT_SECRET_KEY, payment_settings
+from payment_testkit import (
+    CALLBACK_TOKEN,
+    SERVER_KEY,
+    SUCCESS_REDIRECT_URL,
+    XENDIT_SECRET_KEY,
+    payment_settings,
+)
 
 from toko.infra.netcheck import free_port
 from toko.infra.servers import InfraEndpoints
@@ -70,6 +76,7 @@ def settings(
         xendit_base_url=f"http://127.0.0.1:{sandbox.http_port}/payments/xendit",
         xendit_secret_key=XENDIT_SECRET_KEY,
         xendit_callback_token=CALLBACK_TOKEN,
+        xendit_success_redirect_url=SUCCESS_REDIRECT_URL,
     )
 
 

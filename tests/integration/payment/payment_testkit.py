@@ -16,6 +16,8 @@ Metadata = tuple[tuple[str, str], ...]
 SERVER_KEY = "test-midtrans-server-key"
 XENDIT_SECRET_KEY = "test-xendit-secret-key"
 CALLBACK_TOKEN = "test-xendit-callback-token"
+# The storefront page DANA sends a buyer back to once paid.
+SUCCESS_REDIRECT_URL = "https://toko.example/payments/{payment_id}"
 
 
 def as_user(subject: str = "") -> Metadata:

@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from payment_testkit import CALLBACK_TOKEN, SERVER_KEY, as_service, as_user, failure
+from payment_testkit import CALLBACK_TOKEN, SERVER_KEY, SUCCESS_REDIRECT_URL, as_service, as_user, failure
 from sqlalchemy import text
 
 from toko.common.v1.money_pb2 import Money
@@ -21,6 +21,7 @@ from toko.payment.v1 import payment_pb2 as pb
 from toko.payment.v1 import payment_pb2_grpc
 from toko.platform.db import Database
 from toko.platform.service import RunningService
+from toko.sandbox.app import RunningSandbox
 
 Stub = payment_pb2_grpc.PaymentServiceStub
 
@@ -278,7 +279,7 @@ async def _open_ewallet(stub: Stub, buyer: str, method: int, mobile: str = "") -
 
 
 async def test_a_dana_payment_is_paid_by_redirect_and_refunded_in_parts_never_above_it(
-    stub: Stub, provider: httpx.AsyncClient
+    stub: Stub, provider: httpx.AsyncClient, sandbox: RunningSandbox
 ) -> None:
     buyer = str(uuid.uuid4())
     payment = await _open_ewallet(stub, buyer, pb.PAYMENT_METHOD_DANA)
@@ -306,6 +307,10 @@ async def test_a_dana_payment_is_paid_by_redirect_and_refunded_in_parts_never_ab
     assert payment.provider == "xendit"
     assert payment.provider_reference.startswith("ewc_")
     assert payment.instructions.redirect_url.endswith(payment.id)
+    # Once paid, DANA sends the buyer back to the shop's page of the payment.
+    charge = sandbox.charges.get(payment.id)
+    assert charge is not None
+    assert charge.success_redirect_url == SUCCESS_REDIRECT_URL.replace("{payment_id}", payment.id)
     assert paid.status_code == 200
     assert (captured.state, captured.captured.amount) == (pb.PAYMENT_STATE_CAPTURED, 80_000)
     assert refunds[-1].payment.refunded.amount == 60_000
@@ -367,3 +372,28 @@ async def test_xendit_callbacks_need_the_token_count_once_and_are_confirmed_with
     assert captured.state == pb.PAYMENT_STATE_CAPTURED
     assert (first.status_code, replay.json()["message"]) == (200, "duplicate")
     assert [entry.kind for entry in ledger] == [pb.LEDGER_ENTRY_KIND_CAPTURED]
+
+
+async def test_two_xendit_payments_refunded_under_the_same_refund_id_both_give_the_money_back(
+    stub: Stub, provider: httpx.AsyncClient, sandbox: RunningSandbox
+) -> None:
+    # A refund id is the caller's per payment; Xendit's idempotency keys are the whole account's.
+    buyer = str(uuid.uuid4())
+    first, second = [await _open_ewallet(stub, buyer, pb.PAYMENT_METHOD_DANA) for _ in range(2)]
+    for payment in (first, second):
+        await provider.post(f"/simulate/{payment.id}", json={"outcome": "pay"})
+        await _state(stub, payment.id, buyer)
+
+    for payment, amount in ((first, 10_000), (second, 25_000)):
+        await stub.RefundPayment(
+            pb.RefundPaymentRequest(
+                payment_id=payment.id, refund_id="retur-1", amount=Money(amount=amount), reason="retur"
+            ),
+            metadata=as_service(),
+        )
+
+    at_xendit = {payment.id: sandbox.charges.get(payment.id) for payment in (first, second)}
+    assert {pid: sum(c.refunds.values()) for pid, c in at_xendit.items() if c} == {
+        first.id: 10_000,
+        second.id: 25_000,
+    }

@@ -85,6 +85,8 @@ class Charge:
     provider: str = "midtrans"
     channel_code: str = ""
     mobile_number: str = ""
+    # Where a DANA buyer is sent back once paid.
+    success_redirect_url: str = ""
 
     @property
     def reported_amount(self) -> int:
@@ -129,7 +131,9 @@ class Charge:
             "refunded_amount": sum(self.refunds.values()) or None,
             "checkout_method": "ONE_TIME_PAYMENT",
             "channel_code": self.channel_code,
-            "channel_properties": {"mobile_number": self.mobile_number} if self.mobile_number else {},
+            "channel_properties": {"mobile_number": self.mobile_number}
+            if self.mobile_number
+            else {"success_redirect_url": self.success_redirect_url},
             "failure_code": "EXPIRED" if self.status == "expire" else None,
             "created": self.created_at.isoformat(),
             "updated": datetime.now(UTC).isoformat(),
@@ -238,6 +242,7 @@ class Charges:
     # Xendit's charges by their own id, and the idempotency keys they were opened with.
     _by_charge_id: dict[str, Charge] = field(default_factory=dict)
     _idempotency: dict[str, Charge] = field(default_factory=dict)
+    _refund_idempotency: dict[str, tuple[Charge, str]] = field(default_factory=dict)
 
     def charge_ewallet(self, body: dict[str, object], idempotency_key: str) -> Charge:
         """Open an e-wallet charge as Xendit's ``POST /ewallets/charges`` does.
@@ -263,6 +268,9 @@ class Charges:
         mobile = str(properties.get("mobile_number", ""))
         if channel == "ID_OVO" and not mobile.startswith("+62"):
             raise ChargeRefused(400, "channel_properties.mobile_number must be a +62 number for ID_OVO")
+        success_url = str(properties.get("success_redirect_url", ""))
+        if channel == "ID_DANA" and not success_url.startswith(("http://", "https://")):
+            raise ChargeRefused(400, "channel_properties.success_redirect_url must be a URL for ID_DANA")
         now = datetime.now(UTC)
         charge = Charge(
             order_id=reference,
@@ -275,6 +283,7 @@ class Charges:
             provider="xendit",
             channel_code=channel,
             mobile_number=mobile,
+            success_redirect_url=success_url,
         )
         self._by_order[reference] = charge
         self._by_charge_id[charge.transaction_id] = charge
@@ -287,12 +296,23 @@ class Charges:
         charge = self._by_charge_id.get(charge_id)
         return None if charge is None else self.get(charge.order_id)
 
-    def refund_by_charge(self, charge_id: str, refund_key: str, amount: int) -> Charge:
-        """Refund part of a Xendit charge once per reference (``POST /refunds``)."""
+    def refund_by_charge(
+        self, charge_id: str, refund_key: str, amount: int, idempotency_key: str = ""
+    ) -> tuple[Charge, str]:
+        """Refund part of a Xendit charge once per reference (``POST /refunds``): the charge and the key.
+
+        As for charges, an ``Idempotency-key`` is the account's: the same key again answers the first
+        refund made under it, whichever charge the request names now.
+        """
+        if idempotency_key and idempotency_key in self._refund_idempotency:
+            return self._refund_idempotency[idempotency_key]
         charge = self.by_charge_id(charge_id)
         if charge is None:
             raise ChargeRefused(404, "DATA_NOT_FOUND: no such payment")
-        return self.refund(charge.order_id, refund_key, amount)
+        done = self.refund(charge.order_id, refund_key, amount), refund_key
+        if idempotency_key:
+            self._refund_idempotency[idempotency_key] = done
+        return done
 
     def charge(self, body: dict[str, object]) -> Charge:
         """Open a transaction as ``POST /v2/charge`` does; an order id charged before is refused (406)."""

@@ -198,7 +198,12 @@ def payment_routes(
                 raise ChargeRefused(400, "API_VALIDATION_ERROR: reference_id is required")
             if not isinstance(amount, int) or isinstance(amount, bool):
                 raise ChargeRefused(400, "API_VALIDATION_ERROR: amount must be a whole number")
-            done = charges.refund_by_charge(str(body.get("payment_request_id", "")), key, amount)
+            done, key = charges.refund_by_charge(
+                str(body.get("payment_request_id", "")),
+                key,
+                amount,
+                request.headers.get("idempotency-key", ""),
+            )
         except ChargeRefused as exc:
             return xendit_refused(exc)
         return Response.json(
@@ -365,6 +370,9 @@ def _page(charge: Charge) -> str:
         how = "<p>DANA: sign in and confirm the payment.</p>"
     else:
         how = "<p>Scan the QR code with any bank or e-wallet app.</p>"
+    if charge.success_redirect_url and charge.status in ("settlement", "capture"):
+        # DANA sends the buyer back to the shop once paid.
+        how += f'<p><a href="{escape(charge.success_redirect_url)}">Back to the shop</a></p>'
     label = "Confirm (3-D Secure)" if charge.payment_type == "credit_card" else "Pay"
     buttons = (
         _BUTTONS.format(order_id=escape(charge.order_id), pay_label=label)

@@ -46,7 +46,13 @@ async def bootstrap(settings: PaymentSettings) -> ServiceApp:
     http = httpx.AsyncClient(timeout=settings.provider_timeout_seconds)
     providers: list[Provider] = [
         Midtrans(http, settings.midtrans_base_url, settings.midtrans_server_key),
-        Xendit(http, settings.xendit_base_url, settings.xendit_secret_key, settings.xendit_callback_token),
+        Xendit(
+            http,
+            settings.xendit_base_url,
+            settings.xendit_secret_key,
+            settings.xendit_callback_token,
+            success_redirect_url=settings.xendit_success_redirect_url,
+        ),
         CashOnDelivery(),
     ]
     payments = Payments(database=database, providers={provider.code: provider for provider in providers})

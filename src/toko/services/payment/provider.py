@@ -253,10 +253,20 @@ class Xendit:
 
     code = domain.XENDIT
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str, secret_key: str, callback_token: str) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        secret_key: str,
+        callback_token: str,
+        *,
+        success_redirect_url: str = "",
+    ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
         self._callback_token = callback_token
+        # Where DANA sends the buyer back after paying ({payment_id}: the payment's id).
+        self._success_redirect_url = success_redirect_url
         self._auth = "Basic " + base64.b64encode(f"{secret_key}:".encode()).decode()
 
     def notice(self, headers: dict[bytes, bytes], document: dict[str, Any]) -> Notice | None:
@@ -280,7 +290,7 @@ class Xendit:
         properties: dict[str, Any] = (
             {"mobile_number": payment.mobile_number}
             if terms.channel == "ID_OVO"
-            else {"success_redirect_url": f"{self._base}/done/{payment.id}"}
+            else {"success_redirect_url": self._success_redirect_url.replace("{payment_id}", payment.id)}
         )
         document = await self._call(
             "POST",
@@ -337,7 +347,11 @@ class Xendit:
             await self._call("POST", f"/ewallets/charges/{payment.provider_reference}/void")
 
     async def refund(self, payment: domain.Payment, refund_key: str, amount: int, reason: str) -> None:
-        """Refund part of a paid charge; the refund key is the request's idempotency key."""
+        """Refund part of a paid charge, once per (payment, refund key).
+
+        Xendit's idempotency keys are the whole account's while a refund key is only unique within its
+        payment, so the key names both: two payments' "r1" are two refunds, not one answered twice.
+        """
         await self._call(
             "POST",
             "/refunds",
@@ -348,7 +362,7 @@ class Xendit:
                 "currency": "IDR",
                 "reason": reason[:100],
             },
-            idempotency_key=f"refund:{refund_key}",
+            idempotency_key=f"refund:{payment.id}:{refund_key}",
         )
 
     async def settlements(self, start: datetime, end: datetime) -> list[Settlement] | None:

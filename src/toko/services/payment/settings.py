@@ -26,6 +26,9 @@ class PaymentSettings(ServiceSettings):
     # The sandbox's (under `make up`); a deployment sets its own.
     xendit_secret_key: str = "sandbox-xendit-secret-key"  # noqa: S105
     xendit_callback_token: str = "sandbox-xendit-callback-token"  # noqa: S105
+    # Where DANA sends the buyer once paid ({payment_id}: the payment's id). A deployment points it at
+    # the storefront; under `make up` the sandbox's page of the transaction shows how it ended.
+    xendit_success_redirect_url: str = "http://127.0.0.1:8025/payments/pay/{payment_id}"
     # Deadline of one call to the provider.
     provider_timeout_seconds: float = Field(default=5.0, gt=0)
     # A notification about a transaction older than this is refused as stale (replays of old ones).
