@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -20,7 +21,7 @@ from toko.payment.v1 import payment_pb2_grpc
 from toko.platform.db import Database
 from toko.platform.testing_auth import bearer, mint_token
 from toko.sandbox.app import RunningSandbox
-from toko.services.payment.handlers import WIB, Payments, reconcile_day
+from toko.services.payment.handlers import WIB, Payments, reconcile_day, reconcile_yesterday, refund_payment
 from toko.services.payment.provider import Midtrans, Xendit
 
 Stub = payment_pb2_grpc.PaymentServiceStub
@@ -39,10 +40,16 @@ async def tomorrow(database: Database, sandbox: RunningSandbox) -> AsyncIterator
             database=database,
             providers={
                 "midtrans": Midtrans(http, f"{base}/midtrans", SERVER_KEY),
-                "xendit": Xendit(http, f"{base}/xendit", XENDIT_SECRET_KEY, CALLBACK_TOKEN),
+                # One row a page: a report read across pages, a refund on another page than its payment.
+                "xendit": Xendit(http, f"{base}/xendit", XENDIT_SECRET_KEY, CALLBACK_TOKEN, page_size=1),
             },
             clock=lambda: datetime.now(UTC) + timedelta(days=1),
         )
+
+
+def later(payments: Payments, days: int) -> Payments:
+    """The same use cases ``days`` days after ``payments``' clock."""
+    return replace(payments, clock=lambda: payments.clock() + timedelta(days=days))
 
 
 async def test_a_day_is_reconciled_with_each_report_and_every_mismatch_is_recorded_once(
@@ -128,3 +135,67 @@ async def test_reconciliation_is_for_admins_and_a_bad_day_or_provider_is_refused
     assert unknown == (grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_PROVIDER")
     assert garbled == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_DAY")
     assert list(ran.mismatches) == []
+
+
+async def test_a_xendit_refund_made_days_after_its_payment_is_put_to_that_payment(
+    stub: Stub, provider: httpx.AsyncClient, sandbox: RunningSandbox, tomorrow: Payments
+) -> None:
+    buyer = str(uuid.uuid4())
+    dana = await _open_ewallet(stub, buyer, pb.PAYMENT_METHOD_DANA)
+    await provider.post(f"/simulate/{dana.id}", json={"outcome": "pay"})
+    await _state(stub, dana.id, buyer)
+    # The buyer sends the goods back the next day: the ledger and Xendit both record the refund then.
+    await refund_payment(
+        payments=tomorrow, payment_id=dana.id, refund_id="retur", amount=20_000, reason="retur"
+    )
+    charge = sandbox.charges.get(dana.id)
+    assert charge is not None
+    charge.refund_times["retur"] += timedelta(days=1)
+    # And a charge someone opened on the account outside toko is paid that day.
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{sandbox.http_port}/payments", auth=(XENDIT_SECRET_KEY, "")
+    ) as xendit:
+        foreign = (
+            await xendit.post(
+                "/xendit/ewallets/charges",
+                json={
+                    "reference_id": f"manual-{uuid.uuid4().hex[:8]}",
+                    "currency": "IDR",
+                    "amount": 12_000,
+                    "checkout_method": "ONE_TIME_PAYMENT",
+                    "channel_code": "ID_DANA",
+                    "channel_properties": {"success_redirect_url": "https://example.com/done"},
+                },
+            )
+        ).json()
+    await provider.post("/faults", json={"drop_notifications": 1_000})
+    await provider.post(f"/simulate/{foreign['reference_id']}", json={"outcome": "pay"})
+    await asyncio.sleep(0.3)
+    await provider.post("/faults", json={"drop_notifications": 0})
+    paid = sandbox.charges.get(foreign["reference_id"])
+    assert paid is not None
+    assert paid.settled_at is not None
+    paid.settled_at += timedelta(days=1)
+    next_day = (datetime.now(UTC) + timedelta(days=1)).astimezone(WIB).date().isoformat()
+
+    found = await reconcile_day(payments=later(tomorrow, 1), provider="xendit", day=next_day)
+
+    assert [(m.payment_id, m.provider_reference, m.kind, m.provider_amount.amount) for m in found] == [
+        (foreign["reference_id"], foreign["id"], pb.MISMATCH_KIND_MISSING_IN_LEDGER, 12_000)
+    ]
+
+
+async def test_the_daily_job_reconciles_yesterday_once_per_provider_and_one_report_down_holds_up_no_other(
+    tomorrow: Payments, sandbox: RunningSandbox
+) -> None:
+    # A day of its own, so that no other test ran it.
+    in_a_week = later(tomorrow, 6)
+    async with httpx.AsyncClient() as http:
+        down = Midtrans(http, "http://127.0.0.1:9/payments/midtrans", SERVER_KEY)
+        while_down = await reconcile_yesterday(
+            replace(in_a_week, providers={**in_a_week.providers, "midtrans": down})
+        )
+    once_back = await reconcile_yesterday(in_a_week)
+    again = await reconcile_yesterday(in_a_week)
+
+    assert (while_down, once_back, again) == (1, 1, 0)

@@ -844,6 +844,7 @@ class ReconciliationMismatch(_message.Message):
     LEDGER_AMOUNT_FIELD_NUMBER: _builtins.int
     PROVIDER_AMOUNT_FIELD_NUMBER: _builtins.int
     DETECT_TIME_FIELD_NUMBER: _builtins.int
+    PROVIDER_REFERENCE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Mismatch id."""
     provider: _builtins.str
@@ -854,6 +855,10 @@ class ReconciliationMismatch(_message.Message):
     """The payment (toko's id, the provider's order or reference id)."""
     kind: Global___MismatchKind.ValueType
     """How they disagree."""
+    provider_reference: _builtins.str
+    """The provider's reference for the charge (Midtrans' transaction id, Xendit's charge id); the only
+    name of a charge the report lists and toko knows no payment of (then payment_id may be empty).
+    """
     @_builtins.property
     def ledger_amount(self) -> _money_pb2.Money:
         """Net of the day in the ledger: captured less refunded."""
@@ -877,10 +882,11 @@ class ReconciliationMismatch(_message.Message):
         ledger_amount: _money_pb2.Money | None = ...,
         provider_amount: _money_pb2.Money | None = ...,
         detect_time: _timestamp_pb2.Timestamp | None = ...,
+        provider_reference: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["detect_time", b"detect_time", "ledger_amount", b"ledger_amount", "provider_amount", b"provider_amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["day", b"day", "detect_time", b"detect_time", "id", b"id", "kind", b"kind", "ledger_amount", b"ledger_amount", "payment_id", b"payment_id", "provider", b"provider", "provider_amount", b"provider_amount"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["day", b"day", "detect_time", b"detect_time", "id", b"id", "kind", b"kind", "ledger_amount", b"ledger_amount", "payment_id", b"payment_id", "provider", b"provider", "provider_amount", b"provider_amount", "provider_reference", b"provider_reference"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

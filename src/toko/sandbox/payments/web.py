@@ -7,7 +7,10 @@
   ``POST ewallets/charges/{id}/void``, ``POST refunds``;
 - their settlement reports: Midtrans-shaped ``GET /payments/midtrans/v1/settlements?date=YYYY-MM-DD``
   (the day in WIB: transactions settled, refunds made) and Xendit's ``GET /payments/xendit/transactions
-  ?created[gte]=…&created[lt]=…`` (PAYMENT and REFUND rows);
+  ?created[gte]=…&created[lt]=…&status=SUCCESS&limit=N&after_id=…`` (PAYMENT rows by the payment's
+  ``reference_id``, REFUND rows by the refund's, both with the charge's id as ``payment_request_id``;
+  pages of ``limit`` rows, 1 to 500, 10 by default, ``has_more`` until the last, the next after the
+  last row's id);
 - a person's page per transaction, ``GET /payments/pay/{order_id}``: the amount and how to pay, with
   a Pay and a Fail button (plain forms, no JavaScript), and the card's 3-D Secure step on the same page;
 - the control API tests and people use, ``POST /payments/simulate/{order_id}`` with
@@ -301,25 +304,38 @@ def payment_routes(
             return xendit_refused(
                 ChargeRefused(400, "API_VALIDATION_ERROR: created[gte] and created[lt] are times")
             )
-        rows = charges.settled_between("xendit", start, end)
-        return Response.json(
+        if request.query.get("status", "SUCCESS") != "SUCCESS":
+            # Every transaction the sandbox lists has succeeded (its refunds are made at once).
+            return Response.json({"has_more": False, "data": []})
+        limit_text = request.query.get("limit", "10")
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
+            return xendit_refused(ChargeRefused(400, "API_VALIDATION_ERROR: limit is 1 to 500"))
+        data = [
             {
-                "has_more": False,
-                "data": [
-                    {
-                        "id": f"txn_{row.reference}",
-                        "reference_id": row.charge.order_id if row.kind == "payment" else row.reference,
-                        "payment_request_id": row.charge.transaction_id,
-                        "type": "PAYMENT" if row.kind == "payment" else "REFUND",
-                        "status": "SUCCESS",
-                        "amount": row.amount,
-                        "currency": "IDR",
-                        "created": row.at.isoformat(),
-                    }
-                    for row in rows
-                ],
+                # A refund's reference is only unique within its charge: its id names both.
+                "id": f"txn_{row.charge.transaction_id}"
+                if row.kind == "payment"
+                else f"txn_{row.charge.transaction_id}_{row.reference}",
+                "reference_id": row.charge.order_id if row.kind == "payment" else row.reference,
+                "payment_request_id": row.charge.transaction_id,
+                "type": "PAYMENT" if row.kind == "payment" else "REFUND",
+                "status": "SUCCESS",
+                "amount": row.amount,
+                "currency": "IDR",
+                "created": row.at.isoformat(),
             }
-        )
+            for row in charges.settled_between("xendit", start, end)
+        ]
+        after = request.query.get("after_id", "")
+        if after:
+            ids = [row["id"] for row in data]
+            if after not in ids:
+                return xendit_refused(
+                    ChargeRefused(400, "API_VALIDATION_ERROR: after_id is not a transaction")
+                )
+            data = data[ids.index(after) + 1 :]
+        limit = int(limit_text)
+        return Response.json({"has_more": len(data) > limit, "data": data[:limit]})
 
     async def page(request: Request) -> Response:
         found = charges.get(request.params["order_id"])

@@ -198,19 +198,26 @@ class MismatchKind(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Mismatch:
-    """One payment the ledger and the provider's report disagree about on a day."""
+    """One charge the ledger and the provider's report disagree about on a day."""
 
     payment_id: str
     kind: MismatchKind
     ledger_amount: int
     provider_amount: int
+    # The provider's reference of the charge; a charge toko knows no payment of has only this.
+    provider_reference: str = ""
 
 
-def reconcile(ledger: dict[str, int], report: dict[str, int]) -> list[Mismatch]:
-    """Every payment whose net of the day (captured less refunded) is not the same in both."""
+# What a reconciliation compares: a charge, as (payment id, the provider's reference). A payment toko
+# knows is named by both; a charge the report lists that toko knows nothing of, by the report's words.
+Charge = tuple[str, str]
+
+
+def reconcile(ledger: dict[Charge, int], report: dict[Charge, int]) -> list[Mismatch]:
+    """Every charge whose net of the day (captured less refunded) is not the same in both."""
     found: list[Mismatch] = []
-    for payment_id in sorted(set(ledger) | set(report)):
-        ours, theirs = ledger.get(payment_id), report.get(payment_id)
+    for charge in sorted(set(ledger) | set(report)):
+        ours, theirs = ledger.get(charge), report.get(charge)
         if ours == theirs:
             continue
         if ours is None:
@@ -219,5 +226,5 @@ def reconcile(ledger: dict[str, int], report: dict[str, int]) -> list[Mismatch]:
             kind = MismatchKind.MISSING_AT_PROVIDER
         else:
             kind = MismatchKind.AMOUNT_DIFFERS
-        found.append(Mismatch(payment_id, kind, ours or 0, theirs or 0))
+        found.append(Mismatch(charge[0], kind, ours or 0, theirs or 0, provider_reference=charge[1]))
     return found

@@ -682,11 +682,25 @@ async def _reconcile(
         raise FailedPrecondition(
             ErrorCode.PROVIDER_REFUSED, f"the provider refused its report: {exc}"
         ) from exc
-    reported: dict[str, int] = defaultdict(int)
-    for row in report or []:
-        reported[row.payment_id] += row.amount
+    rows_reported = report or []
     now = payments.clock()
     async with payments.database.unit_of_work(SOURCE) as uow:
+        # Each row is put to the charge the ledger knows it as: a row may name the payment (Midtrans'
+        # order id, Xendit's reference id) or only the provider's charge (a Xendit refund, made days
+        # after the payment it refunds).
+        known = await store.charges_of(
+            uow.session,
+            provider=provider,
+            payment_ids={row.payment_id for row in rows_reported if row.payment_id},
+            references={row.reference for row in rows_reported if not row.payment_id},
+        )
+        reference_of = dict(known)
+        payment_of = {reference: payment_id for payment_id, reference in known if reference}
+        reported: dict[domain.Charge, int] = defaultdict(int)
+        for row in rows_reported:
+            payment_id = row.payment_id or payment_of.get(row.reference, "")
+            reference = reference_of.get(payment_id, row.reference)
+            reported[payment_id, reference] += row.amount
         ledger = await store.ledger_net(uow.session, provider=provider, start=start, end=end)
         found = domain.reconcile(ledger, dict(reported))
         await store.add_mismatches(uow.session, provider=provider, day=day, found=found, at=now)
@@ -708,7 +722,12 @@ async def reconcile_yesterday(payments: Payments) -> int:
         async with payments.database.sessions() as session:
             if await store.has_run(session, provider=provider, day=yesterday):
                 continue
-        await _reconcile(payments, provider, collector, yesterday)
+        try:
+            await _reconcile(payments, provider, collector, yesterday)
+        except (Unavailable, FailedPrecondition) as refused:
+            # One provider's report out of reach does not hold up the others'; it is tried next round.
+            log.warning("reconciliation of %s on %s not done yet: %s", provider, yesterday, refused)
+            continue
         ran += 1
     return ran
 

@@ -91,4 +91,5 @@ def mismatch_to_proto(row: Any) -> pb.ReconciliationMismatch:
         ledger_amount=money(row.ledger_amount),
         provider_amount=money(row.provider_amount),
         detect_time=timestamp(row.detected_at),
+        provider_reference=row.provider_reference,
     )

@@ -37,6 +37,8 @@ import segno
 from toko.services.payment import domain
 
 WIB = timezone(timedelta(hours=7))
+# Pages of a day's Xendit transactions read at most (of up to 500 rows each).
+MAX_REPORT_PAGES = 200
 
 
 class ProviderError(Exception):
@@ -115,10 +117,15 @@ class Provider(Protocol):
 
 @dataclass(frozen=True)
 class Settlement:
-    """One row of a provider's settlement report: money in for a payment (positive) or out (negative)."""
+    """One row of a provider's settlement report: money in for a payment (positive) or out (negative).
+
+    ``payment_id`` is empty when the row names only the provider's own reference for the charge (a
+    Xendit refund names its charge, not the payment): the ledger knows which payment that is.
+    """
 
     payment_id: str
     amount: int
+    reference: str = ""
 
 
 def qr_png_base64(payload: str) -> str:
@@ -225,7 +232,11 @@ class Midtrans:
         """The report of the day ``start`` begins (a WIB day): transactions settled, refunds made."""
         document = await self._call("GET", f"/v1/settlements?date={start.astimezone(WIB).date().isoformat()}")
         rows = [
-            Settlement(str(row.get("order_id", "")), amount_of(row.get("gross_amount", "")))
+            Settlement(
+                str(row.get("order_id", "")),
+                amount_of(row.get("gross_amount", "")),
+                str(row.get("transaction_id", "")),
+            )
             for row in document.get("transactions", [])
             if isinstance(row, dict)
         ]
@@ -261,12 +272,14 @@ class Xendit:
         callback_token: str,
         *,
         success_redirect_url: str = "",
+        page_size: int = 500,
     ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
         self._callback_token = callback_token
         # Where DANA sends the buyer back after paying ({payment_id}: the payment's id).
         self._success_redirect_url = success_redirect_url
+        self._page_size = page_size
         self._auth = "Basic " + base64.b64encode(f"{secret_key}:".encode()).decode()
 
     def notice(self, headers: dict[bytes, bytes], document: dict[str, Any]) -> Notice | None:
@@ -366,22 +379,45 @@ class Xendit:
         )
 
     async def settlements(self, start: datetime, end: datetime) -> list[Settlement] | None:
-        """Xendit's transactions of [start, end): PAYMENT rows in, REFUND rows out, by reference."""
-        query = urlencode({"created[gte]": start.isoformat(), "created[lt]": end.isoformat(), "limit": 500})
-        document = await self._call("GET", f"/transactions?{query}")
+        """Xendit's transactions of [start, end), every page: PAYMENT rows in, REFUND rows out.
+
+        A PAYMENT row names the payment (its ``reference_id``); a REFUND row names the refund, and the
+        charge it refunds only by the charge's id, which was usually paid on an earlier day: such a row
+        is left for the ledger to tell whose charge it is.
+        """
+        data: list[dict[str, Any]] = []
+        after = ""
+        for _ in range(MAX_REPORT_PAGES):
+            query = {
+                "created[gte]": start.isoformat(),
+                "created[lt]": end.isoformat(),
+                "status": "SUCCESS",
+                "limit": self._page_size,
+            }
+            document = await self._call(
+                "GET", f"/transactions?{urlencode(query | ({'after_id': after} if after else {}))}"
+            )
+            page = [row for row in document.get("data", []) if isinstance(row, dict)]
+            # Only money that moved: a pending or failed refund has not left the account.
+            data += [row for row in page if row.get("status") == "SUCCESS"]
+            if not document.get("has_more") or not page:
+                break
+            after = str(page[-1].get("id", ""))
+        else:
+            # A report cut short would read as money missing at the provider: refuse it whole instead.
+            raise ProviderRefused(f"xendit: more than {MAX_REPORT_PAGES} pages of transactions in a day")
+        by_charge = {
+            str(row.get("payment_request_id", "")): str(row.get("reference_id", ""))
+            for row in data
+            if row.get("type") == "PAYMENT"
+        }
         rows: list[Settlement] = []
-        by_charge: dict[str, str] = {}
-        data = [row for row in document.get("data", []) if isinstance(row, dict)]
         for row in data:
+            charge = str(row.get("payment_request_id", ""))
             if row.get("type") == "PAYMENT":
-                by_charge[str(row.get("payment_request_id", ""))] = str(row.get("reference_id", ""))
-                rows.append(Settlement(str(row.get("reference_id", "")), amount_of(row.get("amount", ""))))
-        for row in data:
-            if row.get("type") == "REFUND":
-                charge = str(row.get("payment_request_id", ""))
-                rows.append(
-                    Settlement(by_charge.get(charge, f"charge:{charge}"), -amount_of(row.get("amount", "")))
-                )
+                rows.append(Settlement(by_charge[charge], amount_of(row.get("amount", "")), charge))
+            elif row.get("type") == "REFUND":
+                rows.append(Settlement(by_charge.get(charge, ""), -amount_of(row.get("amount", "")), charge))
         return rows
 
     async def _call(

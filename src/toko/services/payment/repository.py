@@ -26,14 +26,17 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    any_,
+    bindparam,
     case,
     func,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from toko.platform.ids import is_id
 from toko.services.payment import domain
 
 metadata = MetaData()
@@ -87,6 +90,7 @@ reconciliation_mismatches = Table(
     Column("provider", Text, nullable=False),
     Column("day", Date, nullable=False),
     Column("payment_id", Text, nullable=False),
+    Column("provider_reference", Text, nullable=False),
     Column("kind", SmallInteger, nullable=False),
     Column("ledger_amount", BigInteger, nullable=False),
     Column("provider_amount", BigInteger, nullable=False),
@@ -350,15 +354,16 @@ async def _payment(session: AsyncSession, row: Row[Any]) -> domain.Payment:
 
 async def ledger_net(
     session: AsyncSession, *, provider: str, start: datetime, end: datetime
-) -> dict[str, int]:
-    """Per payment of ``provider``, what its ledger captured less refunded in [start, end)."""
+) -> dict[domain.Charge, int]:
+    """Per payment of ``provider`` (with its reference), what its ledger captured less refunded in
+    [start, end)."""
     signed = case(
         (ledger_entries.c.kind == int(domain.LedgerKind.CAPTURED), ledger_entries.c.amount),
         (ledger_entries.c.kind == int(domain.LedgerKind.REFUNDED), -ledger_entries.c.amount),
         else_=0,
     )
     rows = await session.execute(
-        select(ledger_entries.c.payment_id, func.sum(signed))
+        select(ledger_entries.c.payment_id, payments.c.provider_reference, func.sum(signed))
         .join(payments, payments.c.id == ledger_entries.c.payment_id)
         .where(
             payments.c.provider == provider,
@@ -366,9 +371,28 @@ async def ledger_net(
             ledger_entries.c.created_at < end,
             ledger_entries.c.kind.in_([int(domain.LedgerKind.CAPTURED), int(domain.LedgerKind.REFUNDED)]),
         )
-        .group_by(ledger_entries.c.payment_id)
+        .group_by(ledger_entries.c.payment_id, payments.c.provider_reference)
     )
-    return {str(payment_id): int(net) for payment_id, net in rows}
+    return {(str(payment_id), reference): int(net) for payment_id, reference, net in rows}
+
+
+async def charges_of(
+    session: AsyncSession, *, provider: str, payment_ids: set[str], references: set[str]
+) -> list[domain.Charge]:
+    """The payments of ``provider`` among ``payment_ids`` or whose reference is among ``references``."""
+    ids = [payment_id for payment_id in payment_ids if is_id(payment_id)]
+    wanted = [reference for reference in references if reference]
+    if not ids and not wanted:
+        return []
+    # Two array parameters, however many charges a day has (a list of binds would run out of them).
+    rows = await session.execute(
+        select(payments.c.id, payments.c.provider_reference).where(
+            payments.c.provider == provider,
+            (payments.c.id == any_(bindparam("ids", ids, type_=ARRAY(Uuid(as_uuid=False)))))
+            | (payments.c.provider_reference == any_(bindparam("references", wanted, type_=ARRAY(Text)))),
+        )
+    )
+    return [(str(payment_id), reference) for payment_id, reference in rows]
 
 
 async def add_mismatches(
@@ -385,6 +409,7 @@ async def add_mismatches(
                     "provider": provider,
                     "day": day,
                     "payment_id": mismatch.payment_id,
+                    "provider_reference": mismatch.provider_reference,
                     "kind": int(mismatch.kind),
                     "ledger_amount": mismatch.ledger_amount,
                     "provider_amount": mismatch.provider_amount,
@@ -393,7 +418,9 @@ async def add_mismatches(
                 for mismatch in found
             ]
         )
-        .on_conflict_do_nothing(index_elements=["provider", "day", "payment_id", "kind"])
+        .on_conflict_do_nothing(
+            index_elements=["provider", "day", "payment_id", "provider_reference", "kind"]
+        )
     )
 
 
