@@ -21,7 +21,7 @@ from toko.payment.v1 import payment_pb2_grpc
 from toko.platform.db import Database
 from toko.platform.testing_auth import bearer, mint_token
 from toko.sandbox.app import RunningSandbox
-from toko.services.payment.handlers import WIB, Payments, reconcile_day, reconcile_yesterday, refund_payment
+from toko.services.payment.handlers import WIB, Payments, reconcile_day, reconcile_past_days, refund_payment
 from toko.services.payment.provider import Midtrans, Xendit
 
 Stub = payment_pb2_grpc.PaymentServiceStub
@@ -185,17 +185,20 @@ async def test_a_xendit_refund_made_days_after_its_payment_is_put_to_that_paymen
     ]
 
 
-async def test_the_daily_job_reconciles_yesterday_once_per_provider_and_one_report_down_holds_up_no_other(
-    tomorrow: Payments, sandbox: RunningSandbox
+async def test_the_daily_job_reconciles_each_past_day_once_per_provider_and_one_report_down_holds_up_no_other(
+    tomorrow: Payments,
 ) -> None:
-    # A day of its own, so that no other test ran it.
-    in_a_week = later(tomorrow, 6)
+    # Days of their own, far ahead, so that no other test ran them.
+    later_on = later(tomorrow, 60)
     async with httpx.AsyncClient() as http:
         down = Midtrans(http, "http://127.0.0.1:9/payments/midtrans", SERVER_KEY)
-        while_down = await reconcile_yesterday(
-            replace(in_a_week, providers={**in_a_week.providers, "midtrans": down})
+        while_down = await reconcile_past_days(
+            replace(later_on, providers={**later_on.providers, "midtrans": down}), 3
         )
-    once_back = await reconcile_yesterday(in_a_week)
-    again = await reconcile_yesterday(in_a_week)
+    once_back = await reconcile_past_days(later_on, 3)
+    again = await reconcile_past_days(later_on, 3)
+    next_day = await reconcile_past_days(later(later_on, 1), 3)
 
-    assert (while_down, once_back, again) == (1, 1, 0)
+    # Xendit's three days while Midtrans' report was out of reach; then Midtrans' three; then nothing;
+    # a day later, the new yesterday of each.
+    assert (while_down, once_back, again, next_day) == (3, 3, 0, 2)

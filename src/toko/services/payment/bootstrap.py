@@ -24,7 +24,7 @@ from toko.services.payment.handlers import (
     SOURCE,
     Payments,
     expire_due,
-    reconcile_yesterday,
+    reconcile_past_days,
     seconds_until_expiry,
 )
 from toko.services.payment.provider import CashOnDelivery, Midtrans, Provider, Xendit
@@ -78,11 +78,11 @@ async def bootstrap(settings: PaymentSettings) -> ServiceApp:
     )
 
     async def reconciliation(limit: int) -> int:
-        return await reconcile_yesterday(payments)
+        return await reconcile_past_days(payments, settings.reconciliation_catch_up_days)
 
     reconciler = batch_worker(
         reconciliation,
-        what="reconciling yesterday's settlement reports",
+        what="reconciling the past days' settlement reports",
         batch_size=1,
         interval=settings.reconciliation_check_seconds,
         idle_interval=settings.reconciliation_check_seconds,

@@ -712,23 +712,31 @@ async def _reconcile(
     return [mismatch_to_proto(row) for row in rows]
 
 
-async def reconcile_yesterday(payments: Payments) -> int:
-    """The scheduled job: yesterday (WIB) of every provider with a report, unless it ran already."""
-    yesterday = payments.clock().astimezone(WIB).date() - timedelta(days=1)
+async def reconcile_past_days(payments: Payments, days: int) -> int:
+    """The scheduled job: each of the last ``days`` days (WIB, yesterday included) of every provider
+    with a report, oldest first, unless it ran already; how many (provider, day) it reconciled.
+
+    Normally that is yesterday alone; the days before are the ones a service down at the time, or a
+    report out of reach all day, left undone, which would otherwise never be reconciled.
+    """
+    today = payments.clock().astimezone(WIB).date()
+    due = [today - timedelta(days=back) for back in range(days, 0, -1)]
     ran = 0
     for provider, collector in payments.providers.items():
         if provider == domain.CASH_ON_DELIVERY:
             continue
         async with payments.database.sessions() as session:
-            if await store.has_run(session, provider=provider, day=yesterday):
+            done = await store.days_run(session, provider=provider, since=due[0])
+        for day in due:
+            if day in done:
                 continue
-        try:
-            await _reconcile(payments, provider, collector, yesterday)
-        except (Unavailable, FailedPrecondition) as refused:
-            # One provider's report out of reach does not hold up the others'; it is tried next round.
-            log.warning("reconciliation of %s on %s not done yet: %s", provider, yesterday, refused)
-            continue
-        ran += 1
+            try:
+                await _reconcile(payments, provider, collector, day)
+            except (Unavailable, FailedPrecondition) as refused:
+                # One provider's report out of reach does not hold up the others'; it is tried next round.
+                log.warning("reconciliation of %s on %s not done yet: %s", provider, day, refused)
+                break
+            ran += 1
     return ran
 
 

@@ -438,14 +438,14 @@ async def record_run(
     )
 
 
-async def has_run(session: AsyncSession, *, provider: str, day: date) -> bool:
-    """Whether ``provider``'s ``day`` was reconciled."""
+async def days_run(session: AsyncSession, *, provider: str, since: date) -> set[date]:
+    """The days from ``since`` on that ``provider``'s report was reconciled."""
     found = await session.execute(
         select(reconciliation_runs.c.day).where(
-            reconciliation_runs.c.provider == provider, reconciliation_runs.c.day == day
+            reconciliation_runs.c.provider == provider, reconciliation_runs.c.day >= since
         )
     )
-    return found.first() is not None
+    return set(found.scalars())
 
 
 async def list_mismatches(

@@ -38,3 +38,6 @@ class PaymentSettings(ServiceSettings):
     expiry_idle_seconds: float = Field(default=300.0, gt=0)
     # How often the reconciliation job looks whether yesterday's settlement reports are reconciled yet.
     reconciliation_check_seconds: float = Field(default=3600.0, gt=0)
+    # How many days back the job reconciles what is not reconciled yet (yesterday, and the days an
+    # outage left undone).
+    reconciliation_catch_up_days: int = Field(default=7, ge=1, le=60)
