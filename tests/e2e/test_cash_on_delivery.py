@@ -3,30 +3,15 @@ delivery captures the payment; a checkout of two shops, or a service that does n
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
-from test_checkout_rules import Shopper, _place, _problem, _sandbox, _stocked_sku, _until
+from test_checkout_rules import Shopper, _place, _problem, _rates, _sandbox, _stocked_sku, _until
 
 if TYPE_CHECKING:
     from conftest import Platform
 
 COD = "PAYMENT_METHOD_COD"
-
-
-def _rates(buyer: Shopper, seller: Shopper) -> list[dict[str, Any]]:
-    shop = buyer.client.get(f"/v1/shops/{seller.account['shop_id']}").json()["shop"]
-    address = buyer.address()
-    return list(
-        buyer.client.post(
-            "/v1/shipping-rates:quote",
-            json={
-                "origin": {"city": shop["originCity"]},
-                "destination": {k: address[k] for k in ("province", "city", "district", "postalCode")},
-                "items": [{"weightGrams": 500, "quantity": 1}],
-            },
-        ).json()["rates"]
-    )
 
 
 def test_cash_on_delivery_is_paid_to_the_courier_and_captured_on_delivery(platform: Platform) -> None:

@@ -48,17 +48,24 @@ def _stocked_sku(seller: Shopper, *, skip: int = 0) -> tuple[dict[str, Any], str
     raise AssertionError("no stocked SKU")
 
 
-def _rate(buyer: Shopper, seller: Shopper, product: dict[str, Any]) -> str:
+def _rates(buyer: Shopper, seller: Shopper, weight_grams: int = 500) -> list[dict[str, Any]]:
+    """The rates quoted from the seller's shop city to the buyer's first address."""
     shop = buyer.client.get(f"/v1/shops/{seller.account['shop_id']}").json()["shop"]
     address = buyer.address()
-    rates = buyer.client.post(
-        "/v1/shipping-rates:quote",
-        json={
-            "origin": {"city": shop["originCity"]},
-            "destination": {k: address[k] for k in ("province", "city", "district", "postalCode")},
-            "items": [{"weightGrams": product.get("weightGrams") or 500, "quantity": 1}],
-        },
-    ).json()["rates"]
+    return list(
+        buyer.client.post(
+            "/v1/shipping-rates:quote",
+            json={
+                "origin": {"city": shop["originCity"]},
+                "destination": {k: address[k] for k in ("province", "city", "district", "postalCode")},
+                "items": [{"weightGrams": weight_grams, "quantity": 1}],
+            },
+        ).json()["rates"]
+    )
+
+
+def _rate(buyer: Shopper, seller: Shopper, product: dict[str, Any]) -> str:
+    rates = _rates(buyer, seller, product.get("weightGrams") or 500)
     return str(next(rate["id"] for rate in rates if not rate.get("slotted")))
 
 

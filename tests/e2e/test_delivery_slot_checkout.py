@@ -8,7 +8,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from test_checkout_rules import Shopper, _place, _problem, _stocked_sku
+from test_checkout_rules import Shopper, _place, _problem, _rates, _stocked_sku
 
 from toko.shipping.v1 import shipping_pb2, shipping_pb2_grpc
 
@@ -23,15 +23,7 @@ def _slotted_pair(platform: Platform) -> tuple[Shopper, Shopper, dict[str, Any],
         shop = seller.client.get(f"/v1/shops/{seller.account['shop_id']}").json()["shop"]
         for buyer_index in range(5):
             buyer = Shopper(platform, "buyer", buyer_index)
-            address = buyer.address()
-            rates = buyer.client.post(
-                "/v1/shipping-rates:quote",
-                json={
-                    "origin": {"city": shop["originCity"]},
-                    "destination": {k: address[k] for k in ("province", "city", "district", "postalCode")},
-                    "items": [{"weightGrams": 500, "quantity": 1}],
-                },
-            ).json()["rates"]
+            rates = _rates(buyer, seller)
             slotted = next((rate for rate in rates if rate.get("slotted")), None)
             if slotted is not None:
                 return buyer, seller, shop, slotted

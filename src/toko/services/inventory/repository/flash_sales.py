@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import Select, and_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from toko.services.inventory.domain import ClaimStatus
@@ -157,17 +157,7 @@ class FlashSaleRepository(SessionRepository):
         if not claim_ids:
             return {}
         result = await self._session.execute(
-            select(
-                flash_sale_claims,
-                flash_sale_allocations.c.campaign_id,
-                flash_sale_allocations.c.sku_id,
-                flash_sale_allocations.c.stock_id,
-                flash_sale_allocations.c.warehouse_id,
-                flash_sale_allocations.c.ends_at,
-                flash_sale_allocations.c.closed_at,
-            )
-            .join(flash_sale_allocations, flash_sale_allocations.c.id == flash_sale_claims.c.allocation_id)
-            .where(flash_sale_claims.c.id.in_(sorted(claim_ids)))
+            _claims_with_campaign(sorted(claim_ids))
             .order_by(flash_sale_claims.c.id)
             .with_for_update(of=flash_sale_claims)
         )
@@ -197,17 +187,7 @@ class FlashSaleRepository(SessionRepository):
         """These claims with their allocation's campaign and SKU."""
         if not claim_ids:
             return []
-        result = await self._session.execute(
-            select(
-                flash_sale_claims,
-                flash_sale_allocations.c.campaign_id,
-                flash_sale_allocations.c.sku_id,
-                flash_sale_allocations.c.stock_id,
-            )
-            .join(flash_sale_allocations, flash_sale_allocations.c.id == flash_sale_claims.c.allocation_id)
-            .where(flash_sale_claims.c.id.in_(claim_ids))
-        )
-        return list(result)
+        return list(await self._session.execute(_claims_with_campaign(claim_ids)))
 
     async def end_claims(
         self, claim_ids: Sequence[str], status: ClaimStatus, *, from_status: ClaimStatus
@@ -292,3 +272,20 @@ class FlashSaleRepository(SessionRepository):
             .where(flash_sale_allocations.c.id == allocation_id)
             .values(closed_at=now)
         )
+
+
+def _claims_with_campaign(claim_ids: Sequence[str]) -> Select[Any]:
+    """These claims, each with its allocation's campaign, SKU, stock line, warehouse and window."""
+    return (
+        select(
+            flash_sale_claims,
+            flash_sale_allocations.c.campaign_id,
+            flash_sale_allocations.c.sku_id,
+            flash_sale_allocations.c.stock_id,
+            flash_sale_allocations.c.warehouse_id,
+            flash_sale_allocations.c.ends_at,
+            flash_sale_allocations.c.closed_at,
+        )
+        .join(flash_sale_allocations, flash_sale_allocations.c.id == flash_sale_claims.c.allocation_id)
+        .where(flash_sale_claims.c.id.in_(claim_ids))
+    )
