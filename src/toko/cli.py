@@ -29,7 +29,7 @@ from toko.infra.services import ServiceSpec, configured_services, find_service, 
 from toko.infra.signin import SignInError, demo_password, save_refresh_token, saved_refresh_token, sign_in
 from toko.infra.signin import refresh as refresh_tokens
 from toko.infra.state import ProcessEntry, RunState, read_state, remove_state, write_state
-from toko.infra.supervisor import Supervisor, probe_service
+from toko.infra.supervisor import Backoff, Supervisor, probe_service
 
 app = typer.Typer(name="toko", help="Run and inspect the toko marketplace platform.", no_args_is_help=True)
 
@@ -75,6 +75,7 @@ def up(
     supervisor = Supervisor(
         Infrastructure(_config(data_dir)),
         configured_services(bench=bench),
+        backoff=_backoff(),
         stream=json_stream,
         colour=_colour_wanted(),
     )
@@ -85,6 +86,13 @@ def up(
     except InfraError as exc:
         raise _fail(f"toko: {exc}") from None
     raise typer.Exit(code)
+
+
+def _backoff() -> Backoff:
+    try:
+        return Backoff.from_env(os.environ)
+    except ValueError as exc:
+        raise _fail(f"toko: {exc}") from None
 
 
 def _colour_wanted() -> bool:

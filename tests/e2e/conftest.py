@@ -109,6 +109,8 @@ def platform() -> Iterator[Platform]:
     env["TOKO_ORDER_PLACING_LEASE_SECONDS"] = "3"
     # Failpoints the crash tests arm (toko.platform.failpoints): inert until a test puts a file there.
     env["TOKO_FAILPOINTS_DIR"] = str(data_dir / "failpoints")
+    # The crash tests kill one service many times in a row: restarts capped at 2 s, not 30.
+    env["TOKO_SUPERVISOR_BACKOFF_MAX_SECONDS"] = "2"
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "toko"), "up"],
         env=env,
@@ -141,4 +143,8 @@ def platform() -> Iterator[Platform]:
             process.wait(60)
         except subprocess.TimeoutExpired:
             process.kill()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        # TOKO_E2E_KEEP=1 keeps the data directory (each service's log under logs/) to read a failure.
+        if os.environ.get("TOKO_E2E_KEEP") == "1":
+            print(f"\ne2e platform kept in {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)

@@ -31,6 +31,26 @@ class Backoff:
     maximum: float = 30.0
     reset_after: float = 30.0  # a run this long counts as healthy: the next crash starts from `initial`
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Backoff:
+        """The default, with its cap lowered by ``TOKO_SUPERVISOR_BACKOFF_MAX_SECONDS`` when set.
+
+        A test platform whose crash tests kill one service many times sets it to a few seconds: the
+        default cap (30 s) makes a streak of kills wait minutes for its restarts.
+        """
+        raw = env.get("TOKO_SUPERVISOR_BACKOFF_MAX_SECONDS", "").strip()
+        if not raw:
+            return cls()
+        try:
+            maximum = float(raw)
+        except ValueError:
+            raise ValueError(
+                f"TOKO_SUPERVISOR_BACKOFF_MAX_SECONDS must be a number of seconds, not {raw!r}"
+            ) from None
+        if not 0.5 <= maximum <= 300:
+            raise ValueError("TOKO_SUPERVISOR_BACKOFF_MAX_SECONDS must be 0.5 to 300")
+        return cls(maximum=maximum)
+
     def delay(self, attempt: int) -> float:
         """Delay before restart number `attempt` (0-based) of a crash streak."""
         return float(min(self.maximum, self.initial * self.factor**attempt))

@@ -39,6 +39,19 @@ def test_backoff_doubles_up_to_the_cap() -> None:
     assert [backoff.delay(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
 
 
+def test_the_backoff_cap_is_lowered_from_the_environment_and_refuses_nonsense() -> None:
+    assert Backoff.from_env({}).maximum == 30.0
+    assert [Backoff.from_env({"TOKO_SUPERVISOR_BACKOFF_MAX_SECONDS": "2"}).delay(n) for n in range(4)] == [
+        0.5,
+        1.0,
+        2.0,
+        2.0,
+    ]
+    for bad in ("soon", "0", "1000"):
+        with pytest.raises(ValueError, match="TOKO_SUPERVISOR_BACKOFF_MAX_SECONDS"):
+            Backoff.from_env({"TOKO_SUPERVISOR_BACKOFF_MAX_SECONDS": bad})
+
+
 def test_registry_has_the_services_the_platform_starts_with() -> None:
     entries = {s.name: (s.module, s.port, s.kind) for s in SERVICES}
     assert {name: entries[name] for name in ("echo", "product", "user", "auth", "gateway")} == {
