@@ -175,7 +175,9 @@ class RemoteJwks:
                 response = await client.get(self.url, headers={"accept": "application/json"})
                 response.raise_for_status()
                 keys = parse_jwks(orjson.loads(response.content))
-        except (httpx.HTTPError, ValueError) as error:
+        # Any failure to fetch (a refused connection, a half-written answer) means auth is out of reach:
+        # the caller answers UNAVAILABLE, never 401 for a key it could not check.
+        except Exception as error:
             log.warning(
                 "cannot fetch the JWKS; keeping the known keys", extra={"url": self.url, "error": str(error)}
             )
