@@ -30,7 +30,9 @@ async def jetstream(infrastructure: InfraEndpoints) -> AsyncIterator[nats.js.Jet
     await connection.drain()
 
 
-def _placed(buyer_id: str, bought: dict[tuple[str, str], int]) -> order_events.CheckoutPlaced:
+def _placed(
+    buyer_id: str, bought: dict[tuple[str, str], int], *, from_cart: bool = True
+) -> order_events.CheckoutPlaced:
     shops: dict[str, order_pb2.ShopQuote] = {}
     for (shop_id, sku_id), quantity in bought.items():
         shop = shops.setdefault(shop_id, order_pb2.ShopQuote(shop_id=shop_id))
@@ -38,7 +40,7 @@ def _placed(buyer_id: str, bought: dict[tuple[str, str], int]) -> order_events.C
     checkout = order_pb2.Checkout(
         id=new_id(), buyer_id=buyer_id, quote=order_pb2.CheckoutQuote(shops=list(shops.values()))
     )
-    return order_events.CheckoutPlaced(checkout=checkout, cart_id="me")
+    return order_events.CheckoutPlaced(checkout=checkout, cart_id="me" if from_cart else "")
 
 
 async def _publish(js: nats.js.JetStreamContext, event: PendingEvent) -> None:
@@ -98,3 +100,24 @@ async def test_another_buyers_checkout_leaves_a_cart_alone(
     await asyncio.sleep(0.5)
 
     await _cart_when(stub, as_user(buyer_id), {sku_id: 1})
+
+
+async def test_a_buy_now_checkout_leaves_the_cart_alone_even_for_a_sku_in_it(
+    stub: Stub, products: Products, category: str, jetstream: nats.js.JetStreamContext
+) -> None:
+    buyer_id = new_id()
+    product = await new_product(products, category)
+    sku_id = product.skus[0].id
+    await stub.AddCartLine(
+        pb.AddCartLineRequest(cart_id="me", sku_id=sku_id, quantity=2), metadata=as_user(buyer_id)
+    )
+
+    bought_now = _placed(buyer_id, {(product.shop_id, sku_id): 1}, from_cart=False)
+    await _publish(
+        jetstream, PendingEvent(source="order", subject=bought_now.checkout.id, message=bought_now)
+    )
+    marker = _placed(buyer_id, {})  # a later checkout from the cart, to know the first was handled
+    await _publish(jetstream, PendingEvent(source="order", subject=marker.checkout.id, message=marker))
+    await asyncio.sleep(0.5)
+
+    await _cart_when(stub, as_user(buyer_id), {sku_id: 2})

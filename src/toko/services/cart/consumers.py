@@ -21,7 +21,7 @@ CHECKOUT_SUBJECTS = (event_subject(ORDER_SOURCE, order_events.CheckoutPlaced.DES
 
 
 class CheckedOutLines:
-    """Takes a placed checkout's lines off its buyer's cart.
+    """Takes a placed checkout's lines off its buyer's cart, when it was checked out from the cart.
 
     Only the buyer's own cart: a guest cart is merged into it at sign-in, and checking out needs a
     sign-in. The change commits with the consumer's inbox row, so it happens once per event.
@@ -30,6 +30,9 @@ class CheckedOutLines:
     async def __call__(self, uow: UnitOfWork, envelope: EventEnvelope, payload: Message) -> None:
         """Take the checkout's quantities off the cart; raising makes JetStream redeliver the event."""
         if not isinstance(payload, order_events.CheckoutPlaced):
+            return
+        # A checkout not made from the cart ("buy now") leaves the cart as it is, even for a SKU in it.
+        if not payload.cart_id:
             return
         bought: Counter[str] = Counter()
         for shop in payload.checkout.quote.shops:
