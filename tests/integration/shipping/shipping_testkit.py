@@ -78,3 +78,8 @@ def as_admin() -> Metadata:
     """Metadata of an administrator."""
     token = mint_token(sub="admin-1", roles=["admin"], scopes=["account"])
     return (("authorization", bearer(token)),)
+
+
+def as_service() -> Metadata:
+    """Metadata of another toko service (the order service holding a checkout's delivery slot)."""
+    return (("authorization", bearer(mint_token(sub="service:order", roles=["service"]))),)

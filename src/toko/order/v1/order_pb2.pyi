@@ -11,6 +11,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from toko.common.v1 import money_pb2 as _money_pb2
 from toko.payment.v1 import payment_pb2 as _payment_pb2
+from toko.shipping.v1 import shipping_pb2 as _shipping_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -143,26 +144,66 @@ class ShopShippingChoice(_message.Message):
     SHOP_ID_FIELD_NUMBER: _builtins.int
     RATE_ID_FIELD_NUMBER: _builtins.int
     SLOT_ID_FIELD_NUMBER: _builtins.int
+    COURIER_FIELD_NUMBER: _builtins.int
+    SERVICE_FIELD_NUMBER: _builtins.int
     shop_id: _builtins.str
     """The shop."""
     rate_id: _builtins.str
-    """A rate from shipping's QuoteShippingRates for this shop's parcel and the buyer's address."""
+    """A rate from shipping's QuoteShippingRates for this shop's parcel and the buyer's address; or
+    courier and service instead, and the checkout quotes the parcel with that service itself.
+    """
     slot_id: _builtins.str
     """The delivery slot, for instant and same-day services."""
+    courier: _builtins.str
+    """Without rate_id: a courier's code, e.g. "jne"."""
+    service: _builtins.str
+    """Without rate_id: the courier's service code, e.g. "REG"."""
     def __init__(
         self,
         *,
         shop_id: _builtins.str = ...,
         rate_id: _builtins.str = ...,
         slot_id: _builtins.str = ...,
+        courier: _builtins.str = ...,
+        service: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["rate_id", b"rate_id", "shop_id", b"shop_id", "slot_id", b"slot_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["courier", b"courier", "rate_id", b"rate_id", "service", b"service", "shop_id", b"shop_id", "slot_id", b"slot_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ShopShippingChoice: _TypeAlias = ShopShippingChoice  # noqa: Y015
+
+@_typing.final
+class ShopShippingOptions(_message.Message):
+    """ShopShippingOptions is every service that can carry one shop's parcel to the buyer's address."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHOP_ID_FIELD_NUMBER: _builtins.int
+    RATES_FIELD_NUMBER: _builtins.int
+    shop_id: _builtins.str
+    """The shop."""
+    @_builtins.property
+    def rates(self) -> _containers.RepeatedCompositeFieldContainer[_shipping_pb2.ShippingRate]:
+        """Cheapest first; the quote's own choice among them. Cite one by rate_id (or its courier and
+        service) in QuoteCheckoutRequest.shipping to choose another.
+        """
+
+    def __init__(
+        self,
+        *,
+        shop_id: _builtins.str = ...,
+        rates: _abc.Iterable[_shipping_pb2.ShippingRate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rates", b"rates", "shop_id", b"shop_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShopShippingOptions: _TypeAlias = ShopShippingOptions  # noqa: Y015
 
 @_typing.final
 class PricedLine(_message.Message):
@@ -732,29 +773,60 @@ class QuoteCheckoutRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class FlashSaleClaimsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     LINES_FIELD_NUMBER: _builtins.int
     ADDRESS_ID_FIELD_NUMBER: _builtins.int
     SHIPPING_FIELD_NUMBER: _builtins.int
     VOUCHERS_FIELD_NUMBER: _builtins.int
     PAYMENT_METHOD_FIELD_NUMBER: _builtins.int
     CART_ID_FIELD_NUMBER: _builtins.int
+    FLASH_SALE_CLAIMS_FIELD_NUMBER: _builtins.int
     address_id: _builtins.str
     """One of the buyer's addresses."""
     payment_method: _payment_pb2.PaymentMethod.ValueType
     """How the buyer will pay."""
     cart_id: _builtins.str
-    """The buyer's cart, whose checked-out lines are removed once the checkout is placed."""
+    """The buyer's cart, "me", whose checked-out lines are removed once the checkout is placed."""
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckoutLine]:
-        """The lines, 1 to 100, one per SKU."""
+        """The lines, 1 to 100, one per SKU. Empty with cart_id "me": the cart's selected lines that can
+        be bought now, at the cart's quantities and notes.
+        """
 
     @_builtins.property
     def shipping(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShopShippingChoice]:
-        """A shipping choice for every shop of the lines."""
+        """Each shop's shipping. A shop left out is quoted by the checkout itself: its cheapest service
+        without delivery slots (QuoteCheckoutResponse.shipping_options lists the others).
+        """
 
     @_builtins.property
     def vouchers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Voucher codes or ids, at most 10 (auto-applied vouchers need none)."""
+
+    @_builtins.property
+    def flash_sale_claims(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """With the cart's lines: the buyer's flash-sale claim of a SKU, by SKU id (see
+        CheckoutLine.flash_sale_claim_id).
+        """
 
     def __init__(
         self,
@@ -765,10 +837,11 @@ class QuoteCheckoutRequest(_message.Message):
         vouchers: _abc.Iterable[_builtins.str] | None = ...,
         payment_method: _payment_pb2.PaymentMethod.ValueType = ...,
         cart_id: _builtins.str = ...,
+        flash_sale_claims: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address_id", b"address_id", "cart_id", b"cart_id", "lines", b"lines", "payment_method", b"payment_method", "shipping", b"shipping", "vouchers", b"vouchers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address_id", b"address_id", "cart_id", b"cart_id", "flash_sale_claims", b"flash_sale_claims", "lines", b"lines", "payment_method", b"payment_method", "shipping", b"shipping", "vouchers", b"vouchers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -781,18 +854,26 @@ class QuoteCheckoutResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     QUOTE_FIELD_NUMBER: _builtins.int
+    SHIPPING_OPTIONS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def quote(self) -> Global___CheckoutQuote:
         """The quote."""
+
+    @_builtins.property
+    def shipping_options(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShopShippingOptions]:
+        """For each shop whose shipping the checkout quoted itself (none was chosen by rate id), every
+        service that can carry its parcel.
+        """
 
     def __init__(
         self,
         *,
         quote: Global___CheckoutQuote | None = ...,
+        shipping_options: _abc.Iterable[Global___ShopShippingOptions] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["quote", b"quote"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["quote", b"quote"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quote", b"quote", "shipping_options", b"shipping_options"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -605,6 +605,7 @@ class QuotedLine(_message.Message):
     PER_BUYER_LIMIT_FIELD_NUMBER: _builtins.int
     PRODUCT_ID_FIELD_NUMBER: _builtins.int
     SHOP_ID_FIELD_NUMBER: _builtins.int
+    NEXT_TIER_FIELD_NUMBER: _builtins.int
     sku_id: _builtins.str
     """The SKU."""
     quantity: _builtins.int
@@ -644,6 +645,12 @@ class QuotedLine(_message.Message):
     def campaign_countdown(self) -> Global___Countdown:
         """Countdown of the campaign that applies or would apply to the line; unset without one."""
 
+    @_builtins.property
+    def next_tier(self) -> Global___NextTier:
+        """The next wholesale tier above quantity (buying its min_quantity units or more lowers the unit
+        price to its unit_price); unset when no tier beats unit_price.
+        """
+
     def __init__(
         self,
         *,
@@ -659,14 +666,43 @@ class QuotedLine(_message.Message):
         per_buyer_limit: _builtins.int = ...,
         product_id: _builtins.str = ...,
         shop_id: _builtins.str = ...,
+        next_tier: Global___NextTier | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["base_price", b"base_price", "campaign_countdown", b"campaign_countdown", "line_total", b"line_total", "lowest_price_30d", b"lowest_price_30d", "unit_price", b"unit_price"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["base_price", b"base_price", "campaign_countdown", b"campaign_countdown", "line_total", b"line_total", "lowest_price_30d", b"lowest_price_30d", "next_tier", b"next_tier", "unit_price", b"unit_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_price", b"base_price", "campaign_countdown", b"campaign_countdown", "line_total", b"line_total", "lowest_price_30d", b"lowest_price_30d", "per_buyer_limit", b"per_buyer_limit", "product_id", b"product_id", "quantity", b"quantity", "rule_id", b"rule_id", "shop_id", b"shop_id", "sku_id", b"sku_id", "source", b"source", "unit_price", b"unit_price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_price", b"base_price", "campaign_countdown", b"campaign_countdown", "line_total", b"line_total", "lowest_price_30d", b"lowest_price_30d", "next_tier", b"next_tier", "per_buyer_limit", b"per_buyer_limit", "product_id", b"product_id", "quantity", b"quantity", "rule_id", b"rule_id", "shop_id", b"shop_id", "sku_id", b"sku_id", "source", b"source", "unit_price", b"unit_price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QuotedLine: _TypeAlias = QuotedLine  # noqa: Y015
+
+@_typing.final
+class NextTier(_message.Message):
+    """NextTier is the wholesale tier a line would reach by buying more."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIN_QUANTITY_FIELD_NUMBER: _builtins.int
+    UNIT_PRICE_FIELD_NUMBER: _builtins.int
+    min_quantity: _builtins.int
+    """Units from which the tier applies."""
+    @_builtins.property
+    def unit_price(self) -> _money_pb2.Money:
+        """Its unit price."""
+
+    def __init__(
+        self,
+        *,
+        min_quantity: _builtins.int = ...,
+        unit_price: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["unit_price", b"unit_price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["min_quantity", b"min_quantity", "unit_price", b"unit_price"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NextTier: _TypeAlias = NextTier  # noqa: Y015
 
 @_typing.final
 class QuotePricesRequest(_message.Message):

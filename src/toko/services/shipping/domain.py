@@ -9,6 +9,7 @@ handlers turn it into INVALID_ARGUMENT.
   whereabouts in (``status_of`` normalises them to ``Status``).
 - ``Parcel``: what goes in a box, with its actual, volumetric and chargeable weight.
 - ``Status`` and ``next_status``: the one status set of every courier and the moves it allows.
+- ``SlotHold`` and ``hold_request``: a delivery slot's place kept for a checkout, and how one is asked for.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum, IntEnum
 
 from toko.platform.rules import Violation, raise_if
@@ -34,6 +35,11 @@ MAX_QUANTITY = 999
 MAX_UNIT_VALUE = 1_000_000_000_000
 MAX_PLACE_FIELD_LENGTH = 100
 MAX_COURIER_FILTER = 10
+MAX_SLOT_ID_LENGTH = 200
+MAX_HOLD_REFERENCE_LENGTH = 200
+DEFAULT_HOLD_TTL = timedelta(days=1)
+MIN_HOLD_TTL_SECONDS = 60
+MAX_HOLD_TTL_SECONDS = 604_800
 POSTAL_CODE = re.compile(r"[0-9]{5}")
 
 
@@ -554,6 +560,77 @@ class Slot:
     def capacity_left(self) -> int:
         """Deliveries still possible in it."""
         return max(self.capacity - self.booked, 0)
+
+
+class HoldState(IntEnum):
+    """Where a slot hold is (the proto's ``SlotHoldState`` numbers)."""
+
+    HELD = 1
+    BOOKED = 2
+    RELEASED = 3
+
+
+@dataclass(frozen=True)
+class SlotHold:
+    """One place of a slot kept under a checkout's reference, counted in the slot's ``booked``.
+
+    Held, it keeps the place; booked, the place is its shipment's; released (given back, or lapsed
+    once ``expires_at`` passed), the place is the slot's again.
+    """
+
+    reference: str
+    slot_id: str
+    state: HoldState
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class HoldRequest:
+    """A checked request to hold a slot's place: the reference, the slot, and how long the hold lasts."""
+
+    reference: str
+    slot_id: str
+    ttl: timedelta
+
+
+def hold_request(*, reference: str, slot_id: str, ttl_seconds: int) -> HoldRequest:
+    """The request, its ids stripped; ``ValidationFailed`` naming every field at fault."""
+    clean_reference, bad_reference = hold_reference(reference)
+    clean_slot_id = slot_id.strip()
+    bad_slot_id = (
+        []
+        if 1 <= len(clean_slot_id) <= MAX_SLOT_ID_LENGTH
+        else [Violation("slot_id", f"must be 1 to {MAX_SLOT_ID_LENGTH} characters", ErrorCode.SLOT_NOT_FOUND)]
+    )
+    ttl, bad_ttl = hold_ttl(ttl_seconds)
+    raise_if([*bad_reference, *bad_slot_id, *bad_ttl])
+    return HoldRequest(reference=clean_reference, slot_id=clean_slot_id, ttl=ttl)
+
+
+def hold_reference(
+    value: str, path: str = "reference", *, required: bool = True
+) -> tuple[str, list[Violation]]:
+    """A hold's reference, stripped, and what is wrong with it: 1 to 200 characters (or none if optional)."""
+    reference = value.strip()
+    if required and not reference:
+        return reference, [
+            Violation(path, f"must be 1 to {MAX_HOLD_REFERENCE_LENGTH} characters", ErrorCode.INVALID_HOLD)
+        ]
+    if len(reference) > MAX_HOLD_REFERENCE_LENGTH:
+        return reference, [
+            Violation(path, f"must be at most {MAX_HOLD_REFERENCE_LENGTH} characters", ErrorCode.INVALID_HOLD)
+        ]
+    return reference, []
+
+
+def hold_ttl(seconds: int) -> tuple[timedelta, list[Violation]]:
+    """How long a hold lasts (0 means a day), and what is wrong with ``seconds``."""
+    if seconds == 0:
+        return DEFAULT_HOLD_TTL, []
+    if not MIN_HOLD_TTL_SECONDS <= seconds <= MAX_HOLD_TTL_SECONDS:
+        description = f"must be {MIN_HOLD_TTL_SECONDS} to {MAX_HOLD_TTL_SECONDS} seconds, or 0 for a day"
+        return DEFAULT_HOLD_TTL, [Violation("ttl_seconds", description, ErrorCode.INVALID_HOLD)]
+    return timedelta(seconds=seconds), []
 
 
 @dataclass(frozen=True)

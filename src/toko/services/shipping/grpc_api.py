@@ -76,6 +76,25 @@ class ShippingServicer(ShippingServiceServicer):
             slot=slot_to_proto(found), courier=found.courier, service=found.service, city=found.city
         )
 
+    async def HoldDeliverySlot(
+        self, request: pb.HoldDeliverySlotRequest, context: Any
+    ) -> pb.HoldDeliverySlotResponse:
+        """Keep a slot's place for a checkout."""
+        hold = await slots.hold_slot(
+            shipping=self._shipping,
+            reference=request.reference,
+            slot_id=request.slot_id,
+            ttl_seconds=request.ttl_seconds,
+        )
+        return pb.HoldDeliverySlotResponse(hold=hold)
+
+    async def ReleaseDeliverySlot(
+        self, request: pb.ReleaseDeliverySlotRequest, context: Any
+    ) -> pb.ReleaseDeliverySlotResponse:
+        """Give a held place back."""
+        hold = await slots.release_slot(shipping=self._shipping, reference=request.reference)
+        return pb.ReleaseDeliverySlotResponse(hold=hold)
+
     async def CreateShipment(
         self, request: pb.CreateShipmentRequest, context: Any
     ) -> pb.CreateShipmentResponse:
@@ -90,6 +109,7 @@ class ShippingServicer(ShippingServiceServicer):
             cod_amount=request.cod_amount.amount,
             cod_currency=request.cod_amount.currency,
             slot_id=request.slot_id,
+            slot_hold_reference=request.slot_hold_reference,
         )
         shipment = await shipments.create_shipment(
             shipping=self._shipping, command=command, principal=current_principal()

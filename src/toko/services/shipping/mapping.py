@@ -99,6 +99,16 @@ def slot_to_proto(slot: domain.Slot) -> pb.DeliverySlot:
     )
 
 
+def hold_to_proto(hold: domain.SlotHold) -> pb.SlotHold:
+    """A slot hold on the wire."""
+    return pb.SlotHold(
+        reference=hold.reference,
+        slot_id=hold.slot_id,
+        state=pb.SlotHoldState.ValueType(hold.state),
+        expire_time=timestamp(hold.expires_at),
+    )
+
+
 def contact_from_proto(contact: pb.Contact) -> domain.Contact:
     """A contact off the wire (not yet checked)."""
     return domain.Contact(

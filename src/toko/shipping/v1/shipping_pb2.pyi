@@ -101,6 +101,34 @@ SHIPMENT_STATUS_RETURNED_TO_SENDER: ShipmentStatus.ValueType  # 7
 """Returned to the seller."""
 Global___ShipmentStatus: _TypeAlias = ShipmentStatus  # noqa: Y015
 
+class _SlotHoldState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SlotHoldStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SlotHoldState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SLOT_HOLD_STATE_UNSPECIFIED: _SlotHoldState.ValueType  # 0
+    """Not set."""
+    SLOT_HOLD_STATE_HELD: _SlotHoldState.ValueType  # 1
+    """A place is kept for it."""
+    SLOT_HOLD_STATE_BOOKED: _SlotHoldState.ValueType  # 2
+    """Its shipment took the place."""
+    SLOT_HOLD_STATE_RELEASED: _SlotHoldState.ValueType  # 3
+    """Given back (released or lapsed)."""
+
+class SlotHoldState(_SlotHoldState, metaclass=_SlotHoldStateEnumTypeWrapper):
+    """SlotHoldState is where a hold is."""
+
+SLOT_HOLD_STATE_UNSPECIFIED: SlotHoldState.ValueType  # 0
+"""Not set."""
+SLOT_HOLD_STATE_HELD: SlotHoldState.ValueType  # 1
+"""A place is kept for it."""
+SLOT_HOLD_STATE_BOOKED: SlotHoldState.ValueType  # 2
+"""Its shipment took the place."""
+SLOT_HOLD_STATE_RELEASED: SlotHoldState.ValueType  # 3
+"""Given back (released or lapsed)."""
+Global___SlotHoldState: _TypeAlias = SlotHoldState  # noqa: Y015
+
 @_typing.final
 class Courier(_message.Message):
     """Courier is a delivery company toko books with."""
@@ -679,6 +707,142 @@ class ListDeliverySlotsRequest(_message.Message):
 Global___ListDeliverySlotsRequest: _TypeAlias = ListDeliverySlotsRequest  # noqa: Y015
 
 @_typing.final
+class HoldDeliverySlotRequest(_message.Message):
+    """Request of HoldDeliverySlot."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    SLOT_ID_FIELD_NUMBER: _builtins.int
+    TTL_SECONDS_FIELD_NUMBER: _builtins.int
+    reference: _builtins.str
+    """Who holds it, e.g. "<checkout id>/<shop id>", 1 to 200 characters: the same reference holds once."""
+    slot_id: _builtins.str
+    """The slot."""
+    ttl_seconds: _builtins.int
+    """How long the hold lasts unless booked or released, 60 to 604800 seconds; 86400 when unset."""
+    def __init__(
+        self,
+        *,
+        reference: _builtins.str = ...,
+        slot_id: _builtins.str = ...,
+        ttl_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reference", b"reference", "slot_id", b"slot_id", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldDeliverySlotRequest: _TypeAlias = HoldDeliverySlotRequest  # noqa: Y015
+
+@_typing.final
+class SlotHold(_message.Message):
+    """SlotHold is one place of a slot kept for a checkout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    SLOT_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    reference: _builtins.str
+    """The holder's reference."""
+    slot_id: _builtins.str
+    """The slot."""
+    state: Global___SlotHoldState.ValueType
+    """Where it is."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When it lapses if still held."""
+
+    def __init__(
+        self,
+        *,
+        reference: _builtins.str = ...,
+        slot_id: _builtins.str = ...,
+        state: Global___SlotHoldState.ValueType = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "reference", b"reference", "slot_id", b"slot_id", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SlotHold: _TypeAlias = SlotHold  # noqa: Y015
+
+@_typing.final
+class HoldDeliverySlotResponse(_message.Message):
+    """Response of HoldDeliverySlot."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def hold(self) -> Global___SlotHold:
+        """The hold."""
+
+    def __init__(
+        self,
+        *,
+        hold: Global___SlotHold | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldDeliverySlotResponse: _TypeAlias = HoldDeliverySlotResponse  # noqa: Y015
+
+@_typing.final
+class ReleaseDeliverySlotRequest(_message.Message):
+    """Request of ReleaseDeliverySlot."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    reference: _builtins.str
+    """The reference it was held under."""
+    def __init__(
+        self,
+        *,
+        reference: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reference", b"reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseDeliverySlotRequest: _TypeAlias = ReleaseDeliverySlotRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseDeliverySlotResponse(_message.Message):
+    """Response of ReleaseDeliverySlot."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def hold(self) -> Global___SlotHold:
+        """The hold as it now is; unset when the reference held nothing."""
+
+    def __init__(
+        self,
+        *,
+        hold: Global___SlotHold | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseDeliverySlotResponse: _TypeAlias = ReleaseDeliverySlotResponse  # noqa: Y015
+
+@_typing.final
 class GetDeliverySlotRequest(_message.Message):
     """Request of GetDeliverySlot."""
 
@@ -774,6 +938,7 @@ class CreateShipmentRequest(_message.Message):
     RECIPIENT_FIELD_NUMBER: _builtins.int
     COD_AMOUNT_FIELD_NUMBER: _builtins.int
     SLOT_ID_FIELD_NUMBER: _builtins.int
+    SLOT_HOLD_REFERENCE_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     """The order (one shipment per order)."""
     shop_id: _builtins.str
@@ -784,6 +949,10 @@ class CreateShipmentRequest(_message.Message):
     """The rate chosen at checkout (its courier and service; it may have expired since)."""
     slot_id: _builtins.str
     """The slot picked at checkout, for slotted services."""
+    slot_hold_reference: _builtins.str
+    """The HoldDeliverySlot reference that kept the slot's place for this order: the shipment takes
+    that place instead of a new one (a full slot does not refuse it).
+    """
     @_builtins.property
     def sender(self) -> Global___Contact:
         """Sender's name, phone and street."""
@@ -807,10 +976,11 @@ class CreateShipmentRequest(_message.Message):
         recipient: Global___Contact | None = ...,
         cod_amount: _money_pb2.Money | None = ...,
         slot_id: _builtins.str = ...,
+        slot_hold_reference: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cod_amount", b"cod_amount", "recipient", b"recipient", "sender", b"sender"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "cod_amount", b"cod_amount", "order_id", b"order_id", "rate_id", b"rate_id", "recipient", b"recipient", "sender", b"sender", "shop_id", b"shop_id", "slot_id", b"slot_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "cod_amount", b"cod_amount", "order_id", b"order_id", "rate_id", b"rate_id", "recipient", b"recipient", "sender", b"sender", "shop_id", b"shop_id", "slot_hold_reference", b"slot_hold_reference", "slot_id", b"slot_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

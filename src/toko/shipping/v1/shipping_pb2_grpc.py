@@ -65,6 +65,16 @@ class ShippingServiceStub:
                 request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetDeliverySlotRequest.SerializeToString,
                 response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetDeliverySlotResponse.FromString,
                 _registered_method=True)
+        self.HoldDeliverySlot = channel.unary_unary(
+                '/toko.shipping.v1.ShippingService/HoldDeliverySlot',
+                request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.HoldDeliverySlotRequest.SerializeToString,
+                response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.HoldDeliverySlotResponse.FromString,
+                _registered_method=True)
+        self.ReleaseDeliverySlot = channel.unary_unary(
+                '/toko.shipping.v1.ShippingService/ReleaseDeliverySlot',
+                request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ReleaseDeliverySlotRequest.SerializeToString,
+                response_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ReleaseDeliverySlotResponse.FromString,
+                _registered_method=True)
         self.CreateShipment = channel.unary_unary(
                 '/toko.shipping.v1.ShippingService/CreateShipment',
                 request_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.CreateShipmentRequest.SerializeToString,
@@ -129,6 +139,24 @@ class ShippingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def HoldDeliverySlot(self, request, context):
+        """HoldDeliverySlot keeps one place of a slot for a checkout being placed, so two buyers cannot
+        both be promised its last place: SLOT_FULL when none is left. Idempotent by reference (the same
+        reference holds once). A hold is turned into the shipment's booking by CreateShipment citing it,
+        or given back by ReleaseDeliverySlot; one neither booked nor released lapses at expire_time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseDeliverySlot(self, request, context):
+        """ReleaseDeliverySlot gives a held place back (the checkout was cancelled). Idempotent; a hold
+        already booked by its shipment is left booked, and an unknown reference is a no-op.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateShipment(self, request, context):
         """CreateShipment books a shipment with the courier of its rate (a waybill number, or a pickup) for
         an order. Idempotent by order id: booking the same order again returns the first shipment.
@@ -181,6 +209,16 @@ def add_ShippingServiceServicer_to_server(servicer, server):
                     servicer.GetDeliverySlot,
                     request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetDeliverySlotRequest.FromString,
                     response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.GetDeliverySlotResponse.SerializeToString,
+            ),
+            'HoldDeliverySlot': grpc.unary_unary_rpc_method_handler(
+                    servicer.HoldDeliverySlot,
+                    request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.HoldDeliverySlotRequest.FromString,
+                    response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.HoldDeliverySlotResponse.SerializeToString,
+            ),
+            'ReleaseDeliverySlot': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseDeliverySlot,
+                    request_deserializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ReleaseDeliverySlotRequest.FromString,
+                    response_serializer=toko_dot_shipping_dot_v1_dot_shipping__pb2.ReleaseDeliverySlotResponse.SerializeToString,
             ),
             'CreateShipment': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateShipment,
@@ -339,6 +377,60 @@ class ShippingService:
             '/toko.shipping.v1.ShippingService/GetDeliverySlot',
             toko_dot_shipping_dot_v1_dot_shipping__pb2.GetDeliverySlotRequest.SerializeToString,
             toko_dot_shipping_dot_v1_dot_shipping__pb2.GetDeliverySlotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HoldDeliverySlot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.shipping.v1.ShippingService/HoldDeliverySlot',
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.HoldDeliverySlotRequest.SerializeToString,
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.HoldDeliverySlotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseDeliverySlot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.shipping.v1.ShippingService/ReleaseDeliverySlot',
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.ReleaseDeliverySlotRequest.SerializeToString,
+            toko_dot_shipping_dot_v1_dot_shipping__pb2.ReleaseDeliverySlotResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -55,6 +55,16 @@ class ShippingServiceStub:
     """GetDeliverySlot returns a slot offered before (by ListDeliverySlots), with the capacity left now and
     the courier, service and city it belongs to: what a checkout checks a chosen slot against.
     """
+    HoldDeliverySlot: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.HoldDeliverySlotRequest, _shipping_pb2.HoldDeliverySlotResponse]
+    """HoldDeliverySlot keeps one place of a slot for a checkout being placed, so two buyers cannot
+    both be promised its last place: SLOT_FULL when none is left. Idempotent by reference (the same
+    reference holds once). A hold is turned into the shipment's booking by CreateShipment citing it,
+    or given back by ReleaseDeliverySlot; one neither booked nor released lapses at expire_time.
+    """
+    ReleaseDeliverySlot: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.ReleaseDeliverySlotRequest, _shipping_pb2.ReleaseDeliverySlotResponse]
+    """ReleaseDeliverySlot gives a held place back (the checkout was cancelled). Idempotent; a hold
+    already booked by its shipment is left booked, and an unknown reference is a no-op.
+    """
     CreateShipment: _grpc.UnaryUnaryMultiCallable[_shipping_pb2.CreateShipmentRequest, _shipping_pb2.CreateShipmentResponse]
     """CreateShipment books a shipment with the courier of its rate (a waybill number, or a pickup) for
     an order. Idempotent by order id: booking the same order again returns the first shipment.
@@ -95,6 +105,16 @@ class ShippingServiceAsyncStub(ShippingServiceStub):
     GetDeliverySlot: _aio.UnaryUnaryMultiCallable[_shipping_pb2.GetDeliverySlotRequest, _shipping_pb2.GetDeliverySlotResponse]  # type: ignore[assignment]
     """GetDeliverySlot returns a slot offered before (by ListDeliverySlots), with the capacity left now and
     the courier, service and city it belongs to: what a checkout checks a chosen slot against.
+    """
+    HoldDeliverySlot: _aio.UnaryUnaryMultiCallable[_shipping_pb2.HoldDeliverySlotRequest, _shipping_pb2.HoldDeliverySlotResponse]  # type: ignore[assignment]
+    """HoldDeliverySlot keeps one place of a slot for a checkout being placed, so two buyers cannot
+    both be promised its last place: SLOT_FULL when none is left. Idempotent by reference (the same
+    reference holds once). A hold is turned into the shipment's booking by CreateShipment citing it,
+    or given back by ReleaseDeliverySlot; one neither booked nor released lapses at expire_time.
+    """
+    ReleaseDeliverySlot: _aio.UnaryUnaryMultiCallable[_shipping_pb2.ReleaseDeliverySlotRequest, _shipping_pb2.ReleaseDeliverySlotResponse]  # type: ignore[assignment]
+    """ReleaseDeliverySlot gives a held place back (the checkout was cancelled). Idempotent; a hold
+    already booked by its shipment is left booked, and an unknown reference is a no-op.
     """
     CreateShipment: _aio.UnaryUnaryMultiCallable[_shipping_pb2.CreateShipmentRequest, _shipping_pb2.CreateShipmentResponse]  # type: ignore[assignment]
     """CreateShipment books a shipment with the courier of its rate (a waybill number, or a pickup) for
@@ -163,6 +183,28 @@ class ShippingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_shipping_pb2.GetDeliverySlotResponse, _abc.Awaitable[_shipping_pb2.GetDeliverySlotResponse]]:
         """GetDeliverySlot returns a slot offered before (by ListDeliverySlots), with the capacity left now and
         the courier, service and city it belongs to: what a checkout checks a chosen slot against.
+        """
+
+    @_abc_1.abstractmethod
+    def HoldDeliverySlot(
+        self,
+        request: _shipping_pb2.HoldDeliverySlotRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_shipping_pb2.HoldDeliverySlotResponse, _abc.Awaitable[_shipping_pb2.HoldDeliverySlotResponse]]:
+        """HoldDeliverySlot keeps one place of a slot for a checkout being placed, so two buyers cannot
+        both be promised its last place: SLOT_FULL when none is left. Idempotent by reference (the same
+        reference holds once). A hold is turned into the shipment's booking by CreateShipment citing it,
+        or given back by ReleaseDeliverySlot; one neither booked nor released lapses at expire_time.
+        """
+
+    @_abc_1.abstractmethod
+    def ReleaseDeliverySlot(
+        self,
+        request: _shipping_pb2.ReleaseDeliverySlotRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_shipping_pb2.ReleaseDeliverySlotResponse, _abc.Awaitable[_shipping_pb2.ReleaseDeliverySlotResponse]]:
+        """ReleaseDeliverySlot gives a held place back (the checkout was cancelled). Idempotent; a hold
+        already booked by its shipment is left booked, and an unknown reference is a no-op.
         """
 
     @_abc_1.abstractmethod

@@ -1,11 +1,13 @@
-"""What the use cases share: their dependencies, and applying a courier's report to a shipment."""
+"""What the use cases share: their dependencies, taking a slot's place, applying a courier's report."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from toko.platform.cache import ReadThroughCache
 from toko.platform.clock import Clock, utcnow
@@ -14,6 +16,7 @@ from toko.services.shipping import domain
 from toko.services.shipping.couriers.common import CourierApi, TrackReport
 from toko.services.shipping.mapping import shipment_to_proto
 from toko.services.shipping.repository import shipments as shipments_store
+from toko.services.shipping.repository import slots as slots_store
 from toko.shipping.v1 import events_pb2
 from toko.shipping.v1 import shipping_pb2 as pb
 
@@ -32,6 +35,17 @@ class Shipping:
     rate_cache_seconds: float = 300.0
     rate_ttl: timedelta = timedelta(minutes=30)
     clock: Clock = field(default=utcnow)
+
+
+async def take_slot_place(session: AsyncSession, slot_id: str, now: datetime) -> bool:
+    """Take one place of the slot: False when it is full even after its expired holds lapsed."""
+    if await slots_store.take_slot_place(session, slot_id):
+        return True
+    # Expired holds lapse when their place is wanted (or shown) rather than on a timer: a full slot is
+    # where they matter, and no worker has to sweep every slot.
+    if not await slots_store.lapse_expired_holds(session, [slot_id], now):
+        return False
+    return await slots_store.take_slot_place(session, slot_id)
 
 
 async def apply_report(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +18,7 @@ from toko.platform.validation import invalid
 from toko.services.shipping import domain
 from toko.services.shipping.couriers.common import BookingAsk, CourierRefused, CourierUnavailable
 from toko.services.shipping.error_codes import ErrorCode
-from toko.services.shipping.handlers.common import SOURCE, Shipping
+from toko.services.shipping.handlers.common import SOURCE, Shipping, take_slot_place
 from toko.services.shipping.mapping import shipment_to_proto, slot_to_proto
 from toko.services.shipping.repository import rates as rates_store
 from toko.services.shipping.repository import shipments as shipments_store
@@ -43,6 +44,7 @@ class CreateShipment:
     cod_amount: int
     cod_currency: str
     slot_id: str
+    slot_hold_reference: str = ""
 
 
 def _checked(command: CreateShipment) -> CreateShipment:
@@ -71,6 +73,10 @@ def _checked(command: CreateShipment) -> CreateShipment:
         )
     if len(command.slot_id) > MAX_REFERENCE_LENGTH * 2:
         violations.append(Violation("slot_id", "is too long", ErrorCode.SLOT_NOT_FOUND))
+    hold_reference, bad_hold_reference = domain.hold_reference(
+        command.slot_hold_reference, "slot_hold_reference", required=False
+    )
+    violations += bad_hold_reference
     if violations:
         raise invalid(violations)
     return CreateShipment(
@@ -83,6 +89,7 @@ def _checked(command: CreateShipment) -> CreateShipment:
         cod_amount=command.cod_amount,
         cod_currency=domain.CURRENCY,
         slot_id=command.slot_id.strip(),
+        slot_hold_reference=hold_reference,
     )
 
 
@@ -172,7 +179,9 @@ async def _record(shipping: Shipping, command: CreateShipment) -> tuple[domain.S
                 slot_id=slot.id if slot else "",
             )
             if await shipments_store.add_shipment(uow.session, shipment, _booking_document(booking)):
-                if slot is not None and not await slots_store.take_slot_place(uow.session, slot.id):
+                if slot is not None and not await _book_place(
+                    uow.session, slot.id, command.slot_hold_reference, now
+                ):
                     raise FailedPrecondition(ErrorCode.SLOT_FULL, "the delivery slot is full; pick another")
                 await uow.commit()
                 return shipment, booking
@@ -226,7 +235,8 @@ async def reschedule_shipment(
         now = shipping.clock()
         if slot.starts_at <= now:
             raise InvalidArgument.field("slot_id", "has started already", ErrorCode.SLOT_STARTED)
-        if not await slots_store.take_slot_place(uow.session, slot.id):
+        # The place is the shipment's whether a hold kept it or not: it moves like any other.
+        if not await take_slot_place(uow.session, slot.id, now):
             raise FailedPrecondition(ErrorCode.SLOT_FULL, "the delivery slot is full; pick another")
         await slots_store.give_back_slot_place(uow.session, previous.id)
         await shipments_store.set_slot(uow.session, shipment.id, slot.id, now)
@@ -253,6 +263,16 @@ async def _tell_courier(shipping: Shipping, shipment: domain.Shipment, slot_id: 
         ) from exc
     except CourierUnavailable as exc:
         raise Unavailable(ErrorCode.COURIER_UNAVAILABLE, "the courier did not answer; retry") from exc
+
+
+async def _book_place(session: AsyncSession, slot_id: str, hold_reference: str, now: datetime) -> bool:
+    """Book the place the order's hold kept in the slot, or take a new one: False when the slot is full."""
+    # Only a hold still held on this slot kept a place (expired or not: until it lapses). A booked one
+    # is another order's place, so it is no reason to skip taking one: a retried CreateShipment finds
+    # its shipment by order id and never gets here.
+    if hold_reference and await slots_store.book_hold(session, hold_reference, slot_id, now):
+        return True
+    return await take_slot_place(session, slot_id, now)
 
 
 async def _slot_for(session: AsyncSession, rate: domain.Rate, slot_id: str) -> domain.Slot | None:

@@ -1,7 +1,10 @@
-"""Delivery slots; a place is taken by one conditional UPDATE."""
+"""Delivery slots and the holds kept on them; a place is taken by one conditional UPDATE."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -16,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from toko.services.shipping import domain
 from toko.services.shipping.repository.tables import (
     delivery_slots,
+    slot_holds,
 )
 
 
@@ -69,12 +73,97 @@ async def take_slot_place(session: AsyncSession, slot_id: str) -> bool:
     return taken.first() is not None
 
 
-async def give_back_slot_place(session: AsyncSession, slot_id: str) -> None:
-    """Give one booked place of the slot back (a shipment left it)."""
+async def give_back_slot_place(session: AsyncSession, slot_id: str, places: int = 1) -> None:
+    """Give booked places of the slot back (a shipment left it, holds were released)."""
     await session.execute(
         update(delivery_slots)
         .where(delivery_slots.c.id == slot_id, delivery_slots.c.booked > 0)
-        .values(booked=delivery_slots.c.booked - 1)
+        .values(booked=func.greatest(delivery_slots.c.booked - places, 0))
+    )
+
+
+async def add_hold(session: AsyncSession, hold: domain.SlotHold, at: datetime) -> bool:
+    """Insert a hold unless its reference has one: whether it was inserted."""
+    # A concurrent insert of the same reference waits for this transaction to end, then does nothing:
+    # two calls never both go on to take a place.
+    inserted = await session.execute(
+        insert(slot_holds)
+        .values(
+            reference=hold.reference,
+            slot_id=hold.slot_id,
+            state=int(hold.state),
+            expires_at=hold.expires_at,
+            created_at=at,
+            updated_at=at,
+        )
+        .on_conflict_do_nothing(index_elements=[slot_holds.c.reference])
+        .returning(slot_holds.c.reference)
+    )
+    return inserted.first() is not None
+
+
+async def get_hold(session: AsyncSession, reference: str) -> domain.SlotHold | None:
+    """The hold under ``reference``, in whatever state, or None."""
+    row = (await session.execute(select(slot_holds).where(slot_holds.c.reference == reference))).first()
+    return None if row is None else _hold(row)
+
+
+async def release_hold(session: AsyncSession, reference: str, at: datetime) -> domain.SlotHold | None:
+    """Release a held hold (the caller gives its place back): the hold, or None when it was not held."""
+    return await _leave_held(session, reference, domain.HoldState.RELEASED, at)
+
+
+async def book_hold(session: AsyncSession, reference: str, slot_id: str, at: datetime) -> bool:
+    """Book a hold held on ``slot_id``, expired or not (its place is the shipment's now): whether it was."""
+    return await _leave_held(session, reference, domain.HoldState.BOOKED, at, slot_id=slot_id) is not None
+
+
+async def lapse_expired_holds(session: AsyncSession, slot_ids: Sequence[str], now: datetime) -> set[str]:
+    """Release the slots' holds held past their expiry and give their places back: the slots that got some."""
+    # Claimed FOR UPDATE SKIP LOCKED: a hold a concurrent call is releasing, booking or lapsing is left
+    # to it, so a lapse never waits on a hold and no hold is counted twice.
+    due = (
+        select(slot_holds.c.reference)
+        .where(
+            slot_holds.c.slot_id.in_(slot_ids),
+            slot_holds.c.state == int(domain.HoldState.HELD),
+            slot_holds.c.expires_at <= now,
+        )
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        update(slot_holds)
+        .where(slot_holds.c.reference.in_(due), slot_holds.c.state == int(domain.HoldState.HELD))
+        .values(state=int(domain.HoldState.RELEASED), updated_at=now)
+        .returning(slot_holds.c.slot_id)
+    )
+    lapsed = Counter(row.slot_id for row in rows)
+    # Slot rows in id order, so two transactions giving places back to several slots never deadlock.
+    for slot_id in sorted(lapsed):
+        await give_back_slot_place(session, slot_id, lapsed[slot_id])
+    return set(lapsed)
+
+
+async def _leave_held(
+    session: AsyncSession, reference: str, state: domain.HoldState, at: datetime, *, slot_id: str = ""
+) -> domain.SlotHold | None:
+    # Conditional on ``held``: of a release, a booking and a lapse racing for one hold, exactly one moves it.
+    query = update(slot_holds).where(
+        slot_holds.c.reference == reference, slot_holds.c.state == int(domain.HoldState.HELD)
+    )
+    if slot_id:
+        query = query.where(slot_holds.c.slot_id == slot_id)
+    row = (await session.execute(query.values(state=int(state), updated_at=at).returning(slot_holds))).first()
+    return None if row is None else _hold(row)
+
+
+def _hold(row: Row[Any]) -> domain.SlotHold:
+    return domain.SlotHold(
+        reference=row.reference,
+        slot_id=row.slot_id,
+        state=domain.HoldState(row.state),
+        expires_at=row.expires_at,
     )
 
 

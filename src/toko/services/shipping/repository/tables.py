@@ -56,6 +56,17 @@ delivery_slots = Table(
     Column("booked", Integer, nullable=False),
 )
 
+slot_holds = Table(
+    "slot_holds",
+    metadata,
+    Column("reference", Text, primary_key=True),
+    Column("slot_id", Text, nullable=False),
+    Column("state", SmallInteger, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 shipments = Table(
     "shipments",
     metadata,
