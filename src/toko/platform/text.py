@@ -72,3 +72,8 @@ def checked_text(
     """``raw`` cleaned, and what is wrong with it."""
     value = clean_text(raw)
     return value, text_violations(value, path, reason, maximum=maximum, minimum=minimum)
+
+
+def rupiah(amount: int) -> str:
+    """``1.250.000``: thousands grouped with dots, as Indonesian prices are written to a person."""
+    return f"{amount:,}".replace(",", ".")

@@ -15,8 +15,8 @@ from toko.cart.v1 import cart_pb2_grpc
 from toko.infra.servers import InfraEndpoints
 from toko.platform.grpc import refusal_of
 from toko.platform.testing_auth import bearer, mint_token, trusting_env
+from toko.product.v1 import pricing_pb2, product_pb2_grpc
 from toko.product.v1 import product_pb2 as ppb
-from toko.product.v1 import product_pb2_grpc
 from toko.services.cart.settings import CartSettings
 from toko.services.product.settings import ProductSettings
 
@@ -118,6 +118,18 @@ async def reprice(products: Products, product: ppb.Product, sku_id: str, amount:
         )
     request = ppb.UpdateProductRequest(product=changed, update_mask=FieldMask(paths=["skus"]))
     await products.UpdateProduct(request, metadata=ADMIN)
+
+
+async def set_tiers(products: Products, sku_id: str, tiers: list[tuple[int, int]]) -> None:
+    """Replace one SKU's wholesale tiers, ``(min_quantity, unit_price)`` each, as its seller would."""
+    request = pricing_pb2.SetQuantityTiersRequest(
+        sku_id=sku_id,
+        tiers=[
+            pricing_pb2.QuantityTier(min_quantity=q, unit_price={"amount": p, "currency": "IDR"})
+            for q, p in tiers
+        ],
+    )
+    await products.SetQuantityTiers(request, metadata=ADMIN)
 
 
 async def archive(products: Products, product: ppb.Product) -> None:

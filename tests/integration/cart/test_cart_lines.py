@@ -18,6 +18,7 @@ from cart_testkit import (
     new_guest_cart,
     new_product,
     reprice,
+    set_tiers,
 )
 from sqlalchemy import func, select
 
@@ -261,6 +262,42 @@ async def test_a_price_change_is_shown_until_the_buyer_acknowledges_it(
     for shown in (acknowledged, read):
         assert list(lines(shown)[sku_id].notices) == []
         assert lines(shown)[sku_id].seen_unit_price.amount == 50_000
+
+
+async def test_a_line_below_a_wholesale_tier_is_told_how_many_to_buy_for_its_price(
+    stub: Stub, products: Products, category: str
+) -> None:
+    # Given a SKU at 45,000 that costs 40,000 each from 10 units, and a line of 3 of it
+    product = await new_product(products, category, price=45_000)
+    sku_id = product.skus[0].id
+    await set_tiers(products, sku_id, [(10, 40_000)])
+    cart_id = await new_guest_cart(stub)
+    await stub.AddCartLine(pb.AddCartLineRequest(cart_id=cart_id, sku_id=sku_id, quantity=3))
+
+    # When the buyer reads the cart
+    cart = (await stub.GetCart(pb.GetCartRequest(cart_id=cart_id))).cart
+
+    # Then the line, still purchasable at 45,000, says that 10 or more cost 40,000 each
+    line = lines(cart)[sku_id]
+    (notice,) = line.notices
+    assert notice.kind == pb.CART_LINE_NOTICE_KIND_NEXT_TIER
+    assert (notice.quantity, notice.previous_unit_price.amount, notice.unit_price.amount) == (
+        10,
+        45_000,
+        40_000,
+    )
+    assert notice.message == "Buy 10 or more for Rp 40.000 each."
+    assert (line.purchasable, line.unit_price.amount, cart.selected_total.amount) == (True, 45_000, 135_000)
+
+    # And once the line is raised to 10, it is priced at the tier with nothing more to tell
+    update = pb.UpdateCartLineRequest(cart_id=cart_id, sku_id=sku_id, quantity=10)
+    raised = lines((await stub.UpdateCartLine(update)).cart)[sku_id]
+    assert list(raised.notices) == []
+    assert (raised.unit_price.amount, raised.price_source, raised.line_total.amount) == (
+        40_000,
+        "tier",
+        400_000,
+    )
 
 
 async def test_an_archived_product_stays_in_the_cart_unavailable_and_out_of_the_totals(

@@ -75,6 +75,13 @@ async def quote(stub: Stub, *lines: tuple[str, int], at: datetime | None = None)
     return await stub.QuotePrices(request)
 
 
+def next_tier(line: ppb.QuotedLine) -> tuple[int, int] | None:
+    """A quoted line's next tier as (min_quantity, unit price), or None without one."""
+    if not line.HasField("next_tier"):
+        return None
+    return line.next_tier.min_quantity, line.next_tier.unit_price.amount
+
+
 async def scheduled_sku(
     stub: Stub, category: pb.Category, start: datetime, length: timedelta
 ) -> tuple[str, str, ppb.PriceSchedule]:
@@ -462,6 +469,33 @@ async def test_a_flash_sale_prices_its_skus_in_its_window_with_a_countdown(
     assert [(s.sku_id, s.quota, s.per_buyer_limit, s.campaign_price.amount) for s in event.skus] == [
         (sku, 100, 2, 29_000)
     ]
+
+
+async def test_a_quoted_line_names_the_next_tier_that_would_charge_it_less(
+    stub: Stub, category: pb.Category
+) -> None:
+    shop = new_shop()
+    sku = (await new_product(stub, category, shop)).skus[0].id
+    tiers = [{"min_quantity": 3, "unit_price": idr(43_000)}, {"min_quantity": 12, "unit_price": idr(28_000)}]
+    await stub.SetQuantityTiers(
+        ppb.SetQuantityTiersRequest(sku_id=sku, tiers=tiers), metadata=as_seller(shop)
+    )
+    start = datetime.now(UTC) + timedelta(hours=1)
+    campaign = await new_campaign(stub, start)
+    await stub.AddCampaignSkus(
+        ppb.AddCampaignSkusRequest(campaign_id=campaign.id, skus=[campaign_sku(sku, 29_000)]),
+        metadata=as_seller(shop),
+    )
+
+    before = [
+        (await quote(stub, (sku, units), at=start - timedelta(minutes=1))).lines[0] for units in (1, 5, 12)
+    ]
+    in_sale = (await quote(stub, (sku, 1), at=start + timedelta(minutes=1))).lines[0]
+
+    assert [next_tier(line) for line in before] == [(3, 43_000), (12, 28_000), None]
+    # In the flash sale one unit costs 29,000: 3 units (past the limit of 2) would cost 43,000 each,
+    # so only the 12-unit tier is worth telling.
+    assert (in_sale.unit_price.amount, next_tier(in_sale)) == (29_000, (12, 28_000))
 
 
 async def test_a_sku_cannot_join_overlapping_campaigns_and_bad_terms_are_refused(

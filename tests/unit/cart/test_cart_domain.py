@@ -15,6 +15,7 @@ from toko.services.cart.domain import (
     CartFull,
     Line,
     Money,
+    NextTier,
     NoticeKind,
     QuotedPrice,
     SkuFacts,
@@ -24,6 +25,7 @@ from toko.services.cart.domain import (
     merged_lines,
     priced_line,
     quantity_violations,
+    rupiah,
     selected_total,
 )
 from toko.services.cart.error_codes import ErrorCode
@@ -62,8 +64,10 @@ def sku(**fields: object) -> SkuFacts:
     return SkuFacts(**(values | fields))  # type: ignore[arg-type]
 
 
-def quoted(amount: int = 10_000, source: str = "base", per_buyer_limit: int = 0) -> QuotedPrice:
-    return QuotedPrice(Money(amount), source, Money(10_000), per_buyer_limit)
+def quoted(
+    amount: int = 10_000, source: str = "base", per_buyer_limit: int = 0, next_tier: NextTier | None = None
+) -> QuotedPrice:
+    return QuotedPrice(Money(amount), source, Money(10_000), per_buyer_limit, next_tier)
 
 
 def kinds(priced_notices: object) -> list[NoticeKind]:
@@ -222,6 +226,46 @@ def test_a_flash_sale_that_ended_is_told() -> None:
     priced = priced_line(seen_in_sale, sku(), quoted(10_000, "base"))
 
     assert kinds(priced.notices) == [NoticeKind.PRICE_UP, NoticeKind.FLASH_SALE_ENDED]
+
+
+def test_a_cheaper_tier_further_up_is_told_with_both_prices_and_the_line_stays_purchasable() -> None:
+    priced = priced_line(line(quantity=3), sku(), quoted(next_tier=NextTier(12, Money(9_500))))
+
+    (notice,) = priced.notices
+    assert (notice.kind, notice.quantity, notice.previous_price, notice.unit_price) == (
+        NoticeKind.NEXT_TIER,
+        12,
+        Money(10_000),
+        Money(9_500),
+    )
+    assert notice.message == "Buy 12 or more for Rp 9.500 each."
+    assert (priced.purchasable, selected_total([priced])) == (True, 30_000)
+
+
+@pytest.mark.parametrize(
+    ("facts", "tier_quantity"),
+    [
+        (sku(quantity_bucket="0", in_stock=False), 12),
+        (sku(quantity_bucket="1-5"), 6),
+        (sku(), MAX_QUANTITY + 1),
+    ],
+)
+def test_a_tier_the_buyer_cannot_reach_is_not_told(facts: SkuFacts, tier_quantity: int) -> None:
+    priced = priced_line(line(quantity=3), facts, quoted(next_tier=NextTier(tier_quantity, Money(9_500))))
+
+    assert NoticeKind.NEXT_TIER not in kinds(priced.notices)
+
+
+def test_a_few_left_still_hears_of_a_tier_within_them() -> None:
+    priced = priced_line(
+        line(quantity=2), sku(quantity_bucket="1-5"), quoted(next_tier=NextTier(5, Money(9_500)))
+    )
+
+    assert (kinds(priced.notices), priced.purchasable) == ([NoticeKind.NEXT_TIER], True)
+
+
+def test_rupiah_groups_thousands_with_dots() -> None:
+    assert [rupiah(a) for a in (500, 9_500, 1_250_000)] == ["500", "9.500", "1.250.000"]
 
 
 def test_unselected_lines_stay_out_of_the_total_and_shops_keep_the_order_of_their_first_line() -> None:

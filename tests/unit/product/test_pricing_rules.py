@@ -276,3 +276,70 @@ def test_a_campaign_name_follows_the_text_rule() -> None:
     for name in ("\u200b\u200b\u200b\u200b", "\u2066Flash Sale\u2069", "Sale \u202eELAS", "ab"):
         _, problems = pricing.checked_campaign_name(name)
         assert [(v.field, v.reason) for v in problems] == [("name", ErrorCode.INVALID_CAMPAIGN_NAME)]
+
+
+# --- the next tier ------------------------------------------------------------------------------------------
+
+
+@given(facts(), quantities, offsets, st.booleans())
+def test_the_next_tier_is_the_first_above_the_quantity_that_would_charge_less(
+    facts_: PricingFacts, quantity: int, offset: int, with_campaign: bool
+) -> None:
+    at = T0 + timedelta(seconds=offset)
+
+    def charged(units: int) -> pricing.Resolved:
+        return pricing.resolve(facts_, at=at, quantity=units, with_campaign=with_campaign)
+
+    found = pricing.next_tier(facts_, at=at, quantity=quantity, with_campaign=with_campaign)
+
+    now = charged(quantity).unit_price
+    cheaper = [
+        tier.min_quantity
+        for tier in facts_.tiers
+        if tier.min_quantity > quantity
+        and charged(tier.min_quantity).source is PriceSource.TIER
+        and charged(tier.min_quantity).unit_price < now
+    ]
+    if not cheaper:
+        assert found is None
+    else:
+        assert found is not None
+        assert found.min_quantity == min(cheaper)
+        reached = charged(found.min_quantity)
+        assert (reached.unit_price, reached.source) == (found.unit_price, PriceSource.TIER)
+
+
+def test_a_line_below_the_tiers_is_told_the_first_one_and_a_line_in_the_last_none() -> None:
+    wholesale = PricingFacts(base=10_000, tiers=(Tier(3, 9_500), Tier(12, 9_000)))
+
+    assert pricing.next_tier(wholesale, at=T0, quantity=1) == Tier(3, 9_500)
+    assert pricing.next_tier(wholesale, at=T0, quantity=3) == Tier(12, 9_000)
+    assert pricing.next_tier(wholesale, at=T0, quantity=12) is None
+
+
+def test_a_tier_not_below_the_dynamic_price_is_skipped_for_the_next_one_that_is() -> None:
+    lowered = PricingFacts(
+        base=10_000, dynamic=9_200, dynamic_rule_id="r", tiers=(Tier(3, 9_500), Tier(6, 9_000))
+    )
+
+    assert pricing.next_tier(lowered, at=T0, quantity=1) == Tier(6, 9_000)
+
+
+def test_a_running_schedule_hides_every_tier() -> None:
+    scheduled = PricingFacts(
+        base=10_000, tiers=(Tier(3, 9_500),), schedules=(ScheduledPrice("s", 9_900, window(-60, 600)),)
+    )
+
+    assert pricing.next_tier(scheduled, at=T0, quantity=1) is None
+
+
+def test_a_tier_is_told_over_a_flash_sale_only_where_it_is_charged_and_cheaper() -> None:
+    sale = CampaignPrice("c", 9_000, window(-60, 600), per_buyer_limit=5)
+    deep = PricingFacts(base=10_000, tiers=(Tier(3, 9_500), Tier(10, 8_500)), campaigns=(sale,))
+    shallow = PricingFacts(base=10_000, tiers=(Tier(10, 9_500),), campaigns=(sale,))
+
+    # Within the per-buyer limit the campaign still wins; past it only a tier below 9,000 is worth telling.
+    assert pricing.next_tier(deep, at=T0, quantity=2) == Tier(10, 8_500)
+    assert pricing.next_tier(shallow, at=T0, quantity=2) is None
+    # Without the campaign the line pays the base price, so the first tier is worth telling.
+    assert pricing.next_tier(deep, at=T0, quantity=2, with_campaign=False) == Tier(3, 9_500)

@@ -27,7 +27,7 @@ from toko.platform.grpc import refusal_of
 from toko.product.v1 import pricing_pb2 as ppb
 from toko.product.v1 import product_pb2 as pb
 from toko.product.v1 import product_pb2_grpc
-from toko.services.cart.domain import Money, QuotedPrice, SkuFacts
+from toko.services.cart.domain import Money, NextTier, QuotedPrice, SkuFacts
 from toko.services.cart.error_codes import ErrorCode
 
 # The product service's names of price sources, as a cart line shows them.
@@ -155,9 +155,13 @@ def _sku_facts(view: pb.SkuView) -> SkuFacts:
 
 def _quoted_price(line: ppb.QuotedLine) -> QuotedPrice:
     running = line.HasField("campaign_countdown") and line.campaign_countdown.seconds_to_end > 0
+    next_tier = None
+    if line.HasField("next_tier"):
+        next_tier = NextTier(line.next_tier.min_quantity, _money(line.next_tier.unit_price))
     return QuotedPrice(
         unit_price=_money(line.unit_price),
         source=PRICE_SOURCES.get(line.source, "base"),
         base_price=_money(line.base_price),
         per_buyer_limit=line.per_buyer_limit if running else 0,
+        next_tier=next_tier,
     )

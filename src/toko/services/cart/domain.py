@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import Enum, auto
 
 from toko.platform.rules import Violation
-from toko.platform.text import checked_text
+from toko.platform.text import checked_text, rupiah
 from toko.services.cart.error_codes import ErrorCode
 
 # The product service quotes at most 100 lines at once, and every read quotes the whole cart.
@@ -100,6 +100,14 @@ class SkuFacts:
 
 
 @dataclass(frozen=True)
+class NextTier:
+    """Buying ``min_quantity`` units or more lowers the unit price to ``unit_price``."""
+
+    min_quantity: int
+    unit_price: Money
+
+
+@dataclass(frozen=True)
 class QuotedPrice:
     """The product service's quote of one line at its quantity."""
 
@@ -108,6 +116,8 @@ class QuotedPrice:
     base_price: Money
     # A running flash sale's per-buyer limit on the SKU; 0 without one.
     per_buyer_limit: int = 0
+    # The wholesale tier a larger quantity reaches; None when no tier beats the price now.
+    next_tier: NextTier | None = None
 
 
 class NoticeKind(Enum):
@@ -120,6 +130,7 @@ class NoticeKind(Enum):
     OVER_PURCHASE_LIMIT = auto()
     FLASH_SALE_ENDED = auto()
     UNAVAILABLE = auto()
+    NEXT_TIER = auto()
 
 
 @dataclass(frozen=True)
@@ -221,6 +232,8 @@ def priced_line(line: Line, sku: SkuFacts | None, price: QuotedPrice | None) -> 
     notices = [*_price_notices(line, price), *_stock_notices(line, sku)]
     blocking = {NoticeKind.OUT_OF_STOCK, NoticeKind.FEWER_LEFT}
     purchasable = not any(notice.kind in blocking for notice in notices)
+    if purchasable:
+        notices.extend(_tier_notices(sku, price))
     return PricedLine(line, sku, price, tuple(notices), purchasable=purchasable)
 
 
@@ -257,7 +270,7 @@ def _stock_notices(line: Line, sku: SkuFacts) -> list[Notice]:
     # the reservation at checkout is what decides.
     if sku.quantity_bucket == OUT_OF_STOCK_BUCKET or (sku.stock_known and not sku.in_stock):
         return [Notice(NoticeKind.OUT_OF_STOCK, "This product is out of stock.")]
-    if sku.quantity_bucket == FEW_LEFT_BUCKET and line.quantity > FEW_LEFT_MOST:
+    if _more_than_left(sku, line.quantity):
         return [
             Notice(
                 NoticeKind.FEWER_LEFT,
@@ -266,6 +279,27 @@ def _stock_notices(line: Line, sku: SkuFacts) -> list[Notice]:
             )
         ]
     return []
+
+
+def _tier_notices(sku: SkuFacts, price: QuotedPrice) -> list[Notice]:
+    tier = price.next_tier
+    # Buying more is no offer when the cart could not hold that many or fewer are known to be left.
+    if tier is None or tier.min_quantity > MAX_QUANTITY or _more_than_left(sku, tier.min_quantity):
+        return []
+    return [
+        Notice(
+            NoticeKind.NEXT_TIER,
+            f"Buy {tier.min_quantity} or more for Rp {rupiah(tier.unit_price.amount)} each.",
+            previous_price=price.unit_price,
+            unit_price=tier.unit_price,
+            quantity=tier.min_quantity,
+        )
+    ]
+
+
+def _more_than_left(sku: SkuFacts, quantity: int) -> bool:
+    """Whether ``quantity`` is more than the few units the inventory service says are left."""
+    return sku.quantity_bucket == FEW_LEFT_BUCKET and quantity > FEW_LEFT_MOST
 
 
 @dataclass(frozen=True)

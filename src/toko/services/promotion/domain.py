@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from toko.platform.rules import ValidationFailed, Violation
-from toko.platform.text import checked_text
+from toko.platform.text import checked_text, rupiah
 from toko.services.promotion.error_codes import ErrorCode
 
 CURRENCY = "IDR"
@@ -371,11 +371,6 @@ def refusal(voucher: Voucher, checkout: Checkout, *, at: datetime, buyer_usages:
             f" (now Rp {rupiah(spend)})",
         )
     return None
-
-
-def rupiah(amount: int) -> str:
-    """``1.250.000``: thousands grouped with dots, as Indonesian prices are written."""
-    return f"{amount:,}".replace(",", ".")
 
 
 def _discount(voucher: Voucher, checkout: Checkout, remaining: Mapping[str, int], *, auto: bool) -> Applied:

@@ -15,6 +15,9 @@ Precedence of a line's unit price at an instant, first match wins:
 4. dynamic    the price the SKU's dynamic rules set, within floor and ceiling;
 5. base       the seller's base price.
 
+A quoted line also names its next tier: the first tier above its quantity that, priced by the
+same precedence at the tier's minimum quantity, would charge less than the line pays now.
+
 Windows are half-open, ``[start, end)``: a window ending at noon and another
 starting at noon do not overlap, and at noon the second applies.
 """
@@ -186,6 +189,20 @@ def resolve(facts: PricingFacts, *, at: datetime, quantity: int = 1, with_campai
     if tier is not None and tier.unit_price < regular.unit_price:
         return Resolved(tier.unit_price, PriceSource.TIER, None, campaign)
     return regular
+
+
+def next_tier(facts: PricingFacts, *, at: datetime, quantity: int, with_campaign: bool = True) -> Tier | None:
+    """The lowest-quantity tier above ``quantity`` that ``resolve`` would charge less than the line pays."""
+    now = resolve(facts, at=at, quantity=quantity, with_campaign=with_campaign).unit_price
+    for tier in sorted(facts.tiers, key=lambda candidate: candidate.min_quantity):
+        if tier.min_quantity <= quantity:
+            continue
+        # Priced by the whole precedence, so a campaign, schedule or dynamic price that still wins at
+        # that quantity (or is already cheaper) is never passed off as a wholesale saving.
+        reached = resolve(facts, at=at, quantity=tier.min_quantity, with_campaign=with_campaign)
+        if reached.source is PriceSource.TIER and reached.unit_price < now:
+            return Tier(tier.min_quantity, reached.unit_price)
+    return None
 
 
 def tier_for(tiers: Iterable[Tier], quantity: int) -> Tier | None:

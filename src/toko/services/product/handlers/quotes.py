@@ -21,7 +21,12 @@ from toko.services.product.domain.catalog import CURRENCY
 from toko.services.product.error_codes import ErrorCode
 from toko.services.product.handlers.common import Catalog, time_key
 from toko.services.product.mapping.common import money, timestamp
-from toko.services.product.mapping.pricing import PRICE_SOURCE_TO_PROTO, change_to_proto, countdown
+from toko.services.product.mapping.pricing import (
+    PRICE_SOURCE_TO_PROTO,
+    change_to_proto,
+    countdown,
+    next_tier_to_proto,
+)
 from toko.services.product.repository.pricing import PricingRepository
 
 HISTORY_PAGES = PageSpec(default=50, maximum=200)
@@ -70,8 +75,12 @@ async def quote_prices(
     total = 0
     for line in lines:
         facts = found[line.sku_id]
+        with_campaign = not line.without_campaign
         resolved = domain.resolve(
-            facts.facts, at=instant, quantity=line.quantity, with_campaign=not line.without_campaign
+            facts.facts, at=instant, quantity=line.quantity, with_campaign=with_campaign
+        )
+        next_tier = domain.next_tier(
+            facts.facts, at=instant, quantity=line.quantity, with_campaign=with_campaign
         )
         boundaries.extend(domain.boundaries_of(facts.facts))
         if facts.next_start is not None:
@@ -93,6 +102,8 @@ async def quote_prices(
         if resolved.campaign is not None:
             message.campaign_countdown.CopyFrom(countdown(resolved.campaign.window, instant))
             message.per_buyer_limit = resolved.campaign.per_buyer_limit
+        if next_tier is not None:
+            message.next_tier.CopyFrom(next_tier_to_proto(next_tier, facts.currency))
         quoted.append(message)
     expiry = domain.quote_expiry(instant, catalog.quote_ttl, boundaries)
     return ppb.QuotePricesResponse(

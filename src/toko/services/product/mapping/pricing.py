@@ -122,6 +122,11 @@ def campaign_to_proto(row: CampaignRow, now: datetime) -> ppb.Campaign:
     )
 
 
+def next_tier_to_proto(tier: Tier, currency: str) -> ppb.NextTier:
+    """The tier a quoted line would reach by buying more, on the wire."""
+    return ppb.NextTier(min_quantity=tier.min_quantity, unit_price=money(tier.unit_price, currency))
+
+
 def tiers_from_proto(tiers: Iterable[ppb.QuantityTier]) -> tuple[Tier, ...]:
     """Tiers as the seller sent them."""
     return tuple(Tier(t.min_quantity, t.unit_price.amount) for t in tiers)
