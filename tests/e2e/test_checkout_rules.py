@@ -35,17 +35,27 @@ def _sandbox(platform: Platform) -> str:
     return f"http://127.0.0.1:{platform.env['TOKO_SANDBOX_PORT']}"
 
 
+def _stocked_skus(seller: Shopper, count: int) -> list[tuple[dict[str, Any], str, int]]:
+    """``count`` different SKUs of the seller's shop with 3 or more units available, read in one pass (two
+    passes could name one SKU twice while the demo's opening stock is still arriving); waits for it."""
+    deadline = time.monotonic() + 60
+    while True:
+        found: list[tuple[dict[str, Any], str, int]] = []
+        shop = {"shopId": seller.account["shop_id"], "pageSize": 50}
+        for product in seller.client.get("/v1/products", params=shop).json()["products"]:
+            for sku in product["skus"]:
+                available = int(seller.client.get(f"/v1/skus/{sku['id']}/stock").json().get("available", 0))
+                if available >= 3:
+                    found.append((product, sku["id"], available))
+                    if len(found) == count:
+                        return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"fewer than {count} stocked SKUs in shop {shop['shopId']}")
+        time.sleep(1)
+
+
 def _stocked_sku(seller: Shopper, *, skip: int = 0) -> tuple[dict[str, Any], str, int]:
-    products = seller.client.get("/v1/products", params={"shopId": seller.account["shop_id"], "pageSize": 50})
-    found = 0
-    for product in products.json()["products"]:
-        for sku in product["skus"]:
-            available = int(seller.client.get(f"/v1/skus/{sku['id']}/stock").json().get("available", 0))
-            if available >= 3:
-                if found == skip:
-                    return product, sku["id"], available
-                found += 1
-    raise AssertionError("no stocked SKU")
+    return _stocked_skus(seller, skip + 1)[skip]
 
 
 def _rates(buyer: Shopper, seller: Shopper, weight_grams: int = 500) -> list[dict[str, Any]]:

@@ -1,14 +1,27 @@
 """A delivery slot chosen at checkout: a full one is refused when quoted and when placed (the quote was
-made while it had room), an unknown one too, and nothing is held."""
+made while it had room), an unknown one too, and nothing is held. A placed checkout holds its place:
+two checkouts racing for a slot's last place get it once, a cancelled checkout gives it back, and the
+seller's shipment takes the held place rather than another."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from test_checkout_rules import Shopper, _place, _problem, _rates, _stocked_sku
+from test_checkout_rules import (
+    Shopper,
+    _place,
+    _problem,
+    _rates,
+    _sandbox,
+    _stocked_sku,
+    _stocked_skus,
+    _until,
+)
 
 from toko.shipping.v1 import shipping_pb2, shipping_pb2_grpc
 
@@ -30,14 +43,21 @@ def _slotted_pair(platform: Platform) -> tuple[Shopper, Shopper, dict[str, Any],
     raise AssertionError("no demo buyer lives in a demo shop's city")
 
 
+def _tomorrows_slots(buyer: Shopper, shop: dict[str, Any], rate: dict[str, Any]) -> list[dict[str, Any]]:
+    """Tomorrow's windows (Western Indonesian Time): none of them begins while a test runs, whatever the hour."""
+    tomorrow = (datetime.now(UTC) + timedelta(hours=7) + timedelta(days=1)).date().isoformat()
+    answer = buyer.client.get(
+        f"/v1/couriers/{rate['courier']}/services/{rate['service']}/slots",
+        params={"city": shop["originCity"], "date": tomorrow},
+    )
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["slots"])
+
+
 def test_a_full_delivery_slot_is_refused_at_checkout_and_nothing_is_held(platform: Platform) -> None:
     buyer, seller, shop, rate = _slotted_pair(platform)
     _, sku_id, available = _stocked_sku(seller)
-    slots = buyer.client.get(
-        f"/v1/couriers/{rate['courier']}/services/{rate['service']}/slots",
-        params={"city": shop["originCity"]},
-    ).json()["slots"]
-    slot = next(s for s in slots[1:] if s.get("capacityLeft", 0) > 0)
+    slot = next(s for s in _tomorrows_slots(buyer, shop, rate)[1:] if s.get("capacityLeft", 0) > 0)
     body = {
         "lines": [{"skuId": sku_id, "quantity": 1}],
         "addressId": buyer.address()["id"],
@@ -92,3 +112,71 @@ def test_a_full_delivery_slot_is_refused_at_checkout_and_nothing_is_held(platfor
     }
     _problem(buyer.client.post("/v1/checkout:quote", json=unknown), 400, "DELIVERY_SLOT_INVALID")
     assert int(seller.client.get(f"/v1/skus/{sku_id}/stock").json().get("available", 0)) == available
+
+
+def _places_left(buyer: Shopper, slot_id: str) -> int:
+    answer = buyer.client.get(f"/v1/delivery-slots/{slot_id}")
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["slot"].get("capacityLeft", 0))
+
+
+def test_a_placed_checkout_holds_its_slot_until_cancelled_or_shipped(platform: Platform) -> None:
+    buyer, seller, shop, rate = _slotted_pair(platform)
+    # Up to seven checkouts of one unit each: the SKU with the most units of a few.
+    _, sku_id, _ = max(_stocked_skus(seller, 4), key=lambda found: found[2])
+    slot = next(s for s in _tomorrows_slots(buyer, shop, rate) if int(s.get("capacityLeft", 0)) >= 2)
+    body = {
+        "lines": [{"skuId": sku_id, "quantity": 1}],
+        "addressId": buyer.address()["id"],
+        "shipping": [{"shopId": seller.account["shop_id"], "rateId": rate["id"], "slotId": slot["id"]}],
+        "paymentMethod": "PAYMENT_METHOD_VA_BCA",
+    }
+
+    def placed() -> dict[str, object]:
+        quoted = buyer.client.post("/v1/checkout:quote", json=body)
+        assert quoted.status_code == 200, quoted.text
+        answer = _place(buyer, quoted.json()["quote"]["id"])
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json()["checkout"])
+
+    before = _places_left(buyer, slot["id"])
+    # A placed checkout keeps a place; cancelling it (unpaid) gives the place back.
+    first = placed()
+    assert _places_left(buyer, slot["id"]) == before - 1
+    (first_order,) = first["orderIds"]  # type: ignore[misc]
+    cancelled = buyer.client.post(f"/v1/orders/{first_order}:cancel", json={"reason": "salah alamat"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert _until(lambda: _places_left(buyer, slot["id"]), lambda left: left == before) == before
+
+    # Paid, accepted and shipped: the shipment takes the place held for it, not a second one.
+    second = placed()
+    assert _places_left(buyer, slot["id"]) == before - 1
+    payment = second["payment"]
+    assert isinstance(payment, dict)
+    paid = buyer.client.post(
+        f"{_sandbox(platform)}/payments/simulate/{payment['id']}", json={"outcome": "pay"}
+    )
+    assert paid.status_code == 200, paid.text
+    (order_id,) = second["orderIds"]  # type: ignore[misc]
+    _until(
+        lambda: seller.client.get(f"/v1/orders/{order_id}").json()["order"]["state"],
+        lambda state: state == "ORDER_STATE_PAID",
+    )
+    assert seller.client.post(f"/v1/orders/{order_id}:accept", json={}).status_code == 200
+    shipped = seller.client.post(
+        f"/v1/orders/{order_id}:ship", json={"pickupStreet": "Jl. Braga 10", "pickupPhone": "+6281234567890"}
+    )
+    assert shipped.status_code == 200, shipped.text
+    assert _places_left(buyer, slot["id"]) == before - 1
+
+    # Checkouts racing for the slot's last places: as many are placed as there are places, the rest
+    # are refused DELIVERY_SLOT_FULL with nothing held.
+    left = before - 1
+    quotes = [
+        buyer.client.post("/v1/checkout:quote", json=body).json()["quote"]["id"] for _ in range(left + 2)
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda quote_id: _place(buyer, quote_id), quotes))
+    assert sorted(a.status_code for a in answers) == [200] * left + [400, 400], [a.text for a in answers]
+    assert {a.json()["reason"] for a in answers if a.status_code == 400} == {"DELIVERY_SLOT_FULL"}
+    assert _places_left(buyer, slot["id"]) == 0

@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 import grpc
 
+from toko.cart.v1 import cart_pb2_grpc
 from toko.inventory.v1 import inventory_pb2_grpc
 from toko.payment.v1 import payment_pb2_grpc
 from toko.platform.error_codes import CommonReason
@@ -56,7 +57,7 @@ class TokenSource(Protocol):
 
 
 class Peers:
-    """Stubs of product, user, inventory, promotion, shipping and payment, on channels made at start."""
+    """Stubs of product, user, cart, inventory, promotion, shipping and payment, on channels made at start."""
 
     def __init__(self, settings: OrderSettings, tokens: TokenSource) -> None:
         self._tokens = tokens
@@ -64,6 +65,7 @@ class Peers:
         self._channels: dict[str, grpc.aio.Channel] = {}
         self.products: Any = product_pb2_grpc.ProductServiceStub(self._channel(settings.product_address))
         self.users: Any = user_pb2_grpc.UserServiceStub(self._channel(settings.user_address))
+        self.carts: Any = cart_pb2_grpc.CartServiceStub(self._channel(settings.cart_address))
         self.inventory: Any = inventory_pb2_grpc.InventoryServiceStub(
             self._channel(settings.inventory_address)
         )

@@ -130,6 +130,11 @@ def check_transition(current: OrderState, target: OrderState, actor: Actor) -> N
         )
 
 
+def slot_hold_reference(checkout_id: str, shop_id: str) -> str:
+    """What a checkout holds one shop's delivery slot under, at shipping (and its shipment cites)."""
+    return f"{checkout_id}/{shop_id}"
+
+
 def tax_included(total: int) -> int:
     """The PPN included in a total, rounded down."""
     return total * PPN_PERCENT // (100 + PPN_PERCENT)

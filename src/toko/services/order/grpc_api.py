@@ -26,13 +26,13 @@ class OrderServicer(OrderServiceServicer):
 
     async def QuoteCheckout(self, request: pb.QuoteCheckoutRequest, context: Any) -> pb.QuoteCheckoutResponse:
         """Price a checkout."""
-        quote = await quotes.quote_checkout(
+        priced = await quotes.quote_checkout(
             orders=self._orders,
             request=request,
             principal=current_principal(),
             authorization=_authorization(context),
         )
-        return pb.QuoteCheckoutResponse(quote=quote)
+        return pb.QuoteCheckoutResponse(quote=priced.quote, shipping_options=priced.shipping_options)
 
     async def PlaceCheckout(self, request: pb.PlaceCheckoutRequest, context: Any) -> pb.PlaceCheckoutResponse:
         """Place a quoted checkout."""

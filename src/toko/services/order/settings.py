@@ -32,6 +32,7 @@ class OrderSettings(ServiceSettings):
     # listens (TOKO_<NAME>_ADDRESS).
     product_address: str = _peer("product", "127.0.0.1:50061")
     user_address: str = _peer("user", "127.0.0.1:50062")
+    cart_address: str = _peer("cart", "127.0.0.1:50067")
     inventory_address: str = _peer("inventory", "127.0.0.1:50065")
     promotion_address: str = _peer("promotion", "127.0.0.1:50068")
     shipping_address: str = _peer("shipping", "127.0.0.1:50069")

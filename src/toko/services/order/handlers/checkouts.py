@@ -60,8 +60,12 @@ from toko.services.order.mapping import (
 from toko.services.order.repository import checkouts as checkouts_store
 from toko.services.order.repository import orders as orders_store
 from toko.services.order.repository import timers as timers_store
+from toko.shipping.v1 import shipping_pb2 as shipping
 
 log = logging.getLogger("toko.order.checkouts")
+# A held slot's place lasts at most a week at shipping: past the payment window, the seller's days to
+# accept and ship come first; the checkout releases it sooner when it ends unpaid or is cancelled.
+SLOT_HOLD_SECONDS = 7 * 86_400
 
 # A checkout unpaid this long after its payment's expiry is cancelled even if the payment's own
 # expiry event never came.
@@ -218,6 +222,8 @@ async def _take_step(orders: Orders, checkout: domain.Checkout) -> domain.SagaSt
                     timeout=peers.timeout,
                 ),
             )
+        # The delivery slots are held in the same step: each hold is idempotent by its reference.
+        await _hold_delivery_slots(orders, checkout, quote)
         return await _advance(orders, checkout, domain.SagaStep.VOUCHERS_HELD)
     if step is domain.SagaStep.VOUCHERS_HELD:
         await call(
@@ -266,6 +272,49 @@ async def _take_step(orders: Orders, checkout: domain.Checkout) -> domain.SagaSt
         await _payment_created(orders, checkout, created.payment)
     # Orders or the payment were written: the caller reads the row again.
     return None
+
+
+async def _hold_delivery_slots(orders: Orders, checkout: domain.Checkout, quote: pb.CheckoutQuote) -> None:
+    """Keep a place in each slotted shop's delivery slot until its seller ships (or it is released)."""
+    peers = orders.peers
+    for shop in quote.shops:
+        if not shop.slot_id:
+            continue
+        try:
+            await call(
+                "shipping",
+                peers.shipping.HoldDeliverySlot(
+                    shipping.HoldDeliverySlotRequest(
+                        reference=domain.slot_hold_reference(checkout.id, shop.shop_id),
+                        slot_id=shop.slot_id,
+                        ttl_seconds=SLOT_HOLD_SECONDS,
+                    ),
+                    metadata=await peers.as_service(),
+                    timeout=peers.timeout,
+                ),
+            )
+        except (FailedPrecondition, NotFound) as refused:
+            # Shipping's own reasons, said as a checkout says them (as when the quote checked the slot).
+            full = refused.metadata.get("cause") == "SLOT_FULL"
+            raise FailedPrecondition(
+                ErrorCode.DELIVERY_SLOT_FULL if full else ErrorCode.DELIVERY_SLOT_INVALID,
+                "the delivery slot is full: choose another"
+                if full
+                else f"the delivery slot cannot be held: {refused.message}",
+                metadata={"shop_id": shop.shop_id},
+            ) from refused
+
+
+async def release_delivery_slot(orders: Orders, reference: str) -> None:
+    """Give a held delivery slot's place back (idempotent; a hold its shipment booked stays booked)."""
+    await call(
+        "shipping",
+        orders.peers.shipping.ReleaseDeliverySlot(
+            shipping.ReleaseDeliverySlotRequest(reference=reference),
+            metadata=await orders.peers.as_service(),
+            timeout=orders.peers.timeout,
+        ),
+    )
 
 
 async def _advance(
@@ -397,7 +446,8 @@ async def compensate(orders: Orders, checkout: domain.Checkout, reason: str) -> 
 
 
 async def release_holds(orders: Orders, checkout: domain.Checkout) -> None:
-    """Give the checkout's reserved stock and held vouchers back (each idempotent; nothing held is fine)."""
+    """Give the checkout's reserved stock, held vouchers and delivery slots back (each idempotent;
+    nothing held is fine)."""
     peers = orders.peers
     metadata = await peers.as_service()
     # Whatever step is recorded: a process may have died after a hold was made and before its step was.
@@ -425,6 +475,9 @@ async def release_holds(orders: Orders, checkout: domain.Checkout) -> None:
             )
         except (NotFound, FailedPrecondition) as gone:
             log.info("no voucher hold to release for %s: %s", checkout.id, gone.reason)
+    for shop in quote.shops:
+        if shop.slot_id:
+            await release_delivery_slot(orders, domain.slot_hold_reference(checkout.id, shop.shop_id))
 
 
 async def cancel_checkout(uow: UnitOfWork, orders: Orders, checkout_id: str, reason: str) -> None:

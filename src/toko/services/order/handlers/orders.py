@@ -26,7 +26,12 @@ from toko.platform.validation import invalid
 from toko.services.order import domain
 from toko.services.order.clients import call
 from toko.services.order.error_codes import ErrorCode
-from toko.services.order.handlers.checkouts import compensate, expire_checkout, refund_id_of
+from toko.services.order.handlers.checkouts import (
+    compensate,
+    expire_checkout,
+    refund_id_of,
+    release_delivery_slot,
+)
 from toko.services.order.handlers.common import (
     SOURCE,
     Orders,
@@ -136,6 +141,10 @@ async def ship_order(
                     ),
                 ),
                 slot_id=details.slot_id,
+                # The place held for it at checkout is the one it takes.
+                slot_hold_reference=domain.slot_hold_reference(order.checkout_id, order.shop_id)
+                if details.slot_id
+                else "",
                 cod_amount=money(cash),
             ),
             metadata=await peers.as_service(),
@@ -260,6 +269,8 @@ async def cancel_paid_order(
         )
     except (FailedPrecondition, NotFound, InvalidArgument) as refused:
         log.warning("order %s cancelled without its stock put back: %s", order.id, refused)
+    if details.slot_id:
+        await release_delivery_slot(orders, domain.slot_hold_reference(order.checkout_id, order.shop_id))
     now = orders.clock()
     async with orders.database.unit_of_work(SOURCE) as uow:
         locked = await orders_store.get_order(uow.session, order_id, lock=True)

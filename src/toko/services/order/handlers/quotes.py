@@ -29,6 +29,7 @@ from toko.promotion.v1 import promotion_pb2 as promotion
 from toko.services.order import domain
 from toko.services.order.clients import call
 from toko.services.order.error_codes import ErrorCode
+from toko.services.order.handlers import from_cart
 from toko.services.order.handlers.common import SOURCE, Orders
 from toko.services.order.mapping import address_document, document, from_document, money, timestamp
 from toko.services.order.repository import checkouts as checkouts_store
@@ -47,15 +48,18 @@ PRICE_SOURCES = {
 
 @dataclass(frozen=True)
 class Priced:
-    """A checkout priced now: the quote (without an id yet) and the address it goes to."""
+    """A checkout priced now: the quote (without an id yet), the address it goes to, the request with
+    what it left out filled in (the cart's lines, each shop's rate), and the rates it chose among."""
 
     quote: pb.CheckoutQuote
     address: dict[str, Any]
+    request: pb.QuoteCheckoutRequest
+    shipping_options: list[pb.ShopShippingOptions]
 
 
 async def quote_checkout(
     *, orders: Orders, request: pb.QuoteCheckoutRequest, principal: Principal, authorization: str
-) -> pb.CheckoutQuote:
+) -> Priced:
     """Price a checkout for the caller and keep the quote under a new id until it expires."""
     priced = await price_checkout(
         orders=orders, request=request, buyer_id=principal.subject, authorization=authorization
@@ -67,20 +71,26 @@ async def quote_checkout(
             uow.session,
             quote_id=quote.id,
             buyer_id=principal.subject,
-            request=document(request),
+            # Filled in: placing it prices the lines and rates the buyer saw, not the cart as it is then.
+            request=document(priced.request),
             quote=document(quote),
             address=priced.address,
             created_at=orders.clock(),
             expires_at=quote.expire_time.ToDatetime().replace(tzinfo=orders.clock().tzinfo),
         )
         await uow.commit()
-    return quote
+    return priced
 
 
 def checked_request(request: pb.QuoteCheckoutRequest) -> None:
     """INVALID_ARGUMENT naming every field at fault, before anything is asked of another service."""
-    violations = domain.line_violations(
-        ((line.sku_id, line.quantity, line.note) for line in request.lines), id_ok=is_id
+    # No lines: the cart's (from_cart), checked once read.
+    violations = (
+        domain.line_violations(
+            ((line.sku_id, line.quantity, line.note) for line in request.lines), id_ok=is_id
+        )
+        if request.lines or not request.cart_id
+        else []
     )
     violations += [
         Violation(f"lines[{index}].flash_sale_claim_id", "must be a claim id", CommonReason.INVALID_ID)
@@ -106,9 +116,17 @@ def checked_request(request: pb.QuoteCheckoutRequest) -> None:
                 )
             )
         shops_chosen.add(choice.shop_id)
-        if not is_id(choice.rate_id):
+        if choice.rate_id and not is_id(choice.rate_id):
             violations.append(
                 Violation(f"shipping[{index}].rate_id", "must be a quoted rate's id", CommonReason.INVALID_ID)
+            )
+        elif not choice.rate_id and not (0 < len(choice.courier) <= 32 and 0 < len(choice.service) <= 32):
+            violations.append(
+                Violation(
+                    f"shipping[{index}]",
+                    "name a quoted rate (rate_id) or a courier and its service",
+                    ErrorCode.SHIPPING_OPTION_INVALID,
+                )
             )
         if len(choice.slot_id) > 100:
             violations.append(
@@ -131,6 +149,17 @@ def checked_request(request: pb.QuoteCheckoutRequest) -> None:
         )
     if len(request.cart_id) > 64:
         violations.append(Violation("cart_id", "is too long", CommonReason.INVALID_ID))
+    if len(request.flash_sale_claims) > domain.MAX_LINES:
+        violations.append(
+            Violation(
+                "flash_sale_claims", f"at most {domain.MAX_LINES}", ErrorCode.FLASH_SALE_CLAIM_NOT_APPLICABLE
+            )
+        )
+    violations += [
+        Violation(f"flash_sale_claims[{sku_id!r}]", "must be a claim id", CommonReason.INVALID_ID)
+        for sku_id, claim_id in sorted(request.flash_sale_claims.items())
+        if not is_id(claim_id)
+    ]
     if violations:
         raise invalid(violations)
 
@@ -141,8 +170,19 @@ async def price_checkout(
     """The checkout's figures now, asked of the services that own them."""
     checked_request(request)
     peers, now = orders.peers, orders.clock()
+    # The address does not depend on the cart, nor prices and titles on the address: asked at once.
+    asked_address = asyncio.ensure_future(_address(orders, buyer_id, request.address_id, authorization))
+    if not request.lines:
+        try:
+            filled = pb.QuoteCheckoutRequest()
+            filled.CopyFrom(request)
+            filled.lines.extend(await from_cart.cart_lines(orders, request, authorization))
+            checked_request(filled)
+        except BaseException:
+            asked_address.cancel()
+            raise
+        request = filled
     sku_ids = [line.sku_id for line in request.lines]
-    # Prices, titles and the address do not depend on one another: asked at once.
     prices, views, address = await asyncio.gather(
         call(
             "pricing",
@@ -166,7 +206,7 @@ async def price_checkout(
             "the catalogue",
             peers.products.BatchGetSkus(products.BatchGetSkusRequest(ids=sku_ids), timeout=peers.timeout),
         ),
-        _address(orders, buyer_id, request.address_id, authorization),
+        asked_address,
     )
     titles = {view.sku.id: view.product_title for view in views.skus}
     quoted = {line.sku_id: line for line in prices.lines}
@@ -196,6 +236,20 @@ async def price_checkout(
                 flash_sale_claim_id=line.flash_sale_claim_id,
             )
         )
+    options: dict[str, list[shipping.ShippingRate]] = {}
+    if any(shop_id not in {c.shop_id for c in request.shipping if c.rate_id} for shop_id in shops):
+        options = await from_cart.shipping_options(
+            orders,
+            request=request,
+            parcels=shops,
+            views={view.sku.id: view for view in views.skus},
+            address=address,
+        )
+        filled = pb.QuoteCheckoutRequest()
+        filled.CopyFrom(request)
+        del filled.shipping[:]
+        filled.shipping.extend(from_cart.choose(request, options))
+        request = filled
     rates, expiry = await _rates(orders, request, shops.keys(), address)
     if request.payment_method == payment_pb2.PAYMENT_METHOD_COD:
         _check_cash_on_delivery(rates)
@@ -235,7 +289,14 @@ async def price_checkout(
             )
         )
     )
-    return Priced(quote=quote, address=address)
+    return Priced(
+        quote=quote,
+        address=address,
+        request=request,
+        shipping_options=[
+            pb.ShopShippingOptions(shop_id=shop_id, rates=rates) for shop_id, rates in sorted(options.items())
+        ],
+    )
 
 
 def _assemble(
