@@ -573,6 +573,7 @@ async def test_batch_get_skus_answers_in_the_order_asked_leaving_unknown_ids_out
     assert views[0].shop_id == created.shop_id
     assert views[0].product_status == pb.PRODUCT_STATUS_ACTIVE
     assert views[0].weight_grams == 200
+    assert views[0].dimensions == pb.Dimensions(length_mm=300, width_mm=250, height_mm=20)
     assert views[0].image_url == "https://img.example.com/kaos.jpg"
     assert too_many[:2] == (INVALID, "TOO_MANY_IDS")
     assert malformed == (INVALID, "INVALID_ID", ["ids[1]"])

@@ -501,6 +501,7 @@ class SkuView(_message.Message):
     CURRENT_PRICE_FIELD_NUMBER: _builtins.int
     CURRENT_PRICE_SOURCE_FIELD_NUMBER: _builtins.int
     LOWEST_PRICE_30D_FIELD_NUMBER: _builtins.int
+    DIMENSIONS_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     """Its product's id."""
     product_title: _builtins.str
@@ -529,6 +530,10 @@ class SkuView(_message.Message):
         effect, for an honest strike-through: show one only when this is above current_price.
         """
 
+    @_builtins.property
+    def dimensions(self) -> Global___Dimensions:
+        """Its product's packed dimensions, for shipping."""
+
     def __init__(
         self,
         *,
@@ -542,10 +547,11 @@ class SkuView(_message.Message):
         current_price: _money_pb2.Money | None = ...,
         current_price_source: _pricing_pb2.PriceSource.ValueType = ...,
         lowest_price_30d: _money_pb2.Money | None = ...,
+        dimensions: Global___Dimensions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["current_price", b"current_price", "lowest_price_30d", b"lowest_price_30d", "sku", b"sku"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["current_price", b"current_price", "dimensions", b"dimensions", "lowest_price_30d", b"lowest_price_30d", "sku", b"sku"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["current_price", b"current_price", "current_price_source", b"current_price_source", "image_url", b"image_url", "lowest_price_30d", b"lowest_price_30d", "product_id", b"product_id", "product_status", b"product_status", "product_title", b"product_title", "shop_id", b"shop_id", "sku", b"sku", "weight_grams", b"weight_grams"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current_price", b"current_price", "current_price_source", b"current_price_source", "dimensions", b"dimensions", "image_url", b"image_url", "lowest_price_30d", b"lowest_price_30d", "product_id", b"product_id", "product_status", b"product_status", "product_title", b"product_title", "shop_id", b"shop_id", "sku", b"sku", "weight_grams", b"weight_grams"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

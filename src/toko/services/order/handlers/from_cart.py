@@ -107,15 +107,21 @@ async def _quote(
     shop = await call(
         "shops", peers.users.GetShop(users.GetShopRequest(shop_id=shop_id), timeout=peers.timeout)
     )
-    items = [
-        shipping.ParcelItem(
-            # A SKU whose product has no weight is shipped as the couriers' minimum, one kilogram.
-            weight_grams=(views[line.sku_id].weight_grams if line.sku_id in views else 0) or 1_000,
-            quantity=line.quantity,
-            unit_value=line.unit_price,
+    items = []
+    for line in lines:
+        view = views.get(line.sku_id, products.SkuView())
+        items.append(
+            shipping.ParcelItem(
+                # A SKU whose product has no weight is shipped as the couriers' minimum, one kilogram.
+                weight_grams=view.weight_grams or 1_000,
+                # The couriers charge a bulky parcel by its volume.
+                length_mm=view.dimensions.length_mm,
+                width_mm=view.dimensions.width_mm,
+                height_mm=view.dimensions.height_mm,
+                quantity=line.quantity,
+                unit_value=line.unit_price,
+            )
         )
-        for line in lines
-    ]
     try:
         quoted = await call(
             "shipping",

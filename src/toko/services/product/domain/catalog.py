@@ -237,6 +237,7 @@ class SkuView:
     product_status: ProductStatus
     weight_grams: int
     image_url: str
+    dimensions: Dimensions = Dimensions(0, 0, 0)
 
 
 # --- rules --------------------------------------------------------------------------------------------------

@@ -85,11 +85,7 @@ def product_to_proto(
         attributes=[pb.Attribute(name=a.name, value=a.value) for a in product.attributes],
         image_urls=product.image_urls,
         weight_grams=product.weight_grams,
-        dimensions=pb.Dimensions(
-            length_mm=product.dimensions.length_mm,
-            width_mm=product.dimensions.width_mm,
-            height_mm=product.dimensions.height_mm,
-        ),
+        dimensions=_dimensions_to_proto(product.dimensions),
         options=[pb.ProductOption(name=o.name, values=o.values) for o in product.options],
         skus=[sku_to_proto(sku) for sku in product.skus],
         min_price=money_to_proto(product.min_price),
@@ -120,6 +116,7 @@ def sku_view_to_proto(view: SkuView, offer: SkuOffer | None, now: datetime) -> p
         product_status=STATUS_TO_PROTO[view.product_status],
         weight_grams=view.weight_grams,
         image_url=view.image_url,
+        dimensions=_dimensions_to_proto(view.dimensions),
     )
     if offer is None:
         base = view.sku.price.amount
@@ -138,6 +135,12 @@ def _options(options: Iterable[pb.ProductOption]) -> tuple[ProductOption, ...]:
 
 def _attributes(attributes: Iterable[pb.Attribute]) -> tuple[Attribute, ...]:
     return tuple(Attribute(name=a.name, value=a.value) for a in attributes)
+
+
+def _dimensions_to_proto(dimensions: Dimensions) -> pb.Dimensions:
+    return pb.Dimensions(
+        length_mm=dimensions.length_mm, width_mm=dimensions.width_mm, height_mm=dimensions.height_mm
+    )
 
 
 def _dimensions(dimensions: pb.Dimensions) -> Dimensions:

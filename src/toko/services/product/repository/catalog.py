@@ -289,6 +289,9 @@ class CatalogRepository:
                 products.c.shop_id,
                 products.c.status,
                 products.c.weight_grams,
+                products.c.length_mm,
+                products.c.width_mm,
+                products.c.height_mm,
                 products.c.image_urls[0].astext.label("cover"),
             )
             .join(products, products.c.id == skus.c.product_id)
@@ -303,6 +306,7 @@ class CatalogRepository:
                 product_status=ProductStatus(row.status),
                 weight_grams=row.weight_grams,
                 image_url=row.cover or "",
+                dimensions=Dimensions(row.length_mm, row.width_mm, row.height_mm),
             )
             for row in await self._session.execute(query)
         }
