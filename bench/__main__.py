@@ -5,8 +5,9 @@ Starts the platform the way ``make up`` does (on a temporary data directory and 
 - (0) the floor: a bare ASGI app -> a bare ``grpc.aio`` echo, nothing of toko's (``bench.floor``);
 - (a) the echo chain: gateway -> echo gRPC service, no database;
 - (b) ``GET /v1/products/{id}``: gateway -> product service (Valkey cache) -> PostgreSQL;
-- checkouts end to end through the gateway against pgbench TPC-B, their latency at half that rate in
-  an open loop, and a payment's way from the provider to the buyer's event stream (``bench.checkout``);
+- checkouts end to end through the gateway against pgbench TPC-B, the floor of a checkout's shape (its
+  hops as bare gRPC calls), their latency at half that rate in an open loop, and a payment's way from
+  the provider to the buyer's event stream (``bench.checkout``);
 - a flash sale bought through checkout: claims, checkouts with the claims, payments, then the books
   (``bench.flash_checkout``);
 
@@ -168,6 +169,7 @@ def render_table(result: dict[str, Any]) -> str:
     flash, reservations, quote = result["flash_sale"], result["reservations"], result["quote"]
     price_events = result["price_events"]
     checkout_run, half_run = result["checkout"], result["checkout_half_capacity"]
+    hops = result["checkout_hop_floor"]
     stream_run = result["payment_to_stream"]
     bought = result["flash_sale_checkout"]
     vus = result["vus"]
@@ -193,6 +195,7 @@ def render_table(result: dict[str, Any]) -> str:
         f"| flash sale, then sold-out answers, {vus} connections | {flash['sold_out_per_second']:.0f} answers/s | {flash['sold_out_p50_ms']} | {flash['sold_out_p99_ms']} | |",
         f"| reservations on distinct SKUs through gRPC vs pgbench TPC-B | {reservations['reservations_per_second']:.0f}/s vs {reservations['pgbench_tps']:.0f} tps = **{reservations['ratio']:.2f}** | | {reservations['reservation_p99_ms']} | ≥ 0.2 |",
         f"| checkout end to end through the gateway (quote, then place: vouchers held, stock reserved, orders, payment opened), 8 in flight, vs pgbench TPC-B | {checkout_run['checkouts_per_second']:.1f}/s vs {reservations['pgbench_tps']:.0f} tps = **{result['checkout_ratio']:.2f}** | {checkout_run['p50_ms']} | {checkout_run['p99_ms']} | ≥ 0.1 |",
+        f"| floor of a checkout's shape: {checkout.CHECKOUT_HOPS} sequential bare gRPC calls to the echo service, 8 in flight, no database (ADR 20), vs pgbench TPC-B | {hops['checkouts_per_second']:.1f}/s vs {reservations['pgbench_tps']:.0f} tps = **{result['checkout_hop_floor_ratio']:.3f}**; measured checkout / floor = {result['checkout_over_floor']:.2f} | {hops['p50_ms']} | {hops['p99_ms']} | reported |",
         f"| checkout at half that rate, open loop | {half_run['offered_rate']}/s offered, {half_run['placed']} placed | {half_run['p50_ms']} | {half_run['p99_ms']} | p99 ≤ 150 ms |",
         f"| paid at the provider → captured on the buyer's Server-Sent Events stream (notification verified, confirmed with the provider) | {stream_run['samples']} sequential | {stream_run['p50_ms']} | {stream_run['p99_ms']} | p99 ≤ 250 ms |",
         f"| flash sale through checkout: {bought['quota']} units, {bought['claims_sent']} claims at once by {bought['buyers']} buyers, each winner checks out with the claim and pays | {bought['paid_orders']} paid orders, {bought['oversold']} oversold, {bought['units_sold']} units sold, ledger = on hand: {'yes' if bought['ledger_matches_on_hand'] else '**no**'}; claims in {bought['claim_seconds']} s, checkouts and payments in {bought['checkout_seconds']} s | {bought['checkout_p50_ms']} | {bought['checkout_p99_ms']} | exactly {bought['quota']} paid, 0 oversold, ledger = on hand |",
@@ -332,6 +335,9 @@ def main() -> None:
         capacity = checkout.checkout_capacity(running.base_url, buyers_in, lines_for_sale)
         print(f"checkouts: {capacity}")
         running.settle()
+        hop_floor = checkout.hop_floor(f"127.0.0.1:{running.ports['ECHO']}")
+        print(f"a checkout's hops alone: {hop_floor}")
+        running.settle()
         half = checkout.checkout_open_loop(
             running.base_url, buyers_in, lines_for_sale, rate=max(1.0, capacity.checkouts_per_second / 2)
         )
@@ -398,6 +404,13 @@ def main() -> None:
         "checkout": asdict(capacity),
         "checkout_ratio": round(capacity.checkouts_per_second / reservations.pgbench_tps, 3)
         if reservations.pgbench_tps
+        else 0.0,
+        "checkout_hop_floor": asdict(hop_floor),
+        "checkout_hop_floor_ratio": round(hop_floor.checkouts_per_second / reservations.pgbench_tps, 3)
+        if reservations.pgbench_tps
+        else 0.0,
+        "checkout_over_floor": round(capacity.checkouts_per_second / hop_floor.checkouts_per_second, 2)
+        if hop_floor.checkouts_per_second
         else 0.0,
         "checkout_half_capacity": asdict(half),
         "payment_to_stream": paid_to_stream,

@@ -6,6 +6,9 @@
 - ``checkout_open_loop``: the same at a fixed offered rate (half the capacity): its p50 and p99.
 - ``payment_to_stream``: a payment paid at the provider → its notification verified and confirmed →
   the captured state on the buyer's Server-Sent Events stream; sequential, p50 and p99.
+- ``hop_floor``: a checkout's shape with nothing of toko in it, the floor ``checkout_capacity`` is read
+  against: as many unary gRPC calls one after another as a checkout makes (``CHECKOUT_HOPS``), to the
+  bare echo service, with the same 8 in flight; no database, no gateway, one client process.
 """
 
 from __future__ import annotations
@@ -19,11 +22,17 @@ from dataclasses import dataclass
 from itertools import cycle
 from typing import Any
 
+import grpc
 import httpx
 
+from toko.echo.v1 import echo_pb2, echo_pb2_grpc
 from toko.infra.signin import sign_in
 
 VA = "PAYMENT_METHOD_VA_BCA"
+# The calls one checkout makes between processes (client → gateway → order, and order to product, user,
+# shipping, promotion, inventory and payment, payment to its provider), counted on the quote and the
+# placing of a one-line, one-shop checkout with a voucher check.
+CHECKOUT_HOPS = 25
 
 
 @dataclass(frozen=True)
@@ -250,3 +259,37 @@ async def _to_stream(
         "p50_ms": round(statistics.median(timings) * 1000, 1),
         "p99_ms": round(_percentile(timings, 0.99) * 1000, 1),
     }
+
+
+def hop_floor(
+    echo_address: str, *, hops: int = CHECKOUT_HOPS, seconds: float = 10.0, concurrency: int = 8
+) -> CheckoutResult:
+    """ "Checkouts" per second made of ``hops`` sequential calls to the bare echo service, ``concurrency``
+    in flight: what the transport alone allows a checkout on these cores (ADR 20)."""
+    return asyncio.run(_hops(echo_address, hops, seconds, concurrency))
+
+
+async def _hops(echo_address: str, hops: int, seconds: float, concurrency: int) -> CheckoutResult:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    async with grpc.aio.insecure_channel(echo_address) as channel:
+        stub = echo_pb2_grpc.EchoServiceStub(channel)
+        request = echo_pb2.EchoRequest(message="checkout")
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                for _ in range(hops):
+                    await stub.Echo(request, timeout=10)
+                latencies.append(time.perf_counter() - started)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    return CheckoutResult(
+        checkouts_per_second=round(len(latencies) / elapsed, 1),
+        p50_ms=round(statistics.median(latencies) * 1000, 1) if latencies else 0.0,
+        p99_ms=round(_percentile(latencies, 0.99) * 1000, 1),
+        placed=len(latencies),
+        refused=0,
+    )
