@@ -1,5 +1,6 @@
-"""A flash sale bought through checkout: no claim, no campaign price; a claim is its buyer's alone, and its
-unit comes out of the campaign's quota, not the shop's regular stock."""
+"""A flash sale bought through checkout: no claim, no campaign price; a claim is its buyer's alone (listed
+to them, and attached by itself when their cart is checked out), and its unit comes out of the
+campaign's quota, not the shop's regular stock."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
+from test_cart_priced_to_an_address import _add, _cart_quote, _empty_cart
 from test_checkout_rules import Shopper, _place, _problem, _quote, _sandbox, _stocked_sku, _until
 
 if TYPE_CHECKING:
@@ -56,6 +58,19 @@ def test_a_flash_sale_line_pays_the_campaign_price_only_with_the_buyers_own_clai
     assert claimed.status_code == 200, claimed.text
     claim_id = claimed.json()["claimId"]
     regular_before = int(seller.client.get(f"/v1/skus/{sku_id}/stock").json().get("available", 0))
+    # The buyer sees the claim they hold; nobody else does.
+    held = buyer.client.get("/v1/flash-sale-claims").json()["claims"]
+    assert [(c["id"], c["skuId"], c["quantity"]) for c in held] == [(claim_id, sku_id, 1)]
+    assert all(
+        c["id"] != claim_id for c in rival.client.get("/v1/flash-sale-claims").json().get("claims", [])
+    )
+    # Their cart, checked out as it is, buys the line with the claim: the campaign's price.
+    _empty_cart(buyer)
+    _add(buyer, sku_id, 1)
+    (cart_line,) = _cart_quote(buyer)["quote"]["shops"][0]["lines"]
+    assert (cart_line["priceSource"], cart_line["flashSaleClaimId"]) == ("campaign", claim_id)
+    assert int(cart_line["unitPrice"]["amount"]) == base // 2
+    _empty_cart(buyer)
 
     def with_the_claim(shopper: Shopper, quantity: int) -> httpx.Response:
         line = {"skuId": sku_id, "quantity": quantity, "flashSaleClaimId": claim_id}
@@ -98,6 +113,7 @@ def test_a_flash_sale_line_pays_the_campaign_price_only_with_the_buyers_own_clai
     # The unit sold came out of the quota: the shop's regular stock is as it was.
     assert int(seller.client.get(f"/v1/skus/{sku_id}/stock").json().get("available", 0)) == regular_before
     assert allocation["claimed"] == 1
-    # The same claim cannot buy twice.
+    # The same claim cannot buy twice, and is no longer listed as held.
+    assert buyer.client.get("/v1/flash-sale-claims").json().get("claims", []) == []
     again = with_the_claim(buyer, 1).json()["quote"]
     _problem(_place(buyer, again["id"]), 400, "FLASH_SALE_CLAIM_INVALID")

@@ -155,3 +155,24 @@ async def test_an_ended_campaign_puts_what_it_did_not_sell_back_on_sale(
     assert ended_claim[0] == FAILED  # its quota is back on sale: nothing left to claim
     assert released == (29, 29, 0)
     assert await invariant_breaches(database) == []
+
+
+async def test_a_buyer_lists_only_their_own_claims_still_held(stub: Stub) -> None:
+    _, campaign_id, sku_id = await flash_sale(stub, 5, limit=2)
+    _, other_campaign, other_sku = await flash_sale(stub, 5)
+    kept = await claim(stub, campaign_id, sku_id, "fc9", quantity=2)
+    used = await claim(stub, other_campaign, other_sku, "fc9")
+    await claim(stub, campaign_id, sku_id, "fc9-other")
+    await reserve_claim(stub, other_sku, used.claim_id, "fc9")
+
+    listed = (
+        await stub.ListFlashSaleClaims(pb.ListFlashSaleClaimsRequest(), metadata=as_(buyer("fc9")))
+    ).claims
+    anonymous = await failure(stub.ListFlashSaleClaims(pb.ListFlashSaleClaimsRequest()))
+
+    # The used claim is gone from the list, the other buyer's was never in it.
+    assert [(c.id, c.campaign_id, c.sku_id, c.quantity) for c in listed] == [
+        (kept.claim_id, campaign_id, sku_id, 2)
+    ]
+    assert listed[0].expire_time == kept.expire_time
+    assert anonymous[0] == grpc.StatusCode.UNAUTHENTICATED

@@ -1978,6 +1978,87 @@ class ClaimFlashSaleResponse(_message.Message):
 Global___ClaimFlashSaleResponse: _TypeAlias = ClaimFlashSaleResponse  # noqa: Y015
 
 @_typing.final
+class FlashSaleClaim(_message.Message):
+    """FlashSaleClaim is units of a flash-sale quota held for one buyer until a checkout uses them."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    SKU_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Claim id: a checkout line cites it."""
+    campaign_id: _builtins.str
+    """The campaign."""
+    sku_id: _builtins.str
+    """The SKU."""
+    quantity: _builtins.int
+    """Units claimed: a checkout line citing it buys exactly these."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When it lapses unless a checkout uses it."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        campaign_id: _builtins.str = ...,
+        sku_id: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "expire_time", b"expire_time", "id", b"id", "quantity", b"quantity", "sku_id", b"sku_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FlashSaleClaim: _TypeAlias = FlashSaleClaim  # noqa: Y015
+
+@_typing.final
+class ListFlashSaleClaimsRequest(_message.Message):
+    """Request of ListFlashSaleClaims."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFlashSaleClaimsRequest: _TypeAlias = ListFlashSaleClaimsRequest  # noqa: Y015
+
+@_typing.final
+class ListFlashSaleClaimsResponse(_message.Message):
+    """Response of ListFlashSaleClaims."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def claims(self) -> _containers.RepeatedCompositeFieldContainer[Global___FlashSaleClaim]:
+        """The caller's held claims, at most 100, the first to lapse first."""
+
+    def __init__(
+        self,
+        *,
+        claims: _abc.Iterable[Global___FlashSaleClaim] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFlashSaleClaimsResponse: _TypeAlias = ListFlashSaleClaimsResponse  # noqa: Y015
+
+@_typing.final
 class Supplier(_message.Message):
     """Supplier is a company a shop buys goods from."""
 

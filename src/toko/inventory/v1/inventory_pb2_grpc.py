@@ -158,6 +158,11 @@ class InventoryServiceStub:
                 request_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ClaimFlashSaleRequest.SerializeToString,
                 response_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ClaimFlashSaleResponse.FromString,
                 _registered_method=True)
+        self.ListFlashSaleClaims = channel.unary_unary(
+                '/toko.inventory.v1.InventoryService/ListFlashSaleClaims',
+                request_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ListFlashSaleClaimsRequest.SerializeToString,
+                response_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ListFlashSaleClaimsResponse.FromString,
+                _registered_method=True)
         self.CreateSupplier = channel.unary_unary(
                 '/toko.inventory.v1.InventoryService/CreateSupplier',
                 request_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.CreateSupplierRequest.SerializeToString,
@@ -392,6 +397,14 @@ class InventoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFlashSaleClaims(self, request, context):
+        """ListFlashSaleClaims lists the caller's claims still held for a checkout (not used, not lapsed,
+        their campaign still running), the first to lapse first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateSupplier(self, request, context):
         """CreateSupplier adds a supplier of a shop.
         """
@@ -584,6 +597,11 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.ClaimFlashSale,
                     request_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ClaimFlashSaleRequest.FromString,
                     response_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ClaimFlashSaleResponse.SerializeToString,
+            ),
+            'ListFlashSaleClaims': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFlashSaleClaims,
+                    request_deserializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ListFlashSaleClaimsRequest.FromString,
+                    response_serializer=toko_dot_inventory_dot_v1_dot_inventory__pb2.ListFlashSaleClaimsResponse.SerializeToString,
             ),
             'CreateSupplier': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateSupplier,
@@ -1288,6 +1306,33 @@ class InventoryService:
             '/toko.inventory.v1.InventoryService/ClaimFlashSale',
             toko_dot_inventory_dot_v1_dot_inventory__pb2.ClaimFlashSaleRequest.SerializeToString,
             toko_dot_inventory_dot_v1_dot_inventory__pb2.ClaimFlashSaleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFlashSaleClaims(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/toko.inventory.v1.InventoryService/ListFlashSaleClaims',
+            toko_dot_inventory_dot_v1_dot_inventory__pb2.ListFlashSaleClaimsRequest.SerializeToString,
+            toko_dot_inventory_dot_v1_dot_inventory__pb2.ListFlashSaleClaimsResponse.FromString,
             options,
             channel_credentials,
             insecure,

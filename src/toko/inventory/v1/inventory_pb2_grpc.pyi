@@ -97,6 +97,10 @@ class InventoryServiceStub:
     """ClaimFlashSale claims units of a flash-sale quota for the caller. Sold out is
     answered from Valkey alone; a claim that succeeds is durable before the answer.
     """
+    ListFlashSaleClaims: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ListFlashSaleClaimsRequest, _inventory_pb2.ListFlashSaleClaimsResponse]
+    """ListFlashSaleClaims lists the caller's claims still held for a checkout (not used, not lapsed,
+    their campaign still running), the first to lapse first.
+    """
     CreateSupplier: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.CreateSupplierRequest, _inventory_pb2.CreateSupplierResponse]
     """CreateSupplier adds a supplier of a shop."""
     ListSuppliers: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ListSuppliersRequest, _inventory_pb2.ListSuppliersResponse]
@@ -186,6 +190,10 @@ class InventoryServiceAsyncStub(InventoryServiceStub):
     ClaimFlashSale: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ClaimFlashSaleRequest, _inventory_pb2.ClaimFlashSaleResponse]  # type: ignore[assignment]
     """ClaimFlashSale claims units of a flash-sale quota for the caller. Sold out is
     answered from Valkey alone; a claim that succeeds is durable before the answer.
+    """
+    ListFlashSaleClaims: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ListFlashSaleClaimsRequest, _inventory_pb2.ListFlashSaleClaimsResponse]  # type: ignore[assignment]
+    """ListFlashSaleClaims lists the caller's claims still held for a checkout (not used, not lapsed,
+    their campaign still running), the first to lapse first.
     """
     CreateSupplier: _aio.UnaryUnaryMultiCallable[_inventory_pb2.CreateSupplierRequest, _inventory_pb2.CreateSupplierResponse]  # type: ignore[assignment]
     """CreateSupplier adds a supplier of a shop."""
@@ -417,6 +425,16 @@ class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_inventory_pb2.ClaimFlashSaleResponse, _abc.Awaitable[_inventory_pb2.ClaimFlashSaleResponse]]:
         """ClaimFlashSale claims units of a flash-sale quota for the caller. Sold out is
         answered from Valkey alone; a claim that succeeds is durable before the answer.
+        """
+
+    @_abc_1.abstractmethod
+    def ListFlashSaleClaims(
+        self,
+        request: _inventory_pb2.ListFlashSaleClaimsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ListFlashSaleClaimsResponse, _abc.Awaitable[_inventory_pb2.ListFlashSaleClaimsResponse]]:
+        """ListFlashSaleClaims lists the caller's claims still held for a checkout (not used, not lapsed,
+        their campaign still running), the first to lapse first.
         """
 
     @_abc_1.abstractmethod

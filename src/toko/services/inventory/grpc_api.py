@@ -330,6 +330,13 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         )
         return pb.GetFlashSaleAllocationResponse(allocation=allocation)
 
+    async def ListFlashSaleClaims(
+        self, request: pb.ListFlashSaleClaimsRequest, context: Any
+    ) -> pb.ListFlashSaleClaimsResponse:
+        """The caller's held claims."""
+        claims = await flash_sale.list_held_claims(inventory=self._inventory, principal=current_principal())
+        return pb.ListFlashSaleClaimsResponse(claims=claims)
+
     async def ClaimFlashSale(
         self, request: pb.ClaimFlashSaleRequest, context: Any
     ) -> pb.ClaimFlashSaleResponse:

@@ -131,6 +131,17 @@ def reservation_to_proto(row: Any, allocations: Iterable[Any]) -> pb.Reservation
     )
 
 
+def claim_to_proto(row: Any) -> pb.FlashSaleClaim:
+    """A flash-sale claim row (with its allocation's campaign and SKU) on the wire."""
+    return pb.FlashSaleClaim(
+        id=str(row.id),
+        campaign_id=str(row.campaign_id),
+        sku_id=str(row.sku_id),
+        quantity=row.quantity,
+        expire_time=timestamp(row.expires_at),
+    )
+
+
 def allocation_to_proto(row: Any) -> pb.FlashSaleAllocation:
     """A flash-sale allocation row on the wire."""
     return pb.FlashSaleAllocation(

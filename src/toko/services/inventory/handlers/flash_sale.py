@@ -55,12 +55,15 @@ from toko.services.inventory.handlers.common import (
     publish_stock_events,
     require_ids,
 )
-from toko.services.inventory.mapping import allocation_to_proto, timestamp
+from toko.services.inventory.mapping import allocation_to_proto, claim_to_proto, timestamp
 from toko.services.inventory.repository.flash_sales import FlashSaleRepository
 from toko.services.inventory.repository.skus import SkuRepository
 from toko.services.inventory.repository.stock import Movement, NotEnoughAvailable, StockRepository
 
 log = logging.getLogger(__name__)
+# A buyer holds a claim per campaign SKU at most up to its per-buyer limit: a hundred is more than any
+# cart; the list stops there rather than growing with a buyer's history.
+MAX_LISTED_CLAIMS = 100
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,15 @@ async def get_allocation(*, inventory: Inventory, campaign_id: str, sku_id: str)
 
 
 # --- the hot path -------------------------------------------------------------------------------------------
+
+
+async def list_held_claims(*, inventory: Inventory, principal: Principal) -> list[pb.FlashSaleClaim]:
+    """The caller's claims a checkout may still use: only their own, however they ask."""
+    async with inventory.database.sessions() as session:
+        rows = await FlashSaleRepository(session).held_claims_of(
+            principal.subject, inventory.clock(), limit=MAX_LISTED_CLAIMS
+        )
+    return [claim_to_proto(row) for row in rows]
 
 
 async def claim_flash_sale(

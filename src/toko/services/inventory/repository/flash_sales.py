@@ -152,6 +152,23 @@ class FlashSaleRepository(SessionRepository):
 
     # --- claims bought through checkout -------------------------------------------------------------------
 
+    async def held_claims_of(self, buyer_id: str, now: datetime, *, limit: int) -> list[Any]:
+        """The buyer's claims usable now (held, not lapsed, campaign running), first to lapse first."""
+        query = (
+            select(flash_sale_claims, flash_sale_allocations.c.campaign_id, flash_sale_allocations.c.sku_id)
+            .join(flash_sale_allocations, flash_sale_allocations.c.id == flash_sale_claims.c.allocation_id)
+            .where(
+                flash_sale_claims.c.buyer_id == buyer_id,
+                flash_sale_claims.c.status == ClaimStatus.HELD.value,
+                flash_sale_claims.c.expires_at > now,
+                flash_sale_allocations.c.ends_at > now,
+                flash_sale_allocations.c.closed_at.is_(None),
+            )
+            .order_by(flash_sale_claims.c.expires_at, flash_sale_claims.c.id)
+            .limit(limit)
+        )
+        return list(await self._session.execute(query))
+
     async def claims_for_reservation(self, claim_ids: Sequence[str]) -> dict[str, Any]:
         """These claims with their allocation's SKU, stock line and window, locked, by claim id."""
         if not claim_ids:

@@ -2,7 +2,9 @@
 
 A storefront's cart page asks for "my cart, to this address": ``QuoteCheckout`` with ``cart_id`` "me",
 no lines and no shipping. The lines are the cart's selected lines that can be bought now (read with the
-buyer's own token, relayed: only its owner may read a cart), and a shop with no shipping chosen by
+buyer's own token, relayed: only its owner may read a cart), each with the buyer's flash-sale claim of
+exactly its units when one is held (the cart shows the campaign's price; the claim is what buys at it),
+and a shop with no shipping chosen by
 rate id has its parcel quoted here, from the shop's city to the address, and gets the courier service
 the buyer named, or else the cheapest one without delivery slots. The request filled in is what the
 quote keeps, so PlaceCheckout prices exactly the lines and rates the buyer saw (ADR 19).
@@ -11,10 +13,11 @@ quote keeps, so PlaceCheckout prices exactly the lines and rates the buyer saw (
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from toko.cart.v1 import cart_pb2 as carts
+from toko.inventory.v1 import inventory_pb2 as inventory
 from toko.order.v1 import order_pb2 as pb
 from toko.payment.v1 import payment_pb2
 from toko.platform.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -40,24 +43,34 @@ async def cart_lines(
             "cart_id", 'must be "me" to check out your cart (or give the lines)', ErrorCode.CART_NOT_FOUND
         )
     peers = orders.peers
+    as_buyer = (("authorization", authorization),) if authorization else ()
     try:
-        found = await call(
-            "the cart",
-            peers.carts.GetCart(
-                carts.GetCartRequest(cart_id=OWN_CART),
-                metadata=(("authorization", authorization),) if authorization else (),
-                timeout=peers.timeout,
+        found, held = await asyncio.gather(
+            call(
+                "the cart",
+                peers.carts.GetCart(
+                    carts.GetCartRequest(cart_id=OWN_CART), metadata=as_buyer, timeout=peers.timeout
+                ),
             ),
+            # The buyer's claims are asked for only when none are named.
+            call(
+                "flash sales",
+                peers.inventory.ListFlashSaleClaims(
+                    inventory.ListFlashSaleClaimsRequest(), metadata=as_buyer, timeout=peers.timeout
+                ),
+            )
+            if not request.flash_sale_claims
+            else _no_claims(),
         )
     except NotFound as exc:
         raise FailedPrecondition(ErrorCode.NOTHING_TO_CHECK_OUT, "your cart is empty") from exc
-    claims = dict(request.flash_sale_claims)
+    named = dict(request.flash_sale_claims)
     lines = [
         pb.CheckoutLine(
             sku_id=line.sku_id,
             quantity=line.quantity,
             note=line.note,
-            flash_sale_claim_id=claims.get(line.sku_id, ""),
+            flash_sale_claim_id=named.get(line.sku_id) or _claim_for(held.claims, line.sku_id, line.quantity),
         )
         for shop in found.cart.shops
         for line in shop.lines
@@ -68,6 +81,16 @@ async def cart_lines(
             ErrorCode.NOTHING_TO_CHECK_OUT, "no line of your cart is selected and can be bought now"
         )
     return lines
+
+
+async def _no_claims() -> inventory.ListFlashSaleClaimsResponse:
+    return inventory.ListFlashSaleClaimsResponse()
+
+
+def _claim_for(claims: Iterable[inventory.FlashSaleClaim], sku_id: str, quantity: int) -> str:
+    """The buyer's held claim of exactly the line's units (a claim buys exactly its units), first to
+    lapse first; none, and the line is priced without its campaign."""
+    return next((c.id for c in claims if (c.sku_id, c.quantity) == (sku_id, quantity)), "")
 
 
 async def shipping_options(
