@@ -99,6 +99,32 @@ async def test_a_day_is_reconciled_with_each_report_and_every_mismatch_is_record
     assert {m.payment_id for m in listed.mismatches} >= {misreported.id, unheard.id}
 
 
+async def test_a_payment_made_just_before_midnight_and_heard_of_after_is_reconciled_on_the_providers_day(
+    stub: Stub, provider: httpx.AsyncClient, tomorrow: Payments
+) -> None:
+    buyer = str(uuid.uuid4())
+    va, dana = await _open(stub, buyer), await _open_ewallet(stub, buyer, pb.PAYMENT_METHOD_DANA)
+    # Each paid at the provider half a second before midnight (WIB), their notifications arriving after.
+    today = datetime.now(UTC).astimezone(WIB).date()
+    before_midnight = datetime.combine(today, datetime.min.time(), tzinfo=WIB) - timedelta(milliseconds=500)
+    for payment in (va, dana):
+        paid = await provider.post(
+            f"/simulate/{payment.id}", json={"outcome": "pay", "settledAt": before_midnight.isoformat()}
+        )
+        assert paid.status_code == 200, paid.text
+        assert (await _state(stub, payment.id, buyer)).state == pb.PAYMENT_STATE_CAPTURED
+
+    flagged = {
+        m.payment_id
+        for day in (today - timedelta(days=1), today)
+        for name in ("midtrans", "xendit")
+        for m in await reconcile_day(payments=tomorrow, provider=name, day=day.isoformat())
+    }
+
+    # The ledger heard of them today; the providers settled them yesterday: one day, no mismatch.
+    assert not {va.id, dana.id} & flagged
+
+
 async def test_reconciliation_is_for_admins_and_a_bad_day_or_provider_is_refused(stub: Stub) -> None:
     yesterday = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
     future = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()

@@ -80,6 +80,8 @@ class Charge:
     paid_amount: int | None = None
     # When it was paid, and when each refund was made: the settlement reports' days.
     settled_at: datetime | None = None
+    # When its status last changed (Xendit's "updated").
+    updated_at: datetime | None = None
     refund_times: dict[str, datetime] = field(default_factory=dict)
     # "midtrans" or "xendit": whose API opened it, and so how it is reported and notified.
     provider: str = "midtrans"
@@ -108,6 +110,8 @@ class Charge:
             "expiry_time": self.expires_at.astimezone(WIB).strftime("%Y-%m-%d %H:%M:%S"),
             "currency": "IDR",
         }
+        if self.settled_at is not None:
+            document["settlement_time"] = self.settled_at.astimezone(WIB).strftime("%Y-%m-%d %H:%M:%S")
         if self.va_number:
             document["va_numbers"] = [{"bank": self.bank, "va_number": self.va_number}]
         if self.payment_code:
@@ -136,7 +140,7 @@ class Charge:
             else {"success_redirect_url": self.success_redirect_url},
             "failure_code": "EXPIRED" if self.status == "expire" else None,
             "created": self.created_at.isoformat(),
-            "updated": datetime.now(UTC).isoformat(),
+            "updated": (self.updated_at or self.created_at).isoformat(),
         }
         return document
 
@@ -373,8 +377,11 @@ class Charges:
             self._settle(charge, "expire")
         return charge
 
-    def settle(self, order_id: str, outcome: str, *, amount: int | None = None) -> Charge:
-        """Pay (``pay``), refuse (``fail``) or expire (``expire``) a pending transaction, and notify it."""
+    def settle(
+        self, order_id: str, outcome: str, *, amount: int | None = None, at: datetime | None = None
+    ) -> Charge:
+        """Pay (``pay``), refuse (``fail``) or expire (``expire``) a pending transaction, and notify it;
+        ``at`` backdates a payment (a charge paid just before midnight, its notification after)."""
         charge = self.get(order_id)
         if charge is None:
             raise ChargeRefused(404, "Transaction doesn't exist.")
@@ -389,7 +396,7 @@ class Charges:
             raise ChargeRefused(412, f"the transaction is {charge.status}, not pending")
         if amount is not None:
             charge.paid_amount = amount
-        self._settle(charge, status)
+        self._settle(charge, status, at=at)
         return charge
 
     def cancel(self, order_id: str) -> Charge:
@@ -418,10 +425,11 @@ class Charges:
         charge.refund_times[refund_key] = datetime.now(UTC)
         return charge
 
-    def _settle(self, charge: Charge, status: str) -> None:
+    def _settle(self, charge: Charge, status: str, *, at: datetime | None = None) -> None:
         charge.status = status
+        charge.updated_at = at or datetime.now(UTC)
         if status in ("settlement", "capture"):
-            charge.settled_at = datetime.now(UTC)
+            charge.settled_at = charge.updated_at
         self.notifier.notify(charge)
 
     def settled_between(self, provider: str, start: datetime, end: datetime) -> list[Settled]:

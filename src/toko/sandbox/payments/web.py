@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import base64
 import hmac
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from html import escape
 
 import orjson
@@ -224,14 +224,20 @@ def payment_routes(
         try:
             body = body_of(request)
             amount = body.get("amount")
+            at = body.get("settledAt")
             settled = charges.settle(
                 request.params["order_id"],
                 str(body.get("outcome", "")),
                 amount=int(str(amount)) if amount is not None else None,
+                at=_aware(str(at)) if at is not None else None,
             )
         except (ChargeRefused, ValueError) as exc:
             return refused(
-                exc if isinstance(exc, ChargeRefused) else ChargeRefused(400, "amount must be a whole number")
+                exc
+                if isinstance(exc, ChargeRefused)
+                else ChargeRefused(
+                    400, "amount must be a whole number, settledAt an ISO 8601 time with its offset"
+                )
             )
         return Response.json(settled.status_document())
 
@@ -403,3 +409,11 @@ def _page(charge: Charge) -> str:
         status=escape(charge.status),
         buttons=buttons,
     )
+
+
+def _aware(text: str) -> datetime:
+    """An ISO 8601 time with its offset, in UTC; one without an offset is refused (whose day is it?)."""
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError(text)
+    return parsed.astimezone(UTC)

@@ -446,6 +446,7 @@ async def _apply(
             reason=status.transaction_status,
             provider_reference=status.reference,
             at=now,
+            settled_at=status.settled_at,
         )
         await store.set_state(uow.session, payment.id, domain.State.CAPTURED, now)
         captured = await store.get_payment(uow.session, payment_id=payment.id)

@@ -61,6 +61,8 @@ class ProviderStatus:
     gross_amount: int
     reference: str
     document: dict[str, Any]
+    # When the provider says the money moved: the day its settlement report lists the payment under.
+    settled_at: datetime | None = None
 
     @property
     def state(self) -> domain.State | None:
@@ -143,14 +145,21 @@ def amount_of(text: object) -> int:
         return -1
 
 
-def transaction_time(document: dict[str, Any]) -> datetime | None:
-    """When the provider says the transaction happened (its times are WIB), or None."""
+def transaction_time(document: dict[str, Any], field: str = "transaction_time") -> datetime | None:
+    """When the provider says the transaction happened, or ``field``'s other time (its times are WIB)."""
     try:
-        return datetime.strptime(str(document.get("transaction_time", "")), "%Y-%m-%d %H:%M:%S").replace(
-            tzinfo=WIB
-        )
+        return datetime.strptime(str(document.get(field, "")), "%Y-%m-%d %H:%M:%S").replace(tzinfo=WIB)
     except ValueError:
         return None
+
+
+def _iso_time(value: object) -> datetime | None:
+    """An ISO 8601 time with its offset (Xendit's times), or None."""
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 class Midtrans:
@@ -216,6 +225,7 @@ class Midtrans:
             gross_amount=amount_of(document.get("gross_amount", "")),
             reference=str(document.get("transaction_id", "")),
             document=document,
+            settled_at=transaction_time(document, "settlement_time"),
         )
 
     async def cancel(self, payment: domain.Payment) -> None:
@@ -352,6 +362,8 @@ class Xendit:
             gross_amount=amount_of(amount if amount is not None else ""),
             reference=str(document.get("id", "")),
             document=document,
+            # A succeeded charge was last updated when it succeeded.
+            settled_at=_iso_time(document.get("updated")) if status == "SUCCEEDED" else None,
         )
 
     async def cancel(self, payment: domain.Payment) -> None:

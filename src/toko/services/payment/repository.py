@@ -71,6 +71,8 @@ ledger_entries = Table(
     Column("reason", Text, nullable=False),
     Column("provider_reference", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The provider's time of a capture, when it said one (its report's day); null otherwise.
+    Column("settled_at", DateTime(timezone=True)),
 )
 
 refunds = Table(
@@ -188,8 +190,13 @@ async def add_entry(
     provider_reference: str,
     at: datetime,
     refund_id: str | None = None,
+    settled_at: datetime | None = None,
 ) -> bool:
-    """Append one ledger row (once per capture and per refund): whether it was appended."""
+    """Append one ledger row (once per capture and per refund): whether it was appended.
+
+    ``settled_at`` is the provider's own time of it, when it gave one: a capture paid at 23:59 and
+    heard of at 00:01 is the day before's in the provider's report, and reconciled there.
+    """
     inserted = await session.execute(
         insert(ledger_entries)
         .values(
@@ -200,6 +207,7 @@ async def add_entry(
             reason=reason,
             provider_reference=provider_reference,
             created_at=at,
+            settled_at=settled_at,
         )
         .on_conflict_do_nothing()
         .returning(ledger_entries.c.id)
@@ -362,13 +370,15 @@ async def ledger_net(
         (ledger_entries.c.kind == int(domain.LedgerKind.REFUNDED), -ledger_entries.c.amount),
         else_=0,
     )
+    # The provider's day of an entry where it said one, as its report counts it; else when it was written.
+    day_of = func.coalesce(ledger_entries.c.settled_at, ledger_entries.c.created_at)
     rows = await session.execute(
         select(ledger_entries.c.payment_id, payments.c.provider_reference, func.sum(signed))
         .join(payments, payments.c.id == ledger_entries.c.payment_id)
         .where(
             payments.c.provider == provider,
-            ledger_entries.c.created_at >= start,
-            ledger_entries.c.created_at < end,
+            day_of >= start,
+            day_of < end,
             ledger_entries.c.kind.in_([int(domain.LedgerKind.CAPTURED), int(domain.LedgerKind.REFUNDED)]),
         )
         .group_by(ledger_entries.c.payment_id, payments.c.provider_reference)
