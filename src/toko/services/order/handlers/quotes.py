@@ -237,7 +237,7 @@ async def price_checkout(
             )
         )
     options: dict[str, list[shipping.ShippingRate]] = {}
-    if any(shop_id not in {c.shop_id for c in request.shipping if c.rate_id} for shop_id in shops):
+    if set(shops) - {choice.shop_id for choice in request.shipping if choice.rate_id}:
         options = await from_cart.shipping_options(
             orders,
             request=request,
