@@ -1,5 +1,6 @@
 """A buyer's cart priced to one of their addresses, as a cart page asks for it: ``checkout:quote`` with
-``"cartId": "me"`` and nothing else but the address and how to pay. Each shop's parcel is quoted by the
+``"cartId": "me"`` and nothing else but the address and how to pay (without it, a preview that cannot
+be placed). Each shop's parcel is quoted by the
 checkout itself, every total is there, another courier service can be picked by its codes, and placing
 the quote checks out exactly those lines; bad asks are clear 4xx."""
 
@@ -113,6 +114,11 @@ def test_a_cart_quote_refuses_another_cart_an_empty_one_and_a_service_not_offere
     ((_, sku_id, _),) = _stocked_skus(seller, 1)
     _add(buyer, sku_id, 1)
     shop_id = seller.account["shop_id"]
+    # Before the buyer picks how to pay, the cart's totals are a preview: priced, but not placed.
+    preview = buyer.client.post("/v1/checkout:quote", json={"cartId": "me", "addressId": address})
+    assert preview.status_code == 200, preview.text
+    assert int(preview.json()["quote"]["grandTotal"]["amount"]) > 0
+    _problem(_place(buyer, preview.json()["quote"]["id"]), 400, "PAYMENT_METHOD_REQUIRED")
     nowhere = buyer.client.post(
         "/v1/checkout:quote",
         json={

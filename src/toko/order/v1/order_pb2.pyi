@@ -803,7 +803,9 @@ class QuoteCheckoutRequest(_message.Message):
     address_id: _builtins.str
     """One of the buyer's addresses."""
     payment_method: _payment_pb2.PaymentMethod.ValueType
-    """How the buyer will pay."""
+    """How the buyer will pay. Without one the quote is a preview (a cart page's totals before the
+    buyer picks how to pay: a voucher for some methods only is refused) that cannot be placed.
+    """
     cart_id: _builtins.str
     """The buyer's cart, "me", whose checked-out lines are removed once the checkout is placed."""
     @_builtins.property

@@ -98,6 +98,10 @@ async def place_checkout(
     if stored.expires_at <= now:
         raise FailedPrecondition(ErrorCode.QUOTE_EXPIRED, "the quote expired; ask for a new one")
     old = from_document(stored.quote, pb.CheckoutQuote())
+    if old.payment_method == payments.PAYMENT_METHOD_UNSPECIFIED:
+        raise FailedPrecondition(
+            ErrorCode.PAYMENT_METHOD_REQUIRED, "the quote names no payment method: quote again with one"
+        )
     request = stored_request(stored.request)
     again = await price_checkout(
         orders=orders, request=request, buyer_id=buyer_id, authorization=authorization

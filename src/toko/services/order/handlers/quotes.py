@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -141,9 +142,9 @@ def checked_request(request: pb.QuoteCheckoutRequest) -> None:
         for index, voucher in enumerate(request.vouchers)
         if not 1 <= len(voucher.strip()) <= 64
     ]
-    if request.payment_method == payment_pb2.PAYMENT_METHOD_UNSPECIFIED:
-        violations.append(Violation("payment_method", "choose how to pay", ErrorCode.PAYMENT_METHOD_REQUIRED))
-    elif request.payment_method not in payment_pb2.PaymentMethod.values():
+    # No method yet is a preview (a cart page's totals before the buyer picks how to pay): it is
+    # priced, and refused when placed.
+    if request.payment_method not in payment_pb2.PaymentMethod.values():
         violations.append(
             Violation("payment_method", "is not a payment method", ErrorCode.PAYMENT_METHOD_REQUIRED)
         )
@@ -250,7 +251,7 @@ async def price_checkout(
         del filled.shipping[:]
         filled.shipping.extend(from_cart.choose(request, options))
         request = filled
-    rates, expiry = await _rates(orders, request, shops.keys(), address)
+    rates, expiry = await _rates(orders, request, shops.keys(), address, options)
     if request.payment_method == payment_pb2.PAYMENT_METHOD_COD:
         _check_cash_on_delivery(rates)
     applied = await call(
@@ -269,7 +270,10 @@ async def price_checkout(
                     promotion.ShopShipping(shop_id=shop, fee=rate.price) for shop, rate in rates.items()
                 ],
                 vouchers=[voucher.strip() for voucher in request.vouchers],
-                payment_method=payment_pb2.PaymentMethod.Name(request.payment_method),
+                # A voucher for some methods only is refused until the buyer picks one of them.
+                payment_method=payment_pb2.PaymentMethod.Name(request.payment_method)
+                if request.payment_method
+                else "",
                 first_order=await _first_order(orders, buyer_id),
                 at=timestamp(now),
             ),
@@ -388,9 +392,17 @@ async def _address(orders: Orders, buyer_id: str, address_id: str, authorization
 
 
 async def _rates(
-    orders: Orders, request: pb.QuoteCheckoutRequest, shop_ids: Any, address: dict[str, Any]
+    orders: Orders,
+    request: pb.QuoteCheckoutRequest,
+    shop_ids: Any,
+    address: dict[str, Any],
+    quoted: Mapping[str, list[shipping.ShippingRate]],
 ) -> tuple[dict[str, shipping.ShippingRate], datetime]:
-    """Each shop's chosen rate, checked to serve the address; and when the first of them expires."""
+    """Each shop's chosen rate, checked to serve the address; and when the first of them expires.
+
+    A rate this checkout ``quoted`` itself (from the shop's city to this address) is taken as it is,
+    not asked for again.
+    """
     wanted = sorted(set(shop_ids))
     chosen = {choice.shop_id: choice for choice in request.shipping}
     violations = [
@@ -405,7 +417,9 @@ async def _rates(
     ]
     if violations:
         raise invalid(violations)
-    found = await asyncio.gather(*(_rate(orders, shop_id, chosen[shop_id], address) for shop_id in wanted))
+    found = await asyncio.gather(
+        *(_rate(orders, shop_id, chosen[shop_id], address, quoted.get(shop_id, [])) for shop_id in wanted)
+    )
     rates = dict(zip(wanted, found, strict=True))
     expiry = orders.clock() + timedelta(days=1)
     for rate in found:
@@ -415,10 +429,17 @@ async def _rates(
 
 
 async def _rate(
-    orders: Orders, shop_id: str, choice: pb.ShopShippingChoice, address: dict[str, Any]
+    orders: Orders,
+    shop_id: str,
+    choice: pb.ShopShippingChoice,
+    address: dict[str, Any],
+    quoted: list[shipping.ShippingRate],
 ) -> shipping.ShippingRate:
     """The shop's chosen rate, checked to go from the shop's city to the address."""
     peers = orders.peers
+    own = next((rate for rate in quoted if rate.id == choice.rate_id), None)
+    if own is not None:
+        return await _checked_slot(orders, shop_id, choice, own)
     try:
         found, shop = await asyncio.gather(
             call(
@@ -440,6 +461,13 @@ async def _rate(
         )
     if _norm(rate.destination.city) != _norm(str(address.get("city", ""))):
         raise _bad_option(shop_id, "the shipping rate was quoted for another destination")
+    return await _checked_slot(orders, shop_id, choice, rate)
+
+
+async def _checked_slot(
+    orders: Orders, shop_id: str, choice: pb.ShopShippingChoice, rate: shipping.ShippingRate
+) -> shipping.ShippingRate:
+    """The rate, once a slotted service's chosen slot is checked."""
     if rate.slotted and not choice.slot_id:
         raise _bad_option(shop_id, f"{rate.service_name or rate.service} needs a delivery slot")
     if rate.slotted:
