@@ -63,6 +63,20 @@ class CheckoutResult:
     refused: int
     offered_rate: float | None = None
 
+    @classmethod
+    def of(
+        cls, latencies: list[float], seconds: float, *, refused: int, offered_rate: float | None = None
+    ) -> CheckoutResult:
+        """The figures of ``latencies`` (seconds each) completed in ``seconds``."""
+        return cls(
+            checkouts_per_second=round(len(latencies) / seconds, 1),
+            p50_ms=round(statistics.median(latencies) * 1000, 1) if latencies else 0.0,
+            p99_ms=round(_percentile(latencies, 0.99) * 1000, 1),
+            placed=len(latencies),
+            refused=refused,
+            offered_rate=offered_rate,
+        )
+
 
 def prepare(
     base_url: str, accounts: list[dict[str, Any]], admin_token: str, *, shops: int = 4
@@ -168,13 +182,7 @@ async def _closed(
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
-    return CheckoutResult(
-        checkouts_per_second=round(len(latencies) / elapsed, 1),
-        p50_ms=round(statistics.median(latencies) * 1000, 1) if latencies else 0.0,
-        p99_ms=round(_percentile(latencies, 0.99) * 1000, 1),
-        placed=len(latencies),
-        refused=refused,
-    )
+    return CheckoutResult.of(latencies, elapsed, refused=refused)
 
 
 def checkout_open_loop(
@@ -209,14 +217,7 @@ async def _open(
             await asyncio.sleep(max(0.0, began + n / rate - time.perf_counter()))
             tasks.append(asyncio.create_task(one(*next(pairs))))
         await asyncio.gather(*tasks)
-    return CheckoutResult(
-        checkouts_per_second=round(len(latencies) / seconds, 1),
-        p50_ms=round(statistics.median(latencies) * 1000, 1) if latencies else 0.0,
-        p99_ms=round(_percentile(latencies, 0.99) * 1000, 1),
-        placed=len(latencies),
-        refused=refused,
-        offered_rate=round(rate, 1),
-    )
+    return CheckoutResult.of(latencies, seconds, refused=refused, offered_rate=round(rate, 1))
 
 
 def payment_to_stream(
@@ -286,10 +287,4 @@ async def _hops(echo_address: str, hops: int, seconds: float, concurrency: int) 
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
-    return CheckoutResult(
-        checkouts_per_second=round(len(latencies) / elapsed, 1),
-        p50_ms=round(statistics.median(latencies) * 1000, 1) if latencies else 0.0,
-        p99_ms=round(_percentile(latencies, 0.99) * 1000, 1),
-        placed=len(latencies),
-        refused=0,
-    )
+    return CheckoutResult.of(latencies, elapsed, refused=0)
